@@ -1,0 +1,1 @@
+"""The HTTP face (FastAPI) and the command line; both thin layers over suppressor/."""

@@ -1,0 +1,55 @@
+"""The app factory: builds the services in a lifespan and mounts the routers."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import suppressor
+from suppressor.decision_log import DecisionLog
+from suppressor.decisions import Decider
+from suppressor.settings import Settings, get_settings
+from suppressor.store import Store
+from suppressor.tenant_state import TenantStateCache
+from suppressor.tenants import KeyResolver
+
+from . import errors
+from .deps import Services
+from .metrics import Metrics
+from .routes import customers, decisions, events, health, models, policy
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
+    """A ready-to-serve app; pass ``store`` to share one (tests, quickstart), else it opens its own."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        own = store is None
+        st = store or Store(settings)
+        states = TenantStateCache(st, settings.model_refresh_seconds)
+        log = DecisionLog(st)
+        app.state.services = Services(
+            settings=settings, store=st, states=states, decision_log=log,
+            decider=Decider(st, states, log), keys=KeyResolver(st), metrics=Metrics(),
+        )
+        logging.getLogger("suppressor").info("serving on %s", st.location)
+        try:
+            yield
+        finally:
+            log.close()
+            if own:
+                st.close()
+
+    app = FastAPI(
+        title="suppressor",
+        version=suppressor.__version__,
+        description="Decides, before any marketing message goes out, whether it should be sent at all.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    for module in (health, events, customers, decisions, policy, models):
+        app.include_router(module.router)
+    return app

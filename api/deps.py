@@ -1,0 +1,63 @@
+"""Typed dependencies: the store, the caller's tenant, and the per-process services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from suppressor.decision_log import DecisionLog
+from suppressor.decisions import Decider
+from suppressor.settings import Settings
+from suppressor.store import Store
+from suppressor.tenant_state import TenantStateCache
+from suppressor.tenants import KeyResolver
+
+from .errors import ApiError
+from .metrics import Metrics
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    states: TenantStateCache
+    decision_log: DecisionLog
+    decider: Decider
+    keys: KeyResolver
+    metrics: Metrics
+
+
+def get_services(request: Request) -> Services:
+    """Everything the lifespan built."""
+    return request.app.state.services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_store(services: ServicesDep) -> Store:
+    """The Redis store."""
+    return services.store
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    """The settings the app was built with."""
+    return services.settings
+
+
+def get_tenant(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The tenant named by the bearer API key; 401 otherwise."""
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if not authorization or not authorization.lower().startswith("bearer "):
+        raise ApiError(401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", challenge)
+    tenant = services.keys.tenant_for(authorization[7:].strip())
+    if tenant is None:
+        raise ApiError(401, "Unauthorized", "unknown or revoked API key", "Authorization", challenge)
+    return tenant
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+TenantDep = Annotated[str, Depends(get_tenant)]

@@ -1,0 +1,52 @@
+"""POST /v1/decisions and /v1/decisions:batch; GET /v1/decisions (recent log)."""
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from suppressor import decision_log
+from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest
+
+from ..deps import ServicesDep, StoreDep, TenantDep
+from ..errors import ApiError
+
+router = APIRouter(prefix="/v1", tags=["decisions"])
+
+
+def _count(services, results: list[Decision]) -> None:
+    for d in results:
+        services.metrics.decisions.labels(d.action.value).inc()
+        for r in d.reasons:
+            services.metrics.reasons.labels(r.code).inc()
+
+
+@router.post("/decisions", response_model=Decision)
+def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep) -> Decision:
+    """One pre-send verdict."""
+    t0 = time.perf_counter()
+    [result] = services.decider.decide(tenant, [req])
+    services.metrics.decision_seconds.labels("single").observe(time.perf_counter() - t0)
+    _count(services, [result])
+    return result
+
+
+@router.post("/decisions:batch", response_model=DecisionBatchResult)
+def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep) -> DecisionBatchResult:
+    """Many verdicts in one call, in request order."""
+    limit = services.settings.max_batch
+    if len(batch.items) > limit:
+        raise ApiError(413, "Batch too large", f"{len(batch.items)} items; at most {limit} per call", "items")
+    t0 = time.perf_counter()
+    results = services.decider.decide(tenant, batch.items)
+    services.metrics.decision_seconds.labels("batch").observe(time.perf_counter() - t0)
+    _count(services, results)
+    return DecisionBatchResult(results=results)
+
+
+@router.get("/decisions")
+def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict:
+    """The latest logged decisions, newest first."""
+    services.decision_log.flush()
+    return {"decisions": decision_log.recent(store, tenant, limit)}

@@ -1,0 +1,23 @@
+"""POST /v1/events: behavior in, idempotent by event_id."""
+
+from fastapi import APIRouter
+
+from suppressor import events
+from suppressor.domain import EventBatch, IngestResult
+
+from ..deps import ServicesDep, StoreDep, TenantDep
+from ..errors import ApiError
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+@router.post("/events", response_model=IngestResult)
+def post_events(batch: EventBatch, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> IngestResult:
+    """Store a batch of events; a retried batch is not double-counted."""
+    limit = services.settings.max_batch
+    if len(batch.events) > limit:
+        raise ApiError(413, "Batch too large", f"{len(batch.events)} events; at most {limit} per call", "events")
+    result = events.ingest(store, tenant, batch.events)
+    services.metrics.events.labels("accepted").inc(result.accepted)
+    services.metrics.events.labels("duplicate").inc(result.duplicates)
+    return result

@@ -1,0 +1,59 @@
+"""GET /v1/models, POST /v1/models/train, GET /v1/models/jobs/{id}, POST /v1/models/{v}/activate."""
+
+import os
+import subprocess
+import sys
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from suppressor import jobs
+from suppressor import model as models
+
+from ..deps import ServicesDep, StoreDep, TenantDep
+from ..errors import ApiError
+
+router = APIRouter(prefix="/v1/models", tags=["models"])
+
+
+@router.get("")
+def list_models(tenant: TenantDep, store: StoreDep) -> dict:
+    """Every stored version with its evaluation metrics; the active one marked."""
+    return {"active": models.active_version(store, tenant), "models": models.list_models(store, tenant)}
+
+
+@router.post("/train", status_code=202)
+def train(tenant: TenantDep, store: StoreDep, services: ServicesDep) -> JSONResponse:
+    """Start training in a child process (LightFM never loads into the server); poll the job."""
+    job_id = jobs.create(store, tenant)
+    if job_id is None:
+        raise ApiError(409, "Training already running", "a training job for this tenant is still running", None)
+    env = dict(os.environ)
+    env["SUPPRESSOR_DATA_DIR"] = str(services.settings.data_dir.resolve())
+    if services.settings.redis_url:
+        env["REDIS_URL"] = services.settings.redis_url
+    subprocess.Popen([sys.executable, "-m", "training", "--tenant", tenant, "--job", job_id], env=env,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return JSONResponse({"job_id": job_id, "status": "queued", "poll": f"/v1/models/jobs/{job_id}"}, status_code=202)
+
+
+@router.get("/jobs/{job_id}")
+def job(job_id: str, tenant: TenantDep, store: StoreDep) -> dict:
+    """Status and latest progress line of a training job."""
+    found = jobs.get(store, tenant, job_id)
+    if found is None:
+        raise ApiError(404, "Not found", f"no training job {job_id!r}", "job_id")
+    return {"job_id": job_id, **found}
+
+
+@router.post("/{version}/activate")
+def activate(version: str, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> dict:
+    """Make a stored version active (roll back or forward); servers pick it up within a second."""
+    try:
+        m = models.activate(store, tenant, version)
+    except KeyError:
+        raise ApiError(404, "Not found", f"no stored model version {version!r}", "version") from None
+    except ValueError as exc:
+        raise ApiError(422, "Invalid model", str(exc), "version") from None
+    services.states.invalidate(tenant)
+    return {"active": m.version}

@@ -1,0 +1,111 @@
+"""Customer profiles: attributes, consent, preferences; learned interests on read; erasure."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from . import keys
+from .domain import Affinity, CustomerIn, CustomerOut
+from .model import ExportedModel, pack, unpack
+from .store import Store
+
+
+def identity_field(version: str) -> str:
+    """Vector-hash field holding the raw identity embedding+bias of a trained customer."""
+    return f"id:{version}"
+
+
+def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: ExportedModel | None) -> CustomerOut:
+    """Create or replace a profile; refresh its vector for the active model."""
+    pkey, vkey = keys.profile(tenant, customer_id), keys.vectors(tenant, customer_id)
+    now = datetime.now(timezone.utc).isoformat()
+    read = store.bulk.pipeline(transaction=False)
+    read.hget(pkey, "created_at")
+    read.hget(vkey, identity_field(model.version) if model else "-")
+    created, identity = read.execute()
+
+    mapping: dict[str, Any] = {
+        "attributes": json.dumps(body.attributes),
+        "consent": json.dumps(body.consent),
+        "updated_at": now,
+        "created_at": created or now,
+    }
+    write = store.bulk.pipeline(transaction=True)
+    write.delete(pkey)
+    write.hset(pkey, mapping={**mapping, **_optional(body)})
+    write.expire(pkey, store.settings.customer_ttl_days * 86400)
+    if model is not None:
+        vec = model.user_vector(body.attributes, unpack(identity) if identity else None)
+        write.hset(vkey, model.version, pack(vec))
+        write.expire(vkey, store.settings.customer_ttl_days * 86400)
+    write.sadd(keys.customers_index(tenant), customer_id)
+    write.execute()
+    return get(store, tenant, customer_id, model)
+
+
+def _optional(body: CustomerIn) -> dict[str, str]:
+    out = {}
+    if body.preferred_channel:
+        out["preferred_channel"] = body.preferred_channel
+    if body.timezone:
+        out["timezone"] = body.timezone
+    return out
+
+
+def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def get(store: Store, tenant: str, customer_id: str, model: ExportedModel | None) -> CustomerOut | None:
+    """The profile with learned interests and channel affinities; None if unknown."""
+    pipe = store.bulk.pipeline(transaction=False)
+    pipe.hgetall(keys.profile(tenant, customer_id))
+    pipe.zcard(keys.events_by_time(tenant, customer_id))
+    pipe.hget(keys.vectors(tenant, customer_id), model.version if model else "-")
+    raw, n_events, vec = pipe.execute()
+    if not raw and not n_events:
+        return None
+    prof = _decode(raw)
+    out = CustomerOut(
+        customer_id=customer_id,
+        attributes=json.loads(prof.get("attributes", "{}")),
+        consent=json.loads(prof.get("consent", "{}")),
+        preferred_channel=prof.get("preferred_channel"),
+        timezone=prof.get("timezone"),
+        created_at=prof.get("created_at"),
+        updated_at=prof.get("updated_at"),
+        event_count=n_events,
+    )
+    if model is not None:
+        user = unpack(vec) if vec else model.user_vector(out.attributes)
+        out.model_version = model.version
+        out.interests, out.channel_affinities = learned_affinities(model, user)
+    return out
+
+
+def learned_affinities(model: ExportedModel, user: np.ndarray, top: int = 10) -> tuple[list[Affinity], list[Affinity]]:
+    """Topics the customer is drawn to most, and every channel, by log-odds contribution."""
+    aff = model.item_emb @ user[: model.dim] + model.item_bias
+    topics, channels = [], []
+    for name, a in zip(model.item_features, aff):
+        kind, _, value = name.partition(":")
+        if kind == "topic":
+            topics.append(Affinity(name=value, affinity=round(float(a), 4)))
+        elif kind == "channel":
+            channels.append(Affinity(name=value, affinity=round(float(a), 4)))
+    topics.sort(key=lambda x: -x.affinity)
+    channels.sort(key=lambda x: -x.affinity)
+    return topics[:top], channels
+
+
+def delete(store: Store, tenant: str, customer_id: str) -> bool:
+    """Erase everything stored about a customer; True if anything existed."""
+    pipe = store.bulk.pipeline(transaction=False)
+    pipe.delete(*keys.customer_keys(tenant, customer_id))
+    pipe.srem(keys.customers_index(tenant), customer_id)
+    deleted, removed = pipe.execute()
+    return bool(deleted or removed)

@@ -1,0 +1,89 @@
+"""The per-tenant decision log: a capped Redis stream, written off the hot path."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+
+import redis
+
+from . import keys
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+class DecisionLog:
+    """Buffers decisions and appends them in pipelined batches from a background thread.
+
+    The decision itself is already answered; the log trails it by at most ``interval``
+    seconds, so appending never adds a round trip to the caller's latency.
+    """
+
+    def __init__(self, store: Store, interval: float = 0.05, max_buffer: int = 200_000):
+        self.store = store
+        self.interval = interval
+        self._q: queue.Queue[tuple[str, str]] = queue.Queue(maxsize=max_buffer)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
+        self._thread.start()
+        self.dropped = 0
+
+    def append(self, tenant: str, record: dict) -> None:
+        """Queue one decision record for the tenant's log."""
+        try:
+            self._q.put_nowait((tenant, json.dumps(record, default=str)))
+        except queue.Full:
+            self.dropped += 1
+
+    def flush(self) -> int:
+        """Write everything queued so far; returns the number written."""
+        items = []
+        while True:
+            try:
+                items.append(self._q.get_nowait())
+            except queue.Empty:
+                break
+        if not items:
+            return 0
+        cap = self.store.settings.decision_log_max
+        try:
+            pipe = self.store.bulk.pipeline(transaction=False)
+            for tenant, rec in items:
+                pipe.xadd(keys.decision_log(tenant), {"d": rec}, maxlen=cap, approximate=True)
+            pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("decision log: %d records not written: %s", len(items), exc)
+            return 0
+        return len(items)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+    def close(self) -> None:
+        """Stop the writer after a final flush."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.flush()
+
+
+def recent(store: Store, tenant: str, limit: int = 50) -> list[dict]:
+    """The latest decisions, newest first."""
+    rows = store.bulk.xrevrange(keys.decision_log(tenant), count=limit)
+    return [json.loads(fields[b"d"]) for _, fields in rows]
+
+
+def erase_customer(store: Store, tenant: str, customer_id: str, chunk: int = 5_000) -> int:
+    """Remove a customer's entries from the tenant log (erasure; not a hot path)."""
+    key, start, removed = keys.decision_log(tenant), "-", 0
+    while True:
+        rows = store.bulk.xrange(key, min=start, max="+", count=chunk)
+        doomed = [eid for eid, f in rows if json.loads(f[b"d"]).get("customer_id") == customer_id]
+        if doomed:
+            removed += store.bulk.xdel(key, *doomed)
+        if len(rows) < chunk:
+            return removed
+        start = "(" + rows[-1][0].decode()

@@ -1,0 +1,190 @@
+"""The public data shapes: events, customers, messages, decisions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+# Braces would break the Redis hash tag; whitespace is never intended.
+Identifier = Annotated[str, StringConstraints(pattern=r"^[^{}\s]{1,128}$")]
+TenantName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
+Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Topic = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+AttrScalar = str | int | float | bool | None
+
+KNOWN_CHANNELS = ("email", "sms", "push", "phone", "direct_mail")
+
+
+class EventType(StrEnum):
+    delivered = "delivered"
+    opened = "opened"
+    clicked = "clicked"
+    replied = "replied"
+    visited = "visited"
+    attended = "attended"
+    converted = "converted"
+    purchased = "purchased"
+    service_visit = "service_visit"
+    ignored = "ignored"
+    unsubscribed = "unsubscribed"
+    complained = "complained"
+    bounced = "bounced"
+
+
+class Kind(StrEnum):
+    sales = "sales"
+    value = "value"
+    service = "service"
+    transactional = "transactional"
+
+
+class Action(StrEnum):
+    send = "send"
+    reroute = "reroute"
+    defer = "defer"
+    suppress = "suppress"
+
+
+def _aware_past(ts: datetime) -> datetime:
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=timezone.utc)
+    if ts > datetime.now(timezone.utc) + timedelta(days=1):
+        raise ValueError("timestamp is more than a day in the future")
+    return ts.astimezone(timezone.utc)
+
+
+def _unique_topics(topics: list[str]) -> list[str]:
+    return sorted(set(topics))
+
+
+Topics = Annotated[list[Topic], Field(default_factory=list, max_length=50), AfterValidator(_unique_topics)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are an error: a typo must not be silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Event(Strict):
+    event_id: Identifier
+    customer_id: Identifier
+    type: EventType
+    ts: Annotated[datetime, AfterValidator(_aware_past)]
+    channel: Channel | None = None
+    message_id: Identifier | None = None
+    campaign_id: Identifier | None = None
+    kind: Kind | None = None
+    topics: Topics
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventBatch(Strict):
+    events: list[Event] = Field(min_length=1)
+
+
+class IngestResult(BaseModel):
+    accepted: int = Field(description="events stored by this call")
+    duplicates: int = Field(description="events whose event_id was already stored")
+
+
+class CustomerIn(Strict):
+    attributes: dict[str, AttrScalar | list[AttrScalar]] = Field(default_factory=dict)
+    consent: dict[Channel, bool] = Field(default_factory=dict)
+    preferred_channel: Channel | None = None
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, tz: str | None) -> str | None:
+        if tz is None:
+            return tz
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {tz!r}") from exc
+        return tz
+
+    @field_validator("attributes")
+    @classmethod
+    def _attribute_names(cls, attrs: dict) -> dict:
+        if len(attrs) > 100:
+            raise ValueError("at most 100 attributes")
+        for name in attrs:
+            if not name or len(name) > 64 or any(ch in name for ch in "=#{}"):
+                raise ValueError(f"attribute name {name!r} must be 1-64 chars without = # {{ }}")
+        return attrs
+
+
+class Affinity(BaseModel):
+    name: str
+    affinity: float = Field(description="log-odds contribution to engagement: > 0 draws, < 0 repels")
+
+
+class CustomerOut(CustomerIn):
+    customer_id: str
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    event_count: int = 0
+    model_version: str | None = None
+    interests: list[Affinity] = Field(default_factory=list)
+    channel_affinities: list[Affinity] = Field(default_factory=list)
+
+
+class Offer(Strict):
+    key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
+    terms: dict[str, Any] = Field(default_factory=dict)
+
+
+class Message(Strict):
+    message_id: Identifier
+    campaign_id: Identifier | None = None
+    channel: Channel
+    kind: Kind
+    topics: Topics
+    offer: Offer | None = None
+
+
+class DecisionRequest(Strict):
+    customer_id: Identifier
+    message: Message
+    allow_reroute: bool = True
+    channels: list[Channel] | None = Field(
+        default=None, description="channels the caller can send on (reroute targets); default: any"
+    )
+    dry_run: bool = False
+
+
+class DecisionBatch(Strict):
+    items: list[DecisionRequest] = Field(min_length=1)
+
+
+class Reason(BaseModel):
+    code: str
+    message: str
+
+
+class Decision(BaseModel):
+    decision_id: str
+    customer_id: str
+    message_id: str
+    action: Action
+    channel: str | None
+    requested_channel: str
+    not_before: datetime | None = None
+    score: float | None = Field(description="calibrated P(engage) on `channel`; null without a model")
+    channel_scores: dict[str, float] = Field(default_factory=dict)
+    reasons: list[Reason]
+    substitute: dict[str, Any] | None = None
+    policy_version: int
+    model_version: str | None
+    dry_run: bool = False
+    decided_at: datetime
+
+
+class DecisionBatchResult(BaseModel):
+    results: list[Decision]

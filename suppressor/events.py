@@ -1,0 +1,33 @@
+"""Ingesting behavior events: idempotent by event_id, per customer, bounded."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from . import keys
+from .domain import Event, IngestResult
+from .store import Store, run_scripts
+
+
+def ingest(store: Store, tenant: str, events: list[Event]) -> IngestResult:
+    """Store validated events; an event_id already stored for its customer is a duplicate."""
+    by_customer: dict[str, list[Event]] = defaultdict(list)
+    seen: set[str] = set()
+    for ev in events:
+        if ev.event_id in seen:
+            continue
+        seen.add(ev.event_id)
+        by_customer[ev.customer_id].append(ev)
+
+    settings = store.settings
+    ttl = settings.customer_ttl_days * 86400
+    calls = []
+    for cid, evs in by_customer.items():
+        args: list = [settings.max_events_per_customer, ttl]
+        for ev in evs:
+            args += [ev.event_id, ev.ts.timestamp(), ev.model_dump_json(exclude_none=True, exclude={"customer_id"})]
+        calls.append(([keys.events(tenant, cid), keys.events_by_time(tenant, cid)], args))
+    # the index first: a customer must be findable by training once any event is stored
+    store.bulk.sadd(keys.customers_index(tenant), *by_customer)
+    accepted = sum(run_scripts(store, "ingest", calls, hot=False))
+    return IngestResult(accepted=accepted, duplicates=len(events) - accepted)

@@ -1,0 +1,93 @@
+"""The Redis key layout, in one place.
+
+Tenant keys share the hash tag ``{tenant}``; every key of one customer shares the hash
+tag ``{tenant:customer}`` so a decision touches a single slot (Redis Cluster ready).
+Tenant names cannot contain ``:``, ``{`` or ``}``; customer ids cannot contain braces.
+"""
+
+PREFIX = "sup"
+
+API_KEYS = f"{PREFIX}:apikeys"  # hash: sha256(key) -> tenant
+TENANTS = f"{PREFIX}:tenants"  # set of tenant names
+
+
+def tenant(t: str, *parts: str) -> str:
+    """A tenant-level key, e.g. ``sup:{acme}:policy``."""
+    return ":".join((f"{PREFIX}:{{{t}}}", *parts))
+
+
+def customer(t: str, c: str, *parts: str) -> str:
+    """A customer-level key, e.g. ``sup:{acme:c-42}:profile``."""
+    return ":".join((f"{PREFIX}:{{{t}:{c}}}", *parts))
+
+
+# tenant level
+def customers_index(t: str) -> str:
+    """Set of the tenant's customer ids (training iterates it; never on the hot path)."""
+    return tenant(t, "customers")
+
+
+def policy(t: str) -> str:
+    """Hash: version, doc (the current policy JSON)."""
+    return tenant(t, "policy")
+
+
+def policy_history(t: str) -> str:
+    """List of past policy documents, newest first, trimmed."""
+    return tenant(t, "policy", "history")
+
+
+def decision_log(t: str) -> str:
+    """Stream of recent decisions, capped (MAXLEN)."""
+    return tenant(t, "decisions")
+
+
+def model_active(t: str) -> str:
+    """String: the active model version."""
+    return tenant(t, "model", "active")
+
+
+def model_seq(t: str) -> str:
+    """Counter for model version numbers."""
+    return tenant(t, "model", "seq")
+
+
+def models(t: str) -> str:
+    """Hash: version -> JSON summary (created, metrics, status)."""
+    return tenant(t, "models")
+
+
+def model_arrays(t: str, version: str) -> str:
+    """Hash: the exported arrays (npy bytes) and meta of one model version."""
+    return tenant(t, "model", version)
+
+
+def train_job(t: str, job_id: str) -> str:
+    """Hash: status and progress of one training job (expires)."""
+    return tenant(t, "job", job_id)
+
+
+# customer level
+def profile(t: str, c: str) -> str:
+    """Hash: attributes, consent, preferred_channel, timezone, timestamps."""
+    return customer(t, c, "profile")
+
+
+def events(t: str, c: str) -> str:
+    """Hash: event_id -> event JSON (HSETNX makes ingestion idempotent)."""
+    return customer(t, c, "ev")
+
+
+def events_by_time(t: str, c: str) -> str:
+    """Sorted set: event_id by timestamp, used to trim the oldest."""
+    return customer(t, c, "evt")
+
+
+def vectors(t: str, c: str) -> str:
+    """Hash: model version -> packed float32 user vector (embedding + bias)."""
+    return customer(t, c, "vec")
+
+
+def customer_keys(t: str, c: str) -> list[str]:
+    """Every key that holds data about one customer (for erasure)."""
+    return [profile(t, c), events(t, c), events_by_time(t, c), vectors(t, c)]

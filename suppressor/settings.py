@@ -1,0 +1,36 @@
+"""Runtime configuration, read once from the environment."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; env prefix SUPPRESSOR_, plus REDIS_URL."""
+
+    model_config = SettingsConfigDict(env_prefix="SUPPRESSOR_", extra="ignore", populate_by_name=True)
+
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "SUPPRESSOR_REDIS_URL")
+    )
+    data_dir: Path = Path(".suppressor")
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Redis socket timeout on the decision path; past it the decision is answered
+    # in the tenant's failure mode with reason `degraded`.
+    decision_deadline_ms: int = Field(default=250, ge=5)
+    max_batch: int = Field(default=10_000, ge=1)
+    max_events_per_customer: int = Field(default=2_000, ge=10)
+    customer_ttl_days: int = Field(default=730, ge=1)
+    decision_log_max: int = Field(default=100_000, ge=100)
+    model_refresh_seconds: float = Field(default=1.0, ge=0.0)
+    models_kept: int = Field(default=3, ge=2)
+    log_level: str = "info"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings (cached)."""
+    return Settings()

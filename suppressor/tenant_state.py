@@ -1,0 +1,82 @@
+"""Per-tenant policy and active model, cached in the process and refreshed on a short tick.
+
+Tenant-level keys live on a different slot than a customer's, so the decision path reads
+them from here instead of from Redis; a new policy or model is picked up within
+``model_refresh_seconds`` without a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import redis
+
+from . import keys
+from . import model as models
+from .model import ExportedModel
+from .policy import VersionedPolicy
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TenantState:
+    policy: VersionedPolicy
+    model: ExportedModel | None
+    checked_at: float
+    stale: bool = False  # True when the last refresh could not reach Redis
+
+
+class TenantStateCache:
+    """Policy + model per tenant, refreshed at most every ``ttl`` seconds."""
+
+    def __init__(self, store: Store, ttl: float):
+        self.store = store
+        self.ttl = ttl
+        self._states: dict[str, TenantState] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant: str) -> TenantState:
+        """The tenant's state; refreshes from Redis when older than the TTL."""
+        state = self._states.get(tenant)
+        now = time.monotonic()
+        if state is not None and now - state.checked_at < self.ttl:
+            return state
+        with self._lock:
+            state = self._states.get(tenant)
+            if state is not None and time.monotonic() - state.checked_at < self.ttl:
+                return state
+            state = self._refresh(tenant, state)
+            self._states[tenant] = state
+            return state
+
+    def invalidate(self, tenant: str) -> None:
+        """Forget a tenant's cached state (after this process changed it)."""
+        self._states.pop(tenant, None)
+
+    def _refresh(self, tenant: str, old: TenantState | None) -> TenantState:
+        try:
+            pipe = self.store.hot.pipeline(transaction=False)
+            pipe.hmget(keys.policy(tenant), "version", "doc")
+            pipe.get(keys.model_active(tenant))
+            (version, doc), active = pipe.execute()
+        except redis.RedisError as exc:
+            log.warning("tenant %s: refresh failed (%s); keeping cached state", tenant, exc)
+            if old is None:
+                return TenantState(VersionedPolicy(), None, time.monotonic(), stale=True)
+            return TenantState(old.policy, old.model, time.monotonic(), stale=True)
+        policy = VersionedPolicy(version=int(version), **json.loads(doc)) if doc else VersionedPolicy()
+        active = active.decode() if active else None
+        model = old.model if old and old.model and old.model.version == active else None
+        if active and model is None:
+            try:
+                model = models.load(self.store, tenant, active)
+            except (redis.RedisError, ValueError) as exc:
+                log.error("tenant %s: cannot load model %s: %s", tenant, active, exc)
+                model = old.model if old else None
+        return TenantState(policy, model, time.monotonic())

@@ -1,0 +1,52 @@
+"""Tenants and their API keys (only a SHA-256 of each key is stored)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+from . import keys
+from .store import Store
+
+
+def _digest(api_key: str) -> str:
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def create_key(store: Store, tenant: str) -> str:
+    """Make a new API key for ``tenant`` (creating the tenant) and return it once."""
+    api_key = f"sk_{tenant}_{secrets.token_urlsafe(24)}"
+    pipe = store.bulk.pipeline(transaction=True)
+    pipe.hset(keys.API_KEYS, _digest(api_key), tenant)
+    pipe.sadd(keys.TENANTS, tenant)
+    pipe.execute()
+    return api_key
+
+
+def revoke_key(store: Store, api_key: str) -> bool:
+    """Forget a key; True if it existed."""
+    return bool(store.bulk.hdel(keys.API_KEYS, _digest(api_key)))
+
+
+class KeyResolver:
+    """API key -> tenant, cached briefly so auth costs no round trip on the hot path."""
+
+    def __init__(self, store: Store, ttl_seconds: float = 30.0):
+        self.store = store
+        self.ttl = ttl_seconds
+        self._cache: dict[str, tuple[str | None, float]] = {}
+
+    def tenant_for(self, api_key: str) -> str | None:
+        """The tenant a key belongs to, or None for an unknown key."""
+        digest = _digest(api_key)
+        hit = self._cache.get(digest)
+        now = time.monotonic()
+        if hit and now - hit[1] < self.ttl:
+            return hit[0]
+        raw = self.store.hot.hget(keys.API_KEYS, digest)
+        tenant = raw.decode() if raw else None
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (tenant, now)
+        return tenant

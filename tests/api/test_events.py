@@ -1,0 +1,86 @@
+"""POST /v1/events: stored once, retries not double-counted, bad input changes nothing."""
+
+from suppressor import keys
+from tests.conftest import auth, iso
+
+
+def ev(i: int, customer: str = "c-1", typ: str = "clicked", **extra) -> dict:
+    return {"event_id": f"e-{i}", "customer_id": customer, "type": typ, "ts": iso(1),
+            "channel": "email", "message_id": "m-1", "kind": "sales", "topics": ["team:yankees"], **extra}
+
+
+def stored(store, tenant="acme", customer="c-1") -> int:
+    return store.bulk.hlen(keys.events(tenant, customer))
+
+
+def test_batch_is_stored_and_retry_is_not_double_counted(client, key, store):
+    batch = {"events": [ev(1), ev(2), ev(3, customer="c-2")]}
+    r = client.post("/v1/events", json=batch, headers=auth(key))
+    assert r.status_code == 200
+    assert r.json() == {"accepted": 3, "duplicates": 0}
+    r = client.post("/v1/events", json=batch, headers=auth(key))
+    assert r.json() == {"accepted": 0, "duplicates": 3}
+    assert stored(store) == 2 and stored(store, customer="c-2") == 1
+
+
+def test_unknown_event_type_names_the_field_and_stores_nothing(client, key, store):
+    r = client.post("/v1/events", json={"events": [ev(1), ev(2, typ="teleported")]}, headers=auth(key))
+    assert r.status_code == 422
+    body = r.json()
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert body["errors"][0]["field"] == "events[1].type"
+    assert "teleported" not in body["detail"] or "events[1].type" in body["detail"]
+    assert stored(store) == 0
+
+
+def test_wrong_field_type_is_rejected(client, key, store):
+    r = client.post("/v1/events", json={"events": [ev(1, topics="team:yankees")]}, headers=auth(key))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "events[0].topics"
+    assert stored(store) == 0
+
+
+def test_unknown_field_is_rejected_not_dropped(client, key, store):
+    r = client.post("/v1/events", json={"events": [ev(1, evnt_type="x")]}, headers=auth(key))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "events[0].evnt_type"
+
+
+def test_malformed_json_is_400(client, key, store):
+    r = client.post("/v1/events", content=b'{"events": [', headers={**auth(key), "content-type": "application/json"})
+    assert r.status_code == 400
+    assert r.json()["errors"][0]["field"] == "body"
+    assert stored(store) == 0
+
+
+def test_oversize_batch_is_413_and_stores_nothing(client, key, store, settings):
+    events = [ev(i) for i in range(settings.max_batch + 1)]
+    r = client.post("/v1/events", json={"events": events}, headers=auth(key))
+    assert r.status_code == 413
+    assert r.json()["errors"][0]["field"] == "events"
+    assert stored(store) == 0
+
+
+def test_future_timestamp_is_rejected(client, key, store):
+    r = client.post("/v1/events", json={"events": [ev(1, ts="2999-01-01T00:00:00Z")]}, headers=auth(key))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "events[0].ts"
+
+
+def test_oldest_events_are_trimmed_per_customer(store):
+    from suppressor import events
+    from suppressor.domain import Event
+
+    cap = store.settings.max_events_per_customer
+    evs = [Event.model_validate(ev(i) | {"ts": iso(days_ago=(cap + 5 - i) / 100)}) for i in range(cap + 5)]
+    events.ingest(store, "acme", evs)
+    assert stored(store) == cap
+    assert not store.bulk.hexists(keys.events("acme", "c-1"), "e-0")  # the oldest went
+    assert store.bulk.ttl(keys.events("acme", "c-1")) > 0
+
+
+def test_missing_or_wrong_key_is_401(client):
+    assert client.post("/v1/events", json={"events": [ev(1)]}).status_code == 401
+    r = client.post("/v1/events", json={"events": [ev(1)]}, headers=auth("sk_nope"))
+    assert r.status_code == 401
+    assert r.headers["www-authenticate"] == "Bearer"

@@ -1,0 +1,1 @@
+"""Training: LightFM fitting, evaluation and export (imports suppressor, never the reverse)."""

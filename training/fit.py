@@ -1,0 +1,178 @@
+"""Fit the LightFM hybrid, evaluate it on the latest slice of time, calibrate, export."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from lightfm import LightFM
+
+from suppressor import keys
+from suppressor import model as models
+from suppressor.customers import identity_field
+from suppressor.model import ExportedModel, pack
+from suppressor.store import Store
+
+from . import dataset as ds_mod
+from .dataset import Dataset, LabelRules
+from .metrics import auc, calibration_error, fit_platt, log_loss
+
+log = logging.getLogger(__name__)
+
+
+class TrainingError(RuntimeError):
+    """Training could not produce a model (e.g. not enough behavior yet)."""
+
+
+@dataclass
+class TrainConfig:
+    dim: int = 32
+    epochs: int = 30
+    learning_rate: float = 0.1
+    alpha: float = 1e-6  # L2 on user and item features
+    holdout: float = 0.2  # latest share of pairs, by time, for evaluation and calibration
+    seed: int = 7
+    threads: int = 2
+    min_pairs: int = 10
+    min_user_feature_count: int = 2
+    activate: bool = True
+    rules: LabelRules = field(default_factory=LabelRules)
+
+
+def _fit(ds: Dataset, mask: np.ndarray, uf: sp.csr_matrix, itf: sp.csr_matrix, cfg: TrainConfig,
+         progress: Callable[[str], None], label: str) -> LightFM:
+    shape = (len(ds.customer_ids), len(ds.item_keys))
+    inter = sp.coo_matrix((ds.labels[mask], (ds.users[mask], ds.items[mask])), shape=shape)
+    weight = sp.coo_matrix((ds.weights[mask], (ds.users[mask], ds.items[mask])), shape=shape)
+    m = LightFM(no_components=cfg.dim, loss="logistic", learning_rate=cfg.learning_rate,
+                item_alpha=cfg.alpha, user_alpha=cfg.alpha, random_state=cfg.seed)
+    step = max(1, cfg.epochs // 5)
+    for epoch in range(cfg.epochs):
+        m.fit_partial(inter, user_features=uf, item_features=itf, sample_weight=weight,
+                      epochs=1, num_threads=cfg.threads)
+        if (epoch + 1) % step == 0 or epoch + 1 == cfg.epochs:
+            progress(f"{label}: epoch {epoch + 1}/{cfg.epochs}")
+    return m
+
+
+def _predict(m: LightFM, ds: Dataset, mask: np.ndarray, uf: sp.csr_matrix, itf: sp.csr_matrix, threads: int) -> np.ndarray:
+    return m.predict(ds.users[mask], ds.items[mask], user_features=uf, item_features=itf, num_threads=threads)
+
+
+def evaluate_holdout(ds: Dataset, uf, itf, cfg: TrainConfig, progress) -> tuple[dict, dict]:
+    """Fit on all but the latest slice; calibrate on half of it, measure on the other half."""
+    cutoff = np.quantile(ds.ts, 1.0 - cfg.holdout)
+    test = ds.ts >= cutoff
+    train = ~test
+    y = (ds.labels > 0).astype(np.float64)
+    usable = train.sum() >= cfg.min_pairs and test.sum() >= 20 and 0 < y[test].mean() < 1
+    if not usable:
+        m = _fit(ds, np.ones(ds.n_pairs, bool), uf, itf, cfg, progress, "fit (no holdout)")
+        raw = _predict(m, ds, np.ones(ds.n_pairs, bool), uf, itf, cfg.threads)
+        a, b = fit_platt(raw, y)
+        return {"a": a, "b": b, "source": "in-sample"}, {
+            "holdout": False, "note": "too little behavior for a time holdout; calibrated in-sample",
+            "n_pairs": int(ds.n_pairs), "positive_rate": float(y.mean()),
+        }
+    m = _fit(ds, train, uf, itf, cfg, progress, "holdout fit")
+    raw = _predict(m, ds, test, uf, itf, cfg.threads)
+    yt = y[test]
+    rng = np.random.default_rng(cfg.seed)
+    half = rng.random(len(raw)) < 0.5
+    a, b = fit_platt(raw[half], yt[half])
+    ev = ~half
+    p = 1.0 / (1.0 + np.exp(-(a * raw[ev] + b)))
+    metrics = {
+        "holdout": True,
+        "holdout_from": float(cutoff),
+        "n_train_pairs": int(train.sum()),
+        "n_test_pairs": int(test.sum()),
+        "auc": auc(raw[ev], yt[ev]),
+        "log_loss": log_loss(p, yt[ev]),
+        "calibration_error": calibration_error(p, yt[ev]),
+        "positive_rate": float(yt.mean()),
+    }
+    return {"a": a, "b": b, "source": "holdout"}, metrics
+
+
+def train_tenant(store: Store, tenant: str, cfg: TrainConfig | None = None,
+                 progress: Callable[[str], None] | None = None) -> ExportedModel:
+    """Read the tenant's behavior, fit, evaluate, export as a new version and activate it."""
+    cfg = cfg or TrainConfig()
+    progress = progress or (lambda msg: log.info("%s: %s", tenant, msg))
+    t0 = time.time()
+    ids, attrs, events = ds_mod.read(store, tenant, progress)
+    ds = ds_mod.build(ids, attrs, events, cfg.rules)
+    y = ds.labels > 0
+    if ds.n_pairs < cfg.min_pairs or y.all() or not y.any():
+        raise TrainingError(
+            f"not enough behavior to train: {ds.n_pairs} labeled customer-message pairs "
+            f"({int(y.sum())} engaged); need {cfg.min_pairs}+ with both engagement and ignores"
+        )
+    item_vocab, user_vocab, edges = ds_mod.vocabularies(ds, cfg.min_user_feature_count)
+    uf = ds_mod.user_matrix(ds.attributes, user_vocab, edges, with_identity=True)
+    itf = ds_mod.item_matrix(ds.item_sigs, item_vocab)
+    progress(f"{len(ids)} customers, {len(ds.item_keys)} messages, {ds.n_pairs} pairs, "
+             f"{len(item_vocab)} message features, {len(user_vocab)} customer features")
+
+    calibration, metrics = evaluate_holdout(ds, uf, itf, cfg, progress)
+    final = _fit(ds, np.ones(ds.n_pairs, bool), uf, itf, cfg, progress, "final fit")
+    metrics.update({"n_customers": len(ids), "n_messages": len(ds.item_keys), "n_pairs": int(ds.n_pairs),
+                    "n_events": ds.n_events, "train_seconds": round(time.time() - t0, 2),
+                    "config": {k: v for k, v in asdict(cfg).items() if k != "rules"}})
+
+    n_attr = len(user_vocab)
+    exported = ExportedModel(
+        version=models.next_version(store, tenant),
+        item_features=list(item_vocab),
+        item_emb=final.item_embeddings.astype(np.float32),
+        item_bias=final.item_biases.astype(np.float32),
+        user_features=list(user_vocab),
+        user_emb=final.user_embeddings[:n_attr].astype(np.float32),
+        user_bias=final.user_biases[:n_attr].astype(np.float32),
+        numeric_edges=edges,
+        calibration=calibration,
+        metrics=metrics,
+    )
+    exported.validate()  # before anything is written: a broken model never lands
+    _write_vectors(store, tenant, exported, ds, final, uf, n_attr, progress)
+    models.save(store, tenant, exported)
+    if cfg.activate:
+        models.activate(store, tenant, exported.version)
+        progress(f"activated {exported.version}")
+    models.prune(store, tenant, store.settings.models_kept)
+    return exported
+
+
+def _write_vectors(store: Store, tenant: str, exported: ExportedModel, ds: Dataset, fitted: LightFM,
+                   uf: sp.csr_matrix, n_attr: int, progress, chunk: int = 2000) -> None:
+    """Each customer's vector for this version: trained customers with identity, others from attributes."""
+    biases, embs = fitted.get_user_representations(uf)
+    trained = np.zeros(len(ds.customer_ids), bool)
+    trained[ds.users] = True
+    ttl = store.settings.customer_ttl_days * 86400
+    v, idf = exported.version, identity_field(exported.version)
+    # vectors of versions that prune() is about to drop go now, in the same pass
+    active = models.active_version(store, tenant)
+    listed = [r["version"] for r in models.list_models(store, tenant)]
+    doomed = [x for x in listed[store.settings.models_kept - 1:] if x != active]
+    doomed_fields = [f for x in doomed for f in (x, identity_field(x))]
+    for start in range(0, len(ds.customer_ids), chunk):
+        pipe = store.bulk.pipeline(transaction=False)
+        for u in range(start, min(start + chunk, len(ds.customer_ids))):
+            key = keys.vectors(tenant, ds.customer_ids[u])
+            if trained[u]:
+                full = np.append(embs[u], biases[u])
+                ident = np.append(fitted.user_embeddings[n_attr + u], fitted.user_biases[n_attr + u])
+                pipe.hset(key, mapping={v: pack(full), idf: pack(ident)})
+            else:
+                pipe.hset(key, v, pack(exported.user_vector(ds.attributes[u])))
+            if doomed_fields:
+                pipe.hdel(key, *doomed_fields)
+            pipe.expire(key, ttl)
+        pipe.execute()
+        progress(f"wrote vectors {min(start + chunk, len(ds.customer_ids))}/{len(ds.customer_ids)}")
