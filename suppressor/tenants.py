@@ -50,3 +50,22 @@ class KeyResolver:
             self._cache.clear()
         self._cache[digest] = (tenant, now)
         return tenant
+
+
+def purge(store: Store, tenant: str) -> int:
+    """Delete every key of a tenant (demo resets, offboarding); SCAN, so never on a hot path."""
+    n = 0
+    for pattern in (keys.tenant(tenant, "*"), f"{keys.PREFIX}:{{{tenant}:*"):
+        batch = []
+        for k in store.bulk.scan_iter(match=pattern, count=1000):
+            batch.append(k)
+            if len(batch) >= 1000:
+                n += store.bulk.delete(*batch)
+                batch = []
+        if batch:
+            n += store.bulk.delete(*batch)
+    for digest, owner in store.bulk.hgetall(keys.API_KEYS).items():
+        if owner.decode() == tenant:
+            store.bulk.hdel(keys.API_KEYS, digest)
+    store.bulk.srem(keys.TENANTS, tenant)
+    return n
