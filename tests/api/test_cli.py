@@ -1,0 +1,58 @@
+"""The console script: keys, quickstart, and serving that never loads LightFM."""
+
+import os
+import subprocess
+import sys
+
+from suppressor.tenants import KeyResolver
+from tests.conftest import test_redis_url
+
+
+def env_for(settings):
+    env = dict(os.environ, SUPPRESSOR_DATA_DIR=str(settings.data_dir))
+    env.pop("REDIS_URL", None)
+    if settings.redis_url:
+        env["REDIS_URL"] = settings.redis_url
+    return env
+
+
+def test_keys_create_prints_a_working_key(store, settings):
+    out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--tenant", "acme"],
+                         env=env_for(settings), capture_output=True, text=True, check=True)
+    key = out.stdout.strip()
+    assert key.startswith("sk_acme_")
+    assert KeyResolver(store).tenant_for(key) == "acme"
+
+
+def test_keys_create_rejects_a_bad_tenant_name(settings):
+    out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--tenant", "Bad Name"],
+                         env=env_for(settings), capture_output=True, text=True)
+    assert out.returncode == 2 and "--tenant" in out.stderr
+
+
+def test_serving_does_not_import_lightfm():
+    code = "import api.app, api.routes.models, suppressor.decisions, sys; print('lightfm' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_core_imports_neither_api_nor_training():
+    code = ("import pkgutil, importlib, sys, suppressor\n"
+            "for m in pkgutil.walk_packages(suppressor.__path__, 'suppressor.'): importlib.import_module(m.name)\n"
+            "print(sorted({n.split('.')[0] for n in sys.modules} & {'api', 'training', 'lightfm'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_quickstart_runs_end_to_end_and_reports_recovery(tmp_path):
+    env = dict(os.environ, SUPPRESSOR_DATA_DIR=str(tmp_path / "qs"))
+    env.pop("REDIS_URL", None)
+    url = test_redis_url()
+    if url:
+        env["REDIS_URL"] = url
+    out = subprocess.run([sys.executable, "-m", "api.cli", "quickstart", "--no-serve", "--customers", "400",
+                          "--weeks", "10"], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "AUC of the learned score" in out.stdout
+    assert "activated v1" in out.stdout
+    assert any(word in out.stdout for word in ("SEND", "SUPPRESS", "REROUTE"))

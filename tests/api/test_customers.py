@@ -1,0 +1,69 @@
+"""Customers: profile round trip, validation, erasure and tenant isolation."""
+
+from tests.conftest import auth
+
+PROFILE = {"attributes": {"vehicle": "2019 RAV4", "household_size": 3, "lead_stage": "shopping"},
+           "consent": {"email": True, "sms": False}, "preferred_channel": "email", "timezone": "America/Chicago"}
+
+
+def test_put_then_get_round_trips(client, key):
+    r = client.put("/v1/customers/c-42", json=PROFILE, headers=auth(key))
+    assert r.status_code == 200
+    got = client.get("/v1/customers/c-42", headers=auth(key)).json()
+    for field in PROFILE:
+        assert got[field] == PROFILE[field]
+    assert got["interests"] == [] and got["model_version"] is None
+
+
+def test_put_replaces_the_whole_profile(client, key):
+    client.put("/v1/customers/c-42", json=PROFILE, headers=auth(key))
+    client.put("/v1/customers/c-42", json={"consent": {"email": False}}, headers=auth(key))
+    got = client.get("/v1/customers/c-42", headers=auth(key)).json()
+    assert got["attributes"] == {} and got["consent"] == {"email": False} and got["timezone"] is None
+
+
+def test_bad_profile_is_rejected_and_changes_nothing(client, key):
+    client.put("/v1/customers/c-42", json=PROFILE, headers=auth(key))
+    for body, field in (({**PROFILE, "timezone": "Mars/Olympus"}, "timezone"),
+                        ({**PROFILE, "consent": {"email": "yes please"}}, "consent.email"),
+                        ({**PROFILE, "attributes": {"a": {"nested": 1}}}, "attributes.a")):
+        r = client.put("/v1/customers/c-42", json=body, headers=auth(key))
+        assert r.status_code == 422, body
+        assert r.json()["errors"][0]["field"].startswith(field)
+    assert client.get("/v1/customers/c-42", headers=auth(key)).json()["timezone"] == "America/Chicago"
+
+
+def test_unknown_customer_is_404(client, key):
+    r = client.get("/v1/customers/nobody", headers=auth(key))
+    assert r.status_code == 404 and r.json()["errors"][0]["field"] == "customer_id"
+
+
+def test_delete_erases_profile_events_and_logged_decisions(client, key, store):
+    client.put("/v1/customers/c-42", json=PROFILE, headers=auth(key))
+    client.post("/v1/events", headers=auth(key), json={"events": [
+        {"event_id": "e1", "customer_id": "c-42", "type": "opened", "ts": "2026-01-01T00:00:00Z"}]})
+    client.post("/v1/decisions", headers=auth(key), json={
+        "customer_id": "c-42", "message": {"message_id": "m", "channel": "email", "kind": "value"}})
+    assert len(client.get("/v1/decisions", headers=auth(key)).json()["decisions"]) == 1
+    assert client.delete("/v1/customers/c-42", headers=auth(key)).status_code == 204
+    assert client.get("/v1/customers/c-42", headers=auth(key)).status_code == 404
+    assert client.get("/v1/decisions", headers=auth(key)).json()["decisions"] == []
+    assert [k for k in store.bulk.scan_iter(match="sup:{acme:c-42}*")] == []
+    assert client.delete("/v1/customers/c-42", headers=auth(key)).status_code == 404
+
+
+def test_a_tenant_cannot_see_or_touch_another_tenants_customer(client, key, other_key):
+    client.put("/v1/customers/c-42", json=PROFILE, headers=auth(key))
+    assert client.get("/v1/customers/c-42", headers=auth(other_key)).status_code == 404
+    assert client.delete("/v1/customers/c-42", headers=auth(other_key)).status_code == 404
+    # the other tenant's own c-42 is a different person
+    client.put("/v1/customers/c-42", json={"consent": {"email": False}}, headers=auth(other_key))
+    assert client.get("/v1/customers/c-42", headers=auth(key)).json()["consent"] == PROFILE["consent"]
+    d = client.post("/v1/decisions", headers=auth(key), json={
+        "customer_id": "c-42", "message": {"message_id": "m", "channel": "email", "kind": "value"}}).json()
+    assert d["action"] == "send"  # acme's consent, not globex's opt-out
+
+
+def test_braces_in_ids_are_rejected(client, key):
+    r = client.put("/v1/customers/c{1}", json=PROFILE, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"

@@ -1,0 +1,61 @@
+"""POST /v1/decisions and :batch over HTTP."""
+
+import itertools
+
+from tests.conftest import auth, message
+
+
+def body(cid="c-1", channel="email", **kw):
+    return {"customer_id": cid, "message": message("m-1", ["segment:suv"], channel), **kw}
+
+
+def test_response_carries_the_contract_fields(client, key):
+    d = client.post("/v1/decisions", json=body(), headers=auth(key)).json()
+    for field in ("decision_id", "action", "channel", "not_before", "score", "reasons", "substitute",
+                  "policy_version", "model_version"):
+        assert field in d
+    assert d["action"] == "send" and d["policy_version"] == 0
+
+
+def test_an_opted_out_channel_never_gets_send(client, key):
+    channels = ["email", "sms", "push", "direct_mail"]
+    for i, states in enumerate(itertools.product([True, False, None], repeat=2)):
+        consent = {ch: s for ch, s in zip(("email", "sms"), states) if s is not None}
+        client.put(f"/v1/customers/c-{i}", json={"consent": consent}, headers=auth(key))
+        for ch, reroute in itertools.product(channels, (True, False)):
+            d = client.post("/v1/decisions", json=body(f"c-{i}", ch, allow_reroute=reroute), headers=auth(key)).json()
+            if d["action"] in ("send", "reroute"):
+                assert consent.get(d["channel"]) is not False, (consent, ch, d)
+                if d["channel"] == "sms":
+                    assert consent.get("sms") is True  # sms needs an explicit opt-in
+
+
+def test_batch_answers_in_order(client, key):
+    client.put("/v1/customers/c-2", json={"consent": {"email": False}}, headers=auth(key))
+    items = [body("c-1"), body("c-2", allow_reroute=False), body("c-3", "sms", allow_reroute=False)]
+    res = client.post("/v1/decisions:batch", json={"items": items}, headers=auth(key)).json()["results"]
+    assert [r["customer_id"] for r in res] == ["c-1", "c-2", "c-3"]
+    assert [r["action"] for r in res] == ["send", "suppress", "suppress"]
+
+
+def test_batch_limit_and_validation(client, key, settings):
+    r = client.post("/v1/decisions:batch", json={"items": [body()] * (settings.max_batch + 1)}, headers=auth(key))
+    assert r.status_code == 413 and r.json()["errors"][0]["field"] == "items"
+    r = client.post("/v1/decisions:batch", json={"items": [body(), body(channel="Fax!")]}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "items[1].message.channel"
+    r = client.post("/v1/decisions", json={"customer_id": "c-1", "message": {"message_id": "m"}}, headers=auth(key))
+    assert {e["field"] for e in r.json()["errors"]} == {"message.channel", "message.kind"}
+
+
+def test_decisions_are_logged_but_dry_runs_are_not(client, key):
+    client.post("/v1/decisions", json=body(), headers=auth(key))
+    client.post("/v1/decisions", json=body(dry_run=True), headers=auth(key))
+    client.post("/v1/decisions:batch", json={"items": [body("c-2"), body("c-3")]}, headers=auth(key))
+    logged = client.get("/v1/decisions", headers=auth(key)).json()["decisions"]
+    assert [d["customer_id"] for d in logged] == ["c-3", "c-2", "c-1"]
+
+
+def test_metrics_count_verdicts(client, key):
+    client.post("/v1/decisions", json=body(), headers=auth(key))
+    text = client.get("/metrics").text
+    assert 'suppressor_decisions_total{action="send"} 1.0' in text
