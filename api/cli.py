@@ -16,7 +16,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-                log_level=settings.log_level)
+                log_level=settings.log_level, access_log=settings.access_log)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
+import redis.asyncio
 from fastapi import Depends, Header, Request
 
 from suppressor.decision_log import DecisionLog
@@ -22,6 +23,7 @@ from .metrics import Metrics
 class Services:
     settings: Settings
     store: Store
+    ahot: redis.asyncio.Redis  # the decision path's asyncio client (this app's event loop)
     states: TenantStateCache
     decision_log: DecisionLog
     decider: Decider
@@ -29,7 +31,7 @@ class Services:
     metrics: Metrics
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
     """Everything the lifespan built."""
     return request.app.state.services
 
@@ -37,22 +39,27 @@ def get_services(request: Request) -> Services:
 ServicesDep = Annotated[Services, Depends(get_services)]
 
 
-def get_store(services: ServicesDep) -> Store:
+async def get_store(services: ServicesDep) -> Store:
     """The Redis store."""
     return services.store
 
 
-def get_settings(services: ServicesDep) -> Settings:
+async def get_settings(services: ServicesDep) -> Settings:
     """The settings the app was built with."""
     return services.settings
 
 
-def get_tenant(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
+async def get_tenant(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
     """The tenant named by the bearer API key; 401 otherwise."""
+    # async on purpose: sync dependencies each cost a threadpool hop; the key lookup is
+    # cached, so Redis is touched at most once per key every 30 s.
     challenge = {"WWW-Authenticate": "Bearer"}
     if not authorization or not authorization.lower().startswith("bearer "):
         raise ApiError(401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", challenge)
-    tenant = services.keys.tenant_for(authorization[7:].strip())
+    try:
+        tenant = services.keys.tenant_for(authorization[7:].strip())
+    except redis.RedisError:
+        raise ApiError(503, "Store unavailable", "cannot check the API key: the store does not answer", None) from None
     if tenant is None:
         raise ApiError(401, "Unauthorized", "unknown or revoked API key", "Authorization", challenge)
     return tenant

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM = "application/problem+json"
+MAX_ERRORS = 50  # a 10,000-event batch with one systematic mistake should not echo 10,000 errors
 
 
 class ApiError(Exception):
@@ -51,9 +52,9 @@ def install(app: FastAPI) -> None:
             e = next(e for e in errs if e.get("type") == "json_invalid")
             return problem(400, "Malformed JSON", f"the body is not valid JSON: {e.get('ctx', {}).get('error', e['msg'])}",
                            [{"field": "body", "message": e["msg"]}])
-        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in errs]
+        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in errs[:MAX_ERRORS]]
         first = errors[0]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
         return problem(422, "Invalid request", f"{first['field']}: {first['message']}{more}; nothing was stored", errors)
 
     @app.exception_handler(ApiError)

@@ -31,10 +31,10 @@ class DecisionLog:
         self._thread.start()
         self.dropped = 0
 
-    def append(self, tenant: str, record: dict) -> None:
-        """Queue one decision record for the tenant's log."""
+    def append(self, tenant: str, record: str) -> None:
+        """Queue one decision record (JSON text) for the tenant's log."""
         try:
-            self._q.put_nowait((tenant, json.dumps(record, default=str)))
+            self._q.put_nowait((tenant, record))
         except queue.Full:
             self.dropped += 1
 

@@ -4,21 +4,34 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
+import asyncio
+import itertools
+import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import redis
+import redis.asyncio
 
 from . import keys
 from .decision_log import DecisionLog
 from .domain import KNOWN_CHANNELS, Action, Decision, DecisionRequest, Kind, Reason
 from .model import ExportedModel, pack
 from .policy import VersionedPolicy
-from .store import Store, run_scripts
+from .store import Store, arun_scripts, run_scripts
 from .tenant_state import TenantStateCache
 
 log = logging.getLogger(__name__)
+
+
+_PROCESS = os.urandom(6).hex()
+_COUNTER = itertools.count()
+
+
+def new_decision_id() -> str:
+    """Unique without a syscall: a random per-process prefix and a counter."""
+    return f"d_{_PROCESS}{next(_COUNTER):010x}"
 
 
 def _fmt(x: float) -> str:
@@ -52,6 +65,16 @@ def reason_text(r: dict[str, Any], model_version: str | None) -> str:
     return code
 
 
+@dataclass
+class _Batch:
+    tenant: str
+    requests: list[DecisionRequest]
+    policy: VersionedPolicy
+    model: ExportedModel | None
+    now: datetime
+    calls: list[tuple[list[str], list]]
+
+
 class Decider:
     """Turns decision requests into verdicts for one process (shared by all tenants)."""
 
@@ -62,23 +85,42 @@ class Decider:
 
     def decide(self, tenant: str, requests: list[DecisionRequest]) -> list[Decision]:
         """Verdicts for ``requests`` in order: one EVALSHA each, all in one round trip."""
-        state = self.states.get(tenant)
-        policy, model = state.policy, state.model
-        now = datetime.now(timezone.utc)
-        calls = [self._call(tenant, req, policy, model) for req in requests]
+        batch = self._prepare(tenant, requests)
         try:
-            # big batches use the bulk connection: the per-call deadline is for single verdicts
-            raw = run_scripts(self.store, "decide", calls, hot=len(calls) <= 100)
+            # big batches use the bulk connection: the deadline is for single verdicts
+            raw = run_scripts(self.store, "decide", batch.calls, hot=len(requests) <= 100)
         except redis.RedisError as exc:
-            log.warning("tenant %s: decisions degraded: %s", tenant, exc)
-            return [self._degraded(req, policy, model, now, exc) for req in requests]
+            return self._degraded(batch, exc)
+        return self._finish(batch, raw)
+
+    async def adecide(self, tenant: str, requests: list[DecisionRequest], client: redis.asyncio.Redis) -> list[Decision]:
+        """``decide`` on an asyncio client, bounded by the decision deadline."""
+        batch = self._prepare(tenant, requests)
+        deadline = self.store.settings.decision_deadline_ms / 1000
+        try:
+            raw = await asyncio.wait_for(arun_scripts(self.store, client, "decide", batch.calls),
+                                         timeout=deadline if len(requests) <= 100 else None)
+        except (redis.RedisError, asyncio.TimeoutError) as exc:
+            return self._degraded(batch, exc)
+        return self._finish(batch, raw)
+
+    def _prepare(self, tenant: str, requests: list[DecisionRequest]) -> _Batch:
+        state = self.states.get(tenant)
+        calls = [self._call(tenant, req, state.policy, state.model) for req in requests]
+        return _Batch(tenant, requests, state.policy, state.model, datetime.now(timezone.utc), calls)
+
+    def _finish(self, batch: _Batch, raw: list) -> list[Decision]:
         out = []
-        for req, res in zip(requests, raw):
-            d = self._decision(req, json.loads(res), policy, model, now)
+        for req, res in zip(batch.requests, raw):
+            d = self._decision(req, json.loads(res), batch.policy, batch.model, batch.now)
             out.append(d)
             if self.log is not None and not req.dry_run:
-                self.log.append(tenant, d.model_dump(mode="json"))
+                self.log.append(batch.tenant, d.model_dump_json(exclude_none=True))
         return out
+
+    def _degraded(self, batch: _Batch, exc: Exception) -> list[Decision]:
+        log.warning("tenant %s: %d decisions degraded: %r", batch.tenant, len(batch.requests), exc)
+        return [self._degraded_one(req, batch.policy, batch.model, batch.now, exc) for req in batch.requests]
 
     def _call(self, tenant: str, req: DecisionRequest, policy: VersionedPolicy, model: ExportedModel | None) -> tuple[list[str], list]:
         msg = req.message
@@ -110,7 +152,7 @@ class Decider:
         channel = res.get("channel")
         score_channel = channel or req.message.channel
         return Decision(
-            decision_id=f"d_{uuid.uuid4().hex}",
+            decision_id=new_decision_id(),
             customer_id=req.customer_id,
             message_id=req.message.message_id,
             action=Action(res["action"]),
@@ -125,12 +167,12 @@ class Decider:
             decided_at=now,
         )
 
-    def _degraded(self, req: DecisionRequest, policy: VersionedPolicy, model: ExportedModel | None, now: datetime, exc: Exception) -> Decision:
+    def _degraded_one(self, req: DecisionRequest, policy: VersionedPolicy, model: ExportedModel | None, now: datetime, exc: Exception) -> Decision:
         mode = policy.failure_mode
         detail = (f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
                   f"({type(exc).__name__}); tenant failure mode is '{policy.failure_mode}'")
         return Decision(
-            decision_id=f"d_{uuid.uuid4().hex}",
+            decision_id=new_decision_id(),
             customer_id=req.customer_id,
             message_id=req.message.message_id,
             action=Action(mode),

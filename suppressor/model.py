@@ -6,6 +6,7 @@ import io
 import json
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,7 @@ class ExportedModel:
     def dim(self) -> int:
         return int(self.item_emb.shape[1])
 
-    @property
+    @cached_property
     def channels(self) -> list[str]:
         """Channels the model has seen."""
         return [n.split(":", 1)[1] for n in self.item_features if n.startswith("channel:")]

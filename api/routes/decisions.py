@@ -22,23 +22,23 @@ def _count(services, results: list[Decision]) -> None:
 
 
 @router.post("/decisions", response_model=Decision)
-def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep) -> Decision:
+async def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep) -> Decision:
     """One pre-send verdict."""
     t0 = time.perf_counter()
-    [result] = services.decider.decide(tenant, [req])
+    [result] = await services.decider.adecide(tenant, [req], services.ahot)
     services.metrics.decision_seconds.labels("single").observe(time.perf_counter() - t0)
     _count(services, [result])
     return result
 
 
 @router.post("/decisions:batch", response_model=DecisionBatchResult)
-def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep) -> DecisionBatchResult:
+async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep) -> DecisionBatchResult:
     """Many verdicts in one call, in request order."""
     limit = services.settings.max_batch
     if len(batch.items) > limit:
         raise ApiError(413, "Batch too large", f"{len(batch.items)} items; at most {limit} per call", "items")
     t0 = time.perf_counter()
-    results = services.decider.decide(tenant, batch.items)
+    results = await services.decider.adecide(tenant, batch.items, services.ahot)
     services.metrics.decision_seconds.labels("batch").observe(time.perf_counter() - t0)
     _count(services, results)
     return DecisionBatchResult(results=results)

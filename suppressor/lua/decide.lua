@@ -30,21 +30,25 @@ if version ~= '' then
   if packed then user = { struct.unpack(fmt, packed) } end
 end
 
-local scores, candidates = {}, {}
+-- channels are scored lazily: only the requested one and possible reroute targets
+local scores, candidates, items = {}, {}, {}
 for i = 11, #ARGV, 2 do
-  local ch = ARGV[i]
-  candidates[#candidates + 1] = ch
-  if version ~= '' and ARGV[i + 1] ~= '' then
-    local item = { struct.unpack(fmt, ARGV[i + 1]) }
-    local raw = item[dim + 1]
-    if user then
-      raw = raw + user[dim + 1]
-      for k = 1, dim do raw = raw + user[k] * item[k] end
-    end
-    scores[ch] = 1 / (1 + math.exp(-(a * raw + b)))
+  candidates[#candidates + 1] = ARGV[i]
+  items[ARGV[i]] = ARGV[i + 1]
+end
+local function score(ch)
+  if scores[ch] ~= nil or version == '' or not items[ch] or items[ch] == '' then return scores[ch] end
+  local item = { struct.unpack(fmt, items[ch]) }
+  local raw = item[dim + 1]
+  if user then
+    raw = raw + user[dim + 1]
+    for k = 1, dim do raw = raw + user[k] * item[k] end
   end
+  scores[ch] = 1 / (1 + math.exp(-(a * raw + b)))
+  return scores[ch]
 end
 
+score(requested)  -- always reported, even when consent stops the send
 local reasons = {}
 local action, channel = 'send', requested
 
@@ -55,7 +59,7 @@ if not allowed(requested) then
     for _, ch in ipairs(candidates) do
       -- reroute only where the customer said yes (or told us their preferred channel)
       if ch ~= requested and allowed(ch) and (consent[ch] == true or ch == preferred) then
-        local s = scores[ch] or 0
+        local s = score(ch) or 0
         if ch == preferred then s = s + 2 end
         if s > best_score then best, best_score = ch, s end
       end
@@ -76,7 +80,7 @@ if action ~= 'suppress' then
     reasons[#reasons + 1] = { code = 'transactional' }
   elseif version == '' then
     reasons[#reasons + 1] = { code = 'no_model' }
-  elseif scores[channel] == nil then
+  elseif score(channel) == nil then
     reasons[#reasons + 1] = { code = 'unknown_message' }
   else
     if not user then reasons[#reasons + 1] = { code = 'new_customer' } end

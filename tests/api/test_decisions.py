@@ -59,3 +59,33 @@ def test_metrics_count_verdicts(client, key):
     client.post("/v1/decisions", json=body(), headers=auth(key))
     text = client.get("/metrics").text
     assert 'suppressor_decisions_total{action="send"} 1.0' in text
+
+
+def test_unreachable_store_answers_degraded_over_http_within_the_deadline(settings, store, key):
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from suppressor.store import Store
+    from suppressor.tenants import KeyResolver
+
+    dead_settings = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "decision_deadline_ms": 100})
+    dead = Store(dead_settings)
+    resolver = KeyResolver(store)
+    assert resolver.tenant_for(key) == "acme"  # known before the store went away
+    resolver.store = dead
+    app = create_app(dead_settings, dead)
+    with TestClient(app) as c:
+        app.state.services.keys = resolver
+        t0 = time.perf_counter()
+        r = c.post("/v1/decisions", json=body(), headers=auth(key))
+        elapsed = time.perf_counter() - t0
+        assert r.status_code == 200
+        d = r.json()
+        assert d["action"] == "defer" and d["not_before"] is not None
+        assert d["reasons"][0]["code"] == "degraded"
+        assert elapsed < 1.0
+        assert c.get("/readyz").status_code == 503
+        r = c.post("/v1/decisions", json=body(), headers=auth("sk_never_seen"))
+        assert r.status_code == 503 and r.json()["title"] == "Store unavailable"

@@ -84,3 +84,10 @@ def test_missing_or_wrong_key_is_401(client):
     r = client.post("/v1/events", json={"events": [ev(1)]}, headers=auth("sk_nope"))
     assert r.status_code == 401
     assert r.headers["www-authenticate"] == "Bearer"
+
+
+def test_a_systematic_mistake_reports_a_bounded_error_list(client, key, store):
+    events = [ev(i, typ="teleported") for i in range(500)]
+    r = client.post("/v1/events", json={"events": events}, headers=auth(key))
+    assert r.status_code == 422
+    assert len(r.json()["errors"]) == 50 and "(and 499 more)" in r.json()["detail"]
