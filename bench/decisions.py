@@ -167,6 +167,7 @@ def run(port: int, key: str, args) -> None:
     print(f"single decision over HTTP, {args.clients} concurrent clients: "
           f"{sum(done) / (time.time() - t0):.0f} decisions/s", flush=True)
 
+    c = Client(port, key)  # the first connection idled past the server's keep-alive
     for size in (1000, 10_000):
         items = [request(rng, n, messages) for _ in range(size)]
         rates = []

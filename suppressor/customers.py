@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 from typing import Any
 
 import numpy as np
@@ -48,11 +50,39 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
 
 
 def _optional(body: CustomerIn) -> dict[str, str]:
+    """Profile fields the decide script reads directly (it cannot parse attributes or time zones)."""
     out = {}
     if body.preferred_channel:
         out["preferred_channel"] = body.preferred_channel
     if body.timezone:
         out["timezone"] = body.timezone
+        out["tzt"] = json.dumps(utc_offsets(body.timezone))
+    stage = body.attributes.get("lead_stage")
+    if isinstance(stage, str) and stage:
+        out["stage"] = stage.strip().lower()
+    if body.attributes.get("service_order_open") is True:
+        out["svc_open"] = "1"
+    return out
+
+
+def utc_offsets(tz: str, start: float | None = None, days: int = 730) -> list[list[int]]:
+    """[[utc_seconds, offset_seconds], ...]: the zone's offset now and at each change for ``days``."""
+    zone = ZoneInfo(tz)
+    t = int(start if start is not None else time.time()) - 86400
+
+    def offset(ts: int) -> int:
+        return int(datetime.fromtimestamp(ts, zone).utcoffset().total_seconds())
+
+    out = [[t, offset(t)]]
+    for _ in range(days):
+        nxt = t + 86400
+        if offset(nxt) != out[-1][1]:
+            lo, hi = t, nxt  # the change happens in (lo, hi]: find the second
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if offset(mid) == out[-1][1] else (lo, mid)
+            out.append([hi, offset(hi)])
+        t = nxt
     return out
 
 

@@ -1,77 +1,105 @@
-"""Pre-send verdicts: the item side scored with numpy, the customer side in one Lua call."""
+"""Pre-send verdicts: the message side scored with numpy, the customer side and every rule
+in one Lua call on the customer's slot (atomic with the ledger update)."""
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import itertools
 import json
 import logging
-import asyncio
-import itertools
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
 
 import redis
 import redis.asyncio
 
-from . import keys
+from . import content, keys, reasons
 from .decision_log import DecisionLog
 from .domain import KNOWN_CHANNELS, Action, Decision, DecisionRequest, Kind, Reason
-from .model import ExportedModel, pack
-from .policy import VersionedPolicy
+from .model import ExportedModel, pack, unpack
+from .policy import Policy
 from .store import Store, arun_scripts, run_scripts
-from .tenant_state import TenantStateCache
+from .tenant_state import TenantState, TenantStateCache
 
 log = logging.getLogger(__name__)
-
 
 _PROCESS = os.urandom(6).hex()
 _COUNTER = itertools.count()
 
 
-def new_decision_id() -> str:
-    """Unique without a syscall: a random per-process prefix and a counter."""
-    return f"d_{_PROCESS}{next(_COUNTER):010x}"
+def _reseed() -> None:
+    global _PROCESS
+    _PROCESS = os.urandom(6).hex()
 
 
-def _fmt(x: float) -> str:
-    return f"{x:.3f}" if x >= 0.001 else f"{x:.2g}"
+os.register_at_fork(after_in_child=_reseed)  # forked workers must not share id prefixes
 
 
-def reason_text(r: dict[str, Any], model_version: str | None) -> str:
-    """The marketer-facing sentence for one reason the decide script returned."""
-    code = r["code"]
-    if code == "consent":
-        why = ("the customer opted out of" if r["state"] == "opted_out"
-               else "no explicit opt-in for")
-        tail = (f"; rerouted to {r['to']}" if "to" in r else
-                "; reroute not allowed by the caller" if r.get("reroute") == "not_allowed" else
-                "; no other channel with consent to reroute to")
-        return f"{why} {r['channel']}{tail}"
-    if code == "irrelevant":
-        return f"score {_fmt(r['score'])} < threshold {_fmt(r['threshold'])} on {r['channel']}"
-    if code == "relevant":
-        return f"score {_fmt(r['score'])} >= threshold {_fmt(r['threshold'])} on {r['channel']}"
-    if code == "no_model":
-        return "no trained model yet: relevance not checked, rules only"
-    if code == "unknown_message":
-        return f"model {model_version} knows none of this message's topics, channel or kind: relevance not checked"
-    if code == "new_customer":
-        return f"no behavior for this customer in model {model_version}: scored from attributes and population"
-    if code == "transactional":
-        return "transactional message: exempt from relevance"
-    if code == "degraded":
-        return r["detail"]
-    return code
+def new_decision_id(customer_id: str) -> str:
+    """Unique without a syscall (per-process random prefix + counter); names its customer for release."""
+    return f"d_{_PROCESS}{next(_COUNTER):08x}.{customer_id}"
+
+
+def customer_of(decision_id: str) -> str | None:
+    """The customer a decision id names, or None if it is not one of ours."""
+    head, sep, cid = decision_id.partition(".")
+    return cid if sep and head.startswith("d_") and cid else None
+
+
+def in_holdout(tenant: str, customer_id: str, fraction: float) -> bool:
+    """Stable assignment: the same customer is always in (or out of) the holdout."""
+    if fraction <= 0:
+        return False
+    h = hashlib.blake2b(f"{tenant}:{customer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64 < fraction
+
+
+def static_params(policy: Policy, model: ExportedModel | None) -> str:
+    """The parts of the script parameters fixed by policy and model, as a JSON body fragment."""
+    minutes = lambda hhmm: int(hhmm[:2]) * 60 + int(hhmm[3:])  # noqa: E731
+    windows = [c.window for c in policy.caps] + [policy.balance.window, policy.min_gap, policy.fatigue.cooldown, 86400]
+    body = {
+        "v": model.version if model else "",
+        "dim": model.dim if model else 0,
+        "a": model.calibration["a"] if model else 1.0,
+        "b": model.calibration["b"] if model else 0.0,
+        "th": policy.relevance_threshold,
+        "ths": policy.lifecycle.thresholds_by_stage,
+        "optin": policy.require_opt_in,
+        "tx_consent": policy.transactional.honor_consent,
+        "tx_count": policy.transactional.count_toward_caps,
+        "hold_fraction": policy.holdout_fraction,
+        "keep_ms": max(windows) * 1000,
+        "caps": [{"ch": c.channel, "max": c.max, "win_ms": c.window * 1000, **({"kind": c.kind.value} if c.kind else {})}
+                 for c in policy.caps],
+        "gap_ms": policy.min_gap * 1000,
+        "fat": {"on": policy.fatigue.enabled, "streak": policy.fatigue.ignore_streak,
+                "after_ms": policy.fatigue.unanswered_after * 1000, "cool_ms": policy.fatigue.cooldown * 1000},
+        "bal": {"on": policy.balance.enabled, "share": policy.balance.max_sales_share,
+                "between": policy.balance.min_value_between_sales, "win_ms": policy.balance.window * 1000},
+        "off": {"on": policy.offers.enabled, "mode": policy.offers.conflict, "win_ms": policy.offers.window * 1000,
+                "better": policy.offers.better},
+        "pref": {"on": policy.channels.learned_reroute, "margin": policy.channels.margin},
+        "quiet": {"on": policy.quiet_hours.enabled, "s": minutes(policy.quiet_hours.start),
+                  "e": minutes(policy.quiet_hours.end),
+                  **({"chans": policy.quiet_hours.channels} if policy.quiet_hours.channels is not None else {})},
+        "life": {"pp_ms": policy.lifecycle.post_purchase_quiet * 1000,
+                 "svc": policy.lifecycle.block_sales_while_service_open},
+    }
+    return json.dumps(body)[1:-1]
 
 
 @dataclass
 class _Batch:
     tenant: str
     requests: list[DecisionRequest]
-    policy: VersionedPolicy
-    model: ExportedModel | None
+    state: TenantState
+    policies: list[Policy]
     now: datetime
+    ids: list[str]
     calls: list[tuple[list[str], list]]
 
 
@@ -82,10 +110,12 @@ class Decider:
         self.store = store
         self.states = states
         self.log = decision_log
+        self._static: dict[tuple, str] = {}
+        self._warned_at: dict[str, float] = {}
 
-    def decide(self, tenant: str, requests: list[DecisionRequest]) -> list[Decision]:
+    def decide(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> list[Decision]:
         """Verdicts for ``requests`` in order: one EVALSHA each, all in one round trip."""
-        batch = self._prepare(tenant, requests)
+        batch = self._prepare(tenant, requests, now)
         try:
             # big batches use the bulk connection: the deadline is for single verdicts
             raw = run_scripts(self.store, "decide", batch.calls, hot=len(requests) <= 100)
@@ -104,85 +134,125 @@ class Decider:
             return self._degraded(batch, exc)
         return self._finish(batch, raw)
 
-    def _prepare(self, tenant: str, requests: list[DecisionRequest]) -> _Batch:
+    def _prepare(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> _Batch:
         state = self.states.get(tenant)
-        calls = [self._call(tenant, req, state.policy, state.model) for req in requests]
-        return _Batch(tenant, requests, state.policy, state.model, datetime.now(timezone.utc), calls)
+        now = now or datetime.now(timezone.utc)
+        now_ms = int(now.timestamp() * 1000)
+        policies, ids, calls = [], [], []
+        for req in requests:
+            policy = state.policy.for_campaign(req.message.campaign_id)
+            did = new_decision_id(req.customer_id)
+            policies.append(policy)
+            ids.append(did)
+            calls.append(self._call(tenant, req, policy, state, did, now_ms))
+        return _Batch(tenant, requests, state, policies, now, ids, calls)
+
+    def _call(self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str,
+              now_ms: int) -> tuple[list[str], list]:
+        model, msg = state.model, req.message
+        skey = (state.policy.version, msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
+                model.version if model else None)
+        static = self._static.get(skey)
+        if static is None:
+            if len(self._static) > 1000:
+                self._static.clear()
+            static = self._static[skey] = static_params(policy, model)
+        offer = None
+        if msg.offer is not None:
+            offer = {"key": msg.offer.key, "terms": msg.offer.terms,
+                     "tj": json.dumps(msg.offer.terms, sort_keys=True)}
+            if msg.offer.expires is not None:
+                offer["until"] = int(msg.offer.expires.timestamp() * 1000)
+        dynamic = {
+            "now": now_ms, "did": did, "req": msg.channel, "kind": msg.kind.value,
+            "reroute": req.allow_reroute, "tx": msg.kind == Kind.transactional, "dry": req.dry_run,
+            "hold": in_holdout(tenant, req.customer_id, policy.holdout_fraction),
+            "topics": msg.topics or [],
+        }
+        if offer is not None:  # JSON null would reach Lua as a truthy cjson.null
+            dynamic["offer"] = offer
+        args: list = ["{" + static + "," + json.dumps(dynamic)[1:]]
+        candidates = [msg.channel]
+        for ch in req.channels if req.channels is not None else (*KNOWN_CHANNELS, *(model.channels if model else ())):
+            if ch not in candidates:
+                candidates.append(ch)
+        for ch in candidates:
+            vec = model.item_vector(ch, msg.kind, msg.topics) if model else None
+            args += [ch, pack(vec) if vec is not None else ""]
+        return keys.decision_keys(tenant, req.customer_id), args
 
     def _finish(self, batch: _Batch, raw: list) -> list[Decision]:
         out = []
-        for req, res in zip(batch.requests, raw):
-            d = self._decision(req, json.loads(res), batch.policy, batch.model, batch.now)
+        for req, policy, did, (res, user) in zip(batch.requests, batch.policies, batch.ids, raw):
+            d = self._decision(batch, req, policy, did, json.loads(res), user)
             out.append(d)
             if self.log is not None and not req.dry_run:
                 self.log.append(batch.tenant, d.model_dump_json(exclude_none=True))
         return out
 
-    def _degraded(self, batch: _Batch, exc: Exception) -> list[Decision]:
-        log.warning("tenant %s: %d decisions degraded: %r", batch.tenant, len(batch.requests), exc)
-        return [self._degraded_one(req, batch.policy, batch.model, batch.now, exc) for req in batch.requests]
-
-    def _call(self, tenant: str, req: DecisionRequest, policy: VersionedPolicy, model: ExportedModel | None) -> tuple[list[str], list]:
-        msg = req.message
-        candidates = [msg.channel]
-        for ch in req.channels if req.channels is not None else (*KNOWN_CHANNELS, *(model.channels if model else ())):
-            if ch not in candidates:
-                candidates.append(ch)
-        args: list = [
-            model.version if model else "",
-            model.dim if model else 0,
-            model.calibration["a"] if model else 1.0,
-            model.calibration["b"] if model else 0.0,
-            policy.relevance_threshold,
-            msg.channel,
-            1 if req.allow_reroute else 0,
-            1 if msg.kind == Kind.transactional else 0,
-            ",".join(policy.require_opt_in),
-            "",
-        ]
-        for ch in candidates:
-            vec = model.item_vector(ch, msg.kind, msg.topics) if model else None
-            args += [ch, pack(vec) if vec is not None else ""]
-        return [keys.profile(tenant, req.customer_id), keys.vectors(tenant, req.customer_id)], args
-
-    def _decision(self, req: DecisionRequest, res: dict, policy: VersionedPolicy, model: ExportedModel | None, now: datetime) -> Decision:
+    def _decision(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, res: dict, user: bytes) -> Decision:
+        model = batch.state.model
         version = model.version if model else None
-        reasons = res.get("reasons") or []
+        codes = res.get("reasons") or []
         scores = {ch: round(float(s), 6) for ch, s in (res.get("scores") or {}).items()}
         channel = res.get("channel")
-        score_channel = channel or req.message.channel
+        substitute = None
+        if any(r["code"] == "sales_balance" for r in codes):
+            substitute = content.best_substitute(batch.state.catalog, model, unpack(user) if user else None,
+                                                 req.message.channel, batch.now)
+        nb = res.get("not_before")
         return Decision(
-            decision_id=new_decision_id(),
+            decision_id=did,
             customer_id=req.customer_id,
             message_id=req.message.message_id,
             action=Action(res["action"]),
             channel=channel,
             requested_channel=req.message.channel,
-            score=scores.get(score_channel),
+            not_before=datetime.fromtimestamp(nb / 1000, timezone.utc) if nb else None,
+            score=scores.get(channel or req.message.channel),
             channel_scores=scores,
-            reasons=[Reason(code=r["code"], message=reason_text(r, version)) for r in reasons],
-            policy_version=policy.version,
+            reasons=[Reason(code=r["code"], message=reasons.text(r, version)) for r in codes],
+            substitute=substitute,
+            policy_version=batch.state.policy.version,
             model_version=version,
             dry_run=req.dry_run,
-            decided_at=now,
+            decided_at=batch.now,
         )
 
-    def _degraded_one(self, req: DecisionRequest, policy: VersionedPolicy, model: ExportedModel | None, now: datetime, exc: Exception) -> Decision:
+    def _degraded(self, batch: _Batch, exc: Exception) -> list[Decision]:
+        last = self._warned_at.get(batch.tenant, 0.0)
+        if time.monotonic() - last > 10:  # one line per tenant per 10 s, not one per decision
+            self._warned_at[batch.tenant] = time.monotonic()
+            level = logging.ERROR if isinstance(exc, redis.ResponseError) else logging.WARNING
+            log.log(level, "tenant %s: decisions degraded: %r", batch.tenant, exc)
+        return [self._degraded_one(batch, req, policy, did, exc)
+                for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
+
+    def _degraded_one(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, exc: Exception) -> Decision:
         mode = policy.failure_mode
         detail = (f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
-                  f"({type(exc).__name__}); tenant failure mode is '{policy.failure_mode}'")
+                  f"({type(exc).__name__}); tenant failure mode is '{mode}'")
+        model = batch.state.model
         return Decision(
-            decision_id=new_decision_id(),
+            decision_id=did,
             customer_id=req.customer_id,
             message_id=req.message.message_id,
             action=Action(mode),
             channel=req.message.channel if mode != "suppress" else None,
             requested_channel=req.message.channel,
-            not_before=now + timedelta(seconds=policy.failure_retry_seconds) if mode == "defer" else None,
+            not_before=batch.now + timedelta(seconds=policy.failure_retry_seconds) if mode == "defer" else None,
             score=None,
-            reasons=[Reason(code="degraded", message=reason_text({"code": "degraded", "detail": detail}, None))],
-            policy_version=policy.version,
+            reasons=[Reason(code="degraded", message=reasons.text({"code": "degraded", "detail": detail}, None))],
+            policy_version=batch.state.policy.version,
             model_version=model.version if model else None,
             dry_run=req.dry_run,
-            decided_at=now,
+            decided_at=batch.now,
         )
+
+
+def release(store: Store, tenant: str, decision_id: str) -> bool:
+    """Give back the capacity of a decision the caller did not send after all."""
+    cid = customer_of(decision_id)
+    if cid is None:
+        return False
+    return bool(store.scripts["release"](keys=[keys.sends(tenant, cid), keys.offers(tenant, cid)], args=[decision_id]))

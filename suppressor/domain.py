@@ -138,6 +138,7 @@ class CustomerOut(CustomerIn):
 class Offer(Strict):
     key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     terms: dict[str, Any] = Field(default_factory=dict)
+    expires: datetime | None = Field(default=None, description="when the offer ends (default: the policy's offer window)")
 
 
 class Message(Strict):

@@ -26,7 +26,8 @@ def ingest(store: Store, tenant: str, events: list[Event]) -> IngestResult:
         args: list = [settings.max_events_per_customer, ttl]
         for ev in evs:
             args += [ev.event_id, ev.ts.timestamp(), ev.model_dump_json(exclude_none=True, exclude={"customer_id"})]
-        calls.append(([keys.events(tenant, cid), keys.events_by_time(tenant, cid)], args))
+        calls.append(([keys.events(tenant, cid), keys.events_by_time(tenant, cid), keys.profile(tenant, cid),
+                       keys.state(tenant, cid), keys.pending(tenant, cid), keys.blocked_topics(tenant, cid)], args))
     # the index first: a customer must be findable by training once any event is stored
     store.bulk.sadd(keys.customers_index(tenant), *by_customer)
     accepted = sum(run_scripts(store, "ingest", calls, hot=False))

@@ -62,6 +62,16 @@ def model_arrays(t: str, version: str) -> str:
     return tenant(t, "model", version)
 
 
+def content(t: str) -> str:
+    """Hash: content_id -> JSON of a value-content item (substitutes)."""
+    return tenant(t, "content")
+
+
+def content_version(t: str) -> str:
+    """Counter bumped on every catalog change (servers reload on change)."""
+    return tenant(t, "content", "version")
+
+
 def train_job(t: str, job_id: str) -> str:
     """Hash: status and progress of one training job (expires)."""
     return tenant(t, "job", job_id)
@@ -88,6 +98,37 @@ def vectors(t: str, c: str) -> str:
     return customer(t, c, "vec")
 
 
+def sends(t: str, c: str) -> str:
+    """Sorted set: the send ledger, "decision_id|channel|kind" by time (caps, balance, cool-downs)."""
+    return customer(t, c, "sends")
+
+
+def offers(t: str, c: str) -> str:
+    """Hash: offer key -> JSON of the active offer (terms, channel, until, decision)."""
+    return customer(t, c, "offers")
+
+
+def state(t: str, c: str) -> str:
+    """Hash: behavior-derived state (ignore streak per channel, last purchase)."""
+    return customer(t, c, "state")
+
+
+def pending(t: str, c: str) -> str:
+    """Sorted set: deliveries not yet answered, "channel|message_id" by time (fatigue)."""
+    return customer(t, c, "pending")
+
+
+def blocked_topics(t: str, c: str) -> str:
+    """Set: topics the customer unsubscribed from or complained about."""
+    return customer(t, c, "blocked")
+
+
+def decision_keys(t: str, c: str) -> list[str]:
+    """The keys the decide script reads and writes, in its KEYS order."""
+    return [profile(t, c), vectors(t, c), sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c)]
+
+
 def customer_keys(t: str, c: str) -> list[str]:
     """Every key that holds data about one customer (for erasure)."""
-    return [profile(t, c), events(t, c), events_by_time(t, c), vectors(t, c)]
+    return [profile(t, c), events(t, c), events_by_time(t, c), vectors(t, c),
+            sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c)]

@@ -1,21 +1,128 @@
-"""The marketer's policy: per tenant, versioned; every change is a new version."""
+"""The marketer's policy: per tenant with per-campaign overrides, versioned.
+
+Every change (tenant policy or a campaign override) makes a new tenant-wide version;
+decisions report the version they were made under.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field, PlainSerializer, field_validator, model_validator
 
 from . import keys
-from .domain import Channel, Strict
+from .domain import Channel, Kind, Strict
 from .store import Store
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(v: Any) -> int:
+    """'7d', '12h', '30m', '45s', '2w' or a number of seconds -> seconds."""
+    if isinstance(v, bool):
+        raise ValueError("a duration is a number of seconds or text like '7d', '12h', '30m'")
+    if isinstance(v, (int, float)):
+        if v < 0:
+            raise ValueError("a duration cannot be negative")
+        return int(v)
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", str(v))
+    if not m:
+        raise ValueError(f"{v!r} is not a duration like '7d', '12h', '30m' or a number of seconds")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds -> the largest exact unit ('604800' -> '7d')."""
+    for unit in ("w", "d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
+LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
 class FailureMode(StrEnum):
     send = "send"
     defer = "defer"
     suppress = "suppress"
+
+
+class CapRule(Strict):
+    channel: Channel | Literal["any"] = Field(default="any", description="a channel, or any channel")
+    kind: Kind | None = Field(default=None, description="count only this kind (default: every kind)")
+    max: int = Field(ge=0, le=10_000, description="sends allowed in the window")
+    window: Duration = Field(description="rolling window, e.g. '7d'")
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v <= 0 or v > 366 * 86400:
+            raise ValueError("window must be between 1 second and 366 days")
+        return v
+
+
+class Fatigue(Strict):
+    enabled: bool = True
+    ignore_streak: int = Field(default=3, ge=1, le=100, description="unanswered messages in a row on one channel")
+    unanswered_after: Duration = Field(default=3 * 86400, description="a delivery with no engagement this long counts as ignored")
+    cooldown: Duration = Field(default=7 * 86400, description="a tired channel gets at most one send per cooldown until the customer engages")
+
+
+class Balance(Strict):
+    enabled: bool = True
+    max_sales_share: float = Field(default=0.67, ge=0.0, le=1.0, description="share of sales sends in the window, this one included")
+    min_value_between_sales: int = Field(default=1, ge=0, le=20, description="non-sales sends needed between two sales asks")
+    window: Duration = 30 * 86400
+
+
+class Offers(Strict):
+    enabled: bool = True
+    conflict: Literal["suppress", "better_only"] = Field(
+        default="suppress", description="a different offer for an active key: suppress it, or allow only a strictly better one")
+    window: Duration = Field(default=30 * 86400, description="how long a sent offer stays active (unless the message says `expires`)")
+    better: dict[str, Literal["lower", "higher"]] = Field(
+        default_factory=lambda: {"apr": "lower", "rate": "lower", "monthly_payment": "lower", "price": "lower",
+                                 "down_payment": "lower", "cash_back": "higher", "discount": "higher",
+                                 "trade_in_bonus": "higher"},
+        description="which way each numeric term is better for the customer")
+
+
+class Channels(Strict):
+    learned_reroute: bool = True
+    margin: float = Field(default=0.05, ge=0.0, le=1.0, description="reroute when another consented channel scores this much higher")
+
+
+class QuietHours(Strict):
+    enabled: bool = True
+    start: LocalTime = "21:00"
+    end: LocalTime = "08:00"
+    channels: list[Channel] | None = Field(default=None, description="channels it applies to (default: all)")
+
+
+class Lifecycle(Strict):
+    post_purchase_quiet: Duration = Field(default=30 * 86400, description="no sales asks this long after a purchase")
+    block_sales_while_service_open: bool = Field(default=True, description="uses the customer attribute service_order_open")
+    thresholds_by_stage: dict[str, float] = Field(
+        default_factory=dict,
+        description="relevance threshold per value of the customer attribute lead_stage, e.g. {'researching': 0.12, 'ready': 0.03}")
+
+    @field_validator("thresholds_by_stage")
+    @classmethod
+    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        for stage, th in v.items():
+            if not 0.0 <= th <= 1.0:
+                raise ValueError(f"threshold for {stage!r} must be between 0 and 1")
+        return v
+
+
+class Transactional(Strict):
+    honor_consent: bool = True
+    count_toward_caps: bool = False
 
 
 class Policy(Strict):
@@ -27,6 +134,20 @@ class Policy(Strict):
         default_factory=lambda: ["sms", "phone"],
         description="channels that need an explicit consent=true (others: allowed unless opted out)",
     )
+    caps: list[CapRule] = Field(
+        default_factory=lambda: [CapRule(channel="any", max=7, window=7 * 86400),
+                                 CapRule(channel="sms", max=2, window=7 * 86400)],
+        max_length=50, description="frequency caps; the most restrictive wins")
+    min_gap: Duration = Field(default=0, description="cool-down between any two sends to a customer (0 = off)")
+    fatigue: Fatigue = Field(default_factory=Fatigue)
+    balance: Balance = Field(default_factory=Balance)
+    offers: Offers = Field(default_factory=Offers)
+    channels: Channels = Field(default_factory=Channels)
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    transactional: Transactional = Field(default_factory=Transactional)
+    holdout_fraction: float = Field(default=0.0, ge=0.0, le=0.5,
+                                    description="share of customers who get every relevant-or-not message (to measure lift)")
     failure_mode: FailureMode = Field(
         default=FailureMode.defer,
         description="verdict when the store is unavailable within the deadline: "
@@ -37,30 +158,80 @@ class Policy(Strict):
 
 class VersionedPolicy(Policy):
     version: int = 0
+    campaigns: dict[str, dict[str, Any]] = Field(default_factory=dict, description="campaign overrides (partial policies)")
+
+    def for_campaign(self, campaign_id: str | None) -> Policy:
+        """The effective policy of one campaign: the tenant policy with the override merged in."""
+        override = self.campaigns.get(campaign_id) if campaign_id else None
+        if not override:
+            return self
+        return Policy.model_validate(merge(self.model_dump(exclude={"version", "campaigns"}), override))
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Deep-merge ``override`` into ``base`` (nested objects merge; lists and values replace)."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in _REPLACED else v
+    return out
+
+
+_REPLACED = {"thresholds_by_stage", "better"}  # maps that an override replaces whole
+
+
+def validate_override(override: dict[str, Any]) -> dict[str, Any]:
+    """Check a campaign override merges into a valid policy; raises pydantic.ValidationError."""
+    Policy.model_validate(merge(Policy().model_dump(), override))
+    return override
 
 
 _PUT = """
 local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
-redis.call('HSET', KEYS[1], 'doc', ARGV[1])
-redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',"at":"' .. ARGV[2] .. '","doc":' .. ARGV[1] .. '}')
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',"at":"' .. ARGV[3] .. '","field":"' .. ARGV[1] .. '","doc":' .. ARGV[2] .. '}')
+redis.call('LTRIM', KEYS[2], 0, 199)
+return v
+"""
+
+_DEL = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',"at":"' .. ARGV[2] .. '","field":"' .. ARGV[1] .. '","doc":null}')
 redis.call('LTRIM', KEYS[2], 0, 199)
 return v
 """
 
 
+def from_hash(raw: dict[bytes, bytes]) -> VersionedPolicy:
+    """Rebuild the versioned policy from its Redis hash."""
+    fields = {k.decode(): v for k, v in raw.items()}
+    doc = json.loads(fields["doc"]) if "doc" in fields else {}
+    campaigns = {k.split(":", 1)[1]: json.loads(v) for k, v in fields.items() if k.startswith("campaign:")}
+    return VersionedPolicy(version=int(fields.get("version", 0)), campaigns=campaigns, **doc)
+
+
 def get(store: Store, tenant: str) -> VersionedPolicy:
     """The tenant's effective policy (defaults at version 0 until first saved)."""
-    version, doc = store.bulk.hmget(keys.policy(tenant), "version", "doc")
-    if doc is None:
-        return VersionedPolicy()
-    return VersionedPolicy(version=int(version), **json.loads(doc))
+    return from_hash(store.bulk.hgetall(keys.policy(tenant)))
 
 
 def put(store: Store, tenant: str, policy: Policy, at: str) -> VersionedPolicy:
-    """Save a new version (the caller validated it) and return it."""
-    doc = policy.model_dump_json()
-    v = store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), doc, at)
-    return VersionedPolicy(version=int(v), **policy.model_dump())
+    """Save a new tenant policy version (the caller validated it)."""
+    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), "doc",
+                    json.dumps(policy.model_dump(mode="json")), at)
+    return get(store, tenant)
+
+
+def put_campaign(store: Store, tenant: str, campaign_id: str, override: dict[str, Any], at: str) -> VersionedPolicy:
+    """Save a campaign override (validated by ``validate_override``) as a new version."""
+    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), f"campaign:{campaign_id}",
+                    json.dumps(override), at)
+    return get(store, tenant)
+
+
+def delete_campaign(store: Store, tenant: str, campaign_id: str, at: str) -> bool:
+    """Drop a campaign override (a new version); False if there was none."""
+    return bool(store.bulk.eval(_DEL, 2, keys.policy(tenant), keys.policy_history(tenant), f"campaign:{campaign_id}", at))
 
 
 def history(store: Store, tenant: str, limit: int = 50) -> list[dict]:

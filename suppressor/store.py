@@ -14,7 +14,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-SCRIPTS = ("ingest", "decide")
+SCRIPTS = ("ingest", "decide", "release")
 BULK_TIMEOUT = 60.0  # seconds; ingest, training and big batches
 
 

@@ -1,22 +1,24 @@
-"""Per-tenant policy and active model, cached in the process and refreshed on a short tick.
+"""Per-tenant policy, content catalog and active model, cached in the process and refreshed
+on a short tick.
 
 Tenant-level keys live on a different slot than a customer's, so the decision path reads
-them from here instead of from Redis; a new policy or model is picked up within
+them from here instead of from Redis; a new policy, catalog or model is picked up within
 ``model_refresh_seconds`` without a restart.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 
-from . import keys
+from . import content, keys
 from . import model as models
+from . import policy as policies
+from .content import Content
 from .model import ExportedModel
 from .policy import VersionedPolicy
 from .store import Store
@@ -29,11 +31,13 @@ class TenantState:
     policy: VersionedPolicy
     model: ExportedModel | None
     checked_at: float
+    catalog: list[Content] = field(default_factory=list)
+    catalog_version: int = -1
     stale: bool = False  # True when the last refresh could not reach Redis
 
 
 class TenantStateCache:
-    """Policy + model per tenant, refreshed at most every ``ttl`` seconds."""
+    """Policy + catalog + model per tenant, refreshed at most every ``ttl`` seconds."""
 
     def __init__(self, store: Store, ttl: float):
         self.store = store
@@ -44,8 +48,7 @@ class TenantStateCache:
     def get(self, tenant: str) -> TenantState:
         """The tenant's state; refreshes from Redis when older than the TTL."""
         state = self._states.get(tenant)
-        now = time.monotonic()
-        if state is not None and now - state.checked_at < self.ttl:
+        if state is not None and time.monotonic() - state.checked_at < self.ttl:
             return state
         with self._lock:
             state = self._states.get(tenant)
@@ -62,23 +65,26 @@ class TenantStateCache:
     def _refresh(self, tenant: str, old: TenantState | None) -> TenantState:
         try:
             pipe = self.store.hot.pipeline(transaction=False)
-            pipe.hmget(keys.policy(tenant), "version", "doc")
+            pipe.hgetall(keys.policy(tenant))
             pipe.get(keys.model_active(tenant))
-            (version, doc), active = pipe.execute()
+            pipe.get(keys.content_version(tenant))
+            raw_policy, active, cver = pipe.execute()
+            policy = policies.from_hash(raw_policy)
+            active = active.decode() if active else None
+            cver = int(cver or 0)
+            model = old.model if old and old.model and old.model.version == active else None
+            if active and model is None:
+                try:
+                    model = models.load(self.store, tenant, active)
+                except ValueError as exc:
+                    log.error("tenant %s: cannot load model %s: %s", tenant, active, exc)
+                    model = old.model if old else None
+            catalog = old.catalog if old and old.catalog_version == cver else content.load_all(self.store, tenant)
         except redis.RedisError as exc:
             log.warning("tenant %s: refresh failed (%s); keeping cached state", tenant, exc)
             # back off: a dead store must not cost a deadline on every refresh tick
             retry_at = time.monotonic() + max(5.0, self.ttl)
             if old is None:
                 return TenantState(VersionedPolicy(), None, retry_at, stale=True)
-            return TenantState(old.policy, old.model, retry_at, stale=True)
-        policy = VersionedPolicy(version=int(version), **json.loads(doc)) if doc else VersionedPolicy()
-        active = active.decode() if active else None
-        model = old.model if old and old.model and old.model.version == active else None
-        if active and model is None:
-            try:
-                model = models.load(self.store, tenant, active)
-            except (redis.RedisError, ValueError) as exc:
-                log.error("tenant %s: cannot load model %s: %s", tenant, active, exc)
-                model = old.model if old else None
-        return TenantState(policy, model, time.monotonic())
+            return TenantState(old.policy, old.model, retry_at, old.catalog, old.catalog_version, stale=True)
+        return TenantState(policy, model, time.monotonic(), catalog, cver)
