@@ -18,7 +18,7 @@ from suppressor.tenants import KeyResolver
 from . import errors
 from .deps import Services
 from .metrics import Metrics
-from .routes import customers, decisions, events, health, models, policy
+from .routes import content, customers, decisions, events, health, models, policy
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -51,6 +51,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, events, customers, decisions, policy, models):
+    for module in (health, events, customers, decisions, policy, content, models):
         app.include_router(module.router)
     return app

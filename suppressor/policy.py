@@ -36,7 +36,7 @@ def parse_duration(v: Any) -> int:
 
 def format_duration(seconds: int) -> str:
     """Seconds -> the largest exact unit ('604800' -> '7d')."""
-    for unit in ("w", "d", "h", "m"):
+    for unit in ("d", "h", "m"):
         if seconds and seconds % _UNITS[unit] == 0:
             return f"{seconds // _UNITS[unit]}{unit}"
     return f"{seconds}s"

@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from suppressor import decision_log
+from suppressor.decisions import release
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest
 
 from ..deps import ServicesDep, StoreDep, TenantDep
@@ -50,3 +51,12 @@ def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep,
     """The latest logged decisions, newest first."""
     services.decision_log.flush()
     return {"decisions": decision_log.recent(store, tenant, limit)}
+
+
+@router.post("/decisions/{decision_id}/release")
+def release_decision(decision_id: str, tenant: TenantDep, store: StoreDep) -> dict:
+    """The caller did not send after all: give the capacity (caps, balance, offer) back."""
+    if not release(store, tenant, decision_id):
+        raise ApiError(404, "Not found", f"no recorded send for decision {decision_id!r} "
+                       "(unknown, a dry run, already released, or out of every window)", "decision_id")
+    return {"decision_id": decision_id, "released": True}

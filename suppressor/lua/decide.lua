@@ -280,8 +280,9 @@ elseif action ~= 'suppress' then
       for _, ch in ipairs(P.quiet.chans) do if ch == channel then applies = true end end
     end
     if applies then
-      local offset = 0
-      for _, tr in ipairs(cjson.decode(prof[5])) do
+      local tzt = cjson.decode(prof[5])
+      local offset = tzt[1][2]  -- before the table starts: its first offset
+      for _, tr in ipairs(tzt) do
         if tr[1] * 1000 <= now then offset = tr[2] end
       end
       local local_min = math.floor(((now / 1000 + offset) % 86400) / 60)

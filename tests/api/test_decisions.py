@@ -89,3 +89,33 @@ def test_unreachable_store_answers_degraded_over_http_within_the_deadline(settin
         assert c.get("/readyz").status_code == 503
         r = c.post("/v1/decisions", json=body(), headers=auth("sk_never_seen"))
         assert r.status_code == 503 and r.json()["title"] == "Store unavailable"
+
+
+def test_release_over_http(client, key):
+    client.put("/v1/policy", json={"caps": [{"channel": "any", "max": 1, "window": "1d"}],
+                                   "quiet_hours": {"enabled": False}}, headers=auth(key))
+    first = client.post("/v1/decisions", json=body(), headers=auth(key)).json()
+    assert client.post("/v1/decisions", json=body(), headers=auth(key)).json()["action"] == "suppress"
+    r = client.post(f"/v1/decisions/{first['decision_id']}/release", headers=auth(key))
+    assert r.status_code == 200 and r.json()["released"] is True
+    assert client.post(f"/v1/decisions/{first['decision_id']}/release", headers=auth(key)).status_code == 404
+    assert client.post("/v1/decisions", json=body(), headers=auth(key)).json()["action"] == "send"
+
+
+def test_concurrent_http_decisions_respect_the_cap(app, key):
+    import asyncio
+
+    import httpx
+
+    async def run():
+        transport = httpx.ASGITransport(app=app)
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+                await c.put("/v1/policy", json={"caps": [{"channel": "any", "max": 3, "window": "1d"}],
+                                                "quiet_hours": {"enabled": False}, "balance": {"enabled": False}},
+                            headers=auth(key))
+                rs = await asyncio.gather(*[c.post("/v1/decisions", json=body(), headers=auth(key)) for _ in range(50)])
+                return [r.json()["action"] for r in rs]
+
+    actions = asyncio.run(run())
+    assert actions.count("send") == 3 and actions.count("suppress") == 47

@@ -33,3 +33,38 @@ def test_decisions_report_the_policy_version(client, key):
 def test_policies_are_per_tenant(client, key, other_key):
     client.put("/v1/policy", json={"relevance_threshold": 0.2}, headers=auth(key))
     assert client.get("/v1/policy", headers=auth(other_key)).json()["version"] == 0
+
+
+def test_nested_policy_errors_name_the_field(client, key):
+    r = client.put("/v1/policy", json={"caps": [{"channel": "email", "max": 3, "window": "7 fortnights"}]}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "caps[0].window"
+    r = client.put("/v1/policy", json={"quiet_hours": {"start": "25:00"}}, headers=auth(key))
+    assert r.json()["errors"][0]["field"] == "quiet_hours.start"
+    assert client.get("/v1/policy", headers=auth(key)).json()["version"] == 0
+
+
+def test_durations_read_back_as_text(client, key):
+    client.put("/v1/policy", json={"caps": [{"channel": "email", "max": 3, "window": 604800}], "min_gap": "12h"},
+               headers=auth(key))
+    got = client.get("/v1/policy", headers=auth(key)).json()
+    assert got["caps"] == [{"channel": "email", "kind": None, "max": 3, "window": "7d"}]
+    assert got["min_gap"] == "12h" and got["balance"]["window"] == "30d"
+
+
+def test_campaign_override_merges_and_versions(client, key):
+    r = client.put("/v1/campaigns/blitz/policy", json={"relevance_threshold": 0.3, "quiet_hours": {"start": "20:00"}},
+                   headers=auth(key))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["version"] == 1 and body["override"]["relevance_threshold"] == 0.3
+    assert body["effective"]["quiet_hours"] == {"enabled": True, "start": "20:00", "end": "08:00", "channels": None}
+    assert client.get("/v1/policy", headers=auth(key)).json()["campaigns"] == {"blitz": body["override"]}
+    r = client.put("/v1/campaigns/blitz/policy", json={"relevance_threshold": 7}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "relevance_threshold"
+    r = client.put("/v1/campaigns/blitz/policy", json={"no_such_knob": 1}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "no_such_knob"
+    assert client.get("/v1/campaigns/blitz/policy", headers=auth(key)).json()["override"]["relevance_threshold"] == 0.3
+    assert client.delete("/v1/campaigns/blitz/policy", headers=auth(key)).status_code == 204
+    assert client.get("/v1/campaigns/blitz/policy", headers=auth(key)).json()["override"] is None
+    assert client.delete("/v1/campaigns/blitz/policy", headers=auth(key)).status_code == 404
+    assert client.get("/v1/policy", headers=auth(key)).json()["version"] == 2
