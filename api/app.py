@@ -31,15 +31,17 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         st = store or Store(settings)
         states = TenantStateCache(st, settings.model_refresh_seconds)
         log = DecisionLog(st)
+        ahot, abulk = st.async_clients()
         app.state.services = Services(
-            settings=settings, store=st, ahot=st.async_hot(), states=states, decision_log=log,
+            settings=settings, store=st, ahot=ahot, abulk=abulk, states=states, decision_log=log,
             decider=Decider(st, states, log), keys=KeyResolver(st), metrics=Metrics(),
         )
         logging.getLogger("suppressor").info("serving on %s", st.location)
         try:
             yield
         finally:
-            await app.state.services.ahot.aclose()
+            await ahot.aclose()
+            await abulk.aclose()
             log.close()
             if own:
                 st.close()

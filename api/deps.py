@@ -23,7 +23,8 @@ from .metrics import Metrics
 class Services:
     settings: Settings
     store: Store
-    ahot: redis.asyncio.Redis  # the decision path's asyncio client (this app's event loop)
+    ahot: redis.asyncio.Redis  # the decision path's asyncio clients (this app's event loop)
+    abulk: redis.asyncio.Redis
     states: TenantStateCache
     decision_log: DecisionLog
     decider: Decider

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
@@ -48,12 +49,13 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
             f"{m.get('calibration_error', float('nan')):.3f}, {m['train_seconds']} s")
 
         policies.put(store, TENANT, policies.Policy(relevance_threshold=0.08), "quickstart")
+        _catalog(store)
         states = TenantStateCache(store, settings.model_refresh_seconds)
         log = DecisionLog(store)
         decider = Decider(store, states, log)
         say("\n[3/4] does it recover the planted truth?")
         _recovery(store, dealer, decider, model, seed)
-        say("\n[4/4] real decisions (policy: relevance threshold 0.08)")
+        say("\n[4/4] real decisions (default policy, relevance threshold 0.08)")
         _examples(dealer, decider)
         log.close()
         say(f"\ndone in {time.time() - t0:.0f} s")
@@ -120,9 +122,14 @@ def _decide(decider: Decider, reqs: list[DecisionRequest]):
 
 
 def _examples(dealer, decider) -> None:
+    # midday in the customers' (US) time zones, so quiet hours do not hide the other rules
+    now = datetime.now(timezone.utc).replace(hour=17, minute=0, second=0, microsecond=0)
+    if now > datetime.now(timezone.utc):
+        now -= timedelta(days=1)
+    say(f"      (as of {now:%Y-%m-%d %H:%M} UTC, midday for the customers)")
     by_id = {m.message_id: m for m in dealer.messages}
     shown = 0
-    for c in dealer.customers[:40]:
+    for c in dealer.customers[:60]:
         if shown >= 3:
             break
         opted_out = [ch for ch, ok in c.consent.items() if not ok]
@@ -136,16 +143,32 @@ def _examples(dealer, decider) -> None:
         say(f"\n  {c.customer_id}: {a['vehicle']}, household {a['household_size']}, {a['lead_stage']}, "
             f"age {a['age_band']}; consent {', '.join(k for k, v in c.consent.items() if v)}")
         say(f"      hidden truth: wants a {c.true_segment}, {c.true_make}; answers {c.true_channel}")
-        reqs = [DecisionRequest(customer_id=c.customer_id, message=fit.on("email")),
-                DecisionRequest(customer_id=c.customer_id, message=misfit.on("email")),
-                DecisionRequest(customer_id=c.customer_id, message=value.on(opted_out[0]))]
-        for d in decider.decide(TENANT, reqs):
-            m = by_id[d.message_id.rsplit("-", 1)[0]] if d.message_id.rsplit("-", 1)[0] in by_id else None
-            topics = ", ".join(m.topics) if m else ""
-            say(f"      {d.requested_channel:>11} [{topics}] -> {d.action.value.upper()}"
-                f"{' via ' + d.channel if d.action.value == 'reroute' else ''}"
-                f" ({'; '.join(f'{r.code}: {r.message}' for r in d.reasons)})")
+        for msg, ch in ((fit, "email"), (misfit, "email"), (value, opted_out[0]), (fit, "email")):
+            [d] = decider.decide(TENANT, [DecisionRequest(customer_id=c.customer_id, message=msg.on(ch))], now=now)
+            m = by_id[msg.message_id]
+            say(f"      {ch:>11} {m.kind:<7} [{', '.join(m.topics)}] -> {d.action.value.upper()}"
+                f"{' via ' + d.channel if d.action.value == 'reroute' else ''}")
+            for r in d.reasons:
+                say(f"{'':>20}{r.code}: {r.message}")
+            if d.substitute:
+                say(f"{'':>20}substitute: {d.substitute['title']} on {d.substitute['channel']}")
         shown += 1
+
+
+CATALOG = {
+    "winter-service": ("Winter service special: battery and tire check", "service", ["content:service-reminder"]),
+    "safety-clinic": ("Family car-seat safety clinic, Saturday 10am", "value", ["content:safety-clinic"]),
+    "tech-tutorial": ("5-minute video: your car's driver-assist features", "value", ["content:feature-tutorial"]),
+    "ev-night": ("EV owners' night at the dealership", "value", ["content:event", "segment:ev"]),
+}
+
+
+def _catalog(store: Store) -> None:
+    from suppressor import content
+    from suppressor.content import ContentIn
+
+    for cid, (title, kind, topics) in CATALOG.items():
+        content.put(store, TENANT, cid, ContentIn(title=title, kind=kind, topics=topics))
 
 
 def _serve(settings: Settings, store: Store, api_key: str, port: int) -> None:

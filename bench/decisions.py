@@ -84,11 +84,18 @@ def main() -> None:
     p.add_argument("--trained-share", type=float, default=0.2, help="share of customers with behavior")
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--data", type=Path, help="keep the loaded data here and reuse it on the next run")
     args = p.parse_args()
 
-    data_dir = Path(tempfile.mkdtemp(prefix="suppressor-bench-"))
+    data_dir = args.data or Path(tempfile.mkdtemp(prefix="suppressor-bench-"))
     try:
-        key = load(data_dir, args.customers, args.trained_share)
+        key_file = data_dir / "bench-key.txt"
+        if args.data and key_file.exists():
+            key = key_file.read_text().strip()
+            print(f"reusing the data in {data_dir}", flush=True)
+        else:
+            key = load(data_dir, args.customers, args.trained_share)
+            key_file.write_text(key)
         port = free_port()
         env = dict(os.environ, SUPPRESSOR_DATA_DIR=str(data_dir), SUPPRESSOR_LOG_LEVEL="warning")
         env.pop("REDIS_URL", None)
@@ -99,7 +106,8 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if not args.data:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 class Client:
@@ -118,22 +126,60 @@ class Client:
         return json.loads(data)
 
 
-def run(port: int, key: str, args) -> None:
-    for _ in range(100):
+ALL_RULES = {  # every rule on (defaults plus the optional ones)
+    "relevance_threshold": 0.08, "min_gap": "1h", "holdout_fraction": 0.05,
+    "lifecycle": {"thresholds_by_stage": {"researching": 0.12, "ready": 0.04}},
+}
+RULES_OFF = {
+    "relevance_threshold": 0.08, "caps": [], "fatigue": {"enabled": False}, "balance": {"enabled": False},
+    "offers": {"enabled": False}, "channels": {"learned_reroute": False}, "quiet_hours": {"enabled": False},
+    "lifecycle": {"post_purchase_quiet": 0, "block_sales_while_service_open": False},
+}
+
+
+def put_policy(port: int, key: str, body: dict) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("PUT", "/v1/policy", json.dumps(body), {"Authorization": f"Bearer {key}", "content-type": "application/json"})
+    r = conn.getresponse()
+    assert r.status == 200, r.read()
+    r.read()
+
+
+def wait_ready(port: int) -> None:
+    for _ in range(150):
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             c.request("GET", "/readyz")
             if c.getresponse().status == 200:
-                break
+                return
         except OSError:
             pass
         time.sleep(0.2)
+    raise SystemExit("server did not become ready")
+
+
+def run(port: int, key: str, args) -> None:
+    wait_ready(port)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    conn.request("PUT", "/v1/content/clinic", json.dumps({"title": "Winter safety clinic", "topics": ["content:safety-clinic"]}),
+                 {"Authorization": f"Bearer {key}", "content-type": "application/json"})
+    conn.getresponse().read()
+    for name, body in (("rules off", RULES_OFF), ("every rule on", ALL_RULES)):
+        put_policy(port, key, body)
+        time.sleep(1.5)  # the server picks the policy up within a second
+        print(f"-- policy: {name}", flush=True)
+        measure(port, key, args)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{platform.system()} {platform.release()}; client and server share the machine")
+
+
+def measure(port: int, key: str, args) -> None:
     rng = np.random.default_rng(7)
     messages = synthetic.catalog(np.random.default_rng(0))
     n = args.customers
 
     c = Client(port, key)
-    for _ in range(300):  # warm up (model load, connections)
+    for _ in range(300):  # warm up (model load, connections, policy)
         c.post("/v1/decisions", request(rng, n, messages))
     bodies = [request(rng, n, messages) for _ in range(5000)]
     lat = []
@@ -171,7 +217,7 @@ def run(port: int, key: str, args) -> None:
     for size in (1000, 10_000):
         items = [request(rng, n, messages) for _ in range(size)]
         rates = []
-        for _ in range(3):
+        for _ in range(2):
             t = time.perf_counter()
             res = c.post("/v1/decisions:batch", {"items": items})
             rates.append(size / (time.perf_counter() - t))
@@ -180,8 +226,6 @@ def run(port: int, key: str, args) -> None:
     for r in res["results"]:
         actions[r["action"]] = actions.get(r["action"], 0) + 1
     print(f"verdicts in the last batch: {actions}")
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.system()} {platform.release()}; client and server share the machine")
 
 
 if __name__ == "__main__":

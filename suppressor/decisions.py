@@ -123,13 +123,17 @@ class Decider:
             return self._degraded(batch, exc)
         return self._finish(batch, raw)
 
-    async def adecide(self, tenant: str, requests: list[DecisionRequest], client: redis.asyncio.Redis) -> list[Decision]:
-        """``decide`` on an asyncio client, bounded by the decision deadline."""
+    async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
+                      bulk: redis.asyncio.Redis) -> list[Decision]:
+        """``decide`` on asyncio clients: small calls bounded by the decision deadline, big batches not."""
         batch = self._prepare(tenant, requests)
+        small = len(requests) <= 100
         deadline = self.store.settings.decision_deadline_ms / 1000
         try:
-            raw = await asyncio.wait_for(arun_scripts(self.store, client, "decide", batch.calls),
-                                         timeout=deadline if len(requests) <= 100 else None)
+            # Redis answers a pipeline only after running all of it: a 10,000-item batch
+            # takes longer than one decision's deadline, so it goes on the bulk client.
+            raw = await asyncio.wait_for(arun_scripts(self.store, hot if small else bulk, "decide", batch.calls),
+                                         timeout=deadline if small else None)
         except (redis.RedisError, asyncio.TimeoutError) as exc:
             return self._degraded(batch, exc)
         return self._finish(batch, raw)
@@ -199,7 +203,7 @@ class Decider:
         substitute = None
         if any(r["code"] == "sales_balance" for r in codes):
             substitute = content.best_substitute(batch.state.catalog, model, unpack(user) if user else None,
-                                                 req.message.channel, batch.now)
+                                                 res.get("considered") or req.message.channel, batch.now)
         nb = res.get("not_before")
         return Decision(
             decision_id=did,
@@ -211,7 +215,8 @@ class Decider:
             not_before=datetime.fromtimestamp(nb / 1000, timezone.utc) if nb else None,
             score=scores.get(channel or req.message.channel),
             channel_scores=scores,
-            reasons=[Reason(code=r["code"], message=reasons.text(r, version)) for r in codes],
+            # built from our own script's output: skip re-validation on the hot path
+            reasons=[Reason.model_construct(code=r["code"], message=reasons.text(r, version)) for r in codes],
             substitute=substitute,
             policy_version=batch.state.policy.version,
             model_version=version,

@@ -43,10 +43,11 @@ class Store:
             return cls.from_url(self.url, **options)
         return cls(unix_socket_path=self.embedded.socket_file, **options)
 
-    def async_hot(self) -> redis.asyncio.Redis:
-        """A new asyncio client with the decision deadline (one per event loop, e.g. per app)."""
+    def async_clients(self) -> tuple[redis.asyncio.Redis, redis.asyncio.Redis]:
+        """New asyncio (hot, bulk) clients; one pair per event loop, e.g. per app."""
         deadline = self.settings.decision_deadline_ms / 1000
-        return self._client(redis.asyncio.Redis, socket_timeout=deadline, socket_connect_timeout=deadline)
+        return (self._client(redis.asyncio.Redis, socket_timeout=deadline, socket_connect_timeout=deadline),
+                self._client(redis.asyncio.Redis, socket_timeout=BULK_TIMEOUT))
 
     def ping(self) -> bool:
         """True when the server answers within the deadline."""

@@ -212,7 +212,9 @@ def _outcome(d: Dealership, c: Customer, m: Message, ch: str, ts: datetime, eid:
             if m.kind == "sales" and d.rng.random() < 0.08:
                 out.append(_event(f"{eid}-p", typ="converted", ts=later + timedelta(days=2), **base))
     elif d.rng.random() < 0.004 * max(0.0, -d.logit(c, m, ch)):
-        out.append(_event(f"{eid}-u", typ="unsubscribed", ts=later, **base))
+        unsub = _event(f"{eid}-u", typ="unsubscribed", ts=later, **base)
+        unsub["properties"] = {"scope": "channel"}  # the footer link: no more of this channel
+        out.append(unsub)
     else:
         out.append(_event(f"{eid}-i", typ="ignored", ts=ts + timedelta(days=3), **base))
     return out

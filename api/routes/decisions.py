@@ -26,7 +26,7 @@ def _count(services, results: list[Decision]) -> None:
 async def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep) -> Decision:
     """One pre-send verdict."""
     t0 = time.perf_counter()
-    [result] = await services.decider.adecide(tenant, [req], services.ahot)
+    [result] = await services.decider.adecide(tenant, [req], services.ahot, services.abulk)
     services.metrics.decision_seconds.labels("single").observe(time.perf_counter() - t0)
     _count(services, [result])
     return result
@@ -39,7 +39,7 @@ async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: Servic
     if len(batch.items) > limit:
         raise ApiError(413, "Batch too large", f"{len(batch.items)} items; at most {limit} per call", "items")
     t0 = time.perf_counter()
-    results = await services.decider.adecide(tenant, batch.items, services.ahot)
+    results = await services.decider.adecide(tenant, batch.items, services.ahot, services.abulk)
     services.metrics.decision_seconds.labels("batch").observe(time.perf_counter() - t0)
     _count(services, results)
     return DecisionBatchResult(results=results)

@@ -66,7 +66,11 @@ local function fire(r) reasons[#reasons + 1] = r end
 local action, channel, not_before = 'send', requested, nil
 local need_vector = false
 
-local function stop(code_action) action, channel = code_action, cjson.null end
+local considered = requested  -- the channel a suppressed message would have gone out on
+local function stop(code_action)
+  if channel ~= cjson.null then considered = channel end
+  action, channel = code_action, cjson.null
+end
 
 -- 1. consent (transactional messages honor it unless the policy says otherwise)
 local honor_consent = not P.tx or P.tx_consent
@@ -310,5 +314,6 @@ if (action == 'send' or action == 'reroute') and not P.dry and (not P.tx or P.tx
   end
 end
 
-return { cjson.encode({ action = action, channel = channel, not_before = not_before, scores = scores, reasons = reasons }),
+return { cjson.encode({ action = action, channel = channel, considered = considered, not_before = not_before,
+                       scores = scores, reasons = reasons }),
          (need_vector and user_raw) or '' }

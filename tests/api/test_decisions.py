@@ -119,3 +119,16 @@ def test_concurrent_http_decisions_respect_the_cap(app, key):
 
     actions = asyncio.run(run())
     assert actions.count("send") == 3 and actions.count("suppress") == 47
+
+
+def test_a_big_batch_is_not_cut_off_by_the_single_decision_deadline(settings, store, key):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    tight = settings.model_copy(update={"decision_deadline_ms": 5})
+    with TestClient(create_app(tight, store)) as c:
+        items = [body(f"c-{i}") for i in range(3000)]
+        res = c.post("/v1/decisions:batch", json={"items": items}, headers=auth(key)).json()["results"]
+        assert len(res) == 3000
+        assert not any(r["reasons"][0]["code"] == "degraded" for r in res)
