@@ -31,7 +31,7 @@ def update(store: Store, tenant: str, job_id: str, **fields) -> None:
     pipe = store.bulk.pipeline(transaction=False)
     pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
     pipe.expire(key, JOB_TTL)
-    if fields.get("status") in ("succeeded", "failed"):
+    if fields.get("status") in ("succeeded", "failed", "rejected"):
         pipe.delete(lock_key(tenant))
     pipe.execute()
 

@@ -211,6 +211,8 @@ def activate(store: Store, tenant: str, version: str) -> ExportedModel:
     model = load(store, tenant, version)
     if model is None:
         raise KeyError(version)
+    if "rejected" in model.metrics:
+        raise ValueError(f"model {version} was rejected by the quality gate: {model.metrics['rejected']}")
     previous = active_version(store, tenant)
     pipe = store.bulk.pipeline(transaction=True)
     pipe.set(keys.model_active(tenant), version)

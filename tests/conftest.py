@@ -17,7 +17,7 @@ from suppressor.store import Store
 TEST_DB = int(os.environ.get("SUPPRESSOR_TEST_REDIS_DB", "13"))
 
 
-def test_redis_url() -> str | None:
+def redis_url_for_tests() -> str | None:
     """REDIS_URL pointed at the test database number, or None for embedded."""
     url = os.environ.get("REDIS_URL")
     if not url:
@@ -28,7 +28,7 @@ def test_redis_url() -> str | None:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
-    return Settings(redis_url=test_redis_url(), data_dir=tmp_path_factory.mktemp("data"),
+    return Settings(redis_url=redis_url_for_tests(), data_dir=tmp_path_factory.mktemp("data"),
                     model_refresh_seconds=0.0, decision_deadline_ms=2000)
 
 

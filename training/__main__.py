@@ -49,13 +49,15 @@ def run(store: Store, tenant: str, job_id: str | None, cfg: TrainConfig) -> int:
         if job_id:
             jobs.update(store, tenant, job_id, status="failed", error=f"{type(exc).__name__}: {exc}", finished_at=time.time())
         raise
+    rejected = model.metrics.get("rejected")
     if job_id:
-        jobs.update(store, tenant, job_id, status="succeeded", version=model.version,
-                    auc=model.metrics.get("auc"), finished_at=time.time())
+        jobs.update(store, tenant, job_id, status="rejected" if rejected else "succeeded", version=model.version,
+                    auc=model.metrics.get("auc"), finished_at=time.time(), **({"error": rejected} if rejected else {}))
     m = model.metrics
     print(f"{tenant}: trained {model.version} on {m['n_pairs']} pairs in {m['train_seconds']} s; "
-          f"holdout AUC {m.get('auc')}, calibration error {m.get('calibration_error')}", flush=True)
-    return 0
+          f"holdout AUC {m.get('auc')}, calibration error {m.get('calibration_error')}"
+          f"{'; NOT activated: ' + rejected if rejected else ''}", flush=True)
+    return 3 if rejected else 0
 
 
 if __name__ == "__main__":

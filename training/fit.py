@@ -19,7 +19,7 @@ from suppressor.store import Store
 
 from . import dataset as ds_mod
 from .dataset import Dataset, LabelRules
-from .metrics import auc, calibration_error, fit_platt, log_loss
+from .metrics import auc, calibration_error, fit_platt, log_loss, precision_at_k
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ class TrainConfig:
     min_pairs: int = 10
     min_user_feature_count: int = 2
     activate: bool = True
+    min_auc: float = 0.55  # quality floor on the holdout slice
+    max_auc_drop: float = 0.02  # ...and no worse than the active model by more than this
     rules: LabelRules = field(default_factory=LabelRules)
 
 
@@ -94,6 +96,7 @@ def evaluate_holdout(ds: Dataset, uf, itf, cfg: TrainConfig, progress) -> tuple[
         "auc": auc(raw[ev], yt[ev]),
         "log_loss": log_loss(p, yt[ev]),
         "calibration_error": calibration_error(p, yt[ev]),
+        "precision_at_5": precision_at_k(raw[ev], yt[ev], ds.users[test][ev], 5),
         "positive_rate": float(yt.mean()),
     }
     return {"a": a, "b": b, "source": "holdout"}, metrics
@@ -139,6 +142,12 @@ def train_tenant(store: Store, tenant: str, cfg: TrainConfig | None = None,
         metrics=metrics,
     )
     exported.validate()  # before anything is written: a broken model never lands
+    rejection = quality_gate(store, tenant, metrics, cfg)
+    if rejection:
+        exported.metrics["rejected"] = rejection
+        models.save(store, tenant, exported, status="rejected")
+        progress(f"{exported.version} not activated: {rejection}")
+        return exported
     _write_vectors(store, tenant, exported, ds, final, uf, n_attr, progress)
     models.save(store, tenant, exported)
     if cfg.activate:
@@ -146,6 +155,22 @@ def train_tenant(store: Store, tenant: str, cfg: TrainConfig | None = None,
         progress(f"activated {exported.version}")
     models.prune(store, tenant, store.settings.models_kept)
     return exported
+
+
+def quality_gate(store: Store, tenant: str, metrics: dict, cfg: TrainConfig) -> str | None:
+    """Why a new model must not go live (None if it may): below the floor, or worse than the active one."""
+    new = metrics.get("auc")
+    if new is None:
+        return None  # no holdout to judge by (little data): the model is still better than none
+    if new < cfg.min_auc:
+        return f"holdout AUC {new:.3f} is below the floor {cfg.min_auc:.3f}"
+    active = models.active_version(store, tenant)
+    if active:
+        row = next((r for r in models.list_models(store, tenant) if r["version"] == active), None)
+        old = (row or {}).get("metrics", {}).get("auc")
+        if old is not None and new < old - cfg.max_auc_drop:
+            return f"holdout AUC {new:.3f} is worse than the active {active}'s {old:.3f} by more than {cfg.max_auc_drop:.3f}"
+    return None
 
 
 def _write_vectors(store: Store, tenant: str, exported: ExportedModel, ds: Dataset, fitted: LightFM,

@@ -54,3 +54,13 @@ def calibration_error(p: np.ndarray, y: np.ndarray, bins: int = 10) -> float:
         if m.any():
             err += m.sum() / len(p) * abs(p[m].mean() - y[m].mean())
     return float(err)
+
+
+def precision_at_k(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int) -> float | None:
+    """Mean share of engaged pairs among each customer's top-k scored pairs (customers with >= k pairs)."""
+    order = np.lexsort((-np.asarray(scores), groups))
+    g, yy = np.asarray(groups)[order], (np.asarray(y) > 0)[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], len(g)]
+    precisions = [yy[s:s + k].mean() for s, e in zip(starts, ends) if e - s >= k]
+    return float(np.mean(precisions)) if precisions else None

@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from suppressor.tenants import KeyResolver
-from tests.conftest import test_redis_url
+from tests.conftest import redis_url_for_tests
 
 
 def env_for(settings):
@@ -47,7 +47,7 @@ def test_core_imports_neither_api_nor_training():
 def test_quickstart_runs_end_to_end_and_reports_recovery(tmp_path):
     env = dict(os.environ, SUPPRESSOR_DATA_DIR=str(tmp_path / "qs"))
     env.pop("REDIS_URL", None)
-    url = test_redis_url()
+    url = redis_url_for_tests()
     if url:
         env["REDIS_URL"] = url
     out = subprocess.run([sys.executable, "-m", "api.cli", "quickstart", "--no-serve", "--customers", "400",

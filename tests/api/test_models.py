@@ -11,7 +11,7 @@ def wait_for(client, key, job_id, timeout=180):
     deadline = time.time() + timeout
     while time.time() < deadline:
         job = client.get(f"/v1/models/jobs/{job_id}", headers=auth(key)).json()
-        if job["status"] in ("succeeded", "failed"):
+        if job["status"] in ("succeeded", "failed", "rejected"):
             return job
         time.sleep(0.5)
     raise AssertionError(f"training job {job_id} did not finish: {job}")

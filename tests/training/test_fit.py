@@ -102,3 +102,37 @@ def test_auc_known_values():
     assert auc(np.array([0.9, 0.8, 0.2, 0.1]), np.array([0, 0, 1, 1])) == 0.0
     assert auc(np.array([1, 1, 1, 1]), np.array([0, 1, 0, 1])) == 0.5
     assert auc(np.array([1, 2]), np.array([1, 1])) is None
+
+
+def test_a_model_below_the_quality_floor_is_kept_but_not_activated(store):
+    ingest(store, "acme", fan_events())
+    m = train_tenant(store, "acme", TrainConfig(min_auc=1.01))
+    assert "below the floor" in m.metrics["rejected"]
+    assert models.active_version(store, "acme") is None
+    assert models.list_models(store, "acme")[0]["status"] == "rejected"
+    with pytest.raises(ValueError, match="rejected by the quality gate"):
+        models.activate(store, "acme", m.version)
+
+
+def test_a_model_worse_than_the_active_one_is_not_activated(store):
+    import json
+
+    from suppressor import keys
+
+    ingest(store, "acme", fan_events())
+    first = train_tenant(store, "acme", TrainConfig())
+    row = json.loads(store.bulk.hget(keys.models("acme"), first.version))
+    row["metrics"]["auc"] = 1.5  # pretend the active model was far better
+    store.bulk.hset(keys.models("acme"), first.version, json.dumps(row))
+    second = train_tenant(store, "acme", TrainConfig())
+    assert "worse than the active v1" in second.metrics["rejected"]
+    assert models.active_version(store, "acme") == "v1"
+
+
+def test_precision_at_k():
+    from training.metrics import precision_at_k
+
+    scores = np.array([0.9, 0.8, 0.1, 0.7, 0.6, 0.5, 0.2])
+    y = np.array([1, 0, 1, 1, 1, 0, 0])
+    groups = np.array([1, 1, 1, 2, 2, 2, 3])
+    assert precision_at_k(scores, y, groups, 2) == pytest.approx((0.5 + 1.0) / 2)  # customer 3 has < 2 pairs
