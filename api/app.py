@@ -10,6 +10,7 @@ from fastapi import FastAPI
 import suppressor
 from suppressor.decision_log import DecisionLog
 from suppressor.decisions import Decider
+from suppressor.freshness import Refresher
 from suppressor.settings import Settings, get_settings
 from suppressor.store import Store
 from suppressor.tenant_state import TenantStateCache
@@ -34,12 +35,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         ahot, abulk = st.async_clients()
         app.state.services = Services(
             settings=settings, store=st, ahot=ahot, abulk=abulk, states=states, decision_log=log,
-            decider=Decider(st, states, log), keys=KeyResolver(st), metrics=Metrics(),
+            decider=Decider(st, states, log), refresher=Refresher(st, states), keys=KeyResolver(st),
+            metrics=Metrics(),
         )
         logging.getLogger("suppressor").info("serving on %s", st.location)
         try:
             yield
         finally:
+            app.state.services.refresher.close()
             await ahot.aclose()
             await abulk.aclose()
             log.close()

@@ -1,4 +1,4 @@
-"""The `suppressor` command: quickstart, serve, keys create, train."""
+"""The `suppressor` command: quickstart, serve, keys create, train, evaluate."""
 
 from __future__ import annotations
 
@@ -46,6 +46,20 @@ def _train(args: argparse.Namespace) -> int:
     return train_main(["--tenant", args.tenant, "--epochs", str(args.epochs), "--dim", str(args.dim), *extra])
 
 
+def _evaluate_hillstrom(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from training.hillstrom import main as hillstrom
+
+    path = Path(args.data)
+    if path.is_dir():
+        path = path / "hillstrom.csv"
+    if not path.exists():
+        print(f"--data {args.data}: no such file (give the Hillstrom CSV or its folder)", file=sys.stderr)
+        return 2
+    return hillstrom(path, args.seed, args.json)
+
+
 def _quickstart(args: argparse.Namespace) -> int:
     from .quickstart import run
 
@@ -82,6 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--dim", type=int, default=32)
     t.add_argument("--no-activate", action="store_true")
     t.set_defaults(func=_train)
+
+    e = sub.add_parser("evaluate", help="measure the model on a real dataset")
+    esub = e.add_subparsers(dest="dataset", required=True)
+    eh = esub.add_parser("hillstrom", help="the Hillstrom e-mail campaign (randomized; 64,000 customers)")
+    eh.add_argument("--data", required=True, help="hillstrom.csv or the folder holding it")
+    eh.add_argument("--seed", type=int, default=7)
+    eh.add_argument("--json", action="store_true")
+    eh.set_defaults(func=_evaluate_hillstrom)
 
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -10,6 +10,7 @@ from fastapi import Depends, Header, Request
 
 from suppressor.decision_log import DecisionLog
 from suppressor.decisions import Decider
+from suppressor.freshness import Refresher
 from suppressor.settings import Settings
 from suppressor.store import Store
 from suppressor.tenant_state import TenantStateCache
@@ -28,6 +29,7 @@ class Services:
     states: TenantStateCache
     decision_log: DecisionLog
     decider: Decider
+    refresher: Refresher
     keys: KeyResolver
     metrics: Metrics
 

@@ -9,8 +9,10 @@ from .domain import Event, IngestResult
 from .store import Store, run_scripts
 
 
-def ingest(store: Store, tenant: str, events: list[Event]) -> IngestResult:
-    """Store validated events; an event_id already stored for its customer is a duplicate."""
+def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | None = None) -> IngestResult:
+    """Store validated events; an event_id already stored for its customer is a duplicate.
+
+    Customers who got at least one new event are added to ``changed`` (when given)."""
     by_customer: dict[str, list[Event]] = defaultdict(list)
     seen: set[str] = set()
     for ev in events:
@@ -30,5 +32,8 @@ def ingest(store: Store, tenant: str, events: list[Event]) -> IngestResult:
                        keys.state(tenant, cid), keys.pending(tenant, cid), keys.blocked_topics(tenant, cid)], args))
     # the index first: a customer must be findable by training once any event is stored
     store.bulk.sadd(keys.customers_index(tenant), *by_customer)
-    accepted = sum(run_scripts(store, "ingest", calls, hot=False))
+    added = run_scripts(store, "ingest", calls, hot=False)
+    if changed is not None:
+        changed.update(cid for cid, n in zip(by_customer, added) if n)
+    accepted = sum(added)
     return IngestResult(accepted=accepted, duplicates=len(events) - accepted)

@@ -51,7 +51,7 @@ def user_features(attributes: Mapping[str, Any], edges: Mapping[str, list[float]
 
 
 def numeric_edges(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[float]]:
-    """Quartile edges for each attribute that is numeric with many distinct values."""
+    """Decile edges for each attribute that is numeric with many distinct values."""
     values: dict[str, list[float]] = {}
     non_numeric: set[str] = set()
     for attrs in profiles:
@@ -66,7 +66,7 @@ def numeric_edges(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[float
     for name, vals in values.items():
         if name in non_numeric or len(set(vals)) <= MAX_CATEGORIES:
             continue
-        qs = np.unique(np.quantile(np.asarray(vals), [0.25, 0.5, 0.75]))
+        qs = np.unique(np.quantile(np.asarray(vals), np.linspace(0.1, 0.9, 9)))
         edges[name] = [float(q) for q in qs]
     return edges
 

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from suppressor import features, keys
+from suppressor.labels import LabelRules, epoch, group_by_message, label
 from suppressor.store import Store
-
-
-@dataclass
-class LabelRules:
-    """How a customer's events about one message become a label and a weight."""
-
-    weights: dict[str, float] = field(default_factory=lambda: dict(features.EVENT_WEIGHTS))
-    delivered_only_weight: float = 0.5  # delivered, never engaged: a weak negative
-    pending_days: float = 3.0  # ...unless delivered this recently (may still engage)
-    half_life_days: float = 180.0  # older behavior counts less
 
 
 @dataclass
@@ -60,37 +51,24 @@ def read(store: Store, tenant: str, progress: Callable[[str], None] | None = Non
     return ids, attrs, events
 
 
-def _epoch(ts: str) -> float:
-    from datetime import datetime
-
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
-
-
 def build(ids: list[str], attrs: list[dict], events: list[list[dict]], rules: LabelRules | None = None) -> Dataset:
     """Label every (customer, message) pair that has behavior."""
     rules = rules or LabelRules()
     item_index: dict[str, int] = {}
     item_sigs: list[tuple] = []
     users, items, labels, weights, tss = [], [], [], [], []
-    all_ts = [_epoch(e["ts"]) for evs in events for e in evs]
+    all_ts = [epoch(e["ts"]) for evs in events for e in evs]
     now = max(all_ts) if all_ts else 0.0
     n_events = len(all_ts)
     for u, evs in enumerate(events):
-        per_item: dict[str, list[dict]] = {}
-        for e in evs:
-            sig = (e.get("channel"), e.get("kind"), tuple(sorted(e.get("topics", ()))))
-            if not sig[1] and not sig[2] and not e.get("message_id"):
-                continue  # nothing the model could learn a message from
-            key = e.get("message_id") or f"sig:{json.dumps(sig)}"
+        for key, (sig, its) in group_by_message(evs).items():
+            lab = label(its, rules, now)
+            if lab is None:
+                continue
             if key not in item_index:
                 item_index[key] = len(item_sigs)
                 item_sigs.append(sig)
-            per_item.setdefault(key, []).append(e)
-        for key, its in per_item.items():
-            label = _label(its, rules, now)
-            if label is None:
-                continue
-            y, w, t = label
+            y, w, t = lab
             users.append(u)
             items.append(item_index[key])
             labels.append(y)
@@ -110,24 +88,9 @@ def build(ids: list[str], attrs: list[dict], events: list[list[dict]], rules: La
     )
 
 
-def _label(evs: list[dict], rules: LabelRules, now: float) -> tuple[float, float, float] | None:
-    ws = [rules.weights.get(e["type"], 0.0) for e in evs]
-    t = max(_epoch(e["ts"]) for e in evs)
-    decay = 0.5 ** (max(now - t, 0.0) / 86400 / rules.half_life_days)
-    worst, best = min(ws), max(ws)
-    if worst <= -2.0:  # unsubscribed / complained outweighs any engagement before it
-        return -1.0, -worst * decay, t
-    if best > 0:
-        return 1.0, best * decay, t
-    if worst < 0:
-        return -1.0, -worst * decay, t
-    if any(e["type"] == "delivered" for e in evs) and now - t > rules.pending_days * 86400:
-        return -1.0, rules.delivered_only_weight * decay, t
-    return None
-
-
-def user_matrix(attrs: list[dict], vocab: dict[str, int], edges: dict, with_identity: bool) -> sp.csr_matrix:
-    """Rows: customers; columns: attribute features then one identity per customer; rows sum to 1."""
+def user_matrix(attrs: list[dict], vocab: dict[str, int], edges: dict, identity: np.ndarray) -> sp.csr_matrix:
+    """Rows: customers; columns: attribute features, then one identity per customer (used where
+    ``identity`` is True: customers with enough history); rows sum to 1."""
     n_attr = len(vocab)
     rows, cols = [], []
     for u, a in enumerate(attrs):
@@ -135,11 +98,16 @@ def user_matrix(attrs: list[dict], vocab: dict[str, int], edges: dict, with_iden
             if f in vocab:
                 rows.append(u)
                 cols.append(vocab[f])
-        if with_identity:
+        if identity[u]:
             rows.append(u)
             cols.append(n_attr + u)
-    n_cols = n_attr + (len(attrs) if with_identity else 0)
-    return _normalized(rows, cols, (len(attrs), max(n_cols, 1)))
+    return _normalized(rows, cols, (len(attrs), max(n_attr + len(attrs), 1)))
+
+
+def identity_mask(ds: "Dataset", min_pairs: int) -> np.ndarray:
+    """Customers with at least ``min_pairs`` labeled pairs get an identity feature."""
+    counts = np.bincount(ds.users, minlength=len(ds.customer_ids))
+    return counts >= min_pairs
 
 
 def item_matrix(sigs: list[tuple], vocab: dict[str, int]) -> sp.csr_matrix:

@@ -14,11 +14,12 @@ from lightfm import LightFM
 from suppressor import keys
 from suppressor import model as models
 from suppressor.customers import identity_field
+from suppressor.labels import LabelRules
 from suppressor.model import ExportedModel, pack
 from suppressor.store import Store
 
 from . import dataset as ds_mod
-from .dataset import Dataset, LabelRules
+from .dataset import Dataset
 from .metrics import auc, calibration_error, fit_platt, log_loss, precision_at_k
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class TrainConfig:
     threads: int = 2
     min_pairs: int = 10
     min_user_feature_count: int = 2
+    min_history_pairs: int = 2  # customers with fewer labeled pairs are scored from attributes only
     activate: bool = True
     min_auc: float = 0.55  # quality floor on the holdout slice
     max_auc_drop: float = 0.02  # ...and no worse than the active model by more than this
@@ -117,14 +119,16 @@ def train_tenant(store: Store, tenant: str, cfg: TrainConfig | None = None,
             f"({int(y.sum())} engaged); need {cfg.min_pairs}+ with both engagement and ignores"
         )
     item_vocab, user_vocab, edges = ds_mod.vocabularies(ds, cfg.min_user_feature_count)
-    uf = ds_mod.user_matrix(ds.attributes, user_vocab, edges, with_identity=True)
+    identity = ds_mod.identity_mask(ds, cfg.min_history_pairs)
+    uf = ds_mod.user_matrix(ds.attributes, user_vocab, edges, identity)
     itf = ds_mod.item_matrix(ds.item_sigs, item_vocab)
     progress(f"{len(ids)} customers, {len(ds.item_keys)} messages, {ds.n_pairs} pairs, "
              f"{len(item_vocab)} message features, {len(user_vocab)} customer features")
 
     calibration, metrics = evaluate_holdout(ds, uf, itf, cfg, progress)
     final = _fit(ds, np.ones(ds.n_pairs, bool), uf, itf, cfg, progress, "final fit")
-    metrics.update({"n_customers": len(ids), "n_messages": len(ds.item_keys), "n_pairs": int(ds.n_pairs),
+    metrics.update({"n_customers": len(ids), "n_with_identity": int(identity.sum()),
+                    "data_until": float(ds.ts.max()), "n_messages": len(ds.item_keys), "n_pairs": int(ds.n_pairs),
                     "n_events": ds.n_events, "train_seconds": round(time.time() - t0, 2),
                     "config": {k: v for k, v in asdict(cfg).items() if k != "rules"}})
 
@@ -148,7 +152,7 @@ def train_tenant(store: Store, tenant: str, cfg: TrainConfig | None = None,
         models.save(store, tenant, exported, status="rejected")
         progress(f"{exported.version} not activated: {rejection}")
         return exported
-    _write_vectors(store, tenant, exported, ds, final, uf, n_attr, progress)
+    _write_vectors(store, tenant, exported, ds, final, uf, n_attr, identity, progress)
     models.save(store, tenant, exported)
     if cfg.activate:
         models.activate(store, tenant, exported.version)
@@ -174,11 +178,9 @@ def quality_gate(store: Store, tenant: str, metrics: dict, cfg: TrainConfig) -> 
 
 
 def _write_vectors(store: Store, tenant: str, exported: ExportedModel, ds: Dataset, fitted: LightFM,
-                   uf: sp.csr_matrix, n_attr: int, progress, chunk: int = 2000) -> None:
-    """Each customer's vector for this version: trained customers with identity, others from attributes."""
+                   uf: sp.csr_matrix, n_attr: int, trained: np.ndarray, progress, chunk: int = 2000) -> None:
+    """Each customer's vector for this version: with their identity where they have history, else from attributes."""
     biases, embs = fitted.get_user_representations(uf)
-    trained = np.zeros(len(ds.customer_ids), bool)
-    trained[ds.users] = True
     ttl = store.settings.customer_ttl_days * 86400
     v, idf = exported.version, identity_field(exported.version)
     # vectors of versions that prune() is about to drop go now, in the same pass

@@ -17,7 +17,9 @@ def post_events(batch: EventBatch, tenant: TenantDep, store: StoreDep, services:
     limit = services.settings.max_batch
     if len(batch.events) > limit:
         raise ApiError(413, "Batch too large", f"{len(batch.events)} events; at most {limit} per call", "events")
-    result = events.ingest(store, tenant, batch.events)
+    changed: set[str] = set()
+    result = events.ingest(store, tenant, batch.events, changed)
+    services.refresher.enqueue(tenant, changed)  # their vectors move within a second
     services.metrics.events.labels("accepted").inc(result.accepted)
     services.metrics.events.labels("duplicate").inc(result.duplicates)
     return result

@@ -91,3 +91,29 @@ def test_a_systematic_mistake_reports_a_bounded_error_list(client, key, store):
     r = client.post("/v1/events", json={"events": events}, headers=auth(key))
     assert r.status_code == 422
     assert len(r.json()["errors"]) == 50 and "(and 499 more)" in r.json()["detail"]
+
+
+def test_new_behavior_moves_the_score_within_seconds_without_retraining(client, key, store):
+    import time
+
+    from tests.training.test_fit import fan_events, ingest
+    from training.fit import TrainConfig, train_tenant
+
+    ingest(store, "acme", fan_events())
+    train_tenant(store, "acme", TrainConfig())
+
+    def sox_score():
+        return client.post("/v1/decisions", headers=auth(key), json={
+            "customer_id": "yankees-fan-4", "dry_run": True, "allow_reroute": False,
+            "message": {"message_id": "m", "channel": "email", "kind": "sales", "topics": ["team:red-sox", "offer:tickets"]},
+        }).json()["score"]
+
+    before = sox_score()
+    clicks = [{"event_id": f"sox-{i}", "customer_id": "yankees-fan-4", "type": "clicked", "ts": iso(0.01),
+               "channel": "email", "kind": "sales", "message_id": f"sox-{i}", "topics": ["team:red-sox", "offer:tickets"]}
+              for i in range(6)]
+    assert client.post("/v1/events", json={"events": clicks}, headers=auth(key)).json()["accepted"] == 6
+    deadline = time.time() + 5
+    while sox_score() <= before + 0.1 and time.time() < deadline:
+        time.sleep(0.1)
+    assert sox_score() > before + 0.1
