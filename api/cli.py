@@ -43,7 +43,10 @@ def _train(args: argparse.Namespace) -> int:
     from training.__main__ import main as train_main
 
     extra = ["--no-activate"] if args.no_activate else []
-    return train_main(["--tenant", args.tenant, "--epochs", str(args.epochs), "--dim", str(args.dim), *extra])
+    if args.event_weights:
+        extra += ["--event-weights", args.event_weights]
+    return train_main(["--tenant", args.tenant, "--epochs", str(args.epochs), "--dim", str(args.dim),
+                       "--half-life-days", str(args.half_life_days), *extra])
 
 
 def _evaluate_hillstrom(args: argparse.Namespace) -> int:
@@ -95,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--epochs", type=int, default=30)
     t.add_argument("--dim", type=int, default=32)
     t.add_argument("--no-activate", action="store_true")
+    t.add_argument("--half-life-days", type=float, default=180.0, help="time decay of behavior")
+    t.add_argument("--event-weights", help='JSON overrides, e.g. \'{"opened": 0.5, "ignored": -2}\'')
     t.set_defaults(func=_train)
 
     e = sub.add_parser("evaluate", help="measure the model on a real dataset")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
 
 from suppressor import jobs
+from suppressor.features import EVENT_WEIGHTS
+from suppressor.labels import LabelRules
 from suppressor.settings import Settings
 from suppressor.store import Store
 
@@ -22,11 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     p.add_argument("--dim", type=int, default=TrainConfig.dim)
     p.add_argument("--no-activate", action="store_true")
+    p.add_argument("--half-life-days", type=float, default=LabelRules.half_life_days,
+                   help="older behavior counts less: its weight halves every this many days")
+    p.add_argument("--event-weights", type=json.loads, default={},
+                   help='JSON overrides of the event weights, e.g. \'{"opened": 0.5, "ignored": -2}\'')
     args = p.parse_args(argv)
+    unknown = set(args.event_weights) - set(EVENT_WEIGHTS)
+    if unknown:
+        p.error(f"--event-weights: unknown event types {sorted(unknown)}; known: {sorted(EVENT_WEIGHTS)}")
+    rules = LabelRules(weights={**EVENT_WEIGHTS, **args.event_weights}, half_life_days=args.half_life_days)
     logging.basicConfig(level=logging.WARNING)
     store = Store(Settings())
     try:
-        return run(store, args.tenant, args.job, TrainConfig(epochs=args.epochs, dim=args.dim, activate=not args.no_activate))
+        return run(store, args.tenant, args.job,
+                   TrainConfig(epochs=args.epochs, dim=args.dim, activate=not args.no_activate, rules=rules))
     finally:
         store.close()
 

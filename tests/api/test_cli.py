@@ -56,3 +56,18 @@ def test_quickstart_runs_end_to_end_and_reports_recovery(tmp_path):
     assert "AUC of the learned score" in out.stdout
     assert "activated v1" in out.stdout
     assert any(word in out.stdout for word in ("SEND", "SUPPRESS", "REROUTE"))
+
+
+def test_train_rejects_unknown_event_weights(settings):
+    out = subprocess.run([sys.executable, "-m", "api.cli", "train", "--tenant", "acme",
+                          "--event-weights", '{"teleported": 1}'], env=env_for(settings), capture_output=True, text=True)
+    assert out.returncode == 2 and "unknown event types ['teleported']" in out.stderr
+
+
+def test_event_weights_change_the_labels():
+    from suppressor.labels import LabelRules, label
+
+    evs = [{"type": "opened", "ts": "2026-11-01T00:00:00Z"}]
+    assert label(evs, LabelRules(), 0)[:2] == (1.0, 1.0)
+    rules = LabelRules(weights={**LabelRules().weights, "opened": 0.25})
+    assert label(evs, rules, 0)[1] == 0.25
