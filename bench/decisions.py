@@ -16,10 +16,7 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,6 +30,8 @@ from suppressor import policy
 from suppressor.domain import EventBatch
 from suppressor.settings import Settings
 from suppressor.store import Store
+
+from server import start as start_server  # bench/server.py (scripts run from bench/)
 
 
 def load(data_dir: Path, n: int, trained_share: float) -> str:
@@ -66,12 +65,6 @@ def load(data_dir: Path, n: int, trained_share: float) -> str:
         store.close()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def request(rng: np.random.Generator, n: int, messages) -> dict:
     m = messages[rng.integers(len(messages))]
     return {"customer_id": f"c-{int(rng.integers(n)):06d}",
@@ -96,10 +89,7 @@ def main() -> None:
         else:
             key = load(data_dir, args.customers, args.trained_share)
             key_file.write_text(key)
-        port = free_port()
-        env = dict(os.environ, SUPPRESSOR_DATA_DIR=str(data_dir), SUPPRESSOR_LOG_LEVEL="warning")
-        env.pop("REDIS_URL", None)
-        server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env)
+        server, port = start_server(data_dir)
         try:
             run(port, key, args)
         finally:
@@ -145,21 +135,7 @@ def put_policy(port: int, key: str, body: dict) -> None:
     r.read()
 
 
-def wait_ready(port: int) -> None:
-    for _ in range(150):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/readyz")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("server did not become ready")
-
-
 def run(port: int, key: str, args) -> None:
-    wait_ready(port)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("PUT", "/v1/content/clinic", json.dumps({"title": "Winter safety clinic", "topics": ["content:safety-clinic"]}),
                  {"Authorization": f"Bearer {key}", "content-type": "application/json"})

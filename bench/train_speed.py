@@ -16,8 +16,6 @@ import argparse
 import http.client
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +29,8 @@ from suppressor.domain import Event, EventType, Kind
 from suppressor.model import pack
 from suppressor.settings import Settings
 from suppressor.store import Store
+
+from server import start as start_server  # bench/server.py (scripts run from bench/)
 
 SEGMENTS = ("suv", "sedan", "truck", "ev", "minivan")
 CHANNELS = ("email", "sms", "push")
@@ -79,29 +79,12 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def memory(data_dir: Path, store: Store, key: str, version: str, dim: int) -> None:
     """Server RSS after deciding for random customers, with 10k and then 1M stored customer vectors."""
-    port = free_port()
-    env = dict(os.environ, SUPPRESSOR_DATA_DIR=str(data_dir))
-    env.pop("REDIS_URL", None)
-    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env)
+    server, port = start_server(data_dir)
     rng = np.random.default_rng(3)
     stored = 0
     try:
-        for _ in range(150):
-            try:
-                c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                c.request("GET", "/readyz")
-                if c.getresponse().status == 200:
-                    break
-            except OSError:
-                time.sleep(0.2)
         headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
         for target in (10_000, 1_000_000):
             pipe = store.bulk.pipeline(transaction=False)
