@@ -22,6 +22,8 @@ from .metrics import Metrics
 
 @dataclass
 class Services:
+    """Everything the lifespan builds, shared by the routes."""
+
     settings: Settings
     store: Store
     ahot: redis.asyncio.Redis  # the decision path's asyncio clients (this app's event loop)

@@ -20,6 +20,7 @@ TENANT = "demo"
 
 
 def say(msg: str = "") -> None:
+    """Print and flush."""
     print(msg, flush=True)
 
 

@@ -66,12 +66,14 @@ def load(data_dir: Path, n: int, trained_share: float) -> str:
 
 
 def request(rng: np.random.Generator, n: int, messages) -> dict:
+    """A random decision request."""
     m = messages[rng.integers(len(messages))]
     return {"customer_id": f"c-{int(rng.integers(n)):06d}",
             "message": m.on(synthetic.CHANNELS[rng.integers(4)])}
 
 
 def main() -> None:
+    """Run the benchmark."""
     p = argparse.ArgumentParser()
     p.add_argument("--customers", type=int, default=100_000)
     p.add_argument("--trained-share", type=float, default=0.2, help="share of customers with behavior")
@@ -109,6 +111,7 @@ class Client:
         self.headers = {"Authorization": f"Bearer {key}", "content-type": "application/json"}
 
     def post(self, path: str, body: dict) -> dict:
+        """POST JSON, return the decoded answer."""
         self.conn.request("POST", path, json.dumps(body), self.headers)
         r = self.conn.getresponse()
         data = r.read()
@@ -128,6 +131,7 @@ RULES_OFF = {
 
 
 def put_policy(port: int, key: str, body: dict) -> None:
+    """Replace the tenant policy over HTTP."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("PUT", "/v1/policy", json.dumps(body), {"Authorization": f"Bearer {key}", "content-type": "application/json"})
     r = conn.getresponse()
@@ -136,6 +140,7 @@ def put_policy(port: int, key: str, body: dict) -> None:
 
 
 def run(port: int, key: str, args) -> None:
+    """Measure with the rules off, then with every rule on."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     conn.request("PUT", "/v1/content/clinic", json.dumps({"title": "Winter safety clinic", "topics": ["content:safety-clinic"]}),
                  {"Authorization": f"Bearer {key}", "content-type": "application/json"})
@@ -150,6 +155,7 @@ def run(port: int, key: str, args) -> None:
 
 
 def measure(port: int, key: str, args) -> None:
+    """Single-decision latency and throughput, then batch throughput."""
     rng = np.random.default_rng(7)
     messages = synthetic.catalog(np.random.default_rng(0))
     n = args.customers

@@ -73,6 +73,7 @@ def load(store: Store, n: int, per: int, seed: int = 1) -> int:
 
 
 def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB."""
     for line in open(f"/proc/{pid}/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -109,6 +110,7 @@ def memory(data_dir: Path, store: Store, key: str, version: str, dim: int) -> No
 
 
 def main() -> None:
+    """Run the benchmark."""
     from training.fit import TrainConfig, train_tenant
 
     p = argparse.ArgumentParser()

@@ -16,6 +16,8 @@ from .store import Store
 
 
 class ContentIn(Strict):
+    """A value-content item as PUT: what a substitute can be."""
+
     title: str = Field(min_length=1, max_length=200)
     kind: Kind = Kind.value
     topics: Topics
@@ -34,6 +36,8 @@ class ContentIn(Strict):
 
 
 class Content(ContentIn):
+    """A stored content item."""
+
     content_id: str
 
 

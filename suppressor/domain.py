@@ -20,6 +20,8 @@ KNOWN_CHANNELS = ("email", "sms", "push", "phone", "direct_mail")
 
 
 class EventType(StrEnum):
+    """What a customer did (or did not do)."""
+
     delivered = "delivered"
     opened = "opened"
     clicked = "clicked"
@@ -36,6 +38,8 @@ class EventType(StrEnum):
 
 
 class Kind(StrEnum):
+    """What a message is for."""
+
     sales = "sales"
     value = "value"
     service = "service"
@@ -43,6 +47,8 @@ class Kind(StrEnum):
 
 
 class Action(StrEnum):
+    """The verdict."""
+
     send = "send"
     reroute = "reroute"
     defer = "defer"
@@ -71,6 +77,8 @@ class Strict(BaseModel):
 
 
 class Event(Strict):
+    """One behavior event; idempotent by event_id."""
+
     event_id: Identifier
     customer_id: Identifier
     type: EventType
@@ -84,15 +92,21 @@ class Event(Strict):
 
 
 class EventBatch(Strict):
+    """The body of POST /v1/events."""
+
     events: list[Event] = Field(min_length=1)
 
 
 class IngestResult(BaseModel):
+    """What a POST /v1/events stored."""
+
     accepted: int = Field(description="events stored by this call")
     duplicates: int = Field(description="events whose event_id was already stored")
 
 
 class CustomerIn(Strict):
+    """A customer profile as PUT: attributes, consent, preferred channel, time zone."""
+
     attributes: dict[str, AttrScalar | list[AttrScalar]] = Field(default_factory=dict)
     consent: dict[Channel, bool] = Field(default_factory=dict)
     preferred_channel: Channel | None = None
@@ -121,11 +135,15 @@ class CustomerIn(Strict):
 
 
 class Affinity(BaseModel):
+    """A learned interest in a topic or channel."""
+
     name: str
     affinity: float = Field(description="log-odds contribution to engagement: > 0 draws, < 0 repels")
 
 
 class CustomerOut(CustomerIn):
+    """A customer profile with what the model learned about them."""
+
     customer_id: str
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -136,12 +154,16 @@ class CustomerOut(CustomerIn):
 
 
 class Offer(Strict):
+    """An offer a message carries, for cross-channel conflict checks."""
+
     key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     terms: dict[str, Any] = Field(default_factory=dict)
     expires: datetime | None = Field(default=None, description="when the offer ends (default: the policy's offer window)")
 
 
 class Message(Strict):
+    """A candidate send."""
+
     message_id: Identifier
     campaign_id: Identifier | None = None
     channel: Channel
@@ -151,6 +173,8 @@ class Message(Strict):
 
 
 class DecisionRequest(Strict):
+    """The body of POST /v1/decisions."""
+
     customer_id: Identifier
     message: Message
     allow_reroute: bool = True
@@ -161,15 +185,21 @@ class DecisionRequest(Strict):
 
 
 class DecisionBatch(Strict):
+    """The body of POST /v1/decisions:batch."""
+
     items: list[DecisionRequest] = Field(min_length=1)
 
 
 class Reason(BaseModel):
+    """A rule that fired, with the number that decided it."""
+
     code: str
     message: str
 
 
 class Decision(BaseModel):
+    """A pre-send verdict."""
+
     decision_id: str
     customer_id: str
     message_id: str
@@ -188,4 +218,6 @@ class Decision(BaseModel):
 
 
 class DecisionBatchResult(BaseModel):
+    """Verdicts in request order."""
+
     results: list[Decision]

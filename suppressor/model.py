@@ -60,6 +60,7 @@ class ExportedModel:
 
     @property
     def dim(self) -> int:
+        """Embedding dimension."""
         return int(self.item_emb.shape[1])
 
     @cached_property

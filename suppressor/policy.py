@@ -47,12 +47,16 @@ LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
 class FailureMode(StrEnum):
+    """What to answer when the store does not answer in time."""
+
     send = "send"
     defer = "defer"
     suppress = "suppress"
 
 
 class CapRule(Strict):
+    """A frequency cap: at most `max` sends in `window` (per channel or any, optionally per kind)."""
+
     channel: Channel | Literal["any"] = Field(default="any", description="a channel, or any channel")
     kind: Kind | None = Field(default=None, description="count only this kind (default: every kind)")
     max: int = Field(ge=0, le=10_000, description="sends allowed in the window")
@@ -67,6 +71,8 @@ class CapRule(Strict):
 
 
 class Fatigue(Strict):
+    """Resting a channel after a streak of unanswered messages."""
+
     enabled: bool = True
     ignore_streak: int = Field(default=3, ge=1, le=100, description="unanswered messages in a row on one channel")
     unanswered_after: Duration = Field(default=3 * 86400, description="a delivery with no engagement this long counts as ignored")
@@ -74,6 +80,8 @@ class Fatigue(Strict):
 
 
 class Balance(Strict):
+    """Reciprocity: sales asks balanced by value content."""
+
     enabled: bool = True
     max_sales_share: float = Field(default=0.67, ge=0.0, le=1.0, description="share of sales sends in the window, this one included")
     min_value_between_sales: int = Field(default=1, ge=0, le=20, description="non-sales sends needed between two sales asks")
@@ -81,6 +89,8 @@ class Balance(Strict):
 
 
 class Offers(Strict):
+    """One face to the customer: offer conflicts and duplicates across channels."""
+
     enabled: bool = True
     conflict: Literal["suppress", "better_only"] = Field(
         default="suppress", description="a different offer for an active key: suppress it, or allow only a strictly better one")
@@ -93,11 +103,15 @@ class Offers(Strict):
 
 
 class Channels(Strict):
+    """Rerouting to the channel the customer answers."""
+
     learned_reroute: bool = True
     margin: float = Field(default=0.05, ge=0.0, le=1.0, description="reroute when another consented channel scores this much higher")
 
 
 class QuietHours(Strict):
+    """No sends during the customer's local night."""
+
     enabled: bool = True
     start: LocalTime = "21:00"
     end: LocalTime = "08:00"
@@ -105,6 +119,8 @@ class QuietHours(Strict):
 
 
 class Lifecycle(Strict):
+    """Dealership lifecycle gates."""
+
     post_purchase_quiet: Duration = Field(default=30 * 86400, description="no sales asks this long after a purchase")
     block_sales_while_service_open: bool = Field(default=True, description="uses the customer attribute service_order_open")
     thresholds_by_stage: dict[str, float] = Field(
@@ -121,11 +137,15 @@ class Lifecycle(Strict):
 
 
 class Transactional(Strict):
+    """How transactional messages are treated."""
+
     honor_consent: bool = True
     count_toward_caps: bool = False
 
 
 class Policy(Strict):
+    """The marketer's knobs (see the README, field by field)."""
+
     relevance_threshold: float = Field(
         default=0.05, ge=0.0, le=1.0,
         description="suppress when the calibrated chance of engagement is below this",
@@ -157,6 +177,8 @@ class Policy(Strict):
 
 
 class VersionedPolicy(Policy):
+    """The tenant policy with its version and campaign overrides."""
+
     version: int = 0
     campaigns: dict[str, dict[str, Any]] = Field(default_factory=dict, description="campaign overrides (partial policies)")
 

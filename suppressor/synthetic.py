@@ -41,6 +41,8 @@ BASE_LOGIT = -2.4
 
 @dataclass
 class Customer:
+    """One synthetic customer: what the dealership knows and the hidden truth."""
+
     customer_id: str
     attributes: dict
     consent: dict[str, bool]
@@ -61,6 +63,8 @@ class Customer:
 
 @dataclass
 class Message:
+    """One campaign message of the synthetic catalog."""
+
     message_id: str
     kind: str
     topics: list[str]
@@ -74,6 +78,8 @@ class Message:
 
 @dataclass
 class Dealership:
+    """The synthetic world: customers, catalog, behavior and the truth behind it."""
+
     customers: list[Customer]
     messages: list[Message]
     events: list[dict]

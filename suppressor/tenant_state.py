@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class TenantState:
+    """What the decision path needs of a tenant, cached."""
+
     policy: VersionedPolicy
     model: ExportedModel | None
     checked_at: float

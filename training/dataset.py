@@ -17,6 +17,8 @@ from suppressor.store import Store
 
 @dataclass
 class Dataset:
+    """Labeled (customer, message) pairs with their customers and messages."""
+
     customer_ids: list[str]
     attributes: list[dict[str, Any]]  # per customer
     item_keys: list[str]  # message id (or signature for organic behavior)
@@ -30,6 +32,7 @@ class Dataset:
 
     @property
     def n_pairs(self) -> int:
+        """Number of labeled pairs."""
         return len(self.labels)
 
 

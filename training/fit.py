@@ -31,6 +31,8 @@ class TrainingError(RuntimeError):
 
 @dataclass
 class TrainConfig:
+    """Hyperparameters and gates of one training run."""
+
     dim: int = 32
     epochs: int = 30
     learning_rate: float = 0.1

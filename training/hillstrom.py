@@ -36,6 +36,8 @@ START = datetime(2008, 3, 1, tzinfo=timezone.utc)  # the campaign ran in 2008
 
 @dataclass
 class Rows:
+    """The Hillstrom file as arrays."""
+
     attrs: list[dict]
     segment: np.ndarray  # "mens" / "womens" / "none"
     visit: np.ndarray
