@@ -191,7 +191,9 @@ class Decider:
             d = self._decision(batch, req, policy, did, json.loads(res), user)
             out.append(d)
             if self.log is not None and not req.dry_run:
-                self.log.append(batch.tenant, d.model_dump_json(exclude_none=True))
+                # the request rides along so a later replay can re-decide it under another policy
+                record = d.model_dump_json(exclude_none=True)[:-1] + ',"request":' + req.model_dump_json(exclude_none=True) + "}"
+                self.log.append(batch.tenant, record)
         return out
 
     def _decision(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, res: dict, user: bytes) -> Decision:

@@ -53,6 +53,8 @@ def test_decisions_are_logged_but_dry_runs_are_not(client, key):
     client.post("/v1/decisions:batch", json={"items": [body("c-2"), body("c-3")]}, headers=auth(key))
     logged = client.get("/v1/decisions", headers=auth(key)).json()["decisions"]
     assert [d["customer_id"] for d in logged] == ["c-3", "c-2", "c-1"]
+    assert logged[2]["request"]["message"]["topics"] == ["segment:suv"]  # enough to replay it later
+    assert logged[2]["reasons"] and logged[2]["action"] == "send"
 
 
 def test_metrics_count_verdicts(client, key):
