@@ -35,6 +35,21 @@ def put_policy(body: Policy, tenant: TenantDep, store: StoreDep, services: Servi
     return saved
 
 
+@router.patch("/policy", response_model=VersionedPolicy)
+def patch_policy(tenant: TenantDep, store: StoreDep, services: ServicesDep,
+                 changes: Annotated[dict[str, Any], Body()]) -> VersionedPolicy:
+    """Change some fields and keep the rest (nested objects merge); makes a new version."""
+    current = policy.get(store, tenant)
+    merged = policy.merge(current.model_dump(mode="json", exclude={"version", "campaigns"}), changes)
+    try:
+        candidate = Policy.model_validate(merged)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+    saved = policy.put(store, tenant, candidate, _now())
+    services.states.invalidate(tenant)
+    return saved
+
+
 @router.get("/policy/history")
 def policy_history(tenant: TenantDep, store: StoreDep) -> dict:
     """Past versions (tenant policy and campaign overrides), newest first."""

@@ -68,3 +68,17 @@ def test_campaign_override_merges_and_versions(client, key):
     assert client.get("/v1/campaigns/blitz/policy", headers=auth(key)).json()["override"] is None
     assert client.delete("/v1/campaigns/blitz/policy", headers=auth(key)).status_code == 404
     assert client.get("/v1/policy", headers=auth(key)).json()["version"] == 2
+
+
+def test_patch_changes_one_knob_and_keeps_the_rest(client, key):
+    client.put("/v1/policy", json={"caps": [{"channel": "email", "max": 2, "window": "7d"}], "min_gap": "12h"},
+               headers=auth(key))
+    r = client.patch("/v1/policy", json={"relevance_threshold": 0.1, "quiet_hours": {"start": "22:00"}}, headers=auth(key))
+    assert r.status_code == 200
+    got = r.json()
+    assert got["version"] == 2 and got["relevance_threshold"] == 0.1
+    assert got["caps"] == [{"channel": "email", "kind": None, "max": 2, "window": "7d"}] and got["min_gap"] == "12h"
+    assert got["quiet_hours"]["start"] == "22:00" and got["quiet_hours"]["end"] == "08:00"
+    r = client.patch("/v1/policy", json={"balance": {"max_sales_share": 2}}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "balance.max_sales_share"
+    assert client.get("/v1/policy", headers=auth(key)).json()["version"] == 2
