@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import datetime, timezone
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 from typing import Any
 
@@ -56,13 +57,19 @@ def _optional(body: CustomerIn) -> dict[str, str]:
         out["preferred_channel"] = body.preferred_channel
     if body.timezone:
         out["timezone"] = body.timezone
-        out["tzt"] = json.dumps(utc_offsets(body.timezone))
+        out["tzt"] = _offsets_json(body.timezone, int(time.time() // 86400))
     stage = body.attributes.get("lead_stage")
     if isinstance(stage, str) and stage:
         out["stage"] = stage.strip().lower()
     if body.attributes.get("service_order_open") is True:
         out["svc_open"] = "1"
     return out
+
+
+@lru_cache(maxsize=1024)
+def _offsets_json(tz: str, day: int) -> str:
+    """utc_offsets as stored, computed once per zone per day (a bulk import has few zones)."""
+    return json.dumps(utc_offsets(tz, day * 86400))
 
 
 def utc_offsets(tz: str, start: float | None = None, days: int = 730) -> list[list[int]]:
