@@ -19,7 +19,7 @@ import redis.asyncio
 from . import content, keys, reasons
 from .decision_log import DecisionLog
 from .domain import KNOWN_CHANNELS, Action, Decision, DecisionRequest, Kind, Reason
-from .model import ExportedModel, pack, unpack
+from .model import ExportedModel, unpack
 from .policy import Policy
 from .store import Store, arun_scripts, run_scripts
 from .tenant_state import TenantState, TenantStateCache
@@ -181,8 +181,7 @@ class Decider:
             if ch not in candidates:
                 candidates.append(ch)
         for ch in candidates:
-            vec = model.item_vector(ch, msg.kind, msg.topics) if model else None
-            args += [ch, pack(vec) if vec is not None else ""]
+            args += [ch, model.packed_item(ch, msg.kind, msg.topics) if model else b""]
         return keys.decision_keys(tenant, req.customer_id), args
 
     def _finish(self, batch: _Batch, raw: list) -> list[Decision]:

@@ -57,6 +57,7 @@ class ExportedModel:
         self.item_index = {name: i for i, name in enumerate(self.item_features)}
         self.user_index = {name: i for i, name in enumerate(self.user_features)}
         self._item_cache: dict[tuple, np.ndarray | None] = {}
+        self._packed_cache: dict[tuple, bytes] = {}
 
     @property
     def dim(self) -> int:
@@ -83,6 +84,18 @@ class ExportedModel:
             self._item_cache.clear()
         self._item_cache[sig] = vec
         return vec
+
+    def packed_item(self, channel: str | None, kind: str | None, topics: tuple[str, ...] | list[str]) -> bytes:
+        """``item_vector`` packed for the decide script ('' when the model knows none of its features)."""
+        sig = (channel, kind, tuple(topics))
+        hit = self._packed_cache.get(sig)
+        if hit is None:
+            vec = self.item_vector(channel, kind, topics)
+            hit = pack(vec) if vec is not None else b""
+            if len(self._packed_cache) > 50_000:
+                self._packed_cache.clear()
+            self._packed_cache[sig] = hit
+        return hit
 
     def user_vector(self, attributes: dict[str, Any], identity: np.ndarray | None = None) -> np.ndarray:
         """Embedding + bias of a customer: attribute features plus the identity part if trained."""
