@@ -126,8 +126,11 @@ class Decider:
     async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
                       bulk: redis.asyncio.Redis) -> list[Decision]:
         """``decide`` on asyncio clients: small calls bounded by the decision deadline, big batches not."""
-        batch = self._prepare(tenant, requests)
         small = len(requests) <= 100
+        if self.states.needs_refresh(tenant):  # a blocking Redis read: keep it off the event loop
+            await asyncio.to_thread(self.states.get, tenant)
+        # a big batch's Python work goes to a thread so single decisions keep flowing beside it
+        batch = self._prepare(tenant, requests) if small else await asyncio.to_thread(self._prepare, tenant, requests)
         deadline = self.store.settings.decision_deadline_ms / 1000
         try:
             # Redis answers a pipeline only after running all of it: a 10,000-item batch
@@ -136,7 +139,7 @@ class Decider:
                                          timeout=deadline if small else None)
         except (redis.RedisError, asyncio.TimeoutError) as exc:
             return self._degraded(batch, exc)
-        return self._finish(batch, raw)
+        return self._finish(batch, raw) if small else await asyncio.to_thread(self._finish, batch, raw)
 
     def _prepare(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> _Batch:
         state = self.states.get(tenant)

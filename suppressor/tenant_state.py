@@ -60,6 +60,11 @@ class TenantStateCache:
             self._states[tenant] = state
             return state
 
+    def needs_refresh(self, tenant: str) -> bool:
+        """True when the next ``get`` would read Redis (so async callers can do it off the loop)."""
+        state = self._states.get(tenant)
+        return state is None or time.monotonic() - state.checked_at >= self.ttl
+
     def invalidate(self, tenant: str) -> None:
         """Forget a tenant's cached state (after this process changed it)."""
         self._states.pop(tenant, None)
