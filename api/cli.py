@@ -39,16 +39,6 @@ def _keys_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train(args: argparse.Namespace) -> int:
-    from training.__main__ import main as train_main
-
-    extra = ["--no-activate"] if args.no_activate else []
-    if args.event_weights:
-        extra += ["--event-weights", args.event_weights]
-    return train_main(["--tenant", args.tenant, "--epochs", str(args.epochs), "--dim", str(args.dim),
-                       "--half-life-days", str(args.half_life_days), *extra])
-
-
 def _evaluate_hillstrom(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -71,6 +61,11 @@ def _quickstart(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["train"]:  # imported only here: LightFM stays out of `serve`
+        from training.__main__ import main as train_main
+
+        return train_main(argv[1:], prog="suppressor train")
     p = argparse.ArgumentParser(prog="suppressor", description="Pre-send suppression for marketing messages.")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -93,14 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     kc.add_argument("--tenant", required=True)
     kc.set_defaults(func=_keys_create)
 
-    t = sub.add_parser("train", help="train and activate a new model for a tenant")
-    t.add_argument("--tenant", required=True)
-    t.add_argument("--epochs", type=int, default=30)
-    t.add_argument("--dim", type=int, default=32)
-    t.add_argument("--no-activate", action="store_true")
-    t.add_argument("--half-life-days", type=float, default=180.0, help="time decay of behavior")
-    t.add_argument("--event-weights", help='JSON overrides, e.g. \'{"opened": 0.5, "ignored": -2}\'')
-    t.set_defaults(func=_train)
+    # listed for --help only: main() hands `train ...` to training's own parser, one definition
+    sub.add_parser("train", add_help=False, help="train and activate a new model for a tenant (see train --help)")
 
     e = sub.add_parser("evaluate", help="measure the model on a real dataset")
     esub = e.add_subparsers(dest="dataset", required=True)

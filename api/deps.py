@@ -49,11 +49,6 @@ async def get_store(services: ServicesDep) -> Store:
     return services.store
 
 
-async def get_settings(services: ServicesDep) -> Settings:
-    """The settings the app was built with."""
-    return services.settings
-
-
 async def get_tenant(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
     """The tenant named by the bearer API key; 401 otherwise."""
     # async on purpose: sync dependencies each cost a threadpool hop; the key lookup is
@@ -71,5 +66,4 @@ async def get_tenant(services: ServicesDep, authorization: Annotated[str | None,
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 TenantDep = Annotated[str, Depends(get_tenant)]

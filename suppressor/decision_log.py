@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import threading
 
 import redis
 
 from . import keys
+from .background import Periodic
 from .store import Store
 
 log = logging.getLogger(__name__)
 
 
-class DecisionLog:
+class DecisionLog(Periodic):
     """Buffers decisions and appends them in pipelined batches from a background thread.
 
     The decision itself is already answered; the log trails it by at most ``interval``
@@ -24,12 +24,9 @@ class DecisionLog:
 
     def __init__(self, store: Store, interval: float = 0.05, max_buffer: int = 200_000):
         self.store = store
-        self.interval = interval
         self._q: queue.Queue[tuple[str, str]] = queue.Queue(maxsize=max_buffer)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="decision-log", daemon=True)
-        self._thread.start()
         self.dropped = 0
+        super().__init__(interval, "decision-log")
 
     def append(self, tenant: str, record: str) -> None:
         """Queue one decision record (JSON text) for the tenant's log."""
@@ -58,16 +55,6 @@ class DecisionLog:
             log.warning("decision log: %d records not written: %s", len(items), exc)
             return 0
         return len(items)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.flush()
-
-    def close(self) -> None:
-        """Stop the writer after a final flush."""
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.flush()
 
 
 def recent(store: Store, tenant: str, limit: int = 50) -> list[dict]:

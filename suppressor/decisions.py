@@ -26,6 +26,10 @@ from .tenant_state import TenantState, TenantStateCache
 
 log = logging.getLogger(__name__)
 
+# Up to this many requests a call is "small": it gets the decision deadline and stays on the
+# event loop; bigger batches use the bulk client and run their Python work in a thread.
+SMALL = 100
+
 _PROCESS = os.urandom(6).hex()
 _COUNTER = itertools.count()
 
@@ -118,7 +122,7 @@ class Decider:
         batch = self._prepare(tenant, requests, now)
         try:
             # big batches use the bulk connection: the deadline is for single verdicts
-            raw = run_scripts(self.store, "decide", batch.calls, hot=len(requests) <= 100)
+            raw = run_scripts(self.store, "decide", batch.calls, hot=len(requests) <= SMALL)
         except redis.RedisError as exc:
             return self._degraded(batch, exc)
         return self._finish(batch, raw)
@@ -126,7 +130,7 @@ class Decider:
     async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
                       bulk: redis.asyncio.Redis) -> list[Decision]:
         """``decide`` on asyncio clients: small calls bounded by the decision deadline, big batches not."""
-        small = len(requests) <= 100
+        small = len(requests) <= SMALL
         if self.states.needs_refresh(tenant):  # a blocking Redis read: keep it off the event loop
             await asyncio.to_thread(self.states.get, tenant)
         # a big batch's Python work goes to a thread so single decisions keep flowing beside it
@@ -189,8 +193,8 @@ class Decider:
 
     def _finish(self, batch: _Batch, raw: list) -> list[Decision]:
         out = []
-        for req, policy, did, (res, user) in zip(batch.requests, batch.policies, batch.ids, raw):
-            d = self._decision(batch, req, policy, did, json.loads(res), user)
+        for req, did, (res, user) in zip(batch.requests, batch.ids, raw):
+            d = self._decision(batch, req, did, json.loads(res), user)
             out.append(d)
             if self.log is not None and not req.dry_run:
                 # the request rides along so a later replay can re-decide it under another policy
@@ -198,7 +202,7 @@ class Decider:
                 self.log.append(batch.tenant, record)
         return out
 
-    def _decision(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, res: dict, user: bytes) -> Decision:
+    def _decision(self, batch: _Batch, req: DecisionRequest, did: str, res: dict, user: bytes) -> Decision:
         model = batch.state.model
         version = model.version if model else None
         codes = res.get("reasons") or []

@@ -18,6 +18,7 @@ import numpy as np
 import redis
 
 from . import keys
+from .background import Periodic
 from .customers import identity_field
 from .labels import LabelRules, epoch, group_by_message, label
 from .model import ExportedModel, pack, unpack
@@ -81,20 +82,17 @@ def refreshed_vector(model: ExportedModel, attributes: dict, identity: np.ndarra
     return fold_in(prior, np.array(rows, dtype=np.float64), np.array(ys), np.array(ws))
 
 
-class Refresher:
+class Refresher(Periodic):
     """Folds fresh behavior in from a background thread, a few hundred milliseconds after ingest."""
 
     def __init__(self, store: Store, states: TenantStateCache, interval: float = 0.2,
                  rules: LabelRules | None = None):
         self.store = store
         self.states = states
-        self.interval = interval
         self.rules = rules or LabelRules()
         self._pending: dict[str, set[str]] = defaultdict(set)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="refresher", daemon=True)
-        self._thread.start()
+        super().__init__(interval, "refresher")
 
     def enqueue(self, tenant: str, customer_ids) -> None:
         """Mark customers whose behavior changed."""
@@ -136,13 +134,3 @@ class Refresher:
                     done += 1
             write.execute()
         return done
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.flush()
-
-    def close(self) -> None:
-        """Stop after a last refresh."""
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.flush()

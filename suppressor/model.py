@@ -241,11 +241,15 @@ def activate(store: Store, tenant: str, version: str) -> ExportedModel:
     return model
 
 
+def versions_to_drop(store: Store, tenant: str, keep: int) -> list[str]:
+    """Stored versions beyond the newest ``keep`` (never the active one)."""
+    active = active_version(store, tenant)
+    return [r["version"] for r in list_models(store, tenant)[keep:] if r["version"] != active]
+
+
 def prune(store: Store, tenant: str, keep: int) -> list[str]:
     """Drop the arrays of all but the newest ``keep`` versions (and the active one)."""
-    active = active_version(store, tenant)
-    versions = [r["version"] for r in list_models(store, tenant)]
-    doomed = [v for v in versions[keep:] if v != active]
+    doomed = versions_to_drop(store, tenant, keep)
     if doomed:
         pipe = store.bulk.pipeline(transaction=False)
         for v in doomed:

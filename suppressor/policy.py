@@ -11,7 +11,7 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, field_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, field_validator
 
 from . import keys
 from .domain import Channel, Kind, Strict
@@ -182,12 +182,18 @@ class VersionedPolicy(Policy):
     version: int = 0
     campaigns: dict[str, dict[str, Any]] = Field(default_factory=dict, description="campaign overrides (partial policies)")
 
+    _effective: dict[str, Policy] = PrivateAttr(default_factory=dict)
+
     def for_campaign(self, campaign_id: str | None) -> Policy:
         """The effective policy of one campaign: the tenant policy with the override merged in."""
         override = self.campaigns.get(campaign_id) if campaign_id else None
         if not override:
             return self
-        return Policy.model_validate(merge(self.model_dump(exclude={"version", "campaigns"}), override))
+        # built once per policy version: the decision path asks for it on every request
+        if campaign_id not in self._effective:
+            merged = merge(self.model_dump(exclude={"version", "campaigns"}), override)
+            self._effective[campaign_id] = Policy.model_validate(merged)
+        return self._effective[campaign_id]
 
 
 def merge(base: dict, override: dict) -> dict:
@@ -209,7 +215,8 @@ def validate_override(override: dict[str, Any]) -> dict[str, Any]:
 
 _PUT = """
 local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local t = redis.call('TIME')  -- with the version, tells servers their cached copy is current
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'stamp', t[1] .. '.' .. t[2])
 redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',"at":"' .. ARGV[3] .. '","field":"' .. ARGV[1] .. '","doc":' .. ARGV[2] .. '}')
 redis.call('LTRIM', KEYS[2], 0, 199)
 return v
@@ -218,6 +225,8 @@ return v
 _DEL = """
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'stamp', t[1] .. '.' .. t[2])
 redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',"at":"' .. ARGV[2] .. '","field":"' .. ARGV[1] .. '","doc":null}')
 redis.call('LTRIM', KEYS[2], 0, 199)
 return v

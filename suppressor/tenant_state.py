@@ -36,6 +36,7 @@ class TenantState:
     catalog: list[Content] = field(default_factory=list)
     catalog_version: int = -1
     stale: bool = False  # True when the last refresh could not reach Redis
+    policy_stamp: bytes | None = None  # the policy hash's "stamp" when it was read
 
 
 class TenantStateCache:
@@ -72,11 +73,16 @@ class TenantStateCache:
     def _refresh(self, tenant: str, old: TenantState | None) -> TenantState:
         try:
             pipe = self.store.hot.pipeline(transaction=False)
-            pipe.hgetall(keys.policy(tenant))
+            pipe.hget(keys.policy(tenant), "stamp")
             pipe.get(keys.model_active(tenant))
             pipe.get(keys.content_version(tenant))
-            raw_policy, active, cver = pipe.execute()
-            policy = policies.from_hash(raw_policy)
+            stamp, active, cver = pipe.execute()
+            # every change writes a new stamp, so an unchanged one keeps the parsed policy
+            # (and the campaign policies it has built) instead of re-reading it every tick
+            if old is not None and not old.stale and old.policy_stamp == stamp:
+                policy = old.policy
+            else:
+                policy = policies.from_hash(self.store.hot.hgetall(keys.policy(tenant)))
             active = active.decode() if active else None
             cver = int(cver or 0)
             model = old.model if old and old.model and old.model.version == active else None
@@ -94,4 +100,4 @@ class TenantStateCache:
             if old is None:
                 return TenantState(VersionedPolicy(), None, retry_at, stale=True)
             return TenantState(old.policy, old.model, retry_at, old.catalog, old.catalog_version, stale=True)
-        return TenantState(policy, model, time.monotonic(), catalog, cver)
+        return TenantState(policy, model, time.monotonic(), catalog, cver, policy_stamp=stamp)

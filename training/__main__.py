@@ -17,9 +17,9 @@ from suppressor.store import Store
 from .fit import TrainConfig, TrainingError, train_tenant
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m training") -> int:
     """Train one tenant, reporting progress to stdout and, with --job, to the job record."""
-    p = argparse.ArgumentParser(prog="python -m training")
+    p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--tenant", required=True)
     p.add_argument("--job")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)

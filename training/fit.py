@@ -203,10 +203,8 @@ def _write_vectors(store: Store, tenant: str, exported: ExportedModel, ds: Datas
     biases, embs = fitted.get_user_representations(uf)
     ttl = store.settings.customer_ttl_days * 86400
     v, idf = exported.version, identity_field(exported.version)
-    # vectors of versions that prune() is about to drop go now, in the same pass
-    active = models.active_version(store, tenant)
-    listed = [r["version"] for r in models.list_models(store, tenant)]
-    doomed = [x for x in listed[store.settings.models_kept - 1:] if x != active]
+    # vectors of the versions prune() drops once this one lands go now, in the same pass
+    doomed = models.versions_to_drop(store, tenant, store.settings.models_kept - 1)
     doomed_fields = [f for x in doomed for f in (x, identity_field(x))]
     for start in range(0, len(ds.customer_ids), chunk):
         pipe = store.bulk.pipeline(transaction=False)
