@@ -44,7 +44,7 @@ def load(data_dir: Path, n: int, trained_share: float) -> str:
         t = time.time()
         n_hist = int(n * trained_share)
         dealer = synthetic.generate(n_hist, weeks=8, sends_per_week=2.0, seed=1)
-        everyone = dealer.customers + [synthetic._customer(i, dealer.rng) for i in range(n_hist, n)]
+        everyone = dealer.customers + [synthetic.make_customer(i, dealer.rng) for i in range(n_hist, n)]
         for start in range(0, n, 5000):  # profiles, pipelined (the PUT path costs 2 round trips each)
             pipe = store.bulk.pipeline(transaction=False)
             for c in everyone[start:start + 5000]:

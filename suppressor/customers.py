@@ -29,25 +29,27 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
     read = store.bulk.pipeline(transaction=False)
     read.hget(pkey, "created_at")
     read.hget(vkey, identity_field(model.version) if model else "-")
-    created, identity = read.execute()
+    read.zcard(keys.events_by_time(tenant, customer_id))
+    created, identity, n_events = read.execute()
 
     mapping: dict[str, Any] = {
         "attributes": json.dumps(body.attributes),
         "consent": json.dumps(body.consent),
         "updated_at": now,
-        "created_at": created or now,
+        "created_at": created.decode() if created else now,
+        **_optional(body),
     }
+    vec = model.user_vector(body.attributes, unpack(identity) if identity else None) if model else None
     write = store.bulk.pipeline(transaction=True)
     write.delete(pkey)
-    write.hset(pkey, mapping={**mapping, **_optional(body)})
+    write.hset(pkey, mapping=mapping)
     write.expire(pkey, store.settings.customer_ttl_days * 86400)
-    if model is not None:
-        vec = model.user_vector(body.attributes, unpack(identity) if identity else None)
+    if vec is not None:
         write.hset(vkey, model.version, pack(vec))
         write.expire(vkey, store.settings.customer_ttl_days * 86400)
     write.sadd(keys.customers_index(tenant), customer_id)
     write.execute()
-    return get(store, tenant, customer_id, model)
+    return _out(customer_id, mapping, n_events, model, vec)
 
 
 def _optional(body: CustomerIn) -> dict[str, str]:
@@ -106,7 +108,12 @@ def get(store: Store, tenant: str, customer_id: str, model: ExportedModel | None
     raw, n_events, vec = pipe.execute()
     if not raw and not n_events:
         return None
-    prof = _decode(raw)
+    return _out(customer_id, _decode(raw), n_events, model, unpack(vec) if vec else None)
+
+
+def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedModel | None,
+         user: np.ndarray | None) -> CustomerOut:
+    """The API view of a stored profile, with what the model learned."""
     out = CustomerOut(
         customer_id=customer_id,
         attributes=json.loads(prof.get("attributes", "{}")),
@@ -118,7 +125,7 @@ def get(store: Store, tenant: str, customer_id: str, model: ExportedModel | None
         event_count=n_events,
     )
     if model is not None:
-        user = unpack(vec) if vec else model.user_vector(out.attributes)
+        user = user if user is not None else model.user_vector(out.attributes)
         out.model_version = model.version
         out.interests, out.channel_affinities = learned_affinities(model, user)
     return out

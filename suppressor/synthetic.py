@@ -100,7 +100,8 @@ class Dealership:
         return float(1 / (1 + np.exp(-self.logit(c, m, channel))))
 
 
-def _customer(i: int, rng: np.random.Generator) -> Customer:
+def make_customer(i: int, rng: np.random.Generator) -> Customer:
+    """One customer with planted truth (also used by the benchmarks to add profile-only customers)."""
     household = int(rng.integers(1, 7))
     age = AGE_BANDS[rng.choice(3, p=[0.3, 0.4, 0.3])]
     stage = STAGES[rng.choice(4, p=[0.25, 0.25, 0.2, 0.3])]
@@ -170,7 +171,7 @@ def generate(n_customers: int = 2000, weeks: int = 16, sends_per_week: float = 2
     rng = np.random.default_rng(seed)
     end = end or datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
     start = end - timedelta(weeks=weeks)
-    customers = [_customer(i, rng) for i in range(n_customers)]
+    customers = [make_customer(i, rng) for i in range(n_customers)]
     messages = catalog(rng)
     dealer = Dealership(customers, messages, [], start, end, rng)
     events = dealer.events
