@@ -35,7 +35,7 @@ class DecisionLog(Periodic):
         except queue.Full:
             self.dropped += 1
 
-    def flush(self) -> int:
+    def _flush(self) -> int:
         """Write everything queued so far; returns the number written."""
         items = []
         while True:

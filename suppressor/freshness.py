@@ -99,7 +99,7 @@ class Refresher(Periodic):
         with self._lock:
             self._pending[tenant].update(customer_ids)
 
-    def flush(self) -> int:
+    def _flush(self) -> int:
         """Refresh everything queued now; returns the number of vectors rewritten."""
         with self._lock:
             work, self._pending = self._pending, defaultdict(set)
