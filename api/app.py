@@ -19,7 +19,7 @@ from suppressor.tenants import KeyResolver
 from . import errors
 from .deps import Services
 from .metrics import Metrics
-from .routes import content, customers, decisions, events, health, models, policy
+from .routes import content, customers, decisions, events, health, models, policy, simulation, studio
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -56,6 +56,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
     )
     errors.install(app)
-    for module in (health, events, customers, decisions, policy, content, models):
+    for module in (health, events, customers, decisions, policy, simulation, content, models, studio):
         app.include_router(module.router)
     return app

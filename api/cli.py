@@ -1,4 +1,4 @@
-"""The `suppressor` command: quickstart, serve, keys create, train, evaluate."""
+"""The `suppressor` command: quickstart, serve, keys create, train, simulate, lift, evaluate."""
 
 from __future__ import annotations
 
@@ -53,6 +53,141 @@ def _evaluate_hillstrom(args: argparse.Namespace) -> int:
     return hillstrom(path, args.seed, args.json)
 
 
+def _changes(args: argparse.Namespace) -> dict | None:
+    """--set a.b=v (repeatable) and --changes JSON as one PATCH-style dict."""
+    import json
+
+    from suppressor.policy import merge
+
+    out: dict = json.loads(args.changes) if args.changes else {}
+    for item in args.set or []:
+        path, sep, raw = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: use name=value, e.g. relevance_threshold=0.12")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw  # durations like 7d, channel names
+        node: dict = value
+        for part in reversed(path.split(".")):
+            node = {part: node}
+        out = merge(out, node)
+    return out or None
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from pydantic import ValidationError
+
+    from suppressor import policy as policies
+    from suppressor import simulate
+    from suppressor.store import Store
+
+    from . import report
+    from .routes.simulation import Window
+
+    try:
+        window = Window(since=args.since, until=args.until, max_decisions=args.max_decisions)
+    except ValidationError as exc:
+        print(f"--since/--until/--max-decisions: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    store = Store(Settings())
+    try:
+        prepared = simulate.prepare(store, args.tenant, **window.load())
+        current = prepared.current
+        try:
+            changes = _changes(args)
+            if args.policy:
+                candidate = policies.Policy.model_validate_json(Path(args.policy).read_text())
+            else:
+                candidate = policies.with_changes(current, changes or {})
+        except ValidationError as exc:
+            e = exc.errors()[0]
+            print(f"{'.'.join(map(str, e['loc']))}: {e['msg']}", file=sys.stderr)
+            return 2
+        prepared.current = current if args.sweep is None else policies.as_candidate(current, candidate)
+        if args.sweep:
+            values = [float(v) for v in args.values.split(",")] if args.values else None
+            curve = simulate.tradeoff(store, args.tenant, args.sweep, values, prepared)
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            csv_path = report.write_csv(curve, out / f"tradeoff-{args.sweep}.csv")
+            png_path = report.write_png(curve, out / f"tradeoff-{args.sweep}.png")
+            if args.json:
+                print(json.dumps(curve, indent=2))
+            else:
+                _print_curve(curve)
+                print(f"\nwrote {csv_path} and {png_path}")
+            return 0
+        result = simulate.simulate(store, args.tenant, policies.as_candidate(current, candidate), prepared)
+        print(json.dumps(result, indent=2) if args.json else _text_report(result))
+        return 0
+    finally:
+        store.close()
+
+
+def _print_curve(curve: dict) -> None:
+    print(f"{curve['param']} sweep over {curve['decisions']} logged decisions of {curve['customers']} customers "
+          f"(policy v{curve['policy_version']}, model {curve['model_version']}); % of the current policy")
+    print(f"{'value':>8} {'sends':>8} {'engagement':>11} {'unsubscribes':>13} {'complaints':>11}")
+    for p in curve["points"]:
+        mark = "  <- current" if p["current"] else ""
+        fmt = lambda x: "–" if x is None else f"{x:.1f}%"  # noqa: E731
+        print(f"{p['value']:8.4g} {fmt(p['sends_pct']):>8} {fmt(p['engagement_pct']):>11} "
+              f"{fmt(p['unsubscribes_pct']):>13} {p['complaints']:11.1f}{mark}")
+    for target, p in curve["picks"].items():
+        print(f"keep {target} of engagement: {curve['param']} {p['value']:.4g} -> {p['sends_pct']}% of sends, "
+              f"{p['unsubscribes_pct']}% of unsubscribes")
+
+
+def _text_report(r: dict) -> str:
+    cur, cand, ch = r["current"], r["candidate"], r["change"]
+    lines = [f"{r['decisions']} logged decisions of {r['customers']} customers replayed "
+             f"({r['window']['from']} .. {r['window']['to']}), model {r['model_version']}",
+             f"the current policy (v{cur['policy_version']}) reproduces {r['agreement_with_log_pct']}% of the logged verdicts",
+             "", f"{'':28}{'current':>10}{'candidate':>11}"]
+    rows = [("sends", cur["sends"], cand["sends"]), ("expected engagement", cur["engagement"], cand["engagement"]),
+            ("expected unsubscribes", cur["unsubscribes"], cand["unsubscribes"]),
+            ("expected complaints", cur["complaints"], cand["complaints"]),
+            ("sales share of sends", cur["mix"]["sales_share"], cand["mix"]["sales_share"])]
+    rows += [(f"{a}", cur["actions"][a], cand["actions"][a]) for a in ("send", "reroute", "defer", "suppress")]
+    for code in sorted(set(cur["stopped_by"]) | set(cand["stopped_by"])):
+        rows.append((f"stopped by {code}", cur["stopped_by"].get(code, 0), cand["stopped_by"].get(code, 0)))
+    lines += [f"{name:28}{a:>10}{b:>11}" for name, a, b in rows]
+    lines += ["", f"sends {ch['sends_pct']}% of current, engagement kept {ch['engagement_kept_pct']}%, "
+                  f"unsubscribes avoided {ch['unsubscribes_avoided']}, complaints avoided {ch['complaints_avoided']}, "
+                  f"{ch['decisions_changed']} decisions change"]
+    return "\n".join(lines)
+
+
+def _lift(args: argparse.Namespace) -> int:
+    import json
+
+    from suppressor import lift
+    from suppressor.store import Store
+
+    store = Store(Settings())
+    try:
+        r = lift.lift(store, args.tenant, args.bucket_days)
+    finally:
+        store.close()
+    if args.json or not r["overall"]:
+        print(json.dumps(r, indent=2))
+        return 0
+    print(f"holdout {r['holdout_fraction']:.0%}: {r['customers']['governed']} governed vs "
+          f"{r['customers']['holdout']} holdout customers ({r['window']['from'][:10]} .. {r['window']['to'][:10]})")
+    blocks = [("all", r["overall"])] + [(b["from"][:10], b) for b in r["buckets"]]
+    for label, b in blocks:
+        for outcome in ("engaged", "unsubscribed", "complained"):
+            g, h, d = b["governed"][outcome], b["holdout"][outcome], b["difference"][outcome]
+            print(f"{label:10} {outcome:13} governed {g['rate']:7.2%} [{g['low']:.2%}, {g['high']:.2%}]  "
+                  f"holdout {h['rate']:7.2%} [{h['low']:.2%}, {h['high']:.2%}]  "
+                  f"difference {d['diff'] * 100:+.2f} pts [{d['low'] * 100:+.2f}, {d['high'] * 100:+.2f}]")
+    return 0
+
+
 def _quickstart(args: argparse.Namespace) -> int:
     from .quickstart import run
 
@@ -90,6 +225,27 @@ def main(argv: list[str] | None = None) -> int:
 
     # listed for --help only: main() hands `train ...` to training's own parser, one definition
     sub.add_parser("train", add_help=False, help="train and activate a new model for a tenant (see train --help)")
+
+    si = sub.add_parser("simulate", help="replay logged decisions under a candidate policy, or sweep a knob")
+    si.add_argument("--tenant", required=True)
+    si.add_argument("--set", action="append", metavar="NAME=VALUE",
+                    help="change one policy field, e.g. relevance_threshold=0.12 or balance.max_sales_share=0.5")
+    si.add_argument("--changes", help="policy changes as JSON (as for PATCH /v1/policy)")
+    si.add_argument("--policy", help="a whole candidate policy, as a JSON file (as for PUT /v1/policy)")
+    si.add_argument("--sweep", choices=("relevance_threshold", "cap_scale"), help="draw the trade-off curve of one knob")
+    si.add_argument("--values", help="comma-separated sweep points (default: score deciles / cap multipliers)")
+    si.add_argument("--out", default=".", help="folder for the sweep's CSV and PNG")
+    si.add_argument("--since", help="ISO time or a duration like 14d (that long ago)")
+    si.add_argument("--until")
+    si.add_argument("--max-decisions", type=int, default=50_000)
+    si.add_argument("--json", action="store_true")
+    si.set_defaults(func=_simulate)
+
+    li = sub.add_parser("lift", help="holdout lift: governed vs holdout customers, with intervals, over time")
+    li.add_argument("--tenant", required=True)
+    li.add_argument("--bucket-days", type=float, default=7.0)
+    li.add_argument("--json", action="store_true")
+    li.set_defaults(func=_lift)
 
     e = sub.add_parser("evaluate", help="measure the model on a real dataset")
     esub = e.add_subparsers(dest="dataset", required=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 import redis.asyncio
@@ -34,6 +34,7 @@ class Services:
     refresher: Refresher
     keys: KeyResolver
     metrics: Metrics
+    what_if_cache: dict = field(default_factory=dict)  # trade-off curves, keyed by what they depend on
 
 
 async def get_services(request: Request) -> Services:

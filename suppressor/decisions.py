@@ -96,6 +96,35 @@ def static_params(policy: Policy, model: ExportedModel | None) -> str:
     return json.dumps(body)[1:-1]
 
 
+def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
+    """The script parameters that come from one request (all but the holdout flag)."""
+    msg = req.message
+    params = {
+        "now": now_ms, "did": did, "req": msg.channel, "kind": msg.kind.value,
+        "reroute": req.allow_reroute, "tx": msg.kind == Kind.transactional, "dry": req.dry_run,
+        "topics": msg.topics or [],
+    }
+    if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
+        offer = {"key": msg.offer.key, "terms": msg.offer.terms, "tj": json.dumps(msg.offer.terms, sort_keys=True)}
+        if msg.offer.expires is not None:
+            offer["until"] = int(msg.offer.expires.timestamp() * 1000)
+        params["offer"] = offer
+    return params
+
+
+def channel_args(req: DecisionRequest, model: ExportedModel | None) -> list:
+    """The script's trailing arguments: each candidate channel with its packed item vector."""
+    msg = req.message
+    candidates = [msg.channel]
+    for ch in req.channels if req.channels is not None else (*KNOWN_CHANNELS, *(model.channels if model else ())):
+        if ch not in candidates:
+            candidates.append(ch)
+    args: list = []
+    for ch in candidates:
+        args += [ch, model.packed_item(ch, msg.kind, msg.topics) if model else b""]
+    return args
+
+
 @dataclass
 class _Batch:
     tenant: str
@@ -168,27 +197,9 @@ class Decider:
             if len(self._static) > 1000:
                 self._static.clear()
             static = self._static[skey] = static_params(policy, model)
-        offer = None
-        if msg.offer is not None:
-            offer = {"key": msg.offer.key, "terms": msg.offer.terms,
-                     "tj": json.dumps(msg.offer.terms, sort_keys=True)}
-            if msg.offer.expires is not None:
-                offer["until"] = int(msg.offer.expires.timestamp() * 1000)
-        dynamic = {
-            "now": now_ms, "did": did, "req": msg.channel, "kind": msg.kind.value,
-            "reroute": req.allow_reroute, "tx": msg.kind == Kind.transactional, "dry": req.dry_run,
-            "hold": in_holdout(tenant, req.customer_id, policy.holdout_fraction),
-            "topics": msg.topics or [],
-        }
-        if offer is not None:  # JSON null would reach Lua as a truthy cjson.null
-            dynamic["offer"] = offer
-        args: list = ["{" + static + "," + json.dumps(dynamic)[1:]]
-        candidates = [msg.channel]
-        for ch in req.channels if req.channels is not None else (*KNOWN_CHANNELS, *(model.channels if model else ())):
-            if ch not in candidates:
-                candidates.append(ch)
-        for ch in candidates:
-            args += [ch, model.packed_item(ch, msg.kind, msg.topics) if model else b""]
+        dynamic = request_params(req, did, now_ms)
+        dynamic["hold"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
+        args: list = ["{" + static + "," + json.dumps(dynamic)[1:], *channel_args(req, model)]
         return keys.decision_keys(tenant, req.customer_id), args
 
     def _finish(self, batch: _Batch, raw: list) -> list[Decision]:

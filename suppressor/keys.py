@@ -132,3 +132,13 @@ def customer_keys(t: str, c: str) -> list[str]:
     """Every key that holds data about one customer (for erasure)."""
     return [profile(t, c), events(t, c), events_by_time(t, c), vectors(t, c),
             sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c)]
+
+
+SCRATCH = ("profile", "state", "pending", "blocked", "ev", "evt", "sends", "offers")
+
+
+def replay_keys(t: str, c: str) -> list[str]:
+    """The replay script's KEYS: production keys it reads, then its scratch copies (same slot)."""
+    real = [profile(t, c), vectors(t, c), sends(t, c), offers(t, c), blocked_topics(t, c)]
+    scratch = [customer(t, c, "sim", copy, name) for copy in ("base", "work") for name in SCRATCH]
+    return real + scratch

@@ -207,6 +207,17 @@ def merge(base: dict, override: dict) -> dict:
 _REPLACED = {"thresholds_by_stage", "better"}  # maps that an override replaces whole
 
 
+def with_changes(current: VersionedPolicy, changes: dict[str, Any]) -> Policy:
+    """The tenant policy with ``changes`` merged in (what PATCH saves); raises pydantic.ValidationError."""
+    return Policy.model_validate(merge(current.model_dump(mode="json", exclude={"version", "campaigns"}), changes))
+
+
+def as_candidate(current: VersionedPolicy, tenant_policy: Policy) -> VersionedPolicy:
+    """``tenant_policy`` in place of the current one, campaign overrides kept (for what-ifs)."""
+    return VersionedPolicy(version=current.version, campaigns=current.campaigns,
+                           **tenant_policy.model_dump(exclude={"version", "campaigns"}))
+
+
 def validate_override(override: dict[str, Any]) -> dict[str, Any]:
     """Check a campaign override merges into a valid policy; raises pydantic.ValidationError."""
     Policy.model_validate(merge(Policy().model_dump(), override))

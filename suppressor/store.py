@@ -15,7 +15,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-SCRIPTS = ("ingest", "decide", "release")
+SCRIPTS = ("ingest", "decide", "release", "replay")
 BULK_TIMEOUT = 60.0  # seconds; ingest, training and big batches
 
 
@@ -34,10 +34,7 @@ class Store:
         deadline = settings.decision_deadline_ms / 1000
         self.bulk = self._client(redis.Redis, socket_timeout=BULK_TIMEOUT)
         self.hot = self._client(redis.Redis, socket_timeout=deadline, socket_connect_timeout=deadline)
-        self.scripts = {
-            name: self.hot.register_script(resources.files("suppressor.lua").joinpath(f"{name}.lua").read_text())
-            for name in SCRIPTS
-        }
+        self.scripts = {name: self.hot.register_script(script_source(name)) for name in SCRIPTS}
 
     def _client(self, cls: Any, **options: Any) -> Any:
         if self.url:
@@ -75,6 +72,26 @@ class Store:
                 time.sleep(0.05)
             self.embedded._cleanup()
             self.embedded = None
+
+
+def _lua(name: str) -> str:
+    return resources.files("suppressor.lua").joinpath(f"{name}.lua").read_text()
+
+
+# The decide script's first line; the replay hands it the parameters already decoded.
+_DECODE_PARAMS = "local P = cjson.decode(ARGV[1])"
+
+
+def script_source(name: str) -> str:
+    """A script's Lua text; `replay` embeds the production decide and ingest scripts verbatim."""
+    if name != "replay":
+        return _lua(name)
+    decide = _lua("decide")
+    if _DECODE_PARAMS not in decide:
+        raise RuntimeError("decide.lua no longer starts from its JSON parameters; update the replay wrapper")
+    decide = decide.replace(_DECODE_PARAMS, "local P = ARGV[1]", 1)
+    return (f"local function decide(KEYS, ARGV)\n{decide}\nend\n"
+            f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}")
 
 
 def _start_embedded(data_dir: Path):

@@ -9,6 +9,8 @@ how much of it the model recovers.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -206,8 +208,9 @@ def _event(eid: str, cid: str, typ: str, ts: datetime, channel: str | None, mess
     return ev
 
 
-def _outcome(d: Dealership, c: Customer, m: Message, ch: str, ts: datetime, eid: str) -> list[dict]:
-    mid = f"{m.message_id}-{ch}-w{int((ts - d.start).days // 7)}"  # one campaign send per week
+def _outcome(d: Dealership, c: Customer, m: Message, ch: str, ts: datetime, eid: str, mid: str | None = None,
+             complaints: bool = False) -> list[dict]:
+    mid = mid or f"{m.message_id}-{ch}-w{int((ts - d.start).days // 7)}"  # one campaign send per week
     base = dict(cid=c.customer_id, channel=ch, message_id=mid, kind=m.kind, topics=m.topics)
     out = [_event(f"{eid}-d", typ="delivered", ts=ts, **base)]
     p = d.p_engage(c, m, ch)
@@ -219,9 +222,56 @@ def _outcome(d: Dealership, c: Customer, m: Message, ch: str, ts: datetime, eid:
             if m.kind == "sales" and d.rng.random() < 0.08:
                 out.append(_event(f"{eid}-p", typ="converted", ts=later + timedelta(days=2), **base))
     elif d.rng.random() < 0.004 * max(0.0, -d.logit(c, m, ch)):
-        unsub = _event(f"{eid}-u", typ="unsubscribed", ts=later, **base)
-        unsub["properties"] = {"scope": "channel"}  # the footer link: no more of this channel
-        out.append(unsub)
+        if complaints and d.rng.random() < 0.15:  # some mark it as spam instead
+            out.append(_event(f"{eid}-x", typ="complained", ts=later, **base))
+        else:
+            unsub = _event(f"{eid}-u", typ="unsubscribed", ts=later, **base)
+            unsub["properties"] = {"scope": "channel"}  # the footer link: no more of this channel
+            out.append(unsub)
     else:
         out.append(_event(f"{eid}-i", typ="ignored", ts=ts + timedelta(days=3), **base))
     return out
+
+
+CAMPAIGN_CHANNELS = (("email", 0.6), ("sms", 0.15), ("push", 0.15), ("direct_mail", 0.1))
+
+
+def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[dict]],
+                  ingest: Callable[[list[dict]], None], start: datetime, days: int, reach: float = 0.5,
+                  hour: int = 17) -> dict[str, int]:
+    """Daily campaigns governed by suppressor: ``decide`` (request dicts, time) -> verdict dicts
+    before every send, and ``ingest`` of what customers then did (by their hidden truth, with
+    unsubscribes and complaints more likely the less a message fits), in time order."""
+    pending: list[tuple[str, int, dict]] = []
+    seq = decisions = sends = ingested = 0
+    names, weights = zip(*CAMPAIGN_CHANNELS)
+
+    def flush(until: datetime) -> int:
+        due = []
+        while pending and pending[0][0] < until.strftime("%Y-%m-%dT%H:%M:%SZ"):
+            due.append(heapq.heappop(pending)[2])
+        if due:
+            ingest(due)
+        return len(due)
+
+    for day in range(days):
+        now = (start + timedelta(days=day)).replace(hour=hour, minute=0, second=0, microsecond=0)
+        ingested += flush(now)
+        m = d.messages[d.rng.integers(len(d.messages))]
+        channel = names[d.rng.choice(len(names), p=weights)]
+        audience = [c for c in d.customers if d.rng.random() < reach]
+        mid = f"{m.message_id}-{channel}-{now:%Y%m%d}"
+        reqs = [{"customer_id": c.customer_id, "allow_reroute": True,
+                 "message": {"message_id": mid, "campaign_id": m.campaign_id, "channel": channel, "kind": m.kind,
+                             "topics": m.topics}} for c in audience]
+        decisions += len(reqs)
+        for c, verdict in zip(audience, decide(reqs, now) if reqs else []):
+            if verdict["action"] not in ("send", "reroute"):
+                continue
+            sends += 1
+            at = now + timedelta(minutes=1)
+            for e in _outcome(d, c, m, verdict["channel"], at, f"{c.customer_id}-{mid}", mid, complaints=True):
+                seq += 1
+                heapq.heappush(pending, (e["ts"], seq, e))
+    ingested += flush(datetime.now(timezone.utc))
+    return {"decisions": decisions, "sends": sends, "events": ingested}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse, urlunparse
 
@@ -79,3 +80,69 @@ def iso(days_ago: float = 0.0, now: datetime | None = None) -> str:
 
 def message(mid: str, topics: list[str], channel: str = "email", kind: str = "sales") -> dict:
     return {"message_id": mid, "channel": channel, "kind": kind, "topics": topics}
+
+
+GOVERNED_TENANT = "acme"
+
+
+@dataclass
+class Governed:
+    """A dealership governed by suppressor for two weeks: logged decisions and what followed."""
+
+    key: str
+    dealer: object
+    campaigns: dict
+    snapshot: list
+
+
+def _build_governed(store: Store) -> Governed:
+    """300 customers, 8 weeks of shouting to learn from, then 14 days of governed daily campaigns."""
+    from suppressor import customers, events, synthetic
+    from suppressor import policy as policies
+    from suppressor.decision_log import DecisionLog
+    from suppressor.decisions import Decider
+    from suppressor.domain import CustomerIn, DecisionRequest, EventBatch
+    from suppressor.tenant_state import TenantStateCache
+    from training.fit import TrainConfig, train_tenant
+
+    T = GOVERNED_TENANT
+    now = datetime.now(timezone.utc)
+    dealer = synthetic.generate(300, weeks=8, seed=3, end=now - timedelta(days=16))
+    for c in dealer.customers:
+        customers.put(store, T, c.customer_id, CustomerIn.model_validate(c.profile()), None)
+    events.ingest(store, T, EventBatch.model_validate({"events": dealer.events}).events)
+    train_tenant(store, T, TrainConfig())
+    policies.put(store, T, policies.Policy(relevance_threshold=0.05, holdout_fraction=0.1), "test")
+    log = DecisionLog(store)
+    decider = Decider(store, TenantStateCache(store, 0.0), log)
+
+    def decide(reqs, at):
+        reqs = [DecisionRequest.model_validate(r) for r in reqs]
+        return [d.model_dump(mode="json") for d in decider.decide(T, reqs, now=at)]
+
+    def ingest(evs):
+        events.ingest(store, T, EventBatch.model_validate({"events": evs}).events)
+
+    counts = synthetic.run_campaigns(dealer, decide, ingest, now - timedelta(days=15), 14)
+    log.close()
+    key = tenants.create_key(store, T)
+    snapshot = [(k, store.bulk.pttl(k), store.bulk.dump(k)) for k in store.bulk.scan_iter(count=1000)]
+    return Governed(key, dealer, counts, snapshot)
+
+
+@pytest.fixture(scope="session")
+def governed_world(session_store) -> Governed:
+    session_store.bulk.flushdb()
+    world = _build_governed(session_store)
+    session_store.bulk.flushdb()
+    return world
+
+
+@pytest.fixture
+def governed(store, governed_world) -> Governed:
+    """The governed dealership restored into the (flushed) test database."""
+    pipe = store.bulk.pipeline(transaction=False)
+    for k, ttl, dump in governed_world.snapshot:
+        pipe.restore(k, max(ttl, 0), dump, replace=True)
+    pipe.execute()
+    return governed_world

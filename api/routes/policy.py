@@ -39,10 +39,8 @@ def put_policy(body: Policy, tenant: TenantDep, store: StoreDep, services: Servi
 def patch_policy(tenant: TenantDep, store: StoreDep, services: ServicesDep,
                  changes: Annotated[dict[str, Any], Body()]) -> VersionedPolicy:
     """Change some fields and keep the rest (nested objects merge); makes a new version."""
-    current = policy.get(store, tenant)
-    merged = policy.merge(current.model_dump(mode="json", exclude={"version", "campaigns"}), changes)
     try:
-        candidate = Policy.model_validate(merged)
+        candidate = policy.with_changes(policy.get(store, tenant), changes)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
     saved = policy.put(store, tenant, candidate, _now())

@@ -1,0 +1,94 @@
+-- Replays one customer's logged decisions, and the behavior that followed them, under several
+-- policies. store.py prepends the production scripts as `decide` and `ingest` functions (the
+-- same text, so a replay and a live decision cannot disagree); they run on scratch copies in
+-- the customer's slot. Production keys are only read; the scratch keys are gone on return.
+-- KEYS: 1 profile, 2 vectors, 3 sends ledger, 4 offers, 5 blocked topics (production, read only)
+--       6..13 base scratch, 14..21 work scratch: profile, state, pending, blocked, ev, evt, sends, offers
+-- ARGV[1]: header JSON {ns, max, ttl, t0, pre, sidx, restore, unblock}
+--   ns statics; max/ttl for ingest; t0 (ms) starts the replay; the first `pre` items are older
+--   behavior (state before t0); sidx[k][campaign] = static of policy k ("" = tenant policy);
+--   restore = channels whose consent a stored event revoked; unblock = topics events blocked
+-- ARGV[2 .. 1+ns]: the policy-fixed decide parameters (JSON)
+-- then items in time order: 'e', event_id, ts (s), json, message_id, channel
+--                       or 'd', request JSON (+ holds, cmp, mid), n, n pairs of channel, item vector
+-- Returns, per policy, the verdict JSON of each decision in order.
+local H = cjson.decode(ARGV[1])
+local statics = {}
+for s = 1, H.ns do statics[s] = cjson.decode(ARGV[1 + s]) end
+local NAMES = { 'profile', 'state', 'pending', 'blocked', 'ev', 'evt', 'sends', 'offers' }
+local base, work = {}, {}
+for n, name in ipairs(NAMES) do base[name], work[name] = KEYS[5 + n], KEYS[13 + n] end
+
+local items = {}
+local i = 2 + H.ns
+while i <= #ARGV do
+  if ARGV[i] == 'e' then
+    items[#items + 1] = { ev = { H.max, H.ttl, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3] }, mid = ARGV[i + 4], ch = ARGV[i + 5] }
+    i = i + 6
+  else
+    local n = tonumber(ARGV[i + 2])
+    local argv = { false }
+    for j = 1, 2 * n do argv[j + 1] = ARGV[i + 2 + j] end
+    items[#items + 1] = { d = cjson.decode(ARGV[i + 1]), argv = argv }
+    i = i + 3 + 2 * n
+  end
+end
+
+local scratch = {}
+for n = 6, 21 do scratch[#scratch + 1] = KEYS[n] end
+redis.call('DEL', unpack(scratch))
+
+local function into(k, it)
+  return ingest({ k.ev, k.evt, k.profile, k.state, k.pending, k.blocked }, it.ev)
+end
+
+-- the customer as of t0: profile and topic blocks before any stored behavior, then that behavior
+redis.call('COPY', KEYS[1], base.profile)
+if #H.restore > 0 then
+  local raw = redis.call('HGET', base.profile, 'consent')
+  local consent = raw and cjson.decode(raw) or {}
+  for _, ch in ipairs(H.restore) do consent[ch] = true end
+  redis.call('HSET', base.profile, 'consent', cjson.encode(consent))
+end
+redis.call('COPY', KEYS[5], base.blocked)
+if #H.unblock > 0 then redis.call('SREM', base.blocked, unpack(H.unblock)) end
+local older = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', '(' .. H.t0, 'WITHSCORES')
+for j = 1, #older, 2 do redis.call('ZADD', base.sends, older[j + 1], older[j]) end
+local offers = redis.call('HGETALL', KEYS[4])
+for j = 1, #offers, 2 do
+  if cjson.decode(offers[j + 1]).at < H.t0 then redis.call('HSET', base.offers, offers[j], offers[j + 1]) end
+end
+for j = 1, H.pre do into(base, items[j]) end
+
+local results = {}
+for k = 1, #H.sidx do
+  for _, name in ipairs(NAMES) do
+    if redis.call('COPY', base[name], work[name], 'REPLACE') == 0 then redis.call('DEL', work[name]) end
+  end
+  local sidx = H.sidx[k]
+  local replayed, sent, out = {}, {}, {}
+  local dkeys = { work.profile, KEYS[2], work.sends, work.offers, work.state, work.pending, work.blocked }
+  for j = H.pre + 1, #items do
+    local it = items[j]
+    if it.d then
+      local P = it.d
+      P.hold = string.sub(P.holds, k, k) == '1'
+      setmetatable(P, { __index = statics[sidx[P.cmp] or sidx['']] })
+      it.argv[1] = P
+      local verdict = decide(dkeys, it.argv)[1]
+      out[#out + 1] = verdict
+      replayed[P.mid] = true
+      local v = cjson.decode(verdict)
+      if v.action == 'send' or v.action == 'reroute' then sent[P.mid] = v.channel end
+    else
+      -- behavior about a message this policy did not send (or sent elsewhere) did not happen
+      local to = sent[it.mid]
+      if not (it.mid ~= '' and replayed[it.mid] and (to == nil or (it.ch ~= '' and it.ch ~= to))) then
+        into(work, it)
+      end
+    end
+  end
+  results[k] = out
+end
+redis.call('DEL', unpack(scratch))
+return results
