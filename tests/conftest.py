@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse, urlunparse
 
@@ -90,9 +90,9 @@ class Governed:
     """A dealership governed by suppressor for two weeks: logged decisions and what followed."""
 
     key: str
-    dealer: object
+    dealer: object = field(repr=False)
     campaigns: dict
-    snapshot: list
+    snapshot: list = field(repr=False)
 
 
 def _build_governed(store: Store) -> Governed:

@@ -71,3 +71,32 @@ def test_event_weights_change_the_labels():
     assert label(evs, LabelRules(), 0)[:2] == (1.0, 1.0)
     rules = LabelRules(weights={**LabelRules().weights, "opened": 0.25})
     assert label(evs, rules, 0)[1] == 0.25
+
+
+def test_simulate_prints_the_comparison_and_the_sweep_writes_csv_and_png(store, settings, governed, tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "api.cli", *a], env=env_for(settings),  # noqa: E731
+                                    capture_output=True, text=True)
+    out = run("simulate", "--tenant", "acme", "--set", "relevance_threshold=0.15")
+    assert out.returncode == 0, out.stderr
+    assert "reproduces 100.0% of the logged verdicts" in out.stdout
+    assert "stopped by irrelevant" in out.stdout and "engagement kept" in out.stdout
+
+    out = run("simulate", "--tenant", "acme", "--sweep", "relevance_threshold", "--values", "0,0.05,0.2",
+              "--out", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    rows = (tmp_path / "tradeoff-relevance_threshold.csv").read_text().splitlines()
+    assert rows[0].startswith("value,current,sends,sends_pct") and len(rows) == 4
+    assert rows[2].startswith("0.05,True,") and ",100.0," in rows[2]
+    png = (tmp_path / "tradeoff-relevance_threshold.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    assert "<- current" in out.stdout and "keep 95% of engagement" in out.stdout
+
+    out = run("simulate", "--tenant", "acme", "--set", "relevance_threshold=2")
+    assert out.returncode == 2 and "relevance_threshold" in out.stderr
+
+
+def test_lift_prints_both_groups_with_intervals(store, settings, governed):
+    out = subprocess.run([sys.executable, "-m", "api.cli", "lift", "--tenant", "acme"], env=env_for(settings),
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "governed vs" in out.stdout and "unsubscribed" in out.stdout and "difference" in out.stdout
