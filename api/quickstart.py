@@ -7,16 +7,17 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from suppressor import customers, events, synthetic, tenants
+from suppressor import lift, simulate, synthetic, tenants
 from suppressor import policy as policies
 from suppressor.decision_log import DecisionLog
 from suppressor.decisions import Decider
-from suppressor.domain import CustomerIn, DecisionRequest, EventBatch
+from suppressor.domain import DecisionRequest
 from suppressor.settings import Settings
 from suppressor.store import Store
 from suppressor.tenant_state import TenantStateCache
 
 TENANT = "demo"
+GOVERNED_DAYS = 14  # the last two weeks: daily campaigns decided by suppressor, for the studio
 
 
 def say(msg: str = "") -> None:
@@ -35,13 +36,14 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
         api_key = tenants.create_key(store, TENANT)
         say(f"tenant '{TENANT}', API key: {api_key}\n")
 
-        dealer = synthetic.generate(customers, weeks=weeks, seed=seed)
-        say(f"[1/4] synthetic dealership: {len(dealer.customers)} customers, {len(dealer.messages)} campaign "
+        now = datetime.now(timezone.utc)
+        dealer = synthetic.generate(customers, weeks=weeks, seed=seed, end=now - timedelta(days=GOVERNED_DAYS + 1))
+        say(f"[1/5] synthetic dealership: {len(dealer.customers)} customers, {len(dealer.messages)} campaign "
             f"messages, {len(dealer.events)} events over {weeks} weeks (hidden truth planted)")
-        _ingest(store, dealer)
+        synthetic.load(store, TENANT, dealer)
         say(f"      ingested through the API's code path in {time.time() - t0:.0f} s")
 
-        say("[2/4] training the LightFM hybrid")
+        say("[2/5] training the LightFM hybrid")
         from training.fit import TrainConfig, train_tenant
 
         model = train_tenant(store, TENANT, TrainConfig(), progress=lambda m: say(f"      {m}"))
@@ -49,15 +51,19 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
         say(f"      {model.version}: holdout AUC {m.get('auc', float('nan')):.3f}, calibration error "
             f"{m.get('calibration_error', float('nan')):.3f}, {m['train_seconds']} s")
 
-        policies.put(store, TENANT, policies.Policy(relevance_threshold=0.08), "quickstart")
+        policies.put(store, TENANT, policies.Policy(relevance_threshold=0.08, holdout_fraction=0.1), "quickstart")
         _catalog(store)
         states = TenantStateCache(store, settings.model_refresh_seconds)
         log = DecisionLog(store)
         decider = Decider(store, states, log)
-        say("\n[3/4] does it recover the planted truth?")
+        say("\n[3/5] does it recover the planted truth?")
         _recovery(store, dealer, decider, model, seed)
-        say("\n[4/4] real decisions (default policy, relevance threshold 0.08)")
-        _examples(dealer, decider)
+        log.close()
+        say(f"\n[4/5] {GOVERNED_DAYS} days of daily campaigns decided by suppressor (10% holdout gets everything)")
+        _governed(store, dealer, now)
+        say("\n[5/5] real decisions (relevance threshold 0.08)")
+        log = DecisionLog(store)
+        _examples(dealer, Decider(store, states, log))
         log.close()
         say(f"\ndone in {time.time() - t0:.0f} s")
         if serve:
@@ -67,11 +73,25 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
     return 0
 
 
-def _ingest(store: Store, dealer: synthetic.Dealership) -> None:
-    for c in dealer.customers:
-        customers.put(store, TENANT, c.customer_id, CustomerIn.model_validate(c.profile()), None)
-    for i in range(0, len(dealer.events), 10_000):
-        events.ingest(store, TENANT, EventBatch.model_validate({"events": dealer.events[i:i + 10_000]}).events)
+def _governed(store: Store, dealer: synthetic.Dealership, now: datetime) -> None:
+    t = time.time()
+    counts = synthetic.govern(store, TENANT, dealer, now - timedelta(days=GOVERNED_DAYS + 1), GOVERNED_DAYS)
+    say(f"      {counts['decisions']} decisions, {counts['sends']} sent, {counts['events']} events followed "
+        f"({time.time() - t:.0f} s)")
+    t = time.time()
+    current = policies.get(store, TENANT)
+    stricter = policies.as_candidate(current, policies.with_changes(current, {"relevance_threshold": 0.12}))
+    r = simulate.simulate(store, TENANT, stricter)
+    ch = r["change"]
+    say(f"      what if the threshold had been 0.12? {r['decisions']} logged decisions replayed in "
+        f"{time.time() - t:.0f} s ({r['agreement_with_log_pct']}% of the log reproduced under the current policy):")
+    say(f"      {ch['sends_pct']}% of the sends, {ch['engagement_kept_pct']}% of the engagement, "
+        f"{ch['unsubscribes_avoided']:.0f} of {r['current']['unsubscribes']:.0f} unsubscribes avoided")
+    o = lift.lift(store, TENANT)["overall"]
+    g, h = o["governed"], o["holdout"]
+    say(f"      holdout lift: governed customers got {g['sends_per_customer']:.1f} messages each, holdout "
+        f"{h['sends_per_customer']:.1f}; unsubscribed {g['unsubscribed']['rate']:.1%} vs {h['unsubscribed']['rate']:.1%}, "
+        f"engaged {g['engaged']['rate']:.1%} vs {h['engaged']['rate']:.1%}")
 
 
 def _recovery(store, dealer, decider, model, seed: int) -> None:
@@ -178,7 +198,9 @@ def _serve(settings: Settings, store: Store, api_key: str, port: int) -> None:
     from .app import create_app
 
     base = f"http://127.0.0.1:{port}"
-    say(f"\nserving the API at {base} (Ctrl-C to stop). Try:")
+    say(f"\nserving the API at {base} (Ctrl-C to stop).")
+    say(f"  the policy studio: {base}/studio  (paste the API key {api_key})")
+    say("  Try:")
     say(f"  curl -s {base}/v1/customers/c-000001 -H 'Authorization: Bearer {api_key}'")
     say(f"  curl -s {base}/v1/decisions -H 'Authorization: Bearer {api_key}' -H 'content-type: application/json' \\\n"
         "    -d '{\"customer_id\": \"c-000001\", \"message\": {\"message_id\": \"m-1\", \"channel\": \"email\", "

@@ -209,7 +209,7 @@ def _event(eid: str, cid: str, typ: str, ts: datetime, channel: str | None, mess
 
 
 def _outcome(d: Dealership, c: Customer, m: Message, ch: str, ts: datetime, eid: str, mid: str | None = None,
-             complaints: bool = False) -> list[dict]:
+             complaints: bool = False, unsubscribe_rate: float = 0.004) -> list[dict]:
     mid = mid or f"{m.message_id}-{ch}-w{int((ts - d.start).days // 7)}"  # one campaign send per week
     base = dict(cid=c.customer_id, channel=ch, message_id=mid, kind=m.kind, topics=m.topics)
     out = [_event(f"{eid}-d", typ="delivered", ts=ts, **base)]
@@ -221,7 +221,7 @@ def _outcome(d: Dealership, c: Customer, m: Message, ch: str, ts: datetime, eid:
             out.append(_event(f"{eid}-c", typ="clicked", ts=later + timedelta(minutes=3), **base))
             if m.kind == "sales" and d.rng.random() < 0.08:
                 out.append(_event(f"{eid}-p", typ="converted", ts=later + timedelta(days=2), **base))
-    elif d.rng.random() < 0.004 * max(0.0, -d.logit(c, m, ch)):
+    elif d.rng.random() < unsubscribe_rate * max(0.0, -d.logit(c, m, ch)):
         if complaints and d.rng.random() < 0.15:  # some mark it as spam instead
             out.append(_event(f"{eid}-x", typ="complained", ts=later, **base))
         else:
@@ -238,10 +238,11 @@ CAMPAIGN_CHANNELS = (("email", 0.6), ("sms", 0.15), ("push", 0.15), ("direct_mai
 
 def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[dict]],
                   ingest: Callable[[list[dict]], None], start: datetime, days: int, reach: float = 0.5,
-                  hour: int = 17) -> dict[str, int]:
+                  hour: int = 17, unsubscribe_rate: float = 0.004) -> dict[str, int]:
     """Daily campaigns governed by suppressor: ``decide`` (request dicts, time) -> verdict dicts
     before every send, and ``ingest`` of what customers then did (by their hidden truth, with
-    unsubscribes and complaints more likely the less a message fits), in time order."""
+    unsubscribes and complaints more likely the less a message fits: ``unsubscribe_rate`` per unit
+    of negative log-odds of engaging), in time order."""
     pending: list[tuple[str, int, dict]] = []
     seq = decisions = sends = ingested = 0
     names, weights = zip(*CAMPAIGN_CHANNELS)
@@ -270,8 +271,49 @@ def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[d
                 continue
             sends += 1
             at = now + timedelta(minutes=1)
-            for e in _outcome(d, c, m, verdict["channel"], at, f"{c.customer_id}-{mid}", mid, complaints=True):
+            for e in _outcome(d, c, m, verdict["channel"], at, f"{c.customer_id}-{mid}", mid, complaints=True,
+                                 unsubscribe_rate=unsubscribe_rate):
                 seq += 1
                 heapq.heappush(pending, (e["ts"], seq, e))
     ingested += flush(datetime.now(timezone.utc))
     return {"decisions": decisions, "sends": sends, "events": ingested}
+
+
+def load(store, tenant: str, d: Dealership) -> None:
+    """Profiles and behavior of the dealership, through the ingest path."""
+    from . import customers, events
+    from .domain import CustomerIn, EventBatch
+
+    for c in d.customers:
+        customers.put(store, tenant, c.customer_id, CustomerIn.model_validate(c.profile()), None)
+    for i in range(0, len(d.events), 10_000):
+        events.ingest(store, tenant, EventBatch.model_validate({"events": d.events[i:i + 10_000]}).events)
+
+
+def govern(store, tenant: str, d: Dealership, start: datetime, days: int, reach: float = 0.5,
+           unsubscribe_rate: float = 0.004) -> dict[str, int]:
+    """``run_campaigns`` decided by suppressor in this process, every decision logged."""
+    from . import events
+    from .decision_log import DecisionLog
+    from .decisions import Decider
+    from .domain import DecisionRequest, EventBatch
+    from .tenant_state import TenantStateCache
+
+    log = DecisionLog(store)
+    decider = Decider(store, TenantStateCache(store, 0.0), log)
+
+    def decide(reqs: list[dict], at: datetime) -> list[dict]:
+        out = []
+        for i in range(0, len(reqs), 5_000):
+            batch = [DecisionRequest.model_validate(r) for r in reqs[i:i + 5_000]]
+            out += [{"action": x.action.value, "channel": x.channel} for x in decider.decide(tenant, batch, now=at)]
+        return out
+
+    def ingest(evs: list[dict]) -> None:
+        for i in range(0, len(evs), 10_000):
+            events.ingest(store, tenant, EventBatch.model_validate({"events": evs[i:i + 10_000]}).events)
+
+    try:
+        return run_campaigns(d, decide, ingest, start, days, reach, unsubscribe_rate=unsubscribe_rate)
+    finally:
+        log.close()

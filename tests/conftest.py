@@ -97,35 +97,19 @@ class Governed:
 
 def _build_governed(store: Store) -> Governed:
     """300 customers, 8 weeks of shouting to learn from, then 14 days of governed daily campaigns."""
-    from suppressor import customers, events, synthetic
     from suppressor import policy as policies
-    from suppressor.decision_log import DecisionLog
-    from suppressor.decisions import Decider
-    from suppressor.domain import CustomerIn, DecisionRequest, EventBatch
-    from suppressor.tenant_state import TenantStateCache
+    from suppressor import synthetic
     from training.fit import TrainConfig, train_tenant
 
-    T = GOVERNED_TENANT
-    now = datetime.now(timezone.utc)
+    # whole hours and one training thread: the same world on every run (LightFM's threads race)
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
     dealer = synthetic.generate(300, weeks=8, seed=3, end=now - timedelta(days=16))
-    for c in dealer.customers:
-        customers.put(store, T, c.customer_id, CustomerIn.model_validate(c.profile()), None)
-    events.ingest(store, T, EventBatch.model_validate({"events": dealer.events}).events)
-    train_tenant(store, T, TrainConfig())
-    policies.put(store, T, policies.Policy(relevance_threshold=0.05, holdout_fraction=0.1), "test")
-    log = DecisionLog(store)
-    decider = Decider(store, TenantStateCache(store, 0.0), log)
-
-    def decide(reqs, at):
-        reqs = [DecisionRequest.model_validate(r) for r in reqs]
-        return [d.model_dump(mode="json") for d in decider.decide(T, reqs, now=at)]
-
-    def ingest(evs):
-        events.ingest(store, T, EventBatch.model_validate({"events": evs}).events)
-
-    counts = synthetic.run_campaigns(dealer, decide, ingest, now - timedelta(days=15), 14)
-    log.close()
-    key = tenants.create_key(store, T)
+    synthetic.load(store, GOVERNED_TENANT, dealer)
+    train_tenant(store, GOVERNED_TENANT, TrainConfig(threads=1))
+    policies.put(store, GOVERNED_TENANT, policies.Policy(relevance_threshold=0.05, holdout_fraction=0.1), "test")
+    # unsubscribes planted 5x the quickstart's rate: enough of them for a known answer at this size
+    counts = synthetic.govern(store, GOVERNED_TENANT, dealer, now - timedelta(days=15), 14, unsubscribe_rate=0.02)
+    key = tenants.create_key(store, GOVERNED_TENANT)
     snapshot = [(k, store.bulk.pttl(k), store.bulk.dump(k)) for k in store.bulk.scan_iter(count=1000)]
     return Governed(key, dealer, counts, snapshot)
 

@@ -9,8 +9,9 @@
 --   behavior (state before t0); sidx[k][campaign] = static of policy k ("" = tenant policy);
 --   restore = channels whose consent a stored event revoked; unblock = topics events blocked
 -- ARGV[2 .. 1+ns]: the policy-fixed decide parameters (JSON)
--- then items in time order: 'e', event_id, ts (s), json, message_id, channel
---                       or 'd', request JSON (+ holds, cmp, mid), n, n pairs of channel, item vector
+-- ARGV[2+ns]: the timeline, one line per item in time order: "e\tevent_id\tts\tmessage_id\tchannel" or "d"
+-- ARGV[3+ns]: the stored JSON of each event, one per line (JSON text never holds a raw newline)
+-- then per decision: request JSON (+ holds, cmp, mid), n, n pairs of channel, packed item vector
 -- Returns, per policy, the verdict JSON of each decision in order.
 local H = cjson.decode(ARGV[1])
 local statics = {}
@@ -19,18 +20,20 @@ local NAMES = { 'profile', 'state', 'pending', 'blocked', 'ev', 'evt', 'sends', 
 local base, work = {}, {}
 for n, name in ipairs(NAMES) do base[name], work[name] = KEYS[5 + n], KEYS[13 + n] end
 
-local items = {}
-local i = 2 + H.ns
-while i <= #ARGV do
-  if ARGV[i] == 'e' then
-    items[#items + 1] = { ev = { H.max, H.ttl, ARGV[i + 1], ARGV[i + 2], ARGV[i + 3] }, mid = ARGV[i + 4], ch = ARGV[i + 5] }
-    i = i + 6
-  else
-    local n = tonumber(ARGV[i + 2])
+local bodies = {}
+for line in string.gmatch(ARGV[3 + H.ns], '[^\n]+') do bodies[#bodies + 1] = line end
+local items, nb, i = {}, 0, 4 + H.ns
+for line in string.gmatch(ARGV[2 + H.ns], '[^\n]+') do
+  if line == 'd' then
+    local n = tonumber(ARGV[i + 1])
     local argv = { false }
-    for j = 1, 2 * n do argv[j + 1] = ARGV[i + 2 + j] end
-    items[#items + 1] = { d = cjson.decode(ARGV[i + 1]), argv = argv }
-    i = i + 3 + 2 * n
+    for j = 1, 2 * n do argv[j + 1] = ARGV[i + 1 + j] end
+    items[#items + 1] = { d = cjson.decode(ARGV[i]), argv = argv }
+    i = i + 2 + 2 * n
+  else
+    local eid, ts, mid, ch = string.match(line, '^e\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$')
+    nb = nb + 1
+    items[#items + 1] = { eid = eid, ts = ts, mid = mid, ch = ch, body = bodies[nb] }
   end
 end
 
@@ -38,8 +41,14 @@ local scratch = {}
 for n = 6, 21 do scratch[#scratch + 1] = KEYS[n] end
 redis.call('DEL', unpack(scratch))
 
-local function into(k, it)
-  return ingest({ k.ev, k.evt, k.profile, k.state, k.pending, k.blocked }, it.ev)
+-- production ingests events in batches; so does the replay: consecutive events in one call
+local function into(k, evs)
+  if #evs == 0 then return 0 end
+  local argv = { H.max, H.ttl }
+  for _, e in ipairs(evs) do
+    argv[#argv + 1], argv[#argv + 2], argv[#argv + 3] = e.eid, e.ts, e.body
+  end
+  return ingest({ k.ev, k.evt, k.profile, k.state, k.pending, k.blocked }, argv)
 end
 
 -- the customer as of t0: profile and topic blocks before any stored behavior, then that behavior
@@ -58,7 +67,9 @@ local offers = redis.call('HGETALL', KEYS[4])
 for j = 1, #offers, 2 do
   if cjson.decode(offers[j + 1]).at < H.t0 then redis.call('HSET', base.offers, offers[j], offers[j + 1]) end
 end
-for j = 1, H.pre do into(base, items[j]) end
+local older_events = {}
+for j = 1, H.pre do older_events[j] = items[j] end
+into(base, older_events)
 
 local results = {}
 for k = 1, #H.sidx do
@@ -68,9 +79,12 @@ for k = 1, #H.sidx do
   local sidx = H.sidx[k]
   local replayed, sent, out = {}, {}, {}
   local dkeys = { work.profile, KEYS[2], work.sends, work.offers, work.state, work.pending, work.blocked }
+  local batch = {}
   for j = H.pre + 1, #items do
     local it = items[j]
     if it.d then
+      into(work, batch)
+      batch = {}
       local P = it.d
       P.hold = string.sub(P.holds, k, k) == '1'
       setmetatable(P, { __index = statics[sidx[P.cmp] or sidx['']] })
@@ -84,7 +98,7 @@ for k = 1, #H.sidx do
       -- behavior about a message this policy did not send (or sent elsewhere) did not happen
       local to = sent[it.mid]
       if not (it.mid ~= '' and replayed[it.mid] and (to == nil or (it.ch ~= '' and it.ch ~= to))) then
-        into(work, it)
+        batch[#batch + 1] = it
       end
     end
   end
