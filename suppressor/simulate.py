@@ -131,11 +131,10 @@ def load_history(store: Store, tenant: str, since: datetime | None = None, until
         for cid in chosen[i:i + 500]:
             pipe.hgetall(keys.events(tenant, cid))
         for cid, raw in zip(chosen[i:i + 500], pipe.execute()):
-            evs = []
-            for eid, body in raw.items():
-                e = json.loads(body)
+            bodies = list(raw.values())
+            evs = json.loads(b"[" + b",".join(bodies) + b"]")  # one parse per customer, not per event
+            for e, eid, body in zip(evs, raw, bodies):
                 e["event_id"], e["_raw"], e["_ms"] = eid.decode(), body, _ms(e["ts"])
-                evs.append(e)
             events[cid] = sorted(evs, key=lambda e: e["_ms"])
     return History(tenant, decisions, events, len(by_customer), len(logged), since, until)
 
