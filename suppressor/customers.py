@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from typing import Any
 
 import numpy as np
+import redis
 
 from . import keys
 from .domain import Affinity, CustomerIn, CustomerOut
@@ -23,33 +24,56 @@ def identity_field(version: str) -> str:
 
 
 def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: ExportedModel | None) -> CustomerOut:
-    """Create or replace a profile; refresh its vector for the active model."""
+    """Create or replace a profile (unsubscribes stand unless re-consented later); refresh its vector."""
     pkey, vkey = keys.profile(tenant, customer_id), keys.vectors(tenant, customer_id)
     now = datetime.now(timezone.utc).isoformat()
-    read = store.bulk.pipeline(transaction=False)
-    read.hget(pkey, "created_at")
-    read.hget(vkey, identity_field(model.version) if model else "-")
-    read.zcard(keys.events_by_time(tenant, customer_id))
-    created, identity, n_events = read.execute()
-
-    mapping: dict[str, Any] = {
-        "attributes": json.dumps(body.attributes),
-        "consent": json.dumps(body.consent),
-        "updated_at": now,
-        "created_at": created.decode() if created else now,
-        **_optional(body),
-    }
-    vec = model.user_vector(body.attributes, unpack(identity) if identity else None) if model else None
-    write = store.bulk.pipeline(transaction=True)
-    write.delete(pkey)
-    write.hset(pkey, mapping=mapping)
-    write.expire(pkey, store.settings.customer_ttl_days * 86400)
-    if vec is not None:
-        write.hset(vkey, model.version, pack(vec))
-        write.expire(vkey, store.settings.customer_ttl_days * 86400)
-    write.sadd(keys.customers_index(tenant), customer_id)
-    write.execute()
+    with store.bulk.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                # watched: an unsubscribe landing between our read and write must not be lost
+                pipe.watch(pkey)
+                created, revoked_raw = pipe.hmget(pkey, "created_at", "revoked")
+                identity = pipe.hget(vkey, identity_field(model.version)) if model else None
+                n_events = pipe.zcard(keys.events_by_time(tenant, customer_id))
+                consent, revoked = apply_revocations(body, json.loads(revoked_raw) if revoked_raw else {})
+                mapping: dict[str, Any] = {
+                    "attributes": json.dumps(body.attributes),
+                    "consent": json.dumps(consent),
+                    "updated_at": now,
+                    "created_at": created.decode() if created else now,
+                    **({"revoked": json.dumps(revoked)} if revoked else {}),
+                    **_optional(body),
+                }
+                vec = model.user_vector(body.attributes, unpack(identity) if identity else None) if model else None
+                pipe.multi()
+                pipe.delete(pkey)
+                pipe.hset(pkey, mapping=mapping)
+                pipe.expire(pkey, store.settings.customer_ttl_days * 86400)
+                if vec is not None:
+                    pipe.hset(vkey, model.version, pack(vec))
+                    pipe.expire(vkey, store.settings.customer_ttl_days * 86400)
+                pipe.sadd(keys.customers_index(tenant), customer_id)
+                pipe.execute()
+                break
+            except redis.WatchError:
+                continue
     return _out(customer_id, mapping, n_events, model, vec)
+
+
+def apply_revocations(body: CustomerIn, revoked: dict[str, float]) -> tuple[dict[str, bool], dict[str, float]]:
+    """The consent to store and the revocations that still stand (channel -> ms).
+
+    A CRM re-sending a profile it had before the customer unsubscribed must not opt them back
+    in: consent=true reopens a revoked channel only with a ``consent_at`` after the revocation."""
+    consent = dict(body.consent)
+    given = body.consent_at.timestamp() * 1000 if body.consent_at else None
+    standing = {}
+    for ch, at in revoked.items():
+        if consent.get(ch) is True and given is not None and given > at:
+            continue  # re-consented after unsubscribing
+        standing[ch] = at
+        consent[ch] = False
+    return consent, standing
 
 
 def _optional(body: CustomerIn) -> dict[str, str]:
@@ -118,6 +142,8 @@ def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedM
         customer_id=customer_id,
         attributes=json.loads(prof.get("attributes", "{}")),
         consent=json.loads(prof.get("consent", "{}")),
+        revoked={ch: datetime.fromtimestamp(ms / 1000, timezone.utc)
+                 for ch, ms in json.loads(prof.get("revoked", "{}")).items()},
         preferred_channel=prof.get("preferred_channel"),
         timezone=prof.get("timezone"),
         created_at=prof.get("created_at"),

@@ -109,6 +109,9 @@ class CustomerIn(Strict):
 
     attributes: dict[str, AttrScalar | list[AttrScalar]] = Field(default_factory=dict)
     consent: dict[Channel, bool] = Field(default_factory=dict)
+    consent_at: Annotated[datetime, AfterValidator(_aware_past)] | None = Field(
+        default=None, description="when the customer gave this consent; a channel they unsubscribed from "
+        "is re-opened only by consent=true given after the unsubscribe")
     preferred_channel: Channel | None = None
     timezone: str | None = None
 
@@ -145,6 +148,8 @@ class CustomerOut(CustomerIn):
     """A customer profile with what the model learned about them."""
 
     customer_id: str
+    revoked: dict[str, datetime] = Field(
+        default_factory=dict, description="channels the customer unsubscribed from or complained on, and when")
     created_at: datetime | None = None
     updated_at: datetime | None = None
     event_count: int = 0

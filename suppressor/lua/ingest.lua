@@ -14,11 +14,14 @@ local function clear_pending(ch)
   end
 end
 
-local function revoke(ch)
-  local raw = redis.call('HGET', KEYS[3], 'consent')
-  local consent = raw and cjson.decode(raw) or {}
+-- the revocation is kept apart (channel -> ms) so a later PUT of stale consent cannot undo it
+local function revoke(ch, ts)
+  local raw = redis.call('HMGET', KEYS[3], 'consent', 'revoked')
+  local consent = raw[1] and cjson.decode(raw[1]) or {}
+  local revoked = raw[2] and cjson.decode(raw[2]) or {}
   consent[ch] = false
-  redis.call('HSET', KEYS[3], 'consent', cjson.encode(consent))
+  revoked[ch] = math.max(revoked[ch] or 0, ts * 1000)
+  redis.call('HSET', KEYS[3], 'consent', cjson.encode(consent), 'revoked', cjson.encode(revoked))
   redis.call('EXPIRE', KEYS[3], ttl)
 end
 
@@ -47,7 +50,7 @@ for i = 3, #ARGV, 3 do
       local topics = e.topics or {}
       local scope = (e.properties and e.properties.scope) or ((#topics > 0) and 'topics' or 'channel')
       if t == 'complained' then scope = 'all' end
-      if (scope == 'channel' or scope == 'all') and ch then revoke(ch) end
+      if (scope == 'channel' or scope == 'all') and ch then revoke(ch, ts) end
       if (scope == 'topics' or scope == 'all') and #topics > 0 then
         redis.call('SADD', KEYS[6], unpack(topics))
         redis.call('EXPIRE', KEYS[6], ttl)

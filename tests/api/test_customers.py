@@ -68,3 +68,44 @@ def test_a_tenant_cannot_see_or_touch_another_tenants_customer(client, key, othe
 def test_braces_in_ids_are_rejected(client, key):
     r = client.put("/v1/customers/c{1}", json=PROFILE, headers=auth(key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
+
+
+def _unsubscribe(client, key, ts="2026-11-20T10:00:00Z"):
+    ev = {"event_id": "u-1", "customer_id": "c-42", "type": "unsubscribed", "channel": "email", "ts": ts,
+          "message_id": "m-1", "properties": {"scope": "channel"}}
+    assert client.post("/v1/events", json={"events": [ev]}, headers=auth(key)).json()["accepted"] == 1
+
+
+def _email_verdict(client, key):
+    body = {"customer_id": "c-42", "allow_reroute": False, "dry_run": True,
+            "message": {"message_id": "m-2", "channel": "email", "kind": "value", "topics": ["x"]}}
+    return client.post("/v1/decisions", json=body, headers=auth(key)).json()
+
+
+def test_a_stale_profile_does_not_undo_an_unsubscribe(client, key):
+    client.put("/v1/customers/c-42", json=PROFILE, headers=auth(key))
+    _unsubscribe(client, key)
+    # the CRM re-sends the profile it had, email consent and all
+    got = client.put("/v1/customers/c-42", json=PROFILE, headers=auth(key)).json()
+    assert got["consent"]["email"] is False and got["revoked"] == {"email": "2026-11-20T10:00:00Z"}
+    assert client.get("/v1/customers/c-42", headers=auth(key)).json()["consent"]["email"] is False
+    v = _email_verdict(client, key)
+    assert v["action"] == "suppress" and v["reasons"][0]["code"] == "consent"
+    # consent given before the unsubscribe is stale too
+    old = {**PROFILE, "consent_at": "2026-11-19T09:00:00Z"}
+    assert client.put("/v1/customers/c-42", json=old, headers=auth(key)).json()["consent"]["email"] is False
+
+
+def test_consent_given_after_the_unsubscribe_reopens_the_channel(client, key):
+    client.put("/v1/customers/c-42", json=PROFILE, headers=auth(key))
+    _unsubscribe(client, key)
+    again = {**PROFILE, "consent_at": "2026-11-21T09:00:00Z"}
+    got = client.put("/v1/customers/c-42", json=again, headers=auth(key)).json()
+    assert got["consent"]["email"] is True and got["revoked"] == {}
+    client.patch("/v1/policy", json={"quiet_hours": {"enabled": False}}, headers=auth(key))  # whatever the hour
+    assert _email_verdict(client, key)["action"] == "send"
+
+
+def test_consent_at_must_be_a_time(client, key):
+    r = client.put("/v1/customers/c-42", json={**PROFILE, "consent_at": "soon"}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "consent_at"
