@@ -122,3 +122,11 @@ def test_rate_by_score_is_higher_where_observed_rates_are_higher():
     flags = [s < 0.2 and i % 5 == 0 for i, s in enumerate(scores)]  # 20% unsubscribe below 0.2, none above
     rate = simulate.RateByScore.fit(scores, flags)
     assert rate(0.05) > 0.1 and rate(0.9) < 0.02
+
+
+def test_long_logs_are_replayed_a_few_policies_per_call_with_the_same_answer(store, governed, monkeypatch):
+    p = simulate.prepare(store, T, max_decisions=400)
+    pols = [simulate.vary(p.current, "relevance_threshold", v) for v in (0.0, 0.05, 0.2)]
+    together = simulate.replay(store, p.history, pols, p.model)
+    monkeypatch.setattr(simulate, "REPLAYS_PER_CALL", 1)  # one policy per script call
+    assert simulate.replay(store, p.history, pols, p.model) == together
