@@ -74,5 +74,9 @@ def test_holdout_lift_endpoint(client, governed):
 def test_studio_page_is_served_without_tenant_data(client):
     r = client.get("/studio")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
-    assert 'id="api-key"' in r.text and "/v1/policy:tradeoff" in r.text
-    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+    assert 'id="api-key"' in r.text and '<script src="/studio/studio.js">' in r.text
+    csp = r.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp  # no inline script
+    js = client.get("/studio/studio.js")
+    assert js.status_code == 200 and "/v1/policy:tradeoff" in js.text
+    assert js.headers["content-type"].startswith("text/javascript")

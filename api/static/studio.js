@@ -1,0 +1,172 @@
+"use strict";
+const $ = (id) => document.getElementById(id);
+const state = { key: sessionStorage.getItem("suppressor-key") || "", policy: null, curve: null };
+$("api-key").value = state.key;
+
+function status(text, error) { const s = $("status"); s.textContent = text; s.className = error ? "error" : ""; }
+
+async function api(method, path, body) {
+  const res = await fetch(path, { method, headers: { "Authorization": "Bearer " + state.key, "Content-Type": "application/json" },
+                                  body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(data.detail || res.statusText);
+  return data;
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+  for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(c == null ? "" : String(c)));
+  return node;
+}
+function row(cells, header) { return el("tr", {}, ...cells.map((c) => el(header ? "th" : "td", typeof c === "number" ? { class: "num" } : {}, c))); }
+function fill(table, head, rows) { table.replaceChildren(row(head, true), ...rows.map((r) => row(r))); }
+const pct = (x) => x == null ? "–" : x.toFixed(1) + "%";
+const rate = (r) => (100 * r.rate).toFixed(1) + "% [" + (100 * r.low).toFixed(1) + ", " + (100 * r.high).toFixed(1) + "]";
+
+function showPolicy(p) {
+  state.policy = p;
+  $("policy-version").textContent = "version " + p.version;
+  const caps = p.caps.map((c) => c.max + " per " + c.window + " on " + c.channel + (c.kind ? " (" + c.kind + ")" : "")).join("; ");
+  fill($("policy-summary"), ["knob", "value"], [
+    ["relevance threshold", p.relevance_threshold.toFixed(3)],
+    ["caps", caps || "none"],
+    ["sales share at most", p.balance.enabled ? (100 * p.balance.max_sales_share).toFixed(0) + "% over " + p.balance.window : "off"],
+    ["fatigue", p.fatigue.enabled ? p.fatigue.ignore_streak + " unanswered in a row rests a channel " + p.fatigue.cooldown : "off"],
+    ["quiet hours", p.quiet_hours.enabled ? p.quiet_hours.start + "–" + p.quiet_hours.end : "off"],
+    ["holdout", (100 * p.holdout_fraction).toFixed(0) + "% of customers"],
+    ["campaign overrides", Object.keys(p.campaigns).join(", ") || "none"],
+  ]);
+  $("policy-json").textContent = JSON.stringify(p, null, 2);
+  setThreshold(p.relevance_threshold);
+}
+
+function interpolate(points, x, field) {
+  if (!points.length) return null;
+  if (x <= points[0].value) return points[0][field];
+  for (let i = 1; i < points.length; i++) {
+    const a = points[i - 1], b = points[i];
+    if (x <= b.value) {
+      if (a[field] == null || b[field] == null) return b[field];
+      return a[field] + (b[field] - a[field]) * (x - a.value) / (b.value - a.value || 1);
+    }
+  }
+  return points[points.length - 1][field];
+}
+
+function drawCurve() {
+  const svg = $("curve"), c = state.curve;
+  svg.replaceChildren();
+  if (!c) return;
+  const W = 640, H = 300, L = 44, R = 12, T = 12, B = 30;
+  const pts = c.points, xmax = Math.max(...pts.map((p) => p.value), c.current.value, 0.01);
+  const ys = pts.flatMap((p) => [p.sends_pct, p.engagement_pct, p.unsubscribes_pct]).filter((v) => v != null);
+  const ymax = Math.max(120, ...ys);
+  const X = (v) => L + (W - L - R) * v / xmax, Y = (v) => T + (H - T - B) * (1 - v / ymax);
+  const ns = "http://www.w3.org/2000/svg";
+  const add = (tag, attrs, text) => { const n = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); if (text != null) n.textContent = text; svg.append(n); return n; };
+  for (let v = 0; v <= ymax; v += 25) { add("line", { x1: L, x2: W - R, y1: Y(v), y2: Y(v), stroke: "#eef0f3" }); add("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end" }, v + "%"); }
+  for (let i = 0; i <= 5; i++) { const v = xmax * i / 5; add("text", { x: X(v), y: H - 10, "text-anchor": "middle" }, v.toFixed(3)); }
+  const series = [["sends_pct", "var(--sends)"], ["engagement_pct", "var(--eng)"], ["unsubscribes_pct", "var(--unsub)"]];
+  for (const [field, color] of series) {
+    const p = pts.filter((q) => q[field] != null);
+    add("polyline", { points: p.map((q) => X(q.value) + "," + Y(q[field])).join(" "), fill: "none", stroke: color, "stroke-width": 2, "data-series": field, "data-points": p.length });
+    for (const q of p) add("circle", { cx: X(q.value), cy: Y(q[field]), r: 2.5, fill: color });
+  }
+  add("line", { id: "current-marker", x1: X(c.current.value), x2: X(c.current.value), y1: T, y2: H - B, stroke: "#1d2330", "stroke-width": 1.5 });
+  add("text", { x: X(c.current.value) + 4, y: T + 10 }, "current");
+  add("line", { id: "proposed-marker", x1: X(state.threshold), x2: X(state.threshold), y1: T, y2: H - B, stroke: "#1d2330", "stroke-dasharray": "4 3" });
+}
+
+function setThreshold(v) {
+  state.threshold = Math.max(0, Math.min(1, Number(v) || 0));
+  $("threshold").value = state.threshold; $("threshold-value").value = state.threshold;
+  const changed = state.policy && Math.abs(state.threshold - state.policy.relevance_threshold) > 1e-9;
+  $("save").disabled = !changed; $("simulate").disabled = !state.policy;
+  const c = state.curve, box = $("effect");
+  box.replaceChildren();
+  if (!c) return;
+  const fig = (label, value) => el("div", { class: "figure" }, el("b", {}, value), label);
+  box.append(fig("sends", pct(interpolate(c.points, state.threshold, "sends_pct"))),
+             fig("engagement kept", pct(interpolate(c.points, state.threshold, "engagement_pct"))),
+             fig("unsubscribes", pct(interpolate(c.points, state.threshold, "unsubscribes_pct"))),
+             fig("threshold", state.threshold.toFixed(3)));
+  const m = $("proposed-marker");
+  if (m) drawCurve();
+}
+
+async function loadCurve() {
+  status("Replaying logged decisions for the curve…");
+  const c = await api("POST", "/v1/policy:tradeoff", {});
+  state.curve = c;
+  const xmax = Math.max(...c.points.map((p) => p.value), 0.01);
+  $("threshold").max = Math.min(1, Math.max(xmax, state.threshold) * 1.2).toFixed(3);
+  $("picks").textContent = Object.entries(c.picks).map(([k, p]) => "keep " + k + " of engagement: threshold " + p.value.toFixed(3) + " → " + pct(p.sends_pct) + " of sends").join(" · ")
+    + " (" + c.decisions + " decisions of " + c.customers + " customers, model " + (c.model_version || "none") + ")";
+  drawCurve(); setThreshold(state.threshold);
+}
+
+async function loadLift() {
+  const r = await api("GET", "/v1/holdout?bucket_days=7");
+  const rows = [];
+  const blocks = r.overall ? [["all", r.overall], ...r.buckets.map((b) => [b.from.slice(0, 10), b])] : [];
+  for (const [label, b] of blocks) {
+    for (const g of ["governed", "holdout"]) {
+      const x = b[g];
+      rows.push([label, g, x.customers, x.sends_per_customer == null ? "–" : x.sends_per_customer.toFixed(2), rate(x.engaged), rate(x.unsubscribed), rate(x.complained)]);
+    }
+    const d = b.difference, diff = (y) => (100 * y.diff).toFixed(2) + " pts [" + (100 * y.low).toFixed(2) + ", " + (100 * y.high).toFixed(2) + "]";
+    rows.push([label, "governed − holdout", "", "", diff(d.engaged), diff(d.unsubscribed), diff(d.complained)]);
+  }
+  fill($("lift"), ["period", "group", "customers", "sends / customer", "engaged", "unsubscribed", "complained"], rows.length ? rows : [["no decisions logged yet", "", "", "", "", "", ""]]);
+}
+
+async function loadDecisions() {
+  const r = await api("GET", "/v1/decisions?limit=20");
+  fill($("decisions"), ["decided", "customer", "message", "verdict", "channel", "reasons"], r.decisions.map((d) => [
+    d.decided_at.replace("T", " ").slice(0, 19), d.customer_id, d.message_id,
+    el("span", { class: "action " + d.action }, d.action), d.channel || "–",
+    el("div", {}, ...d.reasons.map((x) => el("div", {}, el("b", {}, x.code), " " + x.message)))]));
+}
+
+async function refresh() {
+  showPolicy(await api("GET", "/v1/policy"));
+  await Promise.all([loadDecisions(), loadLift()]);
+  await loadCurve();
+  status("Policy version " + state.policy.version + " loaded.");
+}
+
+async function simulateExactly() {
+  status("Simulating threshold " + state.threshold.toFixed(3) + "…");
+  const r = await api("POST", "/v1/policy:simulate", { changes: { relevance_threshold: state.threshold }, examples: 10 });
+  const cur = r.current, cand = r.candidate;
+  const reasons = [...new Set([...Object.keys(cur.stopped_by), ...Object.keys(cand.stopped_by)])];
+  fill($("sim-table"), ["", "current (v" + cur.policy_version + ")", "proposed", "change"], [
+    ["sends", cur.sends, cand.sends, pct(r.change.sends_pct) + " of current"],
+    ["expected engagement", cur.engagement, cand.engagement, pct(r.change.engagement_kept_pct) + " kept"],
+    ["expected unsubscribes", cur.unsubscribes, cand.unsubscribes, r.change.unsubscribes_avoided + " avoided"],
+    ["expected complaints", cur.complaints, cand.complaints, r.change.complaints_avoided + " avoided"],
+    ["sales share of sends", pct(100 * cur.mix.sales_share), pct(100 * cand.mix.sales_share), ""],
+    ...reasons.map((k) => ["stopped by " + k, cur.stopped_by[k] || 0, cand.stopped_by[k] || 0, ""]),
+  ]);
+  const says = (v) => el("div", {}, el("span", { class: "action " + v.action }, v.action + (v.channel ? " on " + v.channel : "")), ...v.reasons.map((x) => el("div", { class: "muted" }, x.message)));
+  fill($("sim-examples"), ["customer", "message", "current", "proposed"], r.examples.map((e) => [e.customer_id, e.message_id, says(e.current), says(e.candidate)]));
+  $("sim-section").hidden = false;
+  status(r.decisions + " decisions replayed; " + r.change.decisions_changed + " would change.");
+}
+
+async function save() {
+  $("save").disabled = true;
+  const p = await api("PATCH", "/v1/policy", { relevance_threshold: state.threshold });
+  showPolicy(p);
+  status("Saved: policy version " + p.version + ", relevance threshold " + p.relevance_threshold.toFixed(3) + ".");
+  loadCurve().then(() => status("Saved: policy version " + p.version + ", relevance threshold " + p.relevance_threshold.toFixed(3) + ".")).catch((e) => status(e.message, true));
+}
+
+const guard = (fn) => () => fn().catch((e) => status(e.message, true));
+$("connect").addEventListener("click", guard(async () => { state.key = $("api-key").value.trim(); sessionStorage.setItem("suppressor-key", state.key); await refresh(); }));
+$("threshold").addEventListener("input", (e) => setThreshold(e.target.value));
+$("threshold-value").addEventListener("input", (e) => setThreshold(e.target.value));
+$("simulate").addEventListener("click", guard(simulateExactly));
+$("save").addEventListener("click", guard(save));
+if (state.key) guard(refresh)();
