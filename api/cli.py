@@ -153,8 +153,10 @@ def _text_report(r: dict) -> str:
             ("expected complaints", cur["complaints"], cand["complaints"]),
             ("sales share of sends", cur["mix"]["sales_share"], cand["mix"]["sales_share"])]
     rows += [(f"{a}", cur["actions"][a], cand["actions"][a]) for a in ("send", "reroute", "defer", "suppress")]
-    for code in sorted(set(cur["stopped_by"]) | set(cand["stopped_by"])):
-        rows.append((f"stopped by {code}", cur["stopped_by"].get(code, 0), cand["stopped_by"].get(code, 0)))
+    for verdict in ("suppressed", "deferred"):
+        by = f"{verdict}_by"
+        for code in sorted(set(cur[by]) | set(cand[by])):
+            rows.append((f"  {verdict} by {code}", cur[by].get(code, 0), cand[by].get(code, 0)))
     lines += [f"{name:28}{a:>10}{b:>11}" for name, a, b in rows]
     lines += ["", f"sends {ch['sends_pct']}% of current, engagement kept {ch['engagement_kept_pct']}%, "
                   f"unsubscribes avoided {ch['unsubscribes_avoided']}, complaints avoided {ch['complaints_avoided']}, "

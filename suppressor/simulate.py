@@ -366,7 +366,8 @@ class Estimator:
 def summarize(history: History, verdicts: list[dict], est: Estimator) -> dict:
     """Counts by action, reason and kind, and the engagement, unsubscribes and complaints expected."""
     actions: Counter = Counter()
-    stopped: Counter = Counter()
+    suppressed: Counter = Counter()
+    deferred: Counter = Counter()
     rerouted: Counter = Counter()
     mix: Counter = Counter()
     eng = unsub = compl = eng_observed = 0.0
@@ -385,13 +386,14 @@ def summarize(history: History, verdicts: list[dict], est: Estimator) -> dict:
             if act == "reroute":
                 rerouted.update(c for c in codes if c in ("channel_preference", "consent"))
         else:
-            stopped.update({c for c in codes if c in BLOCKING})
+            (suppressed if act == "suppress" else deferred).update({c for c in codes if c in BLOCKING})
     sends = actions["send"] + actions["reroute"]
     return {
         "decisions": len(verdicts),
         "sends": sends,
         "actions": {a: actions[a] for a in ("send", "reroute", "defer", "suppress")},
-        "stopped_by": dict(stopped.most_common()),
+        "suppressed_by": dict(suppressed.most_common()),
+        "deferred_by": dict(deferred.most_common()),
         "rerouted_by": dict(rerouted.most_common()),
         "mix": {**{k: mix[k] for k in ("sales", "value", "service", "transactional")},
                 "sales_share": round(mix["sales"] / sends, 4) if sends else 0.0},

@@ -140,14 +140,15 @@ async function simulateExactly() {
   status("Simulating threshold " + state.threshold.toFixed(3) + "…");
   const r = await api("POST", "/v1/policy:simulate", { changes: { relevance_threshold: state.threshold }, examples: 10 });
   const cur = r.current, cand = r.candidate;
-  const reasons = [...new Set([...Object.keys(cur.stopped_by), ...Object.keys(cand.stopped_by)])];
+  const by = (field) => [...new Set([...Object.keys(cur[field]), ...Object.keys(cand[field])])]
+    .map((k) => [field.replace("_by", "") + " by " + k, cur[field][k] || 0, cand[field][k] || 0, ""]);
   fill($("sim-table"), ["", "current (v" + cur.policy_version + ")", "proposed", "change"], [
     ["sends", cur.sends, cand.sends, pct(r.change.sends_pct) + " of current"],
     ["expected engagement", cur.engagement, cand.engagement, pct(r.change.engagement_kept_pct) + " kept"],
     ["expected unsubscribes", cur.unsubscribes, cand.unsubscribes, r.change.unsubscribes_avoided + " avoided"],
     ["expected complaints", cur.complaints, cand.complaints, r.change.complaints_avoided + " avoided"],
     ["sales share of sends", pct(100 * cur.mix.sales_share), pct(100 * cand.mix.sales_share), ""],
-    ...reasons.map((k) => ["stopped by " + k, cur.stopped_by[k] || 0, cand.stopped_by[k] || 0, ""]),
+    ...by("suppressed_by"), ...by("deferred_by"), ...by("rerouted_by"),
   ]);
   const says = (v) => el("div", {}, el("span", { class: "action " + v.action }, v.action + (v.channel ? " on " + v.channel : "")), ...v.reasons.map((x) => el("div", { class: "muted" }, x.message)));
   fill($("sim-examples"), ["customer", "message", "current", "proposed"], r.examples.map((e) => [e.customer_id, e.message_id, says(e.current), says(e.candidate)]));

@@ -37,7 +37,9 @@ def test_a_higher_threshold_cuts_sends_more_than_engagement_and_avoids_unsubscri
     assert change["engagement_kept_pct"] > change["sends_pct"]
     # the planted truth: the less a message fits, the likelier an unsubscribe
     assert change["unsubscribes_avoided"] >= 3 and cand["unsubscribes"] < 0.9 * cur["unsubscribes"]
-    assert cand["stopped_by"]["irrelevant"] > cur["stopped_by"]["irrelevant"]
+    assert cand["suppressed_by"]["irrelevant"] > cur["suppressed_by"]["irrelevant"]
+    assert "irrelevant" not in cand["deferred_by"]  # relevance suppresses, it never defers
+    assert sum(cand["actions"].values()) == cand["decisions"] == cur["decisions"]
     assert cand["engagement_modeled"] >= 0 and cand["engagement_observed"] < cur["engagement_observed"]
     ex = r["examples"][0]
     assert ex["current"]["action"] in ("send", "reroute") and ex["candidate"]["action"] == "suppress"
