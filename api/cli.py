@@ -161,6 +161,11 @@ def _text_report(r: dict) -> str:
     lines += ["", f"sends {ch['sends_pct']}% of current, engagement kept {ch['engagement_kept_pct']}%, "
                   f"unsubscribes avoided {ch['unsubscribes_avoided']}, complaints avoided {ch['complaints_avoided']}, "
                   f"{ch['decisions_changed']} decisions change"]
+    iv = ch.get("intervals") or {}
+    if iv:
+        span = lambda name: "n/a" if not iv.get(name) else f"{iv[name][0]} to {iv[name][1]}"  # noqa: E731
+        lines.append(f"95% intervals (customers resampled): sends {span('sends_pct')}%, engagement "
+                     f"{span('engagement_pct')}%, unsubscribes avoided {span('unsubscribes_avoided')}")
     return "\n".join(lines)
 
 

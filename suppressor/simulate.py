@@ -365,6 +365,13 @@ class Estimator:
 
 def summarize(history: History, verdicts: list[dict], est: Estimator) -> dict:
     """Counts by action, reason and kind, and the engagement, unsubscribes and complaints expected."""
+    return _tally(history, verdicts, est)[0]
+
+
+def _tally(history: History, verdicts: list[dict], est: Estimator) -> tuple[dict, np.ndarray]:
+    """``summarize``, and per customer: sends, engagement, unsubscribes, complaints (for intervals)."""
+    row = {cid: i for i, cid in enumerate(history.events)}  # every sampled customer, in a fixed order
+    per = np.zeros((len(row), 4))
     actions: Counter = Counter()
     suppressed: Counter = Counter()
     deferred: Counter = Counter()
@@ -380,6 +387,7 @@ def summarize(history: History, verdicts: list[dict], est: Estimator) -> dict:
             mix[d.request.message.kind.value] += 1
             e, u, c, seen = est.expect(d, o, v)
             eng, unsub, compl = eng + e, unsub + u, compl + c
+            per[row[d.customer_id]] += (1, e, u, c)
             if seen:
                 eng_observed += e
                 observed_sends += 1
@@ -403,7 +411,31 @@ def summarize(history: History, verdicts: list[dict], est: Estimator) -> dict:
         "sends_with_observed_outcome": observed_sends,
         "unsubscribes": round(unsub, 2),
         "complaints": round(compl, 2),
-    }
+    }, per
+
+
+def intervals(cur: np.ndarray, cand: np.ndarray, draws: int = 200, seed: int = 0) -> dict:
+    """95% bootstrap intervals of the change, resampling customers (the same ones under both policies).
+
+    Rows are customers, columns sends, engagement, unsubscribes, complaints. They cover the
+    noise in who happened to engage or unsubscribe, not the model's own error."""
+    n = len(cur)
+    if n < 2:
+        return {}
+    rng = np.random.default_rng(seed)
+    c, k = np.empty((draws, 4)), np.empty((draws, 4))
+    for b in range(draws):
+        w = np.bincount(rng.integers(0, n, n), minlength=n)
+        c[b], k[b] = w @ cur, w @ cand
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stats = {"sends_pct": 100 * k[:, 0] / c[:, 0], "engagement_pct": 100 * k[:, 1] / c[:, 1],
+                 "unsubscribes_pct": 100 * k[:, 2] / c[:, 2],
+                 "unsubscribes_avoided": c[:, 2] - k[:, 2], "complaints_avoided": c[:, 3] - k[:, 3]}
+    out = {}
+    for name, x in stats.items():
+        x = x[np.isfinite(x)]
+        out[name] = [round(float(v), 2) for v in np.percentile(x, [2.5, 97.5])] if len(x) else None
+    return out
 
 
 def _pct(a: float, b: float) -> float | None:
@@ -463,7 +495,7 @@ def simulate(store: Store, tenant: str, candidate: VersionedPolicy, prepared: Pr
     h = p.history
     cur_v, cand_v = replay(store, h, [p.current, candidate], p.model) if h.decisions else ([], [])
     est = Estimator.fit(h, cur_v)
-    cur, cand = summarize(h, cur_v, est), summarize(h, cand_v, est)
+    (cur, cur_rows), (cand, cand_rows) = _tally(h, cur_v, est), _tally(h, cand_v, est)
     changed = [i for i, (a, b) in enumerate(zip(cur_v, cand_v))
                if (a["action"], a.get("channel")) != (b["action"], b.get("channel"))]
     version = p.model.version if p.model else None
@@ -472,7 +504,8 @@ def simulate(store: Store, tenant: str, candidate: VersionedPolicy, prepared: Pr
         **_frame(p),
         "current": {"policy_version": p.current.version, **cur},
         "candidate": cand,
-        "change": {**_compare(cur, cand), "decisions_changed": len(changed)},
+        "change": {**_compare(cur, cand), "decisions_changed": len(changed),
+                   "intervals": intervals(cur_rows, cand_rows)},
         # how faithfully the replay reproduces what was decided at the time (model or policy since changed?)
         "agreement_with_log_pct": _pct(agree, len(h.decisions)),
         "examples": [{"decision_id": h.decisions[i].record["decision_id"], "customer_id": h.decisions[i].customer_id,
@@ -515,17 +548,19 @@ def tradeoff(store: Store, tenant: str, param: str = "relevance_threshold", valu
     pols = [p.current, *(vary(p.current, param, v) for v in values)]
     verdicts = replay(store, h, pols, p.model) if h.decisions else [[] for _ in pols]
     est = Estimator.fit(h, verdicts[0])
-    cur = summarize(h, verdicts[0], est)
+    cur, cur_rows = _tally(h, verdicts[0], est)
     current_value = p.current.relevance_threshold if param == "relevance_threshold" else 1.0
     points = []
     for value, vs in zip(values, verdicts[1:]):
-        s = summarize(h, vs, est)
+        s, rows = _tally(h, vs, est)
+        ci = intervals(cur_rows, rows)
         points.append({
             "value": value, "current": value == current_value,
             "sends": s["sends"], "sends_pct": _pct(s["sends"], cur["sends"]),
             "engagement": s["engagement"], "engagement_pct": _pct(s["engagement"], cur["engagement"]),
             "unsubscribes": s["unsubscribes"], "unsubscribes_pct": _pct(s["unsubscribes"], cur["unsubscribes"]),
             "complaints": s["complaints"], "sales_share": s["mix"]["sales_share"],
+            "intervals": {k: ci.get(k) for k in ("sends_pct", "engagement_pct", "unsubscribes_pct")},
         })
     picks = {}
     for target in (95, 98, 99):

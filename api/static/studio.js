@@ -139,14 +139,15 @@ async function refresh() {
 async function simulateExactly() {
   status("Simulating threshold " + state.threshold.toFixed(3) + "…");
   const r = await api("POST", "/v1/policy:simulate", { changes: { relevance_threshold: state.threshold }, examples: 10 });
-  const cur = r.current, cand = r.candidate;
+  const cur = r.current, cand = r.candidate, iv = r.change.intervals || {};
+  const ci = (name, unit) => iv[name] ? " (95%: " + iv[name][0] + unit + " to " + iv[name][1] + unit + ")" : "";
   const by = (field) => [...new Set([...Object.keys(cur[field]), ...Object.keys(cand[field])])]
     .map((k) => [field.replace("_by", "") + " by " + k, cur[field][k] || 0, cand[field][k] || 0, ""]);
   fill($("sim-table"), ["", "current (v" + cur.policy_version + ")", "proposed", "change"], [
-    ["sends", cur.sends, cand.sends, pct(r.change.sends_pct) + " of current"],
-    ["expected engagement", cur.engagement, cand.engagement, pct(r.change.engagement_kept_pct) + " kept"],
-    ["expected unsubscribes", cur.unsubscribes, cand.unsubscribes, r.change.unsubscribes_avoided + " avoided"],
-    ["expected complaints", cur.complaints, cand.complaints, r.change.complaints_avoided + " avoided"],
+    ["sends", cur.sends, cand.sends, pct(r.change.sends_pct) + " of current" + ci("sends_pct", "%")],
+    ["expected engagement", cur.engagement, cand.engagement, pct(r.change.engagement_kept_pct) + " kept" + ci("engagement_pct", "%")],
+    ["expected unsubscribes", cur.unsubscribes, cand.unsubscribes, r.change.unsubscribes_avoided + " avoided" + ci("unsubscribes_avoided", "")],
+    ["expected complaints", cur.complaints, cand.complaints, r.change.complaints_avoided + " avoided" + ci("complaints_avoided", "")],
     ["sales share of sends", pct(100 * cur.mix.sales_share), pct(100 * cand.mix.sales_share), ""],
     ...by("suppressed_by"), ...by("deferred_by"), ...by("rerouted_by"),
   ]);

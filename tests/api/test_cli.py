@@ -80,6 +80,7 @@ def test_simulate_prints_the_comparison_and_the_sweep_writes_csv_and_png(store, 
     assert out.returncode == 0, out.stderr
     assert "reproduces 100.0% of the logged verdicts" in out.stdout
     assert "suppressed by irrelevant" in out.stdout and "engagement kept" in out.stdout
+    assert "95% intervals (customers resampled)" in out.stdout
 
     out = run("simulate", "--tenant", "acme", "--sweep", "relevance_threshold", "--values", "0,0.05,0.2",
               "--out", str(tmp_path))

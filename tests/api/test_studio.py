@@ -107,7 +107,8 @@ def test_chart_renders_and_saving_a_threshold_changes_the_next_decision(browser,
 
     page.click("#simulate")
     page.wait_for_selector("#sim-section:not([hidden])", timeout=90_000)
-    assert "expected engagement" in page.inner_text("#sim-table")
+    table = page.inner_text("#sim-table")
+    assert "expected engagement" in table and "95%:" in table
 
     page.click("#save")
     page.wait_for_selector("#status:has-text('Saved: policy version 3')", timeout=30_000)

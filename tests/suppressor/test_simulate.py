@@ -24,6 +24,7 @@ def test_replaying_the_policy_that_decided_reproduces_every_logged_verdict(store
     assert r["decisions"] == governed.campaigns["decisions"] > 1000
     assert r["agreement_with_log_pct"] == 100.0
     assert r["change"]["decisions_changed"] == 0 and r["examples"] == []
+    assert r["change"]["intervals"]["engagement_pct"] == [100.0, 100.0]  # the same policy: no doubt at all
     assert r["current"]["sends"] == r["candidate"]["sends"] == governed.campaigns["sends"]
     # every send of the log really went out, so every engagement figure is observed, none modeled
     assert r["current"]["engagement_modeled"] == 0 and r["current"]["engagement_observed"] > 0
@@ -41,6 +42,12 @@ def test_a_higher_threshold_cuts_sends_more_than_engagement_and_avoids_unsubscri
     assert "irrelevant" not in cand["deferred_by"]  # relevance suppresses, it never defers
     assert sum(cand["actions"].values()) == cand["decisions"] == cur["decisions"]
     assert cand["engagement_modeled"] >= 0 and cand["engagement_observed"] < cur["engagement_observed"]
+    iv = change["intervals"]
+    for name, point in (("sends_pct", change["sends_pct"]), ("engagement_pct", change["engagement_kept_pct"]),
+                        ("unsubscribes_avoided", change["unsubscribes_avoided"])):
+        lo, hi = iv[name]
+        assert lo < hi and lo - 0.5 <= point <= hi + 0.5
+    assert iv["sends_pct"][1] < 100  # fewer sends is not in doubt
     ex = r["examples"][0]
     assert ex["current"]["action"] in ("send", "reroute") and ex["candidate"]["action"] == "suppress"
     assert any(x["code"] == "irrelevant" and "threshold 0.150" in x["message"] for x in ex["candidate"]["reasons"])
@@ -90,6 +97,9 @@ def test_the_tradeoff_curve_falls_as_the_threshold_rises_and_marks_the_current_p
     [cur] = [p for p in pts if p["current"]]
     assert cur["value"] == 0.05 and cur["sends_pct"] == cur["engagement_pct"] == 100.0
     assert curve["current"]["sends"] == cur["sends"]
+    assert cur["intervals"]["sends_pct"] == [100.0, 100.0]
+    lo, hi = pts[-1]["intervals"]["engagement_pct"]
+    assert lo < pts[-1]["engagement_pct"] < hi
     # a pick keeping 95% of engagement never sends more than the current policy
     assert curve["picks"]["95%"]["engagement_pct"] >= 95 and curve["picks"]["95%"]["sends_pct"] <= 100
 
