@@ -95,19 +95,16 @@ def _simulate(args: argparse.Namespace) -> int:
         return 2
     store = Store(Settings())
     try:
-        prepared = simulate.prepare(store, args.tenant, **window.load())
-        current = prepared.current
-        try:
-            changes = _changes(args)
-            if args.policy:
-                candidate = policies.Policy.model_validate_json(Path(args.policy).read_text())
-            else:
-                candidate = policies.with_changes(current, changes or {})
+        try:  # a bad candidate fails before the log is loaded
+            whole = policies.Policy.model_validate_json(Path(args.policy).read_text()) if args.policy else None
+            saved = policies.get(store, args.tenant)
+            candidate = policies.candidate(saved, whole, _changes(args))
         except ValidationError as exc:
             e = exc.errors()[0]
             print(f"{'.'.join(map(str, e['loc']))}: {e['msg']}", file=sys.stderr)
             return 2
-        prepared.current = current if args.sweep is None else policies.as_candidate(current, candidate)
+        # a sweep varies the candidate; a simulation compares it with the saved policy
+        prepared = simulate.prepare(store, args.tenant, current=candidate if args.sweep else saved, **window.load())
         if args.sweep:
             values = [float(v) for v in args.values.split(",")] if args.values else None
             curve = simulate.tradeoff(store, args.tenant, args.sweep, values, prepared)
@@ -121,7 +118,7 @@ def _simulate(args: argparse.Namespace) -> int:
                 _print_curve(curve)
                 print(f"\nwrote {csv_path} and {png_path}")
             return 0
-        result = simulate.simulate(store, args.tenant, policies.as_candidate(current, candidate), prepared)
+        result = simulate.simulate(store, args.tenant, candidate, prepared)
         print(json.dumps(result, indent=2) if args.json else _text_report(result))
         return 0
     finally:

@@ -79,8 +79,7 @@ def _governed(store: Store, dealer: synthetic.Dealership, now: datetime) -> None
     say(f"      {counts['decisions']} decisions, {counts['sends']} sent, {counts['events']} events followed "
         f"({time.time() - t:.0f} s)")
     t = time.time()
-    current = policies.get(store, TENANT)
-    stricter = policies.as_candidate(current, policies.with_changes(current, {"relevance_threshold": 0.12}))
+    stricter = simulate.vary(policies.get(store, TENANT), "relevance_threshold", 0.12)
     r = simulate.simulate(store, TENANT, stricter, max_decisions=5_000)
     ch = r["change"]
     say(f"      what if the threshold had been 0.12? {r['decisions']} logged decisions of {r['customers']} customers "

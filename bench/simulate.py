@@ -66,8 +66,7 @@ def main() -> int:
 
             n = counts["decisions"]
             prepared = timed(store, "load the log and the customers' events", lambda: simulate.prepare(store, "bench"), 0)
-            cur = prepared.current
-            cand = policies.as_candidate(cur, policies.with_changes(cur, {"relevance_threshold": 0.12}))
+            cand = simulate.vary(prepared.current, "relevance_threshold", 0.12)
             timed(store, "simulate one candidate (2 policies)",
                   lambda: simulate.simulate(store, "bench", cand, prepared), 2 * n)
             values = [round(0.02 * i, 2) for i in range(args.points)]

@@ -134,7 +134,7 @@ def customer_keys(t: str, c: str) -> list[str]:
             sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c)]
 
 
-SCRATCH = ("profile", "state", "pending", "blocked", "ev", "evt", "sends", "offers")
+SCRATCH = ("profile", "state", "pending", "blocked", "ev", "evt", "sends", "offers")  # = NAMES in replay.lua
 
 
 def replay_keys(t: str, c: str) -> list[str]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from . import policy as policies
 from .decisions import in_holdout
-from .simulate import ENGAGED, History, load_history
+from .simulate import ENGAGED, History, iso, load_history
 from .store import Store
 
 Z = 1.959964  # 95%
@@ -61,10 +61,6 @@ def _difference(gov: _Tally, hold: _Tally) -> dict:
         d, lo, hi = newcombe(getattr(gov, name), gov.customers, getattr(hold, name), hold.customers)
         out[name] = {"diff": round(d, 5), "low": round(lo, 5), "high": round(hi, 5)}
     return out
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
 
 
 def holdout_groups(history: History, fraction: float) -> dict[str, bool]:
@@ -120,8 +116,8 @@ def lift(store: Store, tenant: str, bucket_days: float = 7.0, since: datetime | 
         "bucket_days": bucket_days,
         "holdout_fraction": current.holdout_fraction,
         "customers": {"governed": sum(not g for g in groups.values()), "holdout": sum(groups.values())},
-        "window": {"from": _iso(start), "to": _iso(end)},
+        "window": {"from": iso(start), "to": iso(end)},
         "overall": block(-1),
-        "buckets": [{"from": _iso(start + b * width), "to": _iso(start + (b + 1) * width), **block(b)}
+        "buckets": [{"from": iso(start + b * width), "to": iso(start + (b + 1) * width), **block(b)}
                     for b in range(n_buckets)],
     }

@@ -218,6 +218,17 @@ def as_candidate(current: VersionedPolicy, tenant_policy: Policy) -> VersionedPo
                            **tenant_policy.model_dump(exclude={"version", "campaigns"}))
 
 
+def candidate(current: VersionedPolicy, whole: Policy | None = None,
+              changes: dict[str, Any] | None = None) -> VersionedPolicy:
+    """The policy a what-if asks about: a whole tenant policy, changes to the current one, or the
+    current one itself; raises pydantic.ValidationError for changes that make no valid policy."""
+    if whole is not None:
+        return as_candidate(current, whole)
+    if changes:
+        return as_candidate(current, with_changes(current, changes))
+    return current
+
+
 def validate_override(override: dict[str, Any]) -> dict[str, Any]:
     """Check a campaign override merges into a valid policy; raises pydantic.ValidationError."""
     Policy.model_validate(merge(Policy().model_dump(), override))

@@ -79,8 +79,6 @@ class History:
     events: dict[str, list[dict]]
     customers_total: int
     decisions_total: int
-    since: datetime | None = None
-    until: datetime | None = None
 
     @property
     def customers(self) -> int:
@@ -144,7 +142,7 @@ def load_history(store: Store, tenant: str, since: datetime | None = None, until
             for e, eid, body in zip(evs, raw, bodies):
                 e["event_id"], e["_raw"], e["_ms"] = eid.decode(), body, _ms(e["ts"])
             events[cid] = sorted(evs, key=lambda e: e["_ms"])
-    return History(tenant, decisions, events, len(by_customer), len(logged), since, until)
+    return History(tenant, decisions, events, len(by_customer), len(logged))
 
 
 def _revocations(evs: Iterable[dict]) -> tuple[set[str], set[str]]:
@@ -181,9 +179,9 @@ def _statics(pols: list[VersionedPolicy], campaigns: set[str], model: ExportedMo
     return texts, sidx
 
 
-def _customer_call(store: Store, history: History, cid: str, decisions: list[Logged], pols: list[VersionedPolicy],
-                   texts: list[str], sidx: list[dict[str, int]], model: ExportedModel | None
-                   ) -> tuple[list[str], list]:
+def _customer_args(store: Store, history: History, cid: str, decisions: list[Logged], pols: list[VersionedPolicy],
+                   texts: list[str], model: ExportedModel | None) -> tuple[dict, list]:
+    """The replay script's header (less the policies a call runs) and its other arguments."""
     tenant, settings = history.tenant, store.settings
     evs = history.events.get(cid, [])
     t0, t_end = decisions[0].at_ms, decisions[-1].at_ms
@@ -216,8 +214,8 @@ def _customer_call(store: Store, history: History, cid: str, decisions: list[Log
         pairs = channel_args(req, model)
         args += [json.dumps(dyn), len(pairs) // 2, *pairs]
     header = {"ns": len(texts), "max": settings.max_events_per_customer, "ttl": settings.customer_ttl_days * 86400,
-              "t0": t0, "pre": len(pre), "sidx": sidx, "restore": sorted(restore), "unblock": sorted(unblock)}
-    return keys.replay_keys(tenant, cid), [json.dumps(header), *texts, "\n".join(lines), b"\n".join(bodies), *args]
+              "t0": t0, "pre": len(pre), "restore": sorted(restore), "unblock": sorted(unblock)}
+    return header, [*texts, "\n".join(lines), b"\n".join(bodies), *args]
 
 
 def _still_relevant(evs: list[dict]) -> list[dict]:
@@ -253,11 +251,12 @@ def replay(store: Store, history: History, pols: list[VersionedPolicy], model: E
     for i in range(0, len(cids), CUSTOMERS_PER_CALL):
         calls, owners = [], []
         for cid in cids[i:i + CUSTOMERS_PER_CALL]:
+            header, args = _customer_args(store, history, cid, by_customer[cid], pols, texts, model)
             step = max(1, REPLAYS_PER_CALL // len(by_customer[cid]))
             for first in range(0, len(pols), step):
                 group = range(first, min(first + step, len(pols)))
-                calls.append(_customer_call(store, history, cid, by_customer[cid], [pols[k] for k in group], texts,
-                                            [sidx[k] for k in group], model))
+                group_header = json.dumps({**header, "first": first, "sidx": sidx[first:group.stop]})
+                calls.append((keys.replay_keys(history.tenant, cid), [group_header, *args]))
                 owners.append(group)
         for group, per_policy in zip(owners, run_scripts(store, "replay", calls, hot=False)):
             for k, verdicts in zip(group, per_policy):
@@ -363,13 +362,9 @@ class Estimator:
         return (s if s is not None else self.engagement_rate), self.unsubscribes(s), self.complaints(s), False
 
 
-def summarize(history: History, verdicts: list[dict], est: Estimator) -> dict:
-    """Counts by action, reason and kind, and the engagement, unsubscribes and complaints expected."""
-    return _tally(history, verdicts, est)[0]
-
-
-def _tally(history: History, verdicts: list[dict], est: Estimator) -> tuple[dict, np.ndarray]:
-    """``summarize``, and per customer: sends, engagement, unsubscribes, complaints (for intervals)."""
+def summarize(history: History, verdicts: list[dict], est: Estimator) -> tuple[dict, np.ndarray]:
+    """Counts by action, reason and kind, and the engagement, unsubscribes and complaints expected;
+    with the same per customer (rows: sends, engagement, unsubscribes, complaints) for intervals."""
     row = {cid: i for i, cid in enumerate(history.events)}  # every sampled customer, in a fixed order
     per = np.zeros((len(row), 4))
     actions: Counter = Counter()
@@ -459,7 +454,7 @@ def _view(v: dict, model_version: str | None) -> dict:
 
 @dataclass
 class Prepared:
-    """A loaded history with its model, baseline replay and outcome estimator (reused by sweeps)."""
+    """A loaded history, the model that scores it and the policy to compare with (reused by sweeps)."""
 
     history: History
     model: ExportedModel | None
@@ -467,17 +462,22 @@ class Prepared:
 
 
 def prepare(store: Store, tenant: str, since: datetime | None = None, until: datetime | None = None,
-            max_decisions: int = 50_000) -> Prepared:
-    """Load what every simulation of this tenant needs."""
+            max_decisions: int = 50_000, current: VersionedPolicy | None = None) -> Prepared:
+    """Load what every simulation of this tenant needs; ``current`` defaults to the saved policy."""
     active = models.active_version(store, tenant)
     model = models.load(store, tenant, active) if active else None
-    return Prepared(load_history(store, tenant, since, until, max_decisions), model, policies.get(store, tenant))
+    return Prepared(load_history(store, tenant, since, until, max_decisions), model,
+                    current or policies.get(store, tenant))
+
+
+def iso(ms: int) -> str:
+    """Milliseconds since the epoch as ISO-8601 UTC text."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
 
 
 def _frame(p: Prepared) -> dict:
     h = p.history
     times = [d.at_ms for d in h.decisions]
-    iso = lambda ms: datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()  # noqa: E731
     return {
         "window": {"from": iso(min(times)) if times else None, "to": iso(max(times)) if times else None},
         "decisions": len(h.decisions), "customers": h.customers,
@@ -495,7 +495,7 @@ def simulate(store: Store, tenant: str, candidate: VersionedPolicy, prepared: Pr
     h = p.history
     cur_v, cand_v = replay(store, h, [p.current, candidate], p.model) if h.decisions else ([], [])
     est = Estimator.fit(h, cur_v)
-    (cur, cur_rows), (cand, cand_rows) = _tally(h, cur_v, est), _tally(h, cand_v, est)
+    (cur, cur_rows), (cand, cand_rows) = summarize(h, cur_v, est), summarize(h, cand_v, est)
     changed = [i for i, (a, b) in enumerate(zip(cur_v, cand_v))
                if (a["action"], a.get("channel")) != (b["action"], b.get("channel"))]
     version = p.model.version if p.model else None
@@ -548,11 +548,11 @@ def tradeoff(store: Store, tenant: str, param: str = "relevance_threshold", valu
     pols = [p.current, *(vary(p.current, param, v) for v in values)]
     verdicts = replay(store, h, pols, p.model) if h.decisions else [[] for _ in pols]
     est = Estimator.fit(h, verdicts[0])
-    cur, cur_rows = _tally(h, verdicts[0], est)
+    cur, cur_rows = summarize(h, verdicts[0], est)
     current_value = p.current.relevance_threshold if param == "relevance_threshold" else 1.0
     points = []
     for value, vs in zip(values, verdicts[1:]):
-        s, rows = _tally(h, vs, est)
+        s, rows = summarize(h, vs, est)
         ci = intervals(cur_rows, rows)
         points.append({
             "value": value, "current": value == current_value,

@@ -248,8 +248,8 @@ def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[d
     names, weights = zip(*CAMPAIGN_CHANNELS)
 
     def flush(until: datetime) -> int:
-        due = []
-        while pending and pending[0][0] < until.strftime("%Y-%m-%dT%H:%M:%SZ"):
+        due, before = [], until.strftime("%Y-%m-%dT%H:%M:%SZ")  # event times are this text
+        while pending and pending[0][0] < before:
             due.append(heapq.heappop(pending)[2])
         if due:
             ingest(due)

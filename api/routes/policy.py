@@ -4,14 +4,13 @@ from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Response
-from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from suppressor import policy
 from suppressor.policy import Policy, VersionedPolicy
 
 from ..deps import ServicesDep, StoreDep, TenantDep
-from ..errors import ApiError
+from ..errors import ApiError, invalid
 
 router = APIRouter(prefix="/v1", tags=["policy"])
 CampaignId = Annotated[str, Path(pattern=r"^[^{}\s]{1,128}$")]
@@ -42,7 +41,7 @@ def patch_policy(tenant: TenantDep, store: StoreDep, services: ServicesDep,
     try:
         candidate = policy.with_changes(policy.get(store, tenant), changes)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+        raise invalid(exc, "body") from None
     saved = policy.put(store, tenant, candidate, _now())
     services.states.invalidate(tenant)
     return saved
@@ -73,7 +72,7 @@ def put_campaign_policy(campaign_id: CampaignId, tenant: TenantDep, store: Store
     try:
         policy.validate_override(override)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+        raise invalid(exc, "body") from None
     saved = policy.put_campaign(store, tenant, campaign_id, override, _now())
     services.states.invalidate(tenant)
     return _campaign_view(saved, campaign_id)

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 
 from suppressor import keys, lift, simulate
@@ -18,7 +17,7 @@ from suppressor.domain import Strict
 from suppressor.policy import Policy, VersionedPolicy, parse_duration
 
 from ..deps import ServicesDep, StoreDep, TenantDep
-from ..errors import ApiError
+from ..errors import ApiError, invalid
 
 router = APIRouter(prefix="/v1", tags=["what-if"])
 
@@ -80,11 +79,11 @@ class TradeoffRequest(Window):
         return self
 
 
-def _changed(current: VersionedPolicy, changes: dict[str, Any]) -> Policy:
+def _candidate(current: VersionedPolicy, whole: Policy | None, changes: dict[str, Any] | None) -> VersionedPolicy:
     try:
-        return policies.with_changes(current, changes)
+        return policies.candidate(current, whole, changes)
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("body", "changes", *e["loc"])} for e in exc.errors()]) from None
+        raise invalid(exc, "body", "changes") from None
 
 
 class _Slot:
@@ -100,16 +99,11 @@ class _Slot:
 @router.post("/policy:simulate")
 def simulate_policy(body: SimulateRequest, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> dict:
     """Replay the logged decisions and what followed under a candidate policy; compare with the current one."""
+    current = policies.get(store, tenant)
+    candidate = _candidate(current, body.policy, body.changes)  # a bad candidate fails before any loading
     services.decision_log.flush()
     with _Slot():
-        prepared = simulate.prepare(store, tenant, **body.load())
-        current = prepared.current
-        if body.policy is not None:
-            candidate = policies.as_candidate(current, body.policy)
-        elif body.changes is not None:
-            candidate = policies.as_candidate(current, _changed(current, body.changes))
-        else:
-            candidate = current
+        prepared = simulate.prepare(store, tenant, current=current, **body.load())
         report = simulate.simulate(store, tenant, candidate, prepared, examples=body.examples)
     report["candidate"]["policy"] = candidate.model_dump(mode="json", exclude={"version", "campaigns"})
     return report
@@ -118,7 +112,6 @@ def simulate_policy(body: SimulateRequest, tenant: TenantDep, store: StoreDep, s
 @router.post("/policy:tradeoff")
 def tradeoff(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> dict:
     """Sweep the relevance threshold (or scale every cap): sends vs engagement vs unsubscribes."""
-    services.decision_log.flush()
     # the same question under the same policy and model: the answer of a few minutes ago is
     # still the answer (the log grows all the time; a sample of it barely moves)
     key = (tenant, body.model_dump_json(), store.bulk.hget(keys.policy(tenant), "stamp"),
@@ -126,10 +119,10 @@ def tradeoff(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services
     hit = services.what_if_cache.get(key)
     if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
+    base = _candidate(policies.get(store, tenant), None, body.changes)
+    services.decision_log.flush()
     with _Slot():
-        prepared = simulate.prepare(store, tenant, **body.load())
-        if body.changes is not None:
-            prepared.current = policies.as_candidate(prepared.current, _changed(prepared.current, body.changes))
+        prepared = simulate.prepare(store, tenant, current=base, **body.load())
         curve = simulate.tradeoff(store, tenant, body.param, body.values, prepared)
     if len(services.what_if_cache) > 64:
         services.what_if_cache.clear()
@@ -146,7 +139,7 @@ def holdout(tenant: TenantDep, store: StoreDep, services: ServicesDep,
     try:
         window = Window.model_validate({"since": since, "until": until})
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("query", *e["loc"])} for e in exc.errors()]) from None
+        raise invalid(exc, "query") from None
     services.decision_log.flush()
     with _Slot():
         return lift.lift(store, tenant, bucket_days, window.since, window.until)

@@ -76,6 +76,7 @@ function drawCurve() {
   add("line", { id: "current-marker", x1: X(c.current.value), x2: X(c.current.value), y1: T, y2: H - B, stroke: "#1d2330", "stroke-width": 1.5 });
   add("text", { x: X(c.current.value) + 4, y: T + 10 }, "current");
   add("line", { id: "proposed-marker", x1: X(state.threshold), x2: X(state.threshold), y1: T, y2: H - B, stroke: "#1d2330", "stroke-dasharray": "4 3" });
+  state.x = X;
 }
 
 function setThreshold(v) {
@@ -92,7 +93,7 @@ function setThreshold(v) {
              fig("unsubscribes", pct(interpolate(c.points, state.threshold, "unsubscribes_pct"))),
              fig("threshold", state.threshold.toFixed(3)));
   const m = $("proposed-marker");
-  if (m) drawCurve();
+  if (m) { m.setAttribute("x1", state.x(state.threshold)); m.setAttribute("x2", state.x(state.threshold)); }
 }
 
 async function loadCurve() {

@@ -4,9 +4,10 @@
 -- the customer's slot. Production keys are only read; the scratch keys are gone on return.
 -- KEYS: 1 profile, 2 vectors, 3 sends ledger, 4 offers, 5 blocked topics (production, read only)
 --       6..13 base scratch, 14..21 work scratch: profile, state, pending, blocked, ev, evt, sends, offers
--- ARGV[1]: header JSON {ns, max, ttl, t0, pre, sidx, restore, unblock}
+-- ARGV[1]: header JSON {ns, max, ttl, t0, pre, first, sidx, restore, unblock}
 --   ns statics; max/ttl for ingest; t0 (ms) starts the replay; the first `pre` items are older
---   behavior (state before t0); sidx[k][campaign] = static of policy k ("" = tenant policy);
+--   behavior (state before t0); this call runs policies first+1 .. first+#sidx of the holds
+--   flags; sidx[k][campaign] = static of its k-th policy ("" = tenant policy);
 --   restore = channels whose consent a stored event revoked; unblock = topics events blocked
 -- ARGV[2 .. 1+ns]: the policy-fixed decide parameters (JSON)
 -- ARGV[2+ns]: the timeline, one line per item in time order: "e\tevent_id\tts\tmessage_id\tchannel" or "d"
@@ -86,7 +87,7 @@ for k = 1, #H.sidx do
       into(work, batch)
       batch = {}
       local P = it.d
-      P.hold = string.sub(P.holds, k, k) == '1'
+      P.hold = string.sub(P.holds, H.first + k, H.first + k) == '1'
       setmetatable(P, { __index = statics[sidx[P.cmp] or sidx['']] })
       it.argv[1] = P
       local verdict = decide(dkeys, it.argv)[1]
