@@ -48,7 +48,11 @@ def read(store: Store, tenant: str, progress: Callable[[str], None] | None = Non
         res = pipe.execute()
         for a, evs in zip(res[0::2], res[1::2]):
             attrs.append(json.loads(a) if a else {})
-            events.append(json.loads(b"[" + b",".join(evs) + b"]"))  # one parse per customer, not per event
+            evs = json.loads(b"[" + b",".join(evs) + b"]")  # one parse per customer, not per event
+            # HVALS order is the server's hash order (seeded at each start): fix it, or the same
+            # data would train a different model on every run
+            evs.sort(key=lambda e: (e["ts"], e["event_id"]))
+            events.append(evs)
         if progress:
             progress(f"read {min(start + chunk, len(ids))}/{len(ids)} customers")
     return ids, attrs, events
