@@ -86,12 +86,15 @@ def _simulate(args: argparse.Namespace) -> int:
     from suppressor.store import Store
 
     from . import report
-    from .routes.simulation import Window
+    from .routes.simulation import TradeoffRequest, Window
 
     try:
         window = Window(since=args.since, until=args.until, max_decisions=args.max_decisions)
+        values = None
+        if args.sweep and args.values:  # checked as the API checks them
+            values = TradeoffRequest(param=args.sweep, values=args.values.split(",")).values
     except ValidationError as exc:
-        print(f"--since/--until/--max-decisions: {exc.errors()[0]['msg']}", file=sys.stderr)
+        print(f"--since/--until/--max-decisions/--values: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
     store = Store(Settings())
     try:
@@ -106,7 +109,6 @@ def _simulate(args: argparse.Namespace) -> int:
         # a sweep varies the candidate; a simulation compares it with the saved policy
         prepared = simulate.prepare(store, args.tenant, current=candidate if args.sweep else saved, **window.load())
         if args.sweep:
-            values = [float(v) for v in args.values.split(",")] if args.values else None
             curve = simulate.tradeoff(store, args.tenant, args.sweep, values, prepared)
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)

@@ -17,10 +17,14 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from api.routes.simulation import TradeoffRequest
 from suppressor import lift, simulate, synthetic, tenants
 from suppressor import policy as policies
 from suppressor.settings import Settings
 from suppressor.store import Store
+
+
+STUDIO_SAMPLE = TradeoffRequest.model_fields["max_decisions"].default  # what the studio's curve replays
 
 
 def lua_seconds(store: Store) -> float:
@@ -73,8 +77,8 @@ def main() -> int:
             timed(store, f"trade-off sweep ({args.points} points + current)",
                   lambda: simulate.tradeoff(store, "bench", "relevance_threshold", values, prepared),
                   (args.points + 1) * n)
-            small = timed(store, "load a 10,000-decision sample (studio default)",
-                          lambda: simulate.prepare(store, "bench", max_decisions=10_000), 0)
+            small = timed(store, f"load a {STUDIO_SAMPLE:,}-decision sample (the studio's)",
+                          lambda: simulate.prepare(store, "bench", max_decisions=STUDIO_SAMPLE), 0)
             k = len(small.history.decisions)
             timed(store, f"  its sweep ({args.points} points + current)",
                   lambda: simulate.tradeoff(store, "bench", "relevance_threshold", values, small),

@@ -90,7 +90,8 @@ def _ms(ts: str) -> int:
 
 
 def _sample_order(tenant: str, customer_id: str) -> bytes:
-    return hashlib.blake2b(f"{tenant}:{customer_id}".encode(), digest_size=8).digest()
+    # salted: unsalted, this is the holdout hash, and a sample would take the holdout first
+    return hashlib.blake2b(f"sample:{tenant}:{customer_id}".encode(), digest_size=8).digest()
 
 
 def read_log(store: Store, tenant: str, since: datetime | None = None, until: datetime | None = None,

@@ -94,6 +94,9 @@ def test_simulate_prints_the_comparison_and_the_sweep_writes_csv_and_png(store, 
 
     out = run("simulate", "--tenant", "acme", "--set", "relevance_threshold=2")
     assert out.returncode == 2 and "relevance_threshold" in out.stderr
+    for bad in ("0.1,lots", "0.1,1.5"):
+        out = run("simulate", "--tenant", "acme", "--sweep", "relevance_threshold", "--values", bad)
+        assert out.returncode == 2 and "--values" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_lift_prints_both_groups_with_intervals(store, settings, governed):

@@ -142,3 +142,11 @@ def test_long_logs_are_replayed_a_few_policies_per_call_with_the_same_answer(sto
     together = simulate.replay(store, p.history, pols, p.model)
     monkeypatch.setattr(simulate, "REPLAYS_PER_CALL", 1)  # one policy per script call
     assert simulate.replay(store, p.history, pols, p.model) == together
+
+
+def test_a_sample_holds_the_holdout_in_its_share(store, governed):
+    from suppressor.decisions import in_holdout
+
+    h = simulate.load_history(store, T, max_decisions=governed.campaigns["decisions"] // 3)
+    held = sum(in_holdout(T, c, 0.1) for c in h.events)
+    assert 0.02 < held / h.customers < 0.2  # about 10%, not the holdout first
