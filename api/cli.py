@@ -23,7 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _keys_create(args: argparse.Namespace) -> int:
     from suppressor import tenants
     from suppressor.domain import TenantName
-    from suppressor.store import Store
+    from suppressor.store import BATCH_TIMEOUT, Store
     from pydantic import TypeAdapter, ValidationError
 
     try:
@@ -31,7 +31,7 @@ def _keys_create(args: argparse.Namespace) -> int:
     except ValidationError:
         print(f"--tenant {args.tenant!r}: use 1-63 lowercase letters, digits, '-' or '_'", file=sys.stderr)
         return 2
-    store = Store(Settings())
+    store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:
         print(tenants.create_key(store, args.tenant))
     finally:
@@ -83,7 +83,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from suppressor import policy as policies
     from suppressor import simulate
-    from suppressor.store import Store
+    from suppressor.store import BATCH_TIMEOUT, Store
 
     from . import report
     from .routes.simulation import TradeoffRequest, Window
@@ -96,7 +96,7 @@ def _simulate(args: argparse.Namespace) -> int:
     except ValidationError as exc:
         print(f"--since/--until/--max-decisions/--values: {exc.errors()[0]['msg']}", file=sys.stderr)
         return 2
-    store = Store(Settings())
+    store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:
         try:  # a bad candidate fails before the log is loaded
             whole = policies.Policy.model_validate_json(Path(args.policy).read_text()) if args.policy else None
@@ -172,9 +172,9 @@ def _lift(args: argparse.Namespace) -> int:
     import json
 
     from suppressor import lift
-    from suppressor.store import Store
+    from suppressor.store import BATCH_TIMEOUT, Store
 
-    store = Store(Settings())
+    store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:
         r = lift.lift(store, args.tenant, args.bucket_days)
     finally:

@@ -53,12 +53,13 @@ async def get_store(services: ServicesDep) -> Store:
 async def get_tenant(services: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> str:
     """The tenant named by the bearer API key; 401 otherwise."""
     # async on purpose: sync dependencies each cost a threadpool hop; the key lookup is
-    # cached, so Redis is touched at most once per key every 30 s.
+    # cached, so Redis is touched at most once per key per second, within the decision deadline.
     challenge = {"WWW-Authenticate": "Bearer"}
     if not authorization or not authorization.lower().startswith("bearer "):
         raise ApiError(401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", challenge)
     try:
-        tenant = services.keys.tenant_for(authorization[7:].strip())
+        tenant = await services.keys.atenant_for(authorization[7:].strip(), services.ahot,
+                                                 services.settings.decision_deadline_ms / 1000)
     except redis.RedisError:
         raise ApiError(503, "Store unavailable", "cannot check the API key: the store does not answer", None) from None
     if tenant is None:
@@ -66,5 +67,12 @@ async def get_tenant(services: ServicesDep, authorization: Annotated[str | None,
     return tenant
 
 
+async def require_store(services: ServicesDep) -> None:
+    """503 at once while the store is known down, instead of a request waiting out its timeout."""
+    if not services.store.up:
+        raise ApiError(503, "Store unavailable", "the store does not answer; retry shortly", None, {"Retry-After": "1"})
+
+
+StoreUp = Depends(require_store)
 StoreDep = Annotated[Store, Depends(get_store)]
 TenantDep = Annotated[str, Depends(get_tenant)]

@@ -3,6 +3,29 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from suppressor.decision_log import DecisionLog
+from suppressor.store import Store
+
+
+class _Process(Collector):
+    """Read at scrape time: the decision log's backlog and losses, and the store's state."""
+
+    def __init__(self, log: DecisionLog, store: Store):
+        self.log, self.store = log, store
+
+    def collect(self):
+        yield GaugeMetricFamily("suppressor_decision_log_pending", "Decision records accepted, not yet written "
+                                "(they wait in memory while the store is away)", value=self.log.pending)
+        yield CounterMetricFamily("suppressor_decision_log_dropped", "Decision records dropped: the in-memory "
+                                  "backlog was full during a store outage", value=self.log.dropped)
+        yield CounterMetricFamily("suppressor_decision_log_written", "Decision records written", value=self.log.written)
+        yield GaugeMetricFamily("suppressor_store_up", "1 while the store answers its monitor's pings",
+                                value=1.0 if self.store.up else 0.0)
+        yield CounterMetricFamily("suppressor_store_restarts", "Embedded store servers restarted after dying",
+                                  value=self.store.restarts)
 
 
 class Metrics:
@@ -11,8 +34,14 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.decisions = Counter("suppressor_decisions_total", "Verdicts given", ["action"], registry=self.registry)
+        self.replays = Counter("suppressor_decision_replays_total",
+                               "Requests answered with a verdict that already stood for the message", registry=self.registry)
         self.reasons = Counter("suppressor_decision_reasons_total", "Reasons attached to verdicts", ["code"], registry=self.registry)
         self.decision_seconds = Histogram(
             "suppressor_decision_seconds", "Time to decide one request (batch: whole call)", ["endpoint"],
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5), registry=self.registry)
         self.events = Counter("suppressor_events_total", "Events received", ["result"], registry=self.registry)
+
+    def watch(self, log: DecisionLog, store: Store) -> None:
+        """Expose the decision log's backlog and the store's state."""
+        self.registry.register(_Process(log, store))

@@ -13,7 +13,7 @@ from suppressor.decision_log import DecisionLog
 from suppressor.decisions import Decider, in_holdout
 from suppressor.domain import DecisionRequest
 from suppressor.settings import Settings
-from suppressor.store import Store
+from suppressor.store import BATCH_TIMEOUT, Store
 from suppressor.tenant_state import TenantStateCache
 
 TENANT = "demo"
@@ -29,7 +29,7 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
     """Generate, ingest, train, decide, report; then serve the API unless ``serve`` is False."""
     t0 = time.time()
     settings = Settings()
-    store = Store(settings)
+    store = Store(settings, bulk_timeout=BATCH_TIMEOUT)
     try:
         say(f"suppressor quickstart — store: {store.location}")
         tenants.purge(store, TENANT)

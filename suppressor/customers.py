@@ -14,6 +14,7 @@ import redis
 
 from . import keys
 from .domain import Affinity, CustomerIn, CustomerOut
+from .events import forget
 from .model import ExportedModel, pack, unpack
 from .store import Store
 
@@ -174,6 +175,7 @@ def learned_affinities(model: ExportedModel, user: np.ndarray, top: int = 10) ->
 
 def delete(store: Store, tenant: str, customer_id: str) -> bool:
     """Erase everything stored about a customer; True if anything existed."""
+    forget(store, tenant, store.bulk.zrange(keys.events_by_time(tenant, customer_id), 0, -1, withscores=True))
     pipe = store.bulk.pipeline(transaction=False)
     pipe.delete(*keys.customer_keys(tenant, customer_id))
     pipe.srem(keys.customers_index(tenant), customer_id)

@@ -47,6 +47,11 @@ def new_decision_id(customer_id: str) -> str:
     return f"d_{_PROCESS}{next(_COUNTER):08x}.{customer_id}"
 
 
+def ledger_id(decision_id: str) -> str:
+    """The part of a decision id the send ledger keeps: ours alone, never the caller's customer id."""
+    return decision_id.partition(".")[0]
+
+
 def customer_of(decision_id: str) -> str | None:
     """The customer a decision id names, or None if it is not one of ours."""
     head, sep, cid = decision_id.partition(".")
@@ -92,6 +97,7 @@ def static_params(policy: Policy, model: ExportedModel | None) -> str:
                   **({"chans": policy.quiet_hours.channels} if policy.quiet_hours.channels is not None else {})},
         "life": {"pp_ms": policy.lifecycle.post_purchase_quiet * 1000,
                  "svc": policy.lifecycle.block_sales_while_service_open},
+        "vwin_ms": policy.verdict_window * 1000,
     }
     return json.dumps(body)[1:-1]
 
@@ -100,7 +106,7 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
     """The script parameters that come from one request (all but the holdout flag)."""
     msg = req.message
     params = {
-        "now": now_ms, "did": did, "req": msg.channel, "kind": msg.kind.value,
+        "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "req": msg.channel, "kind": msg.kind.value,
         "reroute": req.allow_reroute, "tx": msg.kind == Kind.transactional, "dry": req.dry_run,
         "topics": msg.topics or [],
     }
@@ -123,6 +129,10 @@ def channel_args(req: DecisionRequest, model: ExportedModel | None) -> list:
     for ch in candidates:
         args += [ch, model.packed_item(ch, msg.kind, msg.topics) if model else b""]
     return args
+
+
+class StoreDown(Exception):
+    """The store is known not to answer (its monitor missed it): verdicts are degraded at once."""
 
 
 @dataclass
@@ -148,7 +158,10 @@ class Decider:
 
     def decide(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> list[Decision]:
         """Verdicts for ``requests`` in order: one EVALSHA each, all in one round trip."""
-        batch = self._prepare(tenant, requests, now)
+        state = self.states.get(tenant) if self.store.up else self.states.cached(tenant)
+        if not self.store.up or not state.loaded:
+            return self._degraded(self._prepare(state, tenant, requests, now), StoreDown())
+        batch = self._prepare(state, tenant, requests, now)
         try:
             # big batches use the bulk connection: the deadline is for single verdicts
             raw = run_scripts(self.store, "decide", batch.calls, hot=len(requests) <= SMALL)
@@ -157,25 +170,40 @@ class Decider:
         return self._finish(batch, raw)
 
     async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
-                      bulk: redis.asyncio.Redis) -> list[Decision]:
-        """``decide`` on asyncio clients: small calls bounded by the decision deadline, big batches not."""
+                      bulk: redis.asyncio.Redis, started: float | None = None) -> list[Decision]:
+        """``decide`` on asyncio clients: small calls answered within the decision deadline (counted
+        from ``started``, a ``time.monotonic()``), big batches within the store timeout."""
         small = len(requests) <= SMALL
-        if self.states.needs_refresh(tenant):  # a blocking Redis read: keep it off the event loop
-            await asyncio.to_thread(self.states.get, tenant)
+        t0 = started if started is not None else time.monotonic()
+        # the store's share of the deadline; the rest is for turning its answer into verdicts
+        budget = self.store.settings.decision_deadline_ms / 1000 * 0.8 if small else self.store.bulk_timeout
+
+        def left() -> float:
+            return max(0.0, budget - (time.monotonic() - t0))
+
+        state = self.states.cached(tenant)
+        if self.store.up and self.states.needs_refresh(tenant):  # a blocking read: off the loop, within the deadline
+            try:
+                state = await self.store.bounded(asyncio.to_thread(self.states.get, tenant), left())
+            except asyncio.TimeoutError:
+                pass  # decide with what we had; the refresh finishes (or fails) in its thread
+        # known down, or the tenant's policy never read: answer now, and never with a made-up policy
+        if not self.store.up or not state.loaded:
+            return self._degraded(self._prepare(state, tenant, requests), StoreDown())
         # a big batch's Python work goes to a thread so single decisions keep flowing beside it
-        batch = self._prepare(tenant, requests) if small else await asyncio.to_thread(self._prepare, tenant, requests)
-        deadline = self.store.settings.decision_deadline_ms / 1000
+        batch = (self._prepare(state, tenant, requests) if small
+                 else await asyncio.to_thread(self._prepare, state, tenant, requests))
         try:
             # Redis answers a pipeline only after running all of it: a 10,000-item batch
             # takes longer than one decision's deadline, so it goes on the bulk client.
-            raw = await asyncio.wait_for(arun_scripts(self.store, hot if small else bulk, "decide", batch.calls),
-                                         timeout=deadline if small else None)
+            raw = await self.store.bounded(arun_scripts(self.store, hot if small else bulk, "decide", batch.calls),
+                                           left())
         except (redis.RedisError, asyncio.TimeoutError) as exc:
             return self._degraded(batch, exc)
         return self._finish(batch, raw) if small else await asyncio.to_thread(self._finish, batch, raw)
 
-    def _prepare(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> _Batch:
-        state = self.states.get(tenant)
+    def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
+                 now: datetime | None = None) -> _Batch:
         now = now or datetime.now(timezone.utc)
         now_ms = int(now.timestamp() * 1000)
         policies, ids, calls = [], [], []
@@ -190,7 +218,8 @@ class Decider:
     def _call(self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str,
               now_ms: int) -> tuple[list[str], list]:
         model, msg = state.model, req.message
-        skey = (state.policy.version, msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
+        # keyed by tenant: every tenant's policy starts at version 1 (one tenant's caps must never reach another)
+        skey = (tenant, state.policy.version, msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
                 model.version if model else None)
         static = self._static.get(skey)
         if static is None:
@@ -199,23 +228,26 @@ class Decider:
             static = self._static[skey] = static_params(policy, model)
         dynamic = request_params(req, did, now_ms)
         dynamic["hold"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
+        dynamic["pv"] = state.policy.version
         args: list = ["{" + static + "," + json.dumps(dynamic)[1:], *channel_args(req, model)]
         return keys.decision_keys(tenant, req.customer_id), args
 
     def _finish(self, batch: _Batch, raw: list) -> list[Decision]:
         out = []
-        for req, did, (res, user) in zip(batch.requests, batch.ids, raw):
-            d = self._decision(batch, req, did, json.loads(res), user)
+        for req, did, (res, user, replayed) in zip(batch.requests, batch.ids, raw):
+            d = self._decision(batch, req, did, json.loads(res), user, bool(replayed))
             out.append(d)
-            if self.log is not None and not req.dry_run:
+            if self.log is not None and not req.dry_run and not d.replayed:
                 # the request rides along so a later replay can re-decide it under another policy
                 record = d.model_dump_json(exclude_none=True)[:-1] + ',"request":' + req.model_dump_json(exclude_none=True) + "}"
                 self.log.append(batch.tenant, record)
         return out
 
-    def _decision(self, batch: _Batch, req: DecisionRequest, did: str, res: dict, user: bytes) -> Decision:
+    def _decision(self, batch: _Batch, req: DecisionRequest, did: str, res: dict, user: bytes,
+                  replayed: bool = False) -> Decision:
         model = batch.state.model
-        version = model.version if model else None
+        # a standing verdict answers as it was given: its id, time, policy and model
+        version = res.get("mv") or None if replayed else (model.version if model else None)
         codes = res.get("reasons") or []
         scores = {ch: round(float(s), 6) for ch, s in (res.get("scores") or {}).items()}
         channel = res.get("channel")
@@ -225,7 +257,7 @@ class Decider:
                                                  res.get("considered") or req.message.channel, batch.now)
         nb = res.get("not_before")
         return Decision(
-            decision_id=did,
+            decision_id=res["did"] if replayed else did,
             customer_id=req.customer_id,
             message_id=req.message.message_id,
             action=Action(res["action"]),
@@ -237,10 +269,11 @@ class Decider:
             # built from our own script's output: skip re-validation on the hot path
             reasons=[Reason.model_construct(code=r["code"], message=reasons.text(r, version)) for r in codes],
             substitute=substitute,
-            policy_version=batch.state.policy.version,
+            policy_version=int(res.get("pv") or 0) if replayed else batch.state.policy.version,
             model_version=version,
             dry_run=req.dry_run,
-            decided_at=batch.now,
+            replayed=replayed,
+            decided_at=datetime.fromtimestamp(res["at"] / 1000, timezone.utc) if replayed else batch.now,
         )
 
     def _degraded(self, batch: _Batch, exc: Exception) -> list[Decision]:
@@ -254,8 +287,9 @@ class Decider:
 
     def _degraded_one(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, exc: Exception) -> Decision:
         mode = policy.failure_mode
+        why = "store down" if isinstance(exc, StoreDown) else type(exc).__name__
         detail = (f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
-                  f"({type(exc).__name__}); tenant failure mode is '{mode}'")
+                  f"({why}); tenant failure mode is '{mode}'")
         model = batch.state.model
         return Decision(
             decision_id=did,
@@ -279,4 +313,6 @@ def release(store: Store, tenant: str, decision_id: str) -> bool:
     cid = customer_of(decision_id)
     if cid is None:
         return False
-    return bool(store.scripts["release"](keys=[keys.sends(tenant, cid), keys.offers(tenant, cid)], args=[decision_id]))
+    return bool(store.scripts["release"](
+        keys=[keys.sends(tenant, cid), keys.offers(tenant, cid), keys.verdicts(tenant, cid), keys.verdicts_expiry(tenant, cid)],
+        args=[decision_id, ledger_id(decision_id)]))

@@ -101,7 +101,9 @@ class IngestResult(BaseModel):
     """What a POST /v1/events stored."""
 
     accepted: int = Field(description="events stored by this call")
-    duplicates: int = Field(description="events whose event_id was already stored")
+    duplicates: int = Field(description="events whose event_id this tenant already stored (or repeated in the batch)")
+    reused_ids: list[str] = Field(default_factory=list, description="up to 10 event_ids of this batch already "
+                                  "stored for another customer: event ids are unique per tenant, so these were not stored")
 
 
 class CustomerIn(Strict):
@@ -219,6 +221,8 @@ class Decision(BaseModel):
     policy_version: int
     model_version: str | None
     dry_run: bool = False
+    replayed: bool = Field(default=False, description="true when this message was already decided and the verdict "
+                           "still stands: the same verdict and decision_id, nothing recorded again")
     decided_at: datetime
 
 

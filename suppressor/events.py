@@ -1,27 +1,82 @@
-"""Ingesting behavior events: idempotent by event_id, per customer, bounded."""
+"""Ingesting behavior events: idempotent by (tenant, event_id) for as long as events are kept.
+
+Each customer's events are stored by one script on the customer's slot (``HSETNX`` by event id,
+trimmed to the newest ``max_events_per_customer``). That alone forgets an id once the trim drops
+its event, and cannot see the same id under another customer; so every event id is also
+*claimed* tenant-wide, in shards on slots of their own (cluster-safe), for the customer retention:
+
+1. claim: ``HSETNX`` the id's digest -> ``p`` + the customer's digest (pending);
+2. store: the customer script, for ids newly claimed, or pending for this same customer (a
+   retry after a crash between 1 and 3; the script's own ``HSETNX`` keeps it single);
+3. settle: the claim becomes ``s`` + the customer's digest (stored).
+
+An id already settled, or claimed for another customer, is a duplicate; nothing is stored twice.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
+from datetime import datetime, timezone
 
 from . import keys
 from .domain import Event, IngestResult
 from .store import Store, run_scripts
 
+SHARDS = 16
+
+
+def _digest(text: str, size: int) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=size).digest()
+
+
+def claim_key(tenant: str, event_id: str, ts: float) -> tuple[str, bytes]:
+    """The claims hash of one event id (by shard and by the event's month) and its field there."""
+    field = _digest(event_id, 12)
+    month = datetime.fromtimestamp(ts, timezone.utc).strftime("%Y%m")
+    return keys.event_claims(tenant, field[0] % SHARDS, month), field
+
+
+def _expire_at(month: str, retention_days: int) -> int:
+    """When a month's claims can go: its last event is older than the customer retention."""
+    y, m = int(month[:4]), int(month[4:])
+    end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=timezone.utc)
+    return int(end.timestamp()) + retention_days * 86400
+
 
 def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | None = None) -> IngestResult:
-    """Store validated events; an event_id already stored for its customer is a duplicate.
+    """Store validated events; an event_id this tenant already stored (for any customer) is a duplicate.
 
     Customers who got at least one new event are added to ``changed`` (when given)."""
-    by_customer: dict[str, list[Event]] = defaultdict(list)
+    unique: list[Event] = []
     seen: set[str] = set()
     for ev in events:
-        if ev.event_id in seen:
-            continue
-        seen.add(ev.event_id)
-        by_customer[ev.customer_id].append(ev)
+        if ev.event_id not in seen:
+            seen.add(ev.event_id)
+            unique.append(ev)
 
     settings = store.settings
+    claims = [(*claim_key(tenant, ev.event_id, ev.ts.timestamp()), b"p" + _digest(ev.customer_id, 8)) for ev in unique]
+    pipe = store.bulk.pipeline(transaction=False)
+    expiring = {}
+    for (key, field, mine), ev in zip(claims, unique):
+        pipe.hsetnx(key, field, mine)
+        pipe.hget(key, field)
+        expiring[key] = key.rsplit(":", 1)[1]
+    for key, month in expiring.items():
+        pipe.expireat(key, _expire_at(month, settings.customer_ttl_days))
+    res = pipe.execute()
+
+    by_customer: dict[str, list[Event]] = defaultdict(list)
+    to_settle, reused = [], []
+    for i, ((key, field, mine), ev) in enumerate(zip(claims, unique)):
+        new, held = res[2 * i], res[2 * i + 1]
+        if new or held == mine:  # ours now, or ours from an attempt that stopped before settling
+            by_customer[ev.customer_id].append(ev)
+            to_settle.append((key, field, b"s" + mine[1:]))
+        elif held[1:] != mine[1:] and len(reused) < 10:
+            reused.append(ev.event_id)
+
     ttl = settings.customer_ttl_days * 86400
     calls = []
     for cid, evs in by_customer.items():
@@ -30,10 +85,25 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
             args += [ev.event_id, ev.ts.timestamp(), ev.model_dump_json(exclude_none=True, exclude={"customer_id"})]
         calls.append(([keys.events(tenant, cid), keys.events_by_time(tenant, cid), keys.profile(tenant, cid),
                        keys.state(tenant, cid), keys.pending(tenant, cid), keys.blocked_topics(tenant, cid)], args))
-    # the index first: a customer must be findable by training once any event is stored
-    store.bulk.sadd(keys.customers_index(tenant), *by_customer)
-    added = run_scripts(store, "ingest", calls, hot=False)
-    if changed is not None:
-        changed.update(cid for cid, n in zip(by_customer, added) if n)
-    accepted = sum(added)
-    return IngestResult(accepted=accepted, duplicates=len(events) - accepted)
+    accepted = 0
+    if calls:
+        # the index first: a customer must be findable by training once any event is stored
+        store.bulk.sadd(keys.customers_index(tenant), *by_customer)
+        added = run_scripts(store, "ingest", calls, hot=False)
+        if changed is not None:
+            changed.update(cid for cid, n in zip(by_customer, added) if n)
+        accepted = sum(added)
+        pipe = store.bulk.pipeline(transaction=False)
+        for key, field, value in to_settle:
+            pipe.hset(key, field, value)
+        pipe.execute()
+    return IngestResult(accepted=accepted, duplicates=len(events) - accepted, reused_ids=reused)
+
+
+def forget(store: Store, tenant: str, stored: list[tuple[bytes, float]]) -> None:
+    """Drop the claims of a customer's stored events (erasure): (event_id, ts seconds) pairs."""
+    pipe = store.bulk.pipeline(transaction=False)
+    for eid, ts in stored:
+        key, field = claim_key(tenant, eid.decode() if isinstance(eid, bytes) else eid, ts)
+        pipe.hdel(key, field)
+    pipe.execute()

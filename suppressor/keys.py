@@ -72,6 +72,12 @@ def content_version(t: str) -> str:
     return tenant(t, "content", "version")
 
 
+def event_claims(t: str, shard: int, month: str) -> str:
+    """Hash: digest of an event id -> claim (see events.py); one per shard and event month, each on
+    a slot of its own, expiring with the customer retention after the month ends."""
+    return f"{PREFIX}:{{{t}~eid~{shard}}}:claims:{month}"
+
+
 def train_job(t: str, job_id: str) -> str:
     """Hash: status and progress of one training job (expires)."""
     return tenant(t, "job", job_id)
@@ -99,7 +105,10 @@ def vectors(t: str, c: str) -> str:
 
 
 def sends(t: str, c: str) -> str:
-    """Sorted set: the send ledger, "decision_id|channel|kind" by time (caps, balance, cool-downs)."""
+    """Sorted set: the send ledger, "decision|channel|kind" by time (caps, balance, cool-downs).
+
+    The decision part is the decision id without its customer (``decisions.ledger_id``): no
+    caller-supplied id ever enters this delimited member."""
     return customer(t, c, "sends")
 
 
@@ -123,18 +132,30 @@ def blocked_topics(t: str, c: str) -> str:
     return customer(t, c, "blocked")
 
 
+def verdicts(t: str, c: str) -> str:
+    """Hash: message_id -> the verdict standing for it (asked again, the same answer; expires)."""
+    return customer(t, c, "verdicts")
+
+
+def verdicts_expiry(t: str, c: str) -> str:
+    """Sorted set: message_id by when its standing verdict lapses (sweeps ``verdicts``)."""
+    return customer(t, c, "vexp")
+
+
 def decision_keys(t: str, c: str) -> list[str]:
     """The keys the decide script reads and writes, in its KEYS order."""
-    return [profile(t, c), vectors(t, c), sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c)]
+    return [profile(t, c), vectors(t, c), sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c),
+            verdicts(t, c), verdicts_expiry(t, c)]
 
 
 def customer_keys(t: str, c: str) -> list[str]:
     """Every key that holds data about one customer (for erasure)."""
     return [profile(t, c), events(t, c), events_by_time(t, c), vectors(t, c),
-            sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c)]
+            sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c),
+            verdicts(t, c), verdicts_expiry(t, c)]
 
 
-SCRATCH = ("profile", "state", "pending", "blocked", "ev", "evt", "sends", "offers")  # = NAMES in replay.lua
+SCRATCH = ("profile", "state", "pending", "blocked", "ev", "evt", "sends", "offers", "verdicts", "vexp")  # = NAMES in replay.lua
 
 
 def replay_keys(t: str, c: str) -> list[str]:

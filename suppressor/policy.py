@@ -174,6 +174,16 @@ class Policy(Strict):
         "send (consent unchecked!), defer (retry at not_before) or suppress",
     )
     failure_retry_seconds: int = Field(default=300, ge=1, le=86_400, description="not_before offset for a degraded defer")
+    verdict_window: Duration = Field(
+        default=86_400, description="how long a verdict stands: asking again for the same customer and message_id "
+        "within it returns the same verdict and records nothing (a deferred message is decided anew at not_before)")
+
+    @field_validator("verdict_window")
+    @classmethod
+    def _window_bounds(cls, v: int) -> int:
+        if not 60 <= v <= 30 * 86400:
+            raise ValueError("verdict_window must be between 1 minute and 30 days")
+        return v
 
 
 class VersionedPolicy(Policy):

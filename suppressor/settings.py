@@ -21,6 +21,15 @@ class Settings(BaseSettings):
     # Redis socket timeout on the decision path; past it the decision is answered
     # in the tenant's failure mode with reason `degraded`.
     decision_deadline_ms: int = Field(default=250, ge=5)
+    # every other store call of a request (ingest, customers, policy, ...): past it, 503
+    store_timeout_ms: int = Field(default=5_000, ge=50)
+    # asyncio connections per server process for decisions; a request waits for one within its deadline
+    redis_pool_size: int = Field(default=64, ge=1, le=10_000)
+    # how often a background thread pings the store. A request past its deadline keeps waiting only
+    # while these pings show the store answering (then the server is merely busy, and a real verdict
+    # beats a degraded one); two missed pings mark the store down: answers then come at once
+    # (degraded verdicts, 503 elsewhere) until a ping succeeds. A dead embedded server is restarted.
+    store_check_seconds: float = Field(default=0.05, gt=0, le=10)
     max_batch: int = Field(default=10_000, ge=1)
     max_events_per_customer: int = Field(default=2_000, ge=10)
     customer_ttl_days: int = Field(default=730, ge=1)

@@ -37,6 +37,7 @@ class TenantState:
     catalog_version: int = -1
     stale: bool = False  # True when the last refresh could not reach Redis
     policy_stamp: bytes | None = None  # the policy hash's "stamp" when it was read
+    loaded: bool = True  # False: nothing was ever read (the defaults stand in; never decide with them)
 
 
 class TenantStateCache:
@@ -60,6 +61,11 @@ class TenantStateCache:
             state = self._refresh(tenant, state)
             self._states[tenant] = state
             return state
+
+    def cached(self, tenant: str) -> TenantState:
+        """What this process has for the tenant, without touching Redis (defaults if nothing yet)."""
+        state = self._states.get(tenant)
+        return state if state is not None else TenantState(VersionedPolicy(), None, 0.0, stale=True, loaded=False)
 
     def needs_refresh(self, tenant: str) -> bool:
         """True when the next ``get`` would read Redis (so async callers can do it off the loop)."""
@@ -97,7 +103,8 @@ class TenantStateCache:
             log.warning("tenant %s: refresh failed (%s); keeping cached state", tenant, exc)
             # back off: a dead store must not cost a deadline on every refresh tick
             retry_at = time.monotonic() + max(5.0, self.ttl)
-            if old is None:
-                return TenantState(VersionedPolicy(), None, retry_at, stale=True)
-            return TenantState(old.policy, old.model, retry_at, old.catalog, old.catalog_version, stale=True)
+            if old is None or not old.loaded:
+                return TenantState(VersionedPolicy(), None, retry_at, stale=True, loaded=False)
+            return TenantState(old.policy, old.model, retry_at, old.catalog, old.catalog_version, stale=True,
+                               policy_stamp=old.policy_stamp)
         return TenantState(policy, model, time.monotonic(), catalog, cver, policy_stamp=stamp)

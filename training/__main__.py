@@ -12,7 +12,7 @@ from suppressor import jobs
 from suppressor.features import EVENT_WEIGHTS
 from suppressor.labels import LabelRules
 from suppressor.settings import Settings
-from suppressor.store import Store
+from suppressor.store import BATCH_TIMEOUT, Store
 
 from .fit import TrainConfig, TrainingError, train_tenant
 
@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m training") -> int
         p.error(f"--event-weights: unknown event types {sorted(unknown)}; known: {sorted(EVENT_WEIGHTS)}")
     rules = LabelRules(weights={**EVENT_WEIGHTS, **args.event_weights}, half_life_days=args.half_life_days)
     logging.basicConfig(level=logging.WARNING)
-    store = Store(Settings())
+    store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:
         return run(store, args.tenant, args.job,
                    TrainConfig(epochs=args.epochs, dim=args.dim, activate=not args.no_activate, rules=rules))

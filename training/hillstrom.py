@@ -22,7 +22,7 @@ from suppressor import customers, events, tenants
 from suppressor.decisions import Decider
 from suppressor.domain import CustomerIn, DecisionRequest, EventBatch
 from suppressor.settings import Settings
-from suppressor.store import Store
+from suppressor.store import BATCH_TIMEOUT, Store
 from suppressor.tenant_state import TenantStateCache
 
 from .fit import TrainConfig, train_tenant
@@ -138,7 +138,7 @@ def evaluate(path: Path, seed: int = 7, bootstrap: int = 200, progress=print) ->
     train_idx, test_idx = np.sort(perm[: len(perm) // 2]), np.sort(perm[len(perm) // 2:])
     with tempfile.TemporaryDirectory(prefix="suppressor-hillstrom-") as tmp:
         settings = Settings(data_dir=Path(tmp), redis_url=None)
-        store = Store(settings)
+        store = Store(settings, bulk_timeout=BATCH_TIMEOUT)
         try:
             tenants.purge(store, TENANT)
             n = ingest_half(store, rows, train_idx, rng)

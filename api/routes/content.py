@@ -7,10 +7,10 @@ from fastapi import APIRouter, Path, Response
 from suppressor import content
 from suppressor.content import Content, ContentIn
 
-from ..deps import ServicesDep, StoreDep, TenantDep
+from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
 from ..errors import ApiError
 
-router = APIRouter(prefix="/v1/content", tags=["content"])
+router = APIRouter(prefix="/v1/content", tags=["content"], dependencies=[StoreUp])
 ContentId = Annotated[str, Path(pattern=r"^[^{}\s]{1,128}$")]
 
 

@@ -7,10 +7,10 @@ from fastapi import APIRouter, Path, Response
 from suppressor import customers, decision_log
 from suppressor.domain import CustomerIn, CustomerOut
 
-from ..deps import ServicesDep, StoreDep, TenantDep
+from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
 from ..errors import ApiError
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"])
+router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[StoreUp])
 CustomerId = Annotated[str, Path(pattern=r"^[^{}\s]{1,128}$")]
 
 

@@ -3,13 +3,13 @@
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 
 from suppressor import decision_log
 from suppressor.decisions import release
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest
 
-from ..deps import ServicesDep, StoreDep, TenantDep
+from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import ApiError
 
 router = APIRouter(prefix="/v1", tags=["decisions"])
@@ -17,35 +17,39 @@ router = APIRouter(prefix="/v1", tags=["decisions"])
 
 def _count(services, results: list[Decision]) -> None:
     for d in results:
+        if d.replayed:  # the same verdict again: counted once, where it was given
+            services.metrics.replays.inc()
+            continue
         services.metrics.decisions.labels(d.action.value).inc()
         for r in d.reasons:
             services.metrics.reasons.labels(r.code).inc()
 
 
 @router.post("/decisions", response_model=Decision)
-async def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep) -> Decision:
+async def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep, request: Request) -> Decision:
     """One pre-send verdict."""
-    t0 = time.perf_counter()
-    [result] = await services.decider.adecide(tenant, [req], services.ahot, services.abulk)
-    services.metrics.decision_seconds.labels("single").observe(time.perf_counter() - t0)
+    t0 = request.scope.get("arrived") or time.monotonic()
+    [result] = await services.decider.adecide(tenant, [req], services.ahot, services.abulk, started=t0)
+    services.metrics.decision_seconds.labels("single").observe(time.monotonic() - t0)
     _count(services, [result])
     return result
 
 
 @router.post("/decisions:batch", response_model=DecisionBatchResult)
-async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep) -> DecisionBatchResult:
+async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep,
+                       request: Request) -> DecisionBatchResult:
     """Many verdicts in one call, in request order."""
     limit = services.settings.max_batch
     if len(batch.items) > limit:
         raise ApiError(413, "Batch too large", f"{len(batch.items)} items; at most {limit} per call", "items")
-    t0 = time.perf_counter()
-    results = await services.decider.adecide(tenant, batch.items, services.ahot, services.abulk)
-    services.metrics.decision_seconds.labels("batch").observe(time.perf_counter() - t0)
+    t0 = request.scope.get("arrived") or time.monotonic()
+    results = await services.decider.adecide(tenant, batch.items, services.ahot, services.abulk, started=t0)
+    services.metrics.decision_seconds.labels("batch").observe(time.monotonic() - t0)
     _count(services, results)
     return DecisionBatchResult(results=results)
 
 
-@router.get("/decisions")
+@router.get("/decisions", dependencies=[StoreUp])
 def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict:
     """The latest logged decisions, newest first."""
@@ -53,7 +57,7 @@ def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep,
     return {"decisions": decision_log.recent(store, tenant, limit)}
 
 
-@router.post("/decisions/{decision_id}/release")
+@router.post("/decisions/{decision_id}/release", dependencies=[StoreUp])
 def release_decision(decision_id: str, tenant: TenantDep, store: StoreDep) -> dict:
     """The caller did not send after all: give the capacity (caps, balance, offer) back."""
     if not release(store, tenant, decision_id):

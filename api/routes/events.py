@@ -5,10 +5,10 @@ from fastapi import APIRouter
 from suppressor import events
 from suppressor.domain import EventBatch, IngestResult
 
-from ..deps import ServicesDep, StoreDep, TenantDep
+from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
 from ..errors import ApiError
 
-router = APIRouter(prefix="/v1", tags=["events"])
+router = APIRouter(prefix="/v1", tags=["events"], dependencies=[StoreUp])
 
 
 @router.post("/events", response_model=IngestResult)

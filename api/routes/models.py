@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from suppressor import jobs
 from suppressor import model as models
 
-from ..deps import ServicesDep, StoreDep, TenantDep
+from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
 from ..errors import ApiError
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[StoreUp])
 
 
 @router.get("")

@@ -9,10 +9,10 @@ from pydantic import ValidationError
 from suppressor import policy
 from suppressor.policy import Policy, VersionedPolicy
 
-from ..deps import ServicesDep, StoreDep, TenantDep
+from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
 from ..errors import ApiError, invalid
 
-router = APIRouter(prefix="/v1", tags=["policy"])
+router = APIRouter(prefix="/v1", tags=["policy"], dependencies=[StoreUp])
 CampaignId = Annotated[str, Path(pattern=r"^[^{}\s]{1,128}$")]
 
 

@@ -16,10 +16,10 @@ from suppressor import policy as policies
 from suppressor.domain import Strict
 from suppressor.policy import Policy, VersionedPolicy, parse_duration
 
-from ..deps import ServicesDep, StoreDep, TenantDep
+from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
 from ..errors import ApiError, invalid
 
-router = APIRouter(prefix="/v1", tags=["what-if"])
+router = APIRouter(prefix="/v1", tags=["what-if"], dependencies=[StoreUp])
 
 # replays read a whole sample of the log and run Lua on every customer in it: a few at a time
 _RUNNING = threading.BoundedSemaphore(2)

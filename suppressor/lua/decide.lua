@@ -1,11 +1,29 @@
 -- One pre-send verdict, atomically, on the customer's slot: every rule and the ledger update.
--- KEYS: 1 profile, 2 vectors, 3 sends ledger, 4 offers, 5 state, 6 pending deliveries, 7 blocked topics
--- ARGV[1]: JSON parameters (see suppressor/decisions.py `_params`); then pairs:
+-- KEYS: 1 profile, 2 vectors, 3 sends ledger, 4 offers, 5 state, 6 pending deliveries, 7 blocked topics,
+--       8 standing verdicts (message_id -> verdict JSON), 9 their expiry (message_id by ms)
+-- ARGV[1]: JSON parameters (see suppressor/decisions.py `static_params`, `request_params`); then pairs:
 --   candidate channel, packed float32 item vector for it ('' = unknown to the model)
--- Returns { JSON verdict, packed user vector when a substitute is needed (else '') }.
+-- Returns { JSON verdict, packed user vector when a substitute is needed (else ''), 1 if the verdict
+-- is one given earlier for this message (asked again while it stands: nothing recorded) else 0 }.
 local P = cjson.decode(ARGV[1])
 local now, dim = P.now, P.dim
 local requested, kind = P.req, P.kind
+
+-- a verdict is asked once per message: while it stands, the same answer, and nothing recorded
+local expired = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 100)
+if #expired > 0 then
+  redis.call('HDEL', KEYS[8], unpack(expired))
+  redis.call('ZREM', KEYS[9], unpack(expired))
+end
+local standing = redis.call('HGET', KEYS[8], P.mid)
+if standing then
+  local v = cjson.decode(standing)
+  if now < v['until'] then
+    local vec = ''
+    if v.sub and P.v ~= '' then vec = redis.call('HGET', KEYS[2], P.v) or '' end
+    return { standing, vec, 1 }
+  end
+end
 
 local prof = redis.call('HMGET', KEYS[1], 'consent', 'preferred_channel', 'stage', 'svc_open', 'tzt')
 local consent = prof[1] and cjson.decode(prof[1]) or {}
@@ -50,6 +68,7 @@ redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - P.keep_ms)
 local ledger = {}
 local raw_ledger = redis.call('ZRANGEBYSCORE', KEYS[3], now - P.keep_ms, '+inf', 'WITHSCORES')
 for i = 1, #raw_ledger, 2 do
+  -- members are "decision|channel|kind": the decision part is ours (no customer id), channels and kinds hold no '|'
   local did, ch, k = string.match(raw_ledger[i], '^([^|]*)|([^|]*)|(.*)$')
   ledger[#ledger + 1] = { did = did, ch = ch, kind = k, ts = tonumber(raw_ledger[i + 1]) }
 end
@@ -305,7 +324,7 @@ end
 
 -- record: the send counts against every cap from now on (released if the caller does not send)
 if (action == 'send' or action == 'reroute') and not P.dry and (not P.tx or P.tx_count) then
-  redis.call('ZADD', KEYS[3], now, P.did .. '|' .. channel .. '|' .. kind)
+  redis.call('ZADD', KEYS[3], now, P.seq .. '|' .. channel .. '|' .. kind)
   redis.call('PEXPIRE', KEYS[3], P.keep_ms + 86400000)
   if P.offer and not P.tx then
     redis.call('HSET', KEYS[4], P.offer.key, cjson.encode({ terms = P.offer.terms, tj = P.offer.tj, ch = channel,
@@ -314,6 +333,16 @@ if (action == 'send' or action == 'reroute') and not P.dry and (not P.tx or P.tx
   end
 end
 
-return { cjson.encode({ action = action, channel = channel, considered = considered, not_before = not_before,
-                       scores = scores, reasons = reasons }),
-         (need_vector and user_raw) or '' }
+-- the verdict stands for the window; a deferred one only until it may go out
+local v_until = now + P.vwin_ms
+if action == 'defer' then v_until = math.min(not_before, v_until) end
+local verdict = cjson.encode({ action = action, channel = channel, considered = considered, not_before = not_before,
+                               scores = scores, reasons = reasons, did = P.did, at = now, pv = P.pv, mv = P.v,
+                               sub = need_vector, ['until'] = v_until })
+if not P.dry and v_until > now then
+  redis.call('HSET', KEYS[8], P.mid, verdict)
+  redis.call('ZADD', KEYS[9], v_until, P.mid)
+  redis.call('PEXPIRE', KEYS[8], P.vwin_ms + 60000)
+  redis.call('PEXPIRE', KEYS[9], P.vwin_ms + 60000)
+end
+return { verdict, (need_vector and user_raw) or '', 0 }

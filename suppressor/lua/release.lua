@@ -1,7 +1,9 @@
--- Undo a decision's ledger entries (the caller did not send after all).
--- KEYS: 1 sends ledger, 2 offers; ARGV[1] decision id. Returns 1 if anything was released.
+-- Undo a decision's ledger entries (the caller did not send after all), and let its message be
+-- decided anew. KEYS: 1 sends ledger, 2 offers, 3 standing verdicts, 4 their expiry
+-- ARGV[1] decision id, ARGV[2] its ledger part (the decision id without the customer).
+-- Returns 1 if anything was released.
 local did = ARGV[1]
-local prefix = did .. '|'
+local prefix = ARGV[2] .. '|'
 local released = 0
 for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   if string.sub(m, 1, #prefix) == prefix then
@@ -11,5 +13,14 @@ end
 local offers = redis.call('HGETALL', KEYS[2])
 for i = 1, #offers, 2 do
   if cjson.decode(offers[i + 1]).did == did then redis.call('HDEL', KEYS[2], offers[i]) end
+end
+if released > 0 then
+  local verdicts = redis.call('HGETALL', KEYS[3])
+  for i = 1, #verdicts, 2 do
+    if cjson.decode(verdicts[i + 1]).did == did then
+      redis.call('HDEL', KEYS[3], verdicts[i])
+      redis.call('ZREM', KEYS[4], verdicts[i])
+    end
+  end
 end
 return released

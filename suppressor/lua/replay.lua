@@ -3,7 +3,7 @@
 -- same text, so a replay and a live decision cannot disagree); they run on scratch copies in
 -- the customer's slot. Production keys are only read; the scratch keys are gone on return.
 -- KEYS: 1 profile, 2 vectors, 3 sends ledger, 4 offers, 5 blocked topics (production, read only)
---       6..13 base scratch, 14..21 work scratch: profile, state, pending, blocked, ev, evt, sends, offers
+--       then the base scratch and the work scratch copies, one key per NAMES entry each
 -- ARGV[1]: header JSON {ns, max, ttl, t0, pre, first, sidx, restore, unblock}
 --   ns statics; max/ttl for ingest; t0 (ms) starts the replay; the first `pre` items are older
 --   behavior (state before t0); this call runs policies first+1 .. first+#sidx of the holds
@@ -17,9 +17,9 @@
 local H = cjson.decode(ARGV[1])
 local statics = {}
 for s = 1, H.ns do statics[s] = cjson.decode(ARGV[1 + s]) end
-local NAMES = { 'profile', 'state', 'pending', 'blocked', 'ev', 'evt', 'sends', 'offers' }
+local NAMES = { 'profile', 'state', 'pending', 'blocked', 'ev', 'evt', 'sends', 'offers', 'verdicts', 'vexp' }
 local base, work = {}, {}
-for n, name in ipairs(NAMES) do base[name], work[name] = KEYS[5 + n], KEYS[13 + n] end
+for n, name in ipairs(NAMES) do base[name], work[name] = KEYS[5 + n], KEYS[5 + #NAMES + n] end
 
 local bodies = {}
 for line in string.gmatch(ARGV[3 + H.ns], '[^\n]+') do bodies[#bodies + 1] = line end
@@ -39,7 +39,7 @@ for line in string.gmatch(ARGV[2 + H.ns], '[^\n]+') do
 end
 
 local scratch = {}
-for n = 6, 21 do scratch[#scratch + 1] = KEYS[n] end
+for n = 6, 5 + 2 * #NAMES do scratch[#scratch + 1] = KEYS[n] end
 redis.call('DEL', unpack(scratch))
 
 -- production ingests events in batches; so does the replay: consecutive events in one call
@@ -79,7 +79,8 @@ for k = 1, #H.sidx do
   end
   local sidx = H.sidx[k]
   local replayed, sent, out = {}, {}, {}
-  local dkeys = { work.profile, KEYS[2], work.sends, work.offers, work.state, work.pending, work.blocked }
+  local dkeys = { work.profile, KEYS[2], work.sends, work.offers, work.state, work.pending, work.blocked,
+                  work.verdicts, work.vexp }
   local batch = {}
   for j = H.pre + 1, #items do
     local it = items[j]

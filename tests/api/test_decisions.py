@@ -5,8 +5,12 @@ import itertools
 from tests.conftest import auth, message
 
 
-def body(cid="c-1", channel="email", **kw):
-    return {"customer_id": cid, "message": message("m-1", ["segment:suv"], channel), **kw}
+_mids = itertools.count()
+
+
+def body(cid="c-1", channel="email", mid=None, **kw):
+    """A new message each call unless ``mid`` names one (asking again gets the standing verdict)."""
+    return {"customer_id": cid, "message": message(mid or f"m-{next(_mids)}", ["segment:suv"], channel), **kw}
 
 
 def test_response_carries_the_contract_fields(client, key):
@@ -134,3 +138,30 @@ def test_a_big_batch_is_not_cut_off_by_the_single_decision_deadline(settings, st
         res = c.post("/v1/decisions:batch", json={"items": items}, headers=auth(key)).json()["results"]
         assert len(res) == 3000
         assert not any(r["reasons"][0]["code"] == "degraded" for r in res)
+
+
+def test_twenty_identical_concurrent_requests_record_one_verdict(app, key):
+    import asyncio
+
+    import httpx
+
+    async def run():
+        async with app.router.lifespan_context(app):
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
+                await c.put("/v1/policy", json={"caps": [{"channel": "any", "max": 2, "window": "1d"}],
+                                                "quiet_hours": {"enabled": False}, "balance": {"enabled": False}},
+                            headers=auth(key))
+                same = body(mid="render-me")
+                rs = await asyncio.gather(*[c.post("/v1/decisions", json=same, headers=auth(key)) for _ in range(20)])
+                batch = (await c.post("/v1/decisions:batch", json={"items": [same, body()]}, headers=auth(key))).json()
+                logged = (await c.get("/v1/decisions", headers=auth(key))).json()["decisions"]
+                metrics = (await c.get("/metrics")).text
+                return [r.json() for r in rs], batch["results"], logged, metrics
+
+    out, batch, logged, metrics = asyncio.run(run())
+    assert len({d["decision_id"] for d in out}) == 1 and [d["replayed"] for d in out].count(False) == 1
+    assert batch[0]["replayed"] and batch[0]["decision_id"] == out[0]["decision_id"]
+    assert batch[1]["action"] == "send"  # the renders took one send of the cap of 2
+    assert len(logged) == 2  # the verdict and the batch's new message; replays are not logged
+    assert "suppressor_decision_replays_total 20.0" in metrics
+    assert 'suppressor_decisions_total{action="send"} 2.0' in metrics

@@ -17,9 +17,9 @@ def test_batch_is_stored_and_retry_is_not_double_counted(client, key, store):
     batch = {"events": [ev(1), ev(2), ev(3, customer="c-2")]}
     r = client.post("/v1/events", json=batch, headers=auth(key))
     assert r.status_code == 200
-    assert r.json() == {"accepted": 3, "duplicates": 0}
+    assert r.json() == {"accepted": 3, "duplicates": 0, "reused_ids": []}
     r = client.post("/v1/events", json=batch, headers=auth(key))
-    assert r.json() == {"accepted": 0, "duplicates": 3}
+    assert r.json() == {"accepted": 0, "duplicates": 3, "reused_ids": []}
     assert stored(store) == 2 and stored(store, customer="c-2") == 1
 
 

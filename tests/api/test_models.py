@@ -1,5 +1,6 @@
 """Training over HTTP in a child process; the running server picks the model up; rollback."""
 
+import itertools
 import time
 
 from suppressor import jobs
@@ -17,9 +18,12 @@ def wait_for(client, key, job_id, timeout=180):
     raise AssertionError(f"training job {job_id} did not finish: {job}")
 
 
+_mids = itertools.count()
+
+
 def decide(client, key, team):
     return client.post("/v1/decisions", headers=auth(key), json={
-        "customer_id": "yankees-fan-1", "message": message("m", [f"team:{team}"])}).json()
+        "customer_id": "yankees-fan-1", "message": message(f"m-{next(_mids)}", [f"team:{team}"])}).json()
 
 
 def test_train_endpoint_then_live_server_uses_the_model(client, key, store):

@@ -1,5 +1,7 @@
 """Decision rules before any model: consent, reroute, opt-in, transactional, degraded."""
 
+import itertools
+
 import pytest
 
 from suppressor import customers, policy
@@ -20,8 +22,13 @@ def put(store, cid, **body):
     customers.put(store, "acme", cid, CustomerIn(**body), None)
 
 
+_mids = itertools.count()
+
+
 def decide(decider, cid, channel="email", kind="sales", **req):
-    [d] = decider.decide("acme", [DecisionRequest(customer_id=cid, message=message("m-1", ["x"], channel, kind), **req)])
+    """A new message each call (asking again for one message_id gets the standing verdict)."""
+    msg = message(f"m-{next(_mids)}", ["x"], channel, kind)
+    [d] = decider.decide("acme", [DecisionRequest(customer_id=cid, message=msg, **req)])
     return d
 
 

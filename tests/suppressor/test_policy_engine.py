@@ -1,5 +1,6 @@
 """Each policy rule against a real Redis, with a fixed clock: the verdict and the number that decided it."""
 
+import itertools
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -34,8 +35,12 @@ def use(store, **kw):
     policy.put(store, "acme", quiet_policy(**kw), "test")
 
 
-def req(cid="c-1", channel="email", kind="sales", topics=("segment:suv",), offer=None, campaign=None, **kw):
-    msg = {"message_id": "m", "channel": channel, "kind": kind, "topics": list(topics)}
+_mids = itertools.count()
+
+
+def req(cid="c-1", channel="email", kind="sales", topics=("segment:suv",), offer=None, campaign=None, mid=None, **kw):
+    """A new message each call unless ``mid`` names one (asking again gets the standing verdict)."""
+    msg = {"message_id": mid or f"m-{next(_mids)}", "channel": channel, "kind": kind, "topics": list(topics)}
     if offer:
         msg["offer"] = offer
     if campaign:
@@ -106,6 +111,87 @@ def test_release_gives_capacity_back_and_dry_run_records_nothing(store, decider)
     assert release(store, "acme", first.decision_id) is False  # only once
     assert one(decider, req()).action == "send"
     assert release(store, "acme", "not-a-decision") is False
+
+
+# a verdict is asked once per message ------------------------------------------------------
+
+def ledger(store, cid="c-1"):
+    from suppressor import keys
+    return store.bulk.zcard(keys.sends("acme", cid))
+
+
+def test_asking_again_for_a_message_returns_its_standing_verdict_and_records_nothing(store, decider):
+    use(store, caps=[{"channel": "email", "max": 2, "window": "7d"}], balance={"enabled": True})
+    first = one(decider, req(mid="m-a"))
+    again = [one(decider, req(mid="m-a"), NOW + timedelta(minutes=i)) for i in range(1, 6)]
+    assert first.action == "send" and not first.replayed
+    assert all(d.replayed and d.action == "send" and d.decision_id == first.decision_id for d in again)
+    assert all(d.decided_at == first.decided_at and d.reasons == first.reasons for d in again)
+    assert ledger(store) == 1  # Braze's five renders used one send of the cap, not six
+    assert one(decider, req(mid="m-b", kind="value")).action == "send"  # the cap of 2 still has room
+    d = one(decider, req(mid="m-c", kind="value"))
+    assert d.action == "suppress" and codes(d)[-1] == "frequency_cap"
+    assert one(decider, req(mid="m-c", kind="value")).action == "suppress"  # a suppression stands too
+
+
+def test_a_deferred_message_is_decided_anew_at_not_before(store, decider):
+    use(store, min_gap="1h")
+    assert one(decider, req(mid="m-a")).action == "send"
+    deferred = one(decider, req(mid="m-b"), NOW + timedelta(minutes=10))
+    assert deferred.action == "defer" and deferred.not_before == NOW + timedelta(hours=1)
+    early = one(decider, req(mid="m-b"), NOW + timedelta(minutes=59))
+    assert early.replayed and early.decision_id == deferred.decision_id and early.action == "defer"
+    on_time = one(decider, req(mid="m-b"), NOW + timedelta(hours=1))
+    assert on_time.action == "send" and not on_time.replayed and on_time.decision_id != deferred.decision_id
+    assert ledger(store) == 2
+
+
+def test_the_verdict_window_is_a_policy_setting_and_its_keys_expire(store, decider):
+    from suppressor import keys
+    use(store, verdict_window="1h")
+    first = one(decider, req(mid="m-a"))
+    assert one(decider, req(mid="m-a"), NOW + timedelta(minutes=59)).replayed
+    later = one(decider, req(mid="m-a"), NOW + timedelta(minutes=61))
+    assert not later.replayed and later.decision_id != first.decision_id
+    for k in (keys.verdicts("acme", "c-1"), keys.verdicts_expiry("acme", "c-1")):
+        assert 0 < store.bulk.pttl(k) <= (3600 + 60) * 1000
+    assert store.bulk.hlen(keys.verdicts("acme", "c-1")) == 1  # the lapsed verdict was swept
+
+
+def test_dry_runs_record_no_verdict_but_see_the_standing_one(store, decider):
+    use(store, caps=[{"channel": "email", "max": 1, "window": "7d"}])
+    assert not one(decider, req(mid="m-a", dry_run=True)).replayed
+    real = one(decider, req(mid="m-a"))
+    assert real.action == "send" and not real.replayed  # the dry run stood for nothing
+    probe = one(decider, req(mid="m-a", dry_run=True))
+    assert probe.replayed and probe.decision_id == real.decision_id
+    assert ledger(store) == 1
+
+
+def test_batch_items_for_one_message_are_decided_once(store, decider):
+    use(store)
+    out = decider.decide("acme", [req(mid="m-a"), req(mid="m-a"), req(cid="c-2", mid="m-a")], now=NOW)
+    assert [d.replayed for d in out] == [False, True, False]
+    assert out[0].decision_id == out[1].decision_id != out[2].decision_id
+    assert ledger(store, "c-1") == 1 and ledger(store, "c-2") == 1
+
+
+def test_twenty_concurrent_identical_calls_record_exactly_one(store, decider):
+    use(store, caps=[{"channel": "any", "max": 5, "window": "1d"}])
+    decider.states.get("acme")
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        out = list(pool.map(lambda i: one(decider, req(mid="m-a")), range(20)))
+    assert len({d.decision_id for d in out}) == 1 and sum(not d.replayed for d in out) == 1
+    assert ledger(store) == 1
+
+
+def test_a_released_message_is_decided_anew(store, decider):
+    use(store, caps=[{"channel": "email", "max": 1, "window": "7d"}])
+    first = one(decider, req(mid="m-a"))
+    assert release(store, "acme", first.decision_id)
+    again = one(decider, req(mid="m-a"))
+    assert not again.replayed and again.action == "send" and again.decision_id != first.decision_id
+    assert ledger(store) == 1
 
 
 # fatigue, unsubscribes, complaints ---------------------------------------------------------
