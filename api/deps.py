@@ -6,9 +6,10 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import redis.asyncio
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 
 from suppressor.decision_log import DecisionLog
+from suppressor.domain import Identifier
 from suppressor.decisions import Decider
 from suppressor.freshness import Refresher
 from suppressor.settings import Settings
@@ -75,4 +76,6 @@ async def require_store(services: ServicesDep) -> None:
 
 StoreUp = Depends(require_store)
 StoreDep = Annotated[Store, Depends(get_store)]
+# an id in the URL: any printable id, percent-encoded ('crm/123' travels as 'crm%2F123')
+PathId = Annotated[Identifier, Path(description="any printable id (1-128 characters), percent-encoded in the URL")]
 TenantDep = Annotated[str, Depends(get_tenant)]

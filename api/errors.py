@@ -11,6 +11,8 @@ from pydantic import ValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from suppressor.policy import Refused
+
 PROBLEM = "application/problem+json"
 MAX_ERRORS = 50  # a 10,000-event batch with one systematic mistake should not echo 10,000 errors
 
@@ -49,6 +51,11 @@ def field_path(loc: tuple | list) -> str:
     return out or "body"
 
 
+def _words(msg: str) -> str:
+    """pydantic's message without its "Value error, " prefix (our validators already speak in words)."""
+    return msg.removeprefix("Value error, ")
+
+
 def install(app: FastAPI) -> None:
     """Register the problem handlers on ``app``."""
 
@@ -59,7 +66,7 @@ def install(app: FastAPI) -> None:
             e = next(e for e in errs if e.get("type") == "json_invalid")
             return problem(400, "Malformed JSON", f"the body is not valid JSON: {e.get('ctx', {}).get('error', e['msg'])}",
                            [{"field": "body", "message": e["msg"]}])
-        errors = [{"field": field_path(e["loc"]), "message": e["msg"]} for e in errs[:MAX_ERRORS]]
+        errors = [{"field": field_path(e["loc"]), "message": _words(e["msg"])} for e in errs[:MAX_ERRORS]]
         first = errors[0]
         more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
         return problem(422, "Invalid request", f"{first['field']}: {first['message']}{more}; nothing was stored", errors)
@@ -68,6 +75,12 @@ def install(app: FastAPI) -> None:
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
         return problem(exc.status, exc.title, exc.detail, errors, exc.headers)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+        errors = [{"field": where, "message": why} for where, why in exc.errors[:MAX_ERRORS]]
+        first = errors[0]
+        return problem(422, "Invalid request", f"{first['field']}: {first['message']}; nothing was stored", errors)
 
     @app.exception_handler(redis.ConnectionError)
     @app.exception_handler(redis.TimeoutError)

@@ -10,7 +10,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from . import keys
-from .domain import Channel, Kind, Strict, Topics
+from .domain import Channel, Kind, Strict, Timestamp, Topics
 from .model import ExportedModel
 from .store import Store
 
@@ -22,8 +22,8 @@ class ContentIn(Strict):
     kind: Kind = Kind.value
     topics: Topics
     channels: list[Channel] = Field(default_factory=list, description="channels it can go out on (empty: any)")
-    valid_from: datetime | None = None
-    valid_until: datetime | None = None
+    valid_from: Timestamp | None = None
+    valid_until: Timestamp | None = None
     url: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")

@@ -18,9 +18,9 @@ import redis.asyncio
 
 from . import content, keys, reasons
 from .decision_log import DecisionLog
-from .domain import KNOWN_CHANNELS, Action, Decision, DecisionRequest, Kind, Reason
+from .domain import Action, Decision, DecisionRequest, Kind, Reason
 from .model import ExportedModel, unpack
-from .policy import Policy
+from .policy import Policy, check_channels, check_terms
 from .store import Store, arun_scripts, run_scripts
 from .tenant_state import TenantState, TenantStateCache
 
@@ -118,11 +118,12 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
     return params
 
 
-def channel_args(req: DecisionRequest, model: ExportedModel | None) -> list:
-    """The script's trailing arguments: each candidate channel with its packed item vector."""
+def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: list[str]) -> list:
+    """The script's trailing arguments: each candidate channel (the requested one, then the caller's
+    or the tenant's declared ones) with its packed item vector."""
     msg = req.message
     candidates = [msg.channel]
-    for ch in req.channels if req.channels is not None else (*KNOWN_CHANNELS, *(model.channels if model else ())):
+    for ch in req.channels if req.channels is not None else declared:
         if ch not in candidates:
             candidates.append(ch)
     args: list = []
@@ -204,6 +205,13 @@ class Decider:
 
     def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
                  now: datetime | None = None) -> _Batch:
+        if state.loaded:  # an undeclared channel or an uncomparable term is refused, never guessed at
+            for i, req in enumerate(requests):
+                pol = state.policy.for_campaign(req.message.campaign_id)
+                check_channels(pol, [(f"items[{i}].message.channel", req.message.channel),
+                                     *((f"items[{i}].channels[{j}]", ch) for j, ch in enumerate(req.channels or ()))])
+                if req.message.offer is not None:
+                    check_terms(pol, f"items[{i}].message.offer.terms", req.message.offer.terms)
         now = now or datetime.now(timezone.utc)
         now_ms = int(now.timestamp() * 1000)
         policies, ids, calls = [], [], []
@@ -229,7 +237,7 @@ class Decider:
         dynamic = request_params(req, did, now_ms)
         dynamic["hold"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["pv"] = state.policy.version
-        args: list = ["{" + static + "," + json.dumps(dynamic)[1:], *channel_args(req, model)]
+        args: list = ["{" + static + "," + json.dumps(dynamic)[1:], *channel_args(req, model, policy.declared_channels)]
         return keys.decision_keys(tenant, req.customer_id), args
 
     def _finish(self, batch: _Batch, raw: list) -> list[Decision]:

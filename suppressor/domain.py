@@ -7,10 +7,27 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, field_validator
 
-# Braces would break the Redis hash tag; whitespace is never intended.
-Identifier = Annotated[str, StringConstraints(pattern=r"^[^{}\s]{1,128}$")]
+ID_MAX = 128
+
+
+def opaque_id(value: str) -> str:
+    """Check an identifier as the data it is: 1-128 printable characters, nothing else asked.
+
+    Any printable id a CRM uses works (``acme|42``, ``crm/123``, ``ann@example.com``, braces,
+    spaces); ids are never parsed, only stored and compared. Control characters are refused
+    (they are never intended, and tabs or newlines would travel badly), as are ``.`` and ``..``,
+    which cannot travel in a URL path."""
+    for i, ch in enumerate(value):
+        if not ch.isprintable():
+            raise ValueError(f"contains the control character U+{ord(ch):04X} at position {i}; ids are printable text")
+    if value in (".", ".."):
+        raise ValueError(f"{value!r} cannot be an id: it cannot travel in a URL path")
+    return value
+
+
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX), AfterValidator(opaque_id)]
 TenantName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")]
 Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 Topic = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
@@ -55,12 +72,38 @@ class Action(StrEnum):
     suppress = "suppress"
 
 
-def _aware_past(ts: datetime) -> datetime:
+EXAMPLE_TS = "'2026-11-20T10:00:00Z' or '2026-11-20T04:00:00-06:00'"
+
+
+def zoned(value: Any) -> Any:
+    """A timestamp is ISO 8601 text with its time zone (``Z`` or an offset); numbers, dates without
+    a time and times without a zone are refused, in words: each would be a guess."""
+    if isinstance(value, datetime):  # from Python callers
+        if value.tzinfo is None:
+            raise ValueError("has no time zone")
+        return value
+    if not isinstance(value, str):
+        raise ValueError(f"a timestamp is ISO 8601 text with a time zone, like {EXAMPLE_TS}; "
+                         f"got the {type(value).__name__} {value!r}")
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an ISO 8601 timestamp like {EXAMPLE_TS}") from None
+    if len(value.strip()) <= 10:
+        raise ValueError(f"{value!r} is a date without a time; give the time and zone, like {EXAMPLE_TS}")
     if ts.tzinfo is None:
-        ts = ts.replace(tzinfo=timezone.utc)
+        raise ValueError(f"{value!r} has no time zone; add 'Z' for UTC or an offset like '-06:00'")
+    return ts
+
+
+def _aware_past(ts: datetime) -> datetime:
     if ts > datetime.now(timezone.utc) + timedelta(days=1):
         raise ValueError("timestamp is more than a day in the future")
     return ts.astimezone(timezone.utc)
+
+
+Timestamp = Annotated[datetime, BeforeValidator(zoned), AfterValidator(lambda ts: ts.astimezone(timezone.utc))]
+PastTimestamp = Annotated[datetime, BeforeValidator(zoned), AfterValidator(_aware_past)]
 
 
 def _unique_topics(topics: list[str]) -> list[str]:
@@ -82,7 +125,7 @@ class Event(Strict):
     event_id: Identifier
     customer_id: Identifier
     type: EventType
-    ts: Annotated[datetime, AfterValidator(_aware_past)]
+    ts: PastTimestamp
     channel: Channel | None = None
     message_id: Identifier | None = None
     campaign_id: Identifier | None = None
@@ -111,7 +154,7 @@ class CustomerIn(Strict):
 
     attributes: dict[str, AttrScalar | list[AttrScalar]] = Field(default_factory=dict)
     consent: dict[Channel, bool] = Field(default_factory=dict)
-    consent_at: Annotated[datetime, AfterValidator(_aware_past)] | None = Field(
+    consent_at: PastTimestamp | None = Field(
         default=None, description="when the customer gave this consent; a channel they unsubscribed from "
         "is re-opened only by consent=true given after the unsubscribe")
     preferred_channel: Channel | None = None
@@ -165,7 +208,7 @@ class Offer(Strict):
 
     key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     terms: dict[str, Any] = Field(default_factory=dict)
-    expires: datetime | None = Field(default=None, description="when the offer ends (default: the policy's offer window)")
+    expires: Timestamp | None = Field(default=None, description="when the offer ends (default: the policy's offer window)")
 
 
 class Message(Strict):
@@ -184,11 +227,11 @@ class DecisionRequest(Strict):
 
     customer_id: Identifier
     message: Message
-    allow_reroute: bool = True
+    allow_reroute: StrictBool = True
     channels: list[Channel] | None = Field(
         default=None, description="channels the caller can send on (reroute targets); default: any"
     )
-    dry_run: bool = False
+    dry_run: StrictBool = False
 
 
 class DecisionBatch(Strict):

@@ -11,10 +11,10 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, field_validator
+from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, StrictBool, field_validator, model_validator
 
 from . import keys
-from .domain import Channel, Kind, Strict
+from .domain import KNOWN_CHANNELS, Channel, Kind, Strict
 from .store import Store
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -73,7 +73,7 @@ class CapRule(Strict):
 class Fatigue(Strict):
     """Resting a channel after a streak of unanswered messages."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     ignore_streak: int = Field(default=3, ge=1, le=100, description="unanswered messages in a row on one channel")
     unanswered_after: Duration = Field(default=3 * 86400, description="a delivery with no engagement this long counts as ignored")
     cooldown: Duration = Field(default=7 * 86400, description="a tired channel gets at most one send per cooldown until the customer engages")
@@ -82,7 +82,7 @@ class Fatigue(Strict):
 class Balance(Strict):
     """Reciprocity: sales asks balanced by value content."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     max_sales_share: float = Field(default=0.67, ge=0.0, le=1.0, description="share of sales sends in the window, this one included")
     min_value_between_sales: int = Field(default=1, ge=0, le=20, description="non-sales sends needed between two sales asks")
     window: Duration = 30 * 86400
@@ -91,7 +91,7 @@ class Balance(Strict):
 class Offers(Strict):
     """One face to the customer: offer conflicts and duplicates across channels."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     conflict: Literal["suppress", "better_only"] = Field(
         default="suppress", description="a different offer for an active key: suppress it, or allow only a strictly better one")
     window: Duration = Field(default=30 * 86400, description="how long a sent offer stays active (unless the message says `expires`)")
@@ -105,14 +105,14 @@ class Offers(Strict):
 class Channels(Strict):
     """Rerouting to the channel the customer answers."""
 
-    learned_reroute: bool = True
+    learned_reroute: StrictBool = True
     margin: float = Field(default=0.05, ge=0.0, le=1.0, description="reroute when another consented channel scores this much higher")
 
 
 class QuietHours(Strict):
     """No sends during the customer's local night."""
 
-    enabled: bool = True
+    enabled: StrictBool = True
     start: LocalTime = "21:00"
     end: LocalTime = "08:00"
     channels: list[Channel] | None = Field(default=None, description="channels it applies to (default: all)")
@@ -122,7 +122,7 @@ class Lifecycle(Strict):
     """Dealership lifecycle gates."""
 
     post_purchase_quiet: Duration = Field(default=30 * 86400, description="no sales asks this long after a purchase")
-    block_sales_while_service_open: bool = Field(default=True, description="uses the customer attribute service_order_open")
+    block_sales_while_service_open: StrictBool = Field(default=True, description="uses the customer attribute service_order_open")
     thresholds_by_stage: dict[str, float] = Field(
         default_factory=dict,
         description="relevance threshold per value of the customer attribute lead_stage, e.g. {'researching': 0.12, 'ready': 0.03}")
@@ -139,13 +139,17 @@ class Lifecycle(Strict):
 class Transactional(Strict):
     """How transactional messages are treated."""
 
-    honor_consent: bool = True
-    count_toward_caps: bool = False
+    honor_consent: StrictBool = True
+    count_toward_caps: StrictBool = False
 
 
 class Policy(Strict):
     """The marketer's knobs (see the README, field by field)."""
 
+    declared_channels: list[Channel] = Field(
+        default_factory=lambda: list(KNOWN_CHANNELS), min_length=1, max_length=32,
+        description="the channels this tenant sends on; a message, event or content item on any other is refused "
+        "(422), and reroutes only go to these")
     relevance_threshold: float = Field(
         default=0.05, ge=0.0, le=1.0,
         description="suppress when the calibrated chance of engagement is below this",
@@ -177,6 +181,17 @@ class Policy(Strict):
     verdict_window: Duration = Field(
         default=86_400, description="how long a verdict stands: asking again for the same customer and message_id "
         "within it returns the same verdict and records nothing (a deferred message is decided anew at not_before)")
+
+    @model_validator(mode="after")
+    def _channels_declared(self) -> "Policy":
+        declared = set(self.declared_channels)
+        named = [("require_opt_in", ch) for ch in self.require_opt_in]
+        named += [(f"caps[{i}].channel", c.channel) for i, c in enumerate(self.caps) if c.channel != "any"]
+        named += [("quiet_hours.channels", ch) for ch in self.quiet_hours.channels or ()]
+        for where, ch in named:
+            if ch not in declared:
+                raise ValueError(f"{where} names the channel {ch!r}, which declared_channels does not list")
+        return self
 
     @field_validator("verdict_window")
     @classmethod
@@ -295,6 +310,34 @@ def put_campaign(store: Store, tenant: str, campaign_id: str, override: dict[str
 def delete_campaign(store: Store, tenant: str, campaign_id: str, at: str) -> bool:
     """Drop a campaign override (a new version); False if there was none."""
     return bool(store.bulk.eval(_DEL, 2, keys.policy(tenant), keys.policy_history(tenant), f"campaign:{campaign_id}", at))
+
+
+class Refused(ValueError):
+    """A request the tenant's policy cannot take: (field, reason in words) pairs; nothing was done."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(f"{f}: {m}" for f, m in errors))
+
+
+def check_channels(policy: Policy, named: list[tuple[str, str | None]]) -> None:
+    """Refuse each (field, channel) whose channel the policy does not declare."""
+    declared = policy.declared_channels
+    bad = [(where, f"channel {ch!r} is not declared by this tenant's policy (declared: {', '.join(declared)}); "
+                   "add it to declared_channels or fix the name")
+           for where, ch in named if ch is not None and ch not in declared]
+    if bad:
+        raise Refused(bad)
+
+
+def check_terms(policy: Policy, where: str, terms: dict[str, Any]) -> None:
+    """Refuse an offer term the policy compares (``offers.better``) that is not a number ('2.9%' is a typo)."""
+    bad = [(f"{where}.{term}", f"must be a number: the policy compares {term!r} ({way} is better); got {value!r}")
+           for term, way in policy.offers.better.items()
+           if term in terms and (isinstance(terms[term], bool) or not isinstance(terms[term], (int, float)))
+           for value in (terms[term],)]
+    if bad:
+        raise Refused(bad)
 
 
 def history(store: Store, tenant: str, limit: int = 50) -> list[dict]:

@@ -212,7 +212,8 @@ def _customer_args(store: Store, history: History, cid: str, decisions: list[Log
                         for p in pols)
         dyn = request_params(req, item.record["decision_id"], item.at_ms)
         dyn.update(holds=holds, cmp=cmp, mid=req.message.message_id, dry=False)
-        pairs = channel_args(req, model)
+        # every policy replays with the same candidates: the union of their declared channels
+        pairs = channel_args(req, model, list(dict.fromkeys(ch for p in pols for ch in p.declared_channels)))
         args += [json.dumps(dyn), len(pairs) // 2, *pairs]
     header = {"ns": len(texts), "max": settings.max_events_per_customer, "ttl": settings.customer_ttl_days * 86400,
               "t0": t0, "pre": len(pre), "restore": sorted(restore), "unblock": sorted(unblock)}

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Query, Request
 
 from suppressor import decision_log
 from suppressor.decisions import release
+from suppressor.policy import Refused
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
@@ -29,7 +30,11 @@ def _count(services, results: list[Decision]) -> None:
 async def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep, request: Request) -> Decision:
     """One pre-send verdict."""
     t0 = request.scope.get("arrived") or time.monotonic()
-    [result] = await services.decider.adecide(tenant, [req], services.ahot, services.abulk, started=t0)
+    try:
+        [result] = await services.decider.adecide(tenant, [req], services.ahot, services.abulk, started=t0)
+    except Refused as exc:  # one decision has no items: name its fields as sent
+        exc.errors = [(where.removeprefix("items[0]."), why) for where, why in exc.errors]
+        raise
     services.metrics.decision_seconds.labels("single").observe(time.monotonic() - t0)
     _count(services, [result])
     return result
@@ -57,7 +62,7 @@ def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep,
     return {"decisions": decision_log.recent(store, tenant, limit)}
 
 
-@router.post("/decisions/{decision_id}/release", dependencies=[StoreUp])
+@router.post("/decisions/{decision_id:path}/release", dependencies=[StoreUp])
 def release_decision(decision_id: str, tenant: TenantDep, store: StoreDep) -> dict:
     """The caller did not send after all: give the capacity (caps, balance, offer) back."""
     if not release(store, tenant, decision_id):

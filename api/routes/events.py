@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from suppressor import events
 from suppressor.domain import EventBatch, IngestResult
+from suppressor.policy import check_channels
 
 from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
 from ..errors import ApiError
@@ -17,6 +18,8 @@ def post_events(batch: EventBatch, tenant: TenantDep, store: StoreDep, services:
     limit = services.settings.max_batch
     if len(batch.events) > limit:
         raise ApiError(413, "Batch too large", f"{len(batch.events)} events; at most {limit} per call", "events")
+    check_channels(services.states.get(tenant).policy,
+                   [(f"events[{i}].channel", ev.channel) for i, ev in enumerate(batch.events)])
     changed: set[str] = set()
     result = events.ingest(store, tenant, batch.events, changed)
     services.refresher.enqueue(tenant, changed)  # their vectors move within a second

@@ -3,17 +3,16 @@
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response
+from fastapi import APIRouter, Body, Response
 from pydantic import ValidationError
 
 from suppressor import policy
 from suppressor.policy import Policy, VersionedPolicy
 
-from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
+from ..deps import PathId, ServicesDep, StoreDep, TenantDep, StoreUp
 from ..errors import ApiError, invalid
 
 router = APIRouter(prefix="/v1", tags=["policy"], dependencies=[StoreUp])
-CampaignId = Annotated[str, Path(pattern=r"^[^{}\s]{1,128}$")]
 
 
 def _now() -> str:
@@ -59,14 +58,14 @@ def _campaign_view(current: VersionedPolicy, campaign_id: str) -> dict[str, Any]
             "effective": current.for_campaign(campaign_id).model_dump(mode="json")}
 
 
-@router.get("/campaigns/{campaign_id}/policy")
-def get_campaign_policy(campaign_id: CampaignId, tenant: TenantDep, store: StoreDep) -> dict:
+@router.get("/campaigns/{campaign_id:path}/policy")
+def get_campaign_policy(campaign_id: PathId, tenant: TenantDep, store: StoreDep) -> dict:
     """A campaign's override (null if none) and the effective policy it yields."""
     return _campaign_view(policy.get(store, tenant), campaign_id)
 
 
-@router.put("/campaigns/{campaign_id}/policy")
-def put_campaign_policy(campaign_id: CampaignId, tenant: TenantDep, store: StoreDep, services: ServicesDep,
+@router.put("/campaigns/{campaign_id:path}/policy")
+def put_campaign_policy(campaign_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep,
                         override: Annotated[dict[str, Any], Body()]) -> dict:
     """Set a campaign's override: any subset of the policy fields; nested objects merge."""
     try:
@@ -78,8 +77,8 @@ def put_campaign_policy(campaign_id: CampaignId, tenant: TenantDep, store: Store
     return _campaign_view(saved, campaign_id)
 
 
-@router.delete("/campaigns/{campaign_id}/policy", status_code=204)
-def delete_campaign_policy(campaign_id: CampaignId, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Response:
+@router.delete("/campaigns/{campaign_id:path}/policy", status_code=204)
+def delete_campaign_policy(campaign_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Response:
     """Drop a campaign's override (a new version); the tenant policy applies again."""
     if not policy.delete_campaign(store, tenant, campaign_id, _now()):
         raise ApiError(404, "Not found", f"campaign {campaign_id!r} has no policy override", "campaign_id")

@@ -65,9 +65,11 @@ def test_a_tenant_cannot_see_or_touch_another_tenants_customer(client, key, othe
     assert d["action"] == "send"  # acme's consent, not globex's opt-out
 
 
-def test_braces_in_ids_are_rejected(client, key):
-    r = client.put("/v1/customers/c{1}", json=PROFILE, headers=auth(key))
+def test_control_characters_in_ids_are_refused_in_words(client, key):
+    r = client.put("/v1/customers/c%091", json=PROFILE, headers=auth(key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
+    assert r.json()["errors"][0]["message"] == "contains the control character U+0009 at position 1; ids are printable text"
+    assert client.get("/v1/customers/..%2F", headers=auth(key)).status_code == 404  # no such customer, no crash
 
 
 def _unsubscribe(client, key, ts="2026-11-20T10:00:00Z"):

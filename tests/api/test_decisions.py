@@ -165,3 +165,46 @@ def test_twenty_identical_concurrent_requests_record_one_verdict(app, key):
     assert len(logged) == 2  # the verdict and the batch's new message; replays are not logged
     assert "suppressor_decision_replays_total 20.0" in metrics
     assert 'suppressor_decisions_total{action="send"} 2.0' in metrics
+
+
+def test_a_channel_the_tenant_never_declared_is_refused_everywhere(client, key):
+    client.put("/v1/customers/c-1", json={"consent": {"email": False}}, headers=auth(key))
+    r = client.post("/v1/decisions", json=body(channel="emial"), headers=auth(key))  # a typo, not a new channel
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "message.channel"
+    assert "'emial' is not declared" in r.json()["errors"][0]["message"]
+    r = client.post("/v1/decisions:batch", json={"items": [body(), body(channel="whatsapp")]}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "items[1].message.channel"
+    r = client.post("/v1/decisions", json=body(channels=["sms", "fax"]), headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "channels[1]"
+    ev = {"event_id": "e-1", "customer_id": "c-1", "type": "opened", "ts": "2026-11-20T10:00:00Z", "channel": "whatsapp"}
+    r = client.post("/v1/events", json={"events": [ev]}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "events[0].channel"
+    assert client.get("/v1/customers/c-1", headers=auth(key)).json()["event_count"] == 0  # nothing stored
+    r = client.put("/v1/content/clinic", json={"title": "Clinic", "channels": ["whatsapp"]}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "channels[0]"
+    assert client.get("/v1/decisions", headers=auth(key)).json()["decisions"] == []  # nothing decided
+    # a policy names its channels; then they work, and nothing else may name an undeclared one
+    r = client.patch("/v1/policy", json={"caps": [{"channel": "whatsapp", "max": 1, "window": "7d"}]}, headers=auth(key))
+    assert r.status_code == 422 and "declared_channels does not list" in r.json()["detail"]
+    r = client.patch("/v1/policy", json={"declared_channels": ["email", "sms", "whatsapp"]}, headers=auth(key))
+    assert r.status_code == 422 and "require_opt_in names the channel 'phone'" in r.json()["detail"]
+    r = client.patch("/v1/policy", json={"declared_channels": ["email", "sms", "whatsapp"], "require_opt_in": ["sms"]},
+                     headers=auth(key))
+    assert r.status_code == 200
+    assert client.post("/v1/decisions", json=body(channel="whatsapp"), headers=auth(key)).json()["action"] == "send"
+    rerouted = client.post("/v1/decisions", json=body(channel="email"), headers=auth(key)).json()
+    assert rerouted["channel"] in ("sms", "whatsapp", None) and "push" not in rerouted["channel_scores"]
+
+
+def test_strict_types_where_a_coercion_would_hide_a_mistake(client, key):
+    r = client.post("/v1/decisions", json=body(dry_run="yes"), headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "dry_run"
+    offer = body()
+    offer["message"]["offer"] = {"key": "auto-loan", "terms": {"apr": "2.9%", "note": "spring"}}
+    r = client.post("/v1/decisions", json=offer, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "message.offer.terms.apr"
+    assert "must be a number" in r.json()["errors"][0]["message"]
+    offer["message"]["offer"]["terms"]["apr"] = 2.9
+    assert client.post("/v1/decisions", json=offer, headers=auth(key)).status_code == 200
+    r = client.patch("/v1/policy", json={"fatigue": {"enabled": "no"}}, headers=auth(key))
+    assert r.status_code == 422

@@ -117,3 +117,17 @@ def test_new_behavior_moves_the_score_within_seconds_without_retraining(client, 
     while sox_score() <= before + 0.1 and time.time() < deadline:
         time.sleep(0.1)
     assert sox_score() > before + 0.1
+
+
+def test_time_is_explicit_zone_less_dates_and_numbers_are_refused_in_words(client, key):
+    def ingest(ts):
+        ev = {"event_id": f"e-{ts}", "customer_id": "c-1", "type": "opened", "channel": "email", "ts": ts}
+        return client.post("/v1/events", json={"events": [ev]}, headers=auth(key))
+
+    r = ingest("2026-11-20T10:00:00")
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "events[0].ts"
+    assert "has no time zone; add 'Z' for UTC" in r.json()["errors"][0]["message"]
+    assert "a date without a time" in ingest("2026-11-20").json()["errors"][0]["message"]
+    assert "got the int 1763632800" in ingest(1763632800).json()["errors"][0]["message"]
+    assert ingest("2026-11-20T04:00:00-06:00").json()["accepted"] == 1  # an offset is a zone
+    assert ingest("2026-11-20T10:00:00Z").json()["duplicates"] == 0
