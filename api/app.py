@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -11,6 +10,7 @@ from fastapi import FastAPI
 import suppressor
 from suppressor.decision_log import DecisionLog
 from suppressor.decisions import Decider
+from suppressor.erasure import Compactor
 from suppressor.freshness import Refresher
 from suppressor.settings import Settings, get_settings
 from suppressor.store import Store
@@ -19,20 +19,9 @@ from suppressor.tenants import KeyResolver
 
 from . import errors
 from .deps import Services
+from .gate import Gate
 from .metrics import Metrics
-from .routes import content, customers, decisions, events, health, models, policy, simulation, studio
-
-
-class Arrival:
-    """Stamps when a request reached the app (``scope["arrived"]``, a ``time.monotonic()``): a decision's
-    deadline counts from there, body parsing and validation included. Pure ASGI: a few microseconds."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        scope["arrived"] = time.monotonic()
-        await self.app(scope, receive, send)
+from .routes import content, customers, decisions, docs, events, health, models, policy, simulation, studio
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -50,7 +39,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         app.state.services = Services(
             settings=settings, store=st, ahot=ahot, abulk=abulk, states=states, decision_log=log,
             decider=Decider(st, states, log), refresher=Refresher(st, states), keys=KeyResolver(st),
-            metrics=Metrics(),
+            metrics=Metrics(), compactor=Compactor(st, settings.erasure_rewrite_seconds),
         )
         app.state.services.metrics.watch(log, st)
         logging.getLogger("suppressor").info("serving on %s", st.location)
@@ -58,6 +47,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             yield
         finally:
             app.state.services.refresher.close()
+            app.state.services.keys.close()
+            app.state.services.compactor.close()
             await ahot.aclose()
             await abulk.aclose()
             log.close()
@@ -69,9 +60,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         version=suppressor.__version__,
         description="Decides, before any marketing message goes out, whether it should be sent at all.",
         lifespan=lifespan,
+        docs_url=None,  # served by routes.docs from a package, not a CDN
+        redoc_url=None,
     )
     errors.install(app)
-    app.add_middleware(Arrival)
-    for module in (health, events, customers, decisions, policy, simulation, content, models, studio):
+    app.add_middleware(Gate)
+    for module in (health, events, customers, decisions, policy, simulation, content, models, studio, docs):
         app.include_router(module.router)
+    app.mount(docs.ASSETS, docs.assets, name="docs-assets")
     return app

@@ -31,11 +31,77 @@ def _keys_create(args: argparse.Namespace) -> int:
     except ValidationError:
         print(f"--tenant {args.tenant!r}: use 1-63 lowercase letters, digits, '-' or '_'", file=sys.stderr)
         return 2
+    expires = None
+    if args.expires:
+        from suppressor.policy import parse_duration
+
+        try:
+            expires = parse_duration(args.expires)
+        except ValueError as exc:
+            print(f"--expires {args.expires!r}: {exc}", file=sys.stderr)
+            return 2
     store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:
-        print(tenants.create_key(store, args.tenant))
+        key = tenants.create_key(store, args.tenant, expires)
+        print(key)
+        print(f"id {tenants.key_id(key)}" + (f", expires in {args.expires}" if expires else ""), file=sys.stderr)
     finally:
         store.close()
+    return 0
+
+
+def _keys_list(args: argparse.Namespace) -> int:
+    import json
+    from datetime import datetime, timezone
+
+    from suppressor import tenants
+    from suppressor.store import BATCH_TIMEOUT, Store
+
+    store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
+    try:
+        rows = tenants.list_keys(store, args.tenant)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    when = lambda t: datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M") if t else "-"  # noqa: E731
+    print(f"{'id':16} {'tenant':16} {'created':17} {'last used':17} {'expires':17}")
+    for r in rows:
+        print(f"{r['id']:16} {r['tenant']:16} {when(r['created']):17} {when(r['last_used']):17} "
+              f"{when(r['expires']):17}{'  (expired)' if r['expired'] else ''}")
+    return 0
+
+
+def _keys_limit(args: argparse.Namespace) -> int:
+    from suppressor import limits
+    from suppressor.store import BATCH_TIMEOUT, Store
+
+    if args.rate < 0 or (args.burst is not None and args.burst < 1 and args.rate > 0):
+        print("--rate must be >= 0 (0 lifts the limit) and --burst >= 1", file=sys.stderr)
+        return 2
+    store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
+    try:
+        limits.set_limit(store, args.tenant, args.rate, args.burst if args.burst is not None else max(1.0, args.rate))
+    finally:
+        store.close()
+    print(f"tenant {args.tenant}: {args.rate:g} requests per second per key" if args.rate else
+          f"tenant {args.tenant}: no limit", "(servers apply it within a second)")
+    return 0
+
+
+def _keys_revoke(args: argparse.Namespace) -> int:
+    from suppressor import tenants
+    from suppressor.store import BATCH_TIMEOUT, Store
+
+    store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
+    try:
+        if not tenants.revoke(store, args.key_id):
+            print(f"no key {args.key_id!r} (see `suppressor keys list`)", file=sys.stderr)
+            return 1
+    finally:
+        store.close()
+    print(f"revoked {args.key_id}; every server refuses it within a second")
     return 0
 
 
@@ -227,7 +293,20 @@ def main(argv: list[str] | None = None) -> int:
     ksub = k.add_subparsers(dest="keys_command", required=True)
     kc = ksub.add_parser("create", help="print a new API key for a tenant")
     kc.add_argument("--tenant", required=True)
+    kc.add_argument("--expires", help="the key stops working after this long, e.g. 90d")
     kc.set_defaults(func=_keys_create)
+    kl = ksub.add_parser("list", help="key ids, tenant, created, last used, expiry (never the secret)")
+    kl.add_argument("--tenant")
+    kl.add_argument("--json", action="store_true")
+    kl.set_defaults(func=_keys_list)
+    km = ksub.add_parser("limit", help="a tenant's per-key rate limit (requests per second, burst)")
+    km.add_argument("--tenant", required=True)
+    km.add_argument("--rate", type=float, required=True, help="requests per second per key; 0 lifts the limit")
+    km.add_argument("--burst", type=float, help="bucket size (default: the rate)")
+    km.set_defaults(func=_keys_limit)
+    kr = ksub.add_parser("revoke", help="revoke a key by its id (from `keys list`)")
+    kr.add_argument("key_id")
+    kr.set_defaults(func=_keys_revoke)
 
     # listed for --help only: main() hands `train ...` to training's own parser, one definition
     sub.add_parser("train", add_help=False, help="train and activate a new model for a tenant (see train --help)")

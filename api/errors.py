@@ -7,7 +7,7 @@ from typing import Any
 import redis
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -15,6 +15,40 @@ from suppressor.policy import Refused
 
 PROBLEM = "application/problem+json"
 MAX_ERRORS = 50  # a 10,000-event batch with one systematic mistake should not echo 10,000 errors
+
+
+class FieldError(BaseModel):
+    """One field at fault."""
+
+    field: str = Field(description="where, e.g. 'events[3].ts' or 'message.channel'")
+    message: str = Field(description="why, in words")
+
+
+class Problem(BaseModel):
+    """An RFC 7807 problem (media type application/problem+json)."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+def doc(description: str) -> dict[str, Any]:
+    return {"description": description, "model": Problem, "content": {PROBLEM: {}}}
+
+
+# every /v1 call can answer these (api.gate and the handlers below)
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: doc("malformed JSON"),
+    401: doc("no, unknown, revoked or expired API key"),
+    413: doc("body or batch too large"),
+    422: doc("invalid request: the fields at fault, in words; nothing was stored"),
+    429: doc("rate limit of this key (Retry-After), or too many simulations at once"),
+    503: doc("the store does not answer (Retry-After)"),
+}
+NOT_FOUND = {404: doc("no such resource")}
+CONFLICT = {409: doc("a conflicting operation is under way")}
 
 
 class ApiError(Exception):

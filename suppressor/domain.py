@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any
@@ -131,7 +132,18 @@ class Event(Strict):
     campaign_id: Identifier | None = None
     kind: Kind | None = None
     topics: Topics
-    properties: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict, description="free details, at most 20 keys and "
+                                       "2,048 bytes as JSON (scope: 'channel' or 'topics' for unsubscribes)")
+
+    @field_validator("properties")
+    @classmethod
+    def _small(cls, props: dict[str, Any]) -> dict[str, Any]:
+        if len(props) > 20:
+            raise ValueError(f"has {len(props)} keys; at most 20")
+        size = len(json.dumps(props, default=str))
+        if size > 2048:
+            raise ValueError(f"is {size:,} bytes as JSON; at most 2,048 (keep the details elsewhere, the id here)")
+        return props
 
 
 class EventBatch(Strict):

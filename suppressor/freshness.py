@@ -131,6 +131,7 @@ class Refresher(Periodic):
                                        [json.loads(e) for e in evs], self.rules, now)
                 if vec is not None:
                     write.hset(keys.vectors(tenant, cid), model.version, pack(vec))
+                    write.expire(keys.vectors(tenant, cid), self.store.settings.customer_ttl_days * 86400)
                     done += 1
             write.execute()
         return done

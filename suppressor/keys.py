@@ -7,7 +7,8 @@ Tenant names cannot contain ``:``, ``{`` or ``}``; customer ids cannot contain b
 
 PREFIX = "sup"
 
-API_KEYS = f"{PREFIX}:apikeys"  # hash: sha256(key) -> tenant
+API_KEYS = f"{PREFIX}:apikeys"  # hash: sha256(key) -> JSON {tenant, id, created, expires}
+API_KEYS_USED = f"{PREFIX}:apikeys:used"  # hash: key id -> when it was last used (unix seconds)
 TENANTS = f"{PREFIX}:tenants"  # set of tenant names
 
 
@@ -76,6 +77,16 @@ def event_claims(t: str, shard: int, month: str) -> str:
     """Hash: digest of an event id -> claim (see events.py); one per shard and event month, each on
     a slot of its own, expiring with the customer retention after the month ends."""
     return f"{PREFIX}:{{{t}~eid~{shard}}}:claims:{month}"
+
+
+def limits(t: str) -> str:
+    """Hash: the tenant's per-key rate limit (rate per second, burst)."""
+    return tenant(t, "limits")
+
+
+def rate_bucket(t: str, key_id: str) -> str:
+    """Hash: one API key's token bucket (expires when full again)."""
+    return tenant(t, "bucket", key_id)
 
 
 def train_job(t: str, job_id: str) -> str:

@@ -264,7 +264,8 @@ _PUT = """
 local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
 local t = redis.call('TIME')  -- with the version, tells servers their cached copy is current
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'stamp', t[1] .. '.' .. t[2])
-redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',"at":"' .. ARGV[3] .. '","field":"' .. ARGV[1] .. '","doc":' .. ARGV[2] .. '}')
+-- ARGV[3] is the history entry as JSON, built by json.dumps: only the version number joins it here
+redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',' .. string.sub(ARGV[3], 2))
 redis.call('LTRIM', KEYS[2], 0, 199)
 return v
 """
@@ -274,10 +275,15 @@ if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
 local t = redis.call('TIME')
 redis.call('HSET', KEYS[1], 'stamp', t[1] .. '.' .. t[2])
-redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',"at":"' .. ARGV[2] .. '","field":"' .. ARGV[1] .. '","doc":null}')
+redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',' .. string.sub(ARGV[2], 2))
 redis.call('LTRIM', KEYS[2], 0, 199)
 return v
 """
+
+
+def _entry(at: str, field: str, doc: Any) -> str:
+    """A history entry as JSON (every caller string escaped by json.dumps; the script adds the version)."""
+    return json.dumps({"at": at, "field": field, "doc": doc})
 
 
 def from_hash(raw: dict[bytes, bytes]) -> VersionedPolicy:
@@ -295,21 +301,25 @@ def get(store: Store, tenant: str) -> VersionedPolicy:
 
 def put(store: Store, tenant: str, policy: Policy, at: str) -> VersionedPolicy:
     """Save a new tenant policy version (the caller validated it)."""
-    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), "doc",
-                    json.dumps(policy.model_dump(mode="json")), at)
+    doc = policy.model_dump(mode="json")
+    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), "doc", json.dumps(doc),
+                    _entry(at, "doc", doc))
     return get(store, tenant)
 
 
 def put_campaign(store: Store, tenant: str, campaign_id: str, override: dict[str, Any], at: str) -> VersionedPolicy:
     """Save a campaign override (validated by ``validate_override``) as a new version."""
-    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), f"campaign:{campaign_id}",
-                    json.dumps(override), at)
+    field = f"campaign:{campaign_id}"
+    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), field, json.dumps(override),
+                    _entry(at, field, override))
     return get(store, tenant)
 
 
 def delete_campaign(store: Store, tenant: str, campaign_id: str, at: str) -> bool:
     """Drop a campaign override (a new version); False if there was none."""
-    return bool(store.bulk.eval(_DEL, 2, keys.policy(tenant), keys.policy_history(tenant), f"campaign:{campaign_id}", at))
+    field = f"campaign:{campaign_id}"
+    return bool(store.bulk.eval(_DEL, 2, keys.policy(tenant), keys.policy_history(tenant), field,
+                                _entry(at, field, None)))
 
 
 class Refused(ValueError):

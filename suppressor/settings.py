@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     decision_log_max: int = Field(default=100_000, ge=100)
     model_refresh_seconds: float = Field(default=1.0, ge=0.0)
     models_kept: int = Field(default=3, ge=2)
+    # a request body larger than this is refused (413) before it is parsed
+    max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
+    # per API key, unless a tenant has its own (`suppressor keys limit`); 0 = no limit
+    rate_limit_per_second: float = Field(default=0.0, ge=0.0)
+    rate_limit_burst: float = Field(default=0.0, ge=0.0)
+    # guards /metrics; unset, /metrics answers loopback callers only
+    ops_token: str | None = None
+    # after a customer is erased, the store's append-only and snapshot files are rewritten within this long
+    erasure_rewrite_seconds: float = Field(default=60.0, ge=0.0)
     log_level: str = "info"
     access_log: bool = False  # one log line per request costs more than a decision
 

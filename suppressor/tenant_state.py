@@ -38,6 +38,7 @@ class TenantState:
     stale: bool = False  # True when the last refresh could not reach Redis
     policy_stamp: bytes | None = None  # the policy hash's "stamp" when it was read
     loaded: bool = True  # False: nothing was ever read (the defaults stand in; never decide with them)
+    rate_limit: tuple[float, float] | None = None  # the tenant's own per-key limit (rate/s, burst), if set
 
 
 class TenantStateCache:
@@ -82,7 +83,9 @@ class TenantStateCache:
             pipe.hget(keys.policy(tenant), "stamp")
             pipe.get(keys.model_active(tenant))
             pipe.get(keys.content_version(tenant))
-            stamp, active, cver = pipe.execute()
+            pipe.hmget(keys.limits(tenant), "rate", "burst")
+            stamp, active, cver, (rate, burst) = pipe.execute()
+            limit = (float(rate), float(burst or rate)) if rate is not None else None  # rate 0: this tenant has none
             # every change writes a new stamp, so an unchanged one keeps the parsed policy
             # (and the campaign policies it has built) instead of re-reading it every tick
             if old is not None and not old.stale and old.policy_stamp == stamp:
@@ -106,5 +109,5 @@ class TenantStateCache:
             if old is None or not old.loaded:
                 return TenantState(VersionedPolicy(), None, retry_at, stale=True, loaded=False)
             return TenantState(old.policy, old.model, retry_at, old.catalog, old.catalog_version, stale=True,
-                               policy_stamp=old.policy_stamp)
-        return TenantState(policy, model, time.monotonic(), catalog, cver, policy_stamp=stamp)
+                               policy_stamp=old.policy_stamp, rate_limit=old.rate_limit)
+        return TenantState(policy, model, time.monotonic(), catalog, cver, policy_stamp=stamp, rate_limit=limit)

@@ -39,14 +39,16 @@ class Dataset:
 def read(store: Store, tenant: str, progress: Callable[[str], None] | None = None, chunk: int = 1000) -> tuple[list[str], list[dict], list[list[dict]]]:
     """Every customer of the tenant with attributes and events (SSCAN + pipelined reads)."""
     ids = sorted(m.decode() for m in store.bulk.sscan_iter(keys.customers_index(tenant), count=5000))
-    attrs, events = [], []
+    attrs, events, gone = [], [], []
     for start in range(0, len(ids), chunk):
         pipe = store.bulk.pipeline(transaction=False)
         for cid in ids[start:start + chunk]:
             pipe.hget(keys.profile(tenant, cid), "attributes")
             pipe.hvals(keys.events(tenant, cid))
         res = pipe.execute()
-        for a, evs in zip(res[0::2], res[1::2]):
+        for cid, a, evs in zip(ids[start:start + chunk], res[0::2], res[1::2]):
+            if a is None and not evs:
+                gone.append(cid)  # profile and events expired: the customer is gone
             attrs.append(json.loads(a) if a else {})
             evs = json.loads(b"[" + b",".join(evs) + b"]")  # one parse per customer, not per event
             # HVALS order is the server's hash order (seeded at each start): fix it, or the same
@@ -55,6 +57,8 @@ def read(store: Store, tenant: str, progress: Callable[[str], None] | None = Non
             events.append(evs)
         if progress:
             progress(f"read {min(start + chunk, len(ids))}/{len(ids)} customers")
+    if gone:  # the index shrinks with the customers (it is only read here, off the hot path)
+        store.bulk.srem(keys.customers_index(tenant), *gone)
     return ids, attrs, events
 
 

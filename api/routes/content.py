@@ -8,9 +8,9 @@ from suppressor.content import Content, ContentIn
 from suppressor.policy import check_channels
 
 from ..deps import PathId, ServicesDep, StoreDep, TenantDep, StoreUp
-from ..errors import ApiError
+from ..errors import NOT_FOUND, RESPONSES, ApiError
 
-router = APIRouter(prefix="/v1/content", tags=["content"], dependencies=[StoreUp])
+router = APIRouter(prefix="/v1/content", tags=["content"], dependencies=[StoreUp], responses=RESPONSES)
 
 
 @router.get("")
@@ -28,7 +28,7 @@ def put_content(content_id: PathId, body: ContentIn, tenant: TenantDep, store: S
     return item
 
 
-@router.get("/{content_id:path}", response_model=Content)
+@router.get("/{content_id:path}", response_model=Content, responses=NOT_FOUND)
 def get_content(content_id: PathId, tenant: TenantDep, store: StoreDep) -> Content:
     """One item."""
     item = content.get(store, tenant, content_id)
@@ -37,7 +37,7 @@ def get_content(content_id: PathId, tenant: TenantDep, store: StoreDep) -> Conte
     return item
 
 
-@router.delete("/{content_id:path}", status_code=204)
+@router.delete("/{content_id:path}", status_code=204, responses=NOT_FOUND)
 def delete_content(content_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Response:
     """Remove an item."""
     if not content.delete(store, tenant, content_id):

@@ -7,9 +7,9 @@ from suppressor import customers, decision_log
 from suppressor.domain import CustomerIn, CustomerOut
 
 from ..deps import PathId, ServicesDep, StoreDep, TenantDep, StoreUp
-from ..errors import ApiError
+from ..errors import NOT_FOUND, RESPONSES, ApiError
 
-router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[StoreUp])
+router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[StoreUp], responses=RESPONSES)
 
 
 @router.put("/{customer_id:path}", response_model=CustomerOut)
@@ -18,7 +18,7 @@ def put_customer(customer_id: PathId, body: CustomerIn, tenant: TenantDep, store
     return customers.put(store, tenant, customer_id, body, services.states.get(tenant).model)
 
 
-@router.get("/{customer_id:path}", response_model=CustomerOut)
+@router.get("/{customer_id:path}", response_model=CustomerOut, responses=NOT_FOUND)
 def get_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> CustomerOut:
     """The profile with learned interests and channel affinities."""
     out = customers.get(store, tenant, customer_id, services.states.get(tenant).model)
@@ -27,11 +27,12 @@ def get_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, servic
     return out
 
 
-@router.delete("/{customer_id:path}", status_code=204)
-def delete_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep) -> Response:
+@router.delete("/{customer_id:path}", status_code=204, responses=NOT_FOUND)
+def delete_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Response:
     """Erase everything about the customer: profile, events, vectors, decision log entries."""
     existed = customers.delete(store, tenant, customer_id)
     logged = decision_log.erase_customer(store, tenant, customer_id)
+    services.compactor.note()  # the store's files forget too, within SUPPRESSOR_ERASURE_REWRITE_SECONDS
     if not existed and not logged:
         raise ApiError(404, "Not found", f"no customer {customer_id!r}", "customer_id")
     return Response(status_code=204)

@@ -11,9 +11,9 @@ from suppressor.policy import Refused
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
-from ..errors import ApiError
+from ..errors import NOT_FOUND, RESPONSES, ApiError
 
-router = APIRouter(prefix="/v1", tags=["decisions"])
+router = APIRouter(prefix="/v1", tags=["decisions"], responses=RESPONSES)
 
 
 def _count(services, results: list[Decision]) -> None:
@@ -62,7 +62,7 @@ def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep,
     return {"decisions": decision_log.recent(store, tenant, limit)}
 
 
-@router.post("/decisions/{decision_id:path}/release", dependencies=[StoreUp])
+@router.post("/decisions/{decision_id:path}/release", dependencies=[StoreUp], responses=NOT_FOUND)
 def release_decision(decision_id: str, tenant: TenantDep, store: StoreDep) -> dict:
     """The caller did not send after all: give the capacity (caps, balance, offer) back."""
     if not release(store, tenant, decision_id):

@@ -7,9 +7,9 @@ from suppressor.domain import EventBatch, IngestResult
 from suppressor.policy import check_channels
 
 from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
-from ..errors import ApiError
+from ..errors import RESPONSES, ApiError
 
-router = APIRouter(prefix="/v1", tags=["events"], dependencies=[StoreUp])
+router = APIRouter(prefix="/v1", tags=["events"], dependencies=[StoreUp], responses=RESPONSES)
 
 
 @router.post("/events", response_model=IngestResult)

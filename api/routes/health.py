@@ -4,7 +4,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import ServicesDep
-from ..errors import problem
+from ..errors import doc, problem
 
 router = APIRouter(tags=["health"])
 
@@ -15,15 +15,18 @@ async def healthz() -> dict:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", responses={503: doc("the store does not answer")})
 async def readyz(services: ServicesDep):
-    """The store answers (as its monitor last saw it; this call never waits on the store)."""
+    """The store answers (as its monitor last saw it; this call never waits on the store). Public: it
+    names no tenant and no store location (the log does, at start)."""
     if services.store.up:
-        return {"status": "ready", "store": services.store.location}
-    return problem(503, "Not ready", f"store {services.store.location} does not answer")
+        return {"status": "ready"}
+    return problem(503, "Not ready", "the store does not answer", headers={"Retry-After": "1"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"},
+                       401: doc("no ops token (or not on loopback)")})
 def metrics(services: ServicesDep) -> Response:
-    """Prometheus exposition."""
+    """Prometheus exposition (the ops token guards it: see api.gate)."""
     return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -11,9 +11,9 @@ from suppressor import jobs
 from suppressor import model as models
 
 from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
-from ..errors import ApiError
+from ..errors import CONFLICT, NOT_FOUND, RESPONSES, ApiError
 
-router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[StoreUp])
+router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[StoreUp], responses=RESPONSES)
 
 
 @router.get("")
@@ -22,7 +22,7 @@ def list_models(tenant: TenantDep, store: StoreDep) -> dict:
     return {"active": models.active_version(store, tenant), "models": models.list_models(store, tenant)}
 
 
-@router.post("/train", status_code=202)
+@router.post("/train", status_code=202, responses=CONFLICT)
 def train(tenant: TenantDep, store: StoreDep, services: ServicesDep) -> JSONResponse:
     """Start training in a child process (LightFM never loads into the server); poll the job."""
     job_id = jobs.create(store, tenant)
@@ -37,7 +37,7 @@ def train(tenant: TenantDep, store: StoreDep, services: ServicesDep) -> JSONResp
     return JSONResponse({"job_id": job_id, "status": "queued", "poll": f"/v1/models/jobs/{job_id}"}, status_code=202)
 
 
-@router.get("/jobs/{job_id}")
+@router.get("/jobs/{job_id}", responses=NOT_FOUND)
 def job(job_id: str, tenant: TenantDep, store: StoreDep) -> dict:
     """Status and latest progress line of a training job."""
     found = jobs.get(store, tenant, job_id)
@@ -46,7 +46,7 @@ def job(job_id: str, tenant: TenantDep, store: StoreDep) -> dict:
     return {"job_id": job_id, **found}
 
 
-@router.post("/{version}/activate")
+@router.post("/{version}/activate", responses=NOT_FOUND)
 def activate(version: str, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> dict:
     """Make a stored version active (roll back or forward); servers pick it up within a second."""
     try:

@@ -10,9 +10,9 @@ from suppressor import policy
 from suppressor.policy import Policy, VersionedPolicy
 
 from ..deps import PathId, ServicesDep, StoreDep, TenantDep, StoreUp
-from ..errors import ApiError, invalid
+from ..errors import NOT_FOUND, RESPONSES, ApiError, invalid
 
-router = APIRouter(prefix="/v1", tags=["policy"], dependencies=[StoreUp])
+router = APIRouter(prefix="/v1", tags=["policy"], dependencies=[StoreUp], responses=RESPONSES)
 
 
 def _now() -> str:
@@ -77,7 +77,7 @@ def put_campaign_policy(campaign_id: PathId, tenant: TenantDep, store: StoreDep,
     return _campaign_view(saved, campaign_id)
 
 
-@router.delete("/campaigns/{campaign_id:path}/policy", status_code=204)
+@router.delete("/campaigns/{campaign_id:path}/policy", status_code=204, responses=NOT_FOUND)
 def delete_campaign_policy(campaign_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Response:
     """Drop a campaign's override (a new version); the tenant policy applies again."""
     if not policy.delete_campaign(store, tenant, campaign_id, _now()):

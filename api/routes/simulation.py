@@ -17,9 +17,9 @@ from suppressor.domain import Strict
 from suppressor.policy import Policy, VersionedPolicy, parse_duration
 
 from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
-from ..errors import ApiError, invalid
+from ..errors import RESPONSES, ApiError, invalid
 
-router = APIRouter(prefix="/v1", tags=["what-if"], dependencies=[StoreUp])
+router = APIRouter(prefix="/v1", tags=["what-if"], dependencies=[StoreUp], responses=RESPONSES)
 
 # replays read a whole sample of the log and run Lua on every customer in it: a few at a time
 _RUNNING = threading.BoundedSemaphore(2)
@@ -132,7 +132,7 @@ def tradeoff(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services
 
 @router.get("/holdout")
 def holdout(tenant: TenantDep, store: StoreDep, services: ServicesDep,
-            bucket_days: Annotated[float, Query(gt=0, le=365)] = 7.0,
+            bucket_days: Annotated[float, Query(ge=1, le=365, description="days per bucket (1 to 365)")] = 7.0,
             since: Annotated[str | None, Query(description="ISO time or a duration like '30d'")] = None,
             until: Annotated[str | None, Query()] = None) -> dict:
     """Governed customers vs the holdout: engagement, unsubscribe and complaint rates with 95% intervals."""

@@ -104,3 +104,38 @@ def test_lift_prints_both_groups_with_intervals(store, settings, governed):
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "governed vs" in out.stdout and "unsubscribed" in out.stdout and "difference" in out.stdout
+
+
+def test_keys_have_a_lifecycle_list_revoke_expire(store, settings):
+    import time
+
+    import httpx
+
+    from suppressor import tenants
+    from tests.faults import serve
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "api.cli", "keys", *args], env=env_for(settings),
+                              capture_output=True, text=True)
+
+    made = cli("create", "--tenant", "acme")
+    key = made.stdout.strip()
+    key_id = tenants.key_id(key)
+    assert f"id {key_id}" in made.stderr
+    short = cli("create", "--tenant", "acme", "--expires", "7s").stdout.strip()
+    assert cli("create", "--tenant", "acme", "--expires", "soon").returncode == 2
+    with serve(settings) as url:
+        for k in (key, short):
+            assert httpx.get(f"{url}/v1/policy", headers={"Authorization": f"Bearer {k}"}).status_code == 200
+        listed = cli("list", "--tenant", "acme").stdout
+        assert key_id in listed and key not in listed and "sk_acme_" not in listed  # never the secret
+        time.sleep(5.5)  # the usage writer runs every 5 s
+        rows = {r["id"]: r for r in __import__("json").loads(cli("list", "--tenant", "acme", "--json").stdout)}
+        assert rows[key_id]["last_used"] is not None and rows[tenants.key_id(short)]["expired"] is True
+        assert httpx.get(f"{url}/v1/policy", headers={"Authorization": f"Bearer {short}"}).status_code == 401
+        assert cli("revoke", key_id).returncode == 0
+        t0 = time.monotonic()
+        while httpx.get(f"{url}/v1/policy", headers={"Authorization": f"Bearer {key}"}).status_code != 401:
+            assert time.monotonic() - t0 < 1.5, "a revoked key still worked after a second"
+            time.sleep(0.05)
+    assert cli("revoke", key_id).returncode == 1

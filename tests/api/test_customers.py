@@ -67,7 +67,11 @@ def test_a_tenant_cannot_see_or_touch_another_tenants_customer(client, key, othe
 
 def test_control_characters_in_ids_are_refused_in_words(client, key):
     r = client.put("/v1/customers/c%091", json=PROFILE, headers=auth(key))
-    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "customer_id"
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "path"
+    assert r.json()["errors"][0]["message"] == "the path holds the control character U+0009; ids are printable text"
+    ev = {"event_id": "e\t1", "customer_id": "c-1", "type": "opened", "ts": "2026-11-20T10:00:00Z"}
+    r = client.post("/v1/events", json={"events": [ev]}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "events[0].event_id"
     assert r.json()["errors"][0]["message"] == "contains the control character U+0009 at position 1; ids are printable text"
     assert client.get("/v1/customers/..%2F", headers=auth(key)).status_code == 404  # no such customer, no crash
 

@@ -1,5 +1,7 @@
 """GET/PUT /v1/policy: versioned, validated, applied to the next decision."""
 
+from urllib.parse import quote
+
 from tests.conftest import auth
 
 
@@ -82,3 +84,16 @@ def test_patch_changes_one_knob_and_keeps_the_rest(client, key):
     r = client.patch("/v1/policy", json={"balance": {"max_sales_share": 2}}, headers=auth(key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "balance.max_sales_share"
     assert client.get("/v1/policy", headers=auth(key)).json()["version"] == 2
+
+
+def test_a_hostile_campaign_id_cannot_break_or_forge_the_history(client, key):
+    forged = 'x","at":"1999-01-01T00:00:00Z","field":"doc'
+    for cid in ['o"neil', forged]:
+        r = client.put(f"/v1/campaigns/{quote(cid, safe='')}/policy", json={"relevance_threshold": 0.2}, headers=auth(key))
+        assert r.status_code == 200, r.text
+    history = client.get("/v1/policy/history", headers=auth(key))
+    assert history.status_code == 200
+    entries = history.json()["versions"]
+    assert {e["field"] for e in entries} >= {'campaign:o"neil', f"campaign:{forged}"}
+    assert not any(e["at"].startswith("1999") for e in entries)
+    assert client.get("/v1/holdout?bucket_days=5e-324", headers=auth(key)).status_code == 422

@@ -1,0 +1,146 @@
+"""The door every request passes before a route sees it (pure ASGI: microseconds, no body read).
+
+- stamps arrival (``scope["arrived"]``): a decision's deadline counts from there;
+- ``/v1``: authenticates before any of the body is read (``scope["tenant"]``), applies the
+  tenant's per-key rate limit (429 with ``Retry-After``) and bounds the body
+  (``SUPPRESSOR_MAX_BODY_BYTES``, 413) by its Content-Length and by counting what arrives;
+- ``/metrics``: the ops token (``SUPPRESSOR_OPS_TOKEN``) when one is set, else loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+
+import json
+import redis
+
+from suppressor.limits import take
+
+PROBLEM = [(b"content-type", b"application/problem+json")]
+LOCAL = {"127.0.0.1", "::1", "testclient"}
+
+
+async def _problem(send, status: int, title: str, detail: str, field: str | None = None,
+                   headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    if field:
+        body["errors"] = [{"field": field, "message": detail}]
+    raw = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [*PROBLEM, (b"content-length", str(len(raw)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": raw})
+
+
+def _bearer(headers: dict[bytes, bytes]) -> str | None:
+    raw = headers.get(b"authorization", b"").decode("latin-1")
+    return raw[7:].strip() if raw[:7].lower() == "bearer " else None
+
+
+class Gate:
+    """See the module docstring."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        scope["arrived"] = time.monotonic()
+        path = scope["path"]
+        if path.startswith("/v1/"):
+            if not path.isprintable():  # a control character in an id: no route could match it
+                bad = next(ch for ch in path if not ch.isprintable())
+                return await _problem(send, 422, "Invalid request", f"the path holds the control character "
+                                      f"U+{ord(bad):04X}; ids are printable text", "path")
+            services = scope["app"].state.services
+            headers = dict(scope["headers"])
+            if not await self._admit(scope, send, services, headers):
+                return
+            limit = services.settings.max_body_bytes
+            length = headers.get(b"content-length")
+            if length is not None and length.isdigit() and int(length) > limit:
+                return await _problem(send, 413, "Body too large", f"the body is {int(length):,} bytes; at most "
+                                      f"{limit:,} per call (SUPPRESSOR_MAX_BODY_BYTES): split it", "body")
+            return await self._bounded(scope, receive, send, limit)
+        if path == "/metrics" and not self._ops(scope, scope["app"].state.services.settings.ops_token):
+            return await _problem(send, 401, "Unauthorized", "/metrics needs the ops token "
+                                  "(Authorization: Bearer <SUPPRESSOR_OPS_TOKEN>); without one set, it answers "
+                                  "loopback callers only", "Authorization", [(b"www-authenticate", b"Bearer")])
+        return await self.app(scope, receive, send)
+
+    async def _admit(self, scope, send, services, headers) -> bool:
+        """Authenticate and rate-limit; False when a problem was sent instead."""
+        challenge = [(b"www-authenticate", b"Bearer")]
+        key = _bearer(headers)
+        if not key:
+            await _problem(send, 401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", challenge)
+            return False
+        deadline = services.settings.decision_deadline_ms / 1000
+        try:
+            tenant = await services.keys.atenant_for(key, services.ahot, deadline)
+        except redis.RedisError:
+            await _problem(send, 503, "Store unavailable", "cannot check the API key: the store does not answer",
+                           headers=[(b"retry-after", b"1")])
+            return False
+        if tenant is None:
+            await _problem(send, 401, "Unauthorized", "unknown, revoked or expired API key", "Authorization", challenge)
+            return False
+        scope["tenant"] = tenant
+        state = services.states.cached(tenant)
+        if services.store.up and services.states.needs_refresh(tenant):  # at most once a second, off the loop
+            try:
+                state = await services.store.bounded(asyncio.to_thread(services.states.get, tenant), deadline / 2)
+            except asyncio.TimeoutError:
+                pass
+        rate, burst = state.rate_limit or (services.settings.rate_limit_per_second, services.settings.rate_limit_burst)
+        if rate > 0 and services.store.up:
+            try:
+                wait_ms = await services.store.bounded(take(services.ahot, services.store, tenant, key, rate, burst),
+                                                       deadline / 2)
+            except (redis.RedisError, asyncio.TimeoutError):
+                wait_ms = 0  # a limiter that cannot be read does not stop the caller
+            if wait_ms:
+                seconds = max(1, -(-wait_ms // 1000))
+                await _problem(send, 429, "Too many requests", f"this key is limited to {rate:g} requests per second "
+                               f"(bursts of {burst:g}); retry in {seconds} s", None,
+                               [(b"retry-after", str(seconds).encode())])
+                return False
+        return True
+
+    async def _bounded(self, scope, receive, send, limit: int):
+        """Run the app, counting the body as it arrives; once it passes ``limit``, answer 413 and tell
+        the app the client left (an exception would reach the app's body parser, which calls it a 400)."""
+        seen, started, refused = 0, False, False
+
+        async def counting_receive():
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    refused = True
+                    if not started:
+                        await _problem(send, 413, "Body too large", f"the body passed {limit:,} bytes "
+                                       "(SUPPRESSOR_MAX_BODY_BYTES); split it", "body")
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def tracking_send(message):
+            nonlocal started
+            if refused:
+                return  # the caller has its answer
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        await self.app(scope, counting_receive, tracking_send)
+
+    @staticmethod
+    def _ops(scope, token: str | None) -> bool:
+        if token:
+            given = _bearer(dict(scope["headers"])) or ""
+            return hmac.compare_digest(given.encode(), token.encode())
+        return (scope.get("client") or ("",))[0] in LOCAL

@@ -1,0 +1,70 @@
+"""Every key expires or is bounded, and an erased customer leaves nothing behind, the store's files included."""
+
+import re
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from tests.conftest import GOVERNED_TENANT, auth
+
+# keys without a TTL are allowed only where they are bounded per tenant (or global and tiny)
+BOUNDED = [
+    r"sup:apikeys", r"sup:apikeys:used", r"sup:tenants",
+    r"sup:\{[a-z0-9_-]+\}:policy", r"sup:\{[a-z0-9_-]+\}:policy:history",  # LTRIM 200
+    r"sup:\{[a-z0-9_-]+\}:decisions",  # XADD MAXLEN
+    r"sup:\{[a-z0-9_-]+\}:model:active", r"sup:\{[a-z0-9_-]+\}:model:seq", r"sup:\{[a-z0-9_-]+\}:models",
+    r"sup:\{[a-z0-9_-]+\}:model:v\d+",  # pruned to SUPPRESSOR_MODELS_KEPT
+    r"sup:\{[a-z0-9_-]+\}:content", r"sup:\{[a-z0-9_-]+\}:content:version", r"sup:\{[a-z0-9_-]+\}:limits",
+    r"sup:\{[a-z0-9_-]+\}:customers",  # customers whose data expired leave it at the next training
+]
+
+
+def test_after_a_realistic_run_every_growing_key_has_a_ttl(settings, store, governed):
+    with TestClient(create_app(settings, store)) as c:
+        h = auth(governed.key)
+        evs = [{"event_id": f"late-{i}", "customer_id": f"newcomer-{i}", "type": "clicked", "channel": "email",
+                "ts": "2026-11-22T10:00:00Z", "topics": ["segment:suv"]} for i in range(20)]
+        assert c.post("/v1/events", json={"events": evs}, headers=h).json()["accepted"] == 20
+        c.app.state.services.refresher.flush()  # fold-in writes vectors of customers the model never saw
+        for i in range(20):
+            c.post("/v1/decisions", json={"customer_id": f"newcomer-{i}", "message": {
+                "message_id": f"m-{i}", "channel": "email", "kind": "value", "topics": ["segment:suv"]}}, headers=h)
+        c.put("/v1/customers/walk-in", json={"consent": {"email": True}}, headers=h)
+        c.get("/v1/decisions", headers=h)
+    unbounded = []
+    for k in store.bulk.scan_iter(count=1000):
+        name = k.decode()
+        if store.bulk.ttl(k) == -1 and not any(re.fullmatch(p, name) for p in BOUNDED):
+            unbounded.append(name)
+    assert unbounded == [], f"{len(unbounded)} keys grow without a TTL, e.g. {unbounded[:5]}"
+
+
+def test_an_erased_customer_is_gone_from_the_append_only_file(tmp_path):
+    from suppressor import tenants
+    from suppressor.settings import Settings
+
+    settings = Settings(redis_url=None, data_dir=tmp_path / "embedded", erasure_rewrite_seconds=0.0)
+    marker = "erase-me-7f3a9c@example.com"
+    app = create_app(settings)
+    with TestClient(app) as c:
+        store = app.state.services.store
+        key = tenants.create_key(store, GOVERNED_TENANT)
+        h = auth(key)
+        c.put(f"/v1/customers/{marker}", json={"attributes": {"email": marker}}, headers=h)
+        c.post("/v1/events", json={"events": [{"event_id": f"{marker}-1", "customer_id": marker, "type": "opened",
+                                               "ts": "2026-11-22T10:00:00Z", "channel": "email"}]}, headers=h)
+        time.sleep(1.2)  # appendfsync everysec: the writes are in the file
+        files = [p for p in Path(settings.data_dir).rglob("*") if p.is_file() and "aof" in p.name]
+        assert any(marker.encode() in p.read_bytes() for p in files)
+        assert c.delete(f"/v1/customers/{marker}", headers=h).status_code == 204
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            files = [p for p in Path(settings.data_dir).rglob("*") if p.is_file() and p.suffix in (".aof", ".db", ".rdb")]
+            info = store.bulk.info("persistence")
+            if not info["aof_rewrite_in_progress"] and not any(marker.encode() in p.read_bytes() for p in files):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError("the customer's data is still in the store's files")
