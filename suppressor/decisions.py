@@ -67,51 +67,33 @@ def in_holdout(tenant: str, customer_id: str, fraction: float) -> bool:
 
 
 def static_params(policy: Policy, model: ExportedModel | None) -> str:
-    """The parts of the script parameters fixed by policy and model, as a JSON body fragment."""
-    minutes = lambda hhmm: int(hhmm[:2]) * 60 + int(hhmm[3:])  # noqa: E731
-    windows = [c.window for c in policy.caps] + [policy.balance.window, policy.min_gap, policy.fatigue.cooldown, 86400]
+    """The decide script's parameters fixed by a policy and a model, as a JSON body fragment:
+    the model's ``model`` (version, '' for none), ``dim``, ``cal_a``/``cal_b`` (Platt calibration),
+    then the policy's own (``Policy.script_params``)."""
     body = {
-        "v": model.version if model else "",
+        "model": model.version if model else "",
         "dim": model.dim if model else 0,
-        "a": model.calibration["a"] if model else 1.0,
-        "b": model.calibration["b"] if model else 0.0,
-        "th": policy.relevance_threshold,
-        "ths": policy.lifecycle.thresholds_by_stage,
-        "optin": policy.require_opt_in,
-        "tx_consent": policy.transactional.honor_consent,
-        "tx_count": policy.transactional.count_toward_caps,
-        "hold_fraction": policy.holdout_fraction,
-        "keep_ms": max(windows) * 1000,
-        "caps": [{"ch": c.channel, "max": c.max, "win_ms": c.window * 1000, **({"kind": c.kind.value} if c.kind else {})}
-                 for c in policy.caps],
-        "gap_ms": policy.min_gap * 1000,
-        "fat": {"on": policy.fatigue.enabled, "streak": policy.fatigue.ignore_streak,
-                "after_ms": policy.fatigue.unanswered_after * 1000, "cool_ms": policy.fatigue.cooldown * 1000},
-        "bal": {"on": policy.balance.enabled, "share": policy.balance.max_sales_share,
-                "between": policy.balance.min_value_between_sales, "win_ms": policy.balance.window * 1000},
-        "off": {"on": policy.offers.enabled, "mode": policy.offers.conflict, "win_ms": policy.offers.window * 1000,
-                "better": policy.offers.better},
-        "pref": {"on": policy.channels.learned_reroute, "margin": policy.channels.margin},
-        "quiet": {"on": policy.quiet_hours.enabled, "s": minutes(policy.quiet_hours.start),
-                  "e": minutes(policy.quiet_hours.end),
-                  **({"chans": policy.quiet_hours.channels} if policy.quiet_hours.channels is not None else {})},
-        "life": {"pp_ms": policy.lifecycle.post_purchase_quiet * 1000,
-                 "svc": policy.lifecycle.block_sales_while_service_open},
-        "vwin_ms": policy.verdict_window * 1000,
+        "cal_a": model.calibration["a"] if model else 1.0,
+        "cal_b": model.calibration["b"] if model else 0.0,
+        **policy.script_params(),
     }
     return json.dumps(body)[1:-1]
 
 
 def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
-    """The script parameters that come from one request (all but the holdout flag)."""
+    """The script parameters that come from one request (all but ``holdout`` and ``policy_version``).
+
+    ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
+    ``channel``, ``kind``, ``allow_reroute``, ``transactional``, ``dry``, ``topics``, and ``offer``
+    {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one."""
     msg = req.message
     params = {
-        "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "req": msg.channel, "kind": msg.kind.value,
-        "reroute": req.allow_reroute, "tx": msg.kind == Kind.transactional, "dry": req.dry_run,
-        "topics": msg.topics or [],
+        "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
+        "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "transactional": msg.kind == Kind.transactional,
+        "dry": req.dry_run, "topics": msg.topics or [],
     }
     if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
-        offer = {"key": msg.offer.key, "terms": msg.offer.terms, "tj": json.dumps(msg.offer.terms, sort_keys=True)}
+        offer = {"key": msg.offer.key, "terms": msg.offer.terms, "terms_json": json.dumps(msg.offer.terms, sort_keys=True)}
         if msg.offer.expires is not None:
             offer["until"] = int(msg.offer.expires.timestamp() * 1000)
         params["offer"] = offer
@@ -235,8 +217,8 @@ class Decider:
                 self._static.clear()
             static = self._static[skey] = static_params(policy, model)
         dynamic = request_params(req, did, now_ms)
-        dynamic["hold"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
-        dynamic["pv"] = state.policy.version
+        dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
+        dynamic["policy_version"] = state.policy.version
         args: list = ["{" + static + "," + json.dumps(dynamic)[1:], *channel_args(req, model, policy.declared_channels)]
         return keys.decision_keys(tenant, req.customer_id), args
 

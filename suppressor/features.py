@@ -23,11 +23,6 @@ def item_features(channel: str | None, kind: str | None, topics: Iterable[str]) 
     return names
 
 
-def channel_feature(channel: str) -> str:
-    """The feature name of a channel."""
-    return f"channel:{channel}"
-
-
 def _scalar(name: str, value: Any, edges: Mapping[str, list[float]]) -> str | None:
     if value is None:
         return None
@@ -69,11 +64,6 @@ def numeric_edges(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[float
         qs = np.unique(np.quantile(np.asarray(vals), np.linspace(0.1, 0.9, 9)))
         edges[name] = [float(q) for q in qs]
     return edges
-
-
-def identity_feature(customer_id: str) -> str:
-    """The per-customer identity feature name."""
-    return f"id:{customer_id}"
 
 
 # How much one event says about interest: engagement positive (a purchase most),

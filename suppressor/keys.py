@@ -9,7 +9,6 @@ PREFIX = "sup"
 
 API_KEYS = f"{PREFIX}:apikeys"  # hash: sha256(key) -> JSON {tenant, id, created, expires}
 API_KEYS_USED = f"{PREFIX}:apikeys:used"  # hash: key id -> when it was last used (unix seconds)
-TENANTS = f"{PREFIX}:tenants"  # set of tenant names
 
 
 def tenant(t: str, *parts: str) -> str:

@@ -182,6 +182,46 @@ class Policy(Strict):
         default=86_400, description="how long a verdict stands: asking again for the same customer and message_id "
         "within it returns the same verdict and records nothing (a deferred message is decided anew at not_before)")
 
+    def script_params(self) -> dict[str, Any]:
+        """What the decide script reads of this policy (lua/decide.lua, ``P.<name>``); a new rule
+        adds its knobs here, its ``rule_*`` function in the script and its codes in reasons.py.
+
+        ``threshold``, ``stage_thresholds`` (lead stage -> threshold); ``opt_in`` (channels needing a
+        yes); ``tx_honor_consent``, ``tx_counts`` (transactional messages); ``holdout_fraction``;
+        ``ledger_ms`` (the longest window any rule reads); ``caps`` [{channel, kind?, max, window_ms}];
+        ``min_gap_ms``; ``fatigue`` {on, streak, unanswered_ms, cooldown_ms}; ``balance`` {on,
+        max_share, value_between, window_ms}; ``offers`` {on, conflict, window_ms, better};
+        ``learned`` {on, margin} (learned reroutes); ``quiet`` {on, start, stop (minutes of the day),
+        channels?}; ``lifecycle`` {post_purchase_ms, service_blocks}; ``verdict_ms`` (how long a
+        verdict stands)."""
+        minutes = lambda hhmm: int(hhmm[:2]) * 60 + int(hhmm[3:])  # noqa: E731
+        windows = [c.window for c in self.caps] + [self.balance.window, self.min_gap, self.fatigue.cooldown, 86400]
+        return {
+            "threshold": self.relevance_threshold,
+            "stage_thresholds": self.lifecycle.thresholds_by_stage,
+            "opt_in": self.require_opt_in,
+            "tx_honor_consent": self.transactional.honor_consent,
+            "tx_counts": self.transactional.count_toward_caps,
+            "holdout_fraction": self.holdout_fraction,
+            "ledger_ms": max(windows) * 1000,
+            "caps": [{"channel": c.channel, "max": c.max, "window_ms": c.window * 1000,
+                      **({"kind": c.kind.value} if c.kind else {})} for c in self.caps],
+            "min_gap_ms": self.min_gap * 1000,
+            "fatigue": {"on": self.fatigue.enabled, "streak": self.fatigue.ignore_streak,
+                        "unanswered_ms": self.fatigue.unanswered_after * 1000, "cooldown_ms": self.fatigue.cooldown * 1000},
+            "balance": {"on": self.balance.enabled, "max_share": self.balance.max_sales_share,
+                        "value_between": self.balance.min_value_between_sales, "window_ms": self.balance.window * 1000},
+            "offers": {"on": self.offers.enabled, "conflict": self.offers.conflict, "window_ms": self.offers.window * 1000,
+                       "better": self.offers.better},
+            "learned": {"on": self.channels.learned_reroute, "margin": self.channels.margin},
+            "quiet": {"on": self.quiet_hours.enabled, "start": minutes(self.quiet_hours.start),
+                      "stop": minutes(self.quiet_hours.end),
+                      **({"channels": self.quiet_hours.channels} if self.quiet_hours.channels is not None else {})},
+            "lifecycle": {"post_purchase_ms": self.lifecycle.post_purchase_quiet * 1000,
+                          "service_blocks": self.lifecycle.block_sales_while_service_open},
+            "verdict_ms": self.verdict_window * 1000,
+        }
+
     @model_validator(mode="after")
     def _channels_declared(self) -> "Policy":
         declared = set(self.declared_channels)

@@ -31,9 +31,8 @@ from .store import Store, run_scripts
 
 ATTRIBUTION_DAYS = 7  # behavior this long after a send is credited to it
 SENT = ("send", "reroute")
-# reasons that stop or delay a send (the others explain a send)
-BLOCKING = ("consent", "lifecycle", "irrelevant", "offer_conflict", "frequency_cap", "sales_balance",
-            "fatigue", "cooldown", "quiet_hours", "degraded")
+# reasons that stop or delay a send (the others explain a send): from the reasons registry
+BLOCKING = reasons.blocking()
 ENGAGED = frozenset(t for t, w in features.EVENT_WEIGHTS.items() if w > 0)
 CUSTOMERS_PER_CALL = 50
 # Decisions one script call may re-decide (~150 µs each): Redis runs a script alone, so a

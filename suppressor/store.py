@@ -234,19 +234,12 @@ def _lua(name: str) -> str:
     return resources.files("suppressor.lua").joinpath(f"{name}.lua").read_text()
 
 
-# The decide script's first line; the replay hands it the parameters already decoded.
-_DECODE_PARAMS = "local P = cjson.decode(ARGV[1])"
-
-
 def script_source(name: str) -> str:
-    """A script's Lua text; `replay` embeds the production decide and ingest scripts verbatim."""
+    """A script's Lua text; `replay` embeds the production decide and ingest scripts verbatim (decide
+    takes its parameters as JSON, or as the table a replay has already decoded)."""
     if name != "replay":
         return _lua(name)
-    decide = _lua("decide")
-    if _DECODE_PARAMS not in decide:
-        raise RuntimeError("decide.lua no longer starts from its JSON parameters; update the replay wrapper")
-    decide = decide.replace(_DECODE_PARAMS, "local P = ARGV[1]", 1)
-    return (f"local function decide(KEYS, ARGV)\n{decide}\nend\n"
+    return (f"local function decide(KEYS, ARGV)\n{_lua('decide')}\nend\n"
             f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}")
 
 

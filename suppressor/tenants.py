@@ -51,10 +51,7 @@ def create_key(store: Store, tenant: str, expires_in: float | None = None) -> st
     api_key = f"sk_{tenant}_{secrets.token_urlsafe(24)}"
     digest, now = _digest(api_key), time.time()
     record = KeyRecord(tenant, f"k_{digest[:12]}", now, now + expires_in if expires_in else None)
-    pipe = store.bulk.pipeline(transaction=True)
-    pipe.hset(keys.API_KEYS, digest, record.dump())
-    pipe.sadd(keys.TENANTS, tenant)
-    pipe.execute()
+    store.bulk.hset(keys.API_KEYS, digest, record.dump())
     return api_key
 
 
@@ -179,5 +176,4 @@ def purge(store: Store, tenant: str) -> int:
     for digest, raw in store.bulk.hgetall(keys.API_KEYS).items():
         if KeyRecord.parse(raw, digest.decode()).tenant == tenant:
             store.bulk.hdel(keys.API_KEYS, digest)
-    store.bulk.srem(keys.TENANTS, tenant)
     return n

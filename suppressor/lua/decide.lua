@@ -1,13 +1,18 @@
 -- One pre-send verdict, atomically, on the customer's slot: every rule and the ledger update.
 -- KEYS: 1 profile, 2 vectors, 3 sends ledger, 4 offers, 5 state, 6 pending deliveries, 7 blocked topics,
 --       8 standing verdicts (message_id -> verdict JSON), 9 their expiry (message_id by ms)
--- ARGV[1]: JSON parameters (see suppressor/decisions.py `static_params`, `request_params`); then pairs:
---   candidate channel, packed float32 item vector for it ('' = unknown to the model)
+-- ARGV[1]: the parameters, as JSON (a replay hands them over as a table): named and documented in
+--   suppressor/decisions.py (`static_params` for the policy and model, `request_params` per call);
+--   then pairs: candidate channel, packed float32 item vector for it ('' = unknown to the model)
 -- Returns { JSON verdict, packed user vector when a substitute is needed (else ''), 1 if the verdict
 -- is one given earlier for this message (asked again while it stands: nothing recorded) else 0 }.
-local P = cjson.decode(ARGV[1])
+--
+-- The rules are the local functions `rule_*` below, run in the order of RULES. Each reads the
+-- verdict under way (D) and may add reasons (`fire`), suppress (`stop`) or defer (`defer_to`).
+-- Every reason code a rule fires is listed in suppressor/reasons.py (a test keeps both in step).
+local P = type(ARGV[1]) == 'table' and ARGV[1] or cjson.decode(ARGV[1])
 local now, dim = P.now, P.dim
-local requested, kind = P.req, P.kind
+local requested, kind = P.channel, P.kind
 
 -- a verdict is asked once per message: while it stands, the same answer, and nothing recorded
 local expired = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 100)
@@ -20,17 +25,18 @@ if standing then
   local v = cjson.decode(standing)
   if now < v['until'] then
     local vec = ''
-    if v.sub and P.v ~= '' then vec = redis.call('HGET', KEYS[2], P.v) or '' end
+    if v.sub and P.model ~= '' then vec = redis.call('HGET', KEYS[2], P.model) or '' end
     return { standing, vec, 1 }
   end
 end
 
+-- the customer --------------------------------------------------------------------------------
 local prof = redis.call('HMGET', KEYS[1], 'consent', 'preferred_channel', 'stage', 'svc_open', 'tzt')
 local consent = prof[1] and cjson.decode(prof[1]) or {}
 local preferred, stage, svc_open = prof[2], prof[3], prof[4] == '1'
 
 local opt_in = {}
-for _, ch in ipairs(P.optin) do opt_in[ch] = true end
+for _, ch in ipairs(P.opt_in) do opt_in[ch] = true end
 local function allowed(ch)
   local c = consent[ch]
   if c == true then return true end
@@ -43,7 +49,7 @@ end
 
 -- scoring: the customer vector once, each channel lazily
 local fmt = '<' .. string.rep('f', dim + 1)
-local user_raw = (P.v ~= '') and redis.call('HGET', KEYS[2], P.v) or false
+local user_raw = (P.model ~= '') and redis.call('HGET', KEYS[2], P.model) or false
 local user = user_raw and { struct.unpack(fmt, user_raw) } or nil
 local scores, candidates, items = {}, {}, {}
 for i = 2, #ARGV, 2 do
@@ -51,22 +57,22 @@ for i = 2, #ARGV, 2 do
   items[ARGV[i]] = ARGV[i + 1]
 end
 local function score(ch)
-  if scores[ch] ~= nil or P.v == '' or not items[ch] or items[ch] == '' then return scores[ch] end
+  if scores[ch] ~= nil or P.model == '' or not items[ch] or items[ch] == '' then return scores[ch] end
   local item = { struct.unpack(fmt, items[ch]) }
   local raw = item[dim + 1]
   if user then
     raw = raw + user[dim + 1]
     for k = 1, dim do raw = raw + user[k] * item[k] end
   end
-  scores[ch] = 1 / (1 + math.exp(-(P.a * raw + P.b)))
+  scores[ch] = 1 / (1 + math.exp(-(P.cal_a * raw + P.cal_b)))
   return scores[ch]
 end
 score(requested)  -- always reported, even when a rule stops the send
 
 -- the sends ledger in the longest window any rule looks at: {did, ch, kind, ts}
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - P.keep_ms)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - P.ledger_ms)
 local ledger = {}
-local raw_ledger = redis.call('ZRANGEBYSCORE', KEYS[3], now - P.keep_ms, '+inf', 'WITHSCORES')
+local raw_ledger = redis.call('ZRANGEBYSCORE', KEYS[3], now - P.ledger_ms, '+inf', 'WITHSCORES')
 for i = 1, #raw_ledger, 2 do
   -- members are "decision|channel|kind": the decision part is ours (no customer id), channels and kinds hold no '|'
   local did, ch, k = string.match(raw_ledger[i], '^([^|]*)|([^|]*)|(.*)$')
@@ -79,52 +85,6 @@ local function last_send(ch)
   end
   return t
 end
-
-local reasons = {}
-local function fire(r) reasons[#reasons + 1] = r end
-local action, channel, not_before = 'send', requested, nil
-local need_vector = false
-
-local considered = requested  -- the channel a suppressed message would have gone out on
-local function stop(code_action)
-  if channel ~= cjson.null then considered = channel end
-  action, channel = code_action, cjson.null
-end
-
--- 1. consent (transactional messages honor it unless the policy says otherwise)
-local honor_consent = not P.tx or P.tx_consent
-if honor_consent and not allowed(requested) then
-  local state = (consent[requested] == false) and 'opted_out' or 'no_opt_in'
-  local best, best_s = nil, -1
-  if P.reroute then
-    for _, ch in ipairs(candidates) do
-      if ch ~= requested and reachable(ch) then
-        local s = (score(ch) or 0) + ((ch == preferred) and 2 or 0)
-        if s > best_s then best, best_s = ch, s end
-      end
-    end
-  end
-  if best then
-    action, channel = 'reroute', best
-    fire({ code = 'consent', channel = requested, state = state, to = best })
-  else
-    fire({ code = 'consent', channel = requested, state = state,
-           reroute = P.reroute and 'no_consented_channel' or 'not_allowed' })
-    stop('suppress')
-  end
-end
-
--- 2. unsubscribed topics
-if action ~= 'suppress' and not P.tx and #P.topics > 0 then
-  for _, t in ipairs(P.topics) do
-    if redis.call('SISMEMBER', KEYS[7], t) == 1 then
-      fire({ code = 'consent', topic = t })
-      stop('suppress')
-      break
-    end
-  end
-end
-
 local function counts(ch_filter, kind_filter, since)
   local n = 0
   for _, s in ipairs(ledger) do
@@ -135,214 +95,286 @@ local function counts(ch_filter, kind_filter, since)
   return n
 end
 
-if action ~= 'suppress' and P.tx then
-  fire({ code = 'transactional' })
-elseif action ~= 'suppress' and P.hold then
-  fire({ code = 'holdout', fraction = P.hold_fraction })
-elseif action ~= 'suppress' then
-  -- 3. lifecycle gates
-  if kind == 'sales' then
-    local st = redis.call('HGET', KEYS[5], 'last_purchase')
-    if st and now - tonumber(st) < P.life.pp_ms then
-      fire({ code = 'lifecycle', gate = 'post_purchase', days = (now - tonumber(st)) / 86400000, quiet_days = P.life.pp_ms / 86400000 })
-      stop('suppress')
-    elseif svc_open and P.life.svc then
-      fire({ code = 'lifecycle', gate = 'service_open' })
-      stop('suppress')
-    end
-  end
+-- the verdict under way -----------------------------------------------------------------------
+local D = { action = 'send', channel = requested, not_before = nil, reasons = {}, need_vector = false,
+            considered = requested }  -- considered: the channel a suppressed message would have gone out on
+local function fire(r) D.reasons[#D.reasons + 1] = r end
+local function stop(action)
+  if D.channel ~= cjson.null then D.considered = D.channel end
+  D.action, D.channel = action, cjson.null
+end
+local function defer_to(at)
+  D.action = 'defer'
+  D.not_before = math.max(D.not_before or 0, at)
+end
 
-  -- 4. channel: explicit preference, then learned affinity
-  if action ~= 'suppress' and P.reroute then
-    if preferred and preferred ~= channel and reachable(preferred) and items[preferred] then
-      fire({ code = 'channel_preference', from = channel, to = preferred, stated = true })
-      action, channel = 'reroute', preferred
-    elseif P.pref.on and P.v ~= '' and score(channel) then
-      local base = score(channel)
-      local best, best_s = nil, base + P.pref.margin
-      for _, ch in ipairs(candidates) do
-        if ch ~= channel and reachable(ch) then
-          local s = score(ch)
-          if s and s >= best_s then best, best_s = ch, s end
-        end
-      end
-      if best then
-        fire({ code = 'channel_preference', from = channel, to = best, score = best_s, was = base, margin = P.pref.margin })
-        action, channel = 'reroute', best
+-- the rules -----------------------------------------------------------------------------------
+
+-- consent: transactional messages honor it unless the policy says otherwise
+local function rule_consent()
+  if P.transactional and not P.tx_honor_consent then return end
+  if allowed(requested) then return end
+  local state = (consent[requested] == false) and 'opted_out' or 'no_opt_in'
+  local best, best_s = nil, -1
+  if P.allow_reroute then
+    for _, ch in ipairs(candidates) do
+      if ch ~= requested and reachable(ch) then
+        local s = (score(ch) or 0) + ((ch == preferred) and 2 or 0)
+        if s > best_s then best, best_s = ch, s end
       end
     end
   end
+  if best then
+    D.action, D.channel = 'reroute', best
+    fire({ code = 'consent', channel = requested, state = state, to = best })
+  else
+    fire({ code = 'consent', channel = requested, state = state,
+           reroute = P.allow_reroute and 'no_consented_channel' or 'not_allowed' })
+    stop('suppress')
+  end
+end
 
-  -- 5. relevance on the chosen channel (the threshold may depend on the lead stage)
-  if action ~= 'suppress' then
-    local th = P.th
-    if stage and P.ths[stage] then th = P.ths[stage] end
-    if P.v == '' then
-      fire({ code = 'no_model' })
-    elseif score(channel) == nil then
-      fire({ code = 'unknown_message' })
+-- topics the customer unsubscribed from (consent too)
+local function rule_topics()
+  if P.transactional then return end
+  for _, t in ipairs(P.topics) do
+    if redis.call('SISMEMBER', KEYS[7], t) == 1 then
+      fire({ code = 'consent', topic = t })
+      stop('suppress')
+      return
+    end
+  end
+end
+
+-- transactional messages and holdout customers skip every rule after this one
+local function rule_exempt()
+  if P.transactional then
+    fire({ code = 'transactional' })
+    return 'exempt'
+  elseif P.holdout then
+    fire({ code = 'holdout', fraction = P.holdout_fraction })
+    return 'exempt'
+  end
+end
+
+-- lifecycle gates: no sales asks after a purchase or while a service order is open
+local function rule_lifecycle()
+  if kind ~= 'sales' then return end
+  local st = redis.call('HGET', KEYS[5], 'last_purchase')
+  if st and now - tonumber(st) < P.lifecycle.post_purchase_ms then
+    fire({ code = 'lifecycle', gate = 'post_purchase', days = (now - tonumber(st)) / 86400000,
+           quiet_days = P.lifecycle.post_purchase_ms / 86400000 })
+    stop('suppress')
+  elseif svc_open and P.lifecycle.service_blocks then
+    fire({ code = 'lifecycle', gate = 'service_open' })
+    stop('suppress')
+  end
+end
+
+-- channel: the stated preference, then the learned affinity (when the caller allows a reroute)
+local function rule_channel()
+  if not P.allow_reroute then return end
+  if preferred and preferred ~= D.channel and reachable(preferred) and items[preferred] then
+    fire({ code = 'channel_preference', from = D.channel, to = preferred, stated = true })
+    D.action, D.channel = 'reroute', preferred
+  elseif P.learned.on and P.model ~= '' and score(D.channel) then
+    local base = score(D.channel)
+    local best, best_s = nil, base + P.learned.margin
+    for _, ch in ipairs(candidates) do
+      if ch ~= D.channel and reachable(ch) then
+        local s = score(ch)
+        if s and s >= best_s then best, best_s = ch, s end
+      end
+    end
+    if best then
+      fire({ code = 'channel_preference', from = D.channel, to = best, score = best_s, was = base, margin = P.learned.margin })
+      D.action, D.channel = 'reroute', best
+    end
+  end
+end
+
+-- relevance on the chosen channel (the threshold may depend on the lead stage)
+local function rule_relevance()
+  local th = P.threshold
+  local by_stage = stage and P.stage_thresholds[stage]
+  if by_stage then th = by_stage end
+  if P.model == '' then
+    fire({ code = 'no_model' })
+  elseif score(D.channel) == nil then
+    fire({ code = 'unknown_message' })
+  else
+    if not user then fire({ code = 'new_customer' }) end
+    local s = score(D.channel)
+    local r = { channel = D.channel, score = s, threshold = th, stage = by_stage and stage or nil }
+    if s < th then
+      r.code = 'irrelevant'
+      fire(r)
+      stop('suppress')
     else
-      if not user then fire({ code = 'new_customer' }) end
-      local s = score(channel)
-      if s < th then
-        fire({ code = 'irrelevant', channel = channel, score = s, threshold = th, stage = (stage and P.ths[stage]) and stage or nil })
+      r.code = 'relevant'
+      fire(r)
+    end
+  end
+end
+
+-- one face to the customer: offer conflicts and duplicates across channels
+local function rule_offers()
+  if not (P.offers.on and P.offer) then return end
+  local prev = redis.call('HGET', KEYS[4], P.offer.key)
+  if not prev then return end
+  prev = cjson.decode(prev)
+  if prev['until'] <= now then return end
+  local days = (now - prev.at) / 86400000
+  if prev.tj == P.offer.terms_json then
+    fire({ code = 'offer_conflict', key = P.offer.key, dup = true, prev_channel = prev.ch, days = days })
+    stop('suppress')
+    return
+  end
+  local better = P.offers.conflict == 'better_only'
+  local any_better = false
+  if better then
+    for term, dir in pairs(P.offers.better) do
+      local a, b = P.offer.terms[term], prev.terms[term]
+      if type(a) == 'number' and type(b) == 'number' then
+        if (dir == 'lower' and a < b) or (dir == 'higher' and a > b) then any_better = true
+        elseif a ~= b then better = false end
+      end
+    end
+    for term, v in pairs(P.offer.terms) do  -- a term we cannot compare is not "better"
+      if P.offers.better[term] == nil and prev.terms[term] ~= v then better = false end
+    end
+  end
+  if not (better and any_better) then
+    fire({ code = 'offer_conflict', key = P.offer.key, dup = false, prev_channel = prev.ch,
+           prev_terms = prev.terms, mode = P.offers.conflict, days = days })
+    stop('suppress')
+  end
+end
+
+-- frequency caps: every cap that is full fires; any one blocks
+local function rule_caps()
+  for _, cap in ipairs(P.caps) do
+    if (cap.channel == 'any' or cap.channel == D.channel) and (cap.kind == nil or cap.kind == kind) then
+      local n = counts(cap.channel, cap.kind, now - cap.window_ms)
+      if n >= cap.max then
+        fire({ code = 'frequency_cap', channel = cap.channel, kind = cap.kind, count = n, max = cap.max,
+               window_ms = cap.window_ms })
         stop('suppress')
-      else
-        fire({ code = 'relevant', channel = channel, score = s, threshold = th, stage = (stage and P.ths[stage]) and stage or nil })
-      end
-    end
-  end
-
-  -- 6. one face to the customer: offer conflicts and duplicates
-  if action ~= 'suppress' and P.off.on and P.offer then
-    local prev = redis.call('HGET', KEYS[4], P.offer.key)
-    if prev then
-      prev = cjson.decode(prev)
-      if prev['until'] > now then
-        if prev.tj == P.offer.tj then
-          fire({ code = 'offer_conflict', key = P.offer.key, dup = true, prev_channel = prev.ch, days = (now - prev.at) / 86400000 })
-          stop('suppress')
-        else
-          local better = P.off.mode == 'better_only'
-          local any_better = false
-          if better then
-            for term, dir in pairs(P.off.better) do
-              local a, b = P.offer.terms[term], prev.terms[term]
-              if type(a) == 'number' and type(b) == 'number' then
-                if (dir == 'lower' and a < b) or (dir == 'higher' and a > b) then any_better = true
-                elseif a ~= b then better = false end
-              end
-            end
-            for term, v in pairs(P.offer.terms) do  -- a term we cannot compare is not "better"
-              if P.off.better[term] == nil and prev.terms[term] ~= v then better = false end
-            end
-          end
-          if not (better and any_better) then
-            fire({ code = 'offer_conflict', key = P.offer.key, dup = false, prev_channel = prev.ch,
-                   prev_terms = prev.terms, mode = P.off.mode, days = (now - prev.at) / 86400000 })
-            stop('suppress')
-          end
-        end
-      end
-    end
-  end
-
-  -- 7. frequency caps: every rule that is full fires; any one blocks
-  if action ~= 'suppress' then
-    for _, cap in ipairs(P.caps) do
-      if (cap.ch == 'any' or cap.ch == channel) and (cap.kind == nil or cap.kind == kind) then
-        local n = counts(cap.ch, cap.kind, now - cap.win_ms)
-        if n >= cap.max then
-          fire({ code = 'frequency_cap', channel = cap.ch, kind = cap.kind, count = n, max = cap.max, window_ms = cap.win_ms })
-          stop('suppress')
-        end
-      end
-    end
-  end
-
-  -- 8. reciprocity: sales asks balanced by value
-  if action ~= 'suppress' and P.bal.on and kind == 'sales' then
-    local since = now - P.bal.win_ms
-    local total, sales, value_after_last_sales, seen_sales = 0, 0, 0, false
-    local last_sales_ts = nil
-    for _, s in ipairs(ledger) do
-      if s.ts > since then
-        total = total + 1
-        if s.kind == 'sales' then
-          sales = sales + 1
-          if last_sales_ts == nil or s.ts > last_sales_ts then last_sales_ts = s.ts end
-        end
-      end
-    end
-    if last_sales_ts then
-      for _, s in ipairs(ledger) do
-        if s.ts > last_sales_ts and s.kind ~= 'sales' then value_after_last_sales = value_after_last_sales + 1 end
-      end
-    end
-    local share = (sales + 1) / (total + 1)
-    if sales + 1 >= 2 and share > P.bal.share then
-      fire({ code = 'sales_balance', share = share, max = P.bal.share, sales = sales + 1, total = total + 1, window_ms = P.bal.win_ms })
-      stop('suppress')
-      need_vector = true
-    elseif last_sales_ts and value_after_last_sales < P.bal.between then
-      fire({ code = 'sales_balance', between = value_after_last_sales, need = P.bal.between })
-      stop('suppress')
-      need_vector = true
-    end
-  end
-
-  -- 9. fatigue: a streak of unanswered messages on the channel rests it
-  if action ~= 'suppress' and P.fat.on then
-    local streak = tonumber(redis.call('HGET', KEYS[5], 'ign:' .. channel) or '0')
-    local pending = redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now - P.fat.after_ms)
-    local prefix = channel .. '|'
-    for _, m in ipairs(pending) do
-      if string.sub(m, 1, #prefix) == prefix then streak = streak + 1 end
-    end
-    if streak >= P.fat.streak then
-      local last = last_send(channel)
-      if last and now - last < P.fat.cool_ms then
-        fire({ code = 'fatigue', channel = channel, streak = streak, need = P.fat.streak, cool_ms = P.fat.cool_ms })
-        action, not_before = 'defer', last + P.fat.cool_ms
-      end
-    end
-  end
-
-  -- 10. time: cool-down between sends, quiet hours in the customer's time zone
-  if action ~= 'suppress' and P.gap_ms > 0 then
-    local last = last_send(nil)
-    if last and now - last < P.gap_ms then
-      fire({ code = 'cooldown', gap_ms = P.gap_ms, ago_ms = now - last })
-      action = 'defer'
-      not_before = math.max(not_before or 0, last + P.gap_ms)
-    end
-  end
-  if action ~= 'suppress' and P.quiet.on and prof[5] then
-    local applies = P.quiet.chans == nil
-    if not applies then
-      for _, ch in ipairs(P.quiet.chans) do if ch == channel then applies = true end end
-    end
-    if applies then
-      local tzt = cjson.decode(prof[5])
-      local offset = tzt[1][2]  -- before the table starts: its first offset
-      for _, tr in ipairs(tzt) do
-        if tr[1] * 1000 <= now then offset = tr[2] end
-      end
-      local local_min = math.floor(((now / 1000 + offset) % 86400) / 60)
-      local s, e = P.quiet.s, P.quiet.e
-      local quiet = (s < e and local_min >= s and local_min < e) or (s > e and (local_min >= s or local_min < e))
-      if quiet then
-        local wait = (e - local_min) % 1440
-        local at = (math.floor(now / 60000) + wait) * 60000
-        fire({ code = 'quiet_hours', local_min = local_min, start = s, ['end'] = e })
-        action = 'defer'
-        not_before = math.max(not_before or 0, at)
       end
     end
   end
 end
 
+-- reciprocity: sales asks balanced by value (the suppressed ask gets a substitute)
+local function rule_balance()
+  if not (P.balance.on and kind == 'sales') then return end
+  local since = now - P.balance.window_ms
+  local total, sales, value_after_last_sales = 0, 0, 0
+  local last_sales_ts = nil
+  for _, s in ipairs(ledger) do
+    if s.ts > since then
+      total = total + 1
+      if s.kind == 'sales' then
+        sales = sales + 1
+        if last_sales_ts == nil or s.ts > last_sales_ts then last_sales_ts = s.ts end
+      end
+    end
+  end
+  if last_sales_ts then
+    for _, s in ipairs(ledger) do
+      if s.ts > last_sales_ts and s.kind ~= 'sales' then value_after_last_sales = value_after_last_sales + 1 end
+    end
+  end
+  local share = (sales + 1) / (total + 1)
+  if sales + 1 >= 2 and share > P.balance.max_share then
+    fire({ code = 'sales_balance', share = share, max = P.balance.max_share, sales = sales + 1, total = total + 1,
+           window_ms = P.balance.window_ms })
+  elseif last_sales_ts and value_after_last_sales < P.balance.value_between then
+    fire({ code = 'sales_balance', between = value_after_last_sales, need = P.balance.value_between })
+  else
+    return
+  end
+  stop('suppress')
+  D.need_vector = true
+end
+
+-- fatigue: a streak of unanswered messages on the channel rests it
+local function rule_fatigue()
+  if not P.fatigue.on then return end
+  local ch = D.channel
+  local streak = tonumber(redis.call('HGET', KEYS[5], 'ign:' .. ch) or '0')
+  local prefix = ch .. '|'
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[6], '-inf', now - P.fatigue.unanswered_ms)) do
+    if string.sub(m, 1, #prefix) == prefix then streak = streak + 1 end
+  end
+  if streak < P.fatigue.streak then return end
+  local last = last_send(ch)
+  if last and now - last < P.fatigue.cooldown_ms then
+    fire({ code = 'fatigue', channel = ch, streak = streak, need = P.fatigue.streak, cool_ms = P.fatigue.cooldown_ms })
+    defer_to(last + P.fatigue.cooldown_ms)
+  end
+end
+
+-- cool-down between any two sends
+local function rule_cooldown()
+  if P.min_gap_ms <= 0 then return end
+  local last = last_send(nil)
+  if last and now - last < P.min_gap_ms then
+    fire({ code = 'cooldown', gap_ms = P.min_gap_ms, ago_ms = now - last })
+    defer_to(last + P.min_gap_ms)
+  end
+end
+
+-- quiet hours in the customer's time zone (customers without one are not held)
+local function rule_quiet_hours()
+  if not (P.quiet.on and prof[5]) then return end
+  local applies = P.quiet.channels == nil
+  if not applies then
+    for _, ch in ipairs(P.quiet.channels) do if ch == D.channel then applies = true end end
+  end
+  if not applies then return end
+  local tzt = cjson.decode(prof[5])
+  local offset = tzt[1][2]  -- before the table starts: its first offset
+  for _, tr in ipairs(tzt) do
+    if tr[1] * 1000 <= now then offset = tr[2] end
+  end
+  local local_min = math.floor(((now / 1000 + offset) % 86400) / 60)
+  local s, e = P.quiet.start, P.quiet.stop
+  if (s < e and local_min >= s and local_min < e) or (s > e and (local_min >= s or local_min < e)) then
+    fire({ code = 'quiet_hours', local_min = local_min, start = s, ['end'] = e })
+    defer_to((math.floor(now / 60000) + (e - local_min) % 1440) * 60000)
+  end
+end
+
+-- in order: a suppression ends the evaluation, deferrals combine (the latest not_before)
+local RULES = { rule_consent, rule_topics, rule_exempt, rule_lifecycle, rule_channel, rule_relevance, rule_offers,
+                rule_caps, rule_balance, rule_fatigue, rule_cooldown, rule_quiet_hours }
+for _, rule in ipairs(RULES) do
+  if rule() == 'exempt' or D.action == 'suppress' then break end
+end
+
 -- record: the send counts against every cap from now on (released if the caller does not send)
-if (action == 'send' or action == 'reroute') and not P.dry and (not P.tx or P.tx_count) then
+local action, channel = D.action, D.channel
+if (action == 'send' or action == 'reroute') and not P.dry and (not P.transactional or P.tx_counts) then
   redis.call('ZADD', KEYS[3], now, P.seq .. '|' .. channel .. '|' .. kind)
-  redis.call('PEXPIRE', KEYS[3], P.keep_ms + 86400000)
-  if P.offer and not P.tx then
-    redis.call('HSET', KEYS[4], P.offer.key, cjson.encode({ terms = P.offer.terms, tj = P.offer.tj, ch = channel,
-      ['until'] = P.offer['until'] or (now + P.off.win_ms), at = now, did = P.did }))
-    redis.call('PEXPIRE', KEYS[4], math.max(P.off.win_ms, (P.offer['until'] or 0) - now) + 86400000)
+  redis.call('PEXPIRE', KEYS[3], P.ledger_ms + 86400000)
+  if P.offer and not P.transactional then
+    redis.call('HSET', KEYS[4], P.offer.key, cjson.encode({ terms = P.offer.terms, tj = P.offer.terms_json, ch = channel,
+      ['until'] = P.offer['until'] or (now + P.offers.window_ms), at = now, did = P.did }))
+    redis.call('PEXPIRE', KEYS[4], math.max(P.offers.window_ms, (P.offer['until'] or 0) - now) + 86400000)
   end
 end
 
 -- the verdict stands for the window; a deferred one only until it may go out
-local v_until = now + P.vwin_ms
-if action == 'defer' then v_until = math.min(not_before, v_until) end
-local verdict = cjson.encode({ action = action, channel = channel, considered = considered, not_before = not_before,
-                               scores = scores, reasons = reasons, did = P.did, at = now, pv = P.pv, mv = P.v,
-                               sub = need_vector, ['until'] = v_until })
+local v_until = now + P.verdict_ms
+if action == 'defer' then v_until = math.min(D.not_before, v_until) end
+local verdict = cjson.encode({ action = action, channel = channel, considered = D.considered, not_before = D.not_before,
+                               scores = scores, reasons = D.reasons, did = P.did, at = now, pv = P.policy_version,
+                               mv = P.model, sub = D.need_vector, ['until'] = v_until })
 if not P.dry and v_until > now then
   redis.call('HSET', KEYS[8], P.mid, verdict)
   redis.call('ZADD', KEYS[9], v_until, P.mid)
-  redis.call('PEXPIRE', KEYS[8], P.vwin_ms + 60000)
-  redis.call('PEXPIRE', KEYS[9], P.vwin_ms + 60000)
+  redis.call('PEXPIRE', KEYS[8], P.verdict_ms + 60000)
+  redis.call('PEXPIRE', KEYS[9], P.verdict_ms + 60000)
 end
-return { verdict, (need_vector and user_raw) or '', 0 }
+return { verdict, (D.need_vector and user_raw) or '', 0 }

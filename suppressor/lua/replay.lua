@@ -88,7 +88,7 @@ for k = 1, #H.sidx do
       into(work, batch)
       batch = {}
       local P = it.d
-      P.hold = string.sub(P.holds, H.first + k, H.first + k) == '1'
+      P.holdout = string.sub(P.holds, H.first + k, H.first + k) == '1'
       setmetatable(P, { __index = statics[sidx[P.cmp] or sidx['']] })
       it.argv[1] = P
       local verdict = decide(dkeys, it.argv)[1]

@@ -11,7 +11,7 @@ from tests.conftest import GOVERNED_TENANT, auth
 
 # keys without a TTL are allowed only where they are bounded per tenant (or global and tiny)
 BOUNDED = [
-    r"sup:apikeys", r"sup:apikeys:used", r"sup:tenants",
+    r"sup:apikeys", r"sup:apikeys:used",
     r"sup:\{[a-z0-9_-]+\}:policy", r"sup:\{[a-z0-9_-]+\}:policy:history",  # LTRIM 200
     r"sup:\{[a-z0-9_-]+\}:decisions",  # XADD MAXLEN
     r"sup:\{[a-z0-9_-]+\}:model:active", r"sup:\{[a-z0-9_-]+\}:model:seq", r"sup:\{[a-z0-9_-]+\}:models",
