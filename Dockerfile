@@ -7,7 +7,7 @@ COPY pyproject.toml README.md ./
 COPY suppressor suppressor
 COPY api api
 COPY training training
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[train]'
 
 FROM python:3.11-slim
 COPY --from=build /wheels /wheels

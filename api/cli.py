@@ -108,7 +108,7 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 def _evaluate_hillstrom(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from training.hillstrom import main as hillstrom
+    from suppressor.training.hillstrom import main as hillstrom
 
     path = Path(args.data)
     if path.is_dir():
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["train"]:  # imported only here: LightFM stays out of `serve`
-        from training.__main__ import main as train_main
+        from suppressor.training.__main__ import main as train_main
 
         return train_main(argv[1:], prog="suppressor train")
     p = argparse.ArgumentParser(prog="suppressor", description="Pre-send suppression for marketing messages.")

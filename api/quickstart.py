@@ -44,7 +44,7 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
         say(f"      ingested through the API's code path in {time.time() - t0:.0f} s")
 
         say("[2/5] training the LightFM hybrid")
-        from training.fit import TrainConfig, train_tenant
+        from suppressor.training.fit import TrainConfig, train_tenant
 
         model = train_tenant(store, TENANT, TrainConfig(), progress=lambda m: say(f"      {m}"))
         m = model.metrics
@@ -94,7 +94,7 @@ def _governed(store: Store, dealer: synthetic.Dealership, now: datetime) -> None
 
 
 def _recovery(store, dealer, decider, model, seed: int) -> None:
-    from training.metrics import auc
+    from suppressor.training.metrics import auc
 
     rng = np.random.default_rng(seed + 1)
     reqs, truth = [], []

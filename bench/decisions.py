@@ -36,7 +36,7 @@ from server import start as start_server  # bench/server.py (scripts run from be
 
 def load(data_dir: Path, n: int, trained_share: float) -> str:
     """Profiles for ``n`` customers, behavior for a share of them, a trained active model."""
-    from training.fit import TrainConfig, train_tenant
+    from suppressor.training.fit import TrainConfig, train_tenant
 
     store = Store(Settings(data_dir=data_dir, redis_url=None))
     try:

@@ -38,6 +38,6 @@ def start(data_dir: Path) -> tuple[subprocess.Popen, int]:
     port = free_port()
     env = dict(os.environ, SUPPRESSOR_DATA_DIR=str(data_dir), SUPPRESSOR_LOG_LEVEL="warning")
     env.pop("REDIS_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port)], env=env)
+    proc = subprocess.Popen([sys.executable, "-m", "suppressor.api.cli", "serve", "--port", str(port)], env=env)
     wait_ready(port)
     return proc, port

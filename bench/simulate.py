@@ -17,7 +17,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from api.routes.simulation import TradeoffRequest
+from suppressor.api.routes.simulation import TradeoffRequest
 from suppressor import lift, simulate, synthetic, tenants
 from suppressor import policy as policies
 from suppressor.settings import Settings
@@ -52,7 +52,7 @@ def main() -> int:
     p.add_argument("--days", type=int, default=14)
     p.add_argument("--points", type=int, default=12)
     args = p.parse_args()
-    from training.fit import TrainConfig, train_tenant
+    from suppressor.training.fit import TrainConfig, train_tenant
 
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Settings(data_dir=Path(tmp), redis_url=None))

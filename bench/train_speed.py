@@ -111,7 +111,7 @@ def memory(data_dir: Path, store: Store, key: str, version: str, dim: int) -> No
 
 def main() -> None:
     """Run the benchmark."""
-    from training.fit import TrainConfig, train_tenant
+    from suppressor.training.fit import TrainConfig, train_tenant
 
     p = argparse.ArgumentParser()
     p.add_argument("--customers", type=int, default=100_000)

@@ -10,7 +10,7 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from suppressor.api.app import create_app
 from suppressor import tenants
 from suppressor.settings import Settings
 from suppressor.store import Store
@@ -99,7 +99,7 @@ def _build_governed(store: Store) -> Governed:
     """300 customers, 8 weeks of shouting to learn from, then 14 days of governed daily campaigns."""
     from suppressor import policy as policies
     from suppressor import synthetic
-    from training.fit import TrainConfig, train_tenant
+    from suppressor.training.fit import TrainConfig, train_tenant
 
     # whole hours and one training thread: the same world on every run (LightFM's threads race)
     now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)

@@ -45,7 +45,7 @@ def env_for(settings, **extra: str) -> dict[str, str]:
 def serve(settings, *args: str, **env: str):
     """A `suppressor serve` child on a free port; yields its base URL."""
     port = free_port()
-    cmd = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--port", str(port), *args]
+    cmd = [sys.executable, "-c", "from suppressor.api.cli import main; main()", "serve", "--port", str(port), *args]
     proc = subprocess.Popen(cmd, env=env_for(settings, **env), cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"

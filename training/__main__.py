@@ -1,4 +1,4 @@
-"""`python -m training --tenant T [--job ID]`: what `POST /v1/models/train` runs in a child process."""
+"""`python -m suppressor.training --tenant T [--job ID]`: what `POST /v1/models/train` runs in a child process."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from suppressor.store import BATCH_TIMEOUT, Store
 from .fit import TrainConfig, TrainingError, train_tenant
 
 
-def main(argv: list[str] | None = None, prog: str = "python -m training") -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m suppressor.training") -> int:
     """Train one tenant, reporting progress to stdout and, with --job, to the job record."""
     p = argparse.ArgumentParser(prog=prog)
     p.add_argument("--tenant", required=True)

@@ -32,7 +32,7 @@ def train(tenant: TenantDep, store: StoreDep, services: ServicesDep) -> JSONResp
     env["SUPPRESSOR_DATA_DIR"] = str(services.settings.data_dir.resolve())
     if services.settings.redis_url:
         env["REDIS_URL"] = services.settings.redis_url
-    subprocess.Popen([sys.executable, "-m", "training", "--tenant", tenant, "--job", job_id], env=env,
+    subprocess.Popen([sys.executable, "-m", "suppressor.training", "--tenant", tenant, "--job", job_id], env=env,
                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     return JSONResponse({"job_id": job_id, "status": "queued", "poll": f"/v1/models/jobs/{job_id}"}, status_code=202)
 

@@ -16,7 +16,7 @@ HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Ty
 
 @lru_cache
 def _asset(name: str) -> str:
-    return resources.files("api.static").joinpath(name).read_text()
+    return resources.files("suppressor.api.static").joinpath(name).read_text()
 
 
 @router.get("/studio", response_class=HTMLResponse)

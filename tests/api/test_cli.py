@@ -17,7 +17,7 @@ def env_for(settings):
 
 
 def test_keys_create_prints_a_working_key(store, settings):
-    out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--tenant", "acme"],
+    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "keys", "create", "--tenant", "acme"],
                          env=env_for(settings), capture_output=True, text=True, check=True)
     key = out.stdout.strip()
     assert key.startswith("sk_acme_")
@@ -25,23 +25,43 @@ def test_keys_create_prints_a_working_key(store, settings):
 
 
 def test_keys_create_rejects_a_bad_tenant_name(settings):
-    out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "create", "--tenant", "Bad Name"],
+    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "keys", "create", "--tenant", "Bad Name"],
                          env=env_for(settings), capture_output=True, text=True)
     assert out.returncode == 2 and "--tenant" in out.stderr
 
 
-def test_serving_does_not_import_lightfm():
-    code = "import api.app, api.routes.models, suppressor.decisions, sys; print('lightfm' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+def test_serving_needs_neither_lightfm_nor_matplotlib():
+    # as on a machine without the `train` extra: importing either fails, and serving must not care
+    code = ("import sys, importlib.abc\n"
+            "class NotInstalled(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path, target=None):\n"
+            "        if name.split('.')[0] in ('lightfm', 'matplotlib'): raise ImportError(name + ' is not installed')\n"
+            "sys.meta_path.insert(0, NotInstalled())\n"
+            "import suppressor.api.app, suppressor.api.routes.models, suppressor.api.cli, suppressor.decisions\n"
+            "suppressor.api.app.create_app()\n"
+            "print(sorted({'lightfm', 'matplotlib'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:]
 
 
-def test_core_imports_neither_api_nor_training():
+def test_core_imports_neither_api_nor_training_and_the_wheel_owns_one_name(tmp_path):
     code = ("import pkgutil, importlib, sys, suppressor\n"
             "for m in pkgutil.walk_packages(suppressor.__path__, 'suppressor.'): importlib.import_module(m.name)\n"
-            "print(sorted({n.split('.')[0] for n in sys.modules} & {'api', 'training', 'lightfm'}))")
+            "print(sorted(n for n in sys.modules if n.split('.')[0] in ('api', 'training', 'lightfm')\n"
+            "             or n.startswith(('suppressor.api', 'suppressor.training'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+    # what `pip install` puts in site-packages: suppressor (api and training inside it), nothing else
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(root), "-w", str(tmp_path)],
+                   check=True, capture_output=True)
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    assert {n.split("/")[0] for n in names} == {"suppressor", "suppressor-0.1.0.dist-info"}
+    assert {"suppressor/api/app.py", "suppressor/training/fit.py", "suppressor/api/static/studio.js",
+            "suppressor/lua/decide.lua"} <= set(names)
 
 
 def test_quickstart_runs_end_to_end_and_reports_recovery(tmp_path):
@@ -50,7 +70,7 @@ def test_quickstart_runs_end_to_end_and_reports_recovery(tmp_path):
     url = redis_url_for_tests()
     if url:
         env["REDIS_URL"] = url
-    out = subprocess.run([sys.executable, "-m", "api.cli", "quickstart", "--no-serve", "--customers", "400",
+    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "quickstart", "--no-serve", "--customers", "400",
                           "--weeks", "10"], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "AUC of the learned score" in out.stdout
@@ -59,7 +79,7 @@ def test_quickstart_runs_end_to_end_and_reports_recovery(tmp_path):
 
 
 def test_train_rejects_unknown_event_weights(settings):
-    out = subprocess.run([sys.executable, "-m", "api.cli", "train", "--tenant", "acme",
+    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "train", "--tenant", "acme",
                           "--event-weights", '{"teleported": 1}'], env=env_for(settings), capture_output=True, text=True)
     assert out.returncode == 2 and "unknown event types ['teleported']" in out.stderr
 
@@ -74,7 +94,7 @@ def test_event_weights_change_the_labels():
 
 
 def test_simulate_prints_the_comparison_and_the_sweep_writes_csv_and_png(store, settings, governed, tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "api.cli", *a], env=env_for(settings),  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-m", "suppressor.api.cli", *a], env=env_for(settings),  # noqa: E731
                                     capture_output=True, text=True)
     out = run("simulate", "--tenant", "acme", "--set", "relevance_threshold=0.15")
     assert out.returncode == 0, out.stderr
@@ -100,7 +120,7 @@ def test_simulate_prints_the_comparison_and_the_sweep_writes_csv_and_png(store, 
 
 
 def test_lift_prints_both_groups_with_intervals(store, settings, governed):
-    out = subprocess.run([sys.executable, "-m", "api.cli", "lift", "--tenant", "acme"], env=env_for(settings),
+    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "lift", "--tenant", "acme"], env=env_for(settings),
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "governed vs" in out.stdout and "unsubscribed" in out.stdout and "difference" in out.stdout
@@ -115,7 +135,7 @@ def test_keys_have_a_lifecycle_list_revoke_expire(store, settings):
     from tests.faults import serve
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "api.cli", "keys", *args], env=env_for(settings),
+        return subprocess.run([sys.executable, "-m", "suppressor.api.cli", "keys", *args], env=env_for(settings),
                               capture_output=True, text=True)
 
     made = cli("create", "--tenant", "acme")

@@ -72,7 +72,7 @@ def test_unreachable_store_answers_degraded_over_http_within_the_deadline(settin
 
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from suppressor.api.app import create_app
     from suppressor.store import Store
     from suppressor.tenants import KeyResolver
 
@@ -130,7 +130,7 @@ def test_concurrent_http_decisions_respect_the_cap(app, key):
 def test_a_big_batch_is_not_cut_off_by_the_single_decision_deadline(settings, store, key):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
+    from suppressor.api.app import create_app
 
     tight = settings.model_copy(update={"decision_deadline_ms": 5})
     with TestClient(create_app(tight, store)) as c:

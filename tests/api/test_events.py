@@ -97,7 +97,7 @@ def test_new_behavior_moves_the_score_within_seconds_without_retraining(client, 
     import time
 
     from tests.training.test_fit import fan_events, ingest
-    from training.fit import TrainConfig, train_tenant
+    from suppressor.training.fit import TrainConfig, train_tenant
 
     ingest(store, "acme", fan_events())
     train_tenant(store, "acme", TrainConfig())

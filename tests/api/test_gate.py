@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from suppressor.api.app import create_app
 from tests.conftest import auth
 from tests.faults import serve
 
@@ -59,7 +59,7 @@ def test_per_key_rate_limit_answers_429_with_retry_after(client, store, settings
 
     from tests.faults import env_for
 
-    out = subprocess.run([sys.executable, "-m", "api.cli", "keys", "limit", "--tenant", "acme", "--rate", "1",
+    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "keys", "limit", "--tenant", "acme", "--rate", "1",
                           "--burst", "2"], env=env_for(settings), capture_output=True, text=True, cwd=os.getcwd())
     assert out.returncode == 0, out.stderr
     client.app.state.services.states.invalidate("acme")

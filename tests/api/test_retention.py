@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from suppressor.api.app import create_app
 from tests.conftest import GOVERNED_TENANT, auth
 
 # keys without a TTL are allowed only where they are bounded per tenant (or global and tiny)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import uvicorn
 
-from api.app import create_app
+from suppressor.api.app import create_app
 from tests.conftest import auth
 
 CHROMIUM = os.environ.get("SUPPRESSOR_CHROMIUM", "/usr/bin/chromium")

@@ -11,7 +11,7 @@ from suppressor.freshness import Refresher, fold_in
 from suppressor.tenant_state import TenantStateCache
 from tests.conftest import message
 from tests.training.test_fit import fan_events, ingest
-from training.fit import TrainConfig, train_tenant
+from suppressor.training.fit import TrainConfig, train_tenant
 
 
 def test_fold_in_moves_toward_the_behavior_and_the_prior_holds_it_back():

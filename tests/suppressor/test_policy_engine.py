@@ -441,7 +441,7 @@ def channel_people(n: int = 30, weeks: int = 8) -> list[dict]:
 
 @pytest.fixture
 def trained(store):
-    from training.fit import TrainConfig, train_tenant
+    from suppressor.training.fit import TrainConfig, train_tenant
 
     for c in ("texter-0", "emailer-0"):
         stage = "researching" if c.startswith("texter") else "ready"

@@ -6,8 +6,8 @@ import pytest
 from suppressor import customers, events, model as models, synthetic
 from suppressor.domain import CustomerIn, EventBatch
 from tests.conftest import auth, iso, message
-from training.fit import TrainConfig, TrainingError, train_tenant
-from training.metrics import auc, fit_platt
+from suppressor.training.fit import TrainConfig, TrainingError, train_tenant
+from suppressor.training.metrics import auc, fit_platt
 
 
 def fan_events(n_fans: int = 30, weeks: int = 8) -> list[dict]:
@@ -130,7 +130,7 @@ def test_a_model_worse_than_the_active_one_is_not_activated(store):
 
 
 def test_precision_at_k():
-    from training.metrics import precision_at_k
+    from suppressor.training.metrics import precision_at_k
 
     scores = np.array([0.9, 0.8, 0.1, 0.7, 0.6, 0.5, 0.2])
     y = np.array([1, 0, 1, 1, 1, 0, 0])

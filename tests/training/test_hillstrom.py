@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from training.hillstrom import _estimates, evaluate, report
+from suppressor.training.hillstrom import _estimates, evaluate, report
 
 
 def write_csv(path, n=3000, seed=0):
