@@ -152,7 +152,7 @@ def _simulate(args: argparse.Namespace) -> int:
     from suppressor.store import BATCH_TIMEOUT, Store
 
     from . import report
-    from .routes.simulation import TradeoffRequest, Window
+    from suppressor.questions import TradeoffRequest, Window
 
     try:
         window = Window(since=args.since, until=args.until, max_decisions=args.max_decisions)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from suppressor.policy import Refused
+from suppressor.errors import NotFound, Refused
 
 PROBLEM = "application/problem+json"
 MAX_ERRORS = 50  # a 10,000-event batch with one systematic mistake should not echo 10,000 errors
@@ -109,6 +109,11 @@ def install(app: FastAPI) -> None:
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
         return problem(exc.status, exc.title, exc.detail, errors, exc.headers)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+        return problem(404, "Not found", exc.detail, errors)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> JSONResponse:

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from suppressor import lift, simulate, synthetic, tenants
+from suppressor import lift, simulate, tenants
+from . import synthetic
 from suppressor import policy as policies
 from suppressor.decision_log import DecisionLog
 from suppressor.decisions import Decider, in_holdout

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from suppressor import events, synthetic, tenants
+from suppressor import events, tenants
+from suppressor.api import synthetic
 from suppressor import keys as K
 from suppressor import policy
 from suppressor.domain import EventBatch

@@ -17,8 +17,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from suppressor.api.routes.simulation import TradeoffRequest
-from suppressor import lift, simulate, synthetic, tenants
+from suppressor.questions import TradeoffRequest
+from suppressor import lift, simulate, tenants
+from suppressor.api import synthetic
 from suppressor import policy as policies
 from suppressor.settings import Settings
 from suppressor.store import Store

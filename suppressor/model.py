@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from . import features, keys
+from .errors import NotFound, Refused
 from .store import Store
 
 ARRAYS = ("item_emb", "item_bias", "user_emb", "user_bias")
@@ -224,9 +225,9 @@ def activate(store: Store, tenant: str, version: str) -> ExportedModel:
     """Validate a stored version and point the tenant at it; servers pick it up on refresh."""
     model = load(store, tenant, version)
     if model is None:
-        raise KeyError(version)
+        raise NotFound(f"no stored model version {version!r}", "version")
     if "rejected" in model.metrics:
-        raise ValueError(f"model {version} was rejected by the quality gate: {model.metrics['rejected']}")
+        raise Refused([("version", f"model {version} was rejected by the quality gate: {model.metrics['rejected']}")])
     previous = active_version(store, tenant)
     pipe = store.bulk.pipeline(transaction=True)
     pipe.set(keys.model_active(tenant), version)

@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, Stric
 
 from . import keys
 from .domain import KNOWN_CHANNELS, Channel, Kind, Strict
+from .errors import Refused
 from .store import Store
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -360,14 +361,6 @@ def delete_campaign(store: Store, tenant: str, campaign_id: str, at: str) -> boo
     field = f"campaign:{campaign_id}"
     return bool(store.bulk.eval(_DEL, 2, keys.policy(tenant), keys.policy_history(tenant), field,
                                 _entry(at, field, None)))
-
-
-class Refused(ValueError):
-    """A request the tenant's policy cannot take: (field, reason in words) pairs; nothing was done."""
-
-    def __init__(self, errors: list[tuple[str, str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{f}: {m}" for f, m in errors))
 
 
 def check_channels(policy: Policy, named: list[tuple[str, str | None]]) -> None:

@@ -98,7 +98,7 @@ class Governed:
 def _build_governed(store: Store) -> Governed:
     """300 customers, 8 weeks of shouting to learn from, then 14 days of governed daily campaigns."""
     from suppressor import policy as policies
-    from suppressor import synthetic
+    from suppressor.api import synthetic
     from suppressor.training.fit import TrainConfig, train_tenant
 
     # whole hours and one training thread: the same world on every run (LightFM's threads race)

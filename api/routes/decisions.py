@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 
 from suppressor import decision_log
 from suppressor.decisions import release
-from suppressor.policy import Refused
+from suppressor.errors import Refused
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep

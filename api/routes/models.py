@@ -49,11 +49,6 @@ def job(job_id: str, tenant: TenantDep, store: StoreDep) -> dict:
 @router.post("/{version}/activate", responses=NOT_FOUND)
 def activate(version: str, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> dict:
     """Make a stored version active (roll back or forward); servers pick it up within a second."""
-    try:
-        m = models.activate(store, tenant, version)
-    except KeyError:
-        raise ApiError(404, "Not found", f"no stored model version {version!r}", "version") from None
-    except ValueError as exc:
-        raise ApiError(422, "Invalid model", str(exc), "version") from None
+    m = models.activate(store, tenant, version)  # NotFound -> 404, Refused -> 422 (api/errors.py)
     services.states.invalidate(tenant)
     return {"active": m.version}

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
 from suppressor import keys, lift, simulate
 from suppressor import model as models
 from suppressor import policy as policies
-from suppressor.domain import Strict
-from suppressor.policy import Policy, VersionedPolicy, parse_duration
+from suppressor.policy import Policy, VersionedPolicy
+from suppressor.questions import SimulateRequest, TradeoffRequest, Window
 
 from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
 from ..errors import RESPONSES, ApiError, invalid
@@ -24,59 +23,6 @@ router = APIRouter(prefix="/v1", tags=["what-if"], dependencies=[StoreUp], respo
 # replays read a whole sample of the log and run Lua on every customer in it: a few at a time
 _RUNNING = threading.BoundedSemaphore(2)
 CACHE_SECONDS = 600
-
-
-def _when(v: Any) -> Any:
-    """'14d' (that long ago) or an ISO-8601 time."""
-    if isinstance(v, str) and v and v[-1] in "smhdw" and v[:-1].strip().isdigit():
-        return datetime.now(timezone.utc) - timedelta(seconds=parse_duration(v))
-    return v
-
-
-When = Annotated[datetime, BeforeValidator(_when),
-                 AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=timezone.utc))]
-
-
-class Window(Strict):
-    """Which logged decisions to replay."""
-
-    since: When | None = Field(default=None, description="ISO time, or a duration like '14d' meaning that long ago")
-    until: When | None = None
-    max_decisions: int = Field(default=20_000, ge=1, le=500_000,
-                               description="replay a stable sample of whole customers up to this many decisions")
-
-    def load(self) -> dict[str, Any]:
-        return {"since": self.since, "until": self.until, "max_decisions": self.max_decisions}
-
-
-class SimulateRequest(Window):
-    """The body of POST /v1/policy:simulate: a candidate as a whole policy or as changes."""
-
-    policy: Policy | None = Field(default=None, description="a whole tenant policy, as for PUT /v1/policy")
-    changes: dict[str, Any] | None = Field(default=None, description="fields to change, as for PATCH /v1/policy")
-    examples: int = Field(default=20, ge=0, le=200, description="changed decisions to show")
-
-    @model_validator(mode="after")
-    def _one(self) -> "SimulateRequest":
-        if self.policy is not None and self.changes is not None:
-            raise ValueError("give either policy or changes, not both")
-        return self
-
-
-class TradeoffRequest(Window):
-    """The body of POST /v1/policy:tradeoff."""
-
-    param: Literal["relevance_threshold", "cap_scale"] = "relevance_threshold"
-    values: list[Annotated[float, Field(ge=0.0, le=100.0)]] | None = Field(
-        default=None, min_length=1, max_length=40, description="points to try (default: score deciles, or cap multipliers)")
-    changes: dict[str, Any] | None = Field(default=None, description="changes applied before sweeping")
-    max_decisions: int = Field(default=5_000, ge=1, le=500_000)
-
-    @model_validator(mode="after")
-    def _range(self) -> "TradeoffRequest":
-        if self.param == "relevance_threshold" and any(v > 1 for v in self.values or ()):
-            raise ValueError("values: a relevance threshold is between 0 and 1")
-        return self
 
 
 def _candidate(current: VersionedPolicy, whole: Policy | None, changes: dict[str, Any] | None) -> VersionedPolicy:

@@ -22,7 +22,17 @@ def raw_post(url: str, headers: dict[str, str], body_prefix: bytes = b"") -> tup
         t0 = time.monotonic()
         s.sendall(f"POST /v1/events HTTP/1.1\r\nHost: t\r\n{head}\r\n".encode() + body_prefix)
         data = s.recv(65536)
-        return int(data.split()[1]), data, time.monotonic() - t0
+        elapsed = time.monotonic() - t0
+        while b"\r\n\r\n" in data:  # the whole answer: headers, then content-length bytes of body
+            top, _, body = data.partition(b"\r\n\r\n")
+            length = next((int(h.split(b":")[1]) for h in top.split(b"\r\n") if h.lower().startswith(b"content-length")), 0)
+            if len(body) >= length:
+                break
+            more = s.recv(65536)
+            if not more:
+                break
+            data += more
+        return int(data.split()[1]), data, elapsed
 
 
 @pytest.fixture

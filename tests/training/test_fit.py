@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from suppressor import customers, events, model as models, synthetic
+from suppressor import customers, events, model as models
+from suppressor.api import synthetic
 from suppressor.domain import CustomerIn, EventBatch
 from tests.conftest import auth, iso, message
 from suppressor.training.fit import TrainConfig, TrainingError, train_tenant

@@ -281,8 +281,8 @@ def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[d
 
 def load(store, tenant: str, d: Dealership) -> None:
     """Profiles and behavior of the dealership, through the ingest path."""
-    from . import customers, events
-    from .domain import CustomerIn, EventBatch
+    from suppressor import customers, events
+    from suppressor.domain import CustomerIn, EventBatch
 
     for c in d.customers:
         customers.put(store, tenant, c.customer_id, CustomerIn.model_validate(c.profile()), None)
@@ -293,11 +293,11 @@ def load(store, tenant: str, d: Dealership) -> None:
 def govern(store, tenant: str, d: Dealership, start: datetime, days: int, reach: float = 0.5,
            unsubscribe_rate: float = 0.004) -> dict[str, int]:
     """``run_campaigns`` decided by suppressor in this process, every decision logged."""
-    from . import events
-    from .decision_log import DecisionLog
-    from .decisions import Decider
-    from .domain import DecisionRequest, EventBatch
-    from .tenant_state import TenantStateCache
+    from suppressor import events
+    from suppressor.decision_log import DecisionLog
+    from suppressor.decisions import Decider
+    from suppressor.domain import DecisionRequest, EventBatch
+    from suppressor.tenant_state import TenantStateCache
 
     log = DecisionLog(store)
     decider = Decider(store, TenantStateCache(store, 0.0), log)
