@@ -56,25 +56,26 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
             unique.append(ev)
 
     settings = store.settings
-    claims = [(*claim_key(tenant, ev.event_id, ev.ts.timestamp()), b"p" + _digest(ev.customer_id, 8)) for ev in unique]
-    pipe = store.bulk.pipeline(transaction=False)
-    expiring = {}
-    for (key, field, mine), ev in zip(claims, unique):
-        pipe.hsetnx(key, field, mine)
-        pipe.hget(key, field)
-        expiring[key] = key.rsplit(":", 1)[1]
-    for key, month in expiring.items():
-        pipe.expireat(key, _expire_at(month, settings.customer_ttl_days))
-    res = pipe.execute()
+    # one claim script per claims hash (a shard and a month): a few dozen calls for 10,000 events
+    by_key: dict[str, list[tuple[int, bytes, bytes]]] = defaultdict(list)
+    for i, ev in enumerate(unique):
+        key, field = claim_key(tenant, ev.event_id, ev.ts.timestamp())
+        by_key[key].append((i, field, b"p" + _digest(ev.customer_id, 8)))
+    calls = [([key], [_expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days),
+                      *(x for _, field, mine in rows for x in (field, mine))]) for key, rows in by_key.items()]
+    answers = run_scripts(store, "claim", calls, hot=False)
 
+    verdict_of = {i: (key, field, mine, verdict) for (key, rows), verdicts in zip(by_key.items(), answers)
+                  for (i, field, mine), verdict in zip(rows, verdicts)}
     by_customer: dict[str, list[Event]] = defaultdict(list)
-    to_settle, reused = [], []
-    for i, ((key, field, mine), ev) in enumerate(zip(claims, unique)):
-        new, held = res[2 * i], res[2 * i + 1]
-        if new or held == mine:  # ours now, or ours from an attempt that stopped before settling
+    to_settle: dict[str, list[bytes]] = defaultdict(list)
+    reused = []
+    for i, ev in enumerate(unique):  # in the batch's order: state depends on it (a delivery before its open)
+        key, field, mine, verdict = verdict_of[i]
+        if verdict == 1:  # ours now, or ours from an attempt that stopped before settling
             by_customer[ev.customer_id].append(ev)
-            to_settle.append((key, field, b"s" + mine[1:]))
-        elif held[1:] != mine[1:] and len(reused) < 10:
+            to_settle[key] += [field, b"s" + mine[1:]]
+        elif verdict == 2 and len(reused) < 10:
             reused.append(ev.event_id)
 
     ttl = settings.customer_ttl_days * 86400
@@ -94,8 +95,8 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
             changed.update(cid for cid, n in zip(by_customer, added) if n)
         accepted = sum(added)
         pipe = store.bulk.pipeline(transaction=False)
-        for key, field, value in to_settle:
-            pipe.hset(key, field, value)
+        for key, pairs in to_settle.items():
+            pipe.hset(key, mapping=dict(zip(pairs[0::2], pairs[1::2])))
         pipe.execute()
     return IngestResult(accepted=accepted, duplicates=len(events) - accepted, reused_ids=reused)
 

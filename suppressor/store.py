@@ -24,7 +24,7 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-SCRIPTS = ("ingest", "decide", "release", "replay")
+SCRIPTS = ("ingest", "decide", "release", "replay", "claim")
 BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
 
 # A retry must never outlive a deadline: none on a timeout; one, at once, when a pooled socket

@@ -57,3 +57,17 @@ def test_claims_expire_with_the_retention_and_go_with_the_customer(store):
     assert abs(store.bulk.ttl(key) + datetime.now(timezone.utc).timestamp() - expected) <= 2  # no EXPIRETIME on 6.2
     customers.delete(store, "acme", "c-1")
     assert not store.bulk.hexists(key, field)
+
+
+def test_a_batch_is_applied_in_its_order_whatever_the_claims_shards(store):
+    # each customer: a delivery, then its open, in one batch; the open must clear the pending
+    # delivery (fatigue counts what stays pending), though the two ids sit in different claims shards
+    batch = []
+    for i in range(40):
+        at = NOW - timedelta(days=5, minutes=-i)
+        for typ, later in (("delivered", 0), ("opened", 30)):
+            batch.append(Event.model_validate({"event_id": f"c{i}-{typ}", "customer_id": f"c-{i}", "type": typ,
+                                               "channel": "sms", "message_id": f"m-{i}",
+                                               "ts": (at + timedelta(seconds=later)).isoformat()}))
+    assert events.ingest(store, "acme", batch).accepted == 80
+    assert [i for i in range(40) if store.bulk.zcard(keys.pending("acme", f"c-{i}"))] == []
