@@ -8,15 +8,16 @@ from suppressor.content import Content, ContentIn
 from suppressor.policy import check_channels
 
 from ..deps import PathId, ServicesDep, StoreDep, TenantDep, StoreUp
+from ..responses import ContentList
 from ..errors import NOT_FOUND, RESPONSES, ApiError
 
 router = APIRouter(prefix="/v1/content", tags=["content"], dependencies=[StoreUp], responses=RESPONSES)
 
 
 @router.get("")
-def list_content(tenant: TenantDep, store: StoreDep) -> dict:
+def list_content(tenant: TenantDep, store: StoreDep) -> ContentList:
     """The whole catalog."""
-    return {"content": [c.model_dump(mode="json") for c in content.load_all(store, tenant)]}
+    return ContentList(content=content.load_all(store, tenant))
 
 
 @router.put("/{content_id:path}", response_model=Content)

@@ -11,6 +11,7 @@ from suppressor.errors import Refused
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
+from ..responses import DecisionLogPage, Released
 from ..errors import NOT_FOUND, RESPONSES, ApiError
 
 router = APIRouter(prefix="/v1", tags=["decisions"], responses=RESPONSES)
@@ -56,16 +57,16 @@ async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: Servic
 
 @router.get("/decisions", dependencies=[StoreUp])
 def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> dict:
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> DecisionLogPage:
     """The latest logged decisions, newest first."""
     services.decision_log.flush()
-    return {"decisions": decision_log.recent(store, tenant, limit)}
+    return DecisionLogPage(decisions=decision_log.recent(store, tenant, limit))
 
 
 @router.post("/decisions/{decision_id:path}/release", dependencies=[StoreUp], responses=NOT_FOUND)
-def release_decision(decision_id: str, tenant: TenantDep, store: StoreDep) -> dict:
+def release_decision(decision_id: str, tenant: TenantDep, store: StoreDep) -> Released:
     """The caller did not send after all: give the capacity (caps, balance, offer) back."""
     if not release(store, tenant, decision_id):
         raise ApiError(404, "Not found", f"no recorded send for decision {decision_id!r} "
                        "(unknown, a dry run, already released, or out of every window)", "decision_id")
-    return {"decision_id": decision_id, "released": True}
+    return Released(decision_id=decision_id)

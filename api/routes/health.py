@@ -5,22 +5,23 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ..deps import ServicesDep
 from ..errors import doc, problem
+from ..responses import Status
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz")
-async def healthz() -> dict:
+async def healthz() -> Status:
     """The process is up."""
-    return {"status": "ok"}
+    return Status(status="ok")
 
 
-@router.get("/readyz", responses={503: doc("the store does not answer")})
+@router.get("/readyz", response_model=Status, responses={503: doc("the store does not answer")})
 async def readyz(services: ServicesDep):
     """The store answers (as its monitor last saw it; this call never waits on the store). Public: it
     names no tenant and no store location (the log does, at start)."""
     if services.store.up:
-        return {"status": "ready"}
+        return Status(status="ready")
     return problem(503, "Not ready", "the store does not answer", headers={"Retry-After": "1"})
 
 

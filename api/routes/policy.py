@@ -10,6 +10,7 @@ from suppressor import policy
 from suppressor.policy import Policy, VersionedPolicy
 
 from ..deps import PathId, ServicesDep, StoreDep, TenantDep, StoreUp
+from ..responses import CampaignPolicy, PolicyHistory
 from ..errors import NOT_FOUND, RESPONSES, ApiError, invalid
 
 router = APIRouter(prefix="/v1", tags=["policy"], dependencies=[StoreUp], responses=RESPONSES)
@@ -47,26 +48,25 @@ def patch_policy(tenant: TenantDep, store: StoreDep, services: ServicesDep,
 
 
 @router.get("/policy/history")
-def policy_history(tenant: TenantDep, store: StoreDep) -> dict:
+def policy_history(tenant: TenantDep, store: StoreDep) -> PolicyHistory:
     """Past versions (tenant policy and campaign overrides), newest first."""
-    return {"versions": policy.history(store, tenant)}
+    return PolicyHistory(versions=policy.history(store, tenant))
 
 
-def _campaign_view(current: VersionedPolicy, campaign_id: str) -> dict[str, Any]:
-    return {"campaign_id": campaign_id, "version": current.version,
-            "override": current.campaigns.get(campaign_id),
-            "effective": current.for_campaign(campaign_id).model_dump(mode="json")}
+def _campaign_view(current: VersionedPolicy, campaign_id: str) -> CampaignPolicy:
+    return CampaignPolicy(campaign_id=campaign_id, version=current.version, override=current.campaigns.get(campaign_id),
+                          effective=current.for_campaign(campaign_id).model_dump(mode="json"))
 
 
 @router.get("/campaigns/{campaign_id:path}/policy")
-def get_campaign_policy(campaign_id: PathId, tenant: TenantDep, store: StoreDep) -> dict:
+def get_campaign_policy(campaign_id: PathId, tenant: TenantDep, store: StoreDep) -> CampaignPolicy:
     """A campaign's override (null if none) and the effective policy it yields."""
     return _campaign_view(policy.get(store, tenant), campaign_id)
 
 
 @router.put("/campaigns/{campaign_id:path}/policy")
 def put_campaign_policy(campaign_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep,
-                        override: Annotated[dict[str, Any], Body()]) -> dict:
+                        override: Annotated[dict[str, Any], Body()]) -> CampaignPolicy:
     """Set a campaign's override: any subset of the policy fields; nested objects merge."""
     try:
         policy.validate_override(override)
