@@ -13,24 +13,22 @@ import asyncio
 import hmac
 import time
 
-import json
 import redis
 
 from suppressor.limits import take
+from suppressor.tenants import key_id
 
-PROBLEM = [(b"content-type", b"application/problem+json")]
+from .errors import problem
+
 LOCAL = {"127.0.0.1", "::1", "testclient"}
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
 async def _problem(send, status: int, title: str, detail: str, field: str | None = None,
-                   headers: list[tuple[bytes, bytes]] | None = None) -> None:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    if field:
-        body["errors"] = [{"field": field, "message": detail}]
-    raw = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [*PROBLEM, (b"content-length", str(len(raw)).encode()), *(headers or [])]})
-    await send({"type": "http.response.body", "body": raw})
+                   headers: dict[str, str] | None = None) -> None:
+    """The same problem+json the routes answer (api.errors.problem), sent from here."""
+    errors = [{"field": field, "message": detail}] if field else None
+    await problem(status, title, detail, errors, headers)({"type": "http"}, None, send)
 
 
 def _bearer(headers: dict[bytes, bytes]) -> str | None:
@@ -67,37 +65,31 @@ class Gate:
         if path == "/metrics" and not self._ops(scope, scope["app"].state.services.settings.ops_token):
             return await _problem(send, 401, "Unauthorized", "/metrics needs the ops token "
                                   "(Authorization: Bearer <SUPPRESSOR_OPS_TOKEN>); without one set, it answers "
-                                  "loopback callers only", "Authorization", [(b"www-authenticate", b"Bearer")])
+                                  "loopback callers only", "Authorization", CHALLENGE)
         return await self.app(scope, receive, send)
 
     async def _admit(self, scope, send, services, headers) -> bool:
         """Authenticate and rate-limit; False when a problem was sent instead."""
-        challenge = [(b"www-authenticate", b"Bearer")]
         key = _bearer(headers)
         if not key:
-            await _problem(send, 401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", challenge)
+            await _problem(send, 401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", CHALLENGE)
             return False
         deadline = services.settings.decision_deadline_ms / 1000
         try:
             tenant = await services.keys.atenant_for(key, services.ahot, deadline)
         except redis.RedisError:
             await _problem(send, 503, "Store unavailable", "cannot check the API key: the store does not answer",
-                           headers=[(b"retry-after", b"1")])
+                           headers={"Retry-After": "1"})
             return False
         if tenant is None:
-            await _problem(send, 401, "Unauthorized", "unknown, revoked or expired API key", "Authorization", challenge)
+            await _problem(send, 401, "Unauthorized", "unknown, revoked or expired API key", "Authorization", CHALLENGE)
             return False
         scope["tenant"] = tenant
-        state = services.states.cached(tenant)
-        if services.store.up and services.states.needs_refresh(tenant):  # at most once a second, off the loop
-            try:
-                state = await services.store.bounded(asyncio.to_thread(services.states.get, tenant), deadline / 2)
-            except asyncio.TimeoutError:
-                pass
+        state = await services.states.aget(tenant, deadline / 2)  # at most once a second, off the loop
         rate, burst = state.rate_limit or (services.settings.rate_limit_per_second, services.settings.rate_limit_burst)
         if rate > 0 and services.store.up:
             try:
-                wait_ms = await services.store.bounded(take(services.ahot, services.store, tenant, key, rate, burst),
+                wait_ms = await services.store.bounded(take(services.ahot, tenant, key_id(key), rate, burst),
                                                        deadline / 2)
             except (redis.RedisError, asyncio.TimeoutError):
                 wait_ms = 0  # a limiter that cannot be read does not stop the caller
@@ -105,7 +97,7 @@ class Gate:
                 seconds = max(1, -(-wait_ms // 1000))
                 await _problem(send, 429, "Too many requests", f"this key is limited to {rate:g} requests per second "
                                f"(bursts of {burst:g}); retry in {seconds} s", None,
-                               [(b"retry-after", str(seconds).encode())])
+                               {"Retry-After": str(seconds)})
                 return False
         return True
 

@@ -143,7 +143,7 @@ class Decider:
         """Verdicts for ``requests`` in order: one EVALSHA each, all in one round trip."""
         state = self.states.get(tenant) if self.store.up else self.states.cached(tenant)
         if not self.store.up or not state.loaded:
-            return self._degraded(self._prepare(state, tenant, requests, now), StoreDown())
+            return self._degraded(self._prepare(state, tenant, requests, now, calls=False), StoreDown())
         batch = self._prepare(state, tenant, requests, now)
         try:
             # big batches use the bulk connection: the deadline is for single verdicts
@@ -164,15 +164,10 @@ class Decider:
         def left() -> float:
             return max(0.0, budget - (time.monotonic() - t0))
 
-        state = self.states.cached(tenant)
-        if self.store.up and self.states.needs_refresh(tenant):  # a blocking read: off the loop, within the deadline
-            try:
-                state = await self.store.bounded(asyncio.to_thread(self.states.get, tenant), left())
-            except asyncio.TimeoutError:
-                pass  # decide with what we had; the refresh finishes (or fails) in its thread
+        state = await self.states.aget(tenant, left())  # the gate has usually refreshed it already
         # known down, or the tenant's policy never read: answer now, and never with a made-up policy
         if not self.store.up or not state.loaded:
-            return self._degraded(self._prepare(state, tenant, requests), StoreDown())
+            return self._degraded(self._prepare(state, tenant, requests, calls=False), StoreDown())
         # a big batch's Python work goes to a thread so single decisions keep flowing beside it
         batch = (self._prepare(state, tenant, requests) if small
                  else await asyncio.to_thread(self._prepare, state, tenant, requests))
@@ -186,24 +181,25 @@ class Decider:
         return self._finish(batch, raw) if small else await asyncio.to_thread(self._finish, batch, raw)
 
     def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
-                 now: datetime | None = None) -> _Batch:
-        if state.loaded:  # an undeclared channel or an uncomparable term is refused, never guessed at
-            for i, req in enumerate(requests):
-                pol = state.policy.for_campaign(req.message.campaign_id)
-                check_channels(pol, [(f"items[{i}].message.channel", req.message.channel),
-                                     *((f"items[{i}].channels[{j}]", ch) for j, ch in enumerate(req.channels or ()))])
-                if req.message.offer is not None:
-                    check_terms(pol, f"items[{i}].message.offer.terms", req.message.offer.terms)
+                 now: datetime | None = None, calls: bool = True) -> _Batch:
+        """Each request's policy and decision id, and (``calls``) its script arguments; an undeclared
+        channel or an uncomparable offer term is refused before anything runs."""
         now = now or datetime.now(timezone.utc)
         now_ms = int(now.timestamp() * 1000)
-        policies, ids, calls = [], [], []
-        for req in requests:
+        batch = _Batch(tenant, requests, state, [], now, [], [])
+        for i, req in enumerate(requests):
             policy = state.policy.for_campaign(req.message.campaign_id)
+            if state.loaded:  # refused, never guessed at (a default policy knows nothing to refuse)
+                check_channels(policy, [(f"items[{i}].message.channel", req.message.channel),
+                                        *((f"items[{i}].channels[{j}]", ch) for j, ch in enumerate(req.channels or ()))])
+                if req.message.offer is not None:
+                    check_terms(policy, f"items[{i}].message.offer.terms", req.message.offer.terms)
             did = new_decision_id(req.customer_id)
-            policies.append(policy)
-            ids.append(did)
-            calls.append(self._call(tenant, req, policy, state, did, now_ms))
-        return _Batch(tenant, requests, state, policies, now, ids, calls)
+            batch.policies.append(policy)
+            batch.ids.append(did)
+            if calls:
+                batch.calls.append(self._call(tenant, req, policy, state, did, now_ms))
+        return batch
 
     def _call(self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str,
               now_ms: int) -> tuple[list[str], list]:

@@ -27,7 +27,6 @@ class Compactor(Periodic):
         self.every = interval
         self._due = False
         self._last = 0.0
-        self.rewrites = 0
         super().__init__(min(interval, 1.0) or 0.1, "erasure-compactor")
 
     def note(self) -> None:
@@ -44,9 +43,8 @@ class Compactor(Periodic):
             if persist.get("aof_enabled"):
                 self.store.bulk.bgrewriteaof()
             if self.store.embedded is not None:
-                self.store.bulk.bgsave()
+                self.store.bulk.bgsave(schedule=True)  # waits its turn if a rewrite still runs
         except redis.RedisError as exc:
             log.warning("could not rewrite the store's files after an erasure: %s", exc)
         self._due, self._last = False, time.monotonic()
-        self.rewrites += 1
         return 1

@@ -3,8 +3,6 @@ server process, so a limit holds however many workers serve the tenant."""
 
 from __future__ import annotations
 
-import hashlib
-
 import redis.asyncio
 
 from . import keys
@@ -25,10 +23,9 @@ return wait
 """
 
 
-async def take(client: redis.asyncio.Redis, store: Store, tenant: str, api_key: str, rate: float, burst: float) -> int:
-    """Take a token from the key's bucket: 0 if the request may go, else the milliseconds to wait."""
-    bucket = keys.rate_bucket(tenant, hashlib.sha256(api_key.encode()).hexdigest()[:12])
-    return int(await client.eval(_TAKE, 1, bucket, rate, burst))
+async def take(client: redis.asyncio.Redis, tenant: str, key_id: str, rate: float, burst: float) -> int:
+    """Take a token from the bucket of the key ``key_id``: 0 if the request may go, else the ms to wait."""
+    return int(await client.eval(_TAKE, 1, keys.rate_bucket(tenant, key_id), rate, burst))
 
 
 def set_limit(store: Store, tenant: str, rate: float, burst: float) -> None:

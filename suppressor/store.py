@@ -7,7 +7,6 @@ import fcntl
 import logging
 import os
 import subprocess
-import threading
 import time
 from importlib import resources
 from pathlib import Path
@@ -100,15 +99,15 @@ class Store:
             return self.up
         return self.up and time.monotonic() - self.answered_at < 2 * self._monitor.interval + self._monitor.timeout
 
-    async def bounded(self, aw: Any, budget: float, limit: float | None = None) -> Any:
+    async def bounded(self, aw: Any, budget: float) -> Any:
         """Await ``aw`` for ``budget`` seconds, then for as long as the store is seen answering (up to
-        ``limit``, default the store timeout); raises asyncio.TimeoutError when it is not.
+        the store timeout in all); raises asyncio.TimeoutError when it is not.
 
         Past the budget a request is late because this process is busy, not because the store
         hangs: the store's own pings tell the two apart, so a busy server gives real verdicts."""
         task = asyncio.ensure_future(aw)
         t0 = time.monotonic()
-        limit = self.bulk_timeout if limit is None else limit
+        limit = max(budget, self.bulk_timeout)
         done, _ = await asyncio.wait((task,), timeout=max(budget, 0.0))
         while not done:
             if not self.answering() or time.monotonic() - t0 >= limit:
@@ -187,19 +186,11 @@ class Monitor(Periodic):
         self.timeout = min(store.settings.decision_deadline_ms / 1000, interval, 0.1)
         self._probe = store._client(redis.Redis, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
                                     retry=Retry(NoBackoff(), 0))
-        self._revive = threading.Lock()
         self._flush()  # know the store's state before the first request
         super().__init__(interval, "store-monitor")
 
     def _flush(self) -> int:
         st = self.store
-        if not st.embedded_alive():
-            st.up = False
-            with self._revive:
-                try:
-                    st.revive_embedded()
-                except (OSError, subprocess.SubprocessError, redis.RedisError) as exc:
-                    log.error("cannot restart the embedded redis: %s", exc)
         try:
             self._probe.ping()
         except redis.RedisError as exc:
@@ -207,6 +198,11 @@ class Monitor(Periodic):
             self.misses += 1
             if isinstance(exc, redis.ConnectionError) or self.misses >= 2:
                 st.up = False
+            if not st.embedded_alive():  # only a failed ping is worth a look at the process
+                try:
+                    st.revive_embedded()
+                except (OSError, subprocess.SubprocessError, redis.RedisError) as exc:
+                    log.error("cannot restart the embedded redis: %s", exc)
             return 0
         self.misses = 0
         st.answered_at = time.monotonic()

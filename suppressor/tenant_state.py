@@ -8,6 +8,7 @@ them from here instead of from Redis; a new policy, catalog or model is picked u
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -67,6 +68,16 @@ class TenantStateCache:
         """What this process has for the tenant, without touching Redis (defaults if nothing yet)."""
         state = self._states.get(tenant)
         return state if state is not None else TenantState(VersionedPolicy(), None, 0.0, stale=True, loaded=False)
+
+    async def aget(self, tenant: str, timeout: float) -> TenantState:
+        """The tenant's state for async callers: refreshed off the event loop when due, within
+        ``timeout`` (a store that does not answer leaves what is cached)."""
+        if self.store.up and self.needs_refresh(tenant):
+            try:
+                return await self.store.bounded(asyncio.to_thread(self.get, tenant), timeout)
+            except asyncio.TimeoutError:
+                pass  # the refresh finishes (or fails) in its thread
+        return self.cached(tenant)
 
     def needs_refresh(self, tenant: str) -> bool:
         """True when the next ``get`` would read Redis (so async callers can do it off the loop)."""

@@ -21,6 +21,10 @@ def _digest(api_key: str) -> str:
     return hashlib.sha256(api_key.encode()).hexdigest()
 
 
+def _id_of(digest: str) -> str:
+    return f"k_{digest[:12]}"
+
+
 @dataclass(frozen=True)
 class KeyRecord:
     """What is stored of an API key (never the key): its tenant, a public id, and its dates."""
@@ -34,7 +38,7 @@ class KeyRecord:
     def parse(cls, raw: bytes | str, digest: str) -> "KeyRecord":
         text = raw.decode() if isinstance(raw, bytes) else raw
         if not text.startswith("{"):  # a key made before keys had ids: the tenant alone
-            return cls(text, f"k_{digest[:12]}", 0.0)
+            return cls(text, _id_of(digest), 0.0)
         d = json.loads(text)
         return cls(d["tenant"], d["id"], d["created"], d.get("expires"))
 
@@ -50,14 +54,14 @@ def create_key(store: Store, tenant: str, expires_in: float | None = None) -> st
     """Make a new API key for ``tenant`` (creating the tenant) and return it once; ``expires_in`` seconds."""
     api_key = f"sk_{tenant}_{secrets.token_urlsafe(24)}"
     digest, now = _digest(api_key), time.time()
-    record = KeyRecord(tenant, f"k_{digest[:12]}", now, now + expires_in if expires_in else None)
+    record = KeyRecord(tenant, _id_of(digest), now, now + expires_in if expires_in else None)
     store.bulk.hset(keys.API_KEYS, digest, record.dump())
     return api_key
 
 
 def key_id(api_key: str) -> str:
     """The public id of a key (what `keys list` shows and `keys revoke` takes)."""
-    return f"k_{_digest(api_key)[:12]}"
+    return _id_of(_digest(api_key))
 
 
 def list_keys(store: Store, tenant: str | None = None) -> list[dict]:
@@ -83,11 +87,6 @@ def revoke(store: Store, key_or_id: str) -> bool:
             pipe.execute()
             return True
     return False
-
-
-def revoke_key(store: Store, api_key: str) -> bool:
-    """Forget a key; True if it existed."""
-    return revoke(store, api_key)
 
 
 class KeyResolver(Periodic):
@@ -150,9 +149,9 @@ class KeyResolver(Periodic):
         hit, fresh = self._fresh(digest)
         if fresh or (hit and not self.store.up):
             return hit[0]
+        if not self.store.up:
+            raise redis.ConnectionError("store down")
         try:
-            if not self.store.up:
-                raise redis.ConnectionError("store down")
             raw = await self.store.bounded(client.hget(keys.API_KEYS, digest), timeout)
         except (redis.RedisError, asyncio.TimeoutError) as exc:
             if hit:

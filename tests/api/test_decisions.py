@@ -65,6 +65,10 @@ def test_metrics_count_verdicts(client, key):
     client.post("/v1/decisions", json=body(), headers=auth(key))
     text = client.get("/metrics").text
     assert 'suppressor_decisions_total{action="send"} 1.0' in text
+    for name in ("suppressor_decision_log_pending", "suppressor_decision_log_dropped_total",
+                 "suppressor_decision_log_written_total", "suppressor_store_up 1.0", "suppressor_store_restarts_total",
+                 "suppressor_decision_replays_total"):  # the names the README promises
+        assert f"\n{name}" in text, name
 
 
 def test_unreachable_store_answers_degraded_over_http_within_the_deadline(settings, store, key):

@@ -28,6 +28,11 @@ def setup_tenant(url: str, key: str, failure_mode: str = "send") -> None:
         assert c.put("/v1/customers/c-1", json=NOTHING_ALLOWED).status_code == 200
 
 
+def decision_load(url: str, key: str, seconds: float, clients: int = 8, clock: Clock | None = None) -> asyncio.Task:
+    """Paced decision clients for ``seconds``, started now."""
+    return asyncio.create_task(hammer(url, "/v1/decisions", decision_bodies(), auth(key), seconds, clients, clock=clock))
+
+
 def test_a_healthy_store_answers_500_concurrent_decisions_none_degraded(settings, store):
     key = tenants.create_key(store, "acme")
     with serve(settings) as url:
@@ -70,7 +75,7 @@ def test_a_hung_store_gets_answers_within_the_deadline_and_503s_elsewhere(tmp_pa
         clock = Clock()
 
         async def run():
-            load = asyncio.create_task(hammer(url, "/v1/decisions", decision_bodies(), auth(key), 6.0, 8, clock=clock))
+            load = decision_load(url, key, 6.0, clock=clock)
             await asyncio.sleep(1.0)
             paused = clock()
             private_redis.pause()
@@ -111,7 +116,7 @@ def test_a_killed_store_is_answered_at_once_and_recovered_after_restart(tmp_path
         clock = Clock()
 
         async def run():
-            load = asyncio.create_task(hammer(url, "/v1/decisions", decision_bodies(), auth(key), 5.0, 8, clock=clock))
+            load = decision_load(url, key, 5.0, clock=clock)
             await asyncio.sleep(1.0)
             killed = clock()
             private_redis.kill()
@@ -138,7 +143,7 @@ def test_a_killed_embedded_server_is_restarted_on_its_data(tmp_path):
         os.kill(pid, signal.SIGKILL)
 
         async def run():
-            return await hammer(url, "/v1/decisions", decision_bodies(), auth(key), 4.0, 4)
+            return await decision_load(url, key, 4.0, clients=4)
 
         answers = asyncio.run(run())
         with httpx.Client(base_url=url, headers=auth(key)) as c:
