@@ -8,14 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import suppressor
-from suppressor.decision_log import DecisionLog
-from suppressor.decisions import Decider
-from suppressor.erasure import Compactor
-from suppressor.freshness import Refresher
+from suppressor.customers.erasure import Compactor
+from suppressor.decisions.decide import Decider
+from suppressor.decisions.log import DecisionLog
+from suppressor.model.freshness import Refresher
 from suppressor.settings import Settings, get_settings
-from suppressor.store import Store
-from suppressor.tenant_state import TenantStateCache
-from suppressor.tenants import KeyResolver
+from suppressor.storage.store import Store
+from suppressor.tenants.admin import TenantAdmin
+from suppressor.tenants.apikeys import KeyResolver
+from suppressor.tenants.state import TenantStateCache
 
 from . import errors
 from .deps import Services
@@ -37,8 +38,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         log = DecisionLog(st)
         ahot, abulk = st.async_clients()
         app.state.services = Services(
-            settings=settings, store=st, ahot=ahot, abulk=abulk, states=states, decision_log=log,
-            decider=Decider(st, states, log), refresher=Refresher(st, states), keys=KeyResolver(st),
+            settings=settings, store=st, ahot=ahot, abulk=abulk, states=states, admin=TenantAdmin(st, states),
+            decision_log=log, decider=Decider(st, states, log),
+            refresher=Refresher(st, lambda t: states.get(t).model), keys=KeyResolver(st),
             metrics=Metrics(), compactor=Compactor(st, settings.erasure_rewrite_seconds),
         )
         app.state.services.metrics.watch(log, st)

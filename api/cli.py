@@ -21,10 +21,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _keys_create(args: argparse.Namespace) -> int:
-    from suppressor import tenants
-    from suppressor.domain import TenantName
-    from suppressor.store import BATCH_TIMEOUT, Store
     from pydantic import TypeAdapter, ValidationError
+
+    from suppressor.domain import TenantName
+    from suppressor.storage.store import BATCH_TIMEOUT, Store
+    from suppressor.tenants import apikeys
 
     try:
         TypeAdapter(TenantName).validate_python(args.tenant)
@@ -33,7 +34,7 @@ def _keys_create(args: argparse.Namespace) -> int:
         return 2
     expires = None
     if args.expires:
-        from suppressor.policy import parse_duration
+        from suppressor.policy.document import parse_duration
 
         try:
             expires = parse_duration(args.expires)
@@ -42,9 +43,9 @@ def _keys_create(args: argparse.Namespace) -> int:
             return 2
     store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:
-        key = tenants.create_key(store, args.tenant, expires)
+        key = apikeys.create_key(store, args.tenant, expires)
         print(key)
-        print(f"id {tenants.key_id(key)}" + (f", expires in {args.expires}" if expires else ""), file=sys.stderr)
+        print(f"id {apikeys.key_id(key)}" + (f", expires in {args.expires}" if expires else ""), file=sys.stderr)
     finally:
         store.close()
     return 0
@@ -54,12 +55,12 @@ def _keys_list(args: argparse.Namespace) -> int:
     import json
     from datetime import datetime, timezone
 
-    from suppressor import tenants
-    from suppressor.store import BATCH_TIMEOUT, Store
+    from suppressor.storage.store import BATCH_TIMEOUT, Store
+    from suppressor.tenants import apikeys
 
     store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:
-        rows = tenants.list_keys(store, args.tenant)
+        rows = apikeys.list_keys(store, args.tenant)
     finally:
         store.close()
     if args.json:
@@ -74,8 +75,8 @@ def _keys_list(args: argparse.Namespace) -> int:
 
 
 def _keys_limit(args: argparse.Namespace) -> int:
-    from suppressor import limits
-    from suppressor.store import BATCH_TIMEOUT, Store
+    from suppressor.storage.store import BATCH_TIMEOUT, Store
+    from suppressor.tenants import limits
 
     if args.rate < 0 or (args.burst is not None and args.burst < 1 and args.rate > 0):
         print("--rate must be >= 0 (0 lifts the limit) and --burst >= 1", file=sys.stderr)
@@ -91,12 +92,12 @@ def _keys_limit(args: argparse.Namespace) -> int:
 
 
 def _keys_revoke(args: argparse.Namespace) -> int:
-    from suppressor import tenants
-    from suppressor.store import BATCH_TIMEOUT, Store
+    from suppressor.storage.store import BATCH_TIMEOUT, Store
+    from suppressor.tenants import apikeys
 
     store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:
-        if not tenants.revoke(store, args.key_id):
+        if not apikeys.revoke(store, args.key_id):
             print(f"no key {args.key_id!r} (see `suppressor keys list`)", file=sys.stderr)
             return 1
     finally:
@@ -123,7 +124,7 @@ def _changes(args: argparse.Namespace) -> dict | None:
     """--set a.b=v (repeatable) and --changes JSON as one PATCH-style dict."""
     import json
 
-    from suppressor.policy import merge
+    from suppressor.policy.document import merge
 
     out: dict = json.loads(args.changes) if args.changes else {}
     for item in args.set or []:
@@ -147,12 +148,12 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
-    from suppressor import policy as policies
-    from suppressor import simulate
-    from suppressor.store import BATCH_TIMEOUT, Store
+    from suppressor.policy import document as policies
+    from suppressor.storage.store import BATCH_TIMEOUT, Store
+    from suppressor.whatif import reports
+    from suppressor.whatif.questions import TradeoffRequest, Window
 
     from . import report
-    from suppressor.questions import TradeoffRequest, Window
 
     try:
         window = Window(since=args.since, until=args.until, max_decisions=args.max_decisions)
@@ -173,9 +174,9 @@ def _simulate(args: argparse.Namespace) -> int:
             print(f"{'.'.join(map(str, e['loc']))}: {e['msg']}", file=sys.stderr)
             return 2
         # a sweep varies the candidate; a simulation compares it with the saved policy
-        prepared = simulate.prepare(store, args.tenant, current=candidate if args.sweep else saved, **window.load())
+        prepared = reports.prepare(store, args.tenant, current=candidate if args.sweep else saved, **window.load())
         if args.sweep:
-            curve = simulate.tradeoff(store, args.tenant, args.sweep, values, prepared)
+            curve = reports.tradeoff(store, args.tenant, args.sweep, values, prepared)
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
             csv_path = report.write_csv(curve, out / f"tradeoff-{args.sweep}.csv")
@@ -186,7 +187,7 @@ def _simulate(args: argparse.Namespace) -> int:
                 _print_curve(curve)
                 print(f"\nwrote {csv_path} and {png_path}")
             return 0
-        result = simulate.simulate(store, args.tenant, candidate, prepared)
+        result = reports.simulate(store, args.tenant, candidate, prepared)
         print(json.dumps(result, indent=2) if args.json else _text_report(result))
         return 0
     finally:
@@ -237,8 +238,8 @@ def _text_report(r: dict) -> str:
 def _lift(args: argparse.Namespace) -> int:
     import json
 
-    from suppressor import lift
-    from suppressor.store import BATCH_TIMEOUT, Store
+    from suppressor.storage.store import BATCH_TIMEOUT, Store
+    from suppressor.whatif import lift
 
     store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:

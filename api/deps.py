@@ -8,15 +8,16 @@ from typing import Annotated
 import redis.asyncio
 from fastapi import Depends, Header, Path, Request
 
-from suppressor.decision_log import DecisionLog
+from suppressor.customers.erasure import Compactor
+from suppressor.decisions.decide import Decider
+from suppressor.decisions.log import DecisionLog
 from suppressor.domain import Identifier
-from suppressor.erasure import Compactor
-from suppressor.decisions import Decider
-from suppressor.freshness import Refresher
+from suppressor.model.freshness import Refresher
 from suppressor.settings import Settings
-from suppressor.store import Store
-from suppressor.tenant_state import TenantStateCache
-from suppressor.tenants import KeyResolver
+from suppressor.storage.store import Store
+from suppressor.tenants.admin import TenantAdmin
+from suppressor.tenants.apikeys import KeyResolver
+from suppressor.tenants.state import TenantStateCache
 
 from .errors import ApiError
 from .metrics import Metrics
@@ -31,6 +32,7 @@ class Services:
     ahot: redis.asyncio.Redis  # the decision path's asyncio clients (this app's event loop)
     abulk: redis.asyncio.Redis
     states: TenantStateCache
+    admin: TenantAdmin  # every write to a tenant's policy, content or active model
     decision_log: DecisionLog
     decider: Decider
     refresher: Refresher

@@ -15,8 +15,8 @@ import time
 
 import redis
 
-from suppressor.limits import take
-from suppressor.tenants import key_id
+from suppressor.tenants.apikeys import key_id
+from suppressor.tenants.limits import take
 
 from .errors import problem
 

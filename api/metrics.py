@@ -6,8 +6,8 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from suppressor.decision_log import DecisionLog
-from suppressor.store import Store
+from suppressor.decisions.log import DecisionLog
+from suppressor.storage.store import Store
 
 
 class _Process(Collector):

@@ -7,15 +7,17 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
-from suppressor import lift, simulate, tenants
-from . import synthetic
-from suppressor import policy as policies
-from suppressor.decision_log import DecisionLog
-from suppressor.decisions import Decider, in_holdout
+from suppressor.decisions.decide import Decider, in_holdout
+from suppressor.decisions.log import DecisionLog
 from suppressor.domain import DecisionRequest
+from suppressor.policy import document as policies
 from suppressor.settings import Settings
-from suppressor.store import BATCH_TIMEOUT, Store
-from suppressor.tenant_state import TenantStateCache
+from suppressor.storage.store import BATCH_TIMEOUT, Store
+from suppressor.tenants import apikeys
+from suppressor.tenants.state import TenantStateCache
+from suppressor.whatif import lift, reports
+
+from . import synthetic
 
 TENANT = "demo"
 GOVERNED_DAYS = 14  # the last two weeks: daily campaigns decided by suppressor, for the studio
@@ -33,8 +35,8 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
     store = Store(settings, bulk_timeout=BATCH_TIMEOUT)
     try:
         say(f"suppressor quickstart — store: {store.location}")
-        tenants.purge(store, TENANT)
-        api_key = tenants.create_key(store, TENANT)
+        apikeys.purge(store, TENANT)
+        api_key = apikeys.create_key(store, TENANT)
         say(f"tenant '{TENANT}', API key: {api_key}\n")
 
         now = datetime.now(timezone.utc)
@@ -80,8 +82,8 @@ def _governed(store: Store, dealer: synthetic.Dealership, now: datetime) -> None
     say(f"      {counts['decisions']} decisions, {counts['sends']} sent, {counts['events']} events followed "
         f"({time.time() - t:.0f} s)")
     t = time.time()
-    stricter = simulate.vary(policies.get(store, TENANT), "relevance_threshold", 0.12)
-    r = simulate.simulate(store, TENANT, stricter, max_decisions=5_000)
+    stricter = reports.vary(policies.get(store, TENANT), "relevance_threshold", 0.12)
+    r = reports.simulate(store, TENANT, stricter, max_decisions=5_000)
     ch = r["change"]
     say(f"      what if the threshold had been 0.12? {r['decisions']} logged decisions of {r['customers']} customers "
         f"replayed in {time.time() - t:.0f} s ({r['agreement_with_log_pct']}% of them reproduced by the current policy):")
@@ -117,9 +119,9 @@ def _recovery(store, dealer, decider, model, seed: int) -> None:
         keep = scores >= th
         say(f"      {th:9.2f}   {keep.mean():10.0%}   {outcome[keep].sum() / max(outcome.sum(), 1):16.0%}")
 
-    from suppressor.customers import learned_affinities
-    from suppressor.model import unpack
-    from suppressor import keys
+    from suppressor.customers.profiles import learned_affinities
+    from suppressor.model.exported import unpack
+    from suppressor.storage import keys
 
     pipe = store.bulk.pipeline(transaction=False)
     for c in dealer.customers:
@@ -185,8 +187,8 @@ CATALOG = {
 
 
 def _catalog(store: Store) -> None:
-    from suppressor import content
-    from suppressor.content import ContentIn
+    from suppressor.policy import content
+    from suppressor.policy.content import ContentIn
 
     for cid, (title, kind, topics) in CATALOG.items():
         content.put(store, TENANT, cid, ContentIn(title=title, kind=kind, topics=topics))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from suppressor.content import Content
+from suppressor.policy.content import Content
 
 
 class Released(BaseModel):
@@ -80,3 +80,205 @@ class Status(BaseModel):
     """Liveness or readiness."""
 
     status: str
+
+
+# what-if reports: extra="forbid" so a field the core adds without a type here fails the tests
+
+
+class _Report(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Span(_Report):
+    """A time window (ISO-8601 UTC)."""
+
+    from_: str | None = Field(alias="from")
+    to: str | None
+
+
+class Sampled(_Report):
+    """How much of the log the answer is built on: whole customers, sampled stably."""
+
+    decisions: int
+    of_decisions: int
+    customers: int
+    of_customers: int
+
+
+class Outcomes(_Report):
+    """What one policy's verdicts send and what they are expected to yield."""
+
+    decisions: int
+    sends: int
+    actions: dict[str, int] = Field(description="verdicts by action: send, reroute, defer, suppress")
+    suppressed_by: dict[str, int] = Field(description="suppressions by the reason code that blocked them")
+    deferred_by: dict[str, int]
+    rerouted_by: dict[str, int]
+    mix: dict[str, float] = Field(description="sends by kind, and the sales share")
+    engagement: float = Field(description="expected engagements: observed where the send happened, modeled otherwise")
+    engagement_observed: float
+    engagement_modeled: float
+    sends_with_observed_outcome: int
+    unsubscribes: float
+    complaints: float
+
+
+class CurrentOutcomes(Outcomes):
+    """The current policy's replay."""
+
+    policy_version: int
+
+
+class CandidateOutcomes(Outcomes):
+    """The candidate's replay, and the candidate itself."""
+
+    policy: dict[str, Any] | None = None
+
+
+class Change(_Report):
+    """Candidate against current, with 95% bootstrap intervals (customers resampled)."""
+
+    sends_pct: float | None
+    engagement_kept_pct: float | None
+    unsubscribes_avoided: float
+    complaints_avoided: float
+    sales_share: list[float] = Field(description="[current, candidate]")
+    decisions_changed: int
+    intervals: dict[str, list[float] | None]
+
+
+class Verdict(_Report):
+    """One replayed verdict with its sentences."""
+
+    action: str
+    channel: str | None
+    reasons: list[dict[str, str]]
+
+
+class Example(_Report):
+    """A logged decision the candidate would answer differently."""
+
+    decision_id: str
+    customer_id: str
+    message_id: str
+    decided_at: str
+    current: Verdict
+    candidate: Verdict
+
+
+class _Frame(_Report):
+    window: Span
+    decisions: int
+    customers: int
+    sampled: Sampled
+    model_version: str | None
+    attribution_days: int
+
+
+class SimulateReport(_Frame):
+    """What a candidate policy would have done with the logged decisions, against the current one."""
+
+    current: CurrentOutcomes
+    candidate: CandidateOutcomes
+    change: Change
+    agreement_with_log_pct: float | None = Field(
+        description="how often replaying the current policy reproduces the logged verdict")
+    examples: list[Example]
+
+
+class CurvePoint(_Report):
+    """One value of the swept parameter."""
+
+    value: float
+    current: bool
+    sends: int
+    sends_pct: float | None
+    engagement: float
+    engagement_pct: float | None
+    unsubscribes: float
+    unsubscribes_pct: float | None
+    complaints: float
+    sales_share: float
+    intervals: dict[str, list[float] | None]
+
+
+class Pick(_Report):
+    """The value that keeps a share of the engagement with the fewest sends."""
+
+    value: float
+    sends_pct: float | None
+    engagement_pct: float | None
+    unsubscribes_pct: float | None
+
+
+class CurveBase(_Report):
+    """The current policy on the curve."""
+
+    value: float
+    sends: int
+    engagement: float
+    unsubscribes: float
+    complaints: float
+
+
+class TradeoffCurve(_Frame):
+    """Sends vs expected engagement vs unsubscribes as one parameter sweeps."""
+
+    param: str
+    policy_version: int
+    current: CurveBase
+    points: list[CurvePoint]
+    picks: dict[str, Pick] = Field(description="for 95%, 98%, 99% of the engagement kept: the fewest sends")
+
+
+class Rate(_Report):
+    """A group's rate of customers with an outcome, with its 95% Wilson interval."""
+
+    count: int
+    rate: float
+    low: float
+    high: float
+
+
+class Group(_Report):
+    """One group's customers, sends per customer and outcome rates."""
+
+    customers: int
+    sends_per_customer: float | None
+    engaged: Rate
+    unsubscribed: Rate
+    complained: Rate
+
+
+class Difference(_Report):
+    """Governed minus holdout, with a 95% Newcombe interval."""
+
+    diff: float
+    low: float
+    high: float
+
+
+class LiftBlock(_Report):
+    """Governed vs holdout over a span."""
+
+    governed: Group
+    holdout: Group
+    difference: dict[str, Difference]
+
+
+class LiftBucket(LiftBlock):
+    """One bucket of the series."""
+
+    from_: str = Field(alias="from")
+    to: str
+
+
+class HoldoutLift(_Report):
+    """Governed customers vs the holdout: outcome rates with intervals, overall and per bucket."""
+
+    bucket_days: float
+    holdout_fraction: float
+    customers: dict[str, int]
+    window: Span | None = None
+    overall: LiftBlock | None
+    buckets: list[LiftBucket]

@@ -108,9 +108,7 @@ def make_customer(i: int, rng: np.random.Generator) -> Customer:
     age = AGE_BANDS[rng.choice(3, p=[0.3, 0.4, 0.3])]
     stage = STAGES[rng.choice(4, p=[0.25, 0.25, 0.2, 0.3])]
     # family size steers the segment they really want
-    seg_p = np.array([3, 2, 2, 1.5, 0.5]) if household <= 2 else np.array([3, 0.7, 1.5, 0.7, 3])
-    if household <= 2:
-        seg_p = np.array([1.5, 3, 1.5, 2.5, 0.2])
+    seg_p = np.array([1.5, 3, 1.5, 2.5, 0.2]) if household <= 2 else np.array([3, 0.7, 1.5, 0.7, 3])
     true_segment = SEGMENTS[rng.choice(5, p=seg_p / seg_p.sum())]
     current_make = MAKES[rng.integers(5)]
     true_make = current_make if rng.random() < 0.6 else MAKES[rng.integers(5)]
@@ -281,11 +279,11 @@ def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[d
 
 def load(store, tenant: str, d: Dealership) -> None:
     """Profiles and behavior of the dealership, through the ingest path."""
-    from suppressor import customers, events
+    from suppressor.customers import events, profiles
     from suppressor.domain import CustomerIn, EventBatch
 
     for c in d.customers:
-        customers.put(store, tenant, c.customer_id, CustomerIn.model_validate(c.profile()), None)
+        profiles.put(store, tenant, c.customer_id, CustomerIn.model_validate(c.profile()), None)
     for i in range(0, len(d.events), 10_000):
         events.ingest(store, tenant, EventBatch.model_validate({"events": d.events[i:i + 10_000]}).events)
 
@@ -293,11 +291,11 @@ def load(store, tenant: str, d: Dealership) -> None:
 def govern(store, tenant: str, d: Dealership, start: datetime, days: int, reach: float = 0.5,
            unsubscribe_rate: float = 0.004) -> dict[str, int]:
     """``run_campaigns`` decided by suppressor in this process, every decision logged."""
-    from suppressor import events
-    from suppressor.decision_log import DecisionLog
-    from suppressor.decisions import Decider
+    from suppressor.customers import events
+    from suppressor.decisions.decide import Decider
+    from suppressor.decisions.log import DecisionLog
     from suppressor.domain import DecisionRequest, EventBatch
-    from suppressor.tenant_state import TenantStateCache
+    from suppressor.tenants.state import TenantStateCache
 
     log = DecisionLog(store)
     decider = Decider(store, TenantStateCache(store, 0.0), log)

@@ -23,16 +23,16 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from suppressor import events, tenants
-from suppressor.api import synthetic
-from suppressor import keys as K
-from suppressor import policy
-from suppressor.domain import EventBatch
-from suppressor.settings import Settings
-from suppressor.store import Store
-
 from server import start as start_server  # bench/server.py (scripts run from bench/)
+
+from suppressor.api import synthetic
+from suppressor.customers import events
+from suppressor.domain import EventBatch
+from suppressor.policy import document as policy
+from suppressor.settings import Settings
+from suppressor.storage import keys as K
+from suppressor.storage.store import Store
+from suppressor.tenants import apikeys
 
 
 def load(data_dir: Path, n: int, trained_share: float) -> str:
@@ -41,7 +41,7 @@ def load(data_dir: Path, n: int, trained_share: float) -> str:
 
     store = Store(Settings(data_dir=data_dir, redis_url=None))
     try:
-        key = tenants.create_key(store, "bench")
+        key = apikeys.create_key(store, "bench")
         t = time.time()
         n_hist = int(n * trained_share)
         dealer = synthetic.generate(n_hist, weeks=8, sends_per_week=2.0, seed=1)

@@ -29,9 +29,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' process harness
 
-from suppressor import keys, tenants  # noqa: E402
 from suppressor.settings import Settings  # noqa: E402
-from suppressor.store import Store  # noqa: E402
+from suppressor.storage import keys  # noqa: E402
+from suppressor.storage.store import Store  # noqa: E402
+from suppressor.tenants import apikeys  # noqa: E402
 from tests.faults import Clock, RedisServer, serve  # noqa: E402
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk" / "decisions.lua"
@@ -108,7 +109,7 @@ def main() -> None:
             server = RedisServer(Path(tmp) / name[:5]).start()
             settings = Settings(redis_url=server.url, data_dir=Path(tmp) / "data", model_refresh_seconds=1.0)
             st = Store(settings)
-            key = tenants.create_key(st, "bench")
+            key = apikeys.create_key(st, "bench")
             st.close()
             fault, heal = {"stop": (server.pause, server.resume), "kill": (server.kill, server.start),
                            None: (None, None)}[kind]
@@ -116,7 +117,7 @@ def main() -> None:
             server.close()
         settings = Settings(redis_url=None, data_dir=Path(tmp) / "embedded", model_refresh_seconds=1.0)
         st = Store(settings)
-        key = tenants.create_key(st, "bench")
+        key = apikeys.create_key(st, "bench")
         rows.append(scenario("embedded server killed (SIGKILL)", settings, key, args.seconds, args.connections,
                              lambda: os.kill(st.embedded.pid, signal.SIGKILL), lambda: None))
         st.close()

@@ -17,13 +17,13 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from suppressor.questions import TradeoffRequest
-from suppressor import lift, simulate, tenants
 from suppressor.api import synthetic
-from suppressor import policy as policies
+from suppressor.policy import document as policies
 from suppressor.settings import Settings
-from suppressor.store import Store
-
+from suppressor.storage.store import Store
+from suppressor.tenants import apikeys
+from suppressor.whatif import lift, reports
+from suppressor.whatif.questions import TradeoffRequest
 
 STUDIO_SAMPLE = TradeoffRequest.model_fields["max_decisions"].default  # what the studio's curve replays
 
@@ -59,7 +59,7 @@ def main() -> int:
         store = Store(Settings(data_dir=Path(tmp), redis_url=None))
         try:
             t, now = time.time(), datetime.now(timezone.utc)
-            tenants.create_key(store, "bench")
+            apikeys.create_key(store, "bench")
             dealer = synthetic.generate(args.customers, weeks=16, seed=5, end=now - timedelta(days=args.days + 1))
             synthetic.load(store, "bench", dealer)
             train_tenant(store, "bench", TrainConfig(), progress=lambda s: None)
@@ -70,19 +70,19 @@ def main() -> int:
                   f"them ({time.time() - t:.0f} s to build)\n", flush=True)
 
             n = counts["decisions"]
-            prepared = timed(store, "load the log and the customers' events", lambda: simulate.prepare(store, "bench"), 0)
-            cand = simulate.vary(prepared.current, "relevance_threshold", 0.12)
+            prepared = timed(store, "load the log and the customers' events", lambda: reports.prepare(store, "bench"), 0)
+            cand = reports.vary(prepared.current, "relevance_threshold", 0.12)
             timed(store, "simulate one candidate (2 policies)",
-                  lambda: simulate.simulate(store, "bench", cand, prepared), 2 * n)
+                  lambda: reports.simulate(store, "bench", cand, prepared), 2 * n)
             values = [round(0.02 * i, 2) for i in range(args.points)]
             timed(store, f"trade-off sweep ({args.points} points + current)",
-                  lambda: simulate.tradeoff(store, "bench", "relevance_threshold", values, prepared),
+                  lambda: reports.tradeoff(store, "bench", "relevance_threshold", values, prepared),
                   (args.points + 1) * n)
             small = timed(store, f"load a {STUDIO_SAMPLE:,}-decision sample (the studio's)",
-                          lambda: simulate.prepare(store, "bench", max_decisions=STUDIO_SAMPLE), 0)
+                          lambda: reports.prepare(store, "bench", max_decisions=STUDIO_SAMPLE), 0)
             k = len(small.history.decisions)
             timed(store, f"  its sweep ({args.points} points + current)",
-                  lambda: simulate.tradeoff(store, "bench", "relevance_threshold", values, small),
+                  lambda: reports.tradeoff(store, "bench", "relevance_threshold", values, small),
                   (args.points + 1) * k)
             timed(store, "holdout lift (weekly)", lambda: lift.lift(store, "bench"), 0)
         finally:

@@ -23,14 +23,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import numpy as np
-
-from suppressor import events, keys, tenants
-from suppressor.domain import Event, EventType, Kind
-from suppressor.model import pack
-from suppressor.settings import Settings
-from suppressor.store import Store
-
 from server import start as start_server  # bench/server.py (scripts run from bench/)
+
+from suppressor.customers import events
+from suppressor.domain import Event, EventType, Kind
+from suppressor.model.exported import pack
+from suppressor.settings import Settings
+from suppressor.storage import keys
+from suppressor.storage.store import Store
+from suppressor.tenants import apikeys
 
 SEGMENTS = ("suv", "sedan", "truck", "ev", "minivan")
 CHANNELS = ("email", "sms", "push")
@@ -123,7 +124,7 @@ def main() -> None:
         data_dir = Path(tmp)
         store = Store(Settings(data_dir=data_dir, redis_url=None))
         try:
-            key = tenants.create_key(store, "bench")
+            key = apikeys.create_key(store, "bench")
             t = time.time()
             n = load(store, args.customers, args.per_customer)
             print(f"loaded {n:,} interactions ({args.customers:,} customers) through ingestion in {time.time() - t:.0f} s", flush=True)

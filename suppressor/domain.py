@@ -5,10 +5,19 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Iterable, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+)
 
 ID_MAX = 128
 
@@ -213,6 +222,20 @@ class CustomerOut(CustomerIn):
     model_version: str | None = None
     interests: list[Affinity] = Field(default_factory=list)
     channel_affinities: list[Affinity] = Field(default_factory=list)
+
+
+class Signature(NamedTuple):
+    """A message as the model knows it: its channel, its kind and its topics (sorted, so the same
+    message always has the same signature)."""
+
+    channel: str | None
+    kind: str | None
+    topics: tuple[str, ...]
+
+    @classmethod
+    def of(cls, channel: str | None, kind: str | None, topics: Iterable[str] = ()) -> "Signature":
+        """The signature of a message or an event (topics in any order)."""
+        return cls(channel or None, kind or None, tuple(sorted(topics)))
 
 
 class Offer(Strict):

@@ -12,6 +12,14 @@ class Refused(ValueError):
         super().__init__("; ".join(f"{f}: {m}" for f, m in errors))
 
 
+class Conflict(Exception):
+    """The request clashes with work under way (a second training while one runs); retry later."""
+
+    def __init__(self, title: str, detail: str):
+        self.title, self.detail = title, detail
+        super().__init__(detail)
+
+
 class NotFound(KeyError):
     """Something named by the caller does not exist (``field`` names where it was named)."""
 

@@ -8,11 +8,11 @@ import logging
 import sys
 import time
 
-from suppressor import jobs
-from suppressor.features import EVENT_WEIGHTS
-from suppressor.labels import LabelRules
+from suppressor.model import jobs
+from suppressor.model.features import EVENT_WEIGHTS
+from suppressor.model.labels import LabelRules
 from suppressor.settings import Settings
-from suppressor.store import BATCH_TIMEOUT, Store
+from suppressor.storage.store import BATCH_TIMEOUT, Store
 
 from .fit import TrainConfig, TrainingError, train_tenant
 

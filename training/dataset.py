@@ -10,9 +10,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from suppressor import features, keys
-from suppressor.labels import LabelRules, epoch, group_by_message, label
-from suppressor.store import Store
+from suppressor.domain import Signature
+from suppressor.model import features
+from suppressor.model.labels import LabelRules, epoch, group_by_message, label
+from suppressor.storage import keys
+from suppressor.storage.store import Store
 
 
 @dataclass
@@ -22,7 +24,7 @@ class Dataset:
     customer_ids: list[str]
     attributes: list[dict[str, Any]]  # per customer
     item_keys: list[str]  # message id (or signature for organic behavior)
-    item_sigs: list[tuple[str | None, str | None, tuple[str, ...]]]
+    item_sigs: list[Signature]
     users: np.ndarray  # per pair
     items: np.ndarray
     labels: np.ndarray  # +1 / -1
@@ -66,7 +68,7 @@ def build(ids: list[str], attrs: list[dict], events: list[list[dict]], rules: La
     """Label every (customer, message) pair that has behavior."""
     rules = rules or LabelRules()
     item_index: dict[str, int] = {}
-    item_sigs: list[tuple] = []
+    item_sigs: list[Signature] = []
     users, items, labels, weights, tss = [], [], [], [], []
     all_ts = [epoch(e["ts"]) for evs in events for e in evs]
     now = max(all_ts) if all_ts else 0.0
@@ -121,11 +123,11 @@ def identity_mask(ds: "Dataset", min_pairs: int) -> np.ndarray:
     return counts >= min_pairs
 
 
-def item_matrix(sigs: list[tuple], vocab: dict[str, int]) -> sp.csr_matrix:
+def item_matrix(sigs: list[Signature], vocab: dict[str, int]) -> sp.csr_matrix:
     """Rows: messages; columns: channel, kind and topic features; rows sum to 1."""
     rows, cols = [], []
-    for i, (ch, kind, topics) in enumerate(sigs):
-        for f in features.item_features(ch, kind, topics):
+    for i, sig in enumerate(sigs):
+        for f in features.item_features(sig):
             rows.append(i)
             cols.append(vocab[f])
     return _normalized(rows, cols, (len(sigs), len(vocab)))
@@ -141,8 +143,8 @@ def _normalized(rows: list[int], cols: list[int], shape: tuple[int, int]) -> sp.
 def vocabularies(ds: Dataset, min_count: int = 2) -> tuple[dict[str, int], dict[str, int], dict[str, list[float]]]:
     """Item feature vocabulary, user attribute vocabulary (features seen >= min_count times), numeric edges."""
     item_vocab: dict[str, int] = {}
-    for ch, kind, topics in ds.item_sigs:
-        for f in features.item_features(ch, kind, topics):
+    for sig in ds.item_sigs:
+        for f in features.item_features(sig):
             item_vocab.setdefault(f, len(item_vocab))
     edges = features.numeric_edges(ds.attributes)
     counts: dict[str, int] = {}

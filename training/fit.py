@@ -11,12 +11,11 @@ import numpy as np
 import scipy.sparse as sp
 from lightfm import LightFM
 
-from suppressor import keys
-from suppressor import model as models
-from suppressor.customers import identity_field
-from suppressor.labels import LabelRules
-from suppressor.model import ExportedModel, pack
-from suppressor.store import Store
+from suppressor.model import exported as models
+from suppressor.model.exported import ExportedModel, identity_field, pack
+from suppressor.model.labels import LabelRules
+from suppressor.storage import keys
+from suppressor.storage.store import Store
 
 from . import dataset as ds_mod
 from .dataset import Dataset

@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from suppressor import customers, events, tenants
-from suppressor.decisions import Decider
+from suppressor.customers import events, profiles
+from suppressor.decisions.decide import Decider
 from suppressor.domain import CustomerIn, DecisionRequest, EventBatch
 from suppressor.settings import Settings
-from suppressor.store import BATCH_TIMEOUT, Store
-from suppressor.tenant_state import TenantStateCache
+from suppressor.storage.store import BATCH_TIMEOUT, Store
+from suppressor.tenants import apikeys
+from suppressor.tenants.state import TenantStateCache
 
 from .fit import TrainConfig, train_tenant
 from .metrics import auc
@@ -67,7 +68,7 @@ def ingest_half(store: Store, rows: Rows, idx: np.ndarray, rng: np.random.Genera
     evs = []
     for i in idx:
         cid = f"h-{i}"
-        customers.put(store, TENANT, cid, CustomerIn(attributes=rows.attrs[i], consent={"email": True}), None)
+        profiles.put(store, TENANT, cid, CustomerIn(attributes=rows.attrs[i], consent={"email": True}), None)
         kind = rows.segment[i]
         if kind == "none":
             continue  # no message, nothing the model can learn about a message
@@ -88,7 +89,7 @@ def score_half(store: Store, rows: Rows, idx: np.ndarray) -> dict[str, np.ndarra
     states = TenantStateCache(store, 0.0)
     model = states.get(TENANT).model  # new customers get their vector from attributes, as over the API
     for i in idx:
-        customers.put(store, TENANT, f"h-{i}", CustomerIn(attributes=rows.attrs[i], consent={"email": True}), model)
+        profiles.put(store, TENANT, f"h-{i}", CustomerIn(attributes=rows.attrs[i], consent={"email": True}), model)
     decider = Decider(store, states, None)
     out = {}
     for kind in EMAILS.values():
@@ -140,7 +141,7 @@ def evaluate(path: Path, seed: int = 7, bootstrap: int = 200, progress=print) ->
         settings = Settings(data_dir=Path(tmp), redis_url=None)
         store = Store(settings, bulk_timeout=BATCH_TIMEOUT)
         try:
-            tenants.purge(store, TENANT)
+            apikeys.purge(store, TENANT)
             n = ingest_half(store, rows, train_idx, rng)
             progress(f"ingested {len(train_idx)} customers and {n} events (training half)")
             model = train_tenant(store, TENANT, TrainConfig(seed=seed), progress=lambda m: progress(f"  {m}"))

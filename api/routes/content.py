@@ -3,13 +3,12 @@
 
 from fastapi import APIRouter, Response
 
-from suppressor import content
-from suppressor.content import Content, ContentIn
-from suppressor.policy import check_channels
+from suppressor.policy import content
+from suppressor.policy.content import Content, ContentIn
 
-from ..deps import PathId, ServicesDep, StoreDep, TenantDep, StoreUp
-from ..responses import ContentList
+from ..deps import PathId, ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import NOT_FOUND, RESPONSES, ApiError
+from ..responses import ContentList
 
 router = APIRouter(prefix="/v1/content", tags=["content"], dependencies=[StoreUp], responses=RESPONSES)
 
@@ -21,12 +20,9 @@ def list_content(tenant: TenantDep, store: StoreDep) -> ContentList:
 
 
 @router.put("/{content_id:path}", response_model=Content)
-def put_content(content_id: PathId, body: ContentIn, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Content:
+def put_content(content_id: PathId, body: ContentIn, tenant: TenantDep, services: ServicesDep) -> Content:
     """Create or replace an item (topics, channels, validity window)."""
-    check_channels(services.states.get(tenant).policy, [(f"channels[{i}]", ch) for i, ch in enumerate(body.channels)])
-    item = content.put(store, tenant, content_id, body)
-    services.states.invalidate(tenant)
-    return item
+    return services.admin.put_content(tenant, content_id, body)
 
 
 @router.get("/{content_id:path}", response_model=Content, responses=NOT_FOUND)
@@ -39,9 +35,7 @@ def get_content(content_id: PathId, tenant: TenantDep, store: StoreDep) -> Conte
 
 
 @router.delete("/{content_id:path}", status_code=204, responses=NOT_FOUND)
-def delete_content(content_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Response:
+def delete_content(content_id: PathId, tenant: TenantDep, services: ServicesDep) -> Response:
     """Remove an item."""
-    if not content.delete(store, tenant, content_id):
-        raise ApiError(404, "Not found", f"no content {content_id!r}", "content_id")
-    services.states.invalidate(tenant)
+    services.admin.delete_content(tenant, content_id)
     return Response(status_code=204)

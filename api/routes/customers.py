@@ -3,10 +3,10 @@
 
 from fastapi import APIRouter, Response
 
-from suppressor import customers, decision_log
+from suppressor.customers import erasure, profiles
 from suppressor.domain import CustomerIn, CustomerOut
 
-from ..deps import PathId, ServicesDep, StoreDep, TenantDep, StoreUp
+from ..deps import PathId, ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import NOT_FOUND, RESPONSES, ApiError
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[StoreUp], responses=RESPONSES)
@@ -15,13 +15,13 @@ router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[Sto
 @router.put("/{customer_id:path}", response_model=CustomerOut)
 def put_customer(customer_id: PathId, body: CustomerIn, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> CustomerOut:
     """Create or replace a profile (attributes, consent, preferred channel, time zone)."""
-    return customers.put(store, tenant, customer_id, body, services.states.get(tenant).model)
+    return profiles.put(store, tenant, customer_id, body, services.states.get(tenant).model)
 
 
 @router.get("/{customer_id:path}", response_model=CustomerOut, responses=NOT_FOUND)
 def get_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> CustomerOut:
     """The profile with learned interests and channel affinities."""
-    out = customers.get(store, tenant, customer_id, services.states.get(tenant).model)
+    out = profiles.get(store, tenant, customer_id, services.states.get(tenant).model)
     if out is None:
         raise ApiError(404, "Not found", f"no customer {customer_id!r}", "customer_id")
     return out
@@ -30,9 +30,5 @@ def get_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, servic
 @router.delete("/{customer_id:path}", status_code=204, responses=NOT_FOUND)
 def delete_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Response:
     """Erase everything about the customer: profile, events, vectors, decision log entries."""
-    existed = customers.delete(store, tenant, customer_id)
-    logged = decision_log.erase_customer(store, tenant, customer_id)
-    services.compactor.note()  # the store's files forget too, within SUPPRESSOR_ERASURE_REWRITE_SECONDS
-    if not existed and not logged:
-        raise ApiError(404, "Not found", f"no customer {customer_id!r}", "customer_id")
+    erasure.erase(store, tenant, customer_id, services.compactor)  # files rewritten within ERASURE_REWRITE_SECONDS
     return Response(status_code=204)

@@ -5,14 +5,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from suppressor import decision_log
-from suppressor.decisions import release
-from suppressor.errors import Refused
+from suppressor.decisions import log as decision_log
+from suppressor.decisions.decide import release
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest
+from suppressor.errors import Refused
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
-from ..responses import DecisionLogPage, Released
 from ..errors import NOT_FOUND, RESPONSES, ApiError
+from ..responses import DecisionLogPage, Released
 
 router = APIRouter(prefix="/v1", tags=["decisions"], responses=RESPONSES)
 

@@ -2,11 +2,11 @@
 
 from fastapi import APIRouter
 
-from suppressor import events
+from suppressor.customers import events
 from suppressor.domain import EventBatch, IngestResult
-from suppressor.policy import check_channels
+from suppressor.policy.document import check_channels
 
-from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
+from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import RESPONSES, ApiError
 
 router = APIRouter(prefix="/v1", tags=["events"], dependencies=[StoreUp], responses=RESPONSES)

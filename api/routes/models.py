@@ -1,17 +1,13 @@
 """GET /v1/models, POST /v1/models/train, GET /v1/models/jobs/{id}, POST /v1/models/{v}/activate."""
 
-import os
-import subprocess
-import sys
-
 from fastapi import APIRouter
 
-from suppressor import jobs
-from suppressor import model as models
+from suppressor.model import exported as models
+from suppressor.model import jobs
 
-from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
-from ..responses import Activated, ModelList, TrainingJob, TrainingStarted
+from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import CONFLICT, NOT_FOUND, RESPONSES, ApiError
+from ..responses import Activated, ModelList, TrainingJob, TrainingStarted
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[StoreUp], responses=RESPONSES)
 
@@ -23,17 +19,9 @@ def list_models(tenant: TenantDep, store: StoreDep) -> ModelList:
 
 
 @router.post("/train", status_code=202, responses=CONFLICT)
-def train(tenant: TenantDep, store: StoreDep, services: ServicesDep) -> TrainingStarted:
+def train(tenant: TenantDep, store: StoreDep) -> TrainingStarted:
     """Start training in a child process (LightFM never loads into the server); poll the job."""
-    job_id = jobs.create(store, tenant)
-    if job_id is None:
-        raise ApiError(409, "Training already running", "a training job for this tenant is still running", None)
-    env = dict(os.environ)
-    env["SUPPRESSOR_DATA_DIR"] = str(services.settings.data_dir.resolve())
-    if services.settings.redis_url:
-        env["REDIS_URL"] = services.settings.redis_url
-    subprocess.Popen([sys.executable, "-m", "suppressor.training", "--tenant", tenant, "--job", job_id], env=env,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    job_id = jobs.launch(store, tenant)  # Conflict -> 409 while one runs
     return TrainingStarted(job_id=job_id, poll=f"/v1/models/jobs/{job_id}")
 
 
@@ -47,8 +35,7 @@ def job(job_id: str, tenant: TenantDep, store: StoreDep) -> TrainingJob:
 
 
 @router.post("/{version}/activate", responses=NOT_FOUND)
-def activate(version: str, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Activated:
+def activate(version: str, tenant: TenantDep, services: ServicesDep) -> Activated:
     """Make a stored version active (roll back or forward); servers pick it up within a second."""
-    m = models.activate(store, tenant, version)  # NotFound -> 404, Refused -> 422 (api/errors.py)
-    services.states.invalidate(tenant)
+    m = services.admin.activate_model(tenant, version)  # NotFound -> 404, Refused -> 422 (api/errors.py)
     return Activated(active=m.version)

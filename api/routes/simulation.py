@@ -9,14 +9,16 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import ValidationError
 
-from suppressor import keys, lift, simulate
-from suppressor import model as models
-from suppressor import policy as policies
-from suppressor.policy import Policy, VersionedPolicy
-from suppressor.questions import SimulateRequest, TradeoffRequest, Window
+from suppressor.model import exported as models
+from suppressor.policy import document as policies
+from suppressor.policy.document import Policy, VersionedPolicy
+from suppressor.storage import keys
+from suppressor.whatif import lift, reports
+from suppressor.whatif.questions import SimulateRequest, TradeoffRequest, Window
 
-from ..deps import ServicesDep, StoreDep, TenantDep, StoreUp
+from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import RESPONSES, ApiError, invalid
+from ..responses import HoldoutLift, SimulateReport, TradeoffCurve
 
 router = APIRouter(prefix="/v1", tags=["what-if"], dependencies=[StoreUp], responses=RESPONSES)
 
@@ -43,20 +45,20 @@ class _Slot:
 
 
 @router.post("/policy:simulate")
-def simulate_policy(body: SimulateRequest, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> dict:
+def simulate_policy(body: SimulateRequest, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> SimulateReport:
     """Replay the logged decisions and what followed under a candidate policy; compare with the current one."""
     current = policies.get(store, tenant)
     candidate = _candidate(current, body.policy, body.changes)  # a bad candidate fails before any loading
     services.decision_log.flush()
     with _Slot():
-        prepared = simulate.prepare(store, tenant, current=current, **body.load())
-        report = simulate.simulate(store, tenant, candidate, prepared, examples=body.examples)
+        prepared = reports.prepare(store, tenant, current=current, **body.load())
+        report = reports.simulate(store, tenant, candidate, prepared, examples=body.examples)
     report["candidate"]["policy"] = candidate.model_dump(mode="json", exclude={"version", "campaigns"})
-    return report
+    return SimulateReport.model_validate(report)
 
 
 @router.post("/policy:tradeoff")
-def tradeoff(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> dict:
+def tradeoff(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> TradeoffCurve:
     """Sweep the relevance threshold (or scale every cap): sends vs engagement vs unsubscribes."""
     # the same question under the same policy and model: the answer of a few minutes ago is
     # still the answer (the log grows all the time; a sample of it barely moves)
@@ -68,8 +70,8 @@ def tradeoff(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services
     base = _candidate(policies.get(store, tenant), None, body.changes)
     services.decision_log.flush()
     with _Slot():
-        prepared = simulate.prepare(store, tenant, current=base, **body.load())
-        curve = simulate.tradeoff(store, tenant, body.param, body.values, prepared)
+        prepared = reports.prepare(store, tenant, current=base, **body.load())
+        curve = TradeoffCurve.model_validate(reports.tradeoff(store, tenant, body.param, body.values, prepared))
     if len(services.what_if_cache) > 64:
         services.what_if_cache.clear()
     services.what_if_cache[key] = (time.monotonic(), curve)
@@ -80,7 +82,7 @@ def tradeoff(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services
 def holdout(tenant: TenantDep, store: StoreDep, services: ServicesDep,
             bucket_days: Annotated[float, Query(ge=1, le=365, description="days per bucket (1 to 365)")] = 7.0,
             since: Annotated[str | None, Query(description="ISO time or a duration like '30d'")] = None,
-            until: Annotated[str | None, Query()] = None) -> dict:
+            until: Annotated[str | None, Query()] = None) -> HoldoutLift:
     """Governed customers vs the holdout: engagement, unsubscribe and complaint rates with 95% intervals."""
     try:
         window = Window.model_validate({"since": since, "until": until})
@@ -88,5 +90,5 @@ def holdout(tenant: TenantDep, store: StoreDep, services: ServicesDep,
         raise invalid(exc, "query") from None
     services.decision_log.flush()
     with _Slot():
-        return lift.lift(store, tenant, bucket_days, window.since, window.until)
+        return HoldoutLift.model_validate(lift.lift(store, tenant, bucket_days, window.since, window.until))
 

@@ -1,4 +1,4 @@
--- Claim event ids in one claims hash (see suppressor/events.py): for each (field, mine) pair,
+-- Claim event ids in one claims hash (see suppressor/customers/events.py): for each (field, mine) pair,
 -- HSETNX field -> mine ('p' + the customer's digest), and say whose it is now.
 -- KEYS: 1 the claims hash; ARGV[1] when the hash may expire (unix s), then pairs: field, mine.
 -- Returns one number per pair: 1 ours (new, or pending for this customer), 0 a duplicate,

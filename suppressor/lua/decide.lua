@@ -2,14 +2,14 @@
 -- KEYS: 1 profile, 2 vectors, 3 sends ledger, 4 offers, 5 state, 6 pending deliveries, 7 blocked topics,
 --       8 standing verdicts (message_id -> verdict JSON), 9 their expiry (message_id by ms)
 -- ARGV[1]: the parameters, as JSON (a replay hands them over as a table): named and documented in
---   suppressor/decisions.py (`static_params` for the policy and model, `request_params` per call);
+--   suppressor/decisions/decide.py (`static_params` for the policy and model, `request_params` per call);
 --   then pairs: candidate channel, packed float32 item vector for it ('' = unknown to the model)
 -- Returns { JSON verdict, packed user vector when a substitute is needed (else ''), 1 if the verdict
 -- is one given earlier for this message (asked again while it stands: nothing recorded) else 0 }.
 --
 -- The rules are the local functions `rule_*` below, run in the order of RULES. Each reads the
 -- verdict under way (D) and may add reasons (`fire`), suppress (`stop`) or defer (`defer_to`).
--- Every reason code a rule fires is listed in suppressor/reasons.py (a test keeps both in step).
+-- Every reason code a rule fires is listed in suppressor/policy/reasons.py (a test keeps both in step).
 local P = type(ARGV[1]) == 'table' and ARGV[1] or cjson.decode(ARGV[1])
 local now, dim = P.now, P.dim
 local requested, kind = P.channel, P.kind

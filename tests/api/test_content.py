@@ -1,6 +1,6 @@
 """PUT/GET/DELETE /v1/content/{content_id}."""
 
-from tests.conftest import auth
+from tests.factories import auth
 
 CLINIC = {"title": "Winter safety clinic", "topics": ["content:safety-clinic"], "channels": ["email", "sms"],
           "valid_until": "2030-01-01T00:00:00Z"}

@@ -1,6 +1,6 @@
 """Customers: profile round trip, validation, erasure and tenant isolation."""
 
-from tests.conftest import auth
+from tests.factories import auth
 
 PROFILE = {"attributes": {"vehicle": "2019 RAV4", "household_size": 3, "lead_stage": "shopping"},
            "consent": {"email": True, "sms": False}, "preferred_channel": "email", "timezone": "America/Chicago"}

@@ -2,8 +2,7 @@
 
 import itertools
 
-from tests.conftest import auth, message
-
+from tests.factories import auth, message
 
 _mids = itertools.count()
 
@@ -77,8 +76,8 @@ def test_unreachable_store_answers_degraded_over_http_within_the_deadline(settin
     from fastapi.testclient import TestClient
 
     from suppressor.api.app import create_app
-    from suppressor.store import Store
-    from suppressor.tenants import KeyResolver
+    from suppressor.storage.store import Store
+    from suppressor.tenants.apikeys import KeyResolver
 
     dead_settings = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "decision_deadline_ms": 100})
     dead = Store(dead_settings)

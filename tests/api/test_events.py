@@ -1,7 +1,7 @@
 """POST /v1/events: stored once, retries not double-counted, bad input changes nothing."""
 
-from suppressor import keys
-from tests.conftest import auth, iso
+from suppressor.storage import keys
+from tests.factories import auth, iso
 
 
 def ev(i: int, customer: str = "c-1", typ: str = "clicked", **extra) -> dict:
@@ -68,7 +68,7 @@ def test_future_timestamp_is_rejected(client, key, store):
 
 
 def test_oldest_events_are_trimmed_per_customer(store):
-    from suppressor import events
+    from suppressor.customers import events
     from suppressor.domain import Event
 
     cap = store.settings.max_events_per_customer
@@ -96,8 +96,8 @@ def test_a_systematic_mistake_reports_a_bounded_error_list(client, key, store):
 def test_new_behavior_moves_the_score_within_seconds_without_retraining(client, key, store):
     import time
 
-    from tests.training.test_fit import fan_events, ingest
     from suppressor.training.fit import TrainConfig, train_tenant
+    from tests.factories import fan_events, ingest
 
     ingest(store, "acme", fan_events())
     train_tenant(store, "acme", TrainConfig())

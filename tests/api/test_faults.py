@@ -10,10 +10,10 @@ import time
 import httpx
 import pytest
 
-from suppressor import tenants
 from suppressor.settings import Settings
-from suppressor.store import Store
-from tests.conftest import auth
+from suppressor.storage.store import Store
+from suppressor.tenants import apikeys
+from tests.factories import auth
 from tests.faults import Clock, RedisServer, decision_bodies, hammer, p99, redis_server_or_skip, serve
 
 DEADLINE_MS = 250
@@ -34,7 +34,7 @@ def decision_load(url: str, key: str, seconds: float, clients: int = 8, clock: C
 
 
 def test_a_healthy_store_answers_500_concurrent_decisions_none_degraded(settings, store):
-    key = tenants.create_key(store, "acme")
+    key = apikeys.create_key(store, "acme")
     with serve(settings) as url:
         setup_tenant(url, key)
 
@@ -63,7 +63,7 @@ def private_tenant(tmp_path, server) -> tuple[Settings, str]:
     """Settings for the private server, and an API key of tenant acme on it."""
     settings = Settings(redis_url=server.url, data_dir=tmp_path / "data", model_refresh_seconds=1.0)
     st = Store(settings)
-    key = tenants.create_key(st, "acme")
+    key = apikeys.create_key(st, "acme")
     st.close()
     return settings, key
 
@@ -136,7 +136,7 @@ def test_a_killed_store_is_answered_at_once_and_recovered_after_restart(tmp_path
 def test_a_killed_embedded_server_is_restarted_on_its_data(tmp_path):
     settings = Settings(redis_url=None, data_dir=tmp_path / "embedded", model_refresh_seconds=1.0)
     st = Store(settings)
-    key = tenants.create_key(st, "acme")
+    key = apikeys.create_key(st, "acme")
     pid = st.embedded.pid
     with serve(settings) as url:
         setup_tenant(url, key, failure_mode="defer")

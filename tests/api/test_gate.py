@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from suppressor.api.app import create_app
-from tests.conftest import auth
+from tests.factories import auth
 from tests.faults import serve
 
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from suppressor import keys
-from tests.conftest import auth
+from suppressor.storage import keys
+from tests.factories import auth
 from tests.faults import serve
 
 _n = itertools.count()

@@ -3,9 +3,8 @@
 import itertools
 import time
 
-from suppressor import jobs
-from tests.conftest import auth, message
-from tests.training.test_fit import fan_events, ingest
+from suppressor.model import jobs
+from tests.factories import auth, fan_events, ingest, message
 
 
 def wait_for(client, key, job_id, timeout=180):

@@ -2,7 +2,7 @@
 
 from urllib.parse import quote
 
-from tests.conftest import auth
+from tests.factories import auth
 
 
 def test_defaults_then_versions(client, key):

@@ -7,7 +7,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from suppressor.api.app import create_app
-from tests.conftest import GOVERNED_TENANT, auth
+from tests.factories import GOVERNED_TENANT, auth
 
 # keys without a TTL are allowed only where they are bounded per tenant (or global and tiny)
 BOUNDED = [
@@ -42,15 +42,15 @@ def test_after_a_realistic_run_every_growing_key_has_a_ttl(settings, store, gove
 
 
 def test_an_erased_customer_is_gone_from_the_append_only_file(tmp_path):
-    from suppressor import tenants
     from suppressor.settings import Settings
+    from suppressor.tenants import apikeys
 
     settings = Settings(redis_url=None, data_dir=tmp_path / "embedded", erasure_rewrite_seconds=0.0)
     marker = "erase-me-7f3a9c@example.com"
     app = create_app(settings)
     with TestClient(app) as c:
         store = app.state.services.store
-        key = tenants.create_key(store, GOVERNED_TENANT)
+        key = apikeys.create_key(store, GOVERNED_TENANT)
         h = auth(key)
         c.put(f"/v1/customers/{marker}", json={"attributes": {"email": marker}}, headers=h)
         c.post("/v1/events", json={"events": [{"event_id": f"{marker}-1", "customer_id": marker, "type": "opened",

@@ -1,6 +1,6 @@
 """POST /v1/policy:simulate, POST /v1/policy:tradeoff, GET /v1/holdout, GET /studio."""
 
-from tests.conftest import auth
+from tests.factories import auth
 
 
 def test_simulate_changes_against_the_current_policy(client, governed):

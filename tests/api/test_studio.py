@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from suppressor.api.app import create_app
-from tests.conftest import auth
+from tests.factories import auth
 
 CHROMIUM = os.environ.get("SUPPRESSOR_CHROMIUM", "/usr/bin/chromium")
 # as the machine's notes advise: no background connections out of a closed network

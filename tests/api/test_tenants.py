@@ -6,10 +6,10 @@ import httpx
 import numpy as np
 import pytest
 
-from suppressor import model as models
-from suppressor import tenants
-from suppressor.model import ExportedModel
-from tests.conftest import auth
+from suppressor.model import exported as models
+from suppressor.model.exported import ExportedModel
+from suppressor.tenants import apikeys
+from tests.factories import auth
 from tests.faults import serve
 
 # Both tenants are at policy version 1 and model version v1: only the tenant tells them apart.
@@ -39,7 +39,7 @@ def plant(store, tenant: str) -> None:
 def keys_by_tenant(store):
     out = {}
     for t in POLICIES:
-        out[t] = tenants.create_key(store, t)
+        out[t] = apikeys.create_key(store, t)
         plant(store, t)
     return out
 

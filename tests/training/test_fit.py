@@ -3,32 +3,13 @@
 import numpy as np
 import pytest
 
-from suppressor import customers, events, model as models
 from suppressor.api import synthetic
-from suppressor.domain import CustomerIn, EventBatch
-from tests.conftest import auth, iso, message
+from suppressor.customers import profiles
+from suppressor.domain import CustomerIn, Signature
+from suppressor.model import exported as models
 from suppressor.training.fit import TrainConfig, TrainingError, train_tenant
 from suppressor.training.metrics import auc, fit_platt
-
-
-def fan_events(n_fans: int = 30, weeks: int = 8) -> list[dict]:
-    """Yankees fans click Yankees offers and ignore Red Sox ones; Red Sox fans the opposite."""
-    out = []
-    for team, other in (("yankees", "red-sox"), ("red-sox", "yankees")):
-        for i in range(n_fans):
-            cid = f"{team}-fan-{i}"
-            for w in range(weeks):
-                for t, typ in ((team, "clicked"), (other, "ignored")):
-                    base = {"customer_id": cid, "channel": "email", "kind": "sales",
-                            "message_id": f"tickets-{t}-w{w}", "topics": [f"team:{t}", "offer:tickets"]}
-                    out.append({**base, "event_id": f"{cid}-{t}-{w}-d", "type": "delivered", "ts": iso(60 - 7 * w)})
-                    out.append({**base, "event_id": f"{cid}-{t}-{w}-x", "type": typ, "ts": iso(59.5 - 7 * w)})
-    return out
-
-
-def ingest(store, tenant, evs):
-    for i in range(0, len(evs), 10_000):
-        events.ingest(store, tenant, EventBatch.model_validate({"events": evs[i:i + 10_000]}).events)
+from tests.factories import auth, fan_events, ingest, message
 
 
 def test_yankees_fan_gets_yankees_and_not_red_sox(client, key, store):
@@ -55,7 +36,7 @@ def test_yankees_fan_gets_yankees_and_not_red_sox(client, key, store):
 def test_planted_interests_and_channels_are_recovered(store):
     dealer = synthetic.generate(600, weeks=12, seed=3)
     for c in dealer.customers:
-        customers.put(store, "acme", c.customer_id, CustomerIn.model_validate(c.profile()), None)
+        profiles.put(store, "acme", c.customer_id, CustomerIn.model_validate(c.profile()), None)
     ingest(store, "acme", dealer.events)
     model = train_tenant(store, "acme", TrainConfig())
     assert model.metrics["holdout"] and model.metrics["auc"] > 0.7
@@ -66,16 +47,16 @@ def test_planted_interests_and_channels_are_recovered(store):
         user = model.user_vector(c.attributes)  # attributes only: a customer seen for the first time
         for _ in range(5):
             m, ch = dealer.messages[rng.integers(len(dealer.messages))], synthetic.CHANNELS[rng.integers(4)]
-            item = model.item_vector(ch, m.kind, m.topics)
+            item = model.item_vector(Signature.of(ch, m.kind, m.topics))
             scores.append(float(item[:-1] @ user[:-1] + item[-1] + user[-1]))
             truth.append(dealer.p_engage(c, m, ch))
     outcome = rng.random(len(truth)) < np.array(truth)
     # a new customer scored from attributes alone still ranks far better than chance
     assert auc(np.array(scores), outcome) > 0.65
 
-    from suppressor import keys
-    from suppressor.customers import learned_affinities
-    from suppressor.model import unpack
+    from suppressor.customers.profiles import learned_affinities
+    from suppressor.model.exported import unpack
+    from suppressor.storage import keys
 
     for c in dealer.customers:
         vec = unpack(store.bulk.hget(keys.vectors("acme", c.customer_id), model.version))
@@ -118,7 +99,7 @@ def test_a_model_below_the_quality_floor_is_kept_but_not_activated(store):
 def test_a_model_worse_than_the_active_one_is_not_activated(store):
     import json
 
-    from suppressor import keys
+    from suppressor.storage import keys
 
     ingest(store, "acme", fan_events())
     first = train_tenant(store, "acme", TrainConfig())

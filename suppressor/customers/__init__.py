@@ -1,0 +1,1 @@
+"""What we know of a customer: the profile, the behavior events (idempotent ingest) and erasure."""

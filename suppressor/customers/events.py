@@ -1,0 +1,110 @@
+"""Ingesting behavior events: idempotent by (tenant, event_id) for as long as events are kept.
+
+Each customer's events are stored by one script on the customer's slot (``HSETNX`` by event id,
+trimmed to the newest ``max_events_per_customer``). That alone forgets an id once the trim drops
+its event, and cannot see the same id under another customer; so every event id is also
+*claimed* tenant-wide, in shards on slots of their own (cluster-safe), for the customer retention:
+
+1. claim: ``HSETNX`` the id's digest -> ``p`` + the customer's digest (pending);
+2. store: the customer script, for ids newly claimed, or pending for this same customer (a
+   retry after a crash between 1 and 3; the script's own ``HSETNX`` keeps it single);
+3. settle: the claim becomes ``s`` + the customer's digest (stored).
+
+An id already settled, or claimed for another customer, is a duplicate; nothing is stored twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from suppressor.domain import Event, IngestResult
+from suppressor.storage import keys
+from suppressor.storage.store import Store, run_scripts
+
+SHARDS = 16
+
+
+def _digest(text: str, size: int) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=size).digest()
+
+
+def claim_key(tenant: str, event_id: str, ts: float) -> tuple[str, bytes]:
+    """The claims hash of one event id (by shard and by the event's month) and its field there."""
+    field = _digest(event_id, 12)
+    month = datetime.fromtimestamp(ts, timezone.utc).strftime("%Y%m")
+    return keys.event_claims(tenant, field[0] % SHARDS, month), field
+
+
+def _expire_at(month: str, retention_days: int) -> int:
+    """When a month's claims can go: its last event is older than the customer retention."""
+    y, m = int(month[:4]), int(month[4:])
+    end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=timezone.utc)
+    return int(end.timestamp()) + retention_days * 86400
+
+
+def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | None = None) -> IngestResult:
+    """Store validated events; an event_id this tenant already stored (for any customer) is a duplicate.
+
+    Customers who got at least one new event are added to ``changed`` (when given)."""
+    unique: list[Event] = []
+    seen: set[str] = set()
+    for ev in events:
+        if ev.event_id not in seen:
+            seen.add(ev.event_id)
+            unique.append(ev)
+
+    settings = store.settings
+    # one claim script per claims hash (a shard and a month): a few dozen calls for 10,000 events
+    by_key: dict[str, list[tuple[int, bytes, bytes]]] = defaultdict(list)
+    for i, ev in enumerate(unique):
+        key, field = claim_key(tenant, ev.event_id, ev.ts.timestamp())
+        by_key[key].append((i, field, b"p" + _digest(ev.customer_id, 8)))
+    calls = [([key], [_expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days),
+                      *(x for _, field, mine in rows for x in (field, mine))]) for key, rows in by_key.items()]
+    answers = run_scripts(store, "claim", calls, hot=False)
+
+    verdict_of = {i: (key, field, mine, verdict) for (key, rows), verdicts in zip(by_key.items(), answers)
+                  for (i, field, mine), verdict in zip(rows, verdicts)}
+    by_customer: dict[str, list[Event]] = defaultdict(list)
+    to_settle: dict[str, list[bytes]] = defaultdict(list)
+    reused = []
+    for i, ev in enumerate(unique):  # in the batch's order: state depends on it (a delivery before its open)
+        key, field, mine, verdict = verdict_of[i]
+        if verdict == 1:  # ours now, or ours from an attempt that stopped before settling
+            by_customer[ev.customer_id].append(ev)
+            to_settle[key] += [field, b"s" + mine[1:]]
+        elif verdict == 2 and len(reused) < 10:
+            reused.append(ev.event_id)
+
+    ttl = settings.customer_ttl_days * 86400
+    calls = []
+    for cid, evs in by_customer.items():
+        args: list = [settings.max_events_per_customer, ttl]
+        for ev in evs:
+            args += [ev.event_id, ev.ts.timestamp(), ev.model_dump_json(exclude_none=True, exclude={"customer_id"})]
+        calls.append(([keys.events(tenant, cid), keys.events_by_time(tenant, cid), keys.profile(tenant, cid),
+                       keys.state(tenant, cid), keys.pending(tenant, cid), keys.blocked_topics(tenant, cid)], args))
+    accepted = 0
+    if calls:
+        # the index first: a customer must be findable by training once any event is stored
+        store.bulk.sadd(keys.customers_index(tenant), *by_customer)
+        added = run_scripts(store, "ingest", calls, hot=False)
+        if changed is not None:
+            changed.update(cid for cid, n in zip(by_customer, added) if n)
+        accepted = sum(added)
+        pipe = store.bulk.pipeline(transaction=False)
+        for key, pairs in to_settle.items():
+            pipe.hset(key, mapping=dict(zip(pairs[0::2], pairs[1::2])))
+        pipe.execute()
+    return IngestResult(accepted=accepted, duplicates=len(events) - accepted, reused_ids=reused)
+
+
+def forget(store: Store, tenant: str, stored: list[tuple[bytes, float]]) -> None:
+    """Drop the claims of a customer's stored events (erasure): (event_id, ts seconds) pairs."""
+    pipe = store.bulk.pipeline(transaction=False)
+    for eid, ts in stored:
+        key, field = claim_key(tenant, eid.decode() if isinstance(eid, bytes) else eid, ts)
+        pipe.hdel(key, field)
+    pipe.execute()

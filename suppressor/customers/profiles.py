@@ -1,0 +1,178 @@
+"""Customer profiles: attributes, consent, preferences; learned interests on read; erasure."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import redis
+
+from suppressor.customers.events import forget
+from suppressor.domain import Affinity, CustomerIn, CustomerOut
+from suppressor.model.exported import ExportedModel, identity_field, pack, unpack
+from suppressor.storage import keys
+from suppressor.storage.store import Store
+
+
+def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: ExportedModel | None) -> CustomerOut:
+    """Create or replace a profile (unsubscribes stand unless re-consented later); refresh its vector."""
+    pkey, vkey = keys.profile(tenant, customer_id), keys.vectors(tenant, customer_id)
+    now = datetime.now(timezone.utc).isoformat()
+    with store.bulk.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                # watched: an unsubscribe landing between our read and write must not be lost
+                pipe.watch(pkey)
+                created, revoked_raw = pipe.hmget(pkey, "created_at", "revoked")
+                identity = pipe.hget(vkey, identity_field(model.version)) if model else None
+                n_events = pipe.zcard(keys.events_by_time(tenant, customer_id))
+                consent, revoked = apply_revocations(body, json.loads(revoked_raw) if revoked_raw else {})
+                mapping: dict[str, Any] = {
+                    "attributes": json.dumps(body.attributes),
+                    "consent": json.dumps(consent),
+                    "updated_at": now,
+                    "created_at": created.decode() if created else now,
+                    **({"revoked": json.dumps(revoked)} if revoked else {}),
+                    **_optional(body),
+                }
+                vec = model.user_vector(body.attributes, unpack(identity) if identity else None) if model else None
+                pipe.multi()
+                pipe.delete(pkey)
+                pipe.hset(pkey, mapping=mapping)
+                pipe.expire(pkey, store.settings.customer_ttl_days * 86400)
+                if vec is not None:
+                    pipe.hset(vkey, model.version, pack(vec))
+                    pipe.expire(vkey, store.settings.customer_ttl_days * 86400)
+                pipe.sadd(keys.customers_index(tenant), customer_id)
+                pipe.execute()
+                break
+            except redis.WatchError:
+                continue
+    return _out(customer_id, mapping, n_events, model, vec)
+
+
+def apply_revocations(body: CustomerIn, revoked: dict[str, float]) -> tuple[dict[str, bool], dict[str, float]]:
+    """The consent to store and the revocations that still stand (channel -> ms).
+
+    A CRM re-sending a profile it had before the customer unsubscribed must not opt them back
+    in: consent=true reopens a revoked channel only with a ``consent_at`` after the revocation."""
+    consent = dict(body.consent)
+    given = body.consent_at.timestamp() * 1000 if body.consent_at else None
+    standing = {}
+    for ch, at in revoked.items():
+        if consent.get(ch) is True and given is not None and given > at:
+            continue  # re-consented after unsubscribing
+        standing[ch] = at
+        consent[ch] = False
+    return consent, standing
+
+
+def _optional(body: CustomerIn) -> dict[str, str]:
+    """Profile fields the decide script reads directly (it cannot parse attributes or time zones)."""
+    out = {}
+    if body.preferred_channel:
+        out["preferred_channel"] = body.preferred_channel
+    if body.timezone:
+        out["timezone"] = body.timezone
+        out["tzt"] = _offsets_json(body.timezone, int(time.time() // 86400))
+    stage = body.attributes.get("lead_stage")
+    if isinstance(stage, str) and stage:
+        out["stage"] = stage.strip().lower()
+    if body.attributes.get("service_order_open") is True:
+        out["svc_open"] = "1"
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _offsets_json(tz: str, day: int) -> str:
+    """utc_offsets as stored, computed once per zone per day (a bulk import has few zones)."""
+    return json.dumps(utc_offsets(tz, day * 86400))
+
+
+def utc_offsets(tz: str, start: float | None = None, days: int = 730) -> list[list[int]]:
+    """[[utc_seconds, offset_seconds], ...]: the zone's offset now and at each change for ``days``."""
+    zone = ZoneInfo(tz)
+    t = int(start if start is not None else time.time()) - 86400
+
+    def offset(ts: int) -> int:
+        return int(datetime.fromtimestamp(ts, zone).utcoffset().total_seconds())
+
+    out = [[t, offset(t)]]
+    for _ in range(days):
+        nxt = t + 86400
+        if offset(nxt) != out[-1][1]:
+            lo, hi = t, nxt  # the change happens in (lo, hi]: find the second
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if offset(mid) == out[-1][1] else (lo, mid)
+            out.append([hi, offset(hi)])
+        t = nxt
+    return out
+
+
+def _decode(raw: dict[bytes, bytes]) -> dict[str, str]:
+    return {k.decode(): v.decode() for k, v in raw.items()}
+
+
+def get(store: Store, tenant: str, customer_id: str, model: ExportedModel | None) -> CustomerOut | None:
+    """The profile with learned interests and channel affinities; None if unknown."""
+    pipe = store.bulk.pipeline(transaction=False)
+    pipe.hgetall(keys.profile(tenant, customer_id))
+    pipe.zcard(keys.events_by_time(tenant, customer_id))
+    pipe.hget(keys.vectors(tenant, customer_id), model.version if model else "-")
+    raw, n_events, vec = pipe.execute()
+    if not raw and not n_events:
+        return None
+    return _out(customer_id, _decode(raw), n_events, model, unpack(vec) if vec else None)
+
+
+def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedModel | None,
+         user: np.ndarray | None) -> CustomerOut:
+    """The API view of a stored profile, with what the model learned."""
+    out = CustomerOut(
+        customer_id=customer_id,
+        attributes=json.loads(prof.get("attributes", "{}")),
+        consent=json.loads(prof.get("consent", "{}")),
+        revoked={ch: datetime.fromtimestamp(ms / 1000, timezone.utc)
+                 for ch, ms in json.loads(prof.get("revoked", "{}")).items()},
+        preferred_channel=prof.get("preferred_channel"),
+        timezone=prof.get("timezone"),
+        created_at=prof.get("created_at"),
+        updated_at=prof.get("updated_at"),
+        event_count=n_events,
+    )
+    if model is not None:
+        user = user if user is not None else model.user_vector(out.attributes)
+        out.model_version = model.version
+        out.interests, out.channel_affinities = learned_affinities(model, user)
+    return out
+
+
+def learned_affinities(model: ExportedModel, user: np.ndarray, top: int = 10) -> tuple[list[Affinity], list[Affinity]]:
+    """Topics the customer is drawn to most, and every channel, by log-odds contribution."""
+    aff = model.item_emb @ user[: model.dim] + model.item_bias
+    topics, channels = [], []
+    for name, a in zip(model.item_features, aff):
+        kind, _, value = name.partition(":")
+        if kind == "topic":
+            topics.append(Affinity(name=value, affinity=round(float(a), 4)))
+        elif kind == "channel":
+            channels.append(Affinity(name=value, affinity=round(float(a), 4)))
+    topics.sort(key=lambda x: -x.affinity)
+    channels.sort(key=lambda x: -x.affinity)
+    return topics[:top], channels
+
+
+def delete(store: Store, tenant: str, customer_id: str) -> bool:
+    """Erase everything stored about a customer; True if anything existed."""
+    forget(store, tenant, store.bulk.zrange(keys.events_by_time(tenant, customer_id), 0, -1, withscores=True))
+    pipe = store.bulk.pipeline(transaction=False)
+    pipe.delete(*keys.customer_keys(tenant, customer_id))
+    pipe.srem(keys.customers_index(tenant), customer_id)
+    deleted, removed = pipe.execute()
+    return bool(deleted or removed)

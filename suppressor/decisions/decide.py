@@ -1,0 +1,305 @@
+"""Pre-send verdicts: the message side scored with numpy, the customer side and every rule
+in one Lua call on the customer's slot (atomic with the ledger update)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import redis
+import redis.asyncio
+
+from suppressor.decisions.log import DecisionLog
+from suppressor.domain import Action, Decision, DecisionRequest, Kind, Reason, Signature
+from suppressor.model.exported import ExportedModel, unpack
+from suppressor.policy import content, reasons
+from suppressor.policy.document import Policy, check_channels, check_terms
+from suppressor.storage import keys
+from suppressor.storage.store import Store, arun_scripts, run_scripts
+from suppressor.tenants.state import TenantState, TenantStateCache
+
+log = logging.getLogger(__name__)
+
+# Up to this many requests a call is "small": it gets the decision deadline and stays on the
+# event loop; bigger batches use the bulk client and run their Python work in a thread.
+SMALL = 100
+
+_PROCESS = os.urandom(6).hex()
+_COUNTER = itertools.count()
+
+
+def _reseed() -> None:
+    global _PROCESS
+    _PROCESS = os.urandom(6).hex()
+
+
+os.register_at_fork(after_in_child=_reseed)  # forked workers must not share id prefixes
+
+
+def new_decision_id(customer_id: str) -> str:
+    """Unique without a syscall (per-process random prefix + counter); names its customer for release."""
+    return f"d_{_PROCESS}{next(_COUNTER):08x}.{customer_id}"
+
+
+def ledger_id(decision_id: str) -> str:
+    """The part of a decision id the send ledger keeps: ours alone, never the caller's customer id."""
+    return decision_id.partition(".")[0]
+
+
+def customer_of(decision_id: str) -> str | None:
+    """The customer a decision id names, or None if it is not one of ours."""
+    head, sep, cid = decision_id.partition(".")
+    return cid if sep and head.startswith("d_") and cid else None
+
+
+def in_holdout(tenant: str, customer_id: str, fraction: float) -> bool:
+    """Stable assignment: the same customer is always in (or out of) the holdout."""
+    if fraction <= 0:
+        return False
+    h = hashlib.blake2b(f"{tenant}:{customer_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64 < fraction
+
+
+def static_params(policy: Policy, model: ExportedModel | None) -> str:
+    """The decide script's parameters fixed by a policy and a model, as a JSON body fragment:
+    the model's ``model`` (version, '' for none), ``dim``, ``cal_a``/``cal_b`` (Platt calibration),
+    then the policy's own (``Policy.script_params``)."""
+    body = {
+        "model": model.version if model else "",
+        "dim": model.dim if model else 0,
+        "cal_a": model.calibration["a"] if model else 1.0,
+        "cal_b": model.calibration["b"] if model else 0.0,
+        **policy.script_params(),
+    }
+    return json.dumps(body)[1:-1]
+
+
+def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
+    """The script parameters that come from one request (all but ``holdout`` and ``policy_version``).
+
+    ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
+    ``channel``, ``kind``, ``allow_reroute``, ``transactional``, ``dry``, ``topics``, and ``offer``
+    {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one."""
+    msg = req.message
+    params = {
+        "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
+        "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "transactional": msg.kind == Kind.transactional,
+        "dry": req.dry_run, "topics": msg.topics or [],
+    }
+    if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
+        offer = {"key": msg.offer.key, "terms": msg.offer.terms, "terms_json": json.dumps(msg.offer.terms, sort_keys=True)}
+        if msg.offer.expires is not None:
+            offer["until"] = int(msg.offer.expires.timestamp() * 1000)
+        params["offer"] = offer
+    return params
+
+
+def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: list[str]) -> list:
+    """The script's trailing arguments: each candidate channel (the requested one, then the caller's
+    or the tenant's declared ones) with its packed item vector."""
+    msg = req.message
+    candidates = [msg.channel]
+    for ch in req.channels if req.channels is not None else declared:
+        if ch not in candidates:
+            candidates.append(ch)
+    args: list = []
+    for ch in candidates:
+        args += [ch, model.packed_item(Signature.of(ch, msg.kind, msg.topics)) if model else b""]
+    return args
+
+
+class StoreDown(Exception):
+    """The store is known not to answer (its monitor missed it): verdicts are degraded at once."""
+
+
+@dataclass
+class _Batch:
+    tenant: str
+    requests: list[DecisionRequest]
+    state: TenantState
+    policies: list[Policy]
+    now: datetime
+    ids: list[str]
+    calls: list[tuple[list[str], list]]
+
+
+class Decider:
+    """Turns decision requests into verdicts for one process (shared by all tenants)."""
+
+    def __init__(self, store: Store, states: TenantStateCache, decision_log: DecisionLog | None):
+        self.store = store
+        self.states = states
+        self.log = decision_log
+        self._static: dict[tuple, str] = {}
+        self._warned_at: dict[str, float] = {}
+
+    def decide(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> list[Decision]:
+        """Verdicts for ``requests`` in order: one EVALSHA each, all in one round trip."""
+        state = self.states.get(tenant) if self.store.up else self.states.cached(tenant)
+        if not self.store.up or not state.loaded:
+            return self._degraded(self._prepare(state, tenant, requests, now, calls=False), StoreDown())
+        batch = self._prepare(state, tenant, requests, now)
+        try:
+            # big batches use the bulk connection: the deadline is for single verdicts
+            raw = run_scripts(self.store, "decide", batch.calls, hot=len(requests) <= SMALL)
+        except redis.RedisError as exc:
+            return self._degraded(batch, exc)
+        return self._finish(batch, raw)
+
+    async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
+                      bulk: redis.asyncio.Redis, started: float | None = None) -> list[Decision]:
+        """``decide`` on asyncio clients: small calls answered within the decision deadline (counted
+        from ``started``, a ``time.monotonic()``), big batches within the store timeout."""
+        small = len(requests) <= SMALL
+        t0 = started if started is not None else time.monotonic()
+        # the store's share of the deadline; the rest is for turning its answer into verdicts
+        budget = self.store.settings.decision_deadline_ms / 1000 * 0.8 if small else self.store.bulk_timeout
+
+        def left() -> float:
+            return max(0.0, budget - (time.monotonic() - t0))
+
+        state = await self.states.aget(tenant, left())  # the gate has usually refreshed it already
+        # known down, or the tenant's policy never read: answer now, and never with a made-up policy
+        if not self.store.up or not state.loaded:
+            return self._degraded(self._prepare(state, tenant, requests, calls=False), StoreDown())
+        # a big batch's Python work goes to a thread so single decisions keep flowing beside it
+        batch = (self._prepare(state, tenant, requests) if small
+                 else await asyncio.to_thread(self._prepare, state, tenant, requests))
+        try:
+            # Redis answers a pipeline only after running all of it: a 10,000-item batch
+            # takes longer than one decision's deadline, so it goes on the bulk client.
+            raw = await self.store.bounded(arun_scripts(self.store, hot if small else bulk, "decide", batch.calls),
+                                           left())
+        except (redis.RedisError, asyncio.TimeoutError) as exc:
+            return self._degraded(batch, exc)
+        return self._finish(batch, raw) if small else await asyncio.to_thread(self._finish, batch, raw)
+
+    def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
+                 now: datetime | None = None, calls: bool = True) -> _Batch:
+        """Each request's policy and decision id, and (``calls``) its script arguments; an undeclared
+        channel or an uncomparable offer term is refused before anything runs."""
+        now = now or datetime.now(timezone.utc)
+        now_ms = int(now.timestamp() * 1000)
+        batch = _Batch(tenant, requests, state, [], now, [], [])
+        for i, req in enumerate(requests):
+            policy = state.policy.for_campaign(req.message.campaign_id)
+            if state.loaded:  # refused, never guessed at (a default policy knows nothing to refuse)
+                check_channels(policy, [(f"items[{i}].message.channel", req.message.channel),
+                                        *((f"items[{i}].channels[{j}]", ch) for j, ch in enumerate(req.channels or ()))])
+                if req.message.offer is not None:
+                    check_terms(policy, f"items[{i}].message.offer.terms", req.message.offer.terms)
+            did = new_decision_id(req.customer_id)
+            batch.policies.append(policy)
+            batch.ids.append(did)
+            if calls:
+                batch.calls.append(self._call(tenant, req, policy, state, did, now_ms))
+        return batch
+
+    def _call(self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str,
+              now_ms: int) -> tuple[list[str], list]:
+        model, msg = state.model, req.message
+        # keyed by tenant: every tenant's policy starts at version 1 (one tenant's caps must never reach another)
+        skey = (tenant, state.policy.version, msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
+                model.version if model else None)
+        static = self._static.get(skey)
+        if static is None:
+            if len(self._static) > 1000:
+                self._static.clear()
+            static = self._static[skey] = static_params(policy, model)
+        dynamic = request_params(req, did, now_ms)
+        dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
+        dynamic["policy_version"] = state.policy.version
+        args: list = ["{" + static + "," + json.dumps(dynamic)[1:], *channel_args(req, model, policy.declared_channels)]
+        return keys.decision_keys(tenant, req.customer_id), args
+
+    def _finish(self, batch: _Batch, raw: list) -> list[Decision]:
+        out = []
+        for req, did, (res, user, replayed) in zip(batch.requests, batch.ids, raw):
+            d = self._decision(batch, req, did, json.loads(res), user, bool(replayed))
+            out.append(d)
+            if self.log is not None and not req.dry_run and not d.replayed:
+                # the request rides along so a later replay can re-decide it under another policy
+                record = d.model_dump_json(exclude_none=True)[:-1] + ',"request":' + req.model_dump_json(exclude_none=True) + "}"
+                self.log.append(batch.tenant, record)
+        return out
+
+    def _decision(self, batch: _Batch, req: DecisionRequest, did: str, res: dict, user: bytes,
+                  replayed: bool = False) -> Decision:
+        model = batch.state.model
+        # a standing verdict answers as it was given: its id, time, policy and model
+        version = res.get("mv") or None if replayed else (model.version if model else None)
+        codes = res.get("reasons") or []
+        scores = {ch: round(float(s), 6) for ch, s in (res.get("scores") or {}).items()}
+        channel = res.get("channel")
+        substitute = None
+        if any(r["code"] == "sales_balance" for r in codes):
+            substitute = content.best_substitute(batch.state.catalog, model, unpack(user) if user else None,
+                                                 res.get("considered") or req.message.channel, batch.now)
+        nb = res.get("not_before")
+        return Decision(
+            decision_id=res["did"] if replayed else did,
+            customer_id=req.customer_id,
+            message_id=req.message.message_id,
+            action=Action(res["action"]),
+            channel=channel,
+            requested_channel=req.message.channel,
+            not_before=datetime.fromtimestamp(nb / 1000, timezone.utc) if nb else None,
+            score=scores.get(channel or req.message.channel),
+            channel_scores=scores,
+            # built from our own script's output: skip re-validation on the hot path
+            reasons=[Reason.model_construct(code=r["code"], message=reasons.text(r, version)) for r in codes],
+            substitute=substitute,
+            policy_version=int(res.get("pv") or 0) if replayed else batch.state.policy.version,
+            model_version=version,
+            dry_run=req.dry_run,
+            replayed=replayed,
+            decided_at=datetime.fromtimestamp(res["at"] / 1000, timezone.utc) if replayed else batch.now,
+        )
+
+    def _degraded(self, batch: _Batch, exc: Exception) -> list[Decision]:
+        last = self._warned_at.get(batch.tenant, 0.0)
+        if time.monotonic() - last > 10:  # one line per tenant per 10 s, not one per decision
+            self._warned_at[batch.tenant] = time.monotonic()
+            level = logging.ERROR if isinstance(exc, redis.ResponseError) else logging.WARNING
+            log.log(level, "tenant %s: decisions degraded: %r", batch.tenant, exc)
+        return [self._degraded_one(batch, req, policy, did, exc)
+                for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
+
+    def _degraded_one(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, exc: Exception) -> Decision:
+        mode = policy.failure_mode
+        why = "store down" if isinstance(exc, StoreDown) else type(exc).__name__
+        detail = (f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
+                  f"({why}); tenant failure mode is '{mode}'")
+        model = batch.state.model
+        return Decision(
+            decision_id=did,
+            customer_id=req.customer_id,
+            message_id=req.message.message_id,
+            action=Action(mode),
+            channel=req.message.channel if mode != "suppress" else None,
+            requested_channel=req.message.channel,
+            not_before=batch.now + timedelta(seconds=policy.failure_retry_seconds) if mode == "defer" else None,
+            score=None,
+            reasons=[Reason(code="degraded", message=reasons.text({"code": "degraded", "detail": detail}, None))],
+            policy_version=batch.state.policy.version,
+            model_version=model.version if model else None,
+            dry_run=req.dry_run,
+            decided_at=batch.now,
+        )
+
+
+def release(store: Store, tenant: str, decision_id: str) -> bool:
+    """Give back the capacity of a decision the caller did not send after all."""
+    cid = customer_of(decision_id)
+    if cid is None:
+        return False
+    return bool(store.scripts["release"](
+        keys=[keys.sends(tenant, cid), keys.offers(tenant, cid), keys.verdicts(tenant, cid), keys.verdicts_expiry(tenant, cid)],
+        args=[decision_id, ledger_id(decision_id)]))

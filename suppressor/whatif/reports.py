@@ -1,0 +1,159 @@
+"""The what-if reports: a candidate policy against the current one (simulate), and one parameter
+swept into a trade-off curve."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from suppressor.model import exported as models
+from suppressor.model.exported import ExportedModel
+from suppressor.policy import document as policies
+from suppressor.policy import reasons
+from suppressor.policy.document import VersionedPolicy
+from suppressor.storage.store import Store
+from suppressor.whatif.estimate import Estimator, intervals, summarize
+from suppressor.whatif.history import ATTRIBUTION_DAYS, History, iso, load_history
+from suppressor.whatif.replay import replay
+
+SWEEPABLE = ("relevance_threshold", "cap_scale")
+
+
+def _pct(a: float, b: float) -> float | None:
+    return round(100 * a / b, 1) if b else None
+
+
+def _compare(cur: dict, cand: dict) -> dict:
+    return {
+        "sends_pct": _pct(cand["sends"], cur["sends"]),
+        "engagement_kept_pct": _pct(cand["engagement"], cur["engagement"]),
+        "unsubscribes_avoided": round(cur["unsubscribes"] - cand["unsubscribes"], 2),
+        "complaints_avoided": round(cur["complaints"] - cand["complaints"], 2),
+        "sales_share": [cur["mix"]["sales_share"], cand["mix"]["sales_share"]],
+    }
+
+
+def _view(v: dict, model_version: str | None) -> dict:
+    return {"action": v["action"], "channel": v.get("channel"),
+            "reasons": [{"code": r["code"], "message": reasons.text(r, model_version)} for r in v.get("reasons") or []]}
+
+
+@dataclass
+class Prepared:
+    """A loaded history, the model that scores it and the policy to compare with (reused by sweeps)."""
+
+    history: History
+    model: ExportedModel | None
+    current: VersionedPolicy
+
+
+def prepare(store: Store, tenant: str, since: datetime | None = None, until: datetime | None = None,
+            max_decisions: int = 50_000, current: VersionedPolicy | None = None) -> Prepared:
+    """Load what every simulation of this tenant needs; ``current`` defaults to the saved policy."""
+    active = models.active_version(store, tenant)
+    model = models.load(store, tenant, active) if active else None
+    return Prepared(load_history(store, tenant, since, until, max_decisions), model,
+                    current or policies.get(store, tenant))
+
+
+def _frame(p: Prepared) -> dict:
+    h = p.history
+    times = [d.at_ms for d in h.decisions]
+    return {
+        "window": {"from": iso(min(times)) if times else None, "to": iso(max(times)) if times else None},
+        "decisions": len(h.decisions), "customers": h.customers,
+        "sampled": {"decisions": len(h.decisions), "of_decisions": h.decisions_total,
+                    "customers": h.customers, "of_customers": h.customers_total},
+        "model_version": p.model.version if p.model else None,
+        "attribution_days": ATTRIBUTION_DAYS,
+    }
+
+
+def simulate(store: Store, tenant: str, candidate: VersionedPolicy, prepared: Prepared | None = None,
+             examples: int = 20, **load: Any) -> dict:
+    """Candidate vs current policy over the logged decisions: what each keeps, stops and costs."""
+    p = prepared or prepare(store, tenant, **load)
+    h = p.history
+    cur_v, cand_v = replay(store, h, [p.current, candidate], p.model) if h.decisions else ([], [])
+    est = Estimator.fit(h, cur_v)
+    (cur, cur_rows), (cand, cand_rows) = summarize(h, cur_v, est), summarize(h, cand_v, est)
+    changed = [i for i, (a, b) in enumerate(zip(cur_v, cand_v))
+               if (a["action"], a.get("channel")) != (b["action"], b.get("channel"))]
+    version = p.model.version if p.model else None
+    agree = sum(d.record["action"] == v["action"] for d, v in zip(h.decisions, cur_v))
+    return {
+        **_frame(p),
+        "current": {"policy_version": p.current.version, **cur},
+        "candidate": cand,
+        "change": {**_compare(cur, cand), "decisions_changed": len(changed),
+                   "intervals": intervals(cur_rows, cand_rows)},
+        # how faithfully the replay reproduces what was decided at the time (model or policy since changed?)
+        "agreement_with_log_pct": _pct(agree, len(h.decisions)),
+        "examples": [{"decision_id": h.decisions[i].record["decision_id"], "customer_id": h.decisions[i].customer_id,
+                      "message_id": h.decisions[i].request.message.message_id,
+                      "decided_at": h.decisions[i].record["decided_at"],
+                      "current": _view(cur_v[i], version), "candidate": _view(cand_v[i], version)}
+                     for i in changed[:examples]],
+    }
+
+
+def vary(base: VersionedPolicy, param: str, value: float) -> VersionedPolicy:
+    """``base`` with one swept parameter set (campaign overrides kept)."""
+    doc = base.model_dump(mode="json")
+    if param == "relevance_threshold":
+        doc["relevance_threshold"] = value
+    elif param == "cap_scale":
+        doc["caps"] = [{**c, "max": c["max"] and max(1, round(c["max"] * value))} for c in doc["caps"]]
+    else:
+        raise ValueError(f"cannot sweep {param!r}; choose one of {', '.join(SWEEPABLE)}")
+    return VersionedPolicy.model_validate(doc)
+
+
+def default_values(p: Prepared, param: str) -> list[float]:
+    """Sweep points: thresholds at score deciles of the logged decisions, or cap multipliers."""
+    if param == "cap_scale":
+        return [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
+    scores = [d.record["score"] for d in p.history.decisions if d.record.get("score") is not None]
+    qs = np.quantile(scores, np.linspace(0, 0.9, 10)).tolist() if scores else []
+    return sorted({0.0, round(p.current.relevance_threshold, 4), *(round(q, 4) for q in qs)})
+
+
+def tradeoff(store: Store, tenant: str, param: str = "relevance_threshold", values: list[float] | None = None,
+             prepared: Prepared | None = None, **load: Any) -> dict:
+    """Sends vs expected engagement vs expected unsubscribes as one parameter sweeps, vs the current policy."""
+    if param not in SWEEPABLE:
+        raise ValueError(f"cannot sweep {param!r}; choose one of {', '.join(SWEEPABLE)}")
+    p = prepared or prepare(store, tenant, **load)
+    values = sorted(set(values)) if values else default_values(p, param)
+    h = p.history
+    pols = [p.current, *(vary(p.current, param, v) for v in values)]
+    verdicts = replay(store, h, pols, p.model) if h.decisions else [[] for _ in pols]
+    est = Estimator.fit(h, verdicts[0])
+    cur, cur_rows = summarize(h, verdicts[0], est)
+    current_value = p.current.relevance_threshold if param == "relevance_threshold" else 1.0
+    points = []
+    for value, vs in zip(values, verdicts[1:]):
+        s, rows = summarize(h, vs, est)
+        ci = intervals(cur_rows, rows)
+        points.append({
+            "value": value, "current": value == current_value,
+            "sends": s["sends"], "sends_pct": _pct(s["sends"], cur["sends"]),
+            "engagement": s["engagement"], "engagement_pct": _pct(s["engagement"], cur["engagement"]),
+            "unsubscribes": s["unsubscribes"], "unsubscribes_pct": _pct(s["unsubscribes"], cur["unsubscribes"]),
+            "complaints": s["complaints"], "sales_share": s["mix"]["sales_share"],
+            "intervals": {k: ci.get(k) for k in ("sends_pct", "engagement_pct", "unsubscribes_pct")},
+        })
+    picks = {}
+    for target in (95, 98, 99):
+        ok = [pt for pt in points if (pt["engagement_pct"] or 0) >= target]
+        if ok:
+            best = min(ok, key=lambda pt: pt["sends"])
+            picks[f"{target}%"] = {"value": best["value"], "sends_pct": best["sends_pct"],
+                                   "engagement_pct": best["engagement_pct"], "unsubscribes_pct": best["unsubscribes_pct"]}
+    return {**_frame(p), "param": param, "policy_version": p.current.version,
+            "current": {"value": current_value, "sends": cur["sends"], "engagement": cur["engagement"],
+                        "unsubscribes": cur["unsubscribes"], "complaints": cur["complaints"]},
+            "points": points, "picks": picks}

@@ -1,0 +1,46 @@
+"""The key layout is a contract with every deployed Redis: pin it."""
+
+from redis.crc import key_slot
+
+from suppressor.storage import keys
+
+
+def test_customer_keys_are_pinned_and_share_one_slot():
+    assert keys.customer_keys("acme", "c-42") == [
+        "sup:{acme:c-42}:profile",
+        "sup:{acme:c-42}:ev",
+        "sup:{acme:c-42}:evt",
+        "sup:{acme:c-42}:vec",
+        "sup:{acme:c-42}:sends",
+        "sup:{acme:c-42}:offers",
+        "sup:{acme:c-42}:state",
+        "sup:{acme:c-42}:pending",
+        "sup:{acme:c-42}:blocked",
+        "sup:{acme:c-42}:verdicts",
+        "sup:{acme:c-42}:vexp",
+    ]
+    assert set(keys.decision_keys("acme", "c-42")) <= set(keys.customer_keys("acme", "c-42"))
+    slots = {key_slot(k.encode()) for k in keys.customer_keys("acme", "c-42")}
+    assert len(slots) == 1
+
+
+def test_tenant_keys_are_pinned_and_share_one_slot():
+    tenant_keys = [
+        keys.customers_index("acme"), keys.policy("acme"), keys.policy_history("acme"),
+        keys.decision_log("acme"), keys.model_active("acme"), keys.model_seq("acme"),
+        keys.models("acme"), keys.model_arrays("acme", "v3"), keys.train_job("acme", "j1"),
+        keys.content("acme"), keys.content_version("acme"),
+    ]
+    assert tenant_keys == [
+        "sup:{acme}:customers", "sup:{acme}:policy", "sup:{acme}:policy:history",
+        "sup:{acme}:decisions", "sup:{acme}:model:active", "sup:{acme}:model:seq",
+        "sup:{acme}:models", "sup:{acme}:model:v3", "sup:{acme}:job:j1",
+        "sup:{acme}:content", "sup:{acme}:content:version",
+    ]
+    assert len({key_slot(k.encode()) for k in tenant_keys}) == 1
+
+
+def test_customer_ids_with_colons_stay_in_their_own_tag():
+    # "acme" + "x:y" must not collide with tenant "acme:x" (tenant names cannot hold ':')
+    assert keys.profile("acme", "x:y") == "sup:{acme:x:y}:profile"
+    assert key_slot(keys.profile("acme", "x:y").encode()) == key_slot(keys.vectors("acme", "x:y").encode())
