@@ -170,8 +170,22 @@ class IngestResult(BaseModel):
                                   "stored for another customer: event ids are unique per tenant, so these were not stored")
 
 
+class Vehicle(Strict):
+    """A vehicle the customer owns (the model reads its make, segment, age and service timing)."""
+
+    vin: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+    year: int | None = Field(default=None, ge=1900, le=2100)
+    make: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
+    model: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
+    segment: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
+        default=None, description="e.g. suv, truck, sedan, ev")
+    purchased_at: Timestamp | None = None
+    last_service_at: Timestamp | None = None
+    next_service_due: Timestamp | None = None
+
+
 class CustomerIn(Strict):
-    """A customer profile as PUT: attributes, consent, preferred channel, time zone."""
+    """A customer profile as PUT: attributes, consent, preferred channel, time zone, household, vehicles."""
 
     attributes: dict[str, AttrScalar | list[AttrScalar]] = Field(default_factory=dict)
     consent: dict[Channel, bool] = Field(default_factory=dict)
@@ -180,6 +194,10 @@ class CustomerIn(Strict):
         "is re-opened only by consent=true given after the unsubscribe")
     preferred_channel: Channel | None = None
     timezone: str | None = None
+    household_id: Identifier | None = Field(
+        default=None, description="customers with the same household_id share the policy's household rules "
+        "(caps, offers, the quiet period after a purchase)")
+    vehicles: list[Vehicle] = Field(default_factory=list, max_length=20)
 
     @field_validator("timezone")
     @classmethod

@@ -16,6 +16,7 @@ An id already settled, or claimed for another customer, is a duplicate; nothing 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from datetime import datetime, timezone
 
@@ -98,7 +99,25 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
         for key, pairs in to_settle.items():
             pipe.hset(key, mapping=dict(zip(pairs[0::2], pairs[1::2])))
         pipe.execute()
+        _tell_households(store, tenant, by_customer)
     return IngestResult(accepted=accepted, duplicates=len(events) - accepted, reused_ids=reused)
+
+
+def _tell_households(store: Store, tenant: str, by_customer: dict[str, list[Event]]) -> None:
+    """A member's purchase starts the household's quiet period (the household's own slot)."""
+    bought = {cid: max(e.ts.timestamp() for e in evs if e.type == "purchased")
+              for cid, evs in by_customer.items() if any(e.type == "purchased" for e in evs)}
+    if not bought:
+        return
+    pipe = store.bulk.pipeline(transaction=False)
+    for cid in bought:
+        pipe.hget(keys.profile(tenant, cid), "hh")
+    ttl_ms = store.settings.customer_ttl_days * 86_400_000
+    calls = [(keys.household_keys(tenant, hh.decode()),
+              [json.dumps({"op": "purchase", "cid": cid, "at": int(at * 1000), "ttl_ms": ttl_ms})])
+             for (cid, at), hh in zip(bought.items(), pipe.execute()) if hh]
+    if calls:
+        run_scripts(store, "household", calls, hot=False)
 
 
 def forget(store: Store, tenant: str, stored: list[tuple[bytes, float]]) -> None:

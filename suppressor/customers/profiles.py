@@ -28,7 +28,7 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
             try:
                 # watched: an unsubscribe landing between our read and write must not be lost
                 pipe.watch(pkey)
-                created, revoked_raw = pipe.hmget(pkey, "created_at", "revoked")
+                created, revoked_raw, old_hh = pipe.hmget(pkey, "created_at", "revoked", "hh")
                 identity = pipe.hget(vkey, identity_field(model.version)) if model else None
                 n_events = pipe.zcard(keys.events_by_time(tenant, customer_id))
                 consent, revoked = apply_revocations(body, json.loads(revoked_raw) if revoked_raw else {})
@@ -53,7 +53,35 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
                 break
             except redis.WatchError:
                 continue
+    _join(store, tenant, customer_id, old_hh.decode() if old_hh else None, body.household_id)
     return _out(customer_id, mapping, n_events, model, vec)
+
+
+def _forget_in_household(store: Store, tenant: str, household: str, customer_id: str) -> None:
+    """Drop the customer's sends and offers from the household's records (erasure)."""
+    sends, sent, offers = (keys.household(tenant, household, p) for p in ("sends", "sent", "offers"))
+    mine = [f for f, v in store.bulk.hgetall(sent).items() if json.loads(v).get("cid") == customer_id]
+    held = [f for f, v in store.bulk.hgetall(offers).items() if json.loads(v).get("cid") == customer_id]
+    pipe = store.bulk.pipeline(transaction=False)
+    if mine:
+        pipe.hdel(sent, *mine)
+        pipe.zrem(sends, *mine)
+    if held:
+        pipe.hdel(offers, *held)
+    pipe.execute()
+
+
+def _join(store: Store, tenant: str, customer_id: str, old: str | None, new: str | None) -> None:
+    """Keep the households' member sets in step with the profile (each household on its own slot)."""
+    ttl = store.settings.customer_ttl_days * 86400
+    pipe = store.bulk.pipeline(transaction=False)
+    if old and old != new:
+        pipe.srem(keys.household(tenant, old, "members"), customer_id)
+        pipe.hdel(keys.household(tenant, old, "purchases"), customer_id)
+    if new:
+        pipe.sadd(keys.household(tenant, new, "members"), customer_id)
+        pipe.expire(keys.household(tenant, new, "members"), ttl)
+    pipe.execute()
 
 
 def apply_revocations(body: CustomerIn, revoked: dict[str, float]) -> tuple[dict[str, bool], dict[str, float]]:
@@ -85,6 +113,10 @@ def _optional(body: CustomerIn) -> dict[str, str]:
         out["stage"] = stage.strip().lower()
     if body.attributes.get("service_order_open") is True:
         out["svc_open"] = "1"
+    if body.household_id:
+        out["hh"] = body.household_id
+    if body.vehicles:
+        out["vehicles"] = json.dumps([v.model_dump(mode="json", exclude_none=True) for v in body.vehicles])
     return out
 
 
@@ -142,6 +174,8 @@ def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedM
                  for ch, ms in json.loads(prof.get("revoked", "{}")).items()},
         preferred_channel=prof.get("preferred_channel"),
         timezone=prof.get("timezone"),
+        household_id=prof.get("hh"),
+        vehicles=json.loads(prof.get("vehicles", "[]")),
         created_at=prof.get("created_at"),
         updated_at=prof.get("updated_at"),
         event_count=n_events,
@@ -170,6 +204,10 @@ def learned_affinities(model: ExportedModel, user: np.ndarray, top: int = 10) ->
 
 def delete(store: Store, tenant: str, customer_id: str) -> bool:
     """Erase everything stored about a customer; True if anything existed."""
+    hh = store.bulk.hget(keys.profile(tenant, customer_id), "hh")
+    if hh:
+        _join(store, tenant, customer_id, hh.decode(), None)
+        _forget_in_household(store, tenant, hh.decode(), customer_id)
     forget(store, tenant, store.bulk.zrange(keys.events_by_time(tenant, customer_id), 0, -1, withscores=True))
     pipe = store.bulk.pipeline(transaction=False)
     pipe.delete(*keys.customer_keys(tenant, customer_id))

@@ -17,7 +17,7 @@ import redis
 import redis.asyncio
 
 from suppressor.decisions.log import DecisionLog
-from suppressor.domain import Action, Decision, DecisionRequest, Kind, Reason, Signature
+from suppressor.domain import Action, Decision, DecisionRequest, Kind, Offer, Reason, Signature
 from suppressor.model.exported import ExportedModel, unpack
 from suppressor.policy import content, reasons
 from suppressor.policy.document import Policy, check_channels, check_terms
@@ -94,11 +94,16 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
         "dry": req.dry_run, "topics": msg.topics or [],
     }
     if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
-        offer = {"key": msg.offer.key, "terms": msg.offer.terms, "terms_json": json.dumps(msg.offer.terms, sort_keys=True)}
-        if msg.offer.expires is not None:
-            offer["until"] = int(msg.offer.expires.timestamp() * 1000)
-        params["offer"] = offer
+        params["offer"] = offer_params(msg.offer)
     return params
+
+
+def offer_params(offer: Offer) -> dict:
+    """An offer as the scripts read it: key, terms, canonical terms_json (to spot a duplicate), until?"""
+    out = {"key": offer.key, "terms": offer.terms, "terms_json": json.dumps(offer.terms, sort_keys=True)}
+    if offer.expires is not None:
+        out["until"] = int(offer.expires.timestamp() * 1000)
+    return out
 
 
 def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: list[str]) -> list:
@@ -146,12 +151,18 @@ class Decider:
         if not self.store.up or not state.loaded:
             return self._degraded(self._prepare(state, tenant, requests, now, calls=False), StoreDown())
         batch = self._prepare(state, tenant, requests, now)
+        hot = len(requests) <= SMALL  # big batches use the bulk connection: the deadline is for single verdicts
         try:
-            # big batches use the bulk connection: the deadline is for single verdicts
-            raw = run_scripts(self.store, "decide", batch.calls, hot=len(requests) <= SMALL)
+            verdicts = self._parse(run_scripts(self.store, "decide", batch.calls, hot=hot))
+            asks = self._household_asks(batch, verdicts)
+            if asks:
+                said = run_scripts(self.store, "household", [call for _, call in asks], hot=hot)
+                undo = self._household_says(batch, verdicts, asks, said)
+                if undo:
+                    run_scripts(self.store, "release", undo, hot=hot)
         except redis.RedisError as exc:
             return self._degraded(batch, exc)
-        return self._finish(batch, raw)
+        return self._finish(batch, verdicts)
 
     async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
                       bulk: redis.asyncio.Redis, started: float | None = None) -> list[Decision]:
@@ -172,14 +183,22 @@ class Decider:
         # a big batch's Python work goes to a thread so single decisions keep flowing beside it
         batch = (self._prepare(state, tenant, requests) if small
                  else await asyncio.to_thread(self._prepare, state, tenant, requests))
+        # Redis answers a pipeline only after running all of it: a 10,000-item batch
+        # takes longer than one decision's deadline, so it goes on the bulk client.
+        client = hot if small else bulk
         try:
-            # Redis answers a pipeline only after running all of it: a 10,000-item batch
-            # takes longer than one decision's deadline, so it goes on the bulk client.
-            raw = await self.store.bounded(arun_scripts(self.store, hot if small else bulk, "decide", batch.calls),
-                                           left())
+            verdicts = self._parse(await self.store.bounded(
+                arun_scripts(self.store, client, "decide", batch.calls), left()))
+            asks = self._household_asks(batch, verdicts)
+            if asks:  # members of a household: the household's word, on its own slot
+                said = await self.store.bounded(
+                    arun_scripts(self.store, client, "household", [call for _, call in asks]), left())
+                undo = self._household_says(batch, verdicts, asks, said)
+                if undo:
+                    await self.store.bounded(arun_scripts(self.store, client, "release", undo), left())
         except (redis.RedisError, asyncio.TimeoutError) as exc:
             return self._degraded(batch, exc)
-        return self._finish(batch, raw) if small else await asyncio.to_thread(self._finish, batch, raw)
+        return self._finish(batch, verdicts) if small else await asyncio.to_thread(self._finish, batch, verdicts)
 
     def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
                  now: datetime | None = None, calls: bool = True) -> _Batch:
@@ -219,10 +238,59 @@ class Decider:
         args: list = ["{" + static + "," + json.dumps(dynamic)[1:], *channel_args(req, model, policy.declared_channels)]
         return keys.decision_keys(tenant, req.customer_id), args
 
-    def _finish(self, batch: _Batch, raw: list) -> list[Decision]:
+    @staticmethod
+    def _parse(raw: list) -> list[tuple[dict, bytes, bool]]:
+        return [(json.loads(res), user, bool(replayed)) for res, user, replayed in raw]
+
+    def _household_asks(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[tuple[int, tuple]]:
+        """The household script's calls for the fresh sends to household members: (index, call)."""
+        asks = []
+        for i, (res, _, replayed) in enumerate(verdicts):
+            if replayed or not res.get("hh") or res["action"] not in ("send", "reroute"):
+                continue
+            req, did, policy = batch.requests[i], batch.ids[i], batch.policies[i]
+            msg = req.message
+            params = {"op": "check", "now": res["at"], "did": did, "seq": ledger_id(did), "cid": req.customer_id,
+                      "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run,
+                      "household": self._household_params(batch.tenant, batch.state, msg.campaign_id, policy),
+                      "conflict": policy.offers.conflict, "better": policy.offers.better,
+                      "offer_window_ms": policy.offers.window * 1000}
+            if msg.offer is not None:
+                params["offer"] = offer_params(msg.offer)
+            asks.append((i, (keys.household_keys(batch.tenant, res["hh"]), [json.dumps(params)])))
+        return asks
+
+    def _household_params(self, tenant: str, state: TenantState, campaign: str | None, policy: Policy) -> dict:
+        key = ("hh", tenant, state.policy.version, campaign if campaign in state.policy.campaigns else None)
+        hit = self._static.get(key)
+        if hit is None:
+            hit = self._static[key] = policy.script_params()["household"]
+        return hit
+
+    def _household_says(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]], asks: list[tuple[int, tuple]],
+                        said: list) -> list[tuple[list[str], list]]:
+        """Turn the sends a household refused into suppressions; the release calls that take their
+        ledger entries back and leave the suppression standing for the message."""
+        undo = []
+        for (i, _), word in zip(asks, said):
+            if not word:
+                continue
+            res, user, _ = verdicts[i]
+            res.update(action="suppress", channel=None, considered=res.get("channel"), not_before=None,
+                       reasons=[*(res.get("reasons") or []), json.loads(word)])
+            verdicts[i] = (res, user, False)
+            req, did = batch.requests[i], batch.ids[i]
+            if not req.dry_run:
+                cid = req.customer_id
+                undo.append(([keys.sends(batch.tenant, cid), keys.offers(batch.tenant, cid),
+                              keys.verdicts(batch.tenant, cid), keys.verdicts_expiry(batch.tenant, cid)],
+                             [did, ledger_id(did), req.message.message_id, json.dumps(res), res["until"]]))
+        return undo
+
+    def _finish(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[Decision]:
         out = []
-        for req, did, (res, user, replayed) in zip(batch.requests, batch.ids, raw):
-            d = self._decision(batch, req, did, json.loads(res), user, bool(replayed))
+        for req, did, (res, user, replayed) in zip(batch.requests, batch.ids, verdicts):
+            d = self._decision(batch, req, did, res, user, replayed)
             out.append(d)
             if self.log is not None and not req.dry_run and not d.replayed:
                 # the request rides along so a later replay can re-decide it under another policy
@@ -296,10 +364,15 @@ class Decider:
 
 
 def release(store: Store, tenant: str, decision_id: str) -> bool:
-    """Give back the capacity of a decision the caller did not send after all."""
+    """Give back the capacity of a decision the caller did not send after all (the household's too)."""
     cid = customer_of(decision_id)
     if cid is None:
         return False
-    return bool(store.scripts["release"](
+    released = bool(store.scripts["release"](
         keys=[keys.sends(tenant, cid), keys.offers(tenant, cid), keys.verdicts(tenant, cid), keys.verdicts_expiry(tenant, cid)],
         args=[decision_id, ledger_id(decision_id)]))
+    hh = store.bulk.hget(keys.profile(tenant, cid), "hh")
+    if released and hh:
+        store.scripts["household"](keys=keys.household_keys(tenant, hh.decode()),
+                                   args=[json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})])
+    return released

@@ -31,7 +31,7 @@ if standing then
 end
 
 -- the customer --------------------------------------------------------------------------------
-local prof = redis.call('HMGET', KEYS[1], 'consent', 'preferred_channel', 'stage', 'svc_open', 'tzt')
+local prof = redis.call('HMGET', KEYS[1], 'consent', 'preferred_channel', 'stage', 'svc_open', 'tzt', 'hh')
 local consent = prof[1] and cjson.decode(prof[1]) or {}
 local preferred, stage, svc_open = prof[2], prof[3], prof[4] == '1'
 
@@ -157,6 +157,15 @@ local function rule_exempt()
   end
 end
 
+-- the household's word: live, lua/household.lua gives it after these rules (on the household's
+-- slot); a replay hands over the word the household gave when the decision was logged
+local function rule_household()
+  if P.household_said then
+    fire(P.household_said)
+    stop('suppress')
+  end
+end
+
 -- lifecycle gates: no sales asks after a purchase or while a service order is open
 local function rule_lifecycle()
   if kind ~= 'sales' then return end
@@ -230,21 +239,7 @@ local function rule_offers()
     stop('suppress')
     return
   end
-  local better = P.offers.conflict == 'better_only'
-  local any_better = false
-  if better then
-    for term, dir in pairs(P.offers.better) do
-      local a, b = P.offer.terms[term], prev.terms[term]
-      if type(a) == 'number' and type(b) == 'number' then
-        if (dir == 'lower' and a < b) or (dir == 'higher' and a > b) then any_better = true
-        elseif a ~= b then better = false end
-      end
-    end
-    for term, v in pairs(P.offer.terms) do  -- a term we cannot compare is not "better"
-      if P.offers.better[term] == nil and prev.terms[term] ~= v then better = false end
-    end
-  end
-  if not (better and any_better) then
+  if not (P.offers.conflict == 'better_only' and strictly_better(P.offer.terms, prev.terms, P.offers.better)) then
     fire({ code = 'offer_conflict', key = P.offer.key, dup = false, prev_channel = prev.ch,
            prev_terms = prev.terms, mode = P.offers.conflict, days = days })
     stop('suppress')
@@ -347,7 +342,7 @@ local function rule_quiet_hours()
 end
 
 -- in order: a suppression ends the evaluation, deferrals combine (the latest not_before)
-local RULES = { rule_consent, rule_topics, rule_exempt, rule_lifecycle, rule_channel, rule_relevance, rule_offers,
+local RULES = { rule_consent, rule_topics, rule_exempt, rule_household, rule_lifecycle, rule_channel, rule_relevance, rule_offers,
                 rule_caps, rule_balance, rule_fatigue, rule_cooldown, rule_quiet_hours }
 for _, rule in ipairs(RULES) do
   if rule() == 'exempt' or D.action == 'suppress' then break end
@@ -370,7 +365,8 @@ local v_until = now + P.verdict_ms
 if action == 'defer' then v_until = math.min(D.not_before, v_until) end
 local verdict = cjson.encode({ action = action, channel = channel, considered = D.considered, not_before = D.not_before,
                                scores = scores, reasons = D.reasons, did = P.did, at = now, pv = P.policy_version,
-                               mv = P.model, sub = D.need_vector, ['until'] = v_until })
+                               mv = P.model, sub = D.need_vector, ['until'] = v_until,
+                               hh = (not P.transactional and not P.holdout) and prof[6] or nil })
 if not P.dry and v_until > now then
   redis.call('HSET', KEYS[8], P.mid, verdict)
   redis.call('ZADD', KEYS[9], v_until, P.mid)

@@ -1,6 +1,8 @@
--- Undo a decision's ledger entries (the caller did not send after all), and let its message be
--- decided anew. KEYS: 1 sends ledger, 2 offers, 3 standing verdicts, 4 their expiry
--- ARGV[1] decision id, ARGV[2] its ledger part (the decision id without the customer).
+-- Undo a decision's ledger entries (the caller did not send after all, or the household refused
+-- it), and let its message be decided anew, or stand as the given verdict.
+-- KEYS: 1 sends ledger, 2 offers, 3 standing verdicts, 4 their expiry
+-- ARGV[1] decision id, ARGV[2] its ledger part (the decision id without the customer);
+-- optionally ARGV[3] the message id, ARGV[4] the verdict that stands instead (JSON), ARGV[5] until (ms).
 -- Returns 1 if anything was released.
 local did = ARGV[1]
 local prefix = ARGV[2] .. '|'
@@ -14,7 +16,10 @@ local offers = redis.call('HGETALL', KEYS[2])
 for i = 1, #offers, 2 do
   if cjson.decode(offers[i + 1]).did == did then redis.call('HDEL', KEYS[2], offers[i]) end
 end
-if released > 0 then
+if ARGV[4] then
+  redis.call('HSET', KEYS[3], ARGV[3], ARGV[4])
+  redis.call('ZADD', KEYS[4], tonumber(ARGV[5]), ARGV[3])
+elseif released > 0 then
   local verdicts = redis.call('HGETALL', KEYS[3])
   for i = 1, #verdicts, 2 do
     if cjson.decode(verdicts[i + 1]).did == did then

@@ -137,6 +137,27 @@ class Lifecycle(Strict):
         return v
 
 
+class HouseholdCap(CapRule):
+    """A cap on the sends to all members of a household together."""
+
+    per_offer: StrictBool = Field(default=False, description="count per offer key: at most `max` pieces of one offer")
+
+
+class Household(Strict):
+    """Rules that hold across the members of a household (customers with the same household_id)."""
+
+    caps: list[HouseholdCap] = Field(default_factory=list, max_length=20,
+                                     description="caps over all members' sends, e.g. one direct-mail piece per "
+                                     "offer per 30 days: {channel: direct_mail, max: 1, window: 30d, per_offer: true}")
+    offers: StrictBool = Field(default=True, description="a member's active offer binds the household: other "
+                               "terms for the same offer key are a conflict (offers.conflict and offers.better apply)")
+    shared_channels: list[Channel] = Field(default_factory=lambda: ["direct_mail"], description="channels that "
+                                           "reach the whole household: an offer already sent to one member on them "
+                                           "is not sent again to another")
+    post_purchase_quiet: Duration = Field(default=30 * 86400, description="no sales asks to the other members this "
+                                          "long after a member's purchase (0 = off)")
+
+
 class Transactional(Strict):
     """How transactional messages are treated."""
 
@@ -170,6 +191,7 @@ class Policy(Strict):
     channels: Channels = Field(default_factory=Channels)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    household: Household = Field(default_factory=Household)
     transactional: Transactional = Field(default_factory=Transactional)
     holdout_fraction: float = Field(default=0.0, ge=0.0, le=0.5,
                                     description="share of customers who get every relevant-or-not message (to measure lift)")
@@ -194,7 +216,8 @@ class Policy(Strict):
         max_share, value_between, window_ms}; ``offers`` {on, conflict, window_ms, better};
         ``learned`` {on, margin} (learned reroutes); ``quiet`` {on, start, stop (minutes of the day),
         channels?}; ``lifecycle`` {post_purchase_ms, service_blocks}; ``verdict_ms`` (how long a
-        verdict stands)."""
+        verdict stands); ``household`` (lua/household.lua) {caps [{channel, kind?, max, window_ms,
+        per_offer}], offers, shared (channels), quiet_ms, ledger_ms}."""
         minutes = lambda hhmm: int(hhmm[:2]) * 60 + int(hhmm[3:])  # noqa: E731
         windows = [c.window for c in self.caps] + [self.balance.window, self.min_gap, self.fatigue.cooldown, 86400]
         return {
@@ -221,6 +244,14 @@ class Policy(Strict):
             "lifecycle": {"post_purchase_ms": self.lifecycle.post_purchase_quiet * 1000,
                           "service_blocks": self.lifecycle.block_sales_while_service_open},
             "verdict_ms": self.verdict_window * 1000,
+            "household": {
+                "caps": [{"channel": c.channel, "max": c.max, "window_ms": c.window * 1000, "per_offer": c.per_offer,
+                          **({"kind": c.kind.value} if c.kind else {})} for c in self.household.caps],
+                "offers": self.household.offers and self.offers.enabled,
+                "shared": self.household.shared_channels,
+                "quiet_ms": self.household.post_purchase_quiet * 1000,
+                "ledger_ms": max([c.window for c in self.household.caps] + [self.offers.window, 86400]) * 1000,
+            },
         }
 
     @model_validator(mode="after")
@@ -228,6 +259,8 @@ class Policy(Strict):
         declared = set(self.declared_channels)
         named = [("require_opt_in", ch) for ch in self.require_opt_in]
         named += [(f"caps[{i}].channel", c.channel) for i, c in enumerate(self.caps) if c.channel != "any"]
+        named += [(f"household.caps[{i}].channel", c.channel) for i, c in enumerate(self.household.caps)
+                  if c.channel != "any"]
         named += [("quiet_hours.channels", ch) for ch in self.quiet_hours.channels or ()]
         for where, ch in named:
             if ch not in declared:

@@ -154,6 +154,27 @@ def _offer_conflict(r, _mv):
     return f"a {r['key']} offer ({terms}) went out on {r['prev_channel']} {_ago(r['days'])}; {rule}"
 
 
+@reason("household", "suppress", True, "the customer's household: another member holds this offer on other terms "
+        "or got this piece on a shared channel, a household cap is full, or a member just bought")
+def _household(r, _mv):
+    rule = r["rule"]
+    if rule == "logged":
+        return "the household's rules refused it when it was decided (what-ifs keep the household's word)"
+    if rule == "purchase":
+        return (f"another member of the household bought {_ago(r['days'])}; no sales asks to the household for "
+                f"{r['quiet_days']:.0f} days")
+    if rule == "duplicate":
+        return f"the {r['key']} offer already went to this household by {r['channel']} {_ago(r['days'])}"
+    if rule == "offer_conflict":
+        terms = ", ".join(f"{k} {v}" for k, v in sorted(r.get("prev_terms", {}).items())) or "other terms"
+        return (f"another member of the household holds a {r['key']} offer ({terms}, sent on {r['prev_channel']} "
+                f"{_ago(r['days'])}); one face to the household")
+    kind = f"{r['kind']} " if r.get("kind") else ""
+    what = f"{r['offer']} " if r.get("offer") else ""
+    where = "on any channel" if r["channel"] == "any" else f"on {r['channel']}"
+    return f"{r['count']} of {r['max']} {what}{kind}sends {where} to this household in {_dur(r['window_ms'])}"
+
+
 @reason("frequency_cap", "suppress", True, "a cap is full (every full cap is listed; the most restrictive wins)")
 def _frequency_cap(r, _mv):
     kind = f"{r['kind']} " if r.get("kind") else ""

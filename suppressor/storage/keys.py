@@ -78,6 +78,20 @@ def event_claims(t: str, shard: int, month: str) -> str:
     return f"{PREFIX}:{{{t}~eid~{shard}}}:claims:{month}"
 
 
+def household(t: str, h: str, part: str) -> str:
+    """A household-level key: every key of one household shares the tag ``{tenant~hh~household}``,
+    so the household script touches a single slot (tenant names hold no '~')."""
+    return f"{PREFIX}:{{{t}~hh~{h}}}:{part}"
+
+
+def household_keys(t: str, h: str) -> list[str]:
+    """The household script's KEYS: the members' sends (zset of decision ledger ids by time), each
+    send's details (hash: ledger id -> JSON channel, kind, offer, customer), the active offers
+    (hash: offer key -> JSON terms, channel, until, customer, decision), the members' purchases
+    (hash: customer id -> ms) and the members (set)."""
+    return [household(t, h, part) for part in ("sends", "sent", "offers", "purchases", "members")]
+
+
 def limits(t: str) -> str:
     """Hash: the tenant's per-key rate limit (rate per second, burst)."""
     return tenant(t, "limits")

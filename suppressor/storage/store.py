@@ -23,7 +23,7 @@ from suppressor.storage.background import Periodic
 
 log = logging.getLogger(__name__)
 
-SCRIPTS = ("ingest", "decide", "release", "replay", "claim")
+SCRIPTS = ("ingest", "decide", "release", "replay", "claim", "household")
 BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
 
 # A retry must never outlive a deadline: none on a timeout; one, at once, when a pooled socket
@@ -231,11 +231,14 @@ def _lua(name: str) -> str:
 
 
 def script_source(name: str) -> str:
-    """A script's Lua text; `replay` embeds the production decide and ingest scripts verbatim (decide
+    """A script's Lua text: decide and household start with lua/offers.lua (the offer comparison both
+    use); `replay` embeds the production decide and ingest scripts verbatim (decide
     takes its parameters as JSON, or as the table a replay has already decoded)."""
+    if name in ("decide", "household"):
+        return _lua("offers") + _lua(name)
     if name != "replay":
         return _lua(name)
-    return (f"local function decide(KEYS, ARGV)\n{_lua('decide')}\nend\n"
+    return (f"local function decide(KEYS, ARGV)\n{_lua('offers')}{_lua('decide')}\nend\n"
             f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}")
 
 

@@ -87,6 +87,10 @@ def _customer_args(store: Store, history: History, cid: str, decisions: list[Log
                         for p in pols)
         dyn = request_params(req, item.record["decision_id"], item.at_ms)
         dyn.update(holds=holds, cmp=cmp, mid=req.message.message_id, dry=False)
+        if any(r["code"] == "household" for r in item.record.get("reasons") or []):
+            # household rules span customers and a replay runs one customer at a time: it keeps the
+            # household's logged word (see the README, "What-ifs")
+            dyn["household_said"] = {"code": "household", "rule": "logged"}
         # every policy replays with the same candidates: the union of their declared channels
         pairs = channel_args(req, model, list(dict.fromkeys(ch for p in pols for ch in p.declared_channels)))
         args += [json.dumps(dyn), len(pairs) // 2, *pairs]

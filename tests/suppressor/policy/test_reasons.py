@@ -6,11 +6,12 @@ from pathlib import Path
 
 from suppressor.policy import reasons
 
-DECIDE = resources.files("suppressor.lua").joinpath("decide.lua").read_text()
+# the scripts that give verdicts: every rule's and the household's
+SCRIPTS = "".join(resources.files("suppressor.lua").joinpath(f"{n}.lua").read_text() for n in ("decide", "household"))
 
 
 def test_the_script_fires_exactly_the_codes_the_registry_lists():
-    fired = set(re.findall(r"code = '([a-z_]+)'", DECIDE)) | set(re.findall(r"r\.code = '([a-z_]+)'", DECIDE))
+    fired = set(re.findall(r"code = '([a-z_]+)'", SCRIPTS)) | set(re.findall(r"r\.code = '([a-z_]+)'", SCRIPTS))
     served = {"degraded"}  # answered by the service when the script cannot run
     assert fired | served == set(reasons.REGISTRY), (
         f"in the script, not the registry: {sorted(fired - set(reasons.REGISTRY))}; "

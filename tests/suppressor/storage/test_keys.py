@@ -44,3 +44,13 @@ def test_customer_ids_with_colons_stay_in_their_own_tag():
     # "acme" + "x:y" must not collide with tenant "acme:x" (tenant names cannot hold ':')
     assert keys.profile("acme", "x:y") == "sup:{acme:x:y}:profile"
     assert key_slot(keys.profile("acme", "x:y").encode()) == key_slot(keys.vectors("acme", "x:y").encode())
+
+
+def test_household_keys_are_pinned_share_one_slot_and_cannot_meet_a_customers():
+    assert keys.household_keys("acme", "hh-7") == [
+        "sup:{acme~hh~hh-7}:sends", "sup:{acme~hh~hh-7}:sent", "sup:{acme~hh~hh-7}:offers",
+        "sup:{acme~hh~hh-7}:purchases", "sup:{acme~hh~hh-7}:members",
+    ]
+    assert len({key_slot(k.encode()) for k in keys.household_keys("acme", "a}b")}) == 1
+    # tenant names hold no '~' or ':', so a household tag is never a customer's ({acme:...}) or a tenant's
+    assert not set(keys.household_keys("acme", "c-1")) & set(keys.customer_keys("acme", "~hh~c-1"))

@@ -89,6 +89,24 @@ def test_behavior_about_a_message_the_candidate_would_not_send_did_not_happen(st
     assert r["candidate"]["mix"]["sales"] == 0 and r["candidate"]["mix"]["value"] == 1
 
 
+def test_a_replay_keeps_the_households_word(store):
+    """Household rules span customers; a replay runs one customer at a time, so it keeps the
+    household's logged refusals (and reproduces the log exactly)."""
+    now = datetime.now(timezone.utc).replace(microsecond=0)
+    for cid in ("ann", "bob"):
+        profiles.put(store, T, cid, CustomerIn(consent={"email": True}, household_id="hh-1"), None)
+    policies.put(store, T, policies.Policy(quiet_hours={"enabled": False}, household={
+        "caps": [{"channel": "any", "max": 1, "window": "7d"}]}), "test")
+    log = DecisionLog(store)
+    decider = Decider(store, TenantStateCache(store, 0.0), log)
+    asks = [DecisionRequest(customer_id=cid, message=message(f"m-{cid}", ["offer:loan"], "email", "value"))
+            for cid in ("ann", "bob")]
+    assert [d.action for d in decider.decide(T, asks, now=now - timedelta(days=1))] == ["send", "suppress"]
+    log.close()
+    r = reports.simulate(store, T, candidate(store, relevance_threshold=0.0))
+    assert r["agreement_with_log_pct"] == 100.0 and r["current"]["suppressed_by"] == {"household": 1}
+
+
 def test_the_tradeoff_curve_falls_as_the_threshold_rises_and_marks_the_current_policy(store, governed):
     curve = reports.tradeoff(store, T, "relevance_threshold", [0.0, 0.05, 0.1, 0.2, 0.4])
     pts = curve["points"]
