@@ -69,5 +69,6 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.add_middleware(Gate)
     for module in (health, events, customers, decisions, policy, simulation, content, models, studio, docs):
         app.include_router(module.router)
+    app.include_router(customers.agent)
     app.mount(docs.ASSETS, docs.assets, name="docs-assets")
     return app

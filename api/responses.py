@@ -3,10 +3,12 @@ CLI and the studio read the same shapes."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from suppressor.domain import ActiveOffer
 from suppressor.policy.content import Content
 
 
@@ -21,6 +23,33 @@ class DecisionLogPage(BaseModel):
     """The latest logged decisions, newest first: each verdict with the request it answered."""
 
     decisions: list[dict[str, Any]]
+
+
+class TimelineItem(BaseModel):
+    """One verdict (type "decision") or one piece of behavior (type "event")."""
+
+    type: str = Field(description="decision or event")
+    at: datetime
+    decision_id: str | None = None
+    message_id: str | None = None
+    campaign_id: str | None = None
+    action: str | None = None
+    channel: str | None = None
+    requested_channel: str | None = None
+    reasons: list[dict[str, str]] = Field(default_factory=list, description="each rule that fired, in words")
+    offer: dict[str, Any] | None = None
+    event_id: str | None = None
+    event: str | None = Field(default=None, description="the event type")
+    topics: list[str] = Field(default_factory=list)
+
+
+class Timeline(BaseModel):
+    """What the person who answers the phone needs: standing offers, then verdicts and behavior."""
+
+    customer_id: str
+    offers: list[ActiveOffer]
+    items: list[TimelineItem] = Field(description="newest first")
+    next_before: datetime | None = Field(description="pass as `before` for the next page (null: no more)")
 
 
 class ModelList(BaseModel):

@@ -228,6 +228,19 @@ class Affinity(BaseModel):
     affinity: float = Field(description="log-odds contribution to engagement: > 0 draws, < 0 repels")
 
 
+class ActiveOffer(BaseModel):
+    """An offer standing for a customer: theirs, or another household member's (``held_by``)."""
+
+    key: str
+    terms: dict[str, Any]
+    channel: str | None
+    sent_at: datetime
+    expires: datetime
+    decision_id: str | None
+    held_by: str | None = Field(description="the member who holds it")
+    household_id: str | None = Field(default=None, description="set when another member of the household holds it")
+
+
 class CustomerOut(CustomerIn):
     """A customer profile with what the model learned about them."""
 
@@ -240,6 +253,8 @@ class CustomerOut(CustomerIn):
     model_version: str | None = None
     interests: list[Affinity] = Field(default_factory=list)
     channel_affinities: list[Affinity] = Field(default_factory=list)
+    offers: list[ActiveOffer] = Field(default_factory=list, description="offers standing for the customer and "
+                                      "their household, on every channel, newest first")
 
 
 class Signature(NamedTuple):

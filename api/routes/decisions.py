@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query, Request
 
 from suppressor.decisions import log as decision_log
 from suppressor.decisions.decide import release
-from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest
+from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest, Identifier
 from suppressor.errors import Refused
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
@@ -55,12 +55,22 @@ async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: Servic
     return DecisionBatchResult(results=results)
 
 
+LOG_FILTERS = ("limit", "customer_id", "campaign_id")
+
+
 @router.get("/decisions", dependencies=[StoreUp])
-def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 50) -> DecisionLogPage:
-    """The latest logged decisions, newest first."""
+def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep, request: Request,
+                     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+                     customer_id: Annotated[Identifier | None, Query(description="one customer's decisions")] = None,
+                     campaign_id: Annotated[Identifier | None, Query(description="one campaign's decisions")] = None,
+                     ) -> DecisionLogPage:
+    """The latest logged decisions, newest first; filtered by customer and/or campaign."""
+    unknown = [k for k in request.query_params if k not in LOG_FILTERS]
+    if unknown:  # a misspelt filter must not answer with everyone's decisions
+        raise ApiError(422, "Invalid request", f"unknown query parameter {unknown[0]!r}; filters are "
+                       f"{', '.join(LOG_FILTERS)}", unknown[0])
     services.decision_log.flush()
-    return DecisionLogPage(decisions=decision_log.recent(store, tenant, limit))
+    return DecisionLogPage(decisions=decision_log.recent(store, tenant, limit, customer_id, campaign_id))
 
 
 @router.post("/decisions/{decision_id:path}/release", dependencies=[StoreUp], responses=NOT_FOUND)

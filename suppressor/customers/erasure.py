@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import redis
 
@@ -23,9 +24,14 @@ from suppressor.storage.store import Store
 log = logging.getLogger(__name__)
 
 
-def erase(store: Store, tenant: str, customer_id: str, compactor: Compactor | None = None) -> None:
+def erase(store: Store, tenant: str, customer_id: str, compactor: Compactor | None = None,
+          flush_log: Callable[[], object] | None = None) -> None:
     """Erase everything about a customer: profile, events, vectors, ledgers, verdicts, event-id
-    claims and decision-log entries; then have the store's files rewritten. NotFound if none existed."""
+    claims and decision-log entries; then have the store's files rewritten. NotFound if none existed.
+
+    ``flush_log`` writes the process's pending decision records first, so none lands after the erasure."""
+    if flush_log is not None:
+        flush_log()
     existed = profiles.delete(store, tenant, customer_id)
     logged = erase_logged(store, tenant, customer_id)
     if compactor is not None:

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import redis
 
+from suppressor.customers import timeline
 from suppressor.customers.events import forget
-from suppressor.domain import Affinity, CustomerIn, CustomerOut
+from suppressor.domain import ActiveOffer, Affinity, CustomerIn, CustomerOut
 from suppressor.model.exported import ExportedModel, identity_field, pack, unpack
 from suppressor.storage import keys
 from suppressor.storage.store import Store
@@ -160,7 +161,9 @@ def get(store: Store, tenant: str, customer_id: str, model: ExportedModel | None
     raw, n_events, vec = pipe.execute()
     if not raw and not n_events:
         return None
-    return _out(customer_id, _decode(raw), n_events, model, unpack(vec) if vec else None)
+    out = _out(customer_id, _decode(raw), n_events, model, unpack(vec) if vec else None)
+    out.offers = [ActiveOffer.model_validate(o) for o in timeline.active_offers(store, tenant, customer_id)]
+    return out
 
 
 def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedModel | None,

@@ -295,7 +295,7 @@ class Decider:
             if self.log is not None and not req.dry_run and not d.replayed:
                 # the request rides along so a later replay can re-decide it under another policy
                 record = d.model_dump_json(exclude_none=True)[:-1] + ',"request":' + req.model_dump_json(exclude_none=True) + "}"
-                self.log.append(batch.tenant, record)
+                self.log.append(batch.tenant, record, req.customer_id)
         return out
 
     def _decision(self, batch: _Batch, req: DecisionRequest, did: str, res: dict, user: bytes,

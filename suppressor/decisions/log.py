@@ -9,6 +9,7 @@ from collections import deque
 
 import redis
 
+from suppressor.customers import timeline
 from suppressor.storage import keys
 from suppressor.storage.background import Periodic
 from suppressor.storage.store import Store
@@ -29,8 +30,8 @@ class DecisionLog(Periodic):
     def __init__(self, store: Store, interval: float = 0.05, max_buffer: int = 200_000):
         self.store = store
         self.max_buffer = max_buffer
-        self._q: queue.Queue[tuple[str, str]] = queue.Queue(maxsize=max_buffer)
-        self._held: deque[tuple[str, str]] = deque()  # taken from the queue, not yet written
+        self._q: queue.Queue[tuple[str, str | None, str]] = queue.Queue(maxsize=max_buffer)
+        self._held: deque[tuple[str, str | None, str]] = deque()  # taken from the queue, not yet written
         self.dropped = 0
         self.written = 0
         super().__init__(interval, "decision-log")
@@ -40,10 +41,10 @@ class DecisionLog(Periodic):
         """Records accepted but not yet written."""
         return len(self._held) + self._q.qsize()
 
-    def append(self, tenant: str, record: str) -> None:
-        """Queue one decision record (JSON text) for the tenant's log."""
+    def append(self, tenant: str, record: str, customer_id: str | None = None) -> None:
+        """Queue one decision record (JSON text) for the tenant's log (and the customer's recent list)."""
         try:
-            self._q.put_nowait((tenant, record))
+            self._q.put_nowait((tenant, customer_id, record))
         except queue.Full:
             self.dropped += 1
 
@@ -61,11 +62,13 @@ class DecisionLog(Periodic):
         if not self._held or not self.store.up:  # a store known down: keep them, do not wait on it
             return 0
         items = list(self._held)
-        cap = self.store.settings.decision_log_max
+        cap, ttl = self.store.settings.decision_log_max, self.store.settings.customer_ttl_days * 86400
         try:
             pipe = self.store.bulk.pipeline(transaction=False)
-            for tenant, rec in items:
+            for tenant, cid, rec in items:
                 pipe.xadd(keys.decision_log(tenant), {"d": rec}, maxlen=cap, approximate=True)
+                if cid is not None:
+                    timeline.remember(pipe, tenant, cid, rec, ttl)
             pipe.execute()
         except redis.RedisError as exc:
             # an XADD that went through before the failure may be written twice; a record is never lost quietly
@@ -77,7 +80,22 @@ class DecisionLog(Periodic):
         return len(items)
 
 
-def recent(store: Store, tenant: str, limit: int = 50) -> list[dict]:
-    """The latest decisions, newest first."""
-    rows = store.bulk.xrevrange(keys.decision_log(tenant), count=limit)
-    return [json.loads(fields[b"d"]) for _, fields in rows]
+def recent(store: Store, tenant: str, limit: int = 50, customer_id: str | None = None,
+           campaign_id: str | None = None, scan: int = 100_000) -> list[dict]:
+    """The latest decisions, newest first; of one customer (their own recent list) and/or one
+    campaign (the log read newest first, at most ``scan`` records)."""
+    def wanted(d: dict) -> bool:
+        return campaign_id is None or (d.get("request") or {}).get("message", {}).get("campaign_id") == campaign_id
+
+    if customer_id is not None:
+        return [d for d in timeline.recent_decisions(store, tenant, customer_id, timeline.RECENT_DECISIONS)
+                if wanted(d)][:limit]
+    out, start, seen = [], "+", 0
+    while len(out) < limit and seen < scan:
+        rows = store.bulk.xrevrange(keys.decision_log(tenant), max=start, count=min(1000, scan - seen))
+        out += [d for d in (json.loads(f[b"d"]) for _, f in rows) if wanted(d)]
+        seen += len(rows)
+        if len(rows) < 1000:
+            break
+        start = "(" + rows[-1][0].decode()
+    return out[:limit]

@@ -166,6 +166,11 @@ def verdicts_expiry(t: str, c: str) -> str:
     return customer(t, c, "vexp")
 
 
+def recent_decisions(t: str, c: str) -> list[str]:
+    """List: the customer's latest decision records (JSON), newest first, capped (the agent's view)."""
+    return customer(t, c, "recent")
+
+
 def decision_keys(t: str, c: str) -> list[str]:
     """The keys the decide script reads and writes, in its KEYS order."""
     return [profile(t, c), vectors(t, c), sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c),
@@ -176,7 +181,7 @@ def customer_keys(t: str, c: str) -> list[str]:
     """Every key that holds data about one customer (for erasure)."""
     return [profile(t, c), events(t, c), events_by_time(t, c), vectors(t, c),
             sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c),
-            verdicts(t, c), verdicts_expiry(t, c)]
+            verdicts(t, c), verdicts_expiry(t, c), recent_decisions(t, c)]
 
 
 SCRATCH = ("profile", "state", "pending", "blocked", "ev", "evt", "sends", "offers", "verdicts", "vexp")  # = NAMES in replay.lua

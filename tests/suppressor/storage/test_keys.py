@@ -18,6 +18,7 @@ def test_customer_keys_are_pinned_and_share_one_slot():
         "sup:{acme:c-42}:blocked",
         "sup:{acme:c-42}:verdicts",
         "sup:{acme:c-42}:vexp",
+        "sup:{acme:c-42}:recent",
     ]
     assert set(keys.decision_keys("acme", "c-42")) <= set(keys.customer_keys("acme", "c-42"))
     slots = {key_slot(k.encode()) for k in keys.customer_keys("acme", "c-42")}

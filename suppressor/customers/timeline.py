@@ -1,0 +1,88 @@
+"""What the person who answers the phone sees: the offers a customer and their household hold on
+every channel, and the customer's recent verdicts (with reasons) and behavior, newest first."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+from suppressor.storage import keys
+from suppressor.storage.store import Store
+
+RECENT_DECISIONS = 200  # per customer, newest first (the tenant's full log is the decision stream)
+
+
+def _iso(ms: float) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
+
+
+def active_offers(store: Store, tenant: str, customer_id: str, now: datetime | None = None) -> list[dict]:
+    """Offers standing for the customer, and for the rest of their household, newest first."""
+    now_ms = (now or datetime.now(timezone.utc)).timestamp() * 1000
+    pipe = store.bulk.pipeline(transaction=False)
+    pipe.hgetall(keys.offers(tenant, customer_id))
+    pipe.hget(keys.profile(tenant, customer_id), "hh")
+    own, hh = pipe.execute()
+    out = [_offer(k, v, customer_id, None) for k, v in own.items()]
+    if hh:
+        household = hh.decode()
+        for k, v in store.bulk.hgetall(keys.household(tenant, household, "offers")).items():
+            held = json.loads(v)
+            if held.get("cid") != customer_id:
+                out.append(_offer(k, v, held.get("cid"), household))
+    return sorted((o for o in out if o["_until"] > now_ms), key=lambda o: -o["_at"])
+
+
+def _offer(key: bytes, raw: bytes, holder: str | None, household: str | None) -> dict:
+    o = json.loads(raw)
+    return {"key": key.decode(), "terms": o.get("terms") or {}, "channel": o.get("ch"), "sent_at": _iso(o["at"]),
+            "expires": _iso(o["until"]), "decision_id": o.get("did"), "held_by": holder, "household_id": household,
+            "_until": o["until"], "_at": o["at"]}
+
+
+def remember(pipe, tenant: str, customer_id: str, record: str, ttl: int) -> None:
+    """Queue on ``pipe`` one decision record in the customer's own recent list (newest first, capped)."""
+    key = keys.recent_decisions(tenant, customer_id)
+    pipe.lpush(key, record)
+    pipe.ltrim(key, 0, RECENT_DECISIONS - 1)
+    pipe.expire(key, ttl)
+
+
+def recent_decisions(store: Store, tenant: str, customer_id: str, limit: int = 50) -> list[dict]:
+    """The customer's latest logged decisions, newest first."""
+    return [json.loads(r) for r in store.bulk.lrange(keys.recent_decisions(tenant, customer_id), 0, limit - 1)]
+
+
+def timeline(store: Store, tenant: str, customer_id: str, limit: int = 50, before: datetime | None = None) -> dict:
+    """Active offers, then verdicts and behavior merged newest first, ``limit`` at a time: pass the
+    answer's ``next_before`` as ``before`` for the next page."""
+    cut = before.timestamp() * 1000 if before else float("inf")
+    pipe = store.bulk.pipeline(transaction=False)
+    pipe.lrange(keys.recent_decisions(tenant, customer_id), 0, -1)
+    pipe.zrevrangebyscore(keys.events_by_time(tenant, customer_id), f"({cut / 1000}" if before else "+inf", "-inf",
+                          start=0, num=limit, withscores=True)
+    decided, recent_events = pipe.execute()
+    items = []
+    for raw in decided:
+        d = json.loads(raw)
+        at = datetime.fromisoformat(d["decided_at"]).timestamp() * 1000
+        if at < cut:
+            items.append((at, {"type": "decision", "at": d["decided_at"], "decision_id": d["decision_id"],
+                               "message_id": d["message_id"], "action": d["action"], "channel": d.get("channel"),
+                               "requested_channel": d.get("requested_channel"), "reasons": d.get("reasons", []),
+                               "campaign_id": (d.get("request") or {}).get("message", {}).get("campaign_id"),
+                               "offer": (d.get("request") or {}).get("message", {}).get("offer")}))
+    if recent_events:
+        bodies = store.bulk.hmget(keys.events(tenant, customer_id), [eid for eid, _ in recent_events])
+        for (eid, ts), body in zip(recent_events, bodies):
+            if body:
+                e = json.loads(body)
+                items.append((ts * 1000, {"type": "event", "at": _iso(ts * 1000), "event_id": eid.decode(),
+                                          "event": e.get("type"), "channel": e.get("channel"),
+                                          "message_id": e.get("message_id"), "topics": e.get("topics", [])}))
+    items.sort(key=lambda x: -x[0])
+    page = items[:limit]
+    offers = [{k: v for k, v in o.items() if not k.startswith("_")}
+              for o in active_offers(store, tenant, customer_id)]
+    return {"customer_id": customer_id, "offers": offers, "items": [i for _, i in page],
+            "next_before": page[-1][1]["at"] if len(items) > limit or len(page) == limit else None}
