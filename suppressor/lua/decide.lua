@@ -35,6 +35,16 @@ local prof = redis.call('HMGET', KEYS[1], 'consent', 'preferred_channel', 'stage
 local consent = prof[1] and cjson.decode(prof[1]) or {}
 local preferred, stage, svc_open = prof[2], prof[3], prof[4] == '1'
 
+-- the customer's lead stage may change any parameter (Policy.stages); P itself is never changed
+-- (a replay hands the same table to every decision)
+local S = stage and P.by_stage[stage]
+if S then
+  local Q = {}
+  for k, v in pairs(P) do Q[k] = v end
+  for k, v in pairs(S) do Q[k] = v end
+  P = Q
+end
+
 local opt_in = {}
 for _, ch in ipairs(P.opt_in) do opt_in[ch] = true end
 local function allowed(ch)
@@ -164,6 +174,13 @@ local function rule_household()
     fire(P.household_said)
     stop('suppress')
   end
+end
+
+-- the kinds of message the policy (for this stage) sends at all
+local function rule_kind()
+  for _, k in ipairs(P.kinds) do if k == kind then return end end
+  fire({ code = 'kind_not_allowed', kind = kind, stage = S and stage or nil })
+  stop('suppress')
 end
 
 -- lifecycle gates: no sales asks after a purchase or while a service order is open
@@ -342,7 +359,7 @@ local function rule_quiet_hours()
 end
 
 -- in order: a suppression ends the evaluation, deferrals combine (the latest not_before)
-local RULES = { rule_consent, rule_topics, rule_exempt, rule_household, rule_lifecycle, rule_channel, rule_relevance, rule_offers,
+local RULES = { rule_consent, rule_topics, rule_exempt, rule_household, rule_kind, rule_lifecycle, rule_channel, rule_relevance, rule_offers,
                 rule_caps, rule_balance, rule_fatigue, rule_cooldown, rule_quiet_hours }
 for _, rule in ipairs(RULES) do
   if rule() == 'exempt' or D.action == 'suppress' then break end

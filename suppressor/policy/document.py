@@ -11,7 +11,16 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, PlainSerializer, PrivateAttr, StrictBool, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    PrivateAttr,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from suppressor.domain import KNOWN_CHANNELS, Channel, Kind, Strict
 from suppressor.errors import Refused
@@ -165,6 +174,12 @@ class Transactional(Strict):
     count_toward_caps: StrictBool = False
 
 
+StageName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_ -]{0,39}$")]
+# decided before the customer's stage is read (in Python, or by the household script)
+NOT_BY_STAGE = frozenset({"stages", "declared_channels", "household", "holdout_fraction", "failure_mode",
+                          "failure_retry_seconds", "verdict_window"})
+
+
 class Policy(Strict):
     """The marketer's knobs (see the README, field by field)."""
 
@@ -192,6 +207,11 @@ class Policy(Strict):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     household: Household = Field(default_factory=Household)
+    allowed_kinds: list[Kind] = Field(default_factory=lambda: list(Kind), min_length=1,
+                                      description="the kinds of message that may go out at all (a stage may allow fewer)")
+    stages: dict[StageName, dict[str, Any]] = Field(
+        default_factory=dict, description="overrides per lead stage (the customer attribute lead_stage), merged over "
+        "the policy like a campaign override: any field but " + ", ".join(sorted(NOT_BY_STAGE)))
     transactional: Transactional = Field(default_factory=Transactional)
     holdout_fraction: float = Field(default=0.0, ge=0.0, le=0.5,
                                     description="share of customers who get every relevant-or-not message (to measure lift)")
@@ -206,6 +226,11 @@ class Policy(Strict):
         "within it returns the same verdict and records nothing (a deferred message is decided anew at not_before)")
 
     def script_params(self) -> dict[str, Any]:
+        """``_base_params`` and ``by_stage``: per lead stage, the parameters its override changes."""
+        mine = self._base_params()
+        return {**mine, "by_stage": self._by_stage(mine)}
+
+    def _base_params(self) -> dict[str, Any]:
         """What the decide script reads of this policy (lua/decide.lua, ``P.<name>``); a new rule
         adds its knobs here, its ``rule_*`` function in the script and its codes in reasons.py.
 
@@ -244,6 +269,7 @@ class Policy(Strict):
             "lifecycle": {"post_purchase_ms": self.lifecycle.post_purchase_quiet * 1000,
                           "service_blocks": self.lifecycle.block_sales_while_service_open},
             "verdict_ms": self.verdict_window * 1000,
+            "kinds": self.allowed_kinds,
             "household": {
                 "caps": [{"channel": c.channel, "max": c.max, "window_ms": c.window * 1000, "per_offer": c.per_offer,
                           **({"kind": c.kind.value} if c.kind else {})} for c in self.household.caps],
@@ -253,6 +279,27 @@ class Policy(Strict):
                 "ledger_ms": max([c.window for c in self.household.caps] + [self.offers.window, 86400]) * 1000,
             },
         }
+
+    def _by_stage(self, mine: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Per lead stage, the script parameters its override changes (the script swaps them in)."""
+        if not self.stages:
+            return {}
+        base = self.model_dump(exclude={"stages", "version", "campaigns"})
+        out = {}
+        for stage, override in self.stages.items():
+            theirs = Policy.model_validate(merge(base, override))._base_params()
+            out[stage] = {k: v for k, v in theirs.items() if k != "household" and v != mine[k]}
+        return out
+
+    @field_validator("stages")
+    @classmethod
+    def _stage_overrides(cls, stages: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for stage, override in stages.items():
+            fixed = sorted(NOT_BY_STAGE & set(override))
+            if fixed:
+                raise ValueError(f"stages.{stage}: {', '.join(fixed)} cannot change by stage")
+            validate_override(override)
+        return stages
 
     @model_validator(mode="after")
     def _channels_declared(self) -> "Policy":

@@ -101,6 +101,13 @@ def _holdout(r, _mv):
     return f"holdout customer ({r['fraction']:.0%} of customers): sent whatever the relevance, to measure lift"
 
 
+@reason("kind_not_allowed", "suppress", True, "the policy (or the customer's lead stage) does not send this kind "
+        "of message (`allowed_kinds`)")
+def _kind_not_allowed(r, _mv):
+    who = f"to {r['stage']} leads" if r.get("stage") else "at all"
+    return f"the policy sends no {r['kind']} messages {who}"
+
+
 @reason("lifecycle", "suppress", True, "a sales ask within the post-purchase quiet period, or while a service order "
         "is open")
 def _lifecycle(r, _mv):
