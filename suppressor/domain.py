@@ -222,10 +222,14 @@ class CustomerIn(Strict):
 
 
 class Affinity(BaseModel):
-    """A learned interest in a topic or channel."""
+    """A learned interest in a topic or channel, in words a person can read."""
 
     name: str
-    affinity: float = Field(description="log-odds contribution to engagement: > 0 draws, < 0 repels")
+    chance: float = Field(description="calibrated chance the customer engages with a message about this topic "
+                          "(or on this channel), from 0 to 1")
+    evidence: int | None = Field(default=None, description="the customer's own events about it (null: not counted "
+                                 "in this answer); 0 means the chance comes from customers like them")
+    affinity: float = Field(description="the model's log-odds contribution: > 0 draws, < 0 repels")
 
 
 class ActiveOffer(BaseModel):

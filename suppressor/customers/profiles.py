@@ -158,16 +158,26 @@ def get(store: Store, tenant: str, customer_id: str, model: ExportedModel | None
     pipe.hgetall(keys.profile(tenant, customer_id))
     pipe.zcard(keys.events_by_time(tenant, customer_id))
     pipe.hget(keys.vectors(tenant, customer_id), model.version if model else "-")
-    raw, n_events, vec = pipe.execute()
+    pipe.hvals(keys.events(tenant, customer_id))
+    raw, n_events, vec, evs = pipe.execute()
     if not raw and not n_events:
         return None
-    out = _out(customer_id, _decode(raw), n_events, model, unpack(vec) if vec else None)
+    out = _out(customer_id, _decode(raw), n_events, model, unpack(vec) if vec else None, _evidence(evs))
     out.offers = [ActiveOffer.model_validate(o) for o in timeline.active_offers(store, tenant, customer_id)]
     return out
 
 
+def _evidence(evs: list[bytes]) -> dict[str, int]:
+    """How many of the customer's events are about each topic and on each channel (feature names)."""
+    counts: dict[str, int] = {}
+    for e in json.loads(b"[" + b",".join(evs) + b"]") if evs else []:
+        for name in [f"topic:{t}" for t in e.get("topics") or ()] + ([f"channel:{e['channel']}"] if e.get("channel") else []):
+            counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedModel | None,
-         user: np.ndarray | None) -> CustomerOut:
+         user: np.ndarray | None, evidence: dict[str, int] | None = None) -> CustomerOut:
     """The API view of a stored profile, with what the model learned."""
     out = CustomerOut(
         customer_id=customer_id,
@@ -186,20 +196,23 @@ def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedM
     if model is not None:
         user = user if user is not None else model.user_vector(out.attributes)
         out.model_version = model.version
-        out.interests, out.channel_affinities = learned_affinities(model, user)
+        out.interests, out.channel_affinities = learned_affinities(model, user, evidence=evidence)
     return out
 
 
-def learned_affinities(model: ExportedModel, user: np.ndarray, top: int = 10) -> tuple[list[Affinity], list[Affinity]]:
-    """Topics the customer is drawn to most, and every channel, by log-odds contribution."""
+def learned_affinities(model: ExportedModel, user: np.ndarray, top: int = 10,
+                       evidence: dict[str, int] | None = None) -> tuple[list[Affinity], list[Affinity]]:
+    """The topics the tenant sends that the customer is likeliest to engage with, and every channel:
+    each with its calibrated chance and (``evidence``: name -> count) the events behind it."""
     aff = model.item_emb @ user[: model.dim] + model.item_bias
+    chances = model.calibrate(aff + user[model.dim])
     topics, channels = [], []
-    for name, a in zip(model.item_features, aff):
+    for name, a, p in zip(model.item_features, aff, chances):
         kind, _, value = name.partition(":")
-        if kind == "topic":
-            topics.append(Affinity(name=value, affinity=round(float(a), 4)))
-        elif kind == "channel":
-            channels.append(Affinity(name=value, affinity=round(float(a), 4)))
+        if kind in ("topic", "channel"):
+            seen = None if evidence is None else evidence.get(name, 0)
+            row = Affinity(name=value, chance=round(float(p), 4), evidence=seen, affinity=round(float(a), 4))
+            (topics if kind == "topic" else channels).append(row)
     topics.sort(key=lambda x: -x.affinity)
     channels.sort(key=lambda x: -x.affinity)
     return topics[:top], channels
