@@ -3,6 +3,7 @@ governed dealership (two weeks of logged decisions and what followed)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -10,9 +11,10 @@ import numpy as np
 
 from suppressor.api import synthetic
 from suppressor.customers import events
-from suppressor.domain import EventBatch
+from suppressor.domain import DecisionRequest, EventBatch
 from suppressor.model.exported import ExportedModel
 from suppressor.policy import document as policies
+from suppressor.policy.document import Policy
 from suppressor.storage.store import Store
 from suppressor.tenants import apikeys
 from suppressor.training.fit import TrainConfig, train_tenant
@@ -89,3 +91,42 @@ def ingest(store, tenant, evs):
     """Store events as the API would, in batches of 10,000."""
     for i in range(0, len(evs), 10_000):
         events.ingest(store, tenant, EventBatch.model_validate({"events": evs[i:i + 10_000]}).events)
+
+
+# decisions under a fixed clock, one rule at a time -----------------------------------------
+
+NOW = datetime(2026, 11, 18, 16, 0, tzinfo=timezone.utc)  # 10:00 in Chicago
+
+
+def quiet_policy(**kw) -> Policy:
+    """Every rule off, then ``kw`` on: each test looks at one rule."""
+    base = {"caps": [], "fatigue": {"enabled": False}, "balance": {"enabled": False},
+            "offers": {"enabled": False}, "channels": {"learned_reroute": False},
+            "quiet_hours": {"enabled": False}, "lifecycle": {"post_purchase_quiet": 0,
+                                                             "block_sales_while_service_open": False}}
+    base.update(kw)
+    return Policy.model_validate(base)
+
+
+_mids = itertools.count()
+
+
+def req(cid="c-1", channel="email", kind="sales", topics=("segment:suv",), offer=None, campaign=None, mid=None, **kw):
+    """A new message each call unless ``mid`` names one (asking again gets the standing verdict)."""
+    msg = {"message_id": mid or f"m-{next(_mids)}", "channel": channel, "kind": kind, "topics": list(topics)}
+    if offer:
+        msg["offer"] = offer
+    if campaign:
+        msg["campaign_id"] = campaign
+    return DecisionRequest(customer_id=cid, message=msg, **kw)
+
+
+def one(decider, r, at=NOW):
+    """One request decided for the tenant acme, at ``at``."""
+    [d] = decider.decide("acme", [r], now=at)
+    return d
+
+
+def codes(d):
+    """The reason codes of a decision, in order."""
+    return [r.code for r in d.reasons]

@@ -40,8 +40,7 @@ def customer_timeline(customer_id: PathId, tenant: TenantDep, store: StoreDep, s
     household's) on every channel, then verdicts with reasons and behavior, newest first."""
     services.decision_log.flush()
     found = timeline.timeline(store, tenant, customer_id, limit, before)
-    if not found["items"] and not found["offers"] and before is None and \
-            profiles.get(store, tenant, customer_id, None) is None:
+    if found is None:
         raise ApiError(404, "Not found", f"no customer {customer_id!r}", "customer_id")
     return Timeline.model_validate(found)
 

@@ -163,7 +163,8 @@ def get(store: Store, tenant: str, customer_id: str, model: ExportedModel | None
     if not raw and not n_events:
         return None
     out = _out(customer_id, _decode(raw), n_events, model, unpack(vec) if vec else None, _evidence(evs))
-    out.offers = [ActiveOffer.model_validate(o) for o in timeline.active_offers(store, tenant, customer_id)]
+    out.offers = [ActiveOffer.model_validate(o) for o in timeline.active_offers(store, tenant, customer_id,
+                                                                                 out.household_id)]
     return out
 
 

@@ -16,17 +16,18 @@ def _iso(ms: float) -> str:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
 
 
-def active_offers(store: Store, tenant: str, customer_id: str, now: datetime | None = None) -> list[dict]:
-    """Offers standing for the customer, and for the rest of their household, newest first."""
-    now_ms = (now or datetime.now(timezone.utc)).timestamp() * 1000
+def active_offers(store: Store, tenant: str, customer_id: str, household: str | None) -> list[dict]:
+    """Offers standing for the customer, and (``household``: their household id, as the caller read
+    it from the profile) for the rest of their household, newest first."""
+    now_ms = datetime.now(timezone.utc).timestamp() * 1000
     pipe = store.bulk.pipeline(transaction=False)
     pipe.hgetall(keys.offers(tenant, customer_id))
-    pipe.hget(keys.profile(tenant, customer_id), "hh")
-    own, hh = pipe.execute()
+    if household:
+        pipe.hgetall(keys.household(tenant, household, "offers"))
+    own, *theirs = pipe.execute()
     out = [_offer(k, v, customer_id, None) for k, v in own.items()]
-    if hh:
-        household = hh.decode()
-        for k, v in store.bulk.hgetall(keys.household(tenant, household, "offers")).items():
+    if household:
+        for k, v in theirs[0].items():
             held = json.loads(v)
             if held.get("cid") != customer_id:
                 out.append(_offer(k, v, held.get("cid"), household))
@@ -53,15 +54,22 @@ def recent_decisions(store: Store, tenant: str, customer_id: str, limit: int = 5
     return [json.loads(r) for r in store.bulk.lrange(keys.recent_decisions(tenant, customer_id), 0, limit - 1)]
 
 
-def timeline(store: Store, tenant: str, customer_id: str, limit: int = 50, before: datetime | None = None) -> dict:
+def timeline(store: Store, tenant: str, customer_id: str, limit: int = 50,
+             before: datetime | None = None) -> dict | None:
     """Active offers, then verdicts and behavior merged newest first, ``limit`` at a time: pass the
-    answer's ``next_before`` as ``before`` for the next page."""
+    answer's ``next_before`` as ``before`` for the next page. None when nothing is stored about
+    the customer (no profile, no events, no decisions)."""
     cut = before.timestamp() * 1000 if before else float("inf")
     pipe = store.bulk.pipeline(transaction=False)
+    pipe.exists(keys.profile(tenant, customer_id), keys.events_by_time(tenant, customer_id),
+                keys.recent_decisions(tenant, customer_id))
+    pipe.hget(keys.profile(tenant, customer_id), "hh")
     pipe.lrange(keys.recent_decisions(tenant, customer_id), 0, -1)
     pipe.zrevrangebyscore(keys.events_by_time(tenant, customer_id), f"({cut / 1000}" if before else "+inf", "-inf",
                           start=0, num=limit, withscores=True)
-    decided, recent_events = pipe.execute()
+    known, hh, decided, recent_events = pipe.execute()
+    if not known:
+        return None
     items = []
     for raw in decided:
         d = json.loads(raw)
@@ -83,6 +91,6 @@ def timeline(store: Store, tenant: str, customer_id: str, limit: int = 50, befor
     items.sort(key=lambda x: -x[0])
     page = items[:limit]
     offers = [{k: v for k, v in o.items() if not k.startswith("_")}
-              for o in active_offers(store, tenant, customer_id)]
+              for o in active_offers(store, tenant, customer_id, hh.decode() if hh else None)]
     return {"customer_id": customer_id, "offers": offers, "items": [i for _, i in page],
-            "next_before": page[-1][1]["at"] if len(items) > limit or len(page) == limit else None}
+            "next_before": page[-1][1]["at"] if len(page) == limit else None}

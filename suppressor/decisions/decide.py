@@ -115,8 +115,9 @@ def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: li
         if ch not in candidates:
             candidates.append(ch)
     args: list = []
+    topics = tuple(sorted(msg.topics))  # Signature.of's order, sorted once for every candidate
     for ch in candidates:
-        args += [ch, model.packed_item(Signature.of(ch, msg.kind, msg.topics)) if model else b""]
+        args += [ch, model.packed_item(Signature(ch, msg.kind, topics)) if model else b""]
     return args
 
 
@@ -252,9 +253,7 @@ class Decider:
             msg = req.message
             params = {"op": "check", "now": res["at"], "did": did, "seq": ledger_id(did), "cid": req.customer_id,
                       "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run,
-                      "household": self._household_params(batch.tenant, batch.state, msg.campaign_id, policy),
-                      "conflict": policy.offers.conflict, "better": policy.offers.better,
-                      "offer_window_ms": policy.offers.window * 1000}
+                      "household": self._household_params(batch.tenant, batch.state, msg.campaign_id, policy)}
             if msg.offer is not None:
                 params["offer"] = offer_params(msg.offer)
             asks.append((i, (keys.household_keys(batch.tenant, res["hh"]), [json.dumps(params)])))
@@ -264,7 +263,7 @@ class Decider:
         key = ("hh", tenant, state.policy.version, campaign if campaign in state.policy.campaigns else None)
         hit = self._static.get(key)
         if hit is None:
-            hit = self._static[key] = policy.script_params()["household"]
+            hit = self._static[key] = policy.household_params()
         return hit
 
     def _household_says(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]], asks: list[tuple[int, tuple]],
@@ -371,8 +370,8 @@ def release(store: Store, tenant: str, decision_id: str) -> bool:
     released = bool(store.scripts["release"](
         keys=[keys.sends(tenant, cid), keys.offers(tenant, cid), keys.verdicts(tenant, cid), keys.verdicts_expiry(tenant, cid)],
         args=[decision_id, ledger_id(decision_id)]))
-    hh = store.bulk.hget(keys.profile(tenant, cid), "hh")
-    if released and hh:
+    hh = store.bulk.hget(keys.profile(tenant, cid), "hh") if released else None
+    if hh:
         store.scripts["household"](keys=keys.household_keys(tenant, hh.decode()),
                                    args=[json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})])
     return released

@@ -5,9 +5,9 @@
 --       4 purchases (customer id -> ms), 5 members
 -- ARGV[1]: JSON {op, ...}:
 --   op 'check': {now, did, seq (ledger id), cid, channel, kind, dry, offer? {key, terms, terms_json,
---     until?}, household (Policy.script_params: caps, offers, shared, quiet_ms, ledger_ms), conflict,
---     better, offer_window_ms (the tenant's offer rules)}; returns '' when the household allows the
---     send, else the JSON of a `household` reason.
+--     until?}, household (Policy.household_params: caps, offers, shared, quiet_ms, ledger_ms,
+--     conflict, better, offer_window_ms)}; returns '' when the household allows the send, else the
+--     JSON of a `household` reason.
 --   op 'release': {did, seq}: the send did not happen after all; returns 1 if anything was released.
 --   op 'purchase': {cid, at (ms)}: a member bought; returns 1.
 -- Ids travel as JSON values and hash fields, never inside a delimited string.
@@ -61,7 +61,7 @@ if H.offers and P.offer then
                                 days = days })
         end
       else
-        if not (P.conflict == 'better_only' and strictly_better(P.offer.terms, prev.terms, P.better)) then
+        if not (H.conflict == 'better_only' and strictly_better(P.offer.terms, prev.terms, H.better)) then
           return cjson.encode({ code = 'household', rule = 'offer_conflict', key = P.offer.key,
                                 prev_channel = prev.ch, prev_terms = prev.terms, days = days })
         end
@@ -108,14 +108,14 @@ if #H.caps > 0 then
 end
 
 if P.dry then return '' end
-local ttl = math.max(H.ledger_ms, P.offer_window_ms) + 86400000
+local ttl = math.max(H.ledger_ms, H.offer_window_ms) + 86400000
 redis.call('ZADD', KEYS[1], now, P.seq)
 redis.call('HSET', KEYS[2], P.seq, cjson.encode({ ch = P.channel, kind = P.kind, cid = P.cid, did = P.did,
                                                   offer = P.offer and P.offer.key or nil }))
 for i = 1, 2 do redis.call('PEXPIRE', KEYS[i], ttl) end
 if H.offers and P.offer then
   redis.call('HSET', KEYS[3], P.offer.key, cjson.encode({ terms = P.offer.terms, tj = P.offer.terms_json, ch = P.channel,
-    ['until'] = P.offer['until'] or (now + P.offer_window_ms), at = now, did = P.did, cid = P.cid }))
+    ['until'] = P.offer['until'] or (now + H.offer_window_ms), at = now, did = P.did, cid = P.cid }))
   redis.call('PEXPIRE', KEYS[3], ttl)
 end
 return ''

@@ -241,8 +241,7 @@ class Policy(Strict):
         max_share, value_between, window_ms}; ``offers`` {on, conflict, window_ms, better};
         ``learned`` {on, margin} (learned reroutes); ``quiet`` {on, start, stop (minutes of the day),
         channels?}; ``lifecycle`` {post_purchase_ms, service_blocks}; ``verdict_ms`` (how long a
-        verdict stands); ``household`` (lua/household.lua) {caps [{channel, kind?, max, window_ms,
-        per_offer}], offers, shared (channels), quiet_ms, ledger_ms}."""
+        verdict stands); ``kinds`` (the kinds allowed)."""
         minutes = lambda hhmm: int(hhmm[:2]) * 60 + int(hhmm[3:])  # noqa: E731
         windows = [c.window for c in self.caps] + [self.balance.window, self.min_gap, self.fatigue.cooldown, 86400]
         return {
@@ -270,14 +269,24 @@ class Policy(Strict):
                           "service_blocks": self.lifecycle.block_sales_while_service_open},
             "verdict_ms": self.verdict_window * 1000,
             "kinds": self.allowed_kinds,
-            "household": {
-                "caps": [{"channel": c.channel, "max": c.max, "window_ms": c.window * 1000, "per_offer": c.per_offer,
-                          **({"kind": c.kind.value} if c.kind else {})} for c in self.household.caps],
-                "offers": self.household.offers and self.offers.enabled,
-                "shared": self.household.shared_channels,
-                "quiet_ms": self.household.post_purchase_quiet * 1000,
-                "ledger_ms": max([c.window for c in self.household.caps] + [self.offers.window, 86400]) * 1000,
-            },
+        }
+
+    def household_params(self) -> dict[str, Any]:
+        """What lua/household.lua reads of this policy (``P.household``), apart from the decide
+        script's parameters (it never reads these): ``caps`` [{channel, kind?, max, window_ms,
+        per_offer}], ``offers`` (on), ``shared`` (channels), ``quiet_ms``, ``ledger_ms``, and the
+        tenant's offer rules ``conflict``, ``better``, ``offer_window_ms``."""
+        h = self.household
+        return {
+            "caps": [{"channel": c.channel, "max": c.max, "window_ms": c.window * 1000, "per_offer": c.per_offer,
+                      **({"kind": c.kind.value} if c.kind else {})} for c in h.caps],
+            "offers": h.offers and self.offers.enabled,
+            "shared": h.shared_channels,
+            "quiet_ms": h.post_purchase_quiet * 1000,
+            "ledger_ms": max([c.window for c in h.caps] + [self.offers.window, 86400]) * 1000,
+            "conflict": self.offers.conflict,
+            "better": self.offers.better,
+            "offer_window_ms": self.offers.window * 1000,
         }
 
     def _by_stage(self, mine: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -288,7 +297,7 @@ class Policy(Strict):
         out = {}
         for stage, override in self.stages.items():
             theirs = Policy.model_validate(merge(base, override))._base_params()
-            out[stage] = {k: v for k, v in theirs.items() if k != "household" and v != mine[k]}
+            out[stage] = {k: v for k, v in theirs.items() if v != mine[k]}
         return out
 
     @field_validator("stages")

@@ -71,6 +71,19 @@ def _ago(days: float) -> str:
     return f"{days * 24:.0f} h ago" if days < 2 else f"{days:.0f} days ago"
 
 
+def _terms(r: dict[str, Any]) -> str:
+    """An earlier offer's terms, as 'apr 2.9, term 60'."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(r.get("prev_terms", {}).items())) or "other terms"
+
+
+def _cap(r: dict[str, Any], whom: str = "") -> str:
+    """A full cap with the count that filled it: '3 of 3 sales sends on email in 7d'."""
+    kind = f"{r['kind']} " if r.get("kind") else ""
+    what = f"{r['offer']} " if r.get("offer") else ""
+    where = "on any channel" if r["channel"] == "any" else f"on {r['channel']}"
+    return f"{r['count']} of {r['max']} {what}{kind}sends {where}{whom} in {_dur(r['window_ms'])}"
+
+
 def _hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
@@ -156,9 +169,8 @@ reason("relevant", "(note)", False, "the score cleared the threshold")(_relevanc
 def _offer_conflict(r, _mv):
     if r["dup"]:
         return f"the same {r['key']} offer went out on {r['prev_channel']} {_ago(r['days'])}"
-    terms = ", ".join(f"{k} {v}" for k, v in sorted(r.get("prev_terms", {}).items())) or "other terms"
     rule = "only a strictly better offer may follow" if r["mode"] == "better_only" else "conflicting offers are suppressed"
-    return f"a {r['key']} offer ({terms}) went out on {r['prev_channel']} {_ago(r['days'])}; {rule}"
+    return f"a {r['key']} offer ({_terms(r)}) went out on {r['prev_channel']} {_ago(r['days'])}; {rule}"
 
 
 @reason("household", "suppress", True, "the customer's household: another member holds this offer on other terms "
@@ -173,20 +185,14 @@ def _household(r, _mv):
     if rule == "duplicate":
         return f"the {r['key']} offer already went to this household by {r['channel']} {_ago(r['days'])}"
     if rule == "offer_conflict":
-        terms = ", ".join(f"{k} {v}" for k, v in sorted(r.get("prev_terms", {}).items())) or "other terms"
-        return (f"another member of the household holds a {r['key']} offer ({terms}, sent on {r['prev_channel']} "
-                f"{_ago(r['days'])}); one face to the household")
-    kind = f"{r['kind']} " if r.get("kind") else ""
-    what = f"{r['offer']} " if r.get("offer") else ""
-    where = "on any channel" if r["channel"] == "any" else f"on {r['channel']}"
-    return f"{r['count']} of {r['max']} {what}{kind}sends {where} to this household in {_dur(r['window_ms'])}"
+        return (f"another member of the household holds a {r['key']} offer ({_terms(r)}, sent on "
+                f"{r['prev_channel']} {_ago(r['days'])}); one face to the household")
+    return _cap(r, " to this household")
 
 
 @reason("frequency_cap", "suppress", True, "a cap is full (every full cap is listed; the most restrictive wins)")
 def _frequency_cap(r, _mv):
-    kind = f"{r['kind']} " if r.get("kind") else ""
-    where = "on any channel" if r["channel"] == "any" else f"on {r['channel']}"
-    return f"{r['count']} of {r['max']} {kind}sends {where} in {_dur(r['window_ms'])}"
+    return _cap(r)
 
 
 @reason("sales_balance", "suppress + `substitute`", True, "too many sales asks relative to value content; the "

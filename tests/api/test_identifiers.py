@@ -41,7 +41,9 @@ def test_any_printable_id_is_ingested_decided_read_and_erased(live, store, cid, 
     assert client.put("/v1/policy", json={"caps": [{"channel": "email", "max": 1, "window": "7d"}],
                                           "quiet_hours": {"enabled": False}, "balance": {"enabled": False}},
                       headers=h).status_code == 200
-    r = client.put(path(cid), json={"consent": {"email": True}, "attributes": {"note": cid}}, headers=h)
+    # the id is its own household's id too: household keys and scripts must take it as data as well
+    r = client.put(path(cid), json={"consent": {"email": True}, "attributes": {"note": cid}, "household_id": cid},
+                   headers=h)
     assert r.status_code == 200, r.text
     assert r.json()["customer_id"] == cid
     ev = {"event_id": f"{cid}|e{n}", "customer_id": cid, "type": "opened", "channel": "email",
@@ -62,3 +64,5 @@ def test_any_printable_id_is_ingested_decided_read_and_erased(live, store, cid, 
     assert client.get(path(cid), headers=h).status_code == 404
     left = [k for k in keys.customer_keys("acme", cid) if store.bulk.exists(k)]
     assert left == []
+    assert store.bulk.smembers(keys.household("acme", cid, "members")) == set()
+    assert store.bulk.hlen(keys.household("acme", cid, "sent")) == 0

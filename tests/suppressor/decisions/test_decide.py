@@ -1,6 +1,5 @@
 """Each policy rule against a real Redis, with a fixed clock: the verdict and the number that decided it."""
 
-import itertools
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -12,45 +11,14 @@ from suppressor.domain import CustomerIn, DecisionRequest, Event
 from suppressor.policy import content
 from suppressor.policy import document as policy
 from suppressor.policy.content import ContentIn
-from suppressor.policy.document import Policy
 from suppressor.settings import Settings
 from suppressor.storage.store import Store
 from suppressor.tenants.state import TenantStateCache
-from tests.factories import message
-
-NOW = datetime(2026, 11, 18, 16, 0, tzinfo=timezone.utc)  # 10:00 in Chicago
-
-
-def quiet_policy(**kw) -> Policy:
-    """Every rule off, then ``kw`` on: each test looks at one rule."""
-    base = {"caps": [], "fatigue": {"enabled": False}, "balance": {"enabled": False},
-            "offers": {"enabled": False}, "channels": {"learned_reroute": False},
-            "quiet_hours": {"enabled": False}, "lifecycle": {"post_purchase_quiet": 0,
-                                                             "block_sales_while_service_open": False}}
-    base.update(kw)
-    return Policy.model_validate(base)
-
-
-@pytest.fixture
-def decider(store):
-    return Decider(store, TenantStateCache(store, 0.0), None)
+from tests.factories import NOW, codes, message, one, quiet_policy, req
 
 
 def use(store, **kw):
     policy.put(store, "acme", quiet_policy(**kw), "test")
-
-
-_mids = itertools.count()
-
-
-def req(cid="c-1", channel="email", kind="sales", topics=("segment:suv",), offer=None, campaign=None, mid=None, **kw):
-    """A new message each call unless ``mid`` names one (asking again gets the standing verdict)."""
-    msg = {"message_id": mid or f"m-{next(_mids)}", "channel": channel, "kind": kind, "topics": list(topics)}
-    if offer:
-        msg["offer"] = offer
-    if campaign:
-        msg["campaign_id"] = campaign
-    return DecisionRequest(customer_id=cid, message=msg, **kw)
 
 
 def put(store, cid, **body):
@@ -60,15 +28,6 @@ def put(store, cid, **body):
 def decide(decider, cid, channel="email", kind="sales", **kw):
     """A new message to ``cid`` under the tenant's policy as it stands (the default unless set)."""
     return one(decider, req(cid, channel, kind, topics=["x"], **kw))
-
-
-def one(decider, r, at=NOW):
-    [d] = decider.decide("acme", [r], now=at)
-    return d
-
-
-def codes(d):
-    return [r.code for r in d.reasons]
 
 
 def ingest(store, *evs):

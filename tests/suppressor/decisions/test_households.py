@@ -8,20 +8,15 @@ from datetime import timedelta
 import pytest
 
 from suppressor.customers import erasure, events, profiles
-from suppressor.decisions.decide import Decider, release
+from suppressor.decisions.decide import release
 from suppressor.domain import CustomerIn, Event
 from suppressor.policy import document as policy
 from suppressor.storage import keys
-from suppressor.tenants.state import TenantStateCache
-from tests.suppressor.decisions.test_decide import NOW, codes, one, quiet_policy, req
+from tests.factories import NOW, codes, one, quiet_policy, req
 
 DM_ONCE = {"channel": "direct_mail", "max": 1, "window": "30d", "per_offer": True}
 TRADE_IN = {"key": "trade-in", "terms": {"bonus": 1500}}
 
-
-@pytest.fixture
-def decider(store):
-    return Decider(store, TenantStateCache(store, 0.0), None)
 
 
 def use(store, **household):
@@ -166,3 +161,27 @@ def test_holdout_and_transactional_messages_skip_the_household(store, decider):
 def test_household_policy_is_validated():
     with pytest.raises(ValueError, match="household.caps\\[0\\].channel names the channel 'fax'"):
         policy.Policy.model_validate({"household": {"caps": [{"channel": "fax", "max": 1, "window": "7d"}]}})
+
+
+def test_two_tenants_with_the_same_household_id_share_nothing(store, decider):
+    for tenant in ("acme", "globex"):
+        policy.put(store, tenant, quiet_policy(household={"caps": [{"channel": "any", "max": 1, "window": "7d"}]}), "t")
+        for cid in ("ann", "bob"):
+            profiles.put(store, tenant, cid, CustomerIn(consent={"email": True}, household_id="hh-1"), None)
+    assert one(decider, req("ann")).action == "send"  # acme's household is full now
+    [globex] = decider.decide("globex", [req("bob")], now=NOW)
+    assert globex.action == "send"
+    assert one(decider, req("bob")).action == "suppress"
+    assert store.bulk.zcard(keys.household("globex", "hh-1", "sends")) == 1
+
+
+def test_twenty_concurrent_identical_calls_for_a_member_record_one_household_send(store, decider):
+    use(store, caps=[{"channel": "any", "max": 5, "window": "7d"}])
+    member(store, "ann")
+    decider.states.get("acme")
+    r = req("ann", mid="same-message")
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        ds = list(pool.map(lambda _: one(decider, r), range(20)))
+    assert {d.decision_id for d in ds} == {ds[0].decision_id} and {d.action for d in ds} == {"send"}
+    assert store.bulk.zcard(keys.household("acme", "hh-1", "sends")) == 1
+    assert store.bulk.zcard(keys.sends("acme", "ann")) == 1

@@ -3,16 +3,9 @@
 import pytest
 
 from suppressor.customers import profiles
-from suppressor.decisions.decide import Decider
 from suppressor.domain import CustomerIn
 from suppressor.policy import document as policy
-from suppressor.tenants.state import TenantStateCache
-from tests.suppressor.decisions.test_decide import codes, one, quiet_policy, req
-
-
-@pytest.fixture
-def decider(store):
-    return Decider(store, TenantStateCache(store, 0.0), None)
+from tests.factories import codes, one, quiet_policy, req
 
 
 def lead(store, cid, stage):
