@@ -89,11 +89,19 @@ def _governed(store: Store, dealer: synthetic.Dealership, now: datetime) -> None
         f"replayed in {time.time() - t:.0f} s ({r['agreement_with_log_pct']}% of them reproduced by the current policy):")
     say(f"      {ch['sends_pct']}% of the sends, {ch['engagement_kept_pct']}% of the engagement, "
         f"{ch['unsubscribes_avoided']:.0f} of {r['current']['unsubscribes']:.0f} unsubscribes avoided")
-    o = lift.lift(store, TENANT)["overall"]
-    g, h = o["governed"], o["holdout"]
+    say(f"      and in sales: {ch['conversions_kept_pct']}% of the purchases credited to a message, "
+        f"{ch['revenue_kept_pct']}% of their revenue ({ch['revenue_per_customer_change']:+.2f} {r['currency']} "
+        "per customer)")
+    report = lift.lift(store, TENANT)
+    o, cur = report["overall"], report["currency"]
+    g, h, diff = o["governed"], o["holdout"], o["difference"]["revenue_per_customer"]
     say(f"      holdout lift: governed customers got {g['sends_per_customer']:.1f} messages each, holdout "
         f"{h['sends_per_customer']:.1f}; unsubscribed {g['unsubscribed']['rate']:.1%} vs {h['unsubscribed']['rate']:.1%}, "
         f"engaged {g['engaged']['rate']:.1%} vs {h['engaged']['rate']:.1%}")
+    say(f"      bought {g['converted']['rate']:.1%} vs {h['converted']['rate']:.1%}, came in for service "
+        f"{g['service_visit']['rate']:.1%} vs {h['service_visit']['rate']:.1%}; revenue per customer "
+        f"{g['revenue_per_customer']['mean']:,.0f} vs {h['revenue_per_customer']['mean']:,.0f} {cur} "
+        f"(difference {diff['diff']:+,.0f}, 95% interval {diff['low']:+,.0f} to {diff['high']:+,.0f})")
 
 
 def _recovery(store, dealer, decider, model, seed: int) -> None:

@@ -150,6 +150,10 @@ class Outcomes(_Report):
     sends_with_observed_outcome: int
     unsubscribes: float
     complaints: float
+    conversions: float = Field(description="expected conversions and purchases credited to the sends")
+    service_visits: float = Field(description="expected service visits credited to the sends")
+    revenue: float = Field(description="expected revenue credited to the sends, in the tenant's currency")
+    revenue_per_customer: float
 
 
 class CurrentOutcomes(Outcomes):
@@ -171,6 +175,10 @@ class Change(_Report):
     engagement_kept_pct: float | None
     unsubscribes_avoided: float
     complaints_avoided: float
+    conversions_kept_pct: float | None
+    service_visits_kept_pct: float | None
+    revenue_kept_pct: float | None
+    revenue_per_customer_change: float = Field(description="candidate minus current, in the tenant's currency")
     sales_share: list[float] = Field(description="[current, candidate]")
     decisions_changed: int
     intervals: dict[str, list[float] | None]
@@ -202,6 +210,7 @@ class _Frame(_Report):
     sampled: Sampled
     model_version: str | None
     attribution_days: int
+    currency: str = Field(description="the tenant's currency: every revenue figure is in it")
 
 
 class SimulateReport(_Frame):
@@ -228,6 +237,9 @@ class CurvePoint(_Report):
     unsubscribes_pct: float | None
     complaints: float
     sales_share: float
+    conversions: float
+    revenue: float
+    revenue_pct: float | None
     intervals: dict[str, list[float] | None]
 
 
@@ -248,6 +260,8 @@ class CurveBase(_Report):
     engagement: float
     unsubscribes: float
     complaints: float
+    conversions: float
+    revenue: float
 
 
 class TradeoffCurve(_Frame):
@@ -269,18 +283,30 @@ class Rate(_Report):
     high: float
 
 
+class Revenue(_Report):
+    """A group's revenue per customer (in the tenant's currency), with its 95% interval."""
+
+    total: float
+    mean: float
+    low: float
+    high: float
+
+
 class Group(_Report):
-    """One group's customers, sends per customer and outcome rates."""
+    """One group's customers, sends per customer, outcome rates and revenue per customer."""
 
     customers: int
     sends_per_customer: float | None
     engaged: Rate
     unsubscribed: Rate
     complained: Rate
+    converted: Rate = Field(description="customers with a converted or purchased event")
+    service_visit: Rate = Field(description="customers who came in for service")
+    revenue_per_customer: Revenue = Field(description="amounts on purchased, converted and service_visit events")
 
 
 class Difference(_Report):
-    """Governed minus holdout, with a 95% Newcombe interval."""
+    """Governed minus holdout, with a 95% interval (Newcombe's for rates, Welch's for revenue)."""
 
     diff: float
     low: float
@@ -307,6 +333,7 @@ class HoldoutLift(_Report):
 
     bucket_days: float
     holdout_fraction: float
+    currency: str = Field(description="the tenant's currency (policy.currency)")
     customers: dict[str, int]
     window: Span | None = None
     overall: LiftBlock | None

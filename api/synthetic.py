@@ -3,8 +3,10 @@
 Each customer has real interests (a segment, a make, offers that fit their stage on the
 90/60/30-day shopping cycle, kinds of value content) and a channel they answer. The
 dealership "shouts": random messages on random consented channels for weeks; customers
-engage with the probability their hidden truth gives. The truth is kept so we can check
-how much of it the model recovers.
+engage with the probability their hidden truth gives, and some of those who engage buy (a
+click on a sales offer, likelier the closer they are to buying) or bring the car in for service (an
+engaged service reminder), with the amount on the event. The truth is kept so we can check how
+much of it the model recovers and what suppression does to sales.
 """
 
 from __future__ import annotations
@@ -38,6 +40,12 @@ ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_A
 # Which offers fit which stage of the shopping cycle (90/60/30 days out, or owning).
 STAGE_OFFERS = {"researching": (), "shopping": ("lease", "trade-in"), "ready": ("auto-loan", "cash-back"), "owner": ()}
 STAGE_SALES = {"researching": -0.8, "shopping": 0.0, "ready": 0.6, "owner": -1.2}
+# The sales the messages cause: a click on a sales offer ends in a purchase this often, by stage, and
+# an engaged service reminder brings the car in this often (the amounts are in dollars).
+STAGE_BUYS = {"researching": 0.03, "shopping": 0.08, "ready": 0.2, "owner": 0.02}
+SERVICE_VISIT = 0.35
+PRICE = (22_000, 58_000)
+SERVICE_BILL = (90, 900)
 BASE_LOGIT = -2.4
 
 
@@ -218,7 +226,15 @@ def _outcome(d: Dealership, c: Customer, m: Message, ch: str, ts: datetime, eid:
         if d.rng.random() < 0.5:
             out.append(_event(f"{eid}-c", typ="clicked", ts=later + timedelta(minutes=3), **base))
             if m.kind == "sales" and d.rng.random() < 0.08:
-                out.append(_event(f"{eid}-p", typ="converted", ts=later + timedelta(days=2), **base))
+                out.append(_event(f"{eid}-v", typ="converted", ts=later + timedelta(days=1), **base))
+            if m.kind == "sales" and d.rng.random() < STAGE_BUYS[c.attributes["lead_stage"]]:
+                buy = _event(f"{eid}-p", typ="purchased", ts=later + timedelta(days=2), **base)
+                buy["properties"] = {"amount": round(float(d.rng.uniform(*PRICE)), 2)}
+                out.append(buy)
+        if m.kind == "service" and d.rng.random() < SERVICE_VISIT:
+            visit = _event(f"{eid}-s", typ="service_visit", ts=later + timedelta(days=2), **base)
+            visit["properties"] = {"amount": round(float(d.rng.uniform(*SERVICE_BILL)), 2)}
+            out.append(visit)
     elif d.rng.random() < unsubscribe_rate * max(0.0, -d.logit(c, m, ch)):
         if complaints and d.rng.random() < 0.15:  # some mark it as spam instead
             out.append(_event(f"{eid}-x", typ="complained", ts=later, **base))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Iterable, NamedTuple
@@ -17,6 +18,7 @@ from pydantic import (
     StrictBool,
     StringConstraints,
     field_validator,
+    model_validator,
 )
 
 ID_MAX = 128
@@ -44,6 +46,10 @@ Topic = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whi
 AttrScalar = str | int | float | bool | None
 
 KNOWN_CHANNELS = ("email", "sms", "push", "phone", "direct_mail")
+
+
+MONEY_EVENTS = ("purchased", "converted", "service_visit")  # the events that may carry properties.amount
+CURRENCY = r"^[A-Z]{3}$"
 
 
 class EventType(StrEnum):
@@ -153,6 +159,20 @@ class Event(Strict):
         if size > 2048:
             raise ValueError(f"is {size:,} bytes as JSON; at most 2,048 (keep the details elsewhere, the id here)")
         return props
+
+    @model_validator(mode="after")
+    def _money(self) -> "Event":
+        amount, currency = self.properties.get("amount"), self.properties.get("currency")
+        if amount is not None:
+            if self.type not in MONEY_EVENTS:
+                raise ValueError(f"properties.amount is counted only on {', '.join(MONEY_EVENTS)} events, "
+                                 f"not on {self.type.value}")
+            if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 <= amount <= 1e9:
+                raise ValueError(f"properties.amount must be a number from 0 to 1,000,000,000 in the tenant's "
+                                 f"currency (a sale's value, 34999.0); got {amount!r}")
+        if currency is not None and not (isinstance(currency, str) and re.match(CURRENCY, currency)):
+            raise ValueError(f"properties.currency must be an ISO 4217 code like 'USD'; got {currency!r}")
+        return self
 
 
 class EventBatch(Strict):

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from suppressor.customers import events
 from suppressor.domain import EventBatch, IngestResult
-from suppressor.policy.document import check_channels
+from suppressor.policy.document import check_channels, check_currency
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import RESPONSES, ApiError
@@ -18,8 +18,10 @@ def post_events(batch: EventBatch, tenant: TenantDep, store: StoreDep, services:
     limit = services.settings.max_batch
     if len(batch.events) > limit:
         raise ApiError(413, "Batch too large", f"{len(batch.events)} events; at most {limit} per call", "events")
-    check_channels(services.states.get(tenant).policy,
-                   [(f"events[{i}].channel", ev.channel) for i, ev in enumerate(batch.events)])
+    policy = services.states.get(tenant).policy
+    check_channels(policy, [(f"events[{i}].channel", ev.channel) for i, ev in enumerate(batch.events)])
+    check_currency(policy, [(f"events[{i}].properties.currency", ev.properties.get("currency"))
+                            for i, ev in enumerate(batch.events)])
     changed: set[str] = set()
     result = events.ingest(store, tenant, batch.events, changed)
     services.refresher.enqueue(tenant, changed)  # their vectors move within a second

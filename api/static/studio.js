@@ -22,6 +22,7 @@ function el(tag, attrs, ...children) {
 function row(cells, header) { return el("tr", {}, ...cells.map((c) => el(header ? "th" : "td", typeof c === "number" ? { class: "num" } : {}, c))); }
 function fill(table, head, rows) { table.replaceChildren(row(head, true), ...rows.map((r) => row(r))); }
 const pct = (x) => x == null ? "–" : x.toFixed(1) + "%";
+const money = (x) => x == null ? "–" : Math.round(x).toLocaleString("en-US");
 const rate = (r) => (100 * r.rate).toFixed(1) + "% [" + (100 * r.low).toFixed(1) + ", " + (100 * r.high).toFixed(1) + "]";
 
 function showPolicy(p) {
@@ -111,15 +112,45 @@ async function loadLift() {
   const r = await api("GET", "/v1/holdout?bucket_days=7");
   const rows = [];
   const blocks = r.overall ? [["all", r.overall], ...r.buckets.map((b) => [b.from.slice(0, 10), b])] : [];
+  const outcomes = ["engaged", "unsubscribed", "complained", "converted", "service_visit"];
   for (const [label, b] of blocks) {
     for (const g of ["governed", "holdout"]) {
-      const x = b[g];
-      rows.push([label, g, x.customers, x.sends_per_customer == null ? "–" : x.sends_per_customer.toFixed(2), rate(x.engaged), rate(x.unsubscribed), rate(x.complained)]);
+      const x = b[g], m = x.revenue_per_customer;
+      rows.push([label, g, x.customers, x.sends_per_customer == null ? "–" : x.sends_per_customer.toFixed(2),
+                 ...outcomes.map((o) => rate(x[o])), money(m.mean) + " [" + money(m.low) + ", " + money(m.high) + "]"]);
     }
     const d = b.difference, diff = (y) => (100 * y.diff).toFixed(2) + " pts [" + (100 * y.low).toFixed(2) + ", " + (100 * y.high).toFixed(2) + "]";
-    rows.push([label, "governed − holdout", "", "", diff(d.engaged), diff(d.unsubscribed), diff(d.complained)]);
+    const m = d.revenue_per_customer;
+    rows.push([label, "governed − holdout", "", "", ...outcomes.map((o) => diff(d[o])),
+               (m.diff >= 0 ? "+" : "") + money(m.diff) + " [" + money(m.low) + ", " + money(m.high) + "]"]);
   }
-  fill($("lift"), ["period", "group", "customers", "sends / customer", "engaged", "unsubscribed", "complained"], rows.length ? rows : [["no decisions logged yet", "", "", "", "", "", ""]]);
+  const head = ["period", "group", "customers", "sends / customer", "engaged", "unsubscribed", "complained", "bought",
+                "came in for service", "revenue / customer (" + r.currency + ")"];
+  fill($("lift"), head, rows.length ? rows : [["no decisions logged yet", ...head.slice(1).map(() => "")]]);
+}
+
+async function lookup() {
+  const id = $("customer-id").value.trim();
+  if (!id) return;
+  const path = encodeURIComponent(id);
+  const [c, t] = await Promise.all([api("GET", "/v1/customers/" + path), api("GET", "/v1/timeline/" + path + "?limit=50")]);
+  const fig = (label, value) => el("div", { class: "figure" }, el("b", {}, value), label);
+  const top = (xs) => xs.slice(0, 3).map((x) => x.name + " " + (100 * x.chance).toFixed(0) + "%").join(", ") || "–";
+  $("customer-facts").replaceChildren(
+    fig("customer", c.customer_id), fig("stage", c.attributes.lead_stage || "–"), fig("household", c.household_id || "–"),
+    fig("vehicles", c.vehicles.map((v) => [v.year, v.make, v.model].filter(Boolean).join(" ")).join("; ") || "–"),
+    fig("answers on", top(c.channel_affinities)), fig("interested in", top(c.interests)),
+    fig("consent", Object.entries(c.consent).filter(([, v]) => v).map(([k]) => k).join(", ") || "–"));
+  const terms = (o) => Object.entries(o.terms).map(([k, v]) => k + " " + v).join(", ");
+  fill($("customer-offers"), ["offer", "terms", "channel", "sent", "expires", "held by"], t.offers.length ? t.offers.map((o) => [
+    o.key, terms(o), o.channel || "–", o.sent_at.slice(0, 10), o.expires.slice(0, 10), o.held_by === c.customer_id ? "this customer" : o.held_by + " (household)"])
+    : [["no offer standing", "", "", "", "", ""]]);
+  fill($("customer-timeline"), ["when", "what", "message", "channel", "why"], t.items.map((i) => i.type === "decision"
+    ? [i.at.replace("T", " ").slice(0, 16), el("span", { class: "action " + i.action }, i.action), i.message_id, i.channel || "–",
+       el("div", {}, ...i.reasons.map((x) => el("div", {}, el("b", {}, x.code), " " + x.message)))]
+    : [i.at.replace("T", " ").slice(0, 16), i.event, i.message_id || "–", i.channel || "–", i.topics.join(", ")]));
+  $("customer").hidden = false;
+  status("Customer " + c.customer_id + ": " + t.items.length + " recent items.");
 }
 
 async function loadDecisions() {
@@ -149,6 +180,10 @@ async function simulateExactly() {
     ["expected engagement", cur.engagement, cand.engagement, pct(r.change.engagement_kept_pct) + " kept" + ci("engagement_pct", "%")],
     ["expected unsubscribes", cur.unsubscribes, cand.unsubscribes, r.change.unsubscribes_avoided + " avoided" + ci("unsubscribes_avoided", "")],
     ["expected complaints", cur.complaints, cand.complaints, r.change.complaints_avoided + " avoided" + ci("complaints_avoided", "")],
+    ["expected purchases and conversions", cur.conversions, cand.conversions, pct(r.change.conversions_kept_pct) + " kept"],
+    ["expected service visits", cur.service_visits, cand.service_visits, pct(r.change.service_visits_kept_pct) + " kept"],
+    ["expected revenue (" + r.currency + ")", money(cur.revenue), money(cand.revenue), pct(r.change.revenue_kept_pct) + " kept" + ci("revenue_pct", "%")
+      + "; " + (r.change.revenue_per_customer_change >= 0 ? "+" : "") + r.change.revenue_per_customer_change + " per customer"],
     ["sales share of sends", pct(100 * cur.mix.sales_share), pct(100 * cand.mix.sales_share), ""],
     ...by("suppressed_by"), ...by("deferred_by"), ...by("rerouted_by"),
   ]);
@@ -172,4 +207,6 @@ $("threshold").addEventListener("input", (e) => setThreshold(e.target.value));
 $("threshold-value").addEventListener("input", (e) => setThreshold(e.target.value));
 $("simulate").addEventListener("click", guard(simulateExactly));
 $("save").addEventListener("click", guard(save));
+$("lookup").addEventListener("click", guard(lookup));
+$("customer-id").addEventListener("keydown", (e) => { if (e.key === "Enter") guard(lookup)(); });
 if (state.key) guard(refresh)();

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from suppressor.domain import KNOWN_CHANNELS, Channel, Kind, Strict
+from suppressor.domain import CURRENCY, KNOWN_CHANNELS, Channel, Kind, Strict
 from suppressor.errors import Refused
 from suppressor.storage import keys
 from suppressor.storage.store import Store
@@ -176,7 +176,7 @@ class Transactional(Strict):
 
 StageName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_ -]{0,39}$")]
 # decided before the customer's stage is read (in Python, or by the household script)
-NOT_BY_STAGE = frozenset({"stages", "declared_channels", "household", "holdout_fraction", "failure_mode",
+NOT_BY_STAGE = frozenset({"stages", "currency", "declared_channels", "household", "holdout_fraction", "failure_mode",
                           "failure_retry_seconds", "verdict_window"})
 
 
@@ -213,6 +213,9 @@ class Policy(Strict):
         default_factory=dict, description="overrides per lead stage (the customer attribute lead_stage), merged over "
         "the policy like a campaign override: any field but " + ", ".join(sorted(NOT_BY_STAGE)))
     transactional: Transactional = Field(default_factory=Transactional)
+    currency: Annotated[str, StringConstraints(pattern=CURRENCY)] = Field(
+        default="USD", description="ISO 4217 code of the amounts on purchased, converted and service_visit events "
+        "(an event naming another currency is refused); lift and what-ifs report revenue in it")
     holdout_fraction: float = Field(default=0.0, ge=0.0, le=0.5,
                                     description="share of customers who get every relevant-or-not message (to measure lift)")
     failure_mode: FailureMode = Field(
@@ -458,6 +461,15 @@ def check_channels(policy: Policy, named: list[tuple[str, str | None]]) -> None:
     bad = [(where, f"channel {ch!r} is not declared by this tenant's policy (declared: {', '.join(declared)}); "
                    "add it to declared_channels or fix the name")
            for where, ch in named if ch is not None and ch not in declared]
+    if bad:
+        raise Refused(bad)
+
+
+def check_currency(policy: Policy, named: list[tuple[str, Any]]) -> None:
+    """Refuse each (field, currency) that is not the tenant's: amounts in two currencies cannot be summed."""
+    bad = [(where, f"currency {cur!r} is not this tenant's ({policy.currency}); send amounts in "
+                   f"{policy.currency} or change the policy's currency")
+           for where, cur in named if cur is not None and cur != policy.currency]
     if bad:
         raise Refused(bad)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import numpy as np
 from pydantic import ValidationError
 
-from suppressor.domain import DecisionRequest
+from suppressor.domain import MONEY_EVENTS, DecisionRequest
 from suppressor.model import features
 from suppressor.model.labels import epoch
 from suppressor.storage import keys
@@ -48,6 +48,9 @@ class Outcome:
     engaged: bool = False
     unsubscribed: bool = False
     complained: bool = False
+    converted: bool = False  # a converted or purchased event that names the message
+    service_visit: bool = False
+    revenue: float = 0.0  # the amounts on those events
 
 
 @dataclass
@@ -126,6 +129,12 @@ def load_history(store: Store, tenant: str, since: datetime | None = None, until
     return History(tenant, decisions, events, len(by_customer), len(logged))
 
 
+def amount(event: dict) -> float:
+    """The sale's value a stored event carries (0 when it names none)."""
+    value = (event.get("properties") or {}).get("amount")
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0.0
+
+
 def iso(ms: int) -> str:
     """Milliseconds since the epoch as ISO-8601 UTC text."""
     return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
@@ -159,6 +168,10 @@ def observed(history: History, window_days: float = ATTRIBUTION_DAYS) -> list[Ou
                 o = out[best]
                 if typ in ENGAGED:
                     o.engaged = True
+                    o.converted = o.converted or typ in ("converted", "purchased")
+                    o.service_visit = o.service_visit or typ == "service_visit"
+                    if typ in MONEY_EVENTS:
+                        o.revenue += amount(e)
                 elif typ == "unsubscribed":
                     o.unsubscribed = True
                 else:

@@ -1,8 +1,11 @@
 """Holdout lift: the customers suppressor governs vs the holdout that gets every message.
 
 Holdout membership is per customer (a stable hash), so customers are the unit: the share of
-customers who engaged, unsubscribed or complained, per group, with 95% Wilson intervals, and
-the governed-minus-holdout difference with Newcombe's interval, overall and per time bucket.
+customers who engaged, unsubscribed, complained, converted (a ``converted`` or ``purchased``
+event) or came in for service, per group, with 95% Wilson intervals, and the governed-minus-holdout
+difference with Newcombe's interval; and revenue per customer (the amounts on purchased,
+converted and service_visit events) with a 95% normal interval, its difference with Welch's;
+overall and per time bucket.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from suppressor.decisions.decide import in_holdout
+from suppressor.domain import MONEY_EVENTS
 from suppressor.policy import document as policies
 from suppressor.storage.store import Store
-from suppressor.whatif.history import ENGAGED, History, iso, load_history
+from suppressor.whatif.history import ENGAGED, History, amount, iso, load_history
 
 Z = 1.959964  # 95%
-OUTCOMES = {"engaged": ENGAGED, "unsubscribed": frozenset({"unsubscribed"}), "complained": frozenset({"complained"})}
+OUTCOMES = {"engaged": ENGAGED, "unsubscribed": frozenset({"unsubscribed"}), "complained": frozenset({"complained"}),
+            "converted": frozenset({"converted", "purchased"}), "service_visit": frozenset({"service_visit"})}
 
 
 def wilson(k: int, n: int, z: float = Z) -> tuple[float, float, float]:
@@ -45,6 +50,27 @@ class _Tally:
     engaged: int = 0
     unsubscribed: int = 0
     complained: int = 0
+    converted: int = 0
+    service_visit: int = 0
+    revenue: float = 0.0
+    revenue_sq: float = 0.0  # sum of squared per-customer revenue, for the interval
+
+    def add(self, sends: int, seen: set[str], revenue: float) -> None:
+        self.customers += 1
+        self.sends += sends
+        for name in seen:
+            setattr(self, name, getattr(self, name) + 1)
+        self.revenue += revenue
+        self.revenue_sq += revenue * revenue
+
+    def mean_and_var(self) -> tuple[float, float]:
+        """Revenue per customer and the variance of that mean."""
+        n = self.customers
+        if n == 0:
+            return 0.0, 0.0
+        mean = self.revenue / n
+        var = max(0.0, self.revenue_sq / n - mean * mean) * n / (n - 1) if n > 1 else 0.0
+        return mean, var / n
 
     def view(self) -> dict:
         out: dict = {"customers": self.customers,
@@ -52,6 +78,10 @@ class _Tally:
         for name in OUTCOMES:
             rate, lo, hi = wilson(getattr(self, name), self.customers)
             out[name] = {"count": getattr(self, name), "rate": round(rate, 5), "low": round(lo, 5), "high": round(hi, 5)}
+        mean, var = self.mean_and_var()
+        half = Z * math.sqrt(var)
+        out["revenue_per_customer"] = {"total": round(self.revenue, 2), "mean": round(mean, 2),
+                                       "low": round(max(0.0, mean - half), 2), "high": round(mean + half, 2)}
         return out
 
 
@@ -60,6 +90,10 @@ def _difference(gov: _Tally, hold: _Tally) -> dict:
     for name in OUTCOMES:
         d, lo, hi = newcombe(getattr(gov, name), gov.customers, getattr(hold, name), hold.customers)
         out[name] = {"diff": round(d, 5), "low": round(lo, 5), "high": round(hi, 5)}
+    (m1, v1), (m2, v2) = gov.mean_and_var(), hold.mean_and_var()
+    half = Z * math.sqrt(v1 + v2)  # Welch: the groups' variances apart
+    out["revenue_per_customer"] = {"diff": round(m1 - m2, 2), "low": round(m1 - m2 - half, 2),
+                                   "high": round(m1 - m2 + half, 2)}
     return out
 
 
@@ -72,22 +106,23 @@ def holdout_groups(history: History, fraction: float) -> dict[str, bool]:
 
 def lift(store: Store, tenant: str, bucket_days: float = 7.0, since: datetime | None = None,
          until: datetime | None = None, max_decisions: int = 500_000) -> dict:
-    """Engagement, unsubscribe and complaint rates of governed vs holdout customers, over time."""
+    """Engagement, unsubscribes, complaints, conversions, service visits and revenue per customer of
+    governed vs holdout customers, over time."""
     current = policies.get(store, tenant)
     history = load_history(store, tenant, since, until, max_decisions)
     groups = holdout_groups(history, current.holdout_fraction)
     if not history.decisions:
-        return {"bucket_days": bucket_days, "holdout_fraction": current.holdout_fraction, "customers": {},
-                "overall": None, "buckets": []}
+        return {"bucket_days": bucket_days, "holdout_fraction": current.holdout_fraction,
+                "currency": current.currency, "customers": {}, "overall": None, "buckets": []}
     start = min(d.at_ms for d in history.decisions)
     end = max(d.at_ms for d in history.decisions)
     width = int(bucket_days * 86_400_000)
     n_buckets = (end - start) // width + 1
-    # (bucket or -1 for overall, customer) -> [sends, outcomes seen]
+    # (bucket or -1 for overall, customer) -> [sends, outcomes seen, revenue]
     active: dict[tuple[int, str], list] = {}
     for d in history.decisions:
         for b in ((d.at_ms - start) // width, -1):
-            slot = active.setdefault((b, d.customer_id), [0, set()])
+            slot = active.setdefault((b, d.customer_id), [0, set(), 0.0])
             slot[0] += d.sent
     for cid, evs in history.events.items():
         for e in evs:
@@ -100,13 +135,11 @@ def lift(store: Store, tenant: str, bucket_days: float = 7.0, since: datetime | 
                 for name, types in OUTCOMES.items():
                     if e["type"] in types:
                         slot[1].add(name)
+                if e["type"] in MONEY_EVENTS:
+                    slot[2] += amount(e)
     tallies: dict[tuple[int, bool], _Tally] = {}
-    for (b, cid), (sends, seen) in active.items():
-        t = tallies.setdefault((b, groups[cid]), _Tally())
-        t.customers += 1
-        t.sends += sends
-        for name in seen:
-            setattr(t, name, getattr(t, name) + 1)
+    for (b, cid), (sends, seen, revenue) in active.items():
+        tallies.setdefault((b, groups[cid]), _Tally()).add(sends, seen, revenue)
 
     def block(b: int) -> dict:
         gov, hold = tallies.get((b, False), _Tally()), tallies.get((b, True), _Tally())
@@ -115,6 +148,7 @@ def lift(store: Store, tenant: str, bucket_days: float = 7.0, since: datetime | 
     return {
         "bucket_days": bucket_days,
         "holdout_fraction": current.holdout_fraction,
+        "currency": current.currency,
         "customers": {"governed": sum(not g for g in groups.values()), "holdout": sum(groups.values())},
         "window": {"from": iso(start), "to": iso(end)},
         "overall": block(-1),

@@ -32,6 +32,10 @@ def _compare(cur: dict, cand: dict) -> dict:
         "engagement_kept_pct": _pct(cand["engagement"], cur["engagement"]),
         "unsubscribes_avoided": round(cur["unsubscribes"] - cand["unsubscribes"], 2),
         "complaints_avoided": round(cur["complaints"] - cand["complaints"], 2),
+        "conversions_kept_pct": _pct(cand["conversions"], cur["conversions"]),
+        "service_visits_kept_pct": _pct(cand["service_visits"], cur["service_visits"]),
+        "revenue_kept_pct": _pct(cand["revenue"], cur["revenue"]),
+        "revenue_per_customer_change": round(cand["revenue_per_customer"] - cur["revenue_per_customer"], 2),
         "sales_share": [cur["mix"]["sales_share"], cand["mix"]["sales_share"]],
     }
 
@@ -69,6 +73,7 @@ def _frame(p: Prepared) -> dict:
                     "customers": h.customers, "of_customers": h.customers_total},
         "model_version": p.model.version if p.model else None,
         "attribution_days": ATTRIBUTION_DAYS,
+        "currency": p.current.currency,
     }
 
 
@@ -144,7 +149,8 @@ def tradeoff(store: Store, tenant: str, param: str = "relevance_threshold", valu
             "engagement": s["engagement"], "engagement_pct": _pct(s["engagement"], cur["engagement"]),
             "unsubscribes": s["unsubscribes"], "unsubscribes_pct": _pct(s["unsubscribes"], cur["unsubscribes"]),
             "complaints": s["complaints"], "sales_share": s["mix"]["sales_share"],
-            "intervals": {k: ci.get(k) for k in ("sends_pct", "engagement_pct", "unsubscribes_pct")},
+            "conversions": s["conversions"], "revenue": s["revenue"], "revenue_pct": _pct(s["revenue"], cur["revenue"]),
+            "intervals": {k: ci.get(k) for k in ("sends_pct", "engagement_pct", "unsubscribes_pct", "revenue_pct")},
         })
     picks = {}
     for target in (95, 98, 99):
@@ -155,5 +161,6 @@ def tradeoff(store: Store, tenant: str, param: str = "relevance_threshold", valu
                                    "engagement_pct": best["engagement_pct"], "unsubscribes_pct": best["unsubscribes_pct"]}
     return {**_frame(p), "param": param, "policy_version": p.current.version,
             "current": {"value": current_value, "sends": cur["sends"], "engagement": cur["engagement"],
-                        "unsubscribes": cur["unsubscribes"], "complaints": cur["complaints"]},
+                        "unsubscribes": cur["unsubscribes"], "complaints": cur["complaints"],
+                        "conversions": cur["conversions"], "revenue": cur["revenue"]},
             "points": points, "picks": picks}

@@ -131,3 +131,34 @@ def test_time_is_explicit_zone_less_dates_and_numbers_are_refused_in_words(clien
     assert "got the int 1763632800" in ingest(1763632800).json()["errors"][0]["message"]
     assert ingest("2026-11-20T04:00:00-06:00").json()["accepted"] == 1  # an offset is a zone
     assert ingest("2026-11-20T10:00:00Z").json()["duplicates"] == 0
+
+
+def test_a_sale_carries_its_amount_in_the_tenants_currency(client, key, store):
+    sale = ev(1, typ="purchased", properties={"amount": 34999.5, "currency": "USD"})
+    visit = ev(2, typ="service_visit", properties={"amount": 180})
+    r = client.post("/v1/events", json={"events": [sale, visit]}, headers=auth(key))
+    assert r.status_code == 200 and r.json()["accepted"] == 2
+
+
+def test_a_bad_amount_or_a_foreign_currency_is_refused_in_words_and_stores_nothing(client, key, store):
+    cases = [
+        (ev(1, typ="purchased", properties={"amount": "34,999"}), "number"),
+        (ev(1, typ="purchased", properties={"amount": -5}), "number from 0"),
+        (ev(1, typ="purchased", properties={"amount": True}), "number"),
+        (ev(1, typ="clicked", properties={"amount": 10}), "only on purchased, converted, service_visit"),
+        (ev(1, typ="purchased", properties={"amount": 10, "currency": "usd"}), "ISO 4217"),
+        (ev(1, typ="purchased", properties={"amount": 10, "currency": "EUR"}), "not this tenant's (USD)"),
+    ]
+    for bad, words in cases:
+        r = client.post("/v1/events", json={"events": [ev(0), bad]}, headers=auth(key))
+        assert r.status_code == 422, bad
+        err = r.json()["errors"][0]
+        assert err["field"].startswith("events[1]") and words in err["message"], err
+    assert stored(store) == 0
+
+
+def test_a_tenant_in_euros_takes_euros(client, key, store):
+    assert client.patch("/v1/policy", json={"currency": "EUR"}, headers=auth(key)).status_code == 200
+    sale = ev(1, typ="purchased", properties={"amount": 21000, "currency": "EUR"})
+    assert client.post("/v1/events", json={"events": [sale]}, headers=auth(key)).status_code == 200
+    assert client.patch("/v1/policy", json={"currency": "euro"}, headers=auth(key)).status_code == 422

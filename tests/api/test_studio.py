@@ -96,7 +96,8 @@ def test_chart_renders_and_saving_a_threshold_changes_the_next_decision(browser,
     page.screenshot(path=str(tmp_path / "studio.png"), full_page=True)
 
     assert "version 2" in page.inner_text("#policy-version")
-    assert "governed − holdout" in page.inner_text("#lift")
+    lift = page.inner_text("#lift")
+    assert "governed − holdout" in lift and "revenue / customer (USD)" in lift and "came in for service" in lift
     assert page.locator("#decisions tr").count() == 21  # header + the latest 20
     assert page.locator("#save").is_disabled()  # nothing to save until the threshold moves
 
@@ -109,6 +110,19 @@ def test_chart_renders_and_saving_a_threshold_changes_the_next_decision(browser,
     page.wait_for_selector("#sim-section:not([hidden])", timeout=90_000)
     table = page.inner_text("#sim-table")
     assert "expected engagement" in table and "95%:" in table
+    assert "expected revenue (USD)" in table and "expected service visits" in table
+
+    # the agent's question: why did this customer get this? (the latest decision's customer)
+    cid = page.inner_text("#decisions tr:nth-child(2) td:nth-child(2)")
+    mid = page.inner_text("#decisions tr:nth-child(2) td:nth-child(3)")
+    page.fill("#customer-id", cid)
+    page.click("#lookup")
+    page.wait_for_selector("#customer:not([hidden])", timeout=30_000)
+    assert cid in page.inner_text("#customer-facts")
+    timeline = page.inner_text("#customer-timeline")
+    assert mid in timeline  # the verdict they asked about, with its reasons in words
+    first = page.locator("#customer-timeline tr", has_text=mid).first.inner_text()
+    assert any(code in first for code in ("relevant", "irrelevant", "holdout", "frequency_cap", "fatigue", "consent"))
 
     page.click("#save")
     page.wait_for_selector("#status:has-text('Saved: policy version 3')", timeout=30_000)
