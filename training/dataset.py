@@ -45,13 +45,13 @@ def read(store: Store, tenant: str, progress: Callable[[str], None] | None = Non
     for start in range(0, len(ids), chunk):
         pipe = store.bulk.pipeline(transaction=False)
         for cid in ids[start:start + chunk]:
-            pipe.hget(keys.profile(tenant, cid), "attributes")
+            pipe.hmget(keys.profile(tenant, cid), "attributes", "vehicles")
             pipe.hvals(keys.events(tenant, cid))
         res = pipe.execute()
-        for cid, a, evs in zip(ids[start:start + chunk], res[0::2], res[1::2]):
+        for cid, (a, vehicles), evs in zip(ids[start:start + chunk], res[0::2], res[1::2]):
             if a is None and not evs:
                 gone.append(cid)  # profile and events expired: the customer is gone
-            attrs.append(json.loads(a) if a else {})
+            attrs.append(features.model_attributes(json.loads(a) if a else {}, vehicles))
             evs = json.loads(b"[" + b",".join(evs) + b"]")  # one parse per customer, not per event
             # HVALS order is the server's hash order (seeded at each start): fix it, or the same
             # data would train a different model on every run

@@ -15,6 +15,7 @@ import redis
 from suppressor.customers import timeline
 from suppressor.customers.events import forget
 from suppressor.domain import ActiveOffer, Affinity, CustomerIn, CustomerOut
+from suppressor.model import features
 from suppressor.model.exported import ExportedModel, identity_field, pack, unpack
 from suppressor.storage import keys
 from suppressor.storage.store import Store
@@ -41,7 +42,8 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
                     **({"revoked": json.dumps(revoked)} if revoked else {}),
                     **_optional(body),
                 }
-                vec = model.user_vector(body.attributes, unpack(identity) if identity else None) if model else None
+                vec = model.user_vector(features.model_attributes(body.attributes, mapping.get("vehicles")),
+                                        unpack(identity) if identity else None) if model else None
                 pipe.multi()
                 pipe.delete(pkey)
                 pipe.hset(pkey, mapping=mapping)
@@ -117,7 +119,15 @@ def _optional(body: CustomerIn) -> dict[str, str]:
     if body.household_id:
         out["hh"] = body.household_id
     if body.vehicles:
-        out["vehicles"] = json.dumps([v.model_dump(mode="json", exclude_none=True) for v in body.vehicles])
+        vehicles = [v.model_dump(mode="json", exclude_none=True) for v in body.vehicles]
+        out["vehicles"] = json.dumps(vehicles)
+        # what the lifecycle rules read (the decide script cannot parse dates)
+        due = features.service_due_at(vehicles)
+        if due is not None:
+            out["svc_due"] = str(int(due * 1000))
+        ages = [a for v in vehicles if (a := features.vehicle_age_years(v, time.time())) is not None]
+        if ages:
+            out["veh_born"] = str(int((time.time() - max(ages) * features.YEAR_S) * 1000))
     return out
 
 
@@ -195,7 +205,8 @@ def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedM
         event_count=n_events,
     )
     if model is not None:
-        user = user if user is not None else model.user_vector(out.attributes)
+        user = user if user is not None else model.user_vector(
+            features.model_attributes(out.attributes, prof.get("vehicles")))
         out.model_version = model.version
         out.interests, out.channel_affinities = learned_affinities(model, user, evidence=evidence)
     return out

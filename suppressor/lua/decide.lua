@@ -31,9 +31,11 @@ if standing then
 end
 
 -- the customer --------------------------------------------------------------------------------
-local prof = redis.call('HMGET', KEYS[1], 'consent', 'preferred_channel', 'stage', 'svc_open', 'tzt', 'hh')
+local prof = redis.call('HMGET', KEYS[1], 'consent', 'preferred_channel', 'stage', 'svc_open', 'tzt', 'hh', 'svc_due',
+                        'veh_born')
 local consent = prof[1] and cjson.decode(prof[1]) or {}
 local preferred, stage, svc_open = prof[2], prof[3], prof[4] == '1'
+local svc_due, veh_born = tonumber(prof[7]), tonumber(prof[8])  -- the vehicles' next service, the oldest's birth
 
 -- the customer's lead stage may change any parameter (Policy.stages); P itself is never changed
 -- (a replay hands the same table to every decision)
@@ -219,6 +221,22 @@ local function rule_channel()
   end
 end
 
+-- what the customer's vehicles make relevant whatever the score: service due soon, an old car
+-- and a trade-in offer
+local function lifecycle_fit()
+  local L = P.lifecycle
+  if kind == 'service' and L.service_due_ms > 0 and svc_due and svc_due - now <= L.service_due_ms then
+    return { code = 'service_due', days = (svc_due - now) / 86400000 }
+  end
+  if kind == 'sales' and L.trade_in_ms > 0 and veh_born and now - veh_born >= L.trade_in_ms then
+    for _, t in ipairs(P.topics) do
+      for _, w in ipairs(L.trade_in_topics) do
+        if t == w then return { code = 'trade_in_age', years = (now - veh_born) / 31557600000, topic = t } end
+      end
+    end
+  end
+end
+
 -- relevance on the chosen channel (the threshold may depend on the lead stage)
 local function rule_relevance()
   local th = P.threshold
@@ -232,7 +250,11 @@ local function rule_relevance()
     if not user then fire({ code = 'new_customer' }) end
     local s = score(D.channel)
     local r = { channel = D.channel, score = s, threshold = th, stage = by_stage and stage or nil }
-    if s < th then
+    local fit = s < th and lifecycle_fit()
+    if fit then
+      fit.channel, fit.score, fit.threshold = D.channel, s, th
+      fire(fit)
+    elseif s < th then
       r.code = 'irrelevant'
       fire(r)
       stop('suppress')

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import time
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -66,6 +69,70 @@ def numeric_edges(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[float
         qs = np.unique(np.quantile(np.asarray(vals), np.linspace(0.1, 0.9, 9)))
         edges[name] = [float(q) for q in qs]
     return edges
+
+
+YEAR_S = 365.25 * 86400
+
+
+def _epoch(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def vehicle_age_years(vehicle: Mapping[str, Any], now: float) -> float | None:
+    """How old a vehicle is: from its model year (1 January), else from when it was bought."""
+    year = vehicle.get("year")
+    if isinstance(year, int):
+        return max(0.0, (now - datetime(year, 1, 1, tzinfo=timezone.utc).timestamp()) / YEAR_S)
+    bought = _epoch(vehicle.get("purchased_at"))
+    return max(0.0, (now - bought) / YEAR_S) if bought is not None else None
+
+
+def service_due_at(vehicles: Iterable[Mapping[str, Any]]) -> float | None:
+    """The earliest next service due among the vehicles (epoch seconds), or None."""
+    due = [t for v in vehicles if (t := _epoch(v.get("next_service_due"))) is not None]
+    return min(due) if due else None
+
+
+def vehicle_attributes(vehicles: Iterable[Mapping[str, Any]], now: float) -> dict[str, Any]:
+    """What a customer's vehicles say, as model attributes: makes and segments they own, the age
+    of the oldest (in bands: a 9-year-old car is a trade-in prospect) and the months until the
+    next service is due (in bands: due soon is a service prospect)."""
+    vehicles = list(vehicles)
+    out: dict[str, Any] = {}
+    makes = sorted({str(v["make"]).strip().lower() for v in vehicles if v.get("make")})
+    segments = sorted({str(v["segment"]).strip().lower() for v in vehicles if v.get("segment")})
+    if makes:
+        out["vehicle_make"] = makes
+    if segments:
+        out["vehicle_segment"] = segments
+    ages = [a for v in vehicles if (a := vehicle_age_years(v, now)) is not None]
+    if ages:
+        oldest = max(ages)
+        out["vehicle_age"] = "0-2y" if oldest < 3 else "3-5y" if oldest < 6 else "6-8y" if oldest < 9 else "9y+"
+    due = service_due_at(vehicles)
+    if due is not None:
+        months = (due - now) / (YEAR_S / 12)
+        out["service_due"] = "overdue" if months < 0 else "within 1 month" if months < 1 else \
+            "1-3 months" if months < 3 else "3+ months"
+    return out
+
+
+def model_attributes(attributes: Mapping[str, Any], vehicles: Iterable[Mapping[str, Any]] | str | bytes | None,
+                     now: float | None = None) -> dict[str, Any]:
+    """The attributes the model reads of a customer: their own, and their vehicles' (``vehicles``
+    as stored, JSON text, or a list of dicts)."""
+    if isinstance(vehicles, (str, bytes)):
+        vehicles = json.loads(vehicles)
+    if not vehicles:
+        return dict(attributes)
+    return {**attributes, **vehicle_attributes(vehicles, time.time() if now is None else now)}
 
 
 # How much one event says about interest: engagement positive (a purchase most),

@@ -18,6 +18,7 @@ from collections.abc import Callable
 import numpy as np
 import redis
 
+from suppressor.model import features
 from suppressor.model.exported import ExportedModel, identity_field, pack, unpack
 from suppressor.model.labels import LabelRules, epoch, group_by_message, label
 from suppressor.storage import keys
@@ -119,14 +120,15 @@ class Refresher(Periodic):
             part = ids[start:start + chunk]
             pipe = self.store.bulk.pipeline(transaction=False)
             for cid in part:
-                pipe.hget(keys.profile(tenant, cid), "attributes")
+                pipe.hmget(keys.profile(tenant, cid), "attributes", "vehicles")
                 pipe.hget(keys.vectors(tenant, cid), identity_field(model.version))
                 pipe.hvals(keys.events(tenant, cid))
             res = pipe.execute()
             write = self.store.bulk.pipeline(transaction=False)
             for i, cid in enumerate(part):
-                attrs, ident, evs = res[3 * i:3 * i + 3]
-                vec = refreshed_vector(model, json.loads(attrs) if attrs else {}, unpack(ident) if ident else None,
+                (attrs, vehicles), ident, evs = res[3 * i:3 * i + 3]
+                attributes = features.model_attributes(json.loads(attrs) if attrs else {}, vehicles, now)
+                vec = refreshed_vector(model, attributes, unpack(ident) if ident else None,
                                        [json.loads(e) for e in evs], self.rules, now)
                 if vec is not None:
                     write.hset(keys.vectors(tenant, cid), model.version, pack(vec))

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from suppressor.domain import CURRENCY, KNOWN_CHANNELS, Channel, Kind, Strict
+from suppressor.domain import CURRENCY, KNOWN_CHANNELS, Channel, Kind, Strict, Topic
 from suppressor.errors import Refused
 from suppressor.storage import keys
 from suppressor.storage.store import Store
@@ -133,6 +133,14 @@ class Lifecycle(Strict):
 
     post_purchase_quiet: Duration = Field(default=30 * 86400, description="no sales asks this long after a purchase")
     block_sales_while_service_open: StrictBool = Field(default=True, description="uses the customer attribute service_order_open")
+    service_due_within: Duration = Field(
+        default=30 * 86400, description="a service message to a customer whose vehicle is due for service within this "
+        "long (or overdue: vehicles[].next_service_due) is relevant whatever its score (0 = off)")
+    trade_in_age_years: float = Field(
+        default=8.0, ge=0.0, le=50.0, description="a sales message on one of trade_in_topics to the owner of a vehicle "
+        "at least this old (vehicles[].year, else purchased_at) is relevant whatever its score (0 = off)")
+    trade_in_topics: list[Topic] = Field(default_factory=lambda: ["offer:trade-in"], max_length=20,
+                                         description="the topics that make a message a trade-in offer")
     thresholds_by_stage: dict[str, float] = Field(
         default_factory=dict,
         description="relevance threshold per value of the customer attribute lead_stage, e.g. {'researching': 0.12, 'ready': 0.03}")
@@ -174,6 +182,7 @@ class Transactional(Strict):
     count_toward_caps: StrictBool = False
 
 
+YEAR_MS = 365.25 * 86_400_000
 StageName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_ -]{0,39}$")]
 # decided before the customer's stage is read (in Python, or by the household script)
 NOT_BY_STAGE = frozenset({"stages", "currency", "declared_channels", "household", "holdout_fraction", "failure_mode",
@@ -243,7 +252,8 @@ class Policy(Strict):
         ``min_gap_ms``; ``fatigue`` {on, streak, unanswered_ms, cooldown_ms}; ``balance`` {on,
         max_share, value_between, window_ms}; ``offers`` {on, conflict, window_ms, better};
         ``learned`` {on, margin} (learned reroutes); ``quiet`` {on, start, stop (minutes of the day),
-        channels?}; ``lifecycle`` {post_purchase_ms, service_blocks}; ``verdict_ms`` (how long a
+        channels?}; ``lifecycle`` {post_purchase_ms, service_blocks, service_due_ms,
+        trade_in_ms, trade_in_topics}; ``verdict_ms`` (how long a
         verdict stands); ``kinds`` (the kinds allowed)."""
         minutes = lambda hhmm: int(hhmm[:2]) * 60 + int(hhmm[3:])  # noqa: E731
         windows = [c.window for c in self.caps] + [self.balance.window, self.min_gap, self.fatigue.cooldown, 86400]
@@ -269,7 +279,10 @@ class Policy(Strict):
                       "stop": minutes(self.quiet_hours.end),
                       **({"channels": self.quiet_hours.channels} if self.quiet_hours.channels is not None else {})},
             "lifecycle": {"post_purchase_ms": self.lifecycle.post_purchase_quiet * 1000,
-                          "service_blocks": self.lifecycle.block_sales_while_service_open},
+                          "service_blocks": self.lifecycle.block_sales_while_service_open,
+                          "service_due_ms": self.lifecycle.service_due_within * 1000,
+                          "trade_in_ms": int(self.lifecycle.trade_in_age_years * YEAR_MS),
+                          "trade_in_topics": self.lifecycle.trade_in_topics},
             "verdict_ms": self.verdict_window * 1000,
             "kinds": self.allowed_kinds,
         }

@@ -164,6 +164,21 @@ reason("irrelevant", "suppress", True, "calibrated score below the relevance thr
 reason("relevant", "(note)", False, "the score cleared the threshold")(_relevance(">="))
 
 
+@reason("service_due", "send", False, "a service message to a customer whose vehicle is due for service within "
+        "`lifecycle.service_due_within`: relevant whatever the score")
+def _service_due(r, _mv):
+    when = f"overdue by {-r['days']:.0f} days" if r["days"] < 0 else f"due in {r['days']:.0f} days"
+    return (f"vehicle service {when}: relevant whatever the score ({_p(r['score'])} < threshold "
+            f"{_p(r['threshold'])} on {r['channel']})")
+
+
+@reason("trade_in_age", "send", False, "a trade-in offer (`lifecycle.trade_in_topics`) to the owner of a vehicle at "
+        "least `lifecycle.trade_in_age_years` old: relevant whatever the score")
+def _trade_in_age(r, _mv):
+    return (f"owns a {r['years']:.0f}-year-old vehicle and this is a trade-in offer ({r['topic']}): relevant "
+            f"whatever the score ({_p(r['score'])} < threshold {_p(r['threshold'])} on {r['channel']})")
+
+
 @reason("offer_conflict", "suppress", True, "a different offer for the same key is active on any channel (or, in "
         "`better_only` mode, one that is not strictly better), or the same offer again")
 def _offer_conflict(r, _mv):
