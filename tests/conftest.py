@@ -9,9 +9,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from suppressor.api.app import create_app
+from suppressor.decisions.decide import Decider
 from suppressor.settings import Settings
 from suppressor.storage.store import Store
 from suppressor.tenants import apikeys
+from suppressor.tenants.state import TenantStateCache
 from tests.factories import Governed, build_governed
 
 TEST_DB = int(os.environ.get("SUPPRESSOR_TEST_REDIS_DB", "13"))
@@ -45,6 +47,12 @@ def store(session_store):
     session_store.bulk.flushdb()
     yield session_store
     session_store.bulk.flushdb()
+
+
+@pytest.fixture
+def decider(store):
+    """The decider the rule tests share: every tenant state read fresh (no cache)."""
+    return Decider(store, TenantStateCache(store, 0.0), None)
 
 
 @pytest.fixture

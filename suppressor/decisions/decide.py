@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import redis
@@ -134,6 +134,7 @@ class _Batch:
     now: datetime
     ids: list[str]
     calls: list[tuple[list[str], list]]
+    remember: list[tuple[list[str], list]] = field(default_factory=list)  # substitutes offered (rotation)
 
 
 class Decider:
@@ -163,7 +164,13 @@ class Decider:
                     run_scripts(self.store, "release", undo, hot=hot)
         except redis.RedisError as exc:
             return self._degraded(batch, exc)
-        return self._finish(batch, verdicts)
+        out = self._finish(batch, verdicts)
+        if batch.remember:
+            try:
+                run_scripts(self.store, "substitute", batch.remember, hot=hot)
+            except redis.RedisError as exc:  # the verdicts stand; only the rotation may repeat itself
+                log.warning("tenant %s: substitutes offered not remembered: %r", tenant, exc)
+        return out
 
     async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
                       bulk: redis.asyncio.Redis, started: float | None = None) -> list[Decision]:
@@ -199,7 +206,13 @@ class Decider:
                     await self.store.bounded(arun_scripts(self.store, client, "release", undo), left())
         except (redis.RedisError, asyncio.TimeoutError) as exc:
             return self._degraded(batch, exc)
-        return self._finish(batch, verdicts) if small else await asyncio.to_thread(self._finish, batch, verdicts)
+        out = self._finish(batch, verdicts) if small else await asyncio.to_thread(self._finish, batch, verdicts)
+        if batch.remember:
+            try:
+                await self.store.bounded(arun_scripts(self.store, client, "substitute", batch.remember), left())
+            except (redis.RedisError, asyncio.TimeoutError) as exc:  # the verdicts stand; the rotation may repeat
+                log.warning("tenant %s: substitutes offered not remembered: %r", tenant, exc)
+        return out
 
     def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
                  now: datetime | None = None, calls: bool = True) -> _Batch:
@@ -241,7 +254,13 @@ class Decider:
 
     @staticmethod
     def _parse(raw: list) -> list[tuple[dict, bytes, bool]]:
-        return [(json.loads(res), user, bool(replayed)) for res, user, replayed in raw]
+        out = []
+        for res, user, replayed, *customer in raw:
+            verdict = json.loads(res)
+            if customer:  # a substitute is needed: what it is chosen by
+                verdict["_customer"] = content.Customer.stored(*customer)
+            out.append((verdict, user, bool(replayed)))
+        return out
 
     def _household_asks(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[tuple[int, tuple]]:
         """The household script's calls for the fresh sends to household members: (index, call)."""
@@ -307,8 +326,14 @@ class Decider:
         channel = res.get("channel")
         substitute = None
         if any(r["code"] == "sales_balance" for r in codes):
+            customer = res.get("_customer")
             substitute = content.best_substitute(batch.state.catalog, model, unpack(user) if user else None,
-                                                 res.get("considered") or req.message.channel, batch.now)
+                                                 res.get("considered") or req.message.channel, batch.now, customer,
+                                                 req.message.message_id)
+            mine = substitute and {"mid": req.message.message_id, "content": substitute["content_id"]}
+            if mine and not req.dry_run and customer is not None and customer.last != mine:
+                batch.remember.append(([keys.state(batch.tenant, req.customer_id)],
+                                       [json.dumps(mine), self.store.settings.customer_ttl_days * 86_400_000]))
         nb = res.get("not_before")
         return Decision(
             decision_id=res["did"] if replayed else did,

@@ -5,7 +5,9 @@
 --   suppressor/decisions/decide.py (`static_params` for the policy and model, `request_params` per call);
 --   then pairs: candidate channel, packed float32 item vector for it ('' = unknown to the model)
 -- Returns { JSON verdict, packed user vector when a substitute is needed (else ''), 1 if the verdict
--- is one given earlier for this message (asked again while it stands: nothing recorded) else 0 }.
+-- is one given earlier for this message (asked again while it stands: nothing recorded) else 0 },
+-- and when a substitute is needed: the profile's attributes and vehicles (JSON) and the last
+-- substitute offered ('' for none).
 --
 -- The rules are the local functions `rule_*` below, run in the order of RULES. Each reads the
 -- verdict under way (D) and may add reasons (`fire`), suppress (`stop`) or defer (`defer_to`).
@@ -13,6 +15,13 @@
 local P = type(ARGV[1]) == 'table' and ARGV[1] or cjson.decode(ARGV[1])
 local now, dim = P.now, P.dim
 local requested, kind = P.channel, P.kind
+
+-- what the substitute for a suppressed sales ask is chosen by (in Python): the customer's
+-- attributes and vehicles (its targeting) and the last substitute offered (its rotation)
+local function for_substitute()
+  local p = redis.call('HMGET', KEYS[1], 'attributes', 'vehicles')
+  return { p[1] or '{}', p[2] or '[]', redis.call('HGET', KEYS[5], 'sub_last') or '' }
+end
 
 -- a verdict is asked once per message: while it stands, the same answer, and nothing recorded
 local expired = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 100)
@@ -26,6 +35,7 @@ if standing then
   if now < v['until'] then
     local vec = ''
     if v.sub and P.model ~= '' then vec = redis.call('HGET', KEYS[2], P.model) or '' end
+    if v.sub then return { standing, vec, 1, unpack(for_substitute()) } end
     return { standing, vec, 1 }
   end
 end
@@ -412,4 +422,5 @@ if not P.dry and v_until > now then
   redis.call('PEXPIRE', KEYS[8], P.verdict_ms + 60000)
   redis.call('PEXPIRE', KEYS[9], P.verdict_ms + 60000)
 end
-return { verdict, (D.need_vector and user_raw) or '', 0 }
+if D.need_vector then return { verdict, user_raw or '', 0, unpack(for_substitute()) } end
+return { verdict, '', 0 }

@@ -68,6 +68,8 @@ def _dur(ms: float) -> str:
 
 
 def _ago(days: float) -> str:
+    if days < 1 / 24:
+        return f"{days * 1440:.0f} min ago"
     return f"{days * 24:.0f} h ago" if days < 2 else f"{days:.0f} days ago"
 
 

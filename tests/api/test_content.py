@@ -33,3 +33,14 @@ def test_substitute_over_http(client, key):
     d = client.post("/v1/decisions", json=body("m-2"), headers=auth(key)).json()
     assert d["action"] == "suppress" and d["reasons"][-1]["code"] == "sales_balance"
     assert d["substitute"]["content_id"] == "clinic" and d["substitute"]["channel"] == "email"
+
+
+def test_an_audience_travels_and_a_bad_one_names_its_field(client, key):
+    ev_night = {**CLINIC, "title": "EV owners' night", "audience": {"segments": ["EV"], "max_vehicle_age": 5}}
+    r = client.put("/v1/content/ev-night", json=ev_night, headers=auth(key))
+    assert r.status_code == 200 and r.json()["audience"]["segments"] == ["ev"]
+    r = client.put("/v1/content/x", json={**CLINIC, "audience": {"min_vehicle_age": -2}}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "audience.min_vehicle_age"
+    r = client.put("/v1/content/x", json={**CLINIC, "audience": {"segment": ["ev"]}}, headers=auth(key))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "audience.segment"
+    assert [c["content_id"] for c in client.get("/v1/content", headers=auth(key)).json()["content"]] == ["ev-night"]
