@@ -54,7 +54,8 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
         say(f"      {model.version}: holdout AUC {m.get('auc', float('nan')):.3f}, calibration error "
             f"{m.get('calibration_error', float('nan')):.3f}, {m['train_seconds']} s")
 
-        policies.put(store, TENANT, policies.Policy(relevance_threshold=0.08, holdout_fraction=0.1), "quickstart")
+        policies.put(store, TENANT, policies.Policy(relevance_threshold=0.08, holdout_fraction=0.1, household={
+            "caps": [{"channel": "direct_mail", "max": 1, "window": "30d", "per_offer": True}]}), "quickstart")
         _catalog(store)
         states = TenantStateCache(store, settings.model_refresh_seconds)
         log = DecisionLog(store)
@@ -66,7 +67,9 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
         _governed(store, dealer, now)
         say("\n[5/5] real decisions (relevance threshold 0.08)")
         log = DecisionLog(store)
-        _examples(dealer, Decider(store, states, log))
+        decider = Decider(store, states, log)
+        _examples(dealer, decider)
+        _household(dealer, decider)
         log.close()
         say(f"\ndone in {time.time() - t0:.0f} s")
         if serve:
@@ -152,11 +155,14 @@ def _decide(decider: Decider, reqs: list[DecisionRequest]):
     return out
 
 
-def _examples(dealer, decider) -> None:
-    # midday in the customers' (US) time zones, so quiet hours do not hide the other rules
+def _midday() -> datetime:
+    """The latest 17:00 UTC: midday in the customers' (US) time zones, so quiet hours do not hide the other rules."""
     now = datetime.now(timezone.utc).replace(hour=17, minute=0, second=0, microsecond=0)
-    if now > datetime.now(timezone.utc):
-        now -= timedelta(days=1)
+    return now - timedelta(days=1) if now > datetime.now(timezone.utc) else now
+
+
+def _examples(dealer, decider) -> None:
+    now = _midday()
     say(f"      (as of {now:%Y-%m-%d %H:%M} UTC, midday for the customers)")
     by_id = {m.message_id: m for m in dealer.messages}
     shown = 0
@@ -186,11 +192,41 @@ def _examples(dealer, decider) -> None:
         shown += 1
 
 
-CATALOG = {
-    "winter-service": ("Winter service special: battery and tire check", "service", ["content:service-reminder"]),
-    "safety-clinic": ("Family car-seat safety clinic, Saturday 10am", "value", ["content:safety-clinic"]),
-    "tech-tutorial": ("5-minute video: your car's driver-assist features", "value", ["content:feature-tutorial"]),
-    "ev-night": ("EV owners' night at the dealership", "value", ["content:event", "segment:ev"]),
+def _household(dealer, decider) -> None:
+    """Two members of one household who would each get the trade-in mailer: the household gets one."""
+    now = _midday()
+    month = f"{now:%Y%m}"
+
+    def mailer(c, dry_run: bool):
+        msg = {"message_id": f"trade-in-mailer-{month}", "campaign_id": "trade-in-mailer", "channel": "direct_mail",
+               "kind": "sales", "topics": ["offer:trade-in"], "offer": {"key": "trade-in", "terms": {"trade_in_bonus": 1500}}}
+        req = DecisionRequest(customer_id=c.customer_id, message=msg, allow_reroute=False, dry_run=dry_run)
+        return decider.decide(TENANT, [req], now=now)[0]
+
+    pairs: dict[str, list] = {}
+    for c in reversed(dealer.customers):  # the examples above used the first customers
+        if c.household_id and c.consent["direct_mail"] and not in_holdout(TENANT, c.customer_id, 0.1):
+            pairs.setdefault(c.household_id, []).append(c)
+    couple = next((p for p in pairs.values() if len(p) == 2 and all(mailer(c, True).action.value == "send" for c in p)),
+                  None)
+    if couple is None:
+        return
+    say(f"\n  household {couple[0].household_id}: {couple[0].customer_id} and {couple[1].customer_id} would each get "
+        "the trade-in mailer (policy: one direct-mail piece per offer per household per 30 days)")
+    for c in couple:
+        d = mailer(c, False)
+        say(f"      {c.customer_id}: {d.action.value.upper()}")
+        for r in d.reasons:
+            say(f"{'':>20}{r.code}: {r.message}")
+
+
+CATALOG = {  # title, kind, topics, audience
+    "winter-service": ("Winter service special: battery and tire check", "service", ["content:service-reminder"], None),
+    "safety-clinic": ("Family car-seat safety clinic, Saturday 10am", "value", ["content:safety-clinic"], None),
+    "tech-tutorial": ("5-minute video: your car's driver-assist features", "value", ["content:feature-tutorial"], None),
+    "ev-night": ("EV owners' night at the dealership", "value", ["content:event", "segment:ev"], {"segments": ["ev"]}),
+    "high-mileage": ("Keeping a high-mileage vehicle on the road", "service", ["content:service-reminder"],
+                     {"min_vehicle_age": 8}),
 }
 
 
@@ -198,8 +234,8 @@ def _catalog(store: Store) -> None:
     from suppressor.policy import content
     from suppressor.policy.content import ContentIn
 
-    for cid, (title, kind, topics) in CATALOG.items():
-        content.put(store, TENANT, cid, ContentIn(title=title, kind=kind, topics=topics))
+    for cid, (title, kind, topics, audience) in CATALOG.items():
+        content.put(store, TENANT, cid, ContentIn(title=title, kind=kind, topics=topics, audience=audience))
 
 
 def _serve(settings: Settings, store: Store, api_key: str, port: int) -> None:

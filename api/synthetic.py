@@ -62,12 +62,22 @@ class Customer:
     true_make: str
     true_channel: str
     topic_weights: dict[str, float] = field(default_factory=dict)
+    household_id: str | None = None
+    service_due_days: int = 90  # the vehicle's next service, from the day the profile is loaded
 
-    def profile(self) -> dict:
-        """The PUT /v1/customers body (what the dealership knows)."""
-        body = {"attributes": self.attributes, "consent": self.consent, "timezone": self.timezone}
+    def profile(self, now: datetime | None = None) -> dict:
+        """The PUT /v1/customers body (what the dealership knows): attributes, consent, the
+        household and the vehicle with its next service."""
+        now = now or datetime.now(timezone.utc)
+        a = self.attributes
+        vehicle = {"year": a["vehicle_year"], "make": a["make"], "segment": a["segment"],
+                   "model": a["vehicle"].split(" ", 2)[2],
+                   "next_service_due": (now + timedelta(days=self.service_due_days)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        body = {"attributes": a, "consent": self.consent, "timezone": self.timezone, "vehicles": [vehicle]}
         if self.preferred_channel:
             body["preferred_channel"] = self.preferred_channel
+        if self.household_id:
+            body["household_id"] = self.household_id
         return body
 
 
@@ -103,6 +113,8 @@ class Dealership:
         z += 1.6 if channel == c.true_channel else -1.0
         if m.kind == "sales":
             z += STAGE_SALES[c.attributes["lead_stage"]]
+        if m.kind == "service" and c.service_due_days <= 30:  # due soon: a reminder is welcome
+            z += 1.0
         return z
 
     def p_engage(self, c: Customer, m: Message, channel: str) -> float:
@@ -153,6 +165,10 @@ def make_customer(i: int, rng: np.random.Generator) -> Customer:
         true_make=true_make,
         true_channel=true_channel,
         topic_weights=weights,
+        # two in five customers live in pairs (a couple, a parent and a grown child): no random draw,
+        # so the rest of the world is the same with or without households
+        household_id=f"hh-{i // 2:06d}" if i % 10 < 4 else None,
+        service_due_days=(i * 37) % 210 - 30,
     )
 
 
@@ -253,12 +269,13 @@ CAMPAIGN_CHANNELS = (("email", 0.6), ("sms", 0.15), ("push", 0.15), ("direct_mai
 def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[dict]],
                   ingest: Callable[[list[dict]], None], start: datetime, days: int, reach: float = 0.5,
                   hour: int = 17, unsubscribe_rate: float = 0.004) -> dict[str, int]:
-    """Daily campaigns governed by suppressor: ``decide`` (request dicts, time) -> verdict dicts
+    """Daily campaigns (one a week a service reminder) governed by suppressor: ``decide`` (request dicts, time) -> verdict dicts
     before every send, and ``ingest`` of what customers then did (by their hidden truth, with
     unsubscribes and complaints more likely the less a message fits: ``unsubscribe_rate`` per unit
     of negative log-odds of engaging), in time order."""
     pending: list[tuple[str, int, dict]] = []
     seq = decisions = sends = ingested = 0
+    service = [m for m in d.messages if m.kind == "service"]
     names, weights = zip(*CAMPAIGN_CHANNELS)
 
     def flush(until: datetime) -> int:
@@ -273,6 +290,8 @@ def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[d
         now = (start + timedelta(days=day)).replace(hour=hour, minute=0, second=0, microsecond=0)
         ingested += flush(now)
         m = d.messages[d.rng.integers(len(d.messages))]
+        if day % 7 == 2:  # the weekly service reminder, on top of the campaign of the day's draw
+            m = service[day // 7 % len(service)]
         channel = names[d.rng.choice(len(names), p=weights)]
         audience = [c for c in d.customers if d.rng.random() < reach]
         mid = f"{m.message_id}-{channel}-{now:%Y%m%d}"

@@ -103,18 +103,22 @@ def build(ids: list[str], attrs: list[dict], events: list[list[dict]], rules: La
 
 def user_matrix(attrs: list[dict], vocab: dict[str, int], edges: dict, identity: np.ndarray) -> sp.csr_matrix:
     """Rows: customers; columns: attribute features, then one identity per customer (used where
-    ``identity`` is True: customers with enough history); rows sum to 1."""
+    ``identity`` is True: customers with enough history); rows sum to 1, the identity keeping
+    ``features.IDENTITY_SHARE`` of it."""
     n_attr = len(vocab)
-    rows, cols = [], []
+    rows, cols, vals = [], [], []
     for u, a in enumerate(attrs):
-        for f in features.user_features(a, edges):
-            if f in vocab:
-                rows.append(u)
-                cols.append(vocab[f])
+        mine = [vocab[f] for f in features.user_features(a, edges) if f in vocab]
+        w_attr, w_identity = features.row_weights(len(mine), bool(identity[u]))
+        rows += [u] * len(mine)
+        cols += mine
+        vals += [w_attr] * len(mine)
         if identity[u]:
             rows.append(u)
             cols.append(n_attr + u)
-    return _normalized(rows, cols, (len(attrs), max(n_attr + len(attrs), 1)))
+            vals.append(w_identity)
+    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)),
+                         shape=(len(attrs), max(n_attr + len(attrs), 1)), dtype=np.float32)
 
 
 def identity_mask(ds: "Dataset", min_pairs: int) -> np.ndarray:

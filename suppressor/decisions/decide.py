@@ -263,16 +263,25 @@ class Decider:
         return out
 
     def _household_asks(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[tuple[int, tuple]]:
-        """The household script's calls for the fresh sends to household members: (index, call)."""
+        """The household script's calls for the sends to household members: (index, call).
+
+        A standing send asked again is asked of the household again, as the decision it was (its
+        id and time): the household says yes at once to a decision it allowed, and a store that
+        failed between the two steps must not let a retry skip the household. Past the household's
+        ledger window its word can no longer be read back, so an old standing send stands."""
         asks = []
+        now_ms = int(batch.now.timestamp() * 1000)
         for i, (res, _, replayed) in enumerate(verdicts):
-            if replayed or not res.get("hh") or res["action"] not in ("send", "reroute"):
+            if not res.get("hh") or res["action"] not in ("send", "reroute"):
                 continue
-            req, did, policy = batch.requests[i], batch.ids[i], batch.policies[i]
+            req, policy = batch.requests[i], batch.policies[i]
             msg = req.message
+            household = self._household_params(batch.tenant, batch.state, msg.campaign_id, policy)
+            if replayed and now_ms - res["at"] >= household["ledger_ms"]:
+                continue
+            did = res["did"] if replayed else batch.ids[i]
             params = {"op": "check", "now": res["at"], "did": did, "seq": ledger_id(did), "cid": req.customer_id,
-                      "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run,
-                      "household": self._household_params(batch.tenant, batch.state, msg.campaign_id, policy)}
+                      "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run, "household": household}
             if msg.offer is not None:
                 params["offer"] = offer_params(msg.offer)
             asks.append((i, (keys.household_keys(batch.tenant, res["hh"]), [json.dumps(params)])))
@@ -293,7 +302,9 @@ class Decider:
         for (i, _), word in zip(asks, said):
             if not word:
                 continue
-            res, user, _ = verdicts[i]
+            res, user, replayed = verdicts[i]
+            if replayed:
+                batch.ids[i] = res["did"]  # the standing decision, refused now: it keeps its id
             res.update(action="suppress", channel=None, considered=res.get("channel"), not_before=None,
                        reasons=[*(res.get("reasons") or []), json.loads(word)])
             verdicts[i] = (res, user, False)

@@ -106,14 +106,14 @@ class ExportedModel:
     def user_vector(self, attributes: dict[str, Any], identity: np.ndarray | None = None) -> np.ndarray:
         """Embedding + bias of a customer: attribute features plus the identity part if trained."""
         idx = [self.user_index[f] for f in features.user_features(attributes, self.numeric_edges) if f in self.user_index]
-        n = len(idx) + (identity is not None)
+        w_attr, w_identity = features.row_weights(len(idx), identity is not None)
         vec = np.zeros(self.dim + 1, dtype=np.float32)
         if idx:
-            vec[: self.dim] += self.user_emb[idx].sum(axis=0)
-            vec[self.dim] += self.user_bias[idx].sum()
+            vec[: self.dim] += w_attr * self.user_emb[idx].sum(axis=0)
+            vec[self.dim] += w_attr * self.user_bias[idx].sum()
         if identity is not None:
-            vec += identity
-        return vec / n if n else vec
+            vec += w_identity * identity
+        return vec
 
     def calibrate(self, raw: np.ndarray | float) -> np.ndarray | float:
         """Raw LightFM score -> probability of engagement (Platt scaling)."""

@@ -39,6 +39,21 @@ def _scalar(name: str, value: Any, edges: Mapping[str, list[float]]) -> str | No
     return f"{name}={text}" if text else None
 
 
+# A customer with history keeps this share of their representation for their own identity feature,
+# however many attribute features they have: with rows summing to 1 feature by feature, every
+# attribute (or vehicle fact) added would dilute what the model learned of the person themselves.
+IDENTITY_SHARE = 0.5
+
+
+def row_weights(n_attributes: int, identity: bool) -> tuple[float, float]:
+    """(weight of each attribute feature, weight of the identity feature) in a customer's row."""
+    if not identity:
+        return (1.0 / n_attributes if n_attributes else 0.0), 0.0
+    if not n_attributes:
+        return 0.0, 1.0
+    return (1.0 - IDENTITY_SHARE) / n_attributes, IDENTITY_SHARE
+
+
 def user_features(attributes: Mapping[str, Any], edges: Mapping[str, list[float]]) -> list[str]:
     """A customer's attributes as features (lists give one feature per element)."""
     names: list[str] = []

@@ -19,7 +19,9 @@ from suppressor.storage import keys
 from suppressor.storage.store import Store
 
 Label = Annotated[str, StringConstraints(min_length=1, max_length=40, strip_whitespace=True, to_lower=True)]
-CLOSE = 0.02  # substitutes whose calibrated scores are this close to the best take turns
+# substitutes whose calibrated scores are this close to the best take turns: within 0.02, or within
+# a quarter of the best score (0.2 and 0.16 are close; 0.2 and 0.05 are not)
+CLOSE, CLOSE_SHARE = 0.02, 0.25
 
 
 class Audience(Strict):
@@ -132,7 +134,7 @@ def best_substitute(catalog: list[Content], model: ExportedModel | None, user: n
                     channel: str, now: datetime | None = None, customer: Customer | None = None,
                     message_id: str | None = None) -> dict[str, Any] | None:
     """The valid item for this customer (its audience admits them) most likely to engage them on
-    ``channel`` (or its own channel); items within ``CLOSE`` of the best take turns: the one
+    ``channel`` (or its own channel); items that score close to the best take turns: the one
     offered last time is passed over, unless this is the same message asked again."""
     now = now or datetime.now(timezone.utc)
     customer = customer or Customer()
@@ -153,7 +155,8 @@ def best_substitute(catalog: list[Content], model: ExportedModel | None, user: n
     if not ranked:
         return None
     ranked.sort(key=lambda r: (-r[0], r[1].content_id))
-    close = [r for r in ranked if r[0] >= ranked[0][0] - CLOSE]
+    best = ranked[0][0]
+    close = [r for r in ranked if r[0] >= best - max(CLOSE, CLOSE_SHARE * best)]
     last = customer.last or {}
     if last.get("mid") == message_id:  # a retry: the same answer
         pick = next((r for r in ranked if r[1].content_id == last.get("content")), close[0])

@@ -177,7 +177,9 @@ def _service_due(r, _mv):
 @reason("trade_in_age", "send", False, "a trade-in offer (`lifecycle.trade_in_topics`) to the owner of a vehicle at "
         "least `lifecycle.trade_in_age_years` old: relevant whatever the score")
 def _trade_in_age(r, _mv):
-    return (f"owns a {r['years']:.0f}-year-old vehicle and this is a trade-in offer ({r['topic']}): relevant "
+    years = int(round(r["years"]))
+    article = "an" if str(years).startswith("8") or years in (11, 18) else "a"
+    return (f"owns {article} {years}-year-old vehicle and this is a trade-in offer ({r['topic']}): relevant "
             f"whatever the score ({_p(r['score'])} < threshold {_p(r['threshold'])} on {r['channel']})")
 
 

@@ -57,7 +57,8 @@ def server(settings, store, governed):
 
 def a_send_we_can_tip_over(base: str, key: str, dealer) -> tuple[dict, float]:
     """A request the current policy sends (as a dry run), and its score."""
-    values = [m for m in dealer.messages if m.kind != "sales"]
+    # value content: a service reminder stays relevant for a customer due for service whatever the threshold
+    values = [m for m in dealer.messages if m.kind == "value"]
     reqs = [{"customer_id": c.customer_id, "allow_reroute": False, "dry_run": True,
              "message": {**values[i % len(values)].on("email"), "message_id": "studio-check"}}
             for i, c in enumerate(dealer.customers) if c.consent["email"]]

@@ -185,3 +185,35 @@ def test_twenty_concurrent_identical_calls_for_a_member_record_one_household_sen
     assert {d.decision_id for d in ds} == {ds[0].decision_id} and {d.action for d in ds} == {"send"}
     assert store.bulk.zcard(keys.household("acme", "hh-1", "sends")) == 1
     assert store.bulk.zcard(keys.sends("acme", "ann")) == 1
+
+
+def test_a_store_failing_between_the_customer_and_the_household_step_lets_no_retry_through(store, decider,
+                                                                                           monkeypatch):
+    """The customer's step records a send and its standing verdict; the store fails before the
+    household's word. The caller got a degraded answer and retries the same message: the standing
+    send must not skip the household, whose cap another member has used meanwhile."""
+    import redis
+
+    from suppressor.decisions import decide as decide_mod
+
+    use(store, caps=[DM_ONCE], offers=False)
+    member(store, "ann")
+    member(store, "bob")
+    real = decide_mod.run_scripts
+
+    def household_fails_once(st, name, calls, **kw):
+        if name == "household" and not failed:
+            failed.append(name)
+            raise redis.ConnectionError("the store went away between the two steps")
+        return real(st, name, calls, **kw)
+
+    failed: list = []
+    monkeypatch.setattr(decide_mod, "run_scripts", household_fails_once)
+    first = one(decider, req("ann", channel="direct_mail", offer=TRADE_IN, mid="mailer"))
+    assert failed and first.reasons[-1].code == "degraded"
+    assert one(decider, req("bob", channel="direct_mail", offer=TRADE_IN, mid="mailer")).action == "send"
+    retry = one(decider, req("ann", channel="direct_mail", offer=TRADE_IN, mid="mailer"), NOW + timedelta(minutes=5))
+    assert retry.action == "suppress" and codes(retry)[-1] == "household"
+    again = one(decider, req("ann", channel="direct_mail", offer=TRADE_IN, mid="mailer"), NOW + timedelta(minutes=6))
+    assert again.action == "suppress" and again.replayed  # the refusal now stands
+    assert store.bulk.zcard(keys.sends("acme", "ann")) == 0  # ann's capacity given back

@@ -112,7 +112,9 @@ def test_the_tradeoff_curve_falls_as_the_threshold_rises_and_marks_the_current_p
     pts = curve["points"]
     assert [p["value"] for p in pts] == [0.0, 0.05, 0.1, 0.2, 0.4]
     sends = [p["sends"] for p in pts]
-    assert sends == sorted(sends, reverse=True) and sends[0] > sends[-1] * 2
+    # not to zero: service reminders to customers due for service and trade-in offers to owners of
+    # old cars are relevant whatever the threshold (lifecycle rules)
+    assert sends == sorted(sends, reverse=True) and sends[0] > sends[-1] * 1.5
     [cur] = [p for p in pts if p["current"]]
     assert cur["value"] == 0.05 and cur["sends_pct"] == cur["engagement_pct"] == 100.0
     assert curve["current"]["sends"] == cur["sends"]
