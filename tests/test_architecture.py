@@ -10,7 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # suppressor's subpackages from the bottom up: each may import the ones before it, never after
-LAYERS = ["settings", "errors", "domain", "storage", "model", "policy", "tenants", "customers", "decisions", "whatif"]
+LAYERS = ["settings", "errors", "domain", "storage", "model", "policy", "tenants", "customers", "decisions", "whatif",
+          "client"]
 
 
 def imported(path: Path) -> set[str]:
@@ -85,3 +86,9 @@ def test_core_imports_neither_api_nor_training_and_the_wheel_owns_one_name(tmp_p
                for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".lua", ".html", ".js")}
     assert shipped - names == set()
     assert {n for n in names if n.endswith(".py")} - shipped == set()  # nothing stale or stray
+
+
+def test_the_client_needs_only_the_public_shapes():
+    # a sender's process imports the client without the store, the model or the policy engine
+    mine = {n.split(".")[1] for n in imported(ROOT / "suppressor" / "client.py") if n.startswith("suppressor.")}
+    assert mine <= {"domain"}
