@@ -1,9 +1,14 @@
-"""POST /v1/decisions and /v1/decisions:batch; GET /v1/decisions (recent log)."""
+"""POST /v1/decisions and /v1/decisions:batch; GET /v1/decide (the same verdict for template
+engines that can only fetch a URL); GET /v1/decisions (recent log)."""
 
+import json
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from suppressor.decisions import log as decision_log
 from suppressor.decisions.decide import release
@@ -11,7 +16,7 @@ from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, Deci
 from suppressor.errors import Refused
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
-from ..errors import NOT_FOUND, RESPONSES, ApiError
+from ..errors import NOT_FOUND, RESPONSES, ApiError, field_path
 from ..responses import DecisionLogPage, Released
 
 router = APIRouter(prefix="/v1", tags=["decisions"], responses=RESPONSES)
@@ -38,6 +43,61 @@ async def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep,
         raise
     services.metrics.decision_seconds.labels("single").observe(time.monotonic() - t0)
     _count(services, [result])
+    return result
+
+
+# the GET form's query names for the request fields they fill
+QUERY_NAMES = {"message.message_id": "message_id", "message.campaign_id": "campaign_id", "message.channel": "channel",
+               "message.kind": "kind", "message.topics": "topic", "message.offer": "offer"}
+
+
+def _query_name(field: str) -> str:
+    for inner, name in QUERY_NAMES.items():
+        if field == inner or field.startswith(inner + ".") or field.startswith(inner + "["):
+            return name + field[len(inner):]
+    return field
+
+
+@router.get("/decide", response_model=Decision, responses={409: {"model": Decision, "description": "the verdict, "
+            "when it is not a send and the caller asked for `non_send_status`"}})
+async def decide_get(tenant: TenantDep, services: ServicesDep, request: Request,
+                     customer_id: Annotated[str, Query()], message_id: Annotated[str, Query()],
+                     channel: Annotated[str, Query()], kind: Annotated[str, Query()],
+                     topic: Annotated[list[str], Query(description="one per topic (repeat the parameter)")] = [],
+                     campaign_id: Annotated[str | None, Query()] = None,
+                     offer: Annotated[str | None, Query(description='the offer as JSON: {"key": "auto-loan", '
+                                                        '"terms": {"apr": 2.9}, "expires": "..."}')] = None,
+                     allow_reroute: Annotated[bool, Query()] = True,
+                     channels: Annotated[list[str] | None, Query(description="reroute targets (repeat)")] = None,
+                     dry_run: Annotated[bool, Query()] = False,
+                     non_send_status: Annotated[int, Query(ge=200, le=599, description="answer this status when "
+                                                            "the verdict is not a send (defer, suppress): for "
+                                                            "feeds that stop a send on a non-2xx")] = 200):
+    """The same verdict as POST /v1/decisions, asked with a URL (Braze Connected Content, Iterable
+    data feeds): asking again for the same customer and message_id returns the standing verdict."""
+    message: dict = {"message_id": message_id, "channel": channel, "kind": kind, "topics": topic}
+    if campaign_id is not None:
+        message["campaign_id"] = campaign_id
+    if offer is not None:
+        try:
+            message["offer"] = json.loads(offer)
+        except ValueError:
+            raise ApiError(422, "Invalid request", 'offer: is not JSON (an object like {"key": "auto-loan", '
+                           '"terms": {"apr": 2.9}})', "offer") from None
+    body = {"customer_id": customer_id, "message": message, "allow_reroute": allow_reroute, "dry_run": dry_run}
+    if channels is not None:
+        body["channels"] = channels
+    try:
+        req = DecisionRequest.model_validate(body)
+        result = await decide(req, tenant, services, request)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("query", *_query_name(field_path(e["loc"])).split("."))}
+                                      for e in exc.errors()]) from None
+    except Refused as exc:
+        exc.errors = [(_query_name(where), why) for where, why in exc.errors]
+        raise
+    if non_send_status != 200 and result.action.value not in ("send", "reroute"):
+        return JSONResponse(result.model_dump(mode="json"), status_code=non_send_status)
     return result
 
 

@@ -1,0 +1,77 @@
+"""Verdicts out, as send pipelines ask for them: the README's recipes issue these exact requests.
+
+Braze Connected Content fetches a URL (GET, with the :headers given) and may render a message
+several times; an Iterable data feed fetches a URL and stops the send on a non-2xx."""
+
+from urllib.parse import quote
+
+from suppressor.storage import keys
+from tests.factories import auth
+
+BASE = "/v1/decide"
+
+
+def braze_url(user_id: str, dispatch_id: str, topics: list[str]) -> str:
+    """The URL the README's Braze recipe renders: Liquid's url_param_escape on every value."""
+    q = f"customer_id={quote(user_id, safe='')}&message_id={quote(dispatch_id, safe='')}&channel=email&kind=sales"
+    return BASE + "?" + q + "".join(f"&topic={quote(t, safe='')}" for t in topics)
+
+
+def setup(client, key):
+    h = auth(key)
+    client.patch("/v1/policy", headers=h, json={"quiet_hours": {"enabled": False}})
+    client.put("/v1/customers/ann@example.com", headers=h, json={"consent": {"email": True}})
+    client.put("/v1/customers/bob|42", headers=h, json={"consent": {"email": False}})
+    return h
+
+
+def test_braze_renders_twice_and_one_send_is_counted(client, key, store):
+    h = {**setup(client, key), "Accept": "application/json"}
+    url = braze_url("ann@example.com", "dispatch-6f1c2", ["offer:lease", "segment:suv"])
+    first = client.get(url, headers=h)
+    again = client.get(url, headers=h)  # Braze renders (and fetches) a message more than once
+    assert first.status_code == again.status_code == 200
+    v1, v2 = first.json(), again.json()
+    assert v1["action"] == "send" and v1["channel"] == "email"
+    assert v2["replayed"] and v2["decision_id"] == v1["decision_id"]
+    assert store.bulk.zcard(keys.sends("acme", "ann@example.com")) == 1
+    # the Liquid condition of the recipe: abort unless send or reroute
+    no = client.get(braze_url("bob|42", "dispatch-6f1c2", ["offer:lease"]) + "&allow_reroute=false", headers=h).json()
+    assert no["action"] == "suppress" and no["reasons"][0]["code"] == "consent"
+
+
+def test_an_iterable_feed_gets_a_non_2xx_for_a_non_send(client, key):
+    h = setup(client, key)
+    base = f"{BASE}?channel=email&kind=value&topic=content%3Aclinic&message_id=feed-1&non_send_status=409"
+    sent = client.get(base + "&customer_id=ann%40example.com", headers=h)
+    held = client.get(base + "&customer_id=bob%7C42&allow_reroute=false", headers=h)
+    assert sent.status_code == 200 and sent.json()["action"] == "send"
+    assert held.status_code == 409 and held.json()["action"] == "suppress"
+
+
+def test_the_get_form_names_the_query_parameter_at_fault_and_records_nothing(client, key, store):
+    h = setup(client, key)
+    cases = [
+        ("customer_id=ann&message_id=m&channel=pigeon&kind=sales", "channel"),
+        ("customer_id=ann&channel=email&kind=sales", "message_id"),
+        ("customer_id=ann&message_id=m&channel=email&kind=gossip", "kind"),
+        ("customer_id=ann&message_id=m&channel=email&kind=sales&offer=%7Bnot%20json", "offer"),
+        ("customer_id=ann&message_id=m&channel=email&kind=sales&offer=%7B%22key%22%3A1%7D", "offer.key"),
+        ("customer_id=ann&message_id=m&channel=email&kind=sales&non_send_status=99", "non_send_status"),
+    ]
+    for query, field in cases:
+        r = client.get(f"{BASE}?{query}", headers=h)
+        assert r.status_code == 422, (query, r.text)
+        assert r.json()["errors"][0]["field"] == field, (query, r.json())
+    assert store.bulk.zcard(keys.sends("acme", "ann")) == 0
+    assert client.get(f"{BASE}?customer_id=ann&message_id=m&channel=email&kind=sales").status_code == 401
+
+
+def test_an_offer_travels_as_json_and_binds_like_the_post_form(client, key):
+    h = setup(client, key)
+    offer = quote('{"key": "auto-loan", "terms": {"apr": 2.9}}', safe="")
+    other = quote('{"key": "auto-loan", "terms": {"apr": 3.9}}', safe="")
+    q = f"{BASE}?customer_id=ann%40example.com&channel=email&kind=sales&topic=offer%3Aauto-loan"
+    assert client.get(f"{q}&message_id=loan-1&offer={offer}", headers=h).json()["action"] == "send"
+    d = client.get(f"{q}&message_id=loan-2&offer={other}", headers=h).json()
+    assert d["action"] == "suppress" and d["reasons"][-1]["code"] == "offer_conflict"
