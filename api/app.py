@@ -6,6 +6,7 @@ import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.routing import APIRoute
 
 import suppressor
 from suppressor.customers.erasure import Compactor
@@ -23,6 +24,12 @@ from .deps import Services
 from .gate import Gate
 from .metrics import Metrics
 from .routes import content, customers, decisions, docs, events, health, models, policy, simulation, studio
+
+
+def operation_id(route: APIRoute) -> str:
+    """A stable operation id: the route function's name in camelCase (decide, decideBatch, ingestEvents)."""
+    head, *rest = route.name.split("_")
+    return head + "".join(w.title() for w in rest)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> FastAPI:
@@ -64,6 +71,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         lifespan=lifespan,
         docs_url=None,  # served by routes.docs from a package, not a CDN
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     errors.install(app)
     app.add_middleware(Gate)

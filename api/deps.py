@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 import redis.asyncio
-from fastapi import Depends, Header, Path, Request
+from fastapi import Depends, Path, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from suppressor.customers.erasure import Compactor
 from suppressor.decisions.decide import Decider
@@ -55,9 +56,12 @@ async def get_store(services: ServicesDep) -> Store:
     return services.store
 
 
-async def get_tenant(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+# declared for the OpenAPI schema (the bearer scheme on every /v1 operation); api.gate authenticates
+bearer = HTTPBearer(auto_error=False, scheme_name="apiKey", description="a tenant API key: `suppressor keys create`")
+
+
+async def get_tenant(request: Request, _key: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
     """The tenant named by the bearer API key (the gate checked it before the body was read)."""
-    # `authorization` is declared for the OpenAPI schema; api.gate authenticates every /v1 call
     return request.scope["tenant"]
 
 

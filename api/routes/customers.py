@@ -32,7 +32,7 @@ def get_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, servic
 
 
 @agent.get("/{customer_id:path}", responses=NOT_FOUND)
-def customer_timeline(customer_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep,
+def get_timeline(customer_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep,
                       limit: Annotated[int, Query(ge=1, le=200)] = 50,
                       before: Annotated[Timestamp | None, Query(description="next page: the last answer's next_before")]
                       = None) -> Timeline:

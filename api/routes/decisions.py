@@ -60,7 +60,7 @@ def _query_name(field: str) -> str:
 
 @router.get("/decide", response_model=Decision, responses={409: {"model": Decision, "description": "the verdict, "
             "when it is not a send and the caller asked for `non_send_status`"}})
-async def decide_get(tenant: TenantDep, services: ServicesDep, request: Request,
+async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Request,
                      customer_id: Annotated[str, Query()], message_id: Annotated[str, Query()],
                      channel: Annotated[str, Query()], kind: Annotated[str, Query()],
                      topic: Annotated[list[str], Query(description="one per topic (repeat the parameter)")] = [],
@@ -119,7 +119,7 @@ LOG_FILTERS = ("limit", "customer_id", "campaign_id")
 
 
 @router.get("/decisions", dependencies=[StoreUp])
-def recent_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep, request: Request,
+def list_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep, request: Request,
                      limit: Annotated[int, Query(ge=1, le=1000)] = 50,
                      customer_id: Annotated[Identifier | None, Query(description="one customer's decisions")] = None,
                      campaign_id: Annotated[Identifier | None, Query(description="one campaign's decisions")] = None,

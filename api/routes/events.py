@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1", tags=["events"], dependencies=[StoreUp], respon
 
 
 @router.post("/events", response_model=IngestResult)
-def post_events(batch: EventBatch, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> IngestResult:
+def ingest_events(batch: EventBatch, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> IngestResult:
     """Store a batch of events; a retried batch is not double-counted."""
     limit = services.settings.max_batch
     if len(batch.events) > limit:

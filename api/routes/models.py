@@ -19,14 +19,14 @@ def list_models(tenant: TenantDep, store: StoreDep) -> ModelList:
 
 
 @router.post("/train", status_code=202, responses=CONFLICT)
-def train(tenant: TenantDep, store: StoreDep) -> TrainingStarted:
+def train_model(tenant: TenantDep, store: StoreDep) -> TrainingStarted:
     """Start training in a child process (LightFM never loads into the server); poll the job."""
     job_id = jobs.launch(store, tenant)  # Conflict -> 409 while one runs
     return TrainingStarted(job_id=job_id, poll=f"/v1/models/jobs/{job_id}")
 
 
 @router.get("/jobs/{job_id}", responses=NOT_FOUND)
-def job(job_id: str, tenant: TenantDep, store: StoreDep) -> TrainingJob:
+def get_training_job(job_id: str, tenant: TenantDep, store: StoreDep) -> TrainingJob:
     """Status and latest progress line of a training job."""
     found = jobs.get(store, tenant, job_id)
     if found is None:
@@ -35,7 +35,7 @@ def job(job_id: str, tenant: TenantDep, store: StoreDep) -> TrainingJob:
 
 
 @router.post("/{version}/activate", responses=NOT_FOUND)
-def activate(version: str, tenant: TenantDep, services: ServicesDep) -> Activated:
+def activate_model(version: str, tenant: TenantDep, services: ServicesDep) -> Activated:
     """Make a stored version active (roll back or forward); servers pick it up within a second."""
     m = services.admin.activate_model(tenant, version)  # NotFound -> 404, Refused -> 422 (api/errors.py)
     return Activated(active=m.version)

@@ -58,7 +58,7 @@ def simulate_policy(body: SimulateRequest, tenant: TenantDep, store: StoreDep, s
 
 
 @router.post("/policy:tradeoff")
-def tradeoff(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> TradeoffCurve:
+def tradeoff_curve(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> TradeoffCurve:
     """Sweep the relevance threshold (or scale every cap): sends vs engagement vs unsubscribes."""
     # the same question under the same policy and model: the answer of a few minutes ago is
     # still the answer (the log grows all the time; a sample of it barely moves)
@@ -79,7 +79,7 @@ def tradeoff(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, services
 
 
 @router.get("/holdout")
-def holdout(tenant: TenantDep, store: StoreDep, services: ServicesDep,
+def holdout_lift(tenant: TenantDep, store: StoreDep, services: ServicesDep,
             bucket_days: Annotated[float, Query(ge=1, le=365, description="days per bucket (1 to 365)")] = 7.0,
             since: Annotated[str | None, Query(description="ISO time or a duration like '30d'")] = None,
             until: Annotated[str | None, Query()] = None) -> HoldoutLift:
