@@ -1,25 +1,29 @@
 """POST /v1/decisions and /v1/decisions:batch; GET /v1/decide (the same verdict for template
 engines that can only fetch a URL); GET /v1/decisions (recent log)."""
 
+import csv
+import io
 import json
 import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from suppressor.decisions import log as decision_log
 from suppressor.decisions.decide import release
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest, Identifier
 from suppressor.errors import Refused
+from suppressor.policy.reasons import blocking
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import NOT_FOUND, RESPONSES, ApiError, field_path
 from ..responses import DecisionLogPage, Released
 
 router = APIRouter(prefix="/v1", tags=["decisions"], responses=RESPONSES)
+BLOCKING = blocking()  # the codes that stop or delay a send: an exclusion row names the first of them
 
 
 def _count(services, results: list[Decision]) -> None:
@@ -105,6 +109,10 @@ async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Reque
 async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep,
                        request: Request) -> DecisionBatchResult:
     """Many verdicts in one call, in request order."""
+    return DecisionBatchResult(results=await _batch(batch, tenant, services, request))
+
+
+async def _batch(batch: DecisionBatch, tenant: str, services, request: Request) -> list[Decision]:
     limit = services.settings.max_batch
     if len(batch.items) > limit:
         raise ApiError(413, "Batch too large", f"{len(batch.items)} items; at most {limit} per call", "items")
@@ -112,7 +120,29 @@ async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: Servic
     results = await services.decider.adecide(tenant, batch.items, services.ahot, services.abulk, started=t0)
     services.metrics.decision_seconds.labels("batch").observe(time.monotonic() - t0)
     _count(services, results)
-    return DecisionBatchResult(results=results)
+    return results
+
+
+EXCLUSION_COLUMNS = ("customer_id", "message_id", "action", "not_before", "reason", "detail")
+
+
+@router.post("/decisions:exclusions", response_class=Response, responses={200: {
+    "content": {"text/csv": {}}, "description": "one row per customer not to send to (header row first)"}})
+async def exclusion_list(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep, request: Request) -> Response:
+    """A large send's verdicts as a CSV exclusion list: the customers not to send to, why, and
+    until when (a deferral's not_before); the sends are recorded as for decisions:batch."""
+    results = await _batch(batch, tenant, services, request)
+    out = io.StringIO()
+    rows = csv.writer(out, lineterminator="\r\n")  # RFC 4180; ids are quoted when they hold , " or spaces
+    rows.writerow(EXCLUSION_COLUMNS)
+    for d in results:
+        if d.action.value in ("send", "reroute"):
+            continue
+        blocking = next((r for r in reversed(d.reasons) if r.code in BLOCKING), d.reasons[-1] if d.reasons else None)
+        rows.writerow([d.customer_id, d.message_id, d.action.value, d.not_before.isoformat() if d.not_before else "",
+                       blocking.code if blocking else "", blocking.message if blocking else ""])
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="exclusions.csv"'})
 
 
 LOG_FILTERS = ("limit", "customer_id", "campaign_id")

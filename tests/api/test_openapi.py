@@ -6,7 +6,7 @@ from suppressor.api.app import create_app
 # renaming any of these breaks every generated client: change them only with a new API version
 OPERATIONS = {
     ("post", "/v1/decisions"): "decide", ("post", "/v1/decisions:batch"): "decideBatch",
-    ("get", "/v1/decide"): "decideByUrl", ("get", "/v1/decisions"): "listDecisions",
+    ("get", "/v1/decide"): "decideByUrl", ("post", "/v1/decisions:exclusions"): "exclusionList", ("get", "/v1/decisions"): "listDecisions",
     ("post", "/v1/decisions/{decision_id}/release"): "releaseDecision", ("post", "/v1/events"): "ingestEvents",
     ("put", "/v1/customers/{customer_id}"): "putCustomer", ("get", "/v1/customers/{customer_id}"): "getCustomer",
     ("delete", "/v1/customers/{customer_id}"): "deleteCustomer", ("get", "/v1/timeline/{customer_id}"): "getTimeline",

@@ -75,3 +75,27 @@ def test_an_offer_travels_as_json_and_binds_like_the_post_form(client, key):
     assert client.get(f"{q}&message_id=loan-1&offer={offer}", headers=h).json()["action"] == "send"
     d = client.get(f"{q}&message_id=loan-2&offer={other}", headers=h).json()
     assert d["action"] == "suppress" and d["reasons"][-1]["code"] == "offer_conflict"
+
+
+def test_a_large_send_gets_its_exclusion_list_as_csv(client, key, store):
+    """The platform uploads its audience and gets back the customers to leave out, why, and until
+    when; hostile ids survive the CSV (quoted), and the sends it allowed are recorded once."""
+    import csv
+    import io
+
+    h = setup(client, key)
+    client.patch("/v1/policy", headers=h, json={"caps": [{"channel": "any", "max": 1, "window": "7d"}]})
+    client.put('/v1/customers/"carol", the 3rd', headers=h, json={"consent": {"email": True}})
+    items = [{"customer_id": cid, "allow_reroute": False,
+              "message": {"message_id": "blast-1", "channel": "email", "kind": "value", "topics": ["content:clinic"]}}
+             for cid in ("ann@example.com", "bob|42", '"carol", the 3rd')]
+    client.post("/v1/decisions", headers=h, json={**items[2], "message": {**items[2]["message"], "message_id": "x"}})
+    r = client.post("/v1/decisions:exclusions", headers=h, json={"items": items})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(x["customer_id"], x["action"], x["reason"]) for x in rows] == [
+        ("bob|42", "suppress", "consent"), ('"carol", the 3rd', "suppress", "frequency_cap")]
+    assert "1 of 1" in rows[1]["detail"]
+    again = client.post("/v1/decisions:exclusions", headers=h, json={"items": items})
+    assert again.text == r.text  # asked twice: the same list, nothing counted twice
+    assert store.bulk.zcard(keys.sends("acme", "ann@example.com")) == 1
