@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import redis
@@ -90,6 +91,14 @@ def _words(msg: str) -> str:
     return msg.removeprefix("Value error, ")
 
 
+def _count_rejected_events(request: Request, field: str | None) -> None:
+    """An event batch refused whole, counted by the field at fault (indexes dropped: bounded labels)."""
+    if request.url.path == "/v1/events":
+        services = getattr(request.app.state, "services", None)
+        if services is not None:
+            services.metrics.events_rejected.labels(re.sub(r"\[\d+\]", "", field or "body")).inc()
+
+
 def install(app: FastAPI) -> None:
     """Register the problem handlers on ``app``."""
 
@@ -102,12 +111,15 @@ def install(app: FastAPI) -> None:
                            [{"field": "body", "message": e["msg"]}])
         errors = [{"field": field_path(e["loc"]), "message": _words(e["msg"])} for e in errs[:MAX_ERRORS]]
         first = errors[0]
+        _count_rejected_events(request, first["field"])
         more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
         return problem(422, "Invalid request", f"{first['field']}: {first['message']}{more}; nothing was stored", errors)
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+        if exc.status < 500:
+            _count_rejected_events(request, exc.field)
         return problem(exc.status, exc.title, exc.detail, errors, exc.headers)
 
     @app.exception_handler(NotFound)
@@ -123,6 +135,7 @@ def install(app: FastAPI) -> None:
     async def _refused(request: Request, exc: Refused) -> JSONResponse:
         errors = [{"field": where, "message": why} for where, why in exc.errors[:MAX_ERRORS]]
         first = errors[0]
+        _count_rejected_events(request, first["field"])
         return problem(422, "Invalid request", f"{first['field']}: {first['message']}; nothing was stored", errors)
 
     @app.exception_handler(redis.ConnectionError)

@@ -45,6 +45,22 @@ class Gate:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        status = 500  # a response never started is an error the server would have answered
+
+        async def counted(message):
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self._serve(scope, receive, counted)
+        finally:
+            # by route template, never by raw path: ids in paths would make one series per customer
+            route = getattr(scope.get("route"), "path", "unmatched")
+            scope["app"].state.services.metrics.responses.labels(route, str(status)).inc()
+
+    async def _serve(self, scope, receive, send):
         scope["arrived"] = time.monotonic()
         path = scope["path"]
         if path.startswith("/v1/"):

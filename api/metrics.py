@@ -26,6 +26,8 @@ class _Process(Collector):
                                 value=1.0 if self.store.up else 0.0)
         yield CounterMetricFamily("suppressor_store_restarts", "Embedded store servers restarted after dying",
                                   value=self.store.restarts)
+        yield GaugeMetricFamily("suppressor_store_ping_seconds", "Round trip of the store monitor's last answered ping",
+                                value=self.store.ping_seconds)
 
 
 class Metrics:
@@ -41,6 +43,12 @@ class Metrics:
             "suppressor_decision_seconds", "Time to decide one request (batch: whole call)", ["endpoint"],
             buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5), registry=self.registry)
         self.events = Counter("suppressor_events_total", "Events received", ["result"], registry=self.registry)
+        self.events_rejected = Counter("suppressor_event_batches_rejected_total", "Event batches refused whole "
+                                       "(nothing stored), by the field at fault", ["field"], registry=self.registry)
+        self.dry_runs = Counter("suppressor_dry_runs_total", "Dry-run verdicts (not counted as verdicts given)",
+                                ["action"], registry=self.registry)
+        self.responses = Counter("suppressor_http_responses_total", "HTTP responses by route template and status",
+                                 ["route", "status"], registry=self.registry)
 
     def watch(self, log: DecisionLog, store: Store) -> None:
         """Expose the decision log's backlog and the store's state."""

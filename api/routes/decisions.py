@@ -31,6 +31,9 @@ def _count(services, results: list[Decision]) -> None:
         if d.replayed:  # the same verdict again: counted once, where it was given
             services.metrics.replays.inc()
             continue
+        if d.dry_run:  # a question, not a verdict given: apart, so the dashboards count real sends
+            services.metrics.dry_runs.labels(d.action.value).inc()
+            continue
         services.metrics.decisions.labels(d.action.value).inc()
         for r in d.reasons:
             services.metrics.reasons.labels(r.code).inc()

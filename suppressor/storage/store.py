@@ -47,6 +47,7 @@ class Store:
         self.embedded = None
         self.up = True
         self.answered_at = time.monotonic()  # the last answer seen: a monitor ping or a script
+        self.ping_seconds = 0.0  # the monitor's last answered ping (exposed at /metrics)
         self.restarts = 0  # embedded servers brought back by the monitor
         self.url = redis_url if redis_url is not None else settings.redis_url
         if self.url:
@@ -196,6 +197,7 @@ class Monitor(Periodic):
 
     def _flush(self) -> int:
         st = self.store
+        t0 = time.monotonic()
         try:
             self._probe.ping()
         except redis.RedisError as exc:
@@ -215,6 +217,7 @@ class Monitor(Periodic):
             return 0
         self.misses = 0
         st.answered_at = time.monotonic()
+        st.ping_seconds = st.answered_at - t0
         st.up = True
         return 1
 

@@ -211,3 +211,25 @@ def test_strict_types_where_a_coercion_would_hide_a_mistake(client, key):
     assert client.post("/v1/decisions", json=offer, headers=auth(key)).status_code == 200
     r = client.patch("/v1/policy", json={"fatigue": {"enabled": "no"}}, headers=auth(key))
     assert r.status_code == 422
+
+
+def test_metrics_for_operators_responses_rejections_dry_runs_and_the_store(client, key):
+    import re
+
+    h = auth(key)
+    client.post("/v1/decisions", json=body(), headers=h)
+    client.post("/v1/decisions", json={**body(), "dry_run": True, "message": {**body()["message"], "message_id": "q"}},
+                headers=h)
+    client.get("/v1/customers/ann%2F42", headers=h)  # 404, on a route with an id in its path
+    client.post("/v1/events", json={"events": [{"event_id": "e", "customer_id": "c", "type": "teleported",
+                                                "ts": "2026-11-20T10:00:00Z"}]}, headers=h)
+    client.post("/v1/decisions", json=body(), headers={"Authorization": "Bearer nope"})
+    text = client.get("/metrics").text
+    assert 'suppressor_decisions_total{action="send"} 1.0' in text  # the dry run is apart
+    assert re.search(r'suppressor_dry_runs_total\{action="\w+"\} 1\.0', text)
+    assert 'suppressor_http_responses_total{route="/v1/decisions",status="200"} 2.0' in text
+    assert 'suppressor_http_responses_total{route="/v1/customers/{customer_id:path}",status="404"} 1.0' in text
+    assert 'suppressor_http_responses_total{route="unmatched",status="401"} 1.0' in text
+    assert "ann" not in text  # ids never become label values
+    assert 'suppressor_event_batches_rejected_total{field="events.type"} 1.0' in text
+    assert re.search(r"\nsuppressor_store_ping_seconds \d", text)
