@@ -1,5 +1,7 @@
 # The API on the embedded Redis (data in /data) or on REDIS_URL.
-FROM python:3.11-slim AS build
+# BASE: any Debian-based image with Python 3.11 and pip (a mirror's, or one built with debootstrap).
+ARG BASE=python:3.11-slim
+FROM ${BASE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -9,7 +11,7 @@ COPY api api
 COPY training training
 RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[train]'
 
-FROM python:3.11-slim
+FROM ${BASE}
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 ENV SUPPRESSOR_DATA_DIR=/data
