@@ -47,6 +47,11 @@ class Metrics:
                                        "(nothing stored), by the field at fault", ["field"], registry=self.registry)
         self.dry_runs = Counter("suppressor_dry_runs_total", "Dry-run verdicts (not counted as verdicts given)",
                                 ["action"], registry=self.registry)
+        self.training_jobs = Counter("suppressor_training_jobs_total", "Training jobs this process started, by how "
+                                     "they ended (succeeded, rejected by a quality gate, failed, crashed)", ["status"],
+                                     registry=self.registry)
+        self.training_seconds = Histogram("suppressor_training_seconds", "Wall time of a training job",
+                                          buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600), registry=self.registry)
         self.responses = Counter("suppressor_http_responses_total", "HTTP responses by route template and status",
                                  ["route", "status"], registry=self.registry)
 

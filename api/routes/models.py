@@ -19,9 +19,15 @@ def list_models(tenant: TenantDep, store: StoreDep) -> ModelList:
 
 
 @router.post("/train", status_code=202, responses=CONFLICT)
-def train_model(tenant: TenantDep, store: StoreDep) -> TrainingStarted:
+def train_model(tenant: TenantDep, store: StoreDep, services: ServicesDep) -> TrainingStarted:
     """Start training in a child process (LightFM never loads into the server); poll the job."""
-    job_id = jobs.launch(store, tenant)  # Conflict -> 409 while one runs
+    metrics = services.metrics
+
+    def finished(status: str, seconds: float) -> None:
+        metrics.training_jobs.labels(status).inc()
+        metrics.training_seconds.observe(seconds)
+
+    job_id = jobs.launch(store, tenant, finished)  # Conflict -> 409 while one runs
     return TrainingStarted(job_id=job_id, poll=f"/v1/models/jobs/{job_id}")
 
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
+
+import redis
 
 from suppressor.errors import Conflict
 from suppressor.storage import keys
 from suppressor.storage.store import Store
 
 JOB_TTL = 7 * 86400
+# how `python -m suppressor.training` exits (training/__main__.py); anything else (a signal) is a crash
+EXIT_STATUS = {0: "succeeded", 1: "failed", 2: "failed", 3: "rejected"}
+log = logging.getLogger(__name__)
 
 
 def lock_key(tenant: str) -> str:
@@ -46,10 +54,11 @@ def get(store: Store, tenant: str, job_id: str) -> dict[str, str] | None:
     return {k.decode(): v.decode() for k, v in raw.items()} or None
 
 
-def launch(store: Store, tenant: str) -> str:
+def launch(store: Store, tenant: str, finished: Callable[[str, float], None] | None = None) -> str:
     """Start training in a child process (LightFM never loads into the server); its job id.
 
-    Conflict while another training of the tenant runs. The child reads the same store."""
+    Conflict while another training of the tenant runs. The child reads the same store.
+    ``finished(status, seconds)`` is called from a watcher thread when the child exits."""
     job_id = create(store, tenant)
     if job_id is None:
         raise Conflict("Training already running", "a training job for this tenant is still running")
@@ -57,6 +66,21 @@ def launch(store: Store, tenant: str) -> str:
     if store.settings.redis_url:
         env["REDIS_URL"] = store.settings.redis_url
     # by module name, not import: the core never imports training (nor LightFM)
-    subprocess.Popen([sys.executable, "-m", "suppressor.training", "--tenant", tenant, "--job", job_id], env=env,
-                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    t0 = time.monotonic()
+    child = subprocess.Popen([sys.executable, "-m", "suppressor.training", "--tenant", tenant, "--job", job_id],
+                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def watch() -> None:
+        code = child.wait()
+        status = EXIT_STATUS.get(code, "crashed")
+        if status == "crashed":  # killed before it could say how it ended: say it, and free the lock now
+            try:
+                update(store, tenant, job_id, status="failed",
+                       error=f"the training process ended with code {code} before it finished")
+            except redis.RedisError as exc:
+                log.warning("tenant %s: job %s crashed and could not be marked failed: %r", tenant, job_id, exc)
+        if finished is not None:
+            finished(status, time.monotonic() - t0)
+
+    threading.Thread(target=watch, name=f"train-{job_id}", daemon=True).start()
     return job_id

@@ -33,12 +33,23 @@ def test_train_endpoint_then_live_server_uses_the_model(client, key, store):
     job = wait_for(client, key, r.json()["job_id"])
     assert job["status"] == "succeeded", job
     assert job["version"] == "v1"
+    assert metric(client, 'suppressor_training_jobs_total{status="succeeded"} 1.0')
 
     listing = client.get("/v1/models", headers=auth(key)).json()
     assert listing["active"] == "v1"
     assert listing["models"][0]["metrics"]["n_pairs"] > 0
     d = decide(client, key, "yankees")
     assert d["model_version"] == "v1" and d["score"] > decide(client, key, "red-sox")["score"]
+
+
+def metric(client, line: str, timeout: float = 10) -> bool:
+    """True once /metrics shows ``line`` (the job's watcher records it as the child exits)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if line in client.get("/metrics").text:
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def test_one_training_at_a_time_and_clear_failure(client, key, store):
@@ -49,6 +60,34 @@ def test_one_training_at_a_time_and_clear_failure(client, key, store):
     r = client.post("/v1/models/train", headers=auth(key))  # no events at all
     job = wait_for(client, key, r.json()["job_id"])
     assert job["status"] == "failed" and "not enough behavior" in job["error"]
+    assert metric(client, 'suppressor_training_jobs_total{status="failed"} 1.0')
+    assert "suppressor_training_seconds_count 1.0" in client.get("/metrics").text
+
+
+def test_a_killed_training_is_marked_failed_and_frees_the_tenant(store):
+    """A worker killed mid-job (the OOM killer, a deploy) must not hold the tenant's training lock
+    for an hour: the job says it crashed and the next training may start at once."""
+    import signal
+    import threading
+
+    import psutil
+
+    ingest(store, "acme", fan_events())
+    ended: list = []
+    done = threading.Event()
+    job_id = jobs.launch(store, "acme", lambda status, seconds: (ended.append((status, seconds)), done.set()))
+    deadline = time.time() + 30
+    child = None
+    while child is None and time.time() < deadline:
+        child = next((p for p in psutil.process_iter(["cmdline"]) if job_id in (p.info["cmdline"] or [])), None)
+        time.sleep(0.05)
+    assert child is not None, "the training process did not start"
+    child.send_signal(signal.SIGKILL)
+    assert done.wait(30)
+    assert ended[0][0] == "crashed"
+    job = jobs.get(store, "acme", job_id)
+    assert job["status"] == "failed" and "before it finished" in job["error"]
+    assert store.bulk.get(jobs.lock_key("acme")) is None  # the next training may start now
 
 
 def test_activate_unknown_version_is_404(client, key):
