@@ -10,8 +10,8 @@ Every call suppressor answers is safe to repeat (a decision stands for its custo
 message_id, events are stored once per event_id, a release happens once), so the client retries
 a call that timed out, failed to connect, or got a 5xx or 429, within its time budget. When the
 service still does not answer, ``decide`` returns the verdict you chose with
-``when_unavailable`` ("send" fails open, "suppress" and "defer" fail closed), marked
-``degraded`` with the reason ``unavailable``; a call that cannot be answered that way (events,
+``when_unavailable`` ("send" fails open, "suppress" and "defer" fail closed), with the reason
+``unavailable`` and no decision id; a call that cannot be answered that way (events,
 a release) raises ``Unavailable``. A 4xx is the caller's mistake: it raises ``Refused`` with the
 problem's detail and the fields at fault, and is never retried.
 """
@@ -50,7 +50,7 @@ def _decision_body(customer_id: str, message: dict[str, Any], **options: Any) ->
 
 
 def fallback(mode: FailMode, customer_id: str, message: dict[str, Any], retry_after: float, why: str) -> Decision:
-    """The verdict the caller chose for a service that does not answer, marked degraded."""
+    """The verdict the caller chose for a service that does not answer (reason ``unavailable``)."""
     now = datetime.now(timezone.utc)
     action = Action(mode)
     return Decision(

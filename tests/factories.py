@@ -87,6 +87,16 @@ def fan_events(n_fans: int = 30, weeks: int = 8) -> list[dict]:
     return out
 
 
+def reaction(cid: str, key: str, at: datetime, answered: bool, later: timedelta = timedelta(hours=1),
+             **message) -> list[dict]:
+    """A message delivered to ``cid`` at ``at`` and then clicked (``answered``) or ignored ``later``;
+    ``message``: channel, message_id, kind, topics; ``key`` makes the event ids unique."""
+    base = {"customer_id": cid, **message}
+    return [{**base, "event_id": f"{cid}-{key}-d", "type": "delivered", "ts": at.isoformat()},
+            {**base, "event_id": f"{cid}-{key}-x", "type": "clicked" if answered else "ignored",
+             "ts": (at + later).isoformat()}]
+
+
 def ingest(store, tenant, evs):
     """Store events as the API would, in batches of 10,000."""
     for i in range(0, len(evs), 10_000):

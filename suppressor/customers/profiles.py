@@ -125,9 +125,9 @@ def _optional(body: CustomerIn) -> dict[str, str]:
         due = features.service_due_at(vehicles)
         if due is not None:
             out["svc_due"] = str(int(due * 1000))
-        ages = [a for v in vehicles if (a := features.vehicle_age_years(v, time.time())) is not None]
-        if ages:
-            out["veh_born"] = str(int((time.time() - max(ages) * features.YEAR_S) * 1000))
+        born = [b for v in vehicles if (b := features.vehicle_born(v)) is not None]
+        if born:  # the oldest vehicle's
+            out["veh_born"] = str(int(min(born) * 1000))
     return out
 
 

@@ -134,6 +134,8 @@ class _Batch:
     now: datetime
     ids: list[str]
     calls: list[tuple[list[str], list]]
+    # by request index, when a substitute is needed: the customer it is chosen for
+    customers: dict[int, content.Customer] = field(default_factory=dict)
     remember: list[tuple[list[str], list]] = field(default_factory=list)  # substitutes offered (rotation)
 
 
@@ -155,7 +157,7 @@ class Decider:
         batch = self._prepare(state, tenant, requests, now)
         hot = len(requests) <= SMALL  # big batches use the bulk connection: the deadline is for single verdicts
         try:
-            verdicts = self._parse(run_scripts(self.store, "decide", batch.calls, hot=hot))
+            verdicts = self._parse(batch, run_scripts(self.store, "decide", batch.calls, hot=hot))
             asks = self._household_asks(batch, verdicts)
             if asks:
                 said = run_scripts(self.store, "household", [call for _, call in asks], hot=hot)
@@ -195,7 +197,7 @@ class Decider:
         # takes longer than one decision's deadline, so it goes on the bulk client.
         client = hot if small else bulk
         try:
-            verdicts = self._parse(await self.store.bounded(
+            verdicts = self._parse(batch, await self.store.bounded(
                 arun_scripts(self.store, client, "decide", batch.calls), left()))
             asks = self._household_asks(batch, verdicts)
             if asks:  # members of a household: the household's word, on its own slot
@@ -253,13 +255,12 @@ class Decider:
         return keys.decision_keys(tenant, req.customer_id), args
 
     @staticmethod
-    def _parse(raw: list) -> list[tuple[dict, bytes, bool]]:
+    def _parse(batch: _Batch, raw: list) -> list[tuple[dict, bytes, bool]]:
         out = []
-        for res, user, replayed, *customer in raw:
-            verdict = json.loads(res)
+        for i, (res, user, replayed, *customer) in enumerate(raw):
             if customer:  # a substitute is needed: what it is chosen by
-                verdict["_customer"] = content.Customer.stored(*customer)
-            out.append((verdict, user, bool(replayed)))
+                batch.customers[i] = content.Customer.stored(*customer)
+            out.append((json.loads(res), user, bool(replayed)))
         return out
 
     def _household_asks(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[tuple[int, tuple]]:
@@ -318,8 +319,8 @@ class Decider:
 
     def _finish(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[Decision]:
         out = []
-        for req, did, (res, user, replayed) in zip(batch.requests, batch.ids, verdicts):
-            d = self._decision(batch, req, did, res, user, replayed)
+        for i, (req, did, (res, user, replayed)) in enumerate(zip(batch.requests, batch.ids, verdicts)):
+            d = self._decision(batch, req, did, res, user, replayed, batch.customers.get(i))
             out.append(d)
             if self.log is not None and not req.dry_run and not d.replayed:
                 # the request rides along so a later replay can re-decide it under another policy
@@ -328,7 +329,7 @@ class Decider:
         return out
 
     def _decision(self, batch: _Batch, req: DecisionRequest, did: str, res: dict, user: bytes,
-                  replayed: bool = False) -> Decision:
+                  replayed: bool = False, customer: content.Customer | None = None) -> Decision:
         model = batch.state.model
         # a standing verdict answers as it was given: its id, time, policy and model
         version = res.get("mv") or None if replayed else (model.version if model else None)
@@ -337,7 +338,6 @@ class Decider:
         channel = res.get("channel")
         substitute = None
         if any(r["code"] == "sales_balance" for r in codes):
-            customer = res.get("_customer")
             substitute = content.best_substitute(batch.state.catalog, model, unpack(user) if user else None,
                                                  res.get("considered") or req.message.channel, batch.now, customer,
                                                  req.message.message_id)

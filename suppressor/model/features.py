@@ -89,29 +89,38 @@ def numeric_edges(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[float
 YEAR_S = 365.25 * 86400
 
 
-def _epoch(value: Any) -> float | None:
+def epoch(ts: str) -> float:
+    """ISO-8601 text -> seconds since the epoch."""
+    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+
+
+def _when(value: Any) -> float | None:
+    """A stored or given timestamp (text or datetime) in epoch seconds; None when absent or unreadable."""
     if isinstance(value, datetime):
         return value.timestamp()
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value).timestamp()
-        except ValueError:
-            return None
-    return None
+    try:
+        return epoch(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def vehicle_born(vehicle: Mapping[str, Any]) -> float | None:
+    """When a vehicle's age starts (epoch seconds): 1 January of its model year, else its purchase."""
+    year = vehicle.get("year")
+    if isinstance(year, int):
+        return datetime(year, 1, 1, tzinfo=timezone.utc).timestamp()
+    return _when(vehicle.get("purchased_at"))
 
 
 def vehicle_age_years(vehicle: Mapping[str, Any], now: float) -> float | None:
     """How old a vehicle is: from its model year (1 January), else from when it was bought."""
-    year = vehicle.get("year")
-    if isinstance(year, int):
-        return max(0.0, (now - datetime(year, 1, 1, tzinfo=timezone.utc).timestamp()) / YEAR_S)
-    bought = _epoch(vehicle.get("purchased_at"))
-    return max(0.0, (now - bought) / YEAR_S) if bought is not None else None
+    born = vehicle_born(vehicle)
+    return max(0.0, (now - born) / YEAR_S) if born is not None else None
 
 
 def service_due_at(vehicles: Iterable[Mapping[str, Any]]) -> float | None:
     """The earliest next service due among the vehicles (epoch seconds), or None."""
-    due = [t for v in vehicles if (t := _epoch(v.get("next_service_due"))) is not None]
+    due = [t for v in vehicles if (t := _when(v.get("next_service_due"))) is not None]
     return min(due) if due else None
 
 

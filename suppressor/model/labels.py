@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from suppressor.domain import Signature
 from suppressor.model import features
+from suppressor.model.features import epoch  # noqa: F401 (where the label code's callers import it)
 
 
 @dataclass
@@ -19,11 +19,6 @@ class LabelRules:
     delivered_only_weight: float = 0.5  # delivered, never engaged: a weak negative
     pending_days: float = 3.0  # ...unless delivered this recently (may still engage)
     half_life_days: float = 180.0  # older behavior counts less
-
-
-def epoch(ts: str) -> float:
-    """ISO-8601 text -> seconds since the epoch."""
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
 def group_by_message(evs: list[dict]) -> dict[str, tuple[Signature, list[dict]]]:

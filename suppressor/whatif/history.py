@@ -21,6 +21,7 @@ from suppressor.storage.store import Store
 ATTRIBUTION_DAYS = 7  # behavior this long after a send is credited to it
 SENT = ("send", "reroute")
 ENGAGED = frozenset(t for t, w in features.EVENT_WEIGHTS.items() if w > 0)
+CONVERSIONS = frozenset({"converted", "purchased"})  # a customer who converted, in the lift and what-ifs
 
 
 @dataclass
@@ -168,7 +169,7 @@ def observed(history: History, window_days: float = ATTRIBUTION_DAYS) -> list[Ou
                 o = out[best]
                 if typ in ENGAGED:
                     o.engaged = True
-                    o.converted = o.converted or typ in ("converted", "purchased")
+                    o.converted = o.converted or typ in CONVERSIONS
                     o.service_visit = o.service_visit or typ == "service_visit"
                     if typ in MONEY_EVENTS:
                         o.revenue += amount(e)

@@ -18,11 +18,11 @@ from suppressor.decisions.decide import in_holdout
 from suppressor.domain import MONEY_EVENTS
 from suppressor.policy import document as policies
 from suppressor.storage.store import Store
-from suppressor.whatif.history import ENGAGED, History, amount, iso, load_history
+from suppressor.whatif.history import CONVERSIONS, ENGAGED, History, amount, iso, load_history
 
 Z = 1.959964  # 95%
 OUTCOMES = {"engaged": ENGAGED, "unsubscribed": frozenset({"unsubscribed"}), "complained": frozenset({"complained"}),
-            "converted": frozenset({"converted", "purchased"}), "service_visit": frozenset({"service_visit"})}
+            "converted": CONVERSIONS, "service_visit": frozenset({"service_visit"})}
 
 
 def wilson(k: int, n: int, z: float = Z) -> tuple[float, float, float]:

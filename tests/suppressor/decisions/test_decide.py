@@ -14,7 +14,7 @@ from suppressor.policy.content import ContentIn
 from suppressor.settings import Settings
 from suppressor.storage.store import Store
 from suppressor.tenants.state import TenantStateCache
-from tests.factories import NOW, codes, message, one, quiet_policy, req
+from tests.factories import NOW, codes, message, one, quiet_policy, reaction, req
 
 
 def use(store, **kw):
@@ -464,12 +464,8 @@ def channel_people(n: int = 30, weeks: int = 8) -> list[dict]:
                 for ch in ("sms", "email"):
                     for team in ("yankees", "red-sox"):
                         at = NOW - timedelta(days=60 - 7 * w, hours=2 * (ch == "sms") + (team == "red-sox"))
-                        base = {"customer_id": cid, "channel": ch, "kind": "value", "message_id": f"{team}-{ch}-{w}",
-                                "topics": [f"team:{team}"]}
-                        answered = ch == good and team == "yankees"
-                        out.append({**base, "event_id": f"{cid}-{w}-{ch}-{team}-d", "type": "delivered", "ts": at.isoformat()})
-                        out.append({**base, "event_id": f"{cid}-{w}-{ch}-{team}-x", "type": "clicked" if answered else "ignored",
-                                    "ts": (at + timedelta(hours=1)).isoformat()})
+                        out += reaction(cid, f"{w}-{ch}-{team}", at, ch == good and team == "yankees", channel=ch,
+                                        kind="value", message_id=f"{team}-{ch}-{w}", topics=[f"team:{team}"])
     return out
 
 

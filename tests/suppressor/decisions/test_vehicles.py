@@ -10,7 +10,7 @@ from suppressor.customers import events, profiles
 from suppressor.domain import CustomerIn, Event
 from suppressor.model import features
 from suppressor.policy import document as policy
-from tests.factories import codes, one, quiet_policy, req
+from tests.factories import codes, one, quiet_policy, reaction, req
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 TRADE_IN, LEASE, SERVICE = ["offer:trade-in"], ["offer:lease"], ["content:service-reminder"]
@@ -37,11 +37,8 @@ def planted() -> list[dict]:
             at = NOW - timedelta(days=7 * w + 3)
             for name, topics, kind, answered in (("t", TRADE_IN, "sales", old), ("l", LEASE, "sales", not old),
                                                  ("s", SERVICE, "service", due_soon)):
-                base = {"customer_id": cid, "channel": "email", "message_id": f"m-{name}-{w}", "kind": kind,
-                        "topics": topics}
-                out.append({**base, "event_id": f"{cid}-{w}-{name}-d", "type": "delivered", "ts": at.isoformat()})
-                out.append({**base, "event_id": f"{cid}-{w}-{name}-x", "type": "clicked" if answered else "ignored",
-                            "ts": (at + timedelta(hours=2)).isoformat()})
+                out += reaction(cid, f"{w}-{name}", at, answered, timedelta(hours=2), channel="email",
+                                message_id=f"m-{name}-{w}", kind=kind, topics=topics)
     return out
 
 

@@ -104,3 +104,28 @@ def test_an_audience_is_validated_in_words():
         Audience(min_vehicle_age=-1)
     with pytest.raises(ValidationError, match="Extra inputs"):
         Audience(segment=["ev"])
+
+
+def test_concurrent_duplicates_get_one_substitute_and_tenants_keep_their_own_rotation(store, decider):
+    """A platform fires the same held-back sales ask ten times at once: every answer names the same
+    substitute. Another tenant with the same customer id and catalog ids rotates on its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    setup(store, "c-1", [])
+    for cid, title in (("clinic", "Winter safety clinic"), ("tutorial", "Cruise control tutorial")):
+        put(store, cid, title)
+    [first] = suppressed_sales_asks(decider, "c-1", 1)
+    ask = req("c-1", kind="sales", mid="blast")
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: one(decider, ask, NOW), range(10)))
+    assert {a.decision_id for a in answers} == {answers[0].decision_id}
+    picks = {a.substitute["content_id"] for a in answers}
+    assert picks == {answers[0].substitute["content_id"]} and picks != {first.substitute["content_id"]}
+
+    policy.put(store, "other", quiet_policy(balance=BALANCE), "test")
+    profiles.put(store, "other", "c-1", CustomerIn(consent={"email": True}), None)
+    for cid, title in (("clinic", "Winter safety clinic"), ("tutorial", "Cruise control tutorial")):
+        content.put(store, "other", cid, ContentIn(title=title, topics=[f"content:{cid}"]))
+    [theirs] = decider.decide("other", [req("c-1", kind="sales", mid="o-1")], now=NOW - timedelta(hours=2))
+    [theirs] = decider.decide("other", [req("c-1", kind="sales", mid="o-2")], now=NOW - timedelta(hours=1))
+    assert theirs.substitute["content_id"] == first.substitute["content_id"]  # acme's rotation is not theirs
