@@ -23,7 +23,7 @@ from . import errors
 from .deps import Services
 from .gate import Gate
 from .metrics import Metrics
-from .routes import content, customers, decisions, docs, events, health, models, policy, simulation, studio
+from .routes import content, customers, decisions, docs, events, health, hooks, models, policy, simulation, studio
 
 
 def operation_id(route: APIRoute) -> str:
@@ -48,7 +48,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             settings=settings, store=st, ahot=ahot, abulk=abulk, states=states, admin=TenantAdmin(st, states),
             decision_log=log, decider=Decider(st, states, log),
             refresher=Refresher(st, lambda t: states.get(t).model), keys=KeyResolver(st),
-            metrics=Metrics(), compactor=Compactor(st, settings.erasure_rewrite_seconds),
+            metrics=Metrics(), compactor=Compactor(st, settings.erasure_rewrite_seconds), fetch=hooks.fetch,
         )
         app.state.services.metrics.watch(log, st)
         logging.getLogger("suppressor").info("serving on %s", st.location)
@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     )
     errors.install(app)
     app.add_middleware(Gate)
-    for module in (health, events, customers, decisions, policy, simulation, content, models, studio, docs):
+    for module in (health, events, hooks, customers, decisions, policy, simulation, content, models, studio, docs):
         app.include_router(module.router)
     app.include_router(customers.agent)
     app.mount(docs.ASSETS, docs.assets, name="docs-assets")

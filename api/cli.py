@@ -1,4 +1,4 @@
-"""The `suppressor` command: quickstart, serve, keys create, train, simulate, lift, evaluate."""
+"""The `suppressor` command: quickstart, serve, keys, hooks, smtp-gateway, train, simulate, lift, evaluate."""
 
 from __future__ import annotations
 
@@ -20,17 +20,25 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _keys_create(args: argparse.Namespace) -> int:
+def _bad_tenant(name: str) -> bool:
+    """True (and said on stderr) when ``name`` cannot be a tenant."""
     from pydantic import TypeAdapter, ValidationError
 
     from suppressor.domain import TenantName
+
+    try:
+        TypeAdapter(TenantName).validate_python(name)
+        return False
+    except ValidationError:
+        print(f"--tenant {name!r}: use 1-63 lowercase letters, digits, '-' or '_'", file=sys.stderr)
+        return True
+
+
+def _keys_create(args: argparse.Namespace) -> int:
     from suppressor.storage.store import BATCH_TIMEOUT, Store
     from suppressor.tenants import apikeys
 
-    try:
-        TypeAdapter(TenantName).validate_python(args.tenant)
-    except ValidationError:
-        print(f"--tenant {args.tenant!r}: use 1-63 lowercase letters, digits, '-' or '_'", file=sys.stderr)
+    if _bad_tenant(args.tenant):
         return 2
     expires = None
     if args.expires:
@@ -43,9 +51,11 @@ def _keys_create(args: argparse.Namespace) -> int:
             return 2
     store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:
-        key = apikeys.create_key(store, args.tenant, expires)
+        key = apikeys.create_key(store, args.tenant, expires, args.scope)
         print(key)
-        print(f"id {apikeys.key_id(key)}" + (f", expires in {args.expires}" if expires else ""), file=sys.stderr)
+        print(f"id {apikeys.key_id(key)}" + (f", expires in {args.expires}" if expires else "") +
+              (", answers only GET /v1/decide and may travel in its URL (?key=)" if args.scope == "decide" else ""),
+              file=sys.stderr)
     finally:
         store.close()
     return 0
@@ -67,9 +77,9 @@ def _keys_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     when = lambda t: datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M") if t else "-"  # noqa: E731
-    print(f"{'id':16} {'tenant':16} {'created':17} {'last used':17} {'expires':17}")
+    print(f"{'id':16} {'tenant':16} {'scope':7} {'created':17} {'last used':17} {'expires':17}")
     for r in rows:
-        print(f"{r['id']:16} {r['tenant']:16} {when(r['created']):17} {when(r['last_used']):17} "
+        print(f"{r['id']:16} {r['tenant']:16} {r['scope']:7} {when(r['created']):17} {when(r['last_used']):17} "
               f"{when(r['expires']):17}{'  (expired)' if r['expired'] else ''}")
     return 0
 
@@ -103,6 +113,117 @@ def _keys_revoke(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"revoked {args.key_id}; every server refuses it within a second")
+    return 0
+
+
+def _hooks_create(args: argparse.Namespace) -> int:
+    from urllib.parse import quote, urlsplit
+
+    from suppressor.hooks import registry
+    from suppressor.storage.store import BATCH_TIMEOUT, Store
+
+    if _bad_tenant(args.tenant):
+        return 2
+    settings = Settings()
+    base = (args.base_url or settings.public_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    store = Store(settings, bulk_timeout=BATCH_TIMEOUT)
+    try:
+        hook = registry.create(store, args.tenant, args.provider, args.secret)
+    except ValueError as exc:
+        print(f"--provider/--secret: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    url = f"{base}/v1/hooks/{hook.provider}/{hook.id}"
+    if hook.provider == "postmark":  # basic auth travels in the URL Postmark is given
+        parts = urlsplit(url)
+        user, _, password = hook.secret.partition(":")
+        url = parts._replace(netloc=f"{quote(user)}:{quote(password)}@{parts.netloc}").geturl()
+    print(url)
+    if registry.PROVIDERS[hook.provider][1]:
+        print(f"secret: {hook.secret}", file=sys.stderr)
+    print(f"webhook {hook.id} for tenant {hook.tenant}: give this URL to {hook.provider} "
+          f"({registry.PROVIDERS[hook.provider][0]})", file=sys.stderr)
+    return 0
+
+
+def _hooks_list(args: argparse.Namespace) -> int:
+    import json
+
+    from suppressor.hooks import registry
+    from suppressor.storage.store import BATCH_TIMEOUT, Store
+
+    store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
+    try:
+        rows = registry.listing(store, args.tenant)
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'id':26} {'provider':9} {'received':>9} {'accepted':>9} {'dupes':>6} {'unknown':>8} {'ignored':>8}  "
+          "last unknown address")
+    for r in rows:
+        print(f"{r['id']:26} {r['provider']:9} {r['received']:9} {r['accepted']:9} {r['duplicates']:6} "
+              f"{r['unknown']:8} {r['ignored']:8}  {r['last_unknown'] or '-'}")
+    return 0
+
+
+def _hooks_revoke(args: argparse.Namespace) -> int:
+    from suppressor.errors import NotFound
+    from suppressor.hooks import registry
+    from suppressor.storage.store import BATCH_TIMEOUT, Store
+
+    store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
+    try:
+        registry.revoke(store, args.tenant, args.hook_id)
+    except NotFound as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"revoked webhook {args.hook_id}: its URL answers 404 from now on")
+    return 0
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, _, port = text.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"{text!r} is not host:port")
+    return host, int(port)
+
+
+def _smtp_gateway(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from suppressor.domain import Kind
+    from suppressor.storage.store import Store
+
+    from .smtp_gateway import run
+
+    if _bad_tenant(args.tenant):
+        return 2
+    try:
+        listen, relay = _host_port(args.listen), _host_port(args.relay)
+        Kind(args.kind)
+    except ValueError as exc:
+        print(f"--listen/--relay/--kind: {exc}", file=sys.stderr)
+        return 2
+    settings = Settings()
+    store = Store(settings)
+    store.watch()
+    controller, gateway = run(store, args.tenant, listen, relay, args.kind, args.unknown,
+                              settings.model_refresh_seconds)
+    print(f"smtp gateway for tenant {args.tenant} on {listen[0]}:{listen[1]}, relaying to {relay[0]}:{relay[1]}",
+          file=sys.stderr)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    controller.stop()
+    gateway.close()
+    store.close()
     return 0
 
 
@@ -295,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
     kc = ksub.add_parser("create", help="print a new API key for a tenant")
     kc.add_argument("--tenant", required=True)
     kc.add_argument("--expires", help="the key stops working after this long, e.g. 90d")
+    kc.add_argument("--scope", default="all", choices=("all", "decide"),
+                    help="decide: only GET /v1/decide, and the key may travel in its URL (SFMC AMPscript)")
     kc.set_defaults(func=_keys_create)
     kl = ksub.add_parser("list", help="key ids, tenant, created, last used, expiry (never the secret)")
     kl.add_argument("--tenant")
@@ -308,6 +431,34 @@ def main(argv: list[str] | None = None) -> int:
     kr = ksub.add_parser("revoke", help="revoke a key by its id (from `keys list`)")
     kr.add_argument("key_id")
     kr.set_defaults(func=_keys_revoke)
+
+    h = sub.add_parser("hooks", help="provider webhooks (SendGrid, Mailgun, Postmark, SES, Twilio, Braze, "
+                       "Iterable, Mautic)")
+    hsub = h.add_subparsers(dest="hooks_command", required=True)
+    hc = hsub.add_parser("create", help="print the URL to give a provider; stores its secret")
+    hc.add_argument("--tenant", required=True)
+    hc.add_argument("--provider", required=True, choices=("sendgrid", "mailgun", "postmark", "ses", "twilio",
+                                                          "braze", "iterable", "mautic"))
+    hc.add_argument("--secret", help="the provider's key or token (see README, Integrations)")
+    hc.add_argument("--base-url", help="where providers reach this service (default SUPPRESSOR_PUBLIC_URL)")
+    hc.set_defaults(func=_hooks_create)
+    hl = hsub.add_parser("list", help="a tenant's webhooks and what each received (never the secret)")
+    hl.add_argument("--tenant", required=True)
+    hl.add_argument("--json", action="store_true")
+    hl.set_defaults(func=_hooks_list)
+    hr = hsub.add_parser("revoke", help="delete a webhook: its URL answers 404")
+    hr.add_argument("--tenant", required=True)
+    hr.add_argument("hook_id")
+    hr.set_defaults(func=_hooks_revoke)
+
+    g = sub.add_parser("smtp-gateway", help="an SMTP relay that asks for a verdict per recipient")
+    g.add_argument("--tenant", required=True)
+    g.add_argument("--listen", default="127.0.0.1:2525", help="host:port to accept mail on")
+    g.add_argument("--relay", required=True, help="host:port of the SMTP server that sends (Postfix, Postal, ...)")
+    g.add_argument("--kind", default="sales", help="kind of a message without X-Suppressor-Kind (default sales)")
+    g.add_argument("--unknown", default="relay", choices=("relay", "drop"),
+                   help="a recipient no profile lists: relay it ungoverned (default) or drop it")
+    g.set_defaults(func=_smtp_gateway)
 
     # listed for --help only: main() hands `train ...` to training's own parser, one definition
     sub.add_parser("train", add_help=False, help="train and activate a new model for a tenant (see train --help)")

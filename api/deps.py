@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Callable
 
 import redis.asyncio
 from fastapi import Depends, Path, Request
@@ -41,6 +41,7 @@ class Services:
     metrics: Metrics
     compactor: Compactor
     what_if_cache: dict = field(default_factory=dict)  # trade-off curves, keyed by what they depend on
+    fetch: Callable[[str], bytes] | None = None  # HTTPS GET for webhook verification (SNS certificates)
 
 
 async def get_services(request: Request) -> Services:

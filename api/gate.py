@@ -1,7 +1,8 @@
 """The door every request passes before a route sees it (pure ASGI: microseconds, no body read).
 
 - stamps arrival (``scope["arrived"]``): a decision's deadline counts from there;
-- ``/v1``: authenticates before any of the body is read (``scope["tenant"]``), applies the
+- ``/v1`` (but ``/v1/hooks/``, whose signatures are checked on the body by the webhook route):
+  authenticates before any of the body is read (``scope["tenant"]``), applies the
   tenant's per-key rate limit (429 with ``Retry-After``) and bounds the body
   (``SUPPRESSOR_MAX_BODY_BYTES``, 413) by its Content-Length and by counting what arrives;
 - ``/metrics``: the ops token (``SUPPRESSOR_OPS_TOKEN``) when one is set, else loopback only.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import time
+from urllib.parse import parse_qs
 
 import redis
 
@@ -21,6 +23,13 @@ from suppressor.tenants.limits import take
 from .errors import problem
 
 LOCAL = {"127.0.0.1", "::1", "testclient"}
+# the one path under /v1 that takes no API key: provider webhooks, authenticated by their hook id and the
+# provider's signature (routes.hooks); nothing else may be registered under it (tests/api/test_gate.py)
+WEBHOOKS = "/v1/hooks/"
+# the one operation a decide-only key may ask, and the only one whose key may travel in the URL (?key=):
+# template engines that cannot send a header (SFMC's AMPscript HTTPGet); URLs end up in logs, so such a
+# key can do nothing else
+URL_KEYED = ("GET", "/v1/decide")
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
@@ -34,6 +43,11 @@ async def _problem(send, status: int, title: str, detail: str, field: str | None
 def _bearer(headers: dict[bytes, bytes]) -> str | None:
     raw = headers.get(b"authorization", b"").decode("latin-1")
     return raw[7:].strip() if raw[:7].lower() == "bearer " else None
+
+
+def _query_key(scope) -> str | None:
+    """The ``key`` query parameter, if the URL carries one."""
+    return parse_qs(scope.get("query_string", b"").decode("latin-1")).get("key", [None])[0]
 
 
 class Gate:
@@ -70,7 +84,7 @@ class Gate:
                                       f"U+{ord(bad):04X}; ids are printable text", "path")
             services = scope["app"].state.services
             headers = dict(scope["headers"])
-            if not await self._admit(scope, send, services, headers):
+            if not path.startswith(WEBHOOKS) and not await self._admit(scope, send, services, headers):
                 return
             limit = services.settings.max_body_bytes
             length = headers.get(b"content-length")
@@ -86,19 +100,30 @@ class Gate:
 
     async def _admit(self, scope, send, services, headers) -> bool:
         """Authenticate and rate-limit; False when a problem was sent instead."""
-        key = _bearer(headers)
+        key, url_keyed = _bearer(headers), (scope["method"], scope["path"]) == URL_KEYED
+        in_url = not key and url_keyed and _query_key(scope)
+        key = key or in_url
         if not key:
             await _problem(send, 401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", CHALLENGE)
             return False
         deadline = services.settings.decision_deadline_ms / 1000
         try:
-            tenant = await services.keys.atenant_for(key, services.ahot, deadline)
+            grant = await services.keys.agrant_for(key, services.ahot, deadline)
         except redis.RedisError:
             await _problem(send, 503, "Store unavailable", "cannot check the API key: the store does not answer",
                            headers={"Retry-After": "1"})
             return False
-        if tenant is None:
+        if grant is None:
             await _problem(send, 401, "Unauthorized", "unknown, revoked or expired API key", "Authorization", CHALLENGE)
+            return False
+        tenant, key_scope = grant
+        if in_url and key_scope != "decide":
+            await _problem(send, 401, "Unauthorized", "only a decide-only key (`suppressor keys create --scope "
+                           "decide`) may travel in a URL, which ends up in logs; send this key in the "
+                           "Authorization header, and revoke it if the URL was stored anywhere", "key", CHALLENGE)
+            return False
+        if key_scope == "decide" and not url_keyed:
+            await _problem(send, 403, "Forbidden", "a decide-only key may only ask GET /v1/decide", "Authorization")
             return False
         scope["tenant"] = tenant
         state = await services.states.aget(tenant, deadline / 2)  # at most once a second, off the loop

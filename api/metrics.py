@@ -52,6 +52,9 @@ class Metrics:
                                      registry=self.registry)
         self.training_seconds = Histogram("suppressor_training_seconds", "Wall time of a training job",
                                           buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600), registry=self.registry)
+        self.hook_events = Counter("suppressor_hook_events_total", "Provider webhook events by outcome: accepted, "
+                                   "duplicates, unknown (an address no profile lists), ignored, consent, "
+                                   "unauthorized (deliveries refused)", ["provider", "outcome"], registry=self.registry)
         self.responses = Counter("suppressor_http_responses_total", "HTTP responses by route template and status",
                                  ["route", "status"], registry=self.registry)
 

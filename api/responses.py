@@ -338,3 +338,16 @@ class HoldoutLift(_Report):
     window: Span | None = None
     overall: LiftBlock | None
     buckets: list[LiftBucket]
+
+
+class HookReceipt(BaseModel):
+    """What one provider webhook delivery did."""
+
+    received: int = Field(description="provider events in the delivery")
+    accepted: int = Field(description="events stored")
+    duplicates: int = Field(description="events this tenant already had (a provider's retry)")
+    unknown: int = Field(description="events about an address no profile lists (not stored: add the address to "
+                         "the customer's emails or phones)")
+    unknown_addresses: list[str] = Field(description="up to 10 of those addresses, masked")
+    ignored: int = Field(description="provider events with nothing for us (sends queued, soft bounces, ...)")
+    consent: int = Field(description="customers whose consent was restored (an SMS START, a resubscribe)")

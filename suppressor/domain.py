@@ -45,6 +45,36 @@ Channel = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 Topic = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
 AttrScalar = str | int | float | bool | None
 
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
+PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
+PHONE_NOISE = re.compile(r"[\s\-().]")
+
+
+def email_address(value: str) -> str:
+    """An e-mail address as indexed: trimmed, lower case; ValueError in words if it is not one."""
+    address = value.strip().lower()
+    if len(address) > 254 or not EMAIL.match(address):
+        raise ValueError(f"{value!r} is not an e-mail address like 'ann@example.com'")
+    return address
+
+
+def phone_number(value: str) -> str:
+    """A phone number as indexed: E.164 (``+`` and digits; spaces, dashes, dots, brackets dropped)."""
+    number = PHONE_NOISE.sub("", value.strip())
+    if number.startswith("00"):
+        number = "+" + number[2:]
+    if not PHONE.match(number):
+        raise ValueError(f"{value!r} is not an E.164 phone number like '+15551234567' (the country code first)")
+    return number
+
+
+Emails = Annotated[list[Annotated[str, AfterValidator(email_address)]], AfterValidator(_unique)]
+Phones = Annotated[list[Annotated[str, AfterValidator(phone_number)]], AfterValidator(_unique)]
+
 KNOWN_CHANNELS = ("email", "sms", "push", "phone", "direct_mail")
 
 
@@ -218,6 +248,10 @@ class CustomerIn(Strict):
         default=None, description="customers with the same household_id share the policy's household rules "
         "(caps, offers, the quiet period after a purchase)")
     vehicles: list[Vehicle] = Field(default_factory=list, max_length=20)
+    emails: Emails = Field(default_factory=list, max_length=10, description=(
+        "the customer's e-mail addresses: a provider's webhook about one of them lands on this customer"))
+    phones: Phones = Field(default_factory=list, max_length=10, description=(
+        "the customer's phone numbers in E.164 ('+15551234567'): an SMS status or STOP lands on this customer"))
 
     @field_validator("timezone")
     @classmethod

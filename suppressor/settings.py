@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     ops_token: str | None = None
     # after a customer is erased, the store's append-only and snapshot files are rewritten within this long
     erasure_rewrite_seconds: float = Field(default=60.0, ge=0.0)
+    # the base URL providers call (scheme, host, port, path prefix) when a proxy sits in front: Twilio
+    # signs the URL it called, so the service must know it; unset, the request's own URL is used
+    public_url: str | None = None
     log_level: str = "info"
     access_log: bool = False  # one log line per request costs more than a decision
 

@@ -79,7 +79,10 @@ async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Reque
                      dry_run: Annotated[bool, Query()] = False,
                      non_send_status: Annotated[int, Query(ge=200, le=599, description="answer this status when "
                                                             "the verdict is not a send (defer, suppress): for "
-                                                            "feeds that stop a send on a non-2xx")] = 200):
+                                                            "feeds that stop a send on a non-2xx")] = 200,
+                     key: Annotated[str | None, Query(description="a decide-only key (dk_..., `suppressor keys "
+                                                      "create --scope decide`) for template engines that cannot "
+                                                      "send a header; any other key only in Authorization")] = None):
     """The same verdict as POST /v1/decisions, asked with a URL (Braze Connected Content, Iterable
     data feeds): asking again for the same customer and message_id returns the standing verdict."""
     message: dict = {"message_id": message_id, "channel": channel, "kind": kind, "topics": topic}

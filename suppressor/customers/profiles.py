@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import redis
 
-from suppressor.customers import timeline
+from suppressor.customers import contacts, timeline
 from suppressor.customers.events import forget
 from suppressor.domain import ActiveOffer, Affinity, CustomerIn, CustomerOut
 from suppressor.model import features
@@ -30,7 +30,8 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
             try:
                 # watched: an unsubscribe landing between our read and write must not be lost
                 pipe.watch(pkey)
-                created, revoked_raw, old_hh = pipe.hmget(pkey, "created_at", "revoked", "hh")
+                created, revoked_raw, old_hh, old_emails, old_phones = pipe.hmget(
+                    pkey, "created_at", "revoked", "hh", "emails", "phones")
                 identity = pipe.hget(vkey, identity_field(model.version)) if model else None
                 n_events = pipe.zcard(keys.events_by_time(tenant, customer_id))
                 consent, revoked = apply_revocations(body, json.loads(revoked_raw) if revoked_raw else {})
@@ -57,7 +58,38 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
             except redis.WatchError:
                 continue
     _join(store, tenant, customer_id, old_hh.decode() if old_hh else None, body.household_id)
+    contacts.update(store, tenant, customer_id, _points(old_emails, old_phones),
+                    contacts.points(body.emails, body.phones))
     return _out(customer_id, mapping, n_events, model, vec)
+
+
+def reconsent(store: Store, tenant: str, customer_id: str, channel: str, at_ms: int) -> bool:
+    """The customer opted back in on ``channel`` at ``at_ms`` (an SMS START): an unsubscribe from before
+    then no longer stands and consent is true; one from after it still stands. True if it changed."""
+    pkey = keys.profile(tenant, customer_id)
+    with store.bulk.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(pkey)
+                consent_raw, revoked_raw = pipe.hmget(pkey, "consent", "revoked")
+                if consent_raw is None:
+                    return False  # no profile: nothing was withheld
+                consent, revoked = json.loads(consent_raw), json.loads(revoked_raw or b"{}")
+                if revoked.get(channel, 0) >= at_ms or (consent.get(channel) is True and channel not in revoked):
+                    return False
+                revoked.pop(channel, None)
+                consent[channel] = True
+                pipe.multi()
+                pipe.hset(pkey, mapping={"consent": json.dumps(consent), "revoked": json.dumps(revoked)})
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue
+
+
+def _points(emails: bytes | None, phones: bytes | None) -> set[tuple[str, str]]:
+    """The contact points a stored profile lists."""
+    return contacts.points(json.loads(emails or b"[]"), json.loads(phones or b"[]"))
 
 
 def _forget_in_household(store: Store, tenant: str, household: str, customer_id: str) -> None:
@@ -118,6 +150,10 @@ def _optional(body: CustomerIn) -> dict[str, str]:
         out["svc_open"] = "1"
     if body.household_id:
         out["hh"] = body.household_id
+    if body.emails:
+        out["emails"] = json.dumps(body.emails)
+    if body.phones:
+        out["phones"] = json.dumps(body.phones)
     if body.vehicles:
         vehicles = [v.model_dump(mode="json", exclude_none=True) for v in body.vehicles]
         out["vehicles"] = json.dumps(vehicles)
@@ -200,6 +236,8 @@ def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedM
         timezone=prof.get("timezone"),
         household_id=prof.get("hh"),
         vehicles=json.loads(prof.get("vehicles", "[]")),
+        emails=json.loads(prof.get("emails", "[]")),
+        phones=json.loads(prof.get("phones", "[]")),
         created_at=prof.get("created_at"),
         updated_at=prof.get("updated_at"),
         event_count=n_events,
@@ -232,7 +270,8 @@ def learned_affinities(model: ExportedModel, user: np.ndarray, top: int = 10,
 
 def delete(store: Store, tenant: str, customer_id: str) -> bool:
     """Erase everything stored about a customer; True if anything existed."""
-    hh = store.bulk.hget(keys.profile(tenant, customer_id), "hh")
+    hh, emails, phones = store.bulk.hmget(keys.profile(tenant, customer_id), "hh", "emails", "phones")
+    contacts.update(store, tenant, customer_id, _points(emails, phones), set())
     if hh:
         _join(store, tenant, customer_id, hh.decode(), None)
         _forget_in_household(store, tenant, hh.decode(), customer_id)

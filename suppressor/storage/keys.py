@@ -8,6 +8,7 @@ Tenant names cannot contain ``:``, ``{`` or ``}``; customer ids cannot contain b
 PREFIX = "sup"
 
 API_KEYS = f"{PREFIX}:apikeys"  # hash: sha256(key) -> JSON {tenant, id, created, expires}
+HOOKS = f"{PREFIX}:hooks"  # hash: hook id -> tenant (the URL names the hook, not the tenant)
 API_KEYS_USED = f"{PREFIX}:apikeys:used"  # hash: key id -> when it was last used (unix seconds)
 
 
@@ -192,3 +193,19 @@ def replay_keys(t: str, c: str) -> list[str]:
     real = [profile(t, c), vectors(t, c), sends(t, c), offers(t, c), blocked_topics(t, c)]
     scratch = [customer(t, c, "sim", copy, name) for copy in ("base", "work") for name in SCRATCH]
     return real + scratch
+
+
+def contacts(t: str, shard: int) -> str:
+    """Hash: digest of a contact point (an e-mail address or a phone number) -> the customer who holds
+    it; one per shard, each on a slot of its own (see customers/contacts.py)."""
+    return f"{PREFIX}:{{{t}~cp~{shard}}}:contacts"
+
+
+def hooks(t: str) -> str:
+    """Hash: hook id -> JSON {provider, secret, created} of the tenant's webhook endpoints."""
+    return tenant(t, "hooks")
+
+
+def hook_stats(t: str, hook_id: str) -> str:
+    """Hash: what one webhook endpoint received (counters by outcome, the last unknown address)."""
+    return tenant(t, "hooks", "stats", hook_id)

@@ -33,6 +33,7 @@ class KeyRecord:
     key_id: str
     created: float
     expires: float | None = None
+    scope: str = "all"  # or "decide": only GET /v1/decide, and may travel in its URL (template engines)
 
     @classmethod
     def parse(cls, raw: bytes | str, digest: str) -> "KeyRecord":
@@ -40,21 +41,30 @@ class KeyRecord:
         if not text.startswith("{"):  # a key made before keys had ids: the tenant alone
             return cls(text, _id_of(digest), 0.0)
         d = json.loads(text)
-        return cls(d["tenant"], d["id"], d["created"], d.get("expires"))
+        return cls(d["tenant"], d["id"], d["created"], d.get("expires"), d.get("scope", "all"))
 
     def dump(self) -> str:
-        return json.dumps({"tenant": self.tenant, "id": self.key_id, "created": self.created, "expires": self.expires})
+        return json.dumps({"tenant": self.tenant, "id": self.key_id, "created": self.created, "expires": self.expires,
+                           **({"scope": self.scope} if self.scope != "all" else {})})
 
     def valid(self, now: float | None = None) -> bool:
         """False once the key has expired."""
         return self.expires is None or (now or time.time()) < self.expires
 
 
-def create_key(store: Store, tenant: str, expires_in: float | None = None) -> str:
-    """Make a new API key for ``tenant`` (creating the tenant) and return it once; ``expires_in`` seconds."""
-    api_key = f"sk_{tenant}_{secrets.token_urlsafe(24)}"
+SCOPES = ("all", "decide")
+
+
+def create_key(store: Store, tenant: str, expires_in: float | None = None, scope: str = "all") -> str:
+    """Make a new API key for ``tenant`` (creating the tenant) and return it once; ``expires_in`` seconds.
+
+    A ``decide`` key (``dk_...``) answers only ``GET /v1/decide`` and may travel in its URL, for
+    template engines that cannot send a header; every other key only in the Authorization header."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}; one of {', '.join(SCOPES)}")
+    api_key = f"{'dk' if scope == 'decide' else 'sk'}_{tenant}_{secrets.token_urlsafe(24)}"
     digest, now = _digest(api_key), time.time()
-    record = KeyRecord(tenant, _id_of(digest), now, now + expires_in if expires_in else None)
+    record = KeyRecord(tenant, _id_of(digest), now, now + expires_in if expires_in else None, scope)
     store.bulk.hset(keys.API_KEYS, digest, record.dump())
     return api_key
 
@@ -71,7 +81,7 @@ def list_keys(store: Store, tenant: str | None = None) -> list[dict]:
     for digest, raw in store.bulk.hgetall(keys.API_KEYS).items():
         rec = KeyRecord.parse(raw, digest.decode())
         if tenant is None or rec.tenant == tenant:
-            out.append({"id": rec.key_id, "tenant": rec.tenant, "created": rec.created or None,
+            out.append({"id": rec.key_id, "tenant": rec.tenant, "scope": rec.scope, "created": rec.created or None,
                         "expires": rec.expires, "last_used": used.get(rec.key_id), "expired": not rec.valid()})
     return sorted(out, key=lambda r: (r["tenant"], r["created"] or 0))
 
@@ -99,23 +109,23 @@ class KeyResolver(Periodic):
     def __init__(self, store: Store, ttl_seconds: float = 1.0, interval: float = 5.0):
         self.store = store
         self.ttl = ttl_seconds
-        self._cache: dict[str, tuple[str | None, float]] = {}
+        self._cache: dict[str, tuple[tuple[str, str] | None, float]] = {}  # digest -> ((tenant, scope), when)
         self._used: dict[str, float] = {}  # key id -> when a request last used it
         super().__init__(interval, "key-usage")
 
-    def _fresh(self, digest: str) -> tuple[tuple[str | None, float] | None, bool]:
+    def _fresh(self, digest: str) -> tuple[tuple[tuple[str, str] | None, float] | None, bool]:
         hit = self._cache.get(digest)
         return hit, bool(hit and time.monotonic() - hit[1] < self.ttl)
 
-    def _remember(self, digest: str, raw: bytes | None) -> str | None:
+    def _remember(self, digest: str, raw: bytes | None) -> tuple[str, str] | None:
         record = KeyRecord.parse(raw, digest) if raw else None
-        tenant = record.tenant if record and record.valid() else None
+        grant = (record.tenant, record.scope) if record and record.valid() else None
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[digest] = (tenant, time.monotonic())
+        self._cache[digest] = (grant, time.monotonic())
         if record is not None:
             self._used[record.key_id] = time.time()
-        return tenant
+        return grant
 
     def _flush(self) -> int:
         """Write when each key was last seen (noted at most once a TTL per key and process)."""
@@ -134,17 +144,17 @@ class KeyResolver(Periodic):
         """The tenant a key belongs to, or None for an unknown key (blocking; for tools and tests)."""
         digest = _digest(api_key)
         hit, fresh = self._fresh(digest)
-        if fresh:
-            return hit[0]
-        try:
-            return self._remember(digest, self.store.hot.hget(keys.API_KEYS, digest))
-        except redis.RedisError:
-            if hit:
-                return hit[0]
-            raise
+        if not fresh:
+            try:
+                hit = (self._remember(digest, self.store.hot.hget(keys.API_KEYS, digest)), 0.0)
+            except redis.RedisError:
+                if not hit:
+                    raise
+        return hit[0][0] if hit[0] else None
 
-    async def atenant_for(self, api_key: str, client: redis.asyncio.Redis, timeout: float) -> str | None:
-        """``tenant_for`` on the asyncio client, within ``timeout`` seconds; raises redis.TimeoutError past it."""
+    async def agrant_for(self, api_key: str, client: redis.asyncio.Redis, timeout: float) -> tuple[str, str] | None:
+        """(tenant, scope) of a key, or None; on the asyncio client within ``timeout`` seconds (raises
+        redis.TimeoutError past it)."""
         digest = _digest(api_key)
         hit, fresh = self._fresh(digest)
         if fresh or (hit and not self.store.up):

@@ -104,3 +104,16 @@ def test_metrics_without_an_ops_token_answer_loopback_only(settings, store):
     app = create_app(settings, store)
     with TestClient(app, client=("203.0.113.9", 4711)) as c:
         assert c.get("/metrics").status_code == 401
+
+
+def test_only_the_webhook_receiver_lives_under_the_keyless_path(app, client, key):
+    from suppressor.api.gate import WEBHOOKS
+
+    under = {(path, method, op["operationId"]) for path, ops in app.openapi()["paths"].items()
+             if path.startswith(WEBHOOKS) for method, op in ops.items()}
+    assert under == {("/v1/hooks/{provider}/{hook_id}", "post", "receiveWebhook")}
+    # a path that starts like a webhook reaches no other route, with or without a key
+    for raw in ("/v1/hooks/%2E%2E/customers/c-1", "/v1/hooks/x/%2E%2E/%2E%2E/customers/c-1"):
+        assert client.get(raw).status_code in (404, 405)
+        assert client.put(raw, json={}).status_code in (404, 405)
+    assert client.get("/v1/customers/c-1").status_code == 401

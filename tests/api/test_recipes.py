@@ -3,6 +3,7 @@
 Braze Connected Content fetches a URL (GET, with the :headers given) and may render a message
 several times; an Iterable data feed fetches a URL and stops the send on a non-2xx."""
 
+import time
 from urllib.parse import quote
 
 from suppressor.storage import keys
@@ -99,3 +100,34 @@ def test_a_large_send_gets_its_exclusion_list_as_csv(client, key, store):
     again = client.post("/v1/decisions:exclusions", headers=h, json={"items": items})
     assert again.text == r.text  # asked twice: the same list, nothing counted twice
     assert store.bulk.zcard(keys.sends("acme", "ann@example.com")) == 1
+
+
+def sfmc_url(dk: str, subscriber_key: str, job_id: str) -> str:
+    """The URL the README's AMPscript builds: Concat with URLEncode(…, 1, 1) on the subscriber key."""
+    sk = quote(subscriber_key, safe="")
+    return (f"{BASE}?key={dk}&customer_id={sk}&message_id={job_id}-{sk}&channel=email&kind=sales"
+            "&topic=offer%3Alease&non_send_status=409")
+
+
+def test_sfmc_httpget_asks_with_a_decide_only_key_in_the_url(client, key, store):
+    """AMPscript's HTTPGet cannot send a header: a decide-only key rides in the URL and can do nothing else."""
+    from suppressor.tenants import apikeys
+
+    setup(client, key)
+    dk = apikeys.create_key(store, "acme", scope="decide")
+    assert dk.startswith("dk_acme_")
+    sent = client.get(sfmc_url(dk, "ann@example.com", "48213"))  # no headers at all, as HTTPGet sends it
+    assert sent.status_code == 200 and sent.json()["action"] == "send"
+    again = client.get(sfmc_url(dk, "ann@example.com", "48213"))  # a resend of the job: the standing verdict
+    assert again.json()["replayed"] and store.bulk.zcard(keys.sends("acme", "ann@example.com")) == 1
+    # a non-send answers 409: HTTPGet's status variable goes non-zero and RaiseError skips the subscriber
+    assert client.get(sfmc_url(dk, "bob|42", "48213")).status_code == 409
+    # the key in a URL can do nothing else, and a full key never travels in a URL
+    assert client.post("/v1/events", headers=auth(dk), json={"events": []}).status_code == 403
+    assert client.get("/v1/customers/ann%40example.com", headers=auth(dk)).status_code == 403
+    full = client.get(sfmc_url(key, "ann@example.com", "48214"))
+    assert full.status_code == 401 and "decide-only" in full.json()["detail"]
+    assert client.get(f"/v1/customers/ann%40example.com?key={dk}").status_code == 401
+    apikeys.revoke(store, apikeys.key_id(dk))
+    time.sleep(1.1)  # servers forget a revoked key within a second
+    assert client.get(sfmc_url(dk, "ann@example.com", "48215")).status_code == 401

@@ -55,3 +55,10 @@ def test_household_keys_are_pinned_share_one_slot_and_cannot_meet_a_customers():
     assert len({key_slot(k.encode()) for k in keys.household_keys("acme", "a}b")}) == 1
     # tenant names hold no '~' or ':', so a household tag is never a customer's ({acme:...}) or a tenant's
     assert not set(keys.household_keys("acme", "c-1")) & set(keys.customer_keys("acme", "~hh~c-1"))
+
+
+def test_webhook_and_contact_keys_are_pinned_and_contact_shards_spread():
+    assert [keys.HOOKS, keys.hooks("acme"), keys.hook_stats("acme", "h1")] == [
+        "sup:hooks", "sup:{acme}:hooks", "sup:{acme}:hooks:stats:h1"]
+    assert keys.contacts("acme", 3) == "sup:{acme~cp~3}:contacts"
+    assert len({key_slot(keys.contacts("acme", n).encode()) for n in range(16)}) > 8  # spread over nodes

@@ -1,0 +1,73 @@
+"""Mautic webhooks: event arrays by type, HMAC-SHA256 of the raw body (base64) in Webhook-Signature."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+from suppressor.customers.contacts import loose_email, loose_phone
+from suppressor.hooks.inbound import (
+    RESUBSCRIBED,
+    BadPayload,
+    Delivery,
+    Incoming,
+    Parsed,
+    Unauthorized,
+    event_id,
+    iso,
+    json_body,
+)
+
+SENDS = {"mautic.email_on_send": ("email", "delivered"), "mautic.email_on_open": ("email", "opened"),
+         "mautic.sms_on_send": ("sms", "delivered"), "mautic.page_on_hit": ("web", "visited")}
+SUBSCRIPTION = "mautic.lead_channel_subscription_changed"
+
+
+def verify(delivery: Delivery, secret: str | None) -> None:
+    """base64(HMAC-SHA256(secret, raw body)) in the Webhook-Signature header."""
+    given = delivery.headers.get("webhook-signature", "")
+    expected = base64.b64encode(hmac.new((secret or "").encode(), delivery.body, hashlib.sha256).digest()).decode()
+    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise Unauthorized("the Mautic Webhook-Signature does not verify with this webhook's secret")
+
+
+def _field(contact: dict, name: str) -> str | None:
+    fields = contact.get("fields") if isinstance(contact, dict) else None
+    core = fields.get("core", {}) if isinstance(fields, dict) else {}
+    value = core.get(name, {}).get("value") if isinstance(core.get(name), dict) else None
+    return value or (contact.get(name) if isinstance(contact, dict) else None)
+
+
+def parse(delivery: Delivery) -> Parsed:
+    """Sends, opens, page hits and channel subscription changes (unsubscribed, bounced, contactable again)."""
+    body = json_body(delivery, "Mautic")
+    if not isinstance(body, dict):
+        raise BadPayload("Mautic sends {\"mautic.<event>\": [...]}")
+    out = Parsed()
+    for name, items in body.items():
+        if not isinstance(items, list):
+            continue  # the top-level timestamp
+        for item in items:
+            contact = item.get("contact") or item.get("lead") or {} if isinstance(item, dict) else {}
+            at = item.get("timestamp") or item.get("dateSent") or item.get("dateRead") if isinstance(item, dict) else None
+            if name in SENDS and at:
+                channel, kind = SENDS[name]
+                key = item.get("idHash") or (item.get("stat") or {}).get("trackingHash") or item.get("id")
+                eid = event_id("mautic", name, key, contact.get("id"), at)
+            elif name == SUBSCRIPTION and at:
+                channel = "sms" if item.get("channel") == "sms" else "email"
+                kind = {"unsubscribed": "unsubscribed", "bounced": "bounced"}.get(item.get("new_status"))
+                if kind is None and item.get("new_status") == "contactable":
+                    kind = RESUBSCRIBED
+                eid = event_id("mautic", name, contact.get("id"), channel, item.get("new_status"), at)
+            else:
+                kind = None
+            if kind is None:
+                out.ignored += 1
+                continue
+            out.events.append(Incoming(
+                event_id=eid, type=kind, ts=iso(at), channel=channel, email=loose_email(_field(contact, "email")),
+                phone=loose_phone(_field(contact, "mobile") or _field(contact, "phone")),
+                properties={"scope": "channel"} if kind == "unsubscribed" else {}))
+    return out

@@ -1,0 +1,66 @@
+"""SendGrid's Event Webhook: a JSON array of events, ECDSA-signed (SendGrid's own verifier)."""
+
+from __future__ import annotations
+
+from sendgrid.helpers.eventwebhook import EventWebhook
+
+from suppressor.customers.contacts import loose_email
+from suppressor.hooks.inbound import (
+    BadPayload,
+    Delivery,
+    Incoming,
+    Parsed,
+    Unauthorized,
+    custom,
+    event_id,
+    json_body,
+    stamp,
+)
+
+SIGNATURE = "x-twilio-email-event-webhook-signature"
+TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
+TYPES = {"delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
+         "spamreport": "complained", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
+
+
+def verify(delivery: Delivery, secret: str | None) -> None:
+    """The signature over timestamp + raw body, with the account's verification key."""
+    signature, timestamp = delivery.headers.get(SIGNATURE), delivery.headers.get(TIMESTAMP)
+    if not signature or not timestamp:
+        raise Unauthorized(f"SendGrid signs its events: the {SIGNATURE} and {TIMESTAMP} headers are missing")
+    try:
+        hook = EventWebhook(secret)
+        ok = hook.verify_signature(delivery.body.decode("utf-8"), signature, timestamp)
+    except (ValueError, UnicodeDecodeError):  # a malformed signature or key
+        ok = False
+    if not ok:
+        raise Unauthorized("the SendGrid signature does not verify with this webhook's verification key")
+
+
+def parse(delivery: Delivery) -> Parsed:
+    """Delivered, open, click, bounce (not blocks), spam reports and unsubscribes; the rest is counted."""
+    body = json_body(delivery, "SendGrid")
+    if not isinstance(body, list):
+        raise BadPayload("SendGrid sends a JSON array of events")
+    out = Parsed()
+    for ev in body:
+        kind = TYPES.get(ev.get("event")) if isinstance(ev, dict) else None
+        if kind is None or (ev.get("event") == "bounce" and ev.get("type") == "blocked") or "sg_event_id" not in ev:
+            out.ignored += 1
+            continue
+        ids = custom(ev)  # custom_args arrive as top-level fields
+        topics, props = [], {}
+        if ev["event"] == "group_unsubscribe":  # an unsubscribe from a group: its categories are the topics
+            cats = ev.get("category")
+            topics = [c for c in ([cats] if isinstance(cats, str) else cats or []) if isinstance(c, str)]
+            if not topics:
+                out.ignored += 1
+                continue
+            props["scope"] = "topics"
+        elif kind == "unsubscribed":
+            props["scope"] = "channel"
+        out.events.append(Incoming(
+            event_id=event_id("sendgrid", ev["sg_event_id"]), type=kind, ts=stamp(ev.get("timestamp", 0)),
+            channel="email", customer_id=ids["customer_id"], email=loose_email(ev.get("email")),
+            message_id=ids["message_id"], campaign_id=ids["campaign_id"], topics=topics, properties=props))
+    return out

@@ -1,0 +1,102 @@
+"""Webhook endpoints: one per tenant and provider account, named by an unguessable id in its URL.
+
+The id finds the tenant (``sup:hooks``, like API keys); the tenant's hash holds the provider and
+the secret that authenticates it: the provider's key for signatures it computes (SendGrid's public
+verification key, Mailgun's signing key, Twilio's auth token, Mautic's secret), or a token we make
+for providers that send one back (Postmark's basic auth, Braze's bearer token, Iterable's
+Authorization header). For SES the secret, when set, is the only SNS topic ARN accepted."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from suppressor.errors import NotFound
+from suppressor.storage import keys
+from suppressor.storage.store import Store
+
+# provider -> (what its secret is, whether we generate it)
+PROVIDERS: dict[str, tuple[str, bool]] = {
+    "sendgrid": ("the Event Webhook's verification key (Settings > Mail Settings > Signed Event Webhook)", False),
+    "mailgun": ("the HTTP webhook signing key (Sending > Webhooks)", False),
+    "postmark": ("basic auth user:password, generated: put the printed URL, credentials included, in Postmark", True),
+    "ses": ("optional: the SNS topic ARN to accept (others are refused)", False),
+    "twilio": ("the account's Auth Token", False),
+    "braze": ("the bearer token, generated: paste it in the Custom Currents export", True),
+    "iterable": ("the auth token, generated: paste it as the system webhook's Auth Token", True),
+    "mautic": ("the webhook's secret (shown in Mautic when the webhook is saved)", False),
+}
+OUTCOMES = ("received", "accepted", "duplicates", "unknown", "ignored", "consent")
+
+
+@dataclass(frozen=True)
+class Hook:
+    """One webhook endpoint."""
+
+    id: str
+    tenant: str
+    provider: str
+    secret: str | None
+    created: str
+
+
+def create(store: Store, tenant: str, provider: str, secret: str | None = None) -> Hook:
+    """A new endpoint; ValueError in words when the provider is unknown or its secret is missing."""
+    if provider not in PROVIDERS:
+        raise ValueError(f"unknown provider {provider!r}; one of {', '.join(PROVIDERS)}")
+    what, generated = PROVIDERS[provider]
+    if generated and secret is None:
+        secret = (f"sup:{secrets.token_urlsafe(18)}" if provider == "postmark" else secrets.token_urlsafe(24))
+    if secret is None and provider != "ses":
+        raise ValueError(f"{provider} needs --secret: {what}")
+    hook = Hook(secrets.token_urlsafe(18), tenant, provider, secret, datetime.now(timezone.utc).isoformat())
+    pipe = store.bulk.pipeline(transaction=False)
+    pipe.hset(keys.hooks(tenant), hook.id, json.dumps({"provider": provider, "secret": secret, "created": hook.created}))
+    pipe.hset(keys.HOOKS, hook.id, tenant)
+    pipe.execute()
+    return hook
+
+
+def get(store: Store, hook_id: str) -> Hook | None:
+    """The endpoint an id names, or None."""
+    tenant = store.bulk.hget(keys.HOOKS, hook_id)
+    raw = store.bulk.hget(keys.hooks(tenant.decode()), hook_id) if tenant else None
+    if raw is None:
+        return None
+    doc = json.loads(raw)
+    return Hook(hook_id, tenant.decode(), doc["provider"], doc["secret"], doc["created"])
+
+
+def listing(store: Store, tenant: str) -> list[dict]:
+    """The tenant's endpoints with what each received (secrets left out)."""
+    out = []
+    for hook_id, raw in sorted(store.bulk.hgetall(keys.hooks(tenant)).items()):
+        doc = json.loads(raw)
+        stats = {k.decode(): v.decode() for k, v in store.bulk.hgetall(keys.hook_stats(tenant, hook_id.decode())).items()}
+        out.append({"id": hook_id.decode(), "provider": doc["provider"], "created": doc["created"],
+                    **{k: int(stats.get(k, 0)) for k in OUTCOMES},
+                    "last_unknown": stats.get("last_unknown"), "last_at": stats.get("last_at")})
+    return out
+
+
+def revoke(store: Store, tenant: str, hook_id: str) -> None:
+    """Delete an endpoint: its URL answers 404 from now on."""
+    if not store.bulk.hdel(keys.hooks(tenant), hook_id):
+        raise NotFound(f"tenant {tenant!r} has no webhook {hook_id!r}", "hook_id")
+    store.bulk.hdel(keys.HOOKS, hook_id)
+    store.bulk.delete(keys.hook_stats(tenant, hook_id))
+
+
+def record(store: Store, hook: Hook, counts: dict[str, int], last_unknown: str | None) -> None:
+    """Add one delivery's outcome to the endpoint's counters."""
+    pipe = store.bulk.pipeline(transaction=False)
+    key = keys.hook_stats(hook.tenant, hook.id)
+    for name, n in counts.items():
+        if n:
+            pipe.hincrby(key, name, n)
+    pipe.hset(key, "last_at", datetime.now(timezone.utc).isoformat())
+    if last_unknown:
+        pipe.hset(key, "last_unknown", last_unknown)
+    pipe.execute()

@@ -1,0 +1,407 @@
+"""Provider webhooks in, over HTTP, with payloads and signatures made the way each provider makes
+them: SendGrid's ECDSA, Mailgun's HMAC of timestamp + token, Postmark's basic auth, Amazon SNS's
+RSA signature over its canonical text (certificate served by a real local HTTP server), Twilio's
+RequestValidator scheme, Braze's and Iterable's tokens, Mautic's HMAC of the raw body."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlencode, urlsplit
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import NameOID
+from twilio.request_validator import RequestValidator
+
+from suppressor.hooks import registry
+from suppressor.storage import keys
+from tests.factories import auth
+
+NOW = datetime.now(timezone.utc).replace(microsecond=0)
+
+
+def stored(store, cid: str, tenant: str = "acme") -> int:
+    return store.bulk.zcard(keys.events_by_time(tenant, cid))
+
+
+@pytest.fixture
+def people(client, key):
+    """Ann by e-mail, Bob by phone (sms consent), in tenant acme."""
+    h = auth(key)
+    client.patch("/v1/policy", headers=h, json={"quiet_hours": {"enabled": False}})
+    assert client.put("/v1/customers/ann-1", headers=h, json={"consent": {"email": True},
+                                                              "emails": ["Ann@Example.com"]}).status_code == 200
+    assert client.put("/v1/customers/bob-2", headers=h, json={"consent": {"sms": True, "email": True},
+                                                              "phones": ["+1 555 010 2030"]}).status_code == 200
+    return h
+
+
+def decide(client, h, cid, channel="email", mid="m-1"):
+    return client.post("/v1/decisions", headers=h, json={
+        "customer_id": cid, "allow_reroute": False,
+        "message": {"message_id": mid, "channel": channel, "kind": "sales", "topics": ["segment:suv"]}}).json()
+
+
+# --- SendGrid: ECDSA P-256 over timestamp + body, the public key given as base64 DER -----------------
+
+def sendgrid_keys():
+    private = ec.generate_private_key(ec.SECP256R1())
+    public = private.public_key().public_bytes(serialization.Encoding.DER,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    return private, base64.b64encode(public).decode()
+
+
+def sendgrid_post(client, hook, private, events, tamper=False):
+    body = json.dumps(events).encode()
+    ts = str(int(time.time()))
+    sig = base64.b64encode(private.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+    return client.post(f"/v1/hooks/sendgrid/{hook.id}", content=body + (b" " if tamper else b""), headers={
+        "Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Signature": sig,
+        "X-Twilio-Email-Event-Webhook-Timestamp": ts})
+
+
+def sg_event(kind, email="ann@example.com", n=1, **extra):
+    return {"email": email, "timestamp": int(NOW.timestamp()) - 60, "event": kind, "sg_event_id": f"sg-{kind}-{n}",
+            "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0", **extra}
+
+
+def test_sendgrid_events_land_on_the_customer_by_address_once(client, store, people):
+    private, public = sendgrid_keys()
+    hook = registry.create(store, "acme", "sendgrid", public)
+    batch = [sg_event("processed"), sg_event("delivered"), sg_event("open"),
+             sg_event("click", customer_id="bob-2", message_id="m-7"),  # custom_args name the customer directly
+             sg_event("delivered", email="stranger@example.com", n=2)]
+    r = sendgrid_post(client, hook, private, batch)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"received": 5, "accepted": 3, "duplicates": 0, "unknown": 1,
+                        "unknown_addresses": ["s***@example.com"], "ignored": 1, "consent": 0}
+    assert stored(store, "ann-1") == 2 and stored(store, "bob-2") == 1
+    again = sendgrid_post(client, hook, private, batch).json()  # SendGrid retries a batch it thinks failed
+    assert again["accepted"] == 0 and again["duplicates"] == 3 and stored(store, "ann-1") == 2
+    listed = registry.listing(store, "acme")[0]
+    assert listed["unknown"] == 2 and listed["accepted"] == 3 and listed["last_unknown"] == "s***@example.com"
+
+
+def test_a_bad_sendgrid_signature_is_refused_and_stores_nothing(client, store, people):
+    private, public = sendgrid_keys()
+    hook = registry.create(store, "acme", "sendgrid", public)
+    other, _ = sendgrid_keys()
+    for r in (sendgrid_post(client, hook, private, [sg_event("delivered")], tamper=True),
+              sendgrid_post(client, hook, other, [sg_event("delivered")]),
+              client.post(f"/v1/hooks/sendgrid/{hook.id}", json=[sg_event("delivered")])):
+        assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
+    assert stored(store, "ann-1") == 0
+    assert client.post(f"/v1/hooks/mailgun/{hook.id}", json={}).status_code == 404  # the id is SendGrid's
+    assert client.post("/v1/hooks/sendgrid/no-such-hook", json=[]).status_code == 404
+
+
+def test_a_sendgrid_unsubscribe_stops_the_next_email(client, store, people):
+    private, public = sendgrid_keys()
+    hook = registry.create(store, "acme", "sendgrid", public)
+    assert decide(client, people, "ann-1")["action"] == "send"
+    sendgrid_post(client, hook, private, [sg_event("unsubscribe")])
+    verdict = decide(client, people, "ann-1", mid="m-2")
+    assert verdict["action"] == "suppress" and verdict["reasons"][0]["code"] == "consent"
+
+
+# --- Mailgun: HMAC-SHA256(signing key, timestamp + token) inside the body ------------------------------
+
+def mailgun_body(key, event, tamper=False):
+    ts, token = str(int(time.time())), hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:50]
+    sig = hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
+    return {"signature": {"timestamp": ts, "token": token, "signature": ("0" if tamper else "") + sig[tamper:]},
+            "event-data": event}
+
+
+def test_mailgun_permanent_failures_bounce_and_temporary_ones_wait(client, store, people):
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    at = NOW.timestamp() - 30
+    perm = {"event": "failed", "severity": "permanent", "id": "G9Bn5sl1TC6m3Mnn0bGcbg", "timestamp": at,
+            "recipient": "ann@example.com", "reason": "bounce", "user-variables": {"message_id": "m-1"}}
+    temp = {**perm, "severity": "temporary", "id": "Ase7i2zsRYeDXztHGENqRA"}
+    url = f"/v1/hooks/mailgun/{hook.id}"
+    assert client.post(url, json=mailgun_body(hook.secret, temp)).json()["ignored"] == 1
+    assert client.post(url, json=mailgun_body(hook.secret, perm)).json()["accepted"] == 1
+    # a new signature on the same event (Mailgun retrying): still one event
+    assert client.post(url, json=mailgun_body(hook.secret, perm)).json()["duplicates"] == 1
+    assert client.post(url, json=mailgun_body(hook.secret, perm, tamper=True)).status_code == 401
+    assert client.post(url, json=mailgun_body("another-key", perm)).status_code == 401
+    timeline = client.get("/v1/timeline/ann-1", headers=people).json()
+    bounced = [i for i in timeline["items"] if i.get("event_type") == "bounced" or i.get("type") == "event"]
+    assert bounced and stored(store, "ann-1") == 1
+
+
+# --- Postmark: basic auth in the URL -----------------------------------------------------------------
+
+def test_postmark_records_by_basic_auth(client, store, people):
+    hook = registry.create(store, "acme", "postmark")
+    user, _, password = hook.secret.partition(":")
+    good = httpx.BasicAuth(user, password).auth_flow(httpx.Request("POST", "http://x")).__next__().headers
+    url = f"/v1/hooks/postmark/{hook.id}"
+    open_ = {"RecordType": "Open", "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+             "Recipient": "ann@example.com", "ReceivedAt": (NOW - timedelta(minutes=5)).isoformat()[:-6] + ".1234567Z",
+             "Metadata": {"campaign_id": "spring-suv"}}
+    r = client.post(url, json=open_, headers={"Authorization": good["Authorization"]})
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    bounce = {"RecordType": "Bounce", "ID": 4323372036854775807, "Type": "HardBounce", "Email": "ann@example.com",
+              "BouncedAt": NOW.isoformat(), "MessageID": "883953f4"}
+    soft = {**bounce, "ID": 1, "Type": "SoftBounce"}
+    assert client.post(url, json=soft, headers={"Authorization": good["Authorization"]}).json()["ignored"] == 1
+    assert client.post(url, json=bounce, headers={"Authorization": good["Authorization"]}).json()["accepted"] == 1
+    wrong = httpx.BasicAuth(user, "guess").auth_flow(httpx.Request("POST", "http://x")).__next__().headers
+    assert client.post(url, json=bounce, headers={"Authorization": wrong["Authorization"]}).status_code == 401
+    assert client.post(url, json=bounce).status_code == 401
+    assert stored(store, "ann-1") == 2
+
+
+def test_postmark_resubscribe_reopens_email_after_an_unsubscribe(client, store, people):
+    hook = registry.create(store, "acme", "postmark")
+    h = {"Authorization": "Basic " + base64.b64encode(hook.secret.encode()).decode()}
+    url = f"/v1/hooks/postmark/{hook.id}"
+    change = {"RecordType": "SubscriptionChange", "MessageID": "a4909a96", "Recipient": "ann@example.com",
+              "SuppressSending": True, "SuppressionReason": "ManualSuppression",
+              "ChangedAt": (NOW - timedelta(minutes=10)).isoformat()}
+    client.post(url, json=change, headers=h)
+    assert decide(client, people, "ann-1")["action"] == "suppress"
+    back = {**change, "SuppressSending": False, "SuppressionReason": None, "ChangedAt": NOW.isoformat()}
+    assert client.post(url, json=back, headers=h).json()["consent"] == 1
+    assert decide(client, people, "ann-1", mid="m-2")["action"] == "send"
+
+
+# --- Amazon SES through SNS: RSA signature, certificate from an sns.*.amazonaws.com URL ----------------
+
+class AmazonSide:
+    """A real HTTP server standing in for sns.us-east-1.amazonaws.com: serves the signing certificate
+    and records subscription confirmations. Requests to Amazon's host are sent here (a DNS override)."""
+
+    def __init__(self):
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
+                     .serial_number(1).not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=1))
+                     .sign(self.key, hashes.SHA256())).public_bytes(serialization.Encoding.PEM)
+        self.confirmed: list[str] = []
+        side = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path.endswith(".pem"):
+                    body = side.cert
+                else:
+                    side.confirmed.append(self.path)
+                    body = b"<ConfirmSubscriptionResponse/>"
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def fetch(self, url: str) -> bytes:
+        parts = urlsplit(url)
+        assert parts.hostname == "sns.us-east-1.amazonaws.com"  # what the service asked for
+        local = f"http://127.0.0.1:{self.server.server_port}{parts.path}" + (f"?{parts.query}" if parts.query else "")
+        answer = httpx.get(local, timeout=5)
+        answer.raise_for_status()
+        return answer.content
+
+    def sign(self, msg: dict, version: str = "2", key=None) -> dict:
+        names = ("Message", "MessageId", "SubscribeURL", "Subject", "Timestamp", "Token", "TopicArn", "Type")
+        text = "".join(f"{n}\n{msg[n]}\n" for n in names if n in msg).encode()
+        algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
+        sig = (key or self.key).sign(text, padding.PKCS1v15(), algorithm)
+        return {**msg, "SignatureVersion": version, "Signature": base64.b64encode(sig).decode(),
+                "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"}
+
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
+
+
+@pytest.fixture
+def amazon(app, client):
+    side = AmazonSide()
+    app.state.services.fetch = side.fetch
+    yield side
+    side.server.shutdown()
+
+
+def ses_notification(mid, ses, subject=None):
+    msg = {"Type": "Notification", "MessageId": mid, "TopicArn": TOPIC, "Message": json.dumps(ses),
+           "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    return {**msg, **({"Subject": subject} if subject else {})}
+
+
+def test_ses_confirms_its_subscription_and_maps_notifications(client, store, people, amazon):
+    hook = registry.create(store, "acme", "ses", TOPIC)
+    url = f"/v1/hooks/ses/{hook.id}"
+    confirm = amazon.sign({"Type": "SubscriptionConfirmation", "MessageId": "165545c9", "Token": "2336412f37",
+                           "TopicArn": TOPIC, "Message": "You have chosen to subscribe to the topic.",
+                           "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&"
+                                           "TopicArn=x&Token=2336412f37", "Timestamp": "2026-11-28T09:00:00.000Z"})
+    r = client.post(url, content=json.dumps(confirm), headers={"Content-Type": "text/plain"})
+    assert r.status_code == 200, r.text
+    assert amazon.confirmed and "Action=ConfirmSubscription" in amazon.confirmed[0]
+    bounce = {"notificationType": "Bounce", "mail": {"messageId": "0100", "timestamp": NOW.isoformat(),
+                                                     "destination": ["ann@example.com", "bob@example.com"]},
+              "bounce": {"bounceType": "Permanent", "timestamp": NOW.isoformat(),
+                         "bouncedRecipients": [{"emailAddress": "Ann <ann@example.com>"}]}}
+    r = client.post(url, content=json.dumps(amazon.sign(ses_notification("n-1", bounce), version="1")))
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    opened = {"eventType": "Open", "mail": {"messageId": "0101", "destination": ["ann@example.com"],
+                                            "tags": {"customer_id": ["ann-1"], "message_id": ["m-1"]}},
+              "open": {"timestamp": NOW.isoformat()}}
+    assert client.post(url, content=json.dumps(amazon.sign(ses_notification("n-2", opened, "x")))).json()[
+        "accepted"] == 1
+    assert stored(store, "ann-1") == 2
+
+
+def test_ses_refuses_forged_or_foreign_sns_messages(client, store, people, amazon):
+    hook = registry.create(store, "acme", "ses", TOPIC)
+    url = f"/v1/hooks/ses/{hook.id}"
+    complaint = {"notificationType": "Complaint", "mail": {"messageId": "0102", "destination": ["ann@example.com"]},
+                 "complaint": {"timestamp": NOW.isoformat(), "complainedRecipients": [{"emailAddress": "ann@example.com"}]}}
+    forged = amazon.sign(ses_notification("n-3", complaint), key=rsa.generate_private_key(public_exponent=65537,
+                                                                                          key_size=2048))
+    assert client.post(url, content=json.dumps(forged)).status_code == 401
+    elsewhere = {**amazon.sign(ses_notification("n-3", complaint)),
+                 "SigningCertURL": "https://attacker.example.com/cert.pem"}
+    r = client.post(url, content=json.dumps(elsewhere))
+    assert r.status_code == 401 and "sns.<region>.amazonaws.com" in r.json()["detail"]
+    other_topic = amazon.sign({**ses_notification("n-4", complaint), "TopicArn": TOPIC + "-other"})
+    assert client.post(url, content=json.dumps(other_topic)).status_code == 401
+    assert stored(store, "ann-1") == 0
+    good = amazon.sign(ses_notification("n-3", complaint))
+    assert client.post(url, content=json.dumps(good)).json()["accepted"] == 1
+    assert decide(client, people, "ann-1")["action"] == "suppress"  # a complaint closes the channel
+
+
+# --- Twilio: HMAC-SHA1 of the URL + sorted form parameters, with the Auth Token ------------------------
+
+def twilio_post(client, hook, params, url_query="", token=None):
+    path = f"/v1/hooks/twilio/{hook.id}" + (f"?{url_query}" if url_query else "")
+    sig = RequestValidator(token or hook.secret).compute_signature("http://testserver" + path, params)
+    return client.post(path, content=urlencode(params), headers={
+        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+
+
+def inbound_sms(sid, body, sender="+15550102030"):
+    return {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "1" * 32, "From": sender, "To": "+15559998888",
+            "Body": body, "NumMedia": "0", "SmsStatus": "received"}
+
+
+def test_twilio_stop_revokes_sms_consent_and_start_restores_it(client, store, people):
+    hook = registry.create(store, "acme", "twilio", "12345678901234567890123456789012")
+    assert decide(client, people, "bob-2", channel="sms")["action"] == "send"
+    r = twilio_post(client, hook, inbound_sms("SM" + "a" * 32, "Stop"))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/xml") and b"<Response>" in r.content
+    stopped = decide(client, people, "bob-2", channel="sms", mid="m-2")
+    assert stopped["action"] == "suppress" and stopped["reasons"][0]["code"] == "consent"
+    email = decide(client, people, "bob-2", channel="email", mid="m-3")
+    assert "consent" not in [r["code"] for r in email["reasons"]], email  # only SMS closed
+    time.sleep(0.01)  # START comes after STOP
+    twilio_post(client, hook, inbound_sms("SM" + "b" * 32, "START"))
+    again = decide(client, people, "bob-2", channel="sms", mid="m-4")
+    assert "consent" not in [r["code"] for r in again["reasons"]], again["reasons"]
+    profile = client.get("/v1/customers/bob-2", headers=people).json()
+    assert profile["consent"]["sms"] is True and "sms" not in profile["revoked"]
+
+
+def test_twilio_status_callbacks_carry_our_ids_and_forgeries_are_refused(client, store, people):
+    hook = registry.create(store, "acme", "twilio", "12345678901234567890123456789012")
+    status = {"MessageSid": "SM" + "c" * 32, "MessageStatus": "delivered", "To": "+15550102030",
+              "From": "+15559998888", "AccountSid": "AC" + "1" * 32}
+    assert twilio_post(client, hook, status, "message_id=m-9&campaign_id=spring").status_code == 200
+    assert twilio_post(client, hook, status, "message_id=m-9&campaign_id=spring").status_code == 200  # retried
+    assert twilio_post(client, hook, {**status, "MessageStatus": "sent"}).status_code == 200  # nothing for us
+    assert stored(store, "bob-2") == 1
+    events = store.bulk.hvals(keys.events("acme", "bob-2"))
+    assert json.loads(events[0])["message_id"] == "m-9"
+    assert twilio_post(client, hook, {**status, "MessageStatus": "failed"}, token="0" * 32).status_code == 401
+    reply = inbound_sms("SM" + "d" * 32, "Is the Tahoe still available?")
+    r = twilio_post(client, hook, reply)
+    assert r.status_code == 200 and stored(store, "bob-2") == 2  # a reply is engagement
+
+
+# --- Braze Currents, Iterable, Mautic ----------------------------------------------------------------
+
+def test_braze_currents_batches_by_external_id_and_address(client, store, people):
+    hook = registry.create(store, "acme", "braze")
+    batch = {"events": [
+        {"event_type": "users.messages.email.Open", "id": "a1b2c3", "time": int(NOW.timestamp()),
+         "user": {"user_id": "5e7d9f", "external_user_id": "ann-1"},
+         "properties": {"campaign_id": "spring-suv", "email_address": "ann@example.com"}},
+        {"event_type": "users.messages.sms.Delivery", "id": "a1b2c4", "time": int(NOW.timestamp()),
+         "user": {"user_id": "5e7da0"}, "properties": {"to_phone_number": "+15550102030"}},
+        {"event_type": "users.behaviors.CustomEvent", "id": "a1b2c5", "time": int(NOW.timestamp()), "user": {}}]}
+    url = f"/v1/hooks/braze/{hook.id}"
+    r = client.post(url, json=batch, headers={"Authorization": f"Bearer {hook.secret}"})
+    assert r.json() == {"received": 3, "accepted": 2, "duplicates": 0, "unknown": 0, "unknown_addresses": [],
+                        "ignored": 1, "consent": 0}
+    assert client.post(url, json=batch, headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert stored(store, "ann-1") == 1 and stored(store, "bob-2") == 1
+
+
+def test_iterable_events_by_token(client, store, people):
+    hook = registry.create(store, "acme", "iterable")
+    url = f"/v1/hooks/iterable/{hook.id}"
+    click = {"email": "ann@example.com", "eventName": "emailClick", "dataFields": {
+        "email": "ann@example.com", "createdAt": (NOW - timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M:%S +00:00"),
+        "campaignId": 59667, "templateId": 93849, "messageId": "d0aa7801f91f4824997a631f3ed583c3",
+        "url": "https://dealer.example.com/suv"}}
+    for auth_header in (hook.secret, f"Basic {hook.secret}", f"OAuth2 {hook.secret}"):  # Iterable's auth types
+        r = client.post(url, json=click, headers={"Authorization": auth_header})
+        assert r.status_code == 200
+    assert stored(store, "ann-1") == 1
+    assert client.post(url, json=click).status_code == 401
+    unsub = {**click, "eventName": "emailUnSubscribe"}
+    client.post(url, json=unsub, headers={"Authorization": hook.secret})
+    assert decide(client, people, "ann-1")["action"] == "suppress"
+
+
+def test_mautic_signed_batches(client, store, people):
+    hook = registry.create(store, "acme", "mautic", "mySuperWebhookSecretKey")
+    contact = {"id": 47, "fields": {"core": {"email": {"value": "ann@example.com"}}}}
+    body = json.dumps({
+        "mautic.email_on_open": [{"email": {"id": 3}, "contact": contact, "idHash": "5f8a1",
+                                  "timestamp": NOW.isoformat()}],
+        "mautic.lead_channel_subscription_changed": [{"contact": contact, "channel": "email",
+                                                      "old_status": "contactable", "new_status": "unsubscribed",
+                                                      "timestamp": NOW.isoformat()}],
+        "timestamp": NOW.isoformat()}).encode()
+    sig = base64.b64encode(hmac.new(b"mySuperWebhookSecretKey", body, hashlib.sha256).digest()).decode()
+    url = f"/v1/hooks/mautic/{hook.id}"
+    assert client.post(url, content=body, headers={"Webhook-Signature": sig}).json()["accepted"] == 2
+    assert client.post(url, content=body + b"\n", headers={"Webhook-Signature": sig}).status_code == 401
+    assert decide(client, people, "ann-1")["action"] == "suppress"
+
+
+# --- isolation and the gate --------------------------------------------------------------------------
+
+def test_a_webhook_lands_only_in_its_own_tenant(client, store, people, other_key):
+    client.put("/v1/customers/g-1", headers=auth(other_key), json={"emails": ["ann@example.com"]})
+    hook = registry.create(store, "globex", "iterable")
+    event = {"email": "ann@example.com", "eventName": "emailOpen",
+             "dataFields": {"createdAt": NOW.strftime("%Y-%m-%d %H:%M:%S +00:00"), "messageId": "x1"}}
+    assert client.post(f"/v1/hooks/iterable/{hook.id}", json=event,
+                       headers={"Authorization": hook.secret}).json()["accepted"] == 1
+    assert stored(store, "g-1", "globex") == 1 and stored(store, "ann-1") == 0
+
+
+def test_revoked_webhooks_answer_404(client, store, people):
+    hook = registry.create(store, "acme", "braze")
+    registry.revoke(store, "acme", hook.id)
+    r = client.post(f"/v1/hooks/braze/{hook.id}", json={"events": []}, headers={"Authorization": f"Bearer {hook.secret}"})
+    assert r.status_code == 404
