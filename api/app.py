@@ -19,7 +19,7 @@ from suppressor.tenants.admin import TenantAdmin
 from suppressor.tenants.apikeys import KeyResolver
 from suppressor.tenants.state import TenantStateCache
 
-from . import errors
+from . import errors, examples
 from .deps import Services
 from .gate import Gate
 from .metrics import Metrics
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         generate_unique_id_function=operation_id,
     )
     errors.install(app)
+    examples.install(app)
     app.add_middleware(Gate)
     for module in (health, events, hooks, customers, decisions, policy, simulation, content, models, studio, docs):
         app.include_router(module.router)

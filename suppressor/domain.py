@@ -142,9 +142,14 @@ def zoned(value: Any) -> Any:
     return ts
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
 def _aware_past(ts: datetime) -> datetime:
     if ts > datetime.now(timezone.utc) + timedelta(days=1):
         raise ValueError("timestamp is more than a day in the future")
+    if ts < EPOCH:
+        raise ValueError(f"{ts.isoformat()} is before 1970: behavior is stored by unix time")
     return ts.astimezone(timezone.utc)
 
 

@@ -83,7 +83,7 @@ def test_core_imports_neither_api_nor_training_and_the_wheel_owns_one_name(tmp_p
     shipped = {f"suppressor/{p.relative_to(ROOT / folder)}" if folder == "suppressor" else
                f"suppressor/{folder}/{p.relative_to(ROOT / folder)}"
                for folder in ("suppressor", "api", "training")
-               for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".lua", ".html", ".js")}
+               for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".lua", ".html", ".js", ".json")}
     assert shipped - names == set()
     assert {n for n in names if n.endswith(".py")} - shipped == set()  # nothing stale or stray
 

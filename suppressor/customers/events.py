@@ -34,7 +34,8 @@ def _digest(text: str, size: int) -> bytes:
 def claim_key(tenant: str, event_id: str, ts: float) -> tuple[str, bytes]:
     """The claims hash of one event id (by shard and by the event's month) and its field there."""
     field = _digest(event_id, 12)
-    month = datetime.fromtimestamp(ts, timezone.utc).strftime("%Y%m")
+    at = datetime.fromtimestamp(ts, timezone.utc)
+    month = f"{at.year:04d}{at.month:02d}"  # strftime's %Y is not zero-padded before year 1000
     return keys.event_claims(tenant, field[0] % SHARDS, month), field
 
 

@@ -18,6 +18,7 @@ from pydantic import (
     PrivateAttr,
     StrictBool,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -52,7 +53,11 @@ def format_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str)]
+# answered as text ('7d'); accepted as text or a number of seconds: the schema says both
+Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str),
+                     WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
+                                               {"type": "string", "pattern": r"^\s*\d+\s*[smhdw]\s*$"}],
+                                     "examples": ["7d", "12h", 3600]})]
 LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 

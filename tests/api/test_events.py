@@ -67,6 +67,13 @@ def test_future_timestamp_is_rejected(client, key, store):
     assert r.json()["errors"][0]["field"] == "events[0].ts"
 
 
+def test_an_event_before_1970_is_refused_in_words_not_a_server_error(client, key, store):
+    # found by schemathesis: year 1 made a claims key the store code could not read back (a 500)
+    r = client.post("/v1/events", json={"events": [ev(1, ts="0001-01-03T00:03:00Z")]}, headers=auth(key))
+    assert r.status_code == 422 and "before 1970" in r.json()["errors"][0]["message"]
+    assert r.json()["errors"][0]["field"] == "events[0].ts"
+
+
 def test_oldest_events_are_trimmed_per_customer(store):
     from suppressor.customers import events
     from suppressor.domain import Event
