@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 
 import yaml
 
+from suppressor.hooks import registry
 from tests.factories import auth
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +26,9 @@ def exported(client, key) -> set[str]:
                                                            "ts": "2026-11-20T10:00:00Z"}]})
     client.post("/v1/events", headers=h, json={"events": [{"event_id": "e", "customer_id": "c", "type": "?",
                                                            "ts": "2026-11-20T10:00:00Z"}]})
+    client.post("/v1/hooks/braze/no-such-hook", json={"events": []})
+    hook = registry.create(client.app.state.services.store, "acme", "braze")
+    client.post(f"/v1/hooks/braze/{hook.id}", headers={"Authorization": "Bearer wrong"}, json={"events": []})
     text = client.get("/metrics").text
     return {re.split(r"[{ ]", line, 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
 
