@@ -22,7 +22,7 @@ SHARDS = 16
 
 def loose_email(value: str | None) -> str | None:
     """An address from a provider's payload ('Ann <ann@example.com>' too), or None if there is none."""
-    if not value:
+    if not value or not isinstance(value, str):
         return None
     try:
         return email(parseaddr(value)[1] or value)
@@ -33,7 +33,7 @@ def loose_email(value: str | None) -> str | None:
 def loose_phone(value: str | None) -> str | None:
     """A number from a provider's payload (Twilio's ``From``), or None if it is not E.164."""
     try:
-        return phone(value) if value else None
+        return phone(value) if value and isinstance(value, str) else None
     except ValueError:
         return None
 

@@ -130,7 +130,12 @@ def receive(store: Store, hook: registry.Hook, provider: Provider, delivery: Del
             changed: set[str] | None = None) -> HookResult:
     """Verify, map, resolve and store one delivery; Unauthorized or BadPayload change nothing."""
     provider.verify(delivery, hook.secret)
-    parsed = provider.parse(delivery)
+    try:
+        parsed = provider.parse(delivery)
+    except BadPayload:
+        raise
+    except SHAPE_ERRORS as exc:
+        raise BadPayload(f"the body is not what {hook.provider} sends ({type(exc).__name__}: {exc})") from None
     result = HookResult(received=len(parsed.events) + parsed.ignored, ignored=parsed.ignored, reply=parsed.reply)
     wanted = sorted({p for inc in parsed.events if inc.customer_id is None for p in _points(inc)})
     holders = contacts.find(store, hook.tenant, wanted)
@@ -176,6 +181,26 @@ def custom(fields: dict[str, Any] | None) -> dict[str, str | None]:
 
     return {name: one(name) for name in ("customer_id", "message_id", "campaign_id")}
 
+
+
+SHAPE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)  # a field of the wrong shape
+
+
+def each(items: list, one: Callable[[Any], Incoming | None]) -> Parsed:
+    """Map a batch's items one by one: an item that maps to nothing, or has a field of the wrong
+    shape, is counted as ignored and the rest of the batch still counts (a provider retries a
+    refused batch whole, forever)."""
+    out = Parsed()
+    for item in items:
+        try:
+            inc = one(item) if isinstance(item, dict) else None
+        except SHAPE_ERRORS:
+            inc = None
+        if inc is None:
+            out.ignored += 1
+        else:
+            out.events.append(inc)
+    return out
 
 
 def json_body(delivery: Delivery, provider: str) -> Any:

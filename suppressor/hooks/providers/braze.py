@@ -10,6 +10,7 @@ from suppressor.hooks.inbound import (
     Incoming,
     Parsed,
     Unauthorized,
+    each,
     event_id,
     json_body,
     same_secret,
@@ -43,26 +44,25 @@ def parse(delivery: Delivery) -> Parsed:
     body = json_body(delivery, "Braze Currents")
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         raise BadPayload("Braze Currents sends {\"events\": [...]}")
-    out = Parsed()
-    for ev in body["events"]:
-        if not isinstance(ev, dict) or "id" not in ev or "time" not in ev:
-            out.ignored += 1
-            continue
-        user, props = ev.get("user") or {}, ev.get("properties") or {}
-        if ev.get("event_type") == GLOBAL_STATE:
-            status = str(props.get("subscription_status", "")).lower().replace(" ", "_")
-            channel = "sms" if str(props.get("channel", "")).lower() == "sms" else "email"
-            kind = "unsubscribed" if status == "unsubscribed" else RESUBSCRIBED if status in (
-                "subscribed", "opted_in") else None
-        else:
-            channel, kind = TYPES.get(ev.get("event_type"), (None, None))
-        if kind is None:
-            out.ignored += 1
-            continue
-        out.events.append(Incoming(
-            event_id=event_id("braze", ev["id"]), type=kind, ts=stamp(ev["time"]), channel=channel,
-            customer_id=user.get("external_user_id") or None, email=loose_email(props.get("email_address")),
-            phone=loose_phone(props.get("user_phone_number") or props.get("to_phone_number")),
-            campaign_id=props.get("campaign_id") or props.get("canvas_id"),
-            properties={"scope": "channel"} if kind == "unsubscribed" else {}))
-    return out
+    return each(body["events"], _one)
+
+
+def _one(ev: dict) -> Incoming | None:
+    if "id" not in ev or "time" not in ev:
+        return None
+    user, props = ev.get("user") or {}, ev.get("properties") or {}
+    if ev.get("event_type") == GLOBAL_STATE:
+        status = str(props.get("subscription_status", "")).lower().replace(" ", "_")
+        channel = "sms" if str(props.get("channel", "")).lower() == "sms" else "email"
+        kind = "unsubscribed" if status == "unsubscribed" else RESUBSCRIBED if status in (
+            "subscribed", "opted_in") else None
+    else:
+        channel, kind = TYPES.get(ev.get("event_type"), (None, None))
+    if kind is None:
+        return None
+    return Incoming(
+        event_id=event_id("braze", ev["id"]), type=kind, ts=stamp(ev["time"]), channel=channel,
+        customer_id=user.get("external_user_id") or None, email=loose_email(props.get("email_address")),
+        phone=loose_phone(props.get("user_phone_number") or props.get("to_phone_number")),
+        campaign_id=props.get("campaign_id") or props.get("canvas_id"),
+        properties={"scope": "channel"} if kind == "unsubscribed" else {})

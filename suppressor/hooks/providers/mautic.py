@@ -14,6 +14,7 @@ from suppressor.hooks.inbound import (
     Incoming,
     Parsed,
     Unauthorized,
+    each,
     event_id,
     iso,
     json_body,
@@ -46,28 +47,31 @@ def parse(delivery: Delivery) -> Parsed:
         raise BadPayload("Mautic sends {\"mautic.<event>\": [...]}")
     out = Parsed()
     for name, items in body.items():
-        if not isinstance(items, list):
-            continue  # the top-level timestamp
-        for item in items:
-            contact = item.get("contact") or item.get("lead") or {} if isinstance(item, dict) else {}
-            at = item.get("timestamp") or item.get("dateSent") or item.get("dateRead") if isinstance(item, dict) else None
-            if name in SENDS and at:
-                channel, kind = SENDS[name]
-                key = item.get("idHash") or (item.get("stat") or {}).get("trackingHash") or item.get("id")
-                eid = event_id("mautic", name, key, contact.get("id"), at)
-            elif name == SUBSCRIPTION and at:
-                channel = "sms" if item.get("channel") == "sms" else "email"
-                kind = {"unsubscribed": "unsubscribed", "bounced": "bounced"}.get(item.get("new_status"))
-                if kind is None and item.get("new_status") == "contactable":
-                    kind = RESUBSCRIBED
-                eid = event_id("mautic", name, contact.get("id"), channel, item.get("new_status"), at)
-            else:
-                kind = None
-            if kind is None:
-                out.ignored += 1
-                continue
-            out.events.append(Incoming(
-                event_id=eid, type=kind, ts=iso(at), channel=channel, email=loose_email(_field(contact, "email")),
-                phone=loose_phone(_field(contact, "mobile") or _field(contact, "phone")),
-                properties={"scope": "channel"} if kind == "unsubscribed" else {}))
+        if isinstance(items, list):  # not the top-level timestamp
+            mapped = each(items, lambda item, name=name: _one(name, item))
+            out.events += mapped.events
+            out.ignored += mapped.ignored
     return out
+
+
+def _one(name: str, item: dict) -> Incoming | None:
+    contact = item.get("contact") or item.get("lead") or {}
+    at = item.get("timestamp") or item.get("dateSent") or item.get("dateRead")
+    if name in SENDS and at:
+        channel, kind = SENDS[name]
+        key = item.get("idHash") or (item.get("stat") or {}).get("trackingHash") or item.get("id")
+        eid = event_id("mautic", name, key, contact.get("id"), at)
+    elif name == SUBSCRIPTION and at:
+        channel = "sms" if item.get("channel") == "sms" else "email"
+        kind = {"unsubscribed": "unsubscribed", "bounced": "bounced"}.get(item.get("new_status"))
+        if kind is None and item.get("new_status") == "contactable":
+            kind = RESUBSCRIBED
+        eid = event_id("mautic", name, contact.get("id"), channel, item.get("new_status"), at)
+    else:
+        return None
+    if kind is None:
+        return None
+    return Incoming(
+        event_id=eid, type=kind, ts=iso(at), channel=channel, email=loose_email(_field(contact, "email")),
+        phone=loose_phone(_field(contact, "mobile") or _field(contact, "phone")),
+        properties={"scope": "channel"} if kind == "unsubscribed" else {})

@@ -12,6 +12,7 @@ from suppressor.hooks.inbound import (
     Parsed,
     Unauthorized,
     custom,
+    each,
     event_id,
     json_body,
     stamp,
@@ -42,25 +43,24 @@ def parse(delivery: Delivery) -> Parsed:
     body = json_body(delivery, "SendGrid")
     if not isinstance(body, list):
         raise BadPayload("SendGrid sends a JSON array of events")
-    out = Parsed()
-    for ev in body:
-        kind = TYPES.get(ev.get("event")) if isinstance(ev, dict) else None
-        if kind is None or (ev.get("event") == "bounce" and ev.get("type") == "blocked") or "sg_event_id" not in ev:
-            out.ignored += 1
-            continue
-        ids = custom(ev)  # custom_args arrive as top-level fields
-        topics, props = [], {}
-        if ev["event"] == "group_unsubscribe":  # an unsubscribe from a group: its categories are the topics
-            cats = ev.get("category")
-            topics = [c for c in ([cats] if isinstance(cats, str) else cats or []) if isinstance(c, str)]
-            if not topics:
-                out.ignored += 1
-                continue
-            props["scope"] = "topics"
-        elif kind == "unsubscribed":
-            props["scope"] = "channel"
-        out.events.append(Incoming(
-            event_id=event_id("sendgrid", ev["sg_event_id"]), type=kind, ts=stamp(ev.get("timestamp", 0)),
-            channel="email", customer_id=ids["customer_id"], email=loose_email(ev.get("email")),
-            message_id=ids["message_id"], campaign_id=ids["campaign_id"], topics=topics, properties=props))
-    return out
+    return each(body, _one)
+
+
+def _one(ev: dict) -> Incoming | None:
+    kind = TYPES.get(ev.get("event"))
+    if kind is None or (ev.get("event") == "bounce" and ev.get("type") == "blocked") or "sg_event_id" not in ev:
+        return None
+    ids = custom(ev)  # custom_args arrive as top-level fields
+    topics, props = [], {}
+    if ev["event"] == "group_unsubscribe":  # an unsubscribe from a group: its categories are the topics
+        cats = ev.get("category")
+        topics = [c for c in ([cats] if isinstance(cats, str) else cats or []) if isinstance(c, str)]
+        if not topics:
+            return None
+        props["scope"] = "topics"
+    elif kind == "unsubscribed":
+        props["scope"] = "channel"
+    return Incoming(
+        event_id=event_id("sendgrid", ev["sg_event_id"]), type=kind, ts=stamp(ev.get("timestamp", 0)),
+        channel="email", customer_id=ids["customer_id"], email=loose_email(ev.get("email")),
+        message_id=ids["message_id"], campaign_id=ids["campaign_id"], topics=topics, properties=props)
