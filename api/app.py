@@ -24,7 +24,20 @@ from . import errors, examples
 from .deps import Services
 from .gate import Gate
 from .metrics import Metrics
-from .routes import content, customers, decisions, docs, events, health, hooks, models, policy, simulation, studio
+from .routes import (
+    content,
+    customers,
+    decisions,
+    docs,
+    events,
+    health,
+    hooks,
+    models,
+    policy,
+    simulation,
+    studio,
+    webhooks,
+)
 
 
 def operation_id(route: APIRoute) -> str:
@@ -83,7 +96,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     errors.install(app)
     examples.install(app)
     app.add_middleware(Gate)
-    for module in (health, events, hooks, customers, decisions, policy, simulation, content, models, studio, docs):
+    for module in (health, events, hooks, webhooks, customers, decisions, policy, simulation, content, models, studio, docs):
         app.include_router(module.router)
     app.include_router(customers.agent)
     app.mount(docs.ASSETS, docs.assets, name="docs-assets")

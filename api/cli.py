@@ -117,8 +117,6 @@ def _keys_revoke(args: argparse.Namespace) -> int:
 
 
 def _hooks_create(args: argparse.Namespace) -> int:
-    from urllib.parse import quote, urlsplit
-
     from suppressor.hooks import registry
     from suppressor.storage.store import BATCH_TIMEOUT, Store
 
@@ -134,12 +132,7 @@ def _hooks_create(args: argparse.Namespace) -> int:
         return 2
     finally:
         store.close()
-    url = f"{base}/v1/hooks/{hook.provider}/{hook.id}"
-    if hook.provider == "postmark":  # basic auth travels in the URL Postmark is given
-        parts = urlsplit(url)
-        user, _, password = hook.secret.partition(":")
-        url = parts._replace(netloc=f"{quote(user)}:{quote(password)}@{parts.netloc}").geturl()
-    print(url)
+    print(registry.url(hook, base))
     if registry.PROVIDERS[hook.provider][1]:
         print(f"secret: {hook.secret}", file=sys.stderr)
     print(f"webhook {hook.id} for tenant {hook.tenant}: give this URL to {hook.provider} "

@@ -85,6 +85,9 @@ def steps(demo_customer: str) -> list[tuple[str, str, str, dict | None, Any]]:
             {"event_type": "users.messages.email.Open", "id": "8c2a1f0e-open", "time": 1764320000,
              "user": {"user_id": "5e7d9f21", "external_user_id": CUSTOMER},
              "properties": {"campaign_id": "spring-suv", "email_address": "ann@example.com"}}]}),
+        ("createWebhook", "POST", "/v1/webhooks", None, {"provider": "iterable"}),
+        ("listWebhooks", "GET", "/v1/webhooks", None, None),
+        ("deleteWebhook", "DELETE", "/v1/webhooks/{webhook_id}", None, None),
         ("deleteCustomer", "DELETE", f"/v1/customers/{CUSTOMER}", None, None),
     ]
 
@@ -153,6 +156,7 @@ def record() -> dict[str, dict]:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ.pop("REDIS_URL", None)
         os.environ["SUPPRESSOR_DATA_DIR"] = tmp
+        os.environ["SUPPRESSOR_PUBLIC_URL"] = "https://suppressor.example.com"  # the URLs webhooks answer
         quickstart.run(customers=300, weeks=8, serve=False)
         settings = Settings()
         store = Store(settings)
@@ -173,6 +177,8 @@ def record() -> dict[str, dict]:
                     found.setdefault("decision_id", answer["decision_id"])  # a send, to release
                 if isinstance(answer, dict) and "job_id" in answer:
                     found["job_id"] = answer["job_id"]
+                if op == "createWebhook":
+                    found["webhook_id"] = answer["id"]
                 if op == "listModels":
                     found["version"] = answer["active"]
                 out[op] = {"status": r.status_code, "query": query, "request": body, "response": _trim(answer)}

@@ -351,3 +351,28 @@ class HookReceipt(BaseModel):
     unknown_addresses: list[str] = Field(description="up to 10 of those addresses, masked")
     ignored: int = Field(description="provider events with nothing for us (sends queued, soft bounces, ...)")
     consent: int = Field(description="customers whose consent was restored (an SMS START, a resubscribe)")
+
+
+class Webhook(BaseModel):
+    """A provider webhook endpoint and what it received (never its secret, but once: see ``secret``)."""
+
+    id: str
+    provider: str
+    url: str = Field(description="give this URL to the provider (Postmark's carries its credentials)")
+    created: str
+    secret: str | None = Field(default=None, description="the generated token (Braze, Iterable) or credentials "
+                               "(Postmark), answered only when the webhook is created")
+    received: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    unknown: int = Field(default=0, description="events about an address no profile lists")
+    ignored: int = 0
+    consent: int = 0
+    last_unknown: str | None = None
+    last_at: str | None = None
+
+
+class WebhookList(BaseModel):
+    """A tenant's provider webhooks."""
+
+    webhooks: list[Webhook]

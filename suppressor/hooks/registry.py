@@ -12,8 +12,13 @@ import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Literal
+from urllib.parse import quote, urlsplit
 
-from suppressor.errors import NotFound
+from pydantic import Field
+
+from suppressor.domain import Strict
+from suppressor.errors import NotFound, Refused
 from suppressor.storage import keys
 from suppressor.storage.store import Store
 
@@ -31,6 +36,15 @@ PROVIDERS: dict[str, tuple[str, bool]] = {
 OUTCOMES = ("received", "accepted", "duplicates", "unknown", "ignored", "consent")
 
 
+class HookIn(Strict):
+    """The body of POST /v1/webhooks."""
+
+    provider: Literal["sendgrid", "mailgun", "postmark", "ses", "twilio", "braze", "iterable", "mautic"]
+    secret: str | None = Field(default=None, min_length=1, max_length=4096, description=(
+        "the provider's key or token: SendGrid's verification key, Mailgun's signing key, Twilio's auth token, "
+        "Mautic's secret, optionally SES's topic ARN; generated (and answered once) for Postmark, Braze, Iterable"))
+
+
 @dataclass(frozen=True)
 class Hook:
     """One webhook endpoint."""
@@ -43,20 +57,30 @@ class Hook:
 
 
 def create(store: Store, tenant: str, provider: str, secret: str | None = None) -> Hook:
-    """A new endpoint; ValueError in words when the provider is unknown or its secret is missing."""
+    """A new endpoint; Refused (field, words) when the provider is unknown or its secret is missing."""
     if provider not in PROVIDERS:
-        raise ValueError(f"unknown provider {provider!r}; one of {', '.join(PROVIDERS)}")
+        raise Refused([("provider", f"unknown provider {provider!r}; one of {', '.join(PROVIDERS)}")])
     what, generated = PROVIDERS[provider]
     if generated and secret is None:
         secret = (f"sup:{secrets.token_urlsafe(18)}" if provider == "postmark" else secrets.token_urlsafe(24))
     if secret is None and provider != "ses":
-        raise ValueError(f"{provider} needs --secret: {what}")
+        raise Refused([("secret", f"{provider} needs a secret: {what}")])
     hook = Hook(secrets.token_urlsafe(18), tenant, provider, secret, datetime.now(timezone.utc).isoformat())
     pipe = store.bulk.pipeline(transaction=False)
     pipe.hset(keys.hooks(tenant), hook.id, json.dumps({"provider": provider, "secret": secret, "created": hook.created}))
     pipe.hset(keys.HOOKS, hook.id, tenant)
     pipe.execute()
     return hook
+
+
+def url(hook: Hook, base: str) -> str:
+    """The URL to give the provider under ``base``; Postmark's carries its basic auth credentials."""
+    out = f"{base.rstrip('/')}/v1/hooks/{hook.provider}/{hook.id}"
+    if hook.provider == "postmark" and hook.secret:
+        parts = urlsplit(out)
+        user, _, password = hook.secret.partition(":")
+        out = parts._replace(netloc=f"{quote(user)}:{quote(password)}@{parts.netloc}").geturl()
+    return out
 
 
 def get(store: Store, hook_id: str) -> Hook | None:

@@ -445,3 +445,30 @@ def test_no_body_from_an_authenticated_sender_makes_a_server_error(client, store
     for provider, hook in hooks.items():
         r = client.post(f"/v1/hooks/{provider}/{hook.id}", content=raw, headers=creds[provider])
         assert r.status_code in (200, 400), (provider, r.status_code, r.text)
+
+
+# --- managing webhooks over HTTP ---------------------------------------------------------------------
+
+def test_a_crm_manages_its_tenants_webhooks_over_http(client, store, people, other_key):
+    h = people
+    made = client.post("/v1/webhooks", headers=h, json={"provider": "iterable"})
+    assert made.status_code == 201
+    hook = made.json()
+    assert hook["url"] == f"http://testserver/v1/hooks/iterable/{hook['id']}" and hook["secret"]
+    event = {"email": "ann@example.com", "eventName": "emailOpen",
+             "dataFields": {"createdAt": NOW.strftime("%Y-%m-%d %H:%M:%S +00:00"), "messageId": "x9"}}
+    assert client.post(hook["url"], json=event, headers={"Authorization": hook["secret"]}).json()["accepted"] == 1
+    listed = client.get("/v1/webhooks", headers=h).json()["webhooks"]
+    assert [(w["id"], w["accepted"], w["secret"]) for w in listed] == [(hook["id"], 1, None)]  # never again
+    # another tenant neither sees nor deletes it
+    assert client.get("/v1/webhooks", headers=auth(other_key)).json()["webhooks"] == []
+    assert client.delete(f"/v1/webhooks/{hook['id']}", headers=auth(other_key)).status_code == 404
+    assert client.delete(f"/v1/webhooks/{hook['id']}", headers=h).status_code == 204
+    assert client.post(hook["url"], json=event, headers={"Authorization": hook["secret"]}).status_code == 404
+    # what is missing is named; nothing is made
+    r = client.post("/v1/webhooks", headers=h, json={"provider": "sendgrid"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "secret"
+    r = client.post("/v1/webhooks", headers=h, json={"provider": "carrier-pigeon"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "provider"
+    assert client.get("/v1/webhooks", headers=h).json()["webhooks"] == []
+    assert client.get("/v1/webhooks").status_code == 401  # managing them takes the tenant's key

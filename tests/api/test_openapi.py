@@ -13,6 +13,8 @@ OPERATIONS = {
     ("get", "/v1/policy"): "getPolicy", ("put", "/v1/policy"): "putPolicy", ("patch", "/v1/policy"): "patchPolicy",
     ("post", "/v1/policy:simulate"): "simulatePolicy", ("post", "/v1/policy:tradeoff"): "tradeoffCurve",
     ("get", "/v1/holdout"): "holdoutLift", ("post", "/v1/models/train"): "trainModel",
+    ("post", "/v1/hooks/{provider}/{hook_id}"): "receiveWebhook", ("post", "/v1/webhooks"): "createWebhook",
+    ("get", "/v1/webhooks"): "listWebhooks", ("delete", "/v1/webhooks/{hook_id}"): "deleteWebhook",
 }
 
 
