@@ -132,7 +132,7 @@ def _hooks_create(args: argparse.Namespace) -> int:
         return 2
     finally:
         store.close()
-    print(registry.url(hook, base))
+    print(registry.url(base, hook.provider, hook.id, hook.secret))
     if registry.PROVIDERS[hook.provider][1]:
         print(f"secret: {hook.secret}", file=sys.stderr)
     print(f"webhook {hook.id} for tenant {hook.tenant}: give this URL to {hook.provider} "

@@ -129,9 +129,9 @@ class Gateway:
         if named and len(recipients) != 1:
             raise ValueError("X-Suppressor-Customer names one customer; send one message per recipient, or "
                              "list the addresses on the profiles (emails) instead")
-        found = contacts.find(self.store, self.tenant, [("email", a) for r in recipients
-                                                        if (a := contacts.loose_email(r))]) if not named else {}
-        customers = [named or found.get(("email", contacts.loose_email(r) or "")) for r in recipients]
+        addresses = [contacts.loose_email(r) for r in recipients]
+        found = {} if named else contacts.find(self.store, self.tenant, [("email", a) for a in addresses if a])
+        customers = [named or found.get(("email", a)) for a in addresses]
         message = {"message_id": mid, "channel": "email",
                    "kind": (headers.get("X-Suppressor-Kind") or self.default_kind).strip(),
                    "topics": [t.strip() for t in (headers.get("X-Suppressor-Topics") or "").split(",") if t.strip()],

@@ -52,7 +52,7 @@ def _receive(services, provider: str, hook_id: str, delivery: inbound.Delivery) 
     hook = registry.get(services.store, hook_id)
     if hook is None or hook.provider != provider or provider not in BY_NAME:
         raise ApiError(404, "Not found", f"no {provider} webhook {hook_id!r}: create one with "
-                       "'suppressor hooks create'", "hook_id")
+                       "POST /v1/webhooks or 'suppressor hooks create'", "hook_id")
     try:
         changed: set[str] = set()
         result = inbound.receive(services.store, hook, BY_NAME[provider], delivery, changed)

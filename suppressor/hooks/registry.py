@@ -73,12 +73,13 @@ def create(store: Store, tenant: str, provider: str, secret: str | None = None) 
     return hook
 
 
-def url(hook: Hook, base: str) -> str:
-    """The URL to give the provider under ``base``; Postmark's carries its basic auth credentials."""
-    out = f"{base.rstrip('/')}/v1/hooks/{hook.provider}/{hook.id}"
-    if hook.provider == "postmark" and hook.secret:
+def url(base: str, provider: str, hook_id: str, credentials: str | None = None) -> str:
+    """The URL to give the provider under ``base``; with ``credentials`` (Postmark's user:password) they
+    travel in it as basic auth."""
+    out = f"{base.rstrip('/')}/v1/hooks/{provider}/{hook_id}"
+    if provider == "postmark" and credentials:
         parts = urlsplit(out)
-        user, _, password = hook.secret.partition(":")
+        user, _, password = credentials.partition(":")
         out = parts._replace(netloc=f"{quote(user)}:{quote(password)}@{parts.netloc}").geturl()
     return out
 
@@ -94,12 +95,15 @@ def get(store: Store, hook_id: str) -> Hook | None:
 
 
 def listing(store: Store, tenant: str) -> list[dict]:
-    """The tenant's endpoints with what each received (secrets left out)."""
+    """The tenant's endpoints with what each received (secrets left out); one round trip for the stats."""
+    hooks = sorted((hook_id.decode(), json.loads(raw)) for hook_id, raw in store.bulk.hgetall(keys.hooks(tenant)).items())
+    pipe = store.bulk.pipeline(transaction=False)
+    for hook_id, _ in hooks:
+        pipe.hgetall(keys.hook_stats(tenant, hook_id))
     out = []
-    for hook_id, raw in sorted(store.bulk.hgetall(keys.hooks(tenant)).items()):
-        doc = json.loads(raw)
-        stats = {k.decode(): v.decode() for k, v in store.bulk.hgetall(keys.hook_stats(tenant, hook_id.decode())).items()}
-        out.append({"id": hook_id.decode(), "provider": doc["provider"], "created": doc["created"],
+    for (hook_id, doc), raw_stats in zip(hooks, pipe.execute() if hooks else []):
+        stats = {k.decode(): v.decode() for k, v in raw_stats.items()}
+        out.append({"id": hook_id, "provider": doc["provider"], "created": doc["created"],
                     **{k: int(stats.get(k, 0)) for k in OUTCOMES},
                     "last_unknown": stats.get("last_unknown"), "last_at": stats.get("last_at")})
     return out

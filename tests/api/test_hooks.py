@@ -472,3 +472,17 @@ def test_a_crm_manages_its_tenants_webhooks_over_http(client, store, people, oth
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "provider"
     assert client.get("/v1/webhooks", headers=h).json()["webhooks"] == []
     assert client.get("/v1/webhooks").status_code == 401  # managing them takes the tenant's key
+
+
+def test_a_provider_delivering_the_same_batch_concurrently_stores_it_once(client, store, people):
+    """Providers retry on a timeout while the first attempt is still in flight: ten copies at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    private, public = sendgrid_keys()
+    hook = registry.create(store, "acme", "sendgrid", public)
+    batch = [sg_event("delivered", n=k) for k in range(5)] + [sg_event("open", n=k) for k in range(5)]
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: sendgrid_post(client, hook, private, batch).json(), range(10)))
+    assert sum(a["accepted"] for a in answers) == 10 and sum(a["duplicates"] for a in answers) == 90
+    assert stored(store, "ann-1") == 10
+    assert registry.listing(store, "acme")[0]["accepted"] == 10
