@@ -15,6 +15,8 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, validation_alias=AliasChoices("REDIS_URL", "SUPPRESSOR_REDIS_URL")
     )
+    # a Redis Cluster: set this, or give REDIS_URL as redis+cluster://host:port (any node will do)
+    redis_cluster: bool = False
     data_dir: Path = Path(".suppressor")
     host: str = "127.0.0.1"
     port: int = 8080

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,8 +47,9 @@ def serve(settings, *args: str, **env: str):
     """A `suppressor serve` child on a free port; yields its base URL."""
     port = free_port()
     cmd = [sys.executable, "-c", "from suppressor.api.cli import main; main()", "serve", "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, env=env_for(settings, **env), cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    # a file, not a pipe nobody drains: a child logging many warnings would block on a full pipe
+    err = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, env=env_for(settings, **env), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -58,7 +60,8 @@ def serve(settings, *args: str, **env: str):
             except httpx.HTTPError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"serve did not start: {proc.stderr.read().decode()[-2000:]}")
+                err.seek(0)
+                raise RuntimeError(f"serve did not start: {err.read().decode()[-2000:]}")
             time.sleep(0.1)
         yield url
     finally:
@@ -68,6 +71,7 @@ def serve(settings, *args: str, **env: str):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        err.close()
 
 
 def redis_server_or_skip() -> None:

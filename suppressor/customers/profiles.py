@@ -52,11 +52,11 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
                 if vec is not None:
                     pipe.hset(vkey, model.version, pack(vec))
                     pipe.expire(vkey, store.settings.customer_ttl_days * 86400)
-                pipe.sadd(keys.customers_index(tenant), customer_id)
                 pipe.execute()
                 break
             except redis.WatchError:
                 continue
+    store.bulk.sadd(keys.customers_index(tenant), customer_id)  # a tenant key: another slot than the profile's
     _join(store, tenant, customer_id, old_hh.decode() if old_hh else None, body.household_id)
     contacts.update(store, tenant, customer_id, _points(old_emails, old_phones),
                     contacts.points(body.emails, body.phones))
@@ -277,7 +277,7 @@ def delete(store: Store, tenant: str, customer_id: str) -> bool:
         _forget_in_household(store, tenant, hh.decode(), customer_id)
     forget(store, tenant, store.bulk.zrange(keys.events_by_time(tenant, customer_id), 0, -1, withscores=True))
     pipe = store.bulk.pipeline(transaction=False)
-    pipe.delete(*keys.customer_keys(tenant, customer_id))
+    for k in keys.customer_keys(tenant, customer_id):
+        pipe.delete(k)  # one key per DEL: a cluster pipeline takes no multi-key DEL
     pipe.srem(keys.customers_index(tenant), customer_id)
-    deleted, removed = pipe.execute()
-    return bool(deleted or removed)
+    return any(pipe.execute())

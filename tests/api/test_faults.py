@@ -13,6 +13,7 @@ import pytest
 from suppressor.settings import Settings
 from suppressor.storage.store import Store
 from suppressor.tenants import apikeys
+from tests import cluster
 from tests.factories import auth
 from tests.faults import Clock, RedisServer, decision_bodies, hammer, p99, redis_server_or_skip, serve
 
@@ -110,28 +111,47 @@ def test_a_hung_store_gets_answers_within_the_deadline_and_503s_elsewhere(tmp_pa
     assert after.status_code == 200
 
 
-def test_a_killed_store_is_answered_at_once_and_recovered_after_restart(tmp_path, private_redis):
-    settings, key = private_tenant(tmp_path, private_redis)
+def killed_and_restarted(settings: Settings, key: str, kill, start) -> None:
+    """Decisions under load while the store is killed and started again: each answered, degraded (in
+    the failure mode) within the deadline while it is down, real again once it is back."""
     with serve(settings) as url:
         setup_tenant(url, key, failure_mode="defer")
         clock = Clock()
 
         async def run():
-            load = decision_load(url, key, 5.0, clock=clock)
+            load = decision_load(url, key, 3.0, clock=clock)
             await asyncio.sleep(1.0)
             killed = clock()
-            private_redis.kill()
+            await asyncio.to_thread(kill)
             await asyncio.sleep(1.5)
             restarted = clock()
-            private_redis.start()
-            return await load, killed, restarted
+            await asyncio.to_thread(start)
+            back = clock()
+            return await load + await decision_load(url, key, back + 2.0, clock=clock), killed, restarted, back
 
-        answers, killed, restarted = asyncio.run(run())
+        answers, killed, restarted, back = asyncio.run(run())
     assert all(a.status == 200 for a in answers), [(round(a.at - killed, 2), a.status) for a in answers if a.status != 200]
     down = [a for a in answers if killed + 0.3 < a.at and a.at + a.latency < restarted]
     assert down and all(a.degraded and a.action == "defer" for a in down)
     assert p99([a.latency for a in answers]) < DEADLINE_MS / 1000 + SLACK
-    assert not any(a.degraded for a in answers if a.at > restarted + 1.0)
+    after = [a for a in answers if a.at > back + 1.0]
+    assert after and not any(a.degraded for a in after)
+
+
+def test_a_killed_store_is_answered_at_once_and_recovered_after_restart(tmp_path, private_redis):
+    settings, key = private_tenant(tmp_path, private_redis)
+    killed_and_restarted(settings, key, private_redis.kill, private_redis.start)
+
+
+def test_a_killed_cluster_is_answered_at_once_and_recovered_after_restart(tmp_path):
+    redis_server_or_skip()
+    nodes = cluster.start(tmp_path / "cluster", cluster.free_ports(3), persist=True)
+    try:
+        settings, key = private_tenant(tmp_path, nodes)
+        # every master at once (no node left to map the slots); back once the nodes agree again
+        killed_and_restarted(settings, key, nodes.kill, nodes.restart)
+    finally:
+        nodes.stop()
 
 
 def test_a_killed_embedded_server_is_restarted_on_its_data(tmp_path):
