@@ -11,6 +11,7 @@ of decide scripts per batch; a cluster client splits each pipeline by node), eve
 from __future__ import annotations
 
 import argparse
+import asyncio
 import itertools
 import json
 import os
@@ -51,8 +52,9 @@ def load(store: Store, n: int) -> None:
     policy.put(store, "bench", policy.Policy.model_validate(ALL_RULES), "bench")
 
 
-def measure(store: Store, n: int, batches: int, size: int) -> float:
-    """Decisions per second over ``batches`` batches of ``size`` (after two warm-up batches)."""
+def measure(store: Store, n: int, batches: int, size: int) -> tuple[float, float]:
+    """Decisions per second over ``batches`` batches of ``size`` (after two warm-up batches): on the
+    sync clients (CLI, training, ingest) and on the asyncio ones (the HTTP API's path)."""
     decider = Decider(store, TenantStateCache(store, 1.0), None)
     mids = itertools.count()
     rng = random.Random(7)
@@ -62,14 +64,31 @@ def measure(store: Store, n: int, batches: int, size: int) -> float:
             "message_id": f"m-{next(mids)}", "channel": rng.choice(CHANNELS), "kind": rng.choice(["sales", "value"]),
             "topics": ["segment:suv"]}) for _ in range(size)]
 
+    def check(out) -> None:
+        assert not any(r.code == "degraded" for d in out for r in d.reasons)
+
     for _ in range(2):
         decider.decide("bench", batch())
     work = [batch() for _ in range(batches)]
     t = time.perf_counter()
     for b in work:
-        out = decider.decide("bench", b)
-        assert not any(r.code == "degraded" for d in out for r in d.reasons)
-    return batches * size / (time.perf_counter() - t)
+        check(decider.decide("bench", b))
+    sync = batches * size / (time.perf_counter() - t)
+
+    async def on_asyncio() -> float:
+        hot, bulk = store.async_clients()
+        work = [batch() for _ in range(batches + 2)]
+        for b in work[:2]:
+            await decider.adecide("bench", b, hot, bulk)
+        t = time.perf_counter()
+        for b in work[2:]:
+            check(await decider.adecide("bench", b, hot, bulk))
+        rate = batches * size / (time.perf_counter() - t)
+        await hot.aclose()
+        await bulk.aclose()
+        return rate
+
+    return sync, asyncio.run(on_asyncio())
 
 
 def single_server(root: Path) -> tuple[subprocess.Popen, str]:
@@ -107,13 +126,14 @@ def main() -> None:
                 c.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    base = rows[0][1]
-    print(f"\n{'store':<28}{'decisions/s':>12}{'vs one server':>15}")
-    for name, rate in rows:
-        print(f"{name:<28}{rate:>12,.0f}{rate / base:>14.2f}x")
+    (_, (base_sync, base_async)), *_ = rows
+    print(f"\n{'store':<28}{'sync clients':>22}{'asyncio (the API)':>24}")
+    for name, (rate_sync, rate_async) in rows:
+        print(f"{name:<28}{rate_sync:>10,.0f}/s {rate_sync / base_sync:>8.2f}x"
+              f"{rate_async:>12,.0f}/s {rate_async / base_async:>8.2f}x")
 
 
-def run(url: str, data: Path, args: argparse.Namespace) -> float:
+def run(url: str, data: Path, args: argparse.Namespace) -> tuple[float, float]:
     """Load and measure on the store at ``url``."""
     store = Store(Settings(redis_url=url, data_dir=data, decision_deadline_ms=2000))
     try:
