@@ -15,8 +15,23 @@ def _serve(args: argparse.Namespace) -> int:
     from .app import create_app
 
     settings = Settings()
-    uvicorn.run(create_app(settings), host=args.host or settings.host, port=args.port or settings.port,
-                log_level=settings.log_level, access_log=settings.access_log)
+    workers = args.workers or settings.workers
+    common = dict(host=args.host or settings.host, port=args.port or settings.port, log_level=settings.log_level,
+                  access_log=settings.access_log)
+    if workers <= 1:
+        uvicorn.run(create_app(settings), **common)
+        return 0
+    from suppressor.storage.store import Store
+
+    from .metrics import share_across_workers
+
+    share_across_workers(settings)  # before any worker imports prometheus_client
+    store = Store(settings)  # the embedded server starts once, here; every worker attaches to it
+    try:
+        # each worker process builds its own app (and its own caches, all keyed by tenant) from the environment
+        uvicorn.run("suppressor.api.app:create_app", factory=True, workers=workers, **common)
+    finally:
+        store.close()
     return 0
 
 
@@ -402,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="run the HTTP API (embedded Redis unless REDIS_URL is set)")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
+    s.add_argument("--workers", type=int, help="server processes on the one port (default SUPPRESSOR_WORKERS, 1); "
+                   "about one per core")
     s.set_defaults(func=_serve)
 
     k = sub.add_parser("keys", help="API keys")

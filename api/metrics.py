@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+import os
+import shutil
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from suppressor.decisions.log import DecisionLog
+from suppressor.settings import Settings
 from suppressor.storage.store import Store
 
 
@@ -35,6 +40,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._process: _Process | None = None
         self.decisions = Counter("suppressor_decisions_total", "Verdicts given", ["action"], registry=self.registry)
         self.replays = Counter("suppressor_decision_replays_total",
                                "Requests answered with a verdict that already stood for the message", registry=self.registry)
@@ -60,4 +66,28 @@ class Metrics:
 
     def watch(self, log: DecisionLog, store: Store) -> None:
         """Expose the decision log's backlog and the store's state."""
-        self.registry.register(_Process(log, store))
+        self._process = _Process(log, store)
+        self.registry.register(self._process)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text: with several workers, counters and histograms summed over all of them (the
+        store and log gauges are the answering worker's own)."""
+        if not os.environ.get(MULTIPROCESS):
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        if self._process is not None:
+            registry.register(self._process)
+        return generate_latest(registry)
+
+
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_across_workers(settings: Settings) -> None:
+    """Make every worker's counters one set at /metrics (prometheus_client's multiprocess mode, in a fresh
+    directory under the data directory); call before the workers start."""
+    where = Path(settings.data_dir).resolve() / "metrics"
+    shutil.rmtree(where, ignore_errors=True)
+    where.mkdir(parents=True)
+    os.environ[MULTIPROCESS] = str(where)

@@ -19,6 +19,8 @@ class Settings(BaseSettings):
     redis_cluster: bool = False
     data_dir: Path = Path(".suppressor")
     host: str = "127.0.0.1"
+    # `suppressor serve` processes sharing the port (about one per core; each has its own caches)
+    workers: int = Field(default=1, ge=1, le=256)
     port: int = 8080
     # Redis socket timeout on the decision path; past it the decision is answered
     # in the tenant's failure mode with reason `degraded`.

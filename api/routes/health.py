@@ -1,7 +1,7 @@
 """Liveness, readiness and Prometheus metrics."""
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..deps import ServicesDep
 from ..errors import doc, problem
@@ -30,4 +30,4 @@ async def readyz(services: ServicesDep):
                        401: doc("no ops token (or not on loopback)")})
 def metrics(services: ServicesDep) -> Response:
     """Prometheus exposition (the ops token guards it: see api.gate)."""
-    return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
