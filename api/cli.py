@@ -1,4 +1,4 @@
-"""The `suppressor` command: quickstart, serve, keys, hooks, smtp-gateway, train, simulate, lift, evaluate."""
+"""The `suppressor` command: quickstart, serve, worker, keys, hooks, smtp-gateway, train, simulate, lift, evaluate."""
 
 from __future__ import annotations
 
@@ -30,6 +30,24 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         # each worker process builds its own app (and its own caches, all keyed by tenant) from the environment
         uvicorn.run("suppressor.api.app:create_app", factory=True, workers=workers, **common)
+    finally:
+        store.close()
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from rq import Queue, Worker
+
+    from suppressor.model import jobs
+    from suppressor.storage.store import Store
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    store = Store(Settings())
+    try:
+        conn = jobs.queue_connection(store)  # blocks waiting for jobs: no socket timeout
+        # each job in a process forked for it (LightFM loads there); the scheduler queues nightly retrains
+        worker = Worker([Queue(jobs.QUEUE, connection=conn)], connection=conn)
+        worker.work(burst=args.burst, with_scheduler=True, logging_level="WARNING")
     finally:
         store.close()
     return 0
@@ -420,6 +438,11 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--workers", type=int, help="server processes on the one port (default SUPPRESSOR_WORKERS, 1); "
                    "about one per core")
     s.set_defaults(func=_serve)
+
+    w = sub.add_parser("worker", help="run training jobs from the queue (SUPPRESSOR_TRAINING_RUNNER=queue) and "
+                       "queue the nightly retrains")
+    w.add_argument("--burst", action="store_true", help="exit once the queue is empty")
+    w.set_defaults(func=_worker)
 
     k = sub.add_parser("keys", help="API keys")
     ksub = k.add_subparsers(dest="keys_command", required=True)

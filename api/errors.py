@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from suppressor.errors import Conflict, NotFound, Refused
+from suppressor.errors import Conflict, NotFound, Refused, Unavailable
 
 PROBLEM = "application/problem+json"
 MAX_ERRORS = 50  # a 10,000-event batch with one systematic mistake should not echo 10,000 errors
@@ -130,6 +130,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
         return problem(409, exc.title, exc.detail, None)
+
+    @app.exception_handler(Unavailable)
+    async def _unavailable(request: Request, exc: Unavailable) -> JSONResponse:
+        return problem(503, "Not set up", exc.detail, [{"field": exc.setting, "message": exc.detail}])
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> JSONResponse:

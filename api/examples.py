@@ -81,6 +81,9 @@ def steps(demo_customer: str) -> list[tuple[str, str, str, dict | None, Any]]:
         ("activateModel", "POST", "/v1/models/{version}/activate", None, None),
         ("trainModel", "POST", "/v1/models/train", None, None),
         ("getTrainingJob", "GET", "/v1/models/jobs/{job_id}", None, None),
+        ("putTrainingSchedule", "PUT", "/v1/models/schedule", None, {"at": "03:00"}),
+        ("getTrainingSchedule", "GET", "/v1/models/schedule", None, None),
+        ("deleteTrainingSchedule", "DELETE", "/v1/models/schedule", None, None),
         ("receiveWebhook", "POST", "/v1/hooks/braze/{hook_id}", None, {"events": [
             {"event_type": "users.messages.email.Open", "id": "8c2a1f0e-open", "time": 1764320000,
              "user": {"user_id": "5e7d9f21", "external_user_id": CUSTOMER},
@@ -157,6 +160,7 @@ def record() -> dict[str, dict]:
         os.environ.pop("REDIS_URL", None)
         os.environ["SUPPRESSOR_DATA_DIR"] = tmp
         os.environ["SUPPRESSOR_PUBLIC_URL"] = "https://suppressor.example.com"  # the URLs webhooks answer
+        os.environ["SUPPRESSOR_TRAINING_RUNNER"] = "queue"  # training goes to the queue (no worker runs here)
         quickstart.run(customers=300, weeks=8, serve=False)
         settings = Settings()
         store = Store(settings)

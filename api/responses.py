@@ -67,6 +67,21 @@ class TrainingStarted(BaseModel):
     poll: str = Field(description="where to follow it")
 
 
+class ScheduleIn(BaseModel):
+    """A nightly retrain."""
+
+    model_config = {"extra": "forbid"}
+    at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="time of day, HH:MM, UTC",
+                    examples=["03:00"])
+
+
+class TrainingSchedule(BaseModel):
+    """The tenant's nightly retrain (empty when none is set)."""
+
+    at: str | None = Field(default=None, description="time of day, HH:MM, UTC")
+    next: datetime | None = Field(default=None, description="when the next one is queued")
+
+
 class TrainingJob(BaseModel):
     """A training job: status (queued, running, succeeded, failed, rejected), progress, result."""
 

@@ -29,3 +29,11 @@ class NotFound(KeyError):
 
     def __str__(self) -> str:
         return self.detail
+
+
+class Unavailable(Exception):
+    """Something the request needs is not set up (``setting`` names what to set); nothing was done."""
+
+    def __init__(self, detail: str, setting: str):
+        self.detail, self.setting = detail, setting
+        super().__init__(detail)

@@ -2,6 +2,7 @@
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,6 +40,12 @@ class Settings(BaseSettings):
     customer_ttl_days: int = Field(default=730, ge=1)
     decision_log_max: int = Field(default=100_000, ge=100)
     model_refresh_seconds: float = Field(default=1.0, ge=0.0)
+    # where POST /v1/models/train runs training: a child process of the server ("process"), or a job on
+    # the RQ queue that `suppressor worker` processes take ("queue"; several machines, retried once)
+    training_runner: Literal["process", "queue"] = "process"
+    # the plain Redis that holds the training queue; unset, the store (a Redis Cluster cannot: RQ needs
+    # one server, so set this beside a cluster)
+    queue_url: str | None = None
     models_kept: int = Field(default=3, ge=2)
     # a request body larger than this is refused (413) before it is parsed
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)

@@ -1,5 +1,6 @@
 """deploy/: the Grafana dashboard asks only for metrics the service exports, the compose file wires
-the API to its Redis on the port the image exposes, and the image's base is a build argument."""
+the API to its Redis on the port the image exposes, the image's base is a build argument, and the
+Kubernetes manifests are valid and hang together (probes, Service, autoscaler, a cluster's config)."""
 
 import json
 import re
@@ -61,3 +62,55 @@ def test_the_image_base_is_a_build_argument():
     first_from = lines.index(froms[0])
     assert any(line.startswith("ARG BASE=") for line in lines[:first_from])
     assert all(line.split()[1] == "${BASE}" for line in froms)
+
+
+def manifests() -> dict[tuple[str, str], dict]:
+    """Every object in deploy/k8s by (kind, name)."""
+    docs = [d for f in sorted((DEPLOY / "k8s").glob("*.yaml")) for d in yaml.safe_load_all(f.read_text()) if d]
+    return {(d["kind"], d["metadata"]["name"]): d for d in docs}
+
+
+def test_the_kubernetes_manifests_are_valid_against_the_kubernetes_schema():
+    import kubernetes_validate
+
+    objects = manifests()
+    assert {kind for kind, _ in objects} == {"ConfigMap", "Secret", "Deployment", "Service",
+                                             "HorizontalPodAutoscaler", "PodDisruptionBudget"}
+    for obj in objects.values():  # strict: a misspelt field is an error, not ignored
+        kubernetes_validate.validate(obj, "1.30.0", strict=True)
+
+
+def test_the_api_is_probed_served_and_scaled_and_both_deployments_use_a_cluster_config(monkeypatch):
+    objects = manifests()
+    api = objects["Deployment", "suppressor-api"]
+    labels = api["spec"]["template"]["metadata"]["labels"]
+    [c] = api["spec"]["template"]["spec"]["containers"]
+    port = {p["name"]: p["containerPort"] for p in c["ports"]}
+    assert c["command"][c["command"].index("--port") + 1] == str(port["http"])
+    probes = {name: c[name]["httpGet"] for name in ("startupProbe", "livenessProbe", "readinessProbe")}
+    assert {name: (p["path"], p["port"]) for name, p in probes.items()} == {
+        "startupProbe": ("/healthz", "http"), "livenessProbe": ("/healthz", "http"), "readinessProbe": ("/readyz", "http")}
+    assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
+
+    service = objects["Service", "suppressor-api"]
+    assert service["spec"]["selector"].items() <= labels.items() and service["spec"]["ports"][0]["targetPort"] == "http"
+    hpa = objects["HorizontalPodAutoscaler", "suppressor-api"]["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "suppressor-api"}
+    assert hpa["metrics"][0]["resource"]["name"] == "cpu" and hpa["minReplicas"] >= 2
+    assert objects["PodDisruptionBudget", "suppressor-api"]["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+    [w] = objects["Deployment", "suppressor-worker"]["spec"]["template"]["spec"]["containers"]
+    assert w["command"] == ["suppressor", "worker"] and w["resources"]["requests"]["memory"]
+    for container in (c, w):
+        assert {"configMapRef": {"name": "suppressor"}} in container["envFrom"]
+
+    # the config is what the service reads: valid settings, a cluster store and a plain queue beside it
+    from suppressor.settings import Settings
+
+    for name, value in {**objects["ConfigMap", "suppressor"]["data"],
+                        **objects["Secret", "suppressor"]["stringData"]}.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    assert settings.redis_url.startswith("redis+cluster://") and settings.queue_url.startswith("redis://")
+    assert settings.training_runner == "queue" and settings.ops_token
+    assert settings.workers == int(c["resources"]["requests"]["cpu"])  # one uvicorn worker per requested core

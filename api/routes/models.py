@@ -1,13 +1,15 @@
-"""GET /v1/models, POST /v1/models/train, GET /v1/models/jobs/{id}, POST /v1/models/{v}/activate."""
+"""GET /v1/models, POST /v1/models/train, GET /v1/models/jobs/{id}, GET/PUT/DELETE /v1/models/schedule,
+POST /v1/models/{v}/activate."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
+from suppressor.errors import Conflict
 from suppressor.model import exported as models
 from suppressor.model import jobs
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
-from ..errors import CONFLICT, NOT_FOUND, RESPONSES, ApiError
-from ..responses import Activated, ModelList, TrainingJob, TrainingStarted
+from ..errors import CONFLICT, NOT_FOUND, RESPONSES, ApiError, doc
+from ..responses import Activated, ModelList, ScheduleIn, TrainingJob, TrainingSchedule, TrainingStarted
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[StoreUp], responses=RESPONSES)
 
@@ -20,7 +22,11 @@ def list_models(tenant: TenantDep, store: StoreDep) -> ModelList:
 
 @router.post("/train", status_code=202, responses=CONFLICT)
 def train_model(tenant: TenantDep, store: StoreDep, services: ServicesDep) -> TrainingStarted:
-    """Start training in a child process (LightFM never loads into the server); poll the job."""
+    """Start training: in a child process (LightFM never loads into the server), or, with
+    SUPPRESSOR_TRAINING_RUNNER=queue, as a job for `suppressor worker`; poll the job."""
+    if services.settings.training_runner == "queue":
+        job_id = jobs.enqueue(store, tenant, services.settings.queue_url)  # Conflict -> 409 while one is queued or runs
+        return TrainingStarted(job_id=job_id, poll=f"/v1/models/jobs/{job_id}")
     metrics = services.metrics
 
     def finished(status: str, seconds: float) -> None:
@@ -38,6 +44,32 @@ def get_training_job(job_id: str, tenant: TenantDep, store: StoreDep) -> Trainin
     if found is None:
         raise ApiError(404, "Not found", f"no training job {job_id!r}", "job_id")
     return TrainingJob(**{**found, "job_id": job_id})
+
+
+@router.get("/schedule")
+def get_training_schedule(tenant: TenantDep, store: StoreDep) -> TrainingSchedule:
+    """The tenant's nightly retrain, if any."""
+    return TrainingSchedule(**(jobs.nightly(store, tenant) or {}))
+
+
+@router.put("/schedule", responses={409: doc("training runs in the server's own processes: nothing would run "
+                                             "the schedule (set SUPPRESSOR_TRAINING_RUNNER=queue)")})
+def put_training_schedule(body: ScheduleIn, tenant: TenantDep, store: StoreDep,
+                          services: ServicesDep) -> TrainingSchedule:
+    """Retrain the tenant every night at ``at`` (HH:MM, UTC): `suppressor worker` queues the job then."""
+    if services.settings.training_runner != "queue":
+        raise Conflict("No training queue", "nightly retrains run on the training queue: set "
+                       "SUPPRESSOR_TRAINING_RUNNER=queue and run `suppressor worker`")
+    jobs.schedule(store, tenant, body.at, queue_url=services.settings.queue_url)
+    return TrainingSchedule(**jobs.nightly(store, tenant))
+
+
+@router.delete("/schedule", status_code=204)
+def delete_training_schedule(tenant: TenantDep, store: StoreDep, services: ServicesDep) -> Response:
+    """No more nightly retrains for the tenant."""
+    if jobs.nightly(store, tenant) is not None:
+        jobs.schedule(store, tenant, None, queue_url=services.settings.queue_url)
+    return Response(status_code=204)
 
 
 @router.post("/{version}/activate", responses=NOT_FOUND)

@@ -25,7 +25,7 @@ from suppressor.storage.background import Periodic
 
 log = logging.getLogger(__name__)
 
-SCRIPTS = ("ingest", "decide", "release", "replay", "claim", "household", "substitute", "contacts")
+SCRIPTS = ("ingest", "decide", "release", "replay", "claim", "household", "substitute", "contacts", "release_lock")
 BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
 
 # A retry must never outlive a deadline: none on a timeout; one, at once, when a pooled socket

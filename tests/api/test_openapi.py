@@ -15,6 +15,8 @@ OPERATIONS = {
     ("get", "/v1/holdout"): "holdoutLift", ("post", "/v1/models/train"): "trainModel",
     ("post", "/v1/hooks/{provider}/{hook_id}"): "receiveWebhook", ("post", "/v1/webhooks"): "createWebhook",
     ("get", "/v1/webhooks"): "listWebhooks", ("delete", "/v1/webhooks/{hook_id}"): "deleteWebhook",
+    ("put", "/v1/models/schedule"): "putTrainingSchedule", ("get", "/v1/models/schedule"): "getTrainingSchedule",
+    ("delete", "/v1/models/schedule"): "deleteTrainingSchedule",
 }
 
 
