@@ -51,10 +51,12 @@ def points(emails: list[str], phones: list[str]) -> set[tuple[str, str]]:
     return {("email", e) for e in emails} | {("phone", p) for p in phones}
 
 
-def update(store: Store, tenant: str, customer_id: str, old: set[tuple[str, str]], new: set[tuple[str, str]]) -> None:
-    """Point the index at ``customer_id`` for ``new`` and drop what they held of ``old`` and no longer list."""
+def update(store: Store, tenant: str, customer_id: str, old: set[tuple[str, str]], new: set[tuple[str, str]],
+           take: bool = True) -> None:
+    """Point the index at ``customer_id`` for ``new`` and drop what they held of ``old`` and no longer list;
+    ``take`` False points it only at what nobody holds (a repair must not take an address back)."""
     by_key: dict[str, list] = defaultdict(lambda: [customer_id])
-    for op, pairs in (("-", old - new), ("+", new)):
+    for op, pairs in (("-", old - new), ("+" if take else "?", new)):
         for kind, value in pairs:
             field = _field(kind, value)
             by_key[_key(tenant, field)] += [op, field]

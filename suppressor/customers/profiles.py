@@ -58,9 +58,31 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
                 continue
     store.bulk.sadd(keys.customers_index(tenant), customer_id)  # a tenant key: another slot than the profile's
     _join(store, tenant, customer_id, old_hh.decode() if old_hh else None, body.household_id)
-    contacts.update(store, tenant, customer_id, _points(old_emails, old_phones),
-                    contacts.points(body.emails, body.phones))
+    before, after = _points(old_emails, old_phones), contacts.points(body.emails, body.phones)
+    contacts.update(store, tenant, customer_id, before, after)
+    _agree(store, tenant, customer_id, after)
     return _out(customer_id, mapping, n_events, model, vec)
+
+
+def _agree(store: Store, tenant: str, customer_id: str, ours: set[tuple[str, str]]) -> None:
+    """Make the contact index agree with the profile as it stands, until it stands still.
+
+    The index lives on other slots than the profile, so it is updated after the profile's transaction,
+    from the points that transaction read: a concurrent PUT of the same customer can update it after us
+    from older points (seen: an address the final profile dropped still found the customer). Whatever
+    each PUT does last is checked against a profile that did not change meanwhile, so the last one
+    leaves the index as the last profile says."""
+    pkey, touched = keys.profile(tenant, customer_id), set(ours)
+    standing = _points(*store.bulk.hmget(pkey, "emails", "phones"))
+    while True:
+        if standing != ours or touched != ours:
+            # drop what we may have pointed here and it no longer lists; point what it lists that nobody holds
+            contacts.update(store, tenant, customer_id, touched - standing, standing, take=False)
+            touched |= standing
+        again = _points(*store.bulk.hmget(pkey, "emails", "phones"))
+        if again == standing:
+            return
+        standing = again
 
 
 def reconsent(store: Store, tenant: str, customer_id: str, channel: str, at_ms: int) -> bool:

@@ -49,3 +49,19 @@ def test_tenants_have_their_own_index_and_erasure_forgets_the_addresses(store):
     assert contacts.find(store, "acme", [("email", "ann@example.com")]) == {}
     assert contacts.find(store, "globex", [("email", "ann@example.com")]) == {("email", "ann@example.com"): "g-9"}
     assert not any(b"ann@example.com" in k for k in store.bulk.keys("*"))  # addresses only as digests
+
+
+def test_concurrent_puts_of_one_customer_leave_the_index_as_the_profile_stands(store):
+    # each PUT updates the index after its profile write, from the points it read: two at once could
+    # leave an address the final profile dropped, or drop one it lists
+    from concurrent.futures import ThreadPoolExecutor
+
+    lists = [[f"{x}{n}@example.com"] for x in "abcdef" for n in range(2)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        for round_ in range(300):
+            mine = [[e.replace("@", f"+{round_}@") for e in emails] for emails in lists[round_ % 3::3][:4]]
+            list(pool.map(lambda emails: put(store, "c-1", emails=emails), mine))
+            listed = set(profiles.get(store, "acme", "c-1", None).emails)
+            every = [("email", e) for emails in mine for e in emails]
+            held = {point[1] for point in contacts.find(store, "acme", every)}
+            assert held == listed, (round_, held, listed)
