@@ -13,6 +13,7 @@ customers, because their vectors live in Redis.
 from __future__ import annotations
 
 import argparse
+import gc
 import http.client
 import json
 import os
@@ -128,6 +129,22 @@ def main() -> None:
             t = time.time()
             n = load(store, args.customers, args.per_customer)
             print(f"loaded {n:,} interactions ({args.customers:,} customers) through ingestion in {time.time() - t:.0f} s", flush=True)
+            # the read phase side by side: Python's cyclic collector running (as before), then paused (as
+            # train_tenant now does); each read's result is dropped before the next
+            from suppressor.training import dataset as ds_mod
+            from suppressor.training.fit import collector_paused
+
+            gc.collect()
+            t = time.time()
+            ds_mod.read(store, "bench")
+            running = time.time() - t
+            gc.collect()
+            with collector_paused():
+                t = time.time()
+                ds_mod.read(store, "bench")
+                paused = time.time() - t
+            print(f"reading the events: {running:.1f} s with the collector running, {paused:.1f} s paused "
+                  f"({running / paused:.2f}x, same run)", flush=True)
             marks = [time.time()]
             phases = []
 

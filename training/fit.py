@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -119,9 +121,30 @@ def evaluate_holdout(ds: Dataset, uf, itf, cfg: TrainConfig, progress) -> tuple[
     return {"a": a, "b": b, "source": "holdout"}, metrics, m, False
 
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a while (refcounting still frees nearly everything).
+
+    Reading a tenant builds millions of event dicts that all stay alive; each full collection walks all
+    of them again, which made the collector half of the read phase (bench/train_speed.py)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def train_tenant(store: Store, tenant: str, cfg: TrainConfig | None = None,
                  progress: Callable[[str], None] | None = None) -> ExportedModel:
     """Read the tenant's behavior, fit, evaluate, export as a new version and activate it."""
+    with collector_paused():
+        return _train(store, tenant, cfg, progress)
+
+
+def _train(store: Store, tenant: str, cfg: TrainConfig | None,
+           progress: Callable[[str], None] | None) -> ExportedModel:
     cfg = cfg or TrainConfig()
     progress = progress or (lambda msg: log.info("%s: %s", tenant, msg))
     t0 = time.time()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import functools
 import logging
 import os
 import subprocess
@@ -313,13 +314,25 @@ class _AsyncNodes(redis.asyncio.cluster.NodesManager):
             raise redis.ConnectionError(str(exc)) from exc
 
 
-class _AsyncConnection(redis.asyncio.Connection):
-    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        try:
-            await super().send_packed_command(command, check_health)
-        except (AttributeError, TypeError, RuntimeError) as exc:  # RuntimeError: uvloop's "handler is closed"
-            await self.disconnect(nowait=True)
-            raise redis.ConnectionError(f"the connection closed while writing ({exc})") from exc
+@functools.cache
+def _checked_writes(base: type) -> type:
+    """``base`` (a plain or TLS asyncio connection class) whose writes report a closed connection as
+    redis.ConnectionError."""
+    if getattr(base, "checks_writes", False):
+        return base
+
+    class Checked(base):  # type: ignore[valid-type, misc]
+        checks_writes = True
+
+        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+            try:
+                await super().send_packed_command(command, check_health)
+            except (AttributeError, TypeError, RuntimeError) as exc:  # RuntimeError: uvloop's "handler is closed"
+                await self.disconnect(nowait=True)
+                raise redis.ConnectionError(f"the connection closed while writing ({exc})") from exc
+
+    Checked.__name__ = f"Checked{base.__name__}"
+    return Checked
 
 
 def _harden(client: Any) -> Any:
@@ -334,9 +347,10 @@ def _harden(client: Any) -> Any:
     manager = client.nodes_manager
     if isinstance(manager, redis.asyncio.cluster.NodesManager):
         manager.__class__ = _AsyncNodes
-        manager.connection_kwargs["connection_class"] = _AsyncConnection
+        kwargs = manager.connection_kwargs
+        kwargs["connection_class"] = _checked_writes(kwargs.get("connection_class", redis.asyncio.Connection))
         for node in (*client.startup_nodes, *manager.startup_nodes.values()):
-            node.connection_class = _AsyncConnection
+            node.connection_class = _checked_writes(node.connection_class)
     else:
         manager.__class__ = _Nodes
     return client
