@@ -70,7 +70,11 @@ def build(ids: list[str], attrs: list[dict], events: list[list[dict]], rules: La
     item_index: dict[str, int] = {}
     item_sigs: list[Signature] = []
     users, items, labels, weights, tss = [], [], [], [], []
-    all_ts = [epoch(e["ts"]) for evs in events for e in evs]
+    all_ts = []
+    for evs in events:
+        for e in evs:
+            e["_t"] = t = epoch(e["ts"])  # parsed once here, read again by label()
+            all_ts.append(t)
     now = max(all_ts) if all_ts else 0.0
     n_events = len(all_ts)
     for u, evs in enumerate(events):

@@ -91,7 +91,7 @@ YEAR_S = 365.25 * 86400
 
 def epoch(ts: str) -> float:
     """ISO-8601 text -> seconds since the epoch."""
-    return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(ts).timestamp()  # Python 3.11+ reads a trailing "Z"
 
 
 def _when(value: Any) -> float | None:

@@ -36,7 +36,7 @@ def group_by_message(evs: list[dict]) -> dict[str, tuple[Signature, list[dict]]]
 def label(evs: list[dict], rules: LabelRules, now: float) -> tuple[float, float, float] | None:
     """(+1/-1, weight, latest time) for one customer's events about one message, or None."""
     ws = [rules.weights.get(e["type"], 0.0) for e in evs]
-    t = max(epoch(e["ts"]) for e in evs)
+    t = max(e.get("_t") or epoch(e["ts"]) for e in evs)  # "_t": the time training parsed once
     decay = 0.5 ** (max(now - t, 0.0) / 86400 / rules.half_life_days)
     worst, best = min(ws), max(ws)
     if worst <= -2.0:  # unsubscribed / complained outweighs any engagement before it
