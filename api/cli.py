@@ -26,12 +26,14 @@ def _serve(args: argparse.Namespace) -> int:
     from .metrics import share_across_workers
 
     share_across_workers(settings)  # before any worker imports prometheus_client
-    store = Store(settings)  # the embedded server starts once, here; every worker attaches to it
+    # the embedded server starts once, here, and every worker attaches to it (a real Redis needs nothing)
+    store = Store(settings) if not settings.redis_url else None
     try:
         # each worker process builds its own app (and its own caches, all keyed by tenant) from the environment
         uvicorn.run("suppressor.api.app:create_app", factory=True, workers=workers, **common)
     finally:
-        store.close()
+        if store is not None:
+            store.close()
     return 0
 
 

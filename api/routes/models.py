@@ -60,8 +60,7 @@ def put_training_schedule(body: ScheduleIn, tenant: TenantDep, store: StoreDep,
     if services.settings.training_runner != "queue":
         raise Conflict("No training queue", "nightly retrains run on the training queue: set "
                        "SUPPRESSOR_TRAINING_RUNNER=queue and run `suppressor worker`")
-    jobs.schedule(store, tenant, body.at, queue_url=services.settings.queue_url)
-    return TrainingSchedule(**jobs.nightly(store, tenant))
+    return TrainingSchedule(at=body.at, next=jobs.schedule(store, tenant, body.at, queue_url=services.settings.queue_url))
 
 
 @router.delete("/schedule", status_code=204)

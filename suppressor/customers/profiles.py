@@ -74,11 +74,12 @@ def _agree(store: Store, tenant: str, customer_id: str, ours: set[tuple[str, str
     leaves the index as the last profile says."""
     pkey, touched = keys.profile(tenant, customer_id), set(ours)
     standing = _points(*store.bulk.hmget(pkey, "emails", "phones"))
+    if standing == ours:
+        return  # our own update, the last to touch the index, was made from what stands
     while True:
-        if standing != ours or touched != ours:
-            # drop what we may have pointed here and it no longer lists; point what it lists that nobody holds
-            contacts.update(store, tenant, customer_id, touched - standing, standing, take=False)
-            touched |= standing
+        # drop what we may have pointed here and it no longer lists; point what it lists that nobody holds
+        contacts.update(store, tenant, customer_id, touched - standing, standing, take=False)
+        touched |= standing
         again = _points(*store.bulk.hmget(pkey, "emails", "phones"))
         if again == standing:
             return

@@ -85,12 +85,13 @@ def enqueue(store: Store, tenant: str, queue_url: str | None = None) -> str:
     Conflict while another training of the tenant is queued or runs."""
     from rq import Queue, Retry
 
+    queue = Queue(QUEUE, connection=queue_connection(store, store.bulk_timeout, queue_url))  # none: nothing taken
     job_id = create(store, tenant)
     if job_id is None:
         raise Conflict("Training already running", "a training job for this tenant is queued or running")
     try:
         # by name: the core never imports training (nor LightFM); the worker's job process does
-        Queue(QUEUE, connection=queue_connection(store, store.bulk_timeout, queue_url)).enqueue(
+        queue.enqueue(
             "suppressor.training.worker.train", tenant, job_id, job_id=job_id, retry=Retry(max=1),
             job_timeout=LOCK_SECONDS, result_ttl=JOB_TTL, failure_ttl=JOB_TTL)
     except redis.RedisError as exc:

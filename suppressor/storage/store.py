@@ -423,10 +423,11 @@ def _by_node(client: redis.cluster.RedisCluster, sha: str, calls: list[tuple[lis
     return got
 
 
-def _sort_answers(out: list, todo: list[int], got: list) -> list[tuple[int, Exception]]:
-    """Place each answer at its call's index; the calls refused before running, with why; raise any
-    other error (a script's own error, as a pipeline would)."""
-    refused = []
+def _settle(out: list, todo: list[int], got: list, limit: float) -> tuple[list[int], bool]:
+    """Place each answer at its call's index and raise any other error (a script's own, as a pipeline
+    would); the calls a node refused before running them, to send again, and whether the script must be
+    loaded first. Past ``limit`` (monotonic seconds) a refusal is raised instead."""
+    refused: list[tuple[int, Exception]] = []
     for i, answer in zip(todo, got):
         if isinstance(answer, _REFUSED):
             refused.append((i, answer))
@@ -434,11 +435,9 @@ def _sort_answers(out: list, todo: list[int], got: list) -> list[tuple[int, Exce
             raise answer
         else:
             out[i] = answer
-    return refused
-
-
-def _no_script(refused: list[tuple[int, Exception]]) -> bool:
-    return any(isinstance(e, redis.exceptions.NoScriptError) for _, e in refused)
+    if refused and time.monotonic() > limit:
+        raise refused[0][1]
+    return [i for i, _ in refused], any(isinstance(e, redis.exceptions.NoScriptError) for _, e in refused)
 
 
 def run_scripts(store: Store, name: str, calls: list[tuple[list[str], list]], *, hot: bool = True) -> list:
@@ -458,14 +457,11 @@ def run_scripts(store: Store, name: str, calls: list[tuple[list[str], list]], *,
         else:
             got = _pipeline_calls(client, script.sha, subset).execute(raise_on_error=False)
         first = False
-        refused = _sort_answers(out, todo, got)
-        if refused and time.monotonic() > limit:
-            raise refused[0][1]
-        if _no_script(refused):
+        todo, load = _settle(out, todo, got, limit)
+        if load:
             client.script_load(script.script)  # the server restarted or flushed its script cache
-        elif refused:
+        elif todo:
             time.sleep(0.02)
-        todo = [i for i, _ in refused]
     store.answered_at = time.monotonic()  # an answer is as good as a ping: the store is alive
     return out
 
@@ -478,13 +474,10 @@ async def arun_scripts(store: Store, client: redis.asyncio.Redis, name: str, cal
     todo = list(range(len(calls)))
     while todo:
         got = await _pipeline_calls(client, script.sha, [calls[i] for i in todo]).execute(raise_on_error=False)
-        refused = _sort_answers(out, todo, got)
-        if refused and time.monotonic() > limit:
-            raise refused[0][1]
-        if _no_script(refused):
+        todo, load = _settle(out, todo, got, limit)
+        if load:
             await client.script_load(script.script)
-        elif refused:
+        elif todo:
             await asyncio.sleep(0.02)
-        todo = [i for i, _ in refused]
     store.answered_at = time.monotonic()
     return out

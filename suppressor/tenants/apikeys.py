@@ -91,8 +91,10 @@ def revoke(store: Store, key_or_id: str) -> bool:
     for digest, raw in store.bulk.hgetall(keys.API_KEYS).items():
         d = digest.decode()
         if KeyRecord.parse(raw, d).key_id == key_or_id or d == _digest(key_or_id):
-            store.bulk.hdel(keys.API_KEYS, digest)  # refused from here on
-            store.bulk.hdel(keys.API_KEYS_USED, KeyRecord.parse(raw, d).key_id)  # another slot: its own call
+            pipe = store.bulk.pipeline(transaction=False)  # two slots: no transaction, one round trip
+            pipe.hdel(keys.API_KEYS, digest)  # refused from here on
+            pipe.hdel(keys.API_KEYS_USED, KeyRecord.parse(raw, d).key_id)
+            pipe.execute()
             return True
     return False
 

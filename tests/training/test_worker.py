@@ -20,9 +20,12 @@ from rq.registry import ScheduledJobRegistry
 from suppressor.api.app import create_app
 from suppressor.model import exported as models
 from suppressor.model import jobs
+from suppressor.settings import Settings
+from suppressor.storage.store import Store
 from suppressor.tenants import apikeys
+from tests import cluster
 from tests.factories import auth, fan_events, ingest
-from tests.faults import ROOT, RedisServer, env_for, redis_server_or_skip
+from tests.faults import ROOT, RedisServer, env_for, free_port, redis_server_or_skip
 
 ENDED = ("succeeded", "failed", "rejected")
 
@@ -128,9 +131,41 @@ def test_a_nightly_retrain_is_scheduled_moved_run_and_cancelled(queued, store, q
     after = datetime.fromisoformat(qclient.get("/v1/models/schedule", headers=auth(key)).json()["next"])
     assert after == planned + timedelta(days=1)  # the night after the one it ran for
 
+    other = apikeys.create_key(store, "globex")  # another tenant's schedule at the same time of night
+    assert qclient.put("/v1/models/schedule", json={"at": "04:30"}, headers=auth(other)).status_code == 200
     assert qclient.delete("/v1/models/schedule", headers=auth(key)).status_code == 204
+    [theirs] = scheduled.get_job_ids()  # acme's cancel took only acme's
+    assert theirs != tomorrow and "globex" in theirs
+    assert qclient.get("/v1/models/schedule", headers=auth(other)).json()["at"] == "04:30"
+    assert qclient.delete("/v1/models/schedule", headers=auth(other)).status_code == 204
     assert scheduled.get_job_ids() == []
     assert qclient.get("/v1/models/schedule", headers=auth(key)).json() == {"at": None, "next": None}
+
+
+def test_a_queue_that_does_not_answer_is_a_503_and_holds_no_lock(settings, store):
+    dead = settings.model_copy(update={"training_runner": "queue", "queue_url": f"redis://127.0.0.1:{free_port()}/0"})
+    key = apikeys.create_key(store, "acme")
+    with TestClient(create_app(dead, store)) as c:
+        for _ in range(2):  # the second is not a 409: the first left no lock behind
+            r = c.post("/v1/models/train", headers=auth(key))
+            assert r.status_code == 503 and r.headers["retry-after"], r.text
+    assert store.bulk.get(jobs.lock_key("acme")) is None
+
+
+def test_beside_a_cluster_without_a_queue_url_training_is_a_503_naming_the_setting(tmp_path):
+    redis_server_or_skip()
+    nodes = cluster.start(tmp_path / "cluster", cluster.free_ports(3))
+    settings = Settings(redis_url=nodes.url, data_dir=tmp_path / "data", training_runner="queue")
+    st = Store(settings)
+    try:
+        key = apikeys.create_key(st, "acme")
+        with TestClient(create_app(settings, st)) as c:
+            r = c.post("/v1/models/train", headers=auth(key))
+        assert r.status_code == 503 and r.json()["errors"][0]["field"] == "SUPPRESSOR_QUEUE_URL"
+        assert st.bulk.get(jobs.lock_key("acme")) is None  # nothing taken: a queue set later works at once
+    finally:
+        st.close()
+        nodes.stop()
 
 
 def test_without_the_queue_a_schedule_is_refused_in_words(client, key):
