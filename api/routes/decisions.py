@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import ValidationError
 
 from suppressor.decisions import log as decision_log
@@ -18,11 +18,12 @@ from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, Deci
 from suppressor.errors import Refused
 from suppressor.policy.reasons import blocking
 
+from ..bodies import ParsedBodyRoute, json_answer
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import NOT_FOUND, RESPONSES, ApiError, field_path
 from ..responses import DecisionLogPage, Released
 
-router = APIRouter(prefix="/v1", tags=["decisions"], responses=RESPONSES)
+router = APIRouter(prefix="/v1", tags=["decisions"], responses=RESPONSES, route_class=ParsedBodyRoute)
 BLOCKING = blocking()  # the codes that stop or delay a send: an exclusion row names the first of them
 
 
@@ -40,8 +41,12 @@ def _count(services, results: list[Decision]) -> None:
 
 
 @router.post("/decisions", response_model=Decision)
-async def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep, request: Request) -> Decision:
+async def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep, request: Request) -> Response:
     """One pre-send verdict."""
+    return json_answer(await _decide(req, tenant, services, request))
+
+
+async def _decide(req: DecisionRequest, tenant: str, services, request: Request) -> Decision:
     t0 = request.scope.get("arrived") or time.monotonic()
     try:
         [result] = await services.decider.adecide(tenant, [req], services.ahot, services.abulk, started=t0)
@@ -99,7 +104,7 @@ async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Reque
         body["channels"] = channels
     try:
         req = DecisionRequest.model_validate(body)
-        result = await decide(req, tenant, services, request)
+        result = await _decide(req, tenant, services, request)
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("query", *_query_name(field_path(e["loc"])).split("."))}
                                       for e in exc.errors()]) from None
@@ -107,15 +112,15 @@ async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Reque
         exc.errors = [(_query_name(where), why) for where, why in exc.errors]
         raise
     if non_send_status != 200 and result.action.value not in ("send", "reroute"):
-        return JSONResponse(result.model_dump(mode="json"), status_code=non_send_status)
-    return result
+        return json_answer(result, non_send_status)
+    return json_answer(result)
 
 
 @router.post("/decisions:batch", response_model=DecisionBatchResult)
 async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep,
-                       request: Request) -> DecisionBatchResult:
+                       request: Request) -> Response:
     """Many verdicts in one call, in request order."""
-    return DecisionBatchResult(results=await _batch(batch, tenant, services, request))
+    return json_answer(DecisionBatchResult(results=await _batch(batch, tenant, services, request)))
 
 
 async def _batch(batch: DecisionBatch, tenant: str, services, request: Request) -> list[Decision]:

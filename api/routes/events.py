@@ -6,10 +6,12 @@ from suppressor.customers import events
 from suppressor.domain import EventBatch, IngestResult
 from suppressor.policy.document import check_channels, check_currency
 
+from ..bodies import ParsedBodyRoute
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import RESPONSES, ApiError
 
-router = APIRouter(prefix="/v1", tags=["events"], dependencies=[StoreUp], responses=RESPONSES)
+router = APIRouter(prefix="/v1", tags=["events"], dependencies=[StoreUp], responses=RESPONSES,
+                   route_class=ParsedBodyRoute)
 
 
 @router.post("/events", response_model=IngestResult)

@@ -12,7 +12,9 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
+import orjson
 import redis
 import redis.asyncio
 
@@ -146,7 +148,7 @@ class Decider:
         self.store = store
         self.states = states
         self.log = decision_log
-        self._static: dict[tuple, str] = {}
+        self._static: dict[tuple, Any] = {}
         self._warned_at: dict[str, float] = {}
 
     def decide(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> list[Decision]:
@@ -247,11 +249,11 @@ class Decider:
         if static is None:
             if len(self._static) > 1000:
                 self._static.clear()
-            static = self._static[skey] = static_params(policy, model)
+            static = self._static[skey] = static_params(policy, model).encode()
         dynamic = request_params(req, did, now_ms)
         dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["policy_version"] = state.policy.version
-        args: list = ["{" + static + "," + json.dumps(dynamic)[1:], *channel_args(req, model, policy.declared_channels)]
+        args: list = [b"{" + static + b"," + orjson.dumps(dynamic)[1:], *channel_args(req, model, policy.declared_channels)]
         return keys.decision_keys(tenant, req.customer_id), args
 
     @staticmethod
@@ -260,7 +262,7 @@ class Decider:
         for i, (res, user, replayed, *customer) in enumerate(raw):
             if customer:  # a substitute is needed: what it is chosen by
                 batch.customers[i] = content.Customer.stored(*customer)
-            out.append((json.loads(res), user, bool(replayed)))
+            out.append((orjson.loads(res), user, bool(replayed)))
         return out
 
     def _household_asks(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[tuple[int, tuple]]:

@@ -1,11 +1,13 @@
 """The embedded store persists: a restart keeps customers, events and the active model."""
 
 
+import asyncio
+
 from suppressor.customers import events, profiles
 from suppressor.domain import CustomerIn, Event
 from suppressor.model import exported as models
 from suppressor.settings import Settings
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, arun_scripts
 from suppressor.tenants import apikeys
 from tests.factories import iso, tiny_model
 
@@ -35,3 +37,28 @@ def test_embedded_restart_keeps_customers_events_and_active_model(tmp_path):
 
 def test_ping(store):
     assert store.ping()
+
+
+def test_a_pipeline_cut_short_by_its_deadline_leaves_no_stray_replies(store):
+    """A batch cancelled mid-answer (its deadline) must not hand its unread replies to the next call
+    on the same pooled connection: each call gets its own answers, in order."""
+    store.scripts["echo"] = store.hot.register_script("return ARGV[1]")
+    hot, bulk = store.async_clients()  # a fresh pool hands the connection just released out again
+
+    async def run() -> list:
+        answers = []
+        for round_ in range(5):
+            calls = [([f"k{round_}-{i}"], [f"{round_}-{i}"]) for i in range(20_000)]
+            try:
+                await asyncio.wait_for(arun_scripts(store, hot, "echo", calls), 0.002 * (round_ + 1))
+            except asyncio.TimeoutError:
+                pass
+            answers.append(await arun_scripts(store, hot, "echo", [(["a"], ["a"]), (["b"], ["b"]), (["c"], ["c"])]))
+        await hot.aclose()
+        await bulk.aclose()
+        return answers
+
+    try:
+        assert asyncio.run(run()) == [[b"a", b"b", b"c"]] * 5
+    finally:
+        del store.scripts["echo"]
