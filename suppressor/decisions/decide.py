@@ -69,18 +69,33 @@ def in_holdout(tenant: str, customer_id: str, fraction: float) -> bool:
     return int.from_bytes(h, "big") / 2**64 < fraction
 
 
-def static_params(policy: Policy, model: ExportedModel | None) -> str:
-    """The decide script's parameters fixed by a policy and a model, as a JSON body fragment:
-    the model's ``model`` (version, '' for none), ``dim``, ``cal_a``/``cal_b`` (Platt calibration),
-    then the policy's own (``Policy.script_params``)."""
-    body = {
+# the policy's parameter groups the live script decodes only when a rule reads them (= LAZY in lua/decide.lua)
+LAZY = ("caps", "fatigue", "balance", "offers", "learned", "quiet", "lifecycle", "stage_thresholds", "by_stage")
+
+
+def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
+    return {
         "model": model.version if model else "",
         "dim": model.dim if model else 0,
         "cal_a": model.calibration["a"] if model else 1.0,
         "cal_b": model.calibration["b"] if model else 0.0,
         **policy.script_params(),
     }
-    return json.dumps(body)[1:-1]
+
+
+def static_params(policy: Policy, model: ExportedModel | None) -> str:
+    """The decide script's parameters fixed by a policy and a model, as a JSON body fragment:
+    the model's ``model`` (version, '' for none), ``dim``, ``cal_a``/``cal_b`` (Platt calibration),
+    then the policy's own (``Policy.script_params``)."""
+    return json.dumps(_static_body(policy, model))[1:-1]
+
+
+def static_args(policy: Policy, model: ExportedModel | None) -> tuple[bytes, list[bytes]]:
+    """``static_params`` as the live script takes them: the JSON fragment without the ``LAZY`` groups,
+    and each group as its own JSON text, in ``LAZY`` order."""
+    body = _static_body(policy, model)
+    groups = [orjson.dumps(body.pop(name)) for name in LAZY]
+    return orjson.dumps(body)[1:-1], groups
 
 
 def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
@@ -249,11 +264,13 @@ class Decider:
         if static is None:
             if len(self._static) > 1000:
                 self._static.clear()
-            static = self._static[skey] = static_params(policy, model).encode()
+            static = self._static[skey] = static_args(policy, model)
+        core, groups = static
         dynamic = request_params(req, did, now_ms)
         dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["policy_version"] = state.policy.version
-        args: list = [b"{" + static + b"," + orjson.dumps(dynamic)[1:], *channel_args(req, model, policy.declared_channels)]
+        args: list = [b"{" + core + b"," + orjson.dumps(dynamic)[1:], *groups,
+                      *channel_args(req, model, policy.declared_channels)]
         return keys.decision_keys(tenant, req.customer_id), args
 
     @staticmethod

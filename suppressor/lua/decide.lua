@@ -3,6 +3,7 @@
 --       8 standing verdicts (message_id -> verdict JSON), 9 their expiry (message_id by ms)
 -- ARGV[1]: the parameters, as JSON (a replay hands them over as a table): named and documented in
 --   suppressor/decisions/decide.py (`static_params` for the policy and model, `request_params` per call);
+--   live, the larger policy groups named in LAZY come apart, as ARGV[2 .. 1 + #LAZY] (JSON each);
 --   then pairs: candidate channel, packed float32 item vector for it ('' = unknown to the model)
 -- Returns { JSON verdict, packed user vector when a substitute is needed (else ''), 1 if the verdict
 -- is one given earlier for this message (asked again while it stands: nothing recorded) else 0 },
@@ -12,7 +13,22 @@
 -- The rules are the local functions `rule_*` below, run in the order of RULES. Each reads the
 -- verdict under way (D) and may add reasons (`fire`), suppress (`stop`) or defer (`defer_to`).
 -- Every reason code a rule fires is listed in suppressor/policy/reasons.py (a test keeps both in step).
-local P = type(ARGV[1]) == 'table' and ARGV[1] or cjson.decode(ARGV[1])
+-- decoding JSON is the costliest step of a call (~27 us for a whole policy): a group is decoded
+-- when a rule first reads it, and most verdicts end before most rules run (= decide.LAZY)
+local LAZY = { 'caps', 'fatigue', 'balance', 'offers', 'learned', 'quiet', 'lifecycle', 'stage_thresholds', 'by_stage' }
+local P, first_pair = ARGV[1], 2
+if type(P) ~= 'table' then
+  P, first_pair = cjson.decode(ARGV[1]), 2 + #LAZY
+  local texts = {}
+  for n, name in ipairs(LAZY) do texts[name] = ARGV[1 + n] end
+  setmetatable(P, { __index = function(t, k)
+    local text = texts[k]
+    if text == nil then return nil end
+    local v = cjson.decode(text)
+    rawset(t, k, v)
+    return v
+  end })
+end
 local now, dim = P.now, P.dim
 local requested, kind = P.channel, P.kind
 
@@ -51,7 +67,7 @@ local svc_due, veh_born = tonumber(prof[7]), tonumber(prof[8])  -- the vehicles'
 -- (a replay hands the same table to every decision)
 local S = stage and P.by_stage[stage]
 if S then
-  local Q = {}
+  local Q = setmetatable({}, getmetatable(P))  -- groups not read yet still decode on demand
   for k, v in pairs(P) do Q[k] = v end
   for k, v in pairs(S) do Q[k] = v end
   P = Q
@@ -74,7 +90,7 @@ local fmt = '<' .. string.rep('f', dim + 1)
 local user_raw = (P.model ~= '') and redis.call('HGET', KEYS[2], P.model) or false
 local user = user_raw and { struct.unpack(fmt, user_raw) } or nil
 local scores, candidates, items = {}, {}, {}
-for i = 2, #ARGV, 2 do
+for i = first_pair, #ARGV, 2 do
   candidates[#candidates + 1] = ARGV[i]
   items[ARGV[i]] = ARGV[i + 1]
 end

@@ -1,5 +1,6 @@
 """Each policy rule against a real Redis, with a fixed clock: the verdict and the number that decided it."""
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 
@@ -512,3 +513,19 @@ def test_substitute_is_the_value_content_the_customer_likes_best(store, decider,
     d = one(decider, req(cid="emailer-0", kind="sales"))
     assert d.action == "suppress" and codes(d)[-1] == "sales_balance"
     assert d.substitute["content_id"] == "yankees-clinic" and d.substitute["score"] > 0
+
+
+def test_the_groups_decoded_on_demand_are_the_same_in_python_and_lua():
+    import re
+
+    from suppressor.decisions.decide import LAZY, static_args, static_params
+    from suppressor.storage.store import script_source
+
+    lua = re.search(r"local LAZY = \{([^}]*)\}", script_source("decide")).group(1)
+    assert tuple(re.findall(r"'([a-z_]+)'", lua)) == LAZY
+    pol = policy.Policy(stages={"ready": {"relevance_threshold": 0.5}}, caps=[{"channel": "sms", "max": 1, "window": "1d"}])
+    core, groups = static_args(pol, None)
+    whole = json.loads("{" + static_params(pol, None) + "}")
+    # every group is a real value (JSON null would reach Lua as a truthy cjson.null), and nothing is lost
+    assert {**json.loads(b"{" + core + b"}"), **{n: json.loads(g) for n, g in zip(LAZY, groups)}} == whole
+    assert all(whole[name] is not None for name in LAZY)
