@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import time
+from collections import Counter
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -28,16 +29,21 @@ BLOCKING = blocking()  # the codes that stop or delay a send: an exclusion row n
 
 
 def _count(services, results: list[Decision]) -> None:
+    replays, dry, given, codes = 0, Counter(), Counter(), Counter()  # one increment per label, not per decision
     for d in results:
         if d.replayed:  # the same verdict again: counted once, where it was given
-            services.metrics.replays.inc()
-            continue
-        if d.dry_run:  # a question, not a verdict given: apart, so the dashboards count real sends
-            services.metrics.dry_runs.labels(d.action.value).inc()
-            continue
-        services.metrics.decisions.labels(d.action.value).inc()
-        for r in d.reasons:
-            services.metrics.reasons.labels(r.code).inc()
+            replays += 1
+        elif d.dry_run:  # a question, not a verdict given: apart, so the dashboards count real sends
+            dry[d.action.value] += 1
+        else:
+            given[d.action.value] += 1
+            codes.update(r.code for r in d.reasons)
+    m = services.metrics
+    if replays:
+        m.replays.inc(replays)
+    for counter, counts in ((m.dry_runs, dry), (m.decisions, given), (m.reasons, codes)):
+        for label, n in counts.items():
+            counter.labels(label).inc(n)
 
 
 @router.post("/decisions", response_model=Decision)

@@ -41,12 +41,10 @@ def _offer(key: bytes, raw: bytes, holder: str | None, household: str | None) ->
             "_until": o["until"], "_at": o["at"]}
 
 
-def remember(pipe, tenant: str, customer_id: str, record: str, ttl: int) -> None:
-    """Queue on ``pipe`` one decision record in the customer's own recent list (newest first, capped)."""
+def remember(tenant: str, customer_id: str, record: str, ttl: int) -> list[tuple]:
+    """The commands that put one decision record in the customer's own recent list (newest first, capped)."""
     key = keys.recent_decisions(tenant, customer_id)
-    pipe.lpush(key, record)
-    pipe.ltrim(key, 0, RECENT_DECISIONS - 1)
-    pipe.expire(key, ttl)
+    return [("LPUSH", key, record), ("LTRIM", key, 0, RECENT_DECISIONS - 1), ("EXPIRE", key, ttl)]
 
 
 def recent_decisions(store: Store, tenant: str, customer_id: str, limit: int = 50) -> list[dict]:

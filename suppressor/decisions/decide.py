@@ -12,19 +12,19 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Callable
 
 import orjson
 import redis
 import redis.asyncio
 
 from suppressor.decisions.log import DecisionLog
-from suppressor.domain import Action, Decision, DecisionRequest, Kind, Offer, Reason, Signature
+from suppressor.domain import Action, Decision, DecisionRequest, Kind, Offer, Signature
 from suppressor.model.exported import ExportedModel, unpack
 from suppressor.policy import content, reasons
 from suppressor.policy.document import Policy, check_channels, check_terms
 from suppressor.storage import keys
-from suppressor.storage.store import Store, arun_scripts, run_scripts
+from suppressor.storage.store import Store, arun_scripts, astream_scripts, run_scripts
 from suppressor.tenants.state import TenantState, TenantStateCache
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 # Up to this many requests a call is "small": it gets the decision deadline and stays on the
 # event loop; bigger batches use the bulk client and run their Python work in a thread.
 SMALL = 100
+PART = 500  # a big batch goes to Redis in parts of this many, so Python and Redis work side by side
 
 _PROCESS = os.urandom(6).hex()
 _COUNTER = itertools.count()
@@ -123,10 +124,18 @@ def offer_params(offer: Offer) -> dict:
     return out
 
 
-def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: list[str]) -> list:
+def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: list[str],
+                 memo: dict | None = None) -> list:
     """The script's trailing arguments: each candidate channel (the requested one, then the caller's
-    or the tenant's declared ones) with its packed item vector."""
+    or the tenant's declared ones) with its packed item vector. ``memo`` (one batch, one model and
+    policy) keeps them per message shape: a campaign's batch asks about a few messages many times."""
     msg = req.message
+    if memo is not None:
+        shape = (msg.channel, msg.kind, tuple(msg.topics), None if req.channels is None else tuple(req.channels))
+        hit = memo.get(shape)
+        if hit is None:
+            hit = memo[shape] = channel_args(req, model, declared)
+        return hit
     candidates = [msg.channel]
     for ch in req.channels if req.channels is not None else declared:
         if ch not in candidates:
@@ -154,6 +163,11 @@ class _Batch:
     # by request index, when a substitute is needed: the customer it is chosen for
     customers: dict[int, content.Customer] = field(default_factory=dict)
     remember: list[tuple[list[str], list]] = field(default_factory=list)  # substitutes offered (rotation)
+
+    def part(self, start: int, stop: int) -> "_Batch":
+        """Requests ``start`` to ``stop`` as a batch of their own (their calls not made yet)."""
+        return _Batch(self.tenant, self.requests[start:stop], self.state, self.policies[start:stop], self.now,
+                      self.ids[start:stop], [])
 
 
 class Decider:
@@ -207,15 +221,25 @@ class Decider:
         # known down, or the tenant's policy never read: answer now, and never with a made-up policy
         if not self.store.up or not state.loaded:
             return self._degraded(self._prepare(state, tenant, requests, calls=False), StoreDown())
-        # a big batch's Python work goes to a thread so single decisions keep flowing beside it
-        batch = (self._prepare(state, tenant, requests) if small
-                 else await asyncio.to_thread(self._prepare, state, tenant, requests))
-        # Redis answers a pipeline only after running all of it: a 10,000-item batch
-        # takes longer than one decision's deadline, so it goes on the bulk client.
-        client = hot if small else bulk
+        if small:
+            return await self._arun(self._prepare(state, tenant, requests), hot, left, small)
+        # a big batch's Python work goes to a thread so single decisions keep flowing beside it; every
+        # item is checked (and an undeclared channel refused) before anything runs
+        batch = await asyncio.to_thread(self._prepare, state, tenant, requests, None, False)
+        # Redis answers a pipeline only after running all of it: a 10,000-item batch takes longer
+        # than one decision's deadline, so it goes on the bulk client
+        if isinstance(bulk, redis.asyncio.RedisCluster):  # one pipeline, split by node
+            return await self._arun(await asyncio.to_thread(self._fill_calls, batch), bulk, left, small)
+        return await self._astream(batch, bulk, left)
+
+    async def _arun(self, batch: _Batch, client: redis.asyncio.Redis, left: Callable[[], float], small: bool,
+                    raw: list | None = None) -> list[Decision]:
+        """The batch's verdicts from its decide calls (``raw``: their answers, when already run), the
+        household's word, then the decisions (degraded when the store fails on the way)."""
         try:
-            verdicts = self._parse(batch, await self.store.bounded(
-                arun_scripts(self.store, client, "decide", batch.calls), left()))
+            if raw is None:
+                raw = await self.store.bounded(arun_scripts(self.store, client, "decide", batch.calls), left())
+            verdicts = self._parse(batch, raw)
             asks = self._household_asks(batch, verdicts)
             if asks:  # members of a household: the household's word, on its own slot
                 said = await self.store.bounded(
@@ -230,7 +254,27 @@ class Decider:
             try:
                 await self.store.bounded(arun_scripts(self.store, client, "substitute", batch.remember), left())
             except (redis.RedisError, asyncio.TimeoutError) as exc:  # the verdicts stand; the rotation may repeat
-                log.warning("tenant %s: substitutes offered not remembered: %r", tenant, exc)
+                log.warning("tenant %s: substitutes offered not remembered: %r", batch.tenant, exc)
+        return out
+
+    async def _astream(self, batch: _Batch, client: redis.asyncio.Redis, left: Callable[[], float]) -> list[Decision]:
+        """A big batch in parts of ``PART`` on one connection, in request order: Redis decides one part
+        while Python prepares the next and turns the one before into decisions. A store that fails
+        midway degrades the parts not yet decided; the parts before stand (they are recorded)."""
+        parts = [batch.part(a, a + PART) for a in range(0, len(batch.requests), PART)]
+        out: list[Decision] = []
+        done = 0
+        stream = astream_scripts(self.store, client, "decide", parts,
+                                 lambda p: asyncio.to_thread(lambda: self._fill_calls(p).calls), left)
+        try:
+            async for raw in stream:
+                out += await self._arun(parts[done], client, left, False, raw)
+                done += 1
+        except (redis.RedisError, asyncio.TimeoutError) as exc:
+            for p in parts[done:]:
+                out += self._degraded(p, exc)
+        finally:
+            await stream.aclose()
         return out
 
     def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
@@ -238,7 +282,6 @@ class Decider:
         """Each request's policy and decision id, and (``calls``) its script arguments; an undeclared
         channel or an uncomparable offer term is refused before anything runs."""
         now = now or datetime.now(timezone.utc)
-        now_ms = int(now.timestamp() * 1000)
         batch = _Batch(tenant, requests, state, [], now, [], [])
         for i, req in enumerate(requests):
             policy = state.policy.for_campaign(req.message.campaign_id)
@@ -250,12 +293,18 @@ class Decider:
             did = new_decision_id(req.customer_id)
             batch.policies.append(policy)
             batch.ids.append(did)
-            if calls:
-                batch.calls.append(self._call(tenant, req, policy, state, did, now_ms))
+        return self._fill_calls(batch) if calls else batch
+
+    def _fill_calls(self, batch: _Batch) -> _Batch:
+        """The batch's decide calls (keys, arguments), one per request."""
+        now_ms = int(batch.now.timestamp() * 1000)
+        memo: dict = {}  # this batch's channel arguments by policy, model and message shape
+        batch.calls = [self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo)
+                       for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
         return batch
 
     def _call(self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str,
-              now_ms: int) -> tuple[list[str], list]:
+              now_ms: int, memo: dict) -> tuple[list[str], list]:
         model, msg = state.model, req.message
         # keyed by tenant: every tenant's policy starts at version 1 (one tenant's caps must never reach another)
         skey = (tenant, state.policy.version, msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
@@ -270,7 +319,7 @@ class Decider:
         dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["policy_version"] = state.policy.version
         args: list = [b"{" + core + b"," + orjson.dumps(dynamic)[1:], *groups,
-                      *channel_args(req, model, policy.declared_channels)]
+                      *channel_args(req, model, policy.declared_channels, memo.setdefault(skey, {}))]
         return keys.decision_keys(tenant, req.customer_id), args
 
     @staticmethod
@@ -375,8 +424,8 @@ class Decider:
             not_before=datetime.fromtimestamp(nb / 1000, timezone.utc) if nb else None,
             score=scores.get(channel or req.message.channel),
             channel_scores=scores,
-            # built from our own script's output: skip re-validation on the hot path
-            reasons=[Reason.model_construct(code=r["code"], message=reasons.text(r, version)) for r in codes],
+            # plain dicts: pydantic builds the Reason objects in Rust (model_construct per reason cost more)
+            reasons=[{"code": r["code"], "message": reasons.text(r, version)} for r in codes],
             substitute=substitute,
             policy_version=int(res.get("pv") or 0) if replayed else batch.state.policy.version,
             model_version=version,
@@ -409,7 +458,7 @@ class Decider:
             requested_channel=req.message.channel,
             not_before=batch.now + timedelta(seconds=policy.failure_retry_seconds) if mode == "defer" else None,
             score=None,
-            reasons=[Reason(code="degraded", message=reasons.text({"code": "degraded", "detail": detail}, None))],
+            reasons=[{"code": "degraded", "message": reasons.text({"code": "degraded", "detail": detail}, None)}],
             policy_version=batch.state.policy.version,
             model_version=model.version if model else None,
             dry_run=req.dry_run,

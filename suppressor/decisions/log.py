@@ -12,7 +12,7 @@ import redis
 from suppressor.customers import timeline
 from suppressor.storage import keys
 from suppressor.storage.background import Periodic
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, pipelined
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,22 @@ class DecisionLog(Periodic):
             return 0
         items = list(self._held)
         cap, ttl = self.store.settings.decision_log_max, self.store.settings.customer_ttl_days * 86400
+        commands: list[tuple] = []
+        for tenant, cid, rec in items:
+            commands.append(("XADD", keys.decision_log(tenant), "MAXLEN", "~", cap, "*", "d", rec))
+            if cid is not None:
+                commands += timeline.remember(tenant, cid, rec, ttl)
         try:
-            pipe = self.store.bulk.pipeline(transaction=False)
-            for tenant, cid, rec in items:
-                pipe.xadd(keys.decision_log(tenant), {"d": rec}, maxlen=cap, approximate=True)
-                if cid is not None:
-                    timeline.remember(pipe, tenant, cid, rec, ttl)
-            pipe.execute()
+            if self.store.cluster:  # routed by key
+                pipe = self.store.bulk.pipeline(transaction=False)
+                for c in commands:
+                    pipe.execute_command(*c)
+                answers = pipe.execute(raise_on_error=False)
+            else:
+                answers = pipelined(self.store.bulk, commands)
+            failed = next((a for a in answers if isinstance(a, Exception)), None)
+            if failed is not None:
+                raise failed
         except redis.RedisError as exc:
             # an XADD that went through before the failure may be written twice; a record is never lost quietly
             log.warning("decision log: %d records kept for a retry: %s", len(items), exc)

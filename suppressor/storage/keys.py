@@ -172,10 +172,15 @@ def recent_decisions(t: str, c: str) -> list[str]:
     return customer(t, c, "recent")
 
 
+# = profile, vectors, sends, offers, state, pending, blocked_topics, verdicts, verdicts_expiry (a test keeps them equal)
+_DECIDE = ("profile", "vec", "sends", "offers", "state", "pending", "blocked", "verdicts", "vexp")
+
+
 def decision_keys(t: str, c: str) -> list[str]:
-    """The keys the decide script reads and writes, in its KEYS order."""
-    return [profile(t, c), vectors(t, c), sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c),
-            verdicts(t, c), verdicts_expiry(t, c)]
+    """The keys the decide script reads and writes, in its KEYS order (built from one prefix: it runs
+    for every decision)."""
+    base = customer(t, c) + ":"
+    return [base + part for part in _DECIDE]
 
 
 def customer_keys(t: str, c: str) -> list[str]:

@@ -11,7 +11,7 @@ import subprocess
 import time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import hiredis
 import redis
@@ -389,10 +389,12 @@ _REFUSED = (redis.exceptions.TryAgainError, redis.exceptions.AskError, redis.exc
             redis.exceptions.ClusterDownError, redis.exceptions.ClusterError, redis.exceptions.NoScriptError)
 
 
-def _packed(sha: str, calls: list[tuple[list[str], list]]) -> bytes:
-    """The EVALSHA calls as one buffer of Redis protocol, packed in C (redis-py packs each argument in
-    Python: 37 us for a decision's 21 arguments against 6 here)."""
-    return b"".join([hiredis.pack_command(("EVALSHA", sha, len(ks), *ks, *args)) for ks, args in calls])
+def _evalshas(sha: str, calls: list[tuple[list[str], list]]) -> list[tuple]:
+    return [("EVALSHA", sha, len(ks), *ks, *args) for ks, args in calls]
+
+
+def _pack(commands: list[tuple]) -> bytes:
+    return b"".join([hiredis.pack_command(c) for c in commands])
 
 
 def _answers(conn: Any, n: int) -> list:
@@ -416,16 +418,18 @@ async def _aanswers(conn: Any, n: int) -> list:
     return out
 
 
-def _raw_pipeline(client: redis.Redis, sha: str, calls: list[tuple[list[str], list]]) -> list:
-    """A pipeline of EVALSHA calls written as one packed buffer on one pooled connection; retried once
-    on a dead pooled socket, as redis-py retries a pipeline."""
-    data = _packed(sha, calls)
+def pipelined(client: redis.Redis, commands: list[tuple]) -> list:
+    """Commands (tuples of str, bytes, int, float) as one pipeline on a plain client, packed in C
+    (redis-py packs each argument in Python: 37 us for a decision's 21 arguments against 6 here) and
+    written as one buffer on one pooled connection; each reply in order, a command's error in its
+    place. Retried once on a dead pooled socket, as redis-py retries a pipeline."""
+    data = _pack(commands)
     pool = client.connection_pool
     conn = pool.get_connection()
 
     def run() -> list:
         conn.send_packed_command([data])
-        return _answers(conn, len(calls))
+        return _answers(conn, len(commands))
 
     try:
         return conn.retry.call_with_retry(run, lambda _: conn.disconnect())
@@ -436,16 +440,16 @@ def _raw_pipeline(client: redis.Redis, sha: str, calls: list[tuple[list[str], li
         pool.release(conn)
 
 
-async def _araw_pipeline(client: redis.asyncio.Redis, sha: str, calls: list[tuple[list[str], list]]) -> list:
-    """``_raw_pipeline`` on an asyncio client; a cancelled call (its deadline) leaves no connection
-    with replies unread in the pool."""
-    data = _packed(sha, calls)
+async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
+    """``pipelined`` on an asyncio client; a cancelled call (its deadline) leaves no connection with
+    replies unread in the pool."""
+    data = _pack(commands)
     pool = client.connection_pool
     conn = await pool.get_connection()
 
     async def run() -> list:
         await conn.send_packed_command(data)
-        return await _aanswers(conn, len(calls))
+        return await _aanswers(conn, len(commands))
 
     async def dead(_: Exception) -> None:
         await conn.disconnect()
@@ -454,6 +458,54 @@ async def _araw_pipeline(client: redis.asyncio.Redis, sha: str, calls: list[tupl
         return await conn.retry.call_with_retry(run, dead)
     except BaseException:
         await conn.disconnect(nowait=True)
+        raise
+    finally:
+        await pool.release(conn)
+
+
+async def astream_scripts(store: Store, client: redis.asyncio.Redis, name: str, parts: list,
+                          build: Callable[[Any], Awaitable[list]], budget: Callable[[], float]) -> AsyncIterator[list]:
+    """One script's calls, part after part, in order on one connection of a plain asyncio client: the
+    calls of part k+1 (``build``, awaited) are made and sent while Redis runs part k, and each part's
+    answers are yielded while Redis runs the next, so the Python work and Redis's overlap. A part is
+    sent only once the one before has run; its calls refused (a script cache emptied by a restart) are
+    sent again first, as ``arun_scripts`` does. Each read is bounded by ``budget()`` (seconds, as
+    ``Store.bounded``)."""
+    script = store.scripts[name]
+    pool = client.connection_pool
+    conn = await pool.get_connection()
+
+    async def ping() -> None:  # a pooled socket found dead (a restarted server) is replaced, not a failure
+        await conn.send_command("PING")
+        await conn.read_response()
+
+    try:
+        await store.bounded(conn.retry.call_with_retry(ping, lambda _: conn.disconnect()), budget())
+        calls = await build(parts[0])
+        await conn.send_packed_command(_pack(_evalshas(script.sha, calls)))
+        for k in range(len(parts)):
+            following = asyncio.ensure_future(build(parts[k + 1])) if k + 1 < len(parts) else None
+            try:
+                got = await store.bounded(_aanswers(conn, len(calls)), budget())
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            answers: list = [None] * len(calls)
+            refused, _ = _settle(answers, list(range(len(calls))), got, time.monotonic() + store.bulk_timeout)
+            if refused:  # run before the next part is sent: every call runs in order
+                for i, answer in zip(refused, await store.bounded(
+                        arun_scripts(store, client, name, [calls[i] for i in refused]), budget())):
+                    answers[i] = answer
+            if following is not None:
+                next_calls = await following
+                await conn.send_packed_command(_pack(_evalshas(script.sha, next_calls)))
+            store.answered_at = time.monotonic()
+            yield answers
+            if following is not None:
+                calls = next_calls
+    except BaseException:
+        await conn.disconnect(nowait=True)  # replies may be left unread on it
         raise
     finally:
         await pool.release(conn)
@@ -528,7 +580,7 @@ def run_scripts(store: Store, name: str, calls: list[tuple[list[str], list]], *,
         elif store.cluster:
             got = _pipeline_calls(client, script.sha, subset).execute(raise_on_error=False)
         else:
-            got = _raw_pipeline(client, script.sha, subset)
+            got = pipelined(client, _evalshas(script.sha, subset))
         first = False
         todo, load = _settle(out, todo, got, limit)
         if load:
@@ -550,7 +602,7 @@ async def arun_scripts(store: Store, client: redis.asyncio.Redis, name: str, cal
         if isinstance(client, redis.asyncio.RedisCluster):
             got = await _pipeline_calls(client, script.sha, subset).execute(raise_on_error=False)
         else:
-            got = await _araw_pipeline(client, script.sha, subset)
+            got = await apipelined(client, _evalshas(script.sha, subset))
         todo, load = _settle(out, todo, got, limit)
         if load:
             await client.script_load(script.script)

@@ -1,5 +1,6 @@
 """Each policy rule against a real Redis, with a fixed clock: the verdict and the number that decided it."""
 
+import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
@@ -529,3 +530,70 @@ def test_the_groups_decoded_on_demand_are_the_same_in_python_and_lua():
     # every group is a real value (JSON null would reach Lua as a truthy cjson.null), and nothing is lost
     assert {**json.loads(b"{" + core + b"}"), **{n: json.loads(g) for n, g in zip(LAZY, groups)}} == whole
     assert all(whole[name] is not None for name in LAZY)
+
+
+def test_a_big_batch_is_decided_in_request_order_across_its_parts_after_a_script_cache_flush(store, decider):
+    """A batch goes to Redis in parts (Python prepares one while Redis runs another): caps still count
+    in request order across the parts, and a script cache emptied before it (a restarted server) is
+    loaded again without a degraded verdict."""
+    from suppressor.decisions.decide import PART
+
+    use(store, caps=[{"channel": "any", "max": 150, "window": "7d"}])
+    reqs = [req(f"c-{i % 4}", kind="value") for i in range(4 * PART)]  # four customers, interleaved
+    store.hot.script_flush()
+    hot, bulk = store.async_clients()
+
+    async def run():
+        try:
+            return await decider.adecide("acme", reqs, hot, bulk)
+        finally:
+            await hot.aclose()
+            await bulk.aclose()
+
+    out = asyncio.run(run())
+    assert [(d.customer_id, d.message_id) for d in out] == [(r.customer_id, r.message.message_id) for r in reqs]
+    assert not any(r.code == "degraded" for d in out for r in d.reasons)
+    # each customer's first 150 in request order, across the first two parts, and nothing after
+    assert [i for i, d in enumerate(out) if d.action == "send"] == list(range(600))
+
+
+def test_a_store_that_hangs_midway_through_a_big_batch_degrades_only_the_parts_not_decided(tmp_path):
+    from suppressor.decisions.decide import PART
+    from tests.faults import RedisServer, redis_server_or_skip
+
+    redis_server_or_skip()
+    server = RedisServer(tmp_path / "redis").start()
+    st = Store(Settings(redis_url=server.url, data_dir=tmp_path / "data", store_timeout_ms=500))
+    dec = Decider(st, TenantStateCache(st, 60.0), None)
+    policy.put(st, "acme", quiet_policy(failure_mode="suppress"), "test")
+    reqs = [req(f"c-{i}", kind="value") for i in range(4 * PART)]
+    fill, built = dec._fill_calls, []
+
+    def hang_on_the_third_part(batch):  # parts 0 and 1 are with Redis by now
+        built.append(batch)
+        if len(built) == 3:
+            server.pause()
+        return fill(batch)
+
+    dec._fill_calls = hang_on_the_third_part
+    hot, bulk = st.async_clients()
+
+    async def run():
+        try:
+            return await dec.adecide("acme", reqs, hot, bulk)
+        finally:
+            await hot.aclose()
+            await bulk.aclose()
+
+    try:
+        out = asyncio.run(run())
+    finally:
+        server.resume()
+        st.close()
+        server.close()
+    assert [d.customer_id for d in out] == [r.customer_id for r in reqs]
+    degraded = [any(r.code == "degraded" for r in d.reasons) for d in out]
+    assert not any(degraded[:PART]) and all(degraded[-PART:])  # the first part stands, the last never ran
+    assert degraded == sorted(degraded)  # decided, then degraded: never a decided part after a degraded one
+    assert all(d.action == "send" for d, bad in zip(out, degraded) if not bad)
+    assert all(d.action == "suppress" for d, bad in zip(out, degraded) if bad)  # the tenant's failure mode

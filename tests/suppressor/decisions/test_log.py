@@ -2,23 +2,26 @@
 
 import threading
 
+from suppressor.decisions import log as decision_log
 from suppressor.decisions.log import DecisionLog, recent
 
 
 def test_a_reader_flush_waits_for_the_background_write_under_way(store):
     log = DecisionLog(store, interval=3600)
-    original = store.bulk.pipeline
+    # what the flush writes with: a pipeline through the cluster client, else one packed buffer
+    owner, name = (store.bulk, "pipeline") if store.cluster else (decision_log, "pipelined")
+    original = getattr(owner, name)
     started, release = threading.Event(), threading.Event()
 
-    def stalled_pipeline(*a, **kw):  # the background flush has taken the record, not yet written it
-        store.bulk.pipeline = original
+    def stalled(*a, **kw):  # the background flush has taken the record, not yet written it
+        setattr(owner, name, original)
         started.set()
         release.wait(5)
         return original(*a, **kw)
 
     try:
         log.append("acme", '{"customer_id": "c-1"}')
-        store.bulk.pipeline = stalled_pipeline
+        setattr(owner, name, stalled)
         background = threading.Thread(target=log.flush)
         background.start()
         assert started.wait(5)
@@ -31,7 +34,7 @@ def test_a_reader_flush_waits_for_the_background_write_under_way(store):
         background.join(5)
         assert [d["customer_id"] for d in recent(store, "acme")] == ["c-1"]
     finally:
-        store.bulk.pipeline = original
+        setattr(owner, name, original)
         release.set()
         log.close()
 

@@ -21,6 +21,10 @@ def test_customer_keys_are_pinned_and_share_one_slot():
         "sup:{acme:c-42}:recent",
     ]
     assert set(keys.decision_keys("acme", "c-42")) <= set(keys.customer_keys("acme", "c-42"))
+    t, c = "acme", "c:42}{x"
+    assert keys.decision_keys(t, c) == [keys.profile(t, c), keys.vectors(t, c), keys.sends(t, c), keys.offers(t, c),
+                                        keys.state(t, c), keys.pending(t, c), keys.blocked_topics(t, c),
+                                        keys.verdicts(t, c), keys.verdicts_expiry(t, c)]
     slots = {key_slot(k.encode()) for k in keys.customer_keys("acme", "c-42")}
     assert len(slots) == 1
 

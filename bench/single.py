@@ -1,0 +1,106 @@
+"""Single decisions against a bare FastAPI endpoint of the same shapes, side by side in one run.
+
+Loads the decisions bench's tenant (100,000 customers, 20% with behavior, trained; `--data DIR`
+keeps it for the next run), starts `suppressor serve` (one worker, embedded store) and the bare
+app of bench/bare.py (one uvicorn worker, the same uvloop and httptools), then drives each with
+wrk (Debian's `wrk`) on the same two cores: the most each answers on `--connections`
+connections, every rule on, and suppressor's latency paced at 70% of the bare app's rate.
+
+    python bench/single.py [--data DIR] [--seconds 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from decisions import ALL_RULES, load, put_policy  # bench/decisions.py (scripts run from bench/)
+from server import free_port, start
+
+HERE = Path(__file__).resolve().parent
+SCRIPT = HERE / "wrk" / "single.lua"
+
+
+def wrk(port: int, key: str, customers: int, seconds: float, connections: int, delay_ms: float = 0) -> dict:
+    """One wrk run against POST /v1/decisions: requests/s, non-200 answers, p50 and p99 (ms)."""
+    env = dict(os.environ, KEY=key, CUSTOMERS=str(customers), DELAY_MS=str(int(delay_ms)))
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(SCRIPT), f"http://127.0.0.1:{port}"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    _, requests, bad, p50, p99 = next(line for line in out.splitlines() if line.startswith("RESULT")).split()
+    return {"rps": int(requests) / seconds, "bad": int(bad), "p50": float(p50), "p99": float(p99)}
+
+
+def main() -> None:
+    """Run both servers and print the figures."""
+    p = argparse.ArgumentParser()
+    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--data", type=Path, help="keep the loaded data here and reuse it on the next run")
+    args = p.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("needs Debian's wrk (apt-get install wrk)")
+    data = args.data or Path(tempfile.mkdtemp(prefix="suppressor-bench-"))
+    key_file = data / "bench-key.txt"
+    if not key_file.exists():
+        key_file.write_text(load(data, args.customers, 0.2))
+    key = key_file.read_text().strip()
+    bare_port = free_port()
+    bare = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare:app", "--port", str(bare_port), "--log-level",
+                             "warning", "--no-access-log"], cwd=HERE)
+    server, port = start(data)
+    try:
+        wait_ready_bare(bare_port)
+        put_policy(port, key, ALL_RULES)
+        time.sleep(1.5)  # the server picks the policy up within a second
+        wrk(port, key, args.customers, 3, args.connections)  # warm up: the model, connections, caches
+        wrk(bare_port, key, args.customers, 3, args.connections)
+        ref = wrk(bare_port, key, args.customers, args.seconds, args.connections)
+        ours = wrk(port, key, args.customers, args.seconds, args.connections)
+        # paced: each connection waits between requests so the total is ~70% of the bare app's rate
+        target = 0.7 * ref["rps"]
+        paced_conns = 8
+        delay = max(0.0, paced_conns / target * 1000 - ours["p50"])
+        paced = wrk(port, key, args.customers, args.seconds, paced_conns, delay)
+        one = wrk(port, key, args.customers, args.seconds, 1)
+    finally:
+        server.terminate()
+        bare.terminate()
+        server.wait(timeout=30)
+        bare.wait(timeout=30)
+        if not args.data:
+            shutil.rmtree(data, ignore_errors=True)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; wrk shares the cores")
+    print(f"{'POST /v1/decisions':<44}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-200':>9}")
+    for name, r in ((f"bare FastAPI, {args.connections} connections", ref),
+                    (f"suppressor, every rule on, {args.connections} connections", ours),
+                    (f"suppressor paced at {paced['rps'] / ref['rps']:.0%} of bare", paced),
+                    ("suppressor, one connection", one)):
+        print(f"{name:<44}{r['rps']:>12,.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['bad']:>9}")
+    print(f"suppressor / bare: {ours['rps'] / ref['rps']:.2f}x (issue 14 asks for at least 0.6x)")
+
+
+def wait_ready_bare(port: int, seconds: float = 30.0) -> None:
+    """Block until the bare app answers (it has no /readyz)."""
+    import http.client
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            c.request("GET", "/openapi.json")
+            if c.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("the bare app did not start")
+
+
+if __name__ == "__main__":
+    main()
