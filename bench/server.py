@@ -18,13 +18,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(port: int, seconds: float = 30.0) -> None:
-    """Block until GET /readyz answers 200."""
+def wait_ready(port: int, seconds: float = 30.0, path: str = "/readyz") -> None:
+    """Block until GET ``path`` answers 200."""
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/readyz")
+            c.request("GET", path)
             if c.getresponse().status == 200:
                 return
         except OSError:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from decisions import ALL_RULES, load, put_policy  # bench/decisions.py (scripts run from bench/)
-from server import free_port, start
+from server import free_port, start, wait_ready
 
 HERE = Path(__file__).resolve().parent
 SCRIPT = HERE / "wrk" / "single.lua"
@@ -57,7 +57,7 @@ def main() -> None:
                              "warning", "--no-access-log"], cwd=HERE)
     server, port = start(data)
     try:
-        wait_ready_bare(bare_port)
+        wait_ready(bare_port, path="/openapi.json")  # the bare app has no /readyz
         put_policy(port, key, ALL_RULES)
         time.sleep(1.5)  # the server picks the policy up within a second
         wrk(port, key, args.customers, 3, args.connections)  # warm up: the model, connections, caches
@@ -85,21 +85,6 @@ def main() -> None:
                     ("suppressor, one connection", one)):
         print(f"{name:<44}{r['rps']:>12,.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['bad']:>9}")
     print(f"suppressor / bare: {ours['rps'] / ref['rps']:.2f}x (issue 14 asks for at least 0.6x)")
-
-
-def wait_ready_bare(port: int, seconds: float = 30.0) -> None:
-    """Block until the bare app answers (it has no /readyz)."""
-    import http.client
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            c.request("GET", "/openapi.json")
-            if c.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit("the bare app did not start")
 
 
 if __name__ == "__main__":

@@ -532,6 +532,16 @@ def test_the_groups_decoded_on_demand_are_the_same_in_python_and_lua():
     assert all(whole[name] is not None for name in LAZY)
 
 
+async def adecide(decider, store, reqs):
+    """``reqs`` decided on the asyncio path the API takes (new clients, closed after)."""
+    hot, bulk = store.async_clients()
+    try:
+        return await decider.adecide("acme", reqs, hot, bulk)
+    finally:
+        await hot.aclose()
+        await bulk.aclose()
+
+
 def test_a_big_batch_is_decided_in_request_order_across_its_parts_after_a_script_cache_flush(store, decider):
     """A batch goes to Redis in parts (Python prepares one while Redis runs another): caps still count
     in request order across the parts, and a script cache emptied before it (a restarted server) is
@@ -541,16 +551,7 @@ def test_a_big_batch_is_decided_in_request_order_across_its_parts_after_a_script
     use(store, caps=[{"channel": "any", "max": 150, "window": "7d"}])
     reqs = [req(f"c-{i % 4}", kind="value") for i in range(4 * PART)]  # four customers, interleaved
     store.hot.script_flush()
-    hot, bulk = store.async_clients()
-
-    async def run():
-        try:
-            return await decider.adecide("acme", reqs, hot, bulk)
-        finally:
-            await hot.aclose()
-            await bulk.aclose()
-
-    out = asyncio.run(run())
+    out = asyncio.run(adecide(decider, store, reqs))
     assert [(d.customer_id, d.message_id) for d in out] == [(r.customer_id, r.message.message_id) for r in reqs]
     assert not any(r.code == "degraded" for d in out for r in d.reasons)
     # each customer's first 150 in request order, across the first two parts, and nothing after
@@ -576,17 +577,8 @@ def test_a_store_that_hangs_midway_through_a_big_batch_degrades_only_the_parts_n
         return fill(batch)
 
     dec._fill_calls = hang_on_the_third_part
-    hot, bulk = st.async_clients()
-
-    async def run():
-        try:
-            return await dec.adecide("acme", reqs, hot, bulk)
-        finally:
-            await hot.aclose()
-            await bulk.aclose()
-
     try:
-        out = asyncio.run(run())
+        out = asyncio.run(adecide(dec, st, reqs))
     finally:
         server.resume()
         st.close()
