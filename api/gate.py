@@ -5,6 +5,8 @@
   authenticates before any of the body is read (``scope["tenant"]``), applies the
   tenant's per-key rate limit (429 with ``Retry-After``) and bounds the body
   (``SUPPRESSOR_MAX_BODY_BYTES``, 413) by its Content-Length and by counting what arrives;
+- ``POST /v1/decisions``, once admitted, goes straight to ``routes.decisions.decide_lean`` (the hot
+  path without FastAPI's routing; what it cannot answer it hands to the declared route);
 - ``/metrics``: the ops token (``SUPPRESSOR_OPS_TOKEN``) when one is set, else loopback only.
 """
 
@@ -21,6 +23,7 @@ from suppressor.tenants.apikeys import key_id
 from suppressor.tenants.limits import take
 
 from .errors import problem
+from .routes.decisions import LEAN_ROUTE, decide_lean
 
 LOCAL = {"127.0.0.1", "::1", "testclient"}
 # the one path under /v1 that takes no API key: provider webhooks, authenticated by their hook id and the
@@ -31,6 +34,8 @@ WEBHOOKS = "/v1/hooks/"
 # key can do nothing else
 URL_KEYED = ("GET", "/v1/decide")
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# served by routes.decisions.decide_lean (its schema and its error answers: the declared route)
+LEAN_PATH = "/v1/decisions"
 
 
 async def _problem(send, status: int, title: str, detail: str, field: str | None = None,
@@ -169,6 +174,9 @@ class Gate:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
+        if scope["method"] == "POST" and scope["path"] == LEAN_PATH:  # the hot path: a plain ASGI handler
+            scope["route"] = LEAN_ROUTE  # what the response metric is labelled by
+            return await decide_lean(scope, counting_receive, tracking_send, self.app)
         await self.app(scope, counting_receive, tracking_send)
 
     @staticmethod

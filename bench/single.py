@@ -31,7 +31,7 @@ SCRIPT = HERE / "wrk" / "single.lua"
 def wrk(port: int, key: str, customers: int, seconds: float, connections: int, delay_ms: float = 0) -> dict:
     """One wrk run against POST /v1/decisions: requests/s, non-200 answers, p50 and p99 (ms)."""
     env = dict(os.environ, KEY=key, CUSTOMERS=str(customers), DELAY_MS=str(int(delay_ms)))
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "-s", str(SCRIPT), f"http://127.0.0.1:{port}"],
+    out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(SCRIPT), f"http://127.0.0.1:{port}"],
                          env=env, capture_output=True, text=True, check=True).stdout
     _, requests, bad, p50, p99 = next(line for line in out.splitlines() if line.startswith("RESULT")).split()
     return {"rps": int(requests) / seconds, "bad": int(bad), "p50": float(p50), "p99": float(p99)}
@@ -41,7 +41,7 @@ def main() -> None:
     """Run both servers and print the figures."""
     p = argparse.ArgumentParser()
     p.add_argument("--customers", type=int, default=100_000)
-    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--data", type=Path, help="keep the loaded data here and reuse it on the next run")
     args = p.parse_args()

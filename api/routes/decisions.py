@@ -49,11 +49,48 @@ def _count(services, results: list[Decision]) -> None:
 @router.post("/decisions", response_model=Decision)
 async def decide(req: DecisionRequest, tenant: TenantDep, services: ServicesDep, request: Request) -> Response:
     """One pre-send verdict."""
-    return json_answer(await _decide(req, tenant, services, request))
+    return json_answer(await _decide(req, tenant, services, request.scope.get("arrived")))
 
 
-async def _decide(req: DecisionRequest, tenant: str, services, request: Request) -> Decision:
-    t0 = request.scope.get("arrived") or time.monotonic()
+async def decide_lean(scope, receive, send, declared) -> None:
+    """POST /v1/decisions as a plain ASGI handler (api.gate sends it here after admitting the caller):
+    the same verdict as ``decide`` without FastAPI's routing, dependency solving and response
+    handling, which cost more than the decision on the hot path (README, "Benchmarks"). A body that
+    does not validate, or a request refused, goes to ``declared`` (the app, to the route above) with
+    the body replayed, so its answer is FastAPI's; nothing was recorded for either."""
+    body, more = b"", True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":
+            return  # the caller left (or sent too much: the gate has answered 413)
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    services = scope["app"].state.services
+    try:
+        result = await _decide(DecisionRequest.model_validate_json(body), scope["tenant"], services, scope["arrived"])
+    except (ValidationError, Refused):
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        return await declared(scope, replay, send)
+    payload = result.model_dump_json().encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send({"type": "http.response.body", "body": payload})
+
+
+# the declared route: how api.gate labels what decide_lean answers
+LEAN_ROUTE = next(r for r in router.routes if r.path == "/v1/decisions" and "POST" in r.methods)
+
+
+async def _decide(req: DecisionRequest, tenant: str, services, arrived: float | None) -> Decision:
+    t0 = arrived or time.monotonic()
     try:
         [result] = await services.decider.adecide(tenant, [req], services.ahot, services.abulk, started=t0)
     except Refused as exc:  # one decision has no items: name its fields as sent
@@ -110,7 +147,7 @@ async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Reque
         body["channels"] = channels
     try:
         req = DecisionRequest.model_validate(body)
-        result = await _decide(req, tenant, services, request)
+        result = await _decide(req, tenant, services, request.scope.get("arrived"))
     except ValidationError as exc:
         raise RequestValidationError([{**e, "loc": ("query", *_query_name(field_path(e["loc"])).split("."))}
                                       for e in exc.errors()]) from None

@@ -233,3 +233,21 @@ def test_metrics_for_operators_responses_rejections_dry_runs_and_the_store(clien
     assert "ann" not in text  # ids never become label values
     assert 'suppressor_event_batches_rejected_total{field="events.type"} 1.0' in text
     assert re.search(r"\nsuppressor_store_ping_seconds \d", text)
+
+
+def test_the_lean_single_decision_path_answers_errors_as_the_declared_route_does(client, key):
+    """POST /v1/decisions is served by a plain ASGI handler; what it cannot answer (a body that does not
+    validate, a refused channel) goes to the declared FastAPI route: the same problems as :batch gives."""
+    h = auth(key)
+    r = client.post("/v1/decisions", content=b'{"customer_id": "c-1", "message": ', headers={**h, "content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["title"] == "Malformed JSON"
+    r = client.post("/v1/decisions", json={**body(), "dry_run": "yes"}, headers=h)
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "dry_run"
+    batch = client.post("/v1/decisions:batch", json={"items": [{**body(), "dry_run": "yes"}]}, headers=h)
+    assert batch.json()["errors"][0]["message"] == r.json()["errors"][0]["message"]
+    r = client.post("/v1/decisions", json=body(channel="emial"), headers=h)  # refused by the policy, not the schema
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "message.channel"
+    ok = client.post("/v1/decisions", json=body(), headers=h)
+    assert ok.status_code == 200 and ok.headers["content-type"] == "application/json"
+    assert int(ok.headers["content-length"]) == len(ok.content)
+    assert client.get("/v1/decisions?limit=5", headers=h).json()["decisions"][0]["decision_id"] == ok.json()["decision_id"]
