@@ -34,8 +34,6 @@ WEBHOOKS = "/v1/hooks/"
 # key can do nothing else
 URL_KEYED = ("GET", "/v1/decide")
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
-# served by routes.decisions.decide_lean (its schema and its error answers: the declared route)
-LEAN_PATH = "/v1/decisions"
 
 
 async def _problem(send, status: int, title: str, detail: str, field: str | None = None,
@@ -174,7 +172,8 @@ class Gate:
             started = started or message["type"] == "http.response.start"
             await send(message)
 
-        if scope["method"] == "POST" and scope["path"] == LEAN_PATH:  # the hot path: a plain ASGI handler
+        # the hot path, served by a plain ASGI handler (its schema and its error answers: the declared route)
+        if scope["method"] == "POST" and scope["path"] == LEAN_ROUTE.path:
             scope["route"] = LEAN_ROUTE  # what the response metric is labelled by
             return await decide_lean(scope, counting_receive, tracking_send, self.app)
         await self.app(scope, counting_receive, tracking_send)
