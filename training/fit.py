@@ -17,7 +17,7 @@ from suppressor.model import exported as models
 from suppressor.model.exported import ExportedModel, identity_field, pack
 from suppressor.model.labels import LabelRules
 from suppressor.storage import keys
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, bulk_commands
 
 from . import dataset as ds_mod
 from .dataset import Dataset
@@ -228,18 +228,18 @@ def _write_vectors(store: Store, tenant: str, exported: ExportedModel, ds: Datas
     # vectors of the versions prune() drops once this one lands go now, in the same pass
     doomed = models.versions_to_drop(store, tenant, store.settings.models_kept - 1)
     doomed_fields = [f for x in doomed for f in (x, identity_field(x))]
+    full = np.hstack([embs, biases[:, None]]).astype("<f4")  # each row as pack() gives it
+    ident = np.hstack([fitted.user_embeddings[n_attr:], fitted.user_biases[n_attr:, None]]).astype("<f4")
     for start in range(0, len(ds.customer_ids), chunk):
-        pipe = store.bulk.pipeline(transaction=False)
+        commands: list[tuple] = []
         for u in range(start, min(start + chunk, len(ds.customer_ids))):
             key = keys.vectors(tenant, ds.customer_ids[u])
             if trained[u]:
-                full = np.append(embs[u], biases[u])
-                ident = np.append(fitted.user_embeddings[n_attr + u], fitted.user_biases[n_attr + u])
-                pipe.hset(key, mapping={v: pack(full), idf: pack(ident)})
+                commands.append(("HSET", key, v, full[u].tobytes(), idf, ident[u].tobytes()))
             else:
-                pipe.hset(key, v, pack(exported.user_vector(ds.attributes[u])))
+                commands.append(("HSET", key, v, pack(exported.user_vector(ds.attributes[u]))))
             if doomed_fields:
-                pipe.hdel(key, *doomed_fields)
-            pipe.expire(key, ttl)
-        pipe.execute()
+                commands.append(("HDEL", key, *doomed_fields))
+            commands.append(("EXPIRE", key, ttl))
+        bulk_commands(store, commands)
         progress(f"wrote vectors {min(start + chunk, len(ds.customer_ids))}/{len(ds.customer_ids)}")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 from suppressor.domain import Event, IngestResult
@@ -25,6 +26,7 @@ from suppressor.storage import keys
 from suppressor.storage.store import Store, run_scripts
 
 SHARDS = 16
+CUSTOMERS_PER_PART = 500  # a big batch is stored in parts, Python preparing one while Redis runs another
 
 
 def _digest(text: str, size: int) -> bytes:
@@ -60,47 +62,70 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
     settings = store.settings
     # one claim script per claims hash (a shard and a month): a few dozen calls for 10,000 events
     by_key: dict[str, list[tuple[int, bytes, bytes]]] = defaultdict(list)
+    mine_of: dict[str, bytes] = {}
+    claims_of: dict[tuple[int, int], str] = {}  # (shard, day) -> claims hash
+    times = []
     for i, ev in enumerate(unique):
-        key, field = claim_key(tenant, ev.event_id, ev.ts.timestamp())
-        by_key[key].append((i, field, b"p" + _digest(ev.customer_id, 8)))
+        ts = ev.ts.timestamp()
+        times.append(ts)
+        field = _digest(ev.event_id, 12)
+        key = claims_of.get((field[0] % SHARDS, int(ts // 86400)))
+        if key is None:
+            key = claims_of[(field[0] % SHARDS, int(ts // 86400))] = claim_key(tenant, ev.event_id, ts)[0]
+        mine = mine_of.get(ev.customer_id)
+        if mine is None:
+            mine = mine_of[ev.customer_id] = b"p" + _digest(ev.customer_id, 8)
+        by_key[key].append((i, field, mine))
     calls = [([key], [_expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days),
                       *(x for _, field, mine in rows for x in (field, mine))]) for key, rows in by_key.items()]
     answers = run_scripts(store, "claim", calls, hot=False)
 
     verdict_of = {i: (key, field, mine, verdict) for (key, rows), verdicts in zip(by_key.items(), answers)
                   for (i, field, mine), verdict in zip(rows, verdicts)}
-    by_customer: dict[str, list[Event]] = defaultdict(list)
+    by_customer: dict[str, list[int]] = defaultdict(list)
     to_settle: dict[str, list[bytes]] = defaultdict(list)
     reused = []
     for i, ev in enumerate(unique):  # in the batch's order: state depends on it (a delivery before its open)
         key, field, mine, verdict = verdict_of[i]
         if verdict == 1:  # ours now, or ours from an attempt that stopped before settling
-            by_customer[ev.customer_id].append(ev)
+            by_customer[ev.customer_id].append(i)
             to_settle[key] += [field, b"s" + mine[1:]]
         elif verdict == 2 and len(reused) < 10:
             reused.append(ev.event_id)
 
     ttl = settings.customer_ttl_days * 86400
-    calls = []
-    for cid, evs in by_customer.items():
-        args: list = [settings.max_events_per_customer, ttl]
-        for ev in evs:
-            args += [ev.event_id, ev.ts.timestamp(), ev.model_dump_json(exclude_none=True, exclude={"customer_id"})]
-        calls.append(([keys.events(tenant, cid), keys.events_by_time(tenant, cid), keys.profile(tenant, cid),
-                       keys.state(tenant, cid), keys.pending(tenant, cid), keys.blocked_topics(tenant, cid)], args))
+    cids = list(by_customer)
+
+    def scripts(part: list[str]) -> list[tuple[list[str], list]]:
+        calls = []
+        for cid in part:
+            args: list = [settings.max_events_per_customer, ttl]
+            for i in by_customer[cid]:
+                ev = unique[i]
+                args += [ev.event_id, times[i], ev.model_dump_json(exclude_none=True, exclude={"customer_id"})]
+            calls.append(([keys.events(tenant, cid), keys.events_by_time(tenant, cid), keys.profile(tenant, cid),
+                           keys.state(tenant, cid), keys.pending(tenant, cid), keys.blocked_topics(tenant, cid)], args))
+        return calls
+
     accepted = 0
-    if calls:
+    if cids:
         # the index first: a customer must be findable by training once any event is stored
-        store.bulk.sadd(keys.customers_index(tenant), *by_customer)
-        added = run_scripts(store, "ingest", calls, hot=False)
+        store.bulk.sadd(keys.customers_index(tenant), *cids)
+        parts = [cids[k:k + CUSTOMERS_PER_PART] for k in range(0, len(cids), CUSTOMERS_PER_PART)]
+        if len(parts) == 1:
+            added = run_scripts(store, "ingest", scripts(parts[0]), hot=False)
+        else:  # a thread runs part k in Redis while this one prepares part k+1 (each customer is in one part)
+            with ThreadPoolExecutor(1, thread_name_prefix="ingest") as runner:
+                runs = [runner.submit(run_scripts, store, "ingest", scripts(part), hot=False) for part in parts]
+                added = [n for run in runs for n in run.result()]
         if changed is not None:
-            changed.update(cid for cid, n in zip(by_customer, added) if n)
+            changed.update(cid for cid, n in zip(cids, added) if n)
         accepted = sum(added)
         pipe = store.bulk.pipeline(transaction=False)
         for key, pairs in to_settle.items():
             pipe.hset(key, mapping=dict(zip(pairs[0::2], pairs[1::2])))
         pipe.execute()
-        _tell_households(store, tenant, by_customer)
+        _tell_households(store, tenant, {cid: [unique[i] for i in idx] for cid, idx in by_customer.items()})
     return IngestResult(accepted=accepted, duplicates=len(events) - accepted, reused_ids=reused)
 
 

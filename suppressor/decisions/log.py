@@ -12,7 +12,7 @@ import redis
 from suppressor.customers import timeline
 from suppressor.storage import keys
 from suppressor.storage.background import Periodic
-from suppressor.storage.store import Store, pipelined
+from suppressor.storage.store import Store, bulk_commands
 
 log = logging.getLogger(__name__)
 
@@ -69,16 +69,7 @@ class DecisionLog(Periodic):
             if cid is not None:
                 commands += timeline.remember(tenant, cid, rec, ttl)
         try:
-            if self.store.cluster:  # routed by key
-                pipe = self.store.bulk.pipeline(transaction=False)
-                for c in commands:
-                    pipe.execute_command(*c)
-                answers = pipe.execute(raise_on_error=False)
-            else:
-                answers = pipelined(self.store.bulk, commands)
-            failed = next((a for a in answers if isinstance(a, Exception)), None)
-            if failed is not None:
-                raise failed
+            bulk_commands(self.store, commands)
         except redis.RedisError as exc:
             # an XADD that went through before the failure may be written twice; a record is never lost quietly
             log.warning("decision log: %d records kept for a retry: %s", len(items), exc)

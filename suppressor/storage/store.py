@@ -440,6 +440,21 @@ def pipelined(client: redis.Redis, commands: list[tuple]) -> list:
         pool.release(conn)
 
 
+def bulk_commands(store: Store, commands: list[tuple]) -> list:
+    """Commands as one pipeline on the bulk client, each reply in order; a command's error is raised
+    once every reply is in. Packed in C on a plain Redis (``pipelined``), routed by key on a cluster."""
+    if store.cluster:
+        pipe = store.bulk.pipeline(transaction=False)
+        for c in commands:
+            pipe.execute_command(*c)
+        return pipe.execute()
+    answers = pipelined(store.bulk, commands)
+    failed = next((a for a in answers if isinstance(a, Exception)), None)
+    if failed is not None:
+        raise failed
+    return answers
+
+
 async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
     """``pipelined`` on an asyncio client; a cancelled call (its deadline) leaves no connection with
     replies unread in the pool."""

@@ -3,9 +3,11 @@ the production decide script (see lua/replay.lua)."""
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterable
+
+import orjson
 
 from suppressor.decisions.decide import channel_args, in_holdout, request_params, static_params
 from suppressor.model.exported import ExportedModel
@@ -93,7 +95,7 @@ def _customer_args(store: Store, history: History, cid: str, decisions: list[Log
             dyn["household_said"] = {"code": "household", "rule": "logged"}
         # every policy replays with the same candidates: the union of their declared channels
         pairs = channel_args(req, model, list(dict.fromkeys(ch for p in pols for ch in p.declared_channels)))
-        args += [json.dumps(dyn), len(pairs) // 2, *pairs]
+        args += [orjson.dumps(dyn), len(pairs) // 2, *pairs]
     header = {"ns": len(texts), "max": settings.max_events_per_customer, "ttl": settings.customer_ttl_days * 86400,
               "t0": t0, "pre": len(pre), "restore": sorted(restore), "unblock": sorted(unblock)}
     return header, [*texts, "\n".join(lines), b"\n".join(bodies), *args]
@@ -129,17 +131,35 @@ def replay(store: Store, history: History, pols: list[VersionedPolicy], model: E
     texts, sidx = _statics(pols, campaigns, model)
     out: list[list[dict]] = [[] for _ in pols]
     cids = list(by_customer)  # the order history.decisions is in
-    for i in range(0, len(cids), CUSTOMERS_PER_CALL):
+
+    def build(first_cid: int) -> tuple[list, list]:
         calls, owners = [], []
-        for cid in cids[i:i + CUSTOMERS_PER_CALL]:
+        for cid in cids[first_cid:first_cid + CUSTOMERS_PER_CALL]:
             header, args = _customer_args(store, history, cid, by_customer[cid], pols, texts, model)
             step = max(1, REPLAYS_PER_CALL // len(by_customer[cid]))
             for first in range(0, len(pols), step):
                 group = range(first, min(first + step, len(pols)))
-                group_header = json.dumps({**header, "first": first, "sidx": sidx[first:group.stop]})
+                group_header = orjson.dumps({**header, "first": first, "sidx": sidx[first:group.stop]})
                 calls.append((keys.replay_keys(history.tenant, cid), [group_header, *args]))
                 owners.append(group)
-        for group, per_policy in zip(owners, run_scripts(store, "replay", calls, hot=False)):
+        return calls, owners
+
+    def collect(owners: list, answers: list) -> None:
+        for group, per_policy in zip(owners, answers):
             for k, verdicts in zip(group, per_policy):
-                out[k].extend(json.loads(v) for v in verdicts)
+                out[k].extend(map(orjson.loads, verdicts))
+
+    # Redis replays one set of customers while a thread prepares the next and reads the last
+    # (the socket wait releases the interpreter): the two overlap instead of taking turns
+    with ThreadPoolExecutor(1, thread_name_prefix="replay") as helper:
+        starts = range(0, len(cids), CUSTOMERS_PER_CALL)
+        pending = helper.submit(build, 0) if cids else None
+        collected = []
+        for i in starts:
+            calls, owners = pending.result()
+            if i + CUSTOMERS_PER_CALL < len(cids):
+                pending = helper.submit(build, i + CUSTOMERS_PER_CALL)
+            collected.append(helper.submit(collect, owners, run_scripts(store, "replay", calls, hot=False)))
+        for done in collected:
+            done.result()
     return out

@@ -14,6 +14,18 @@ def ev(eid, typ="opened", cid="c-1", at=None, channel="email"):
                                  "ts": (at or NOW - timedelta(days=1)).isoformat()})
 
 
+def delivered_then_opened(prefix: str, n: int, days_ago: int) -> list[Event]:
+    """For each of ``n`` customers, an SMS delivery and its open half a minute later."""
+    batch = []
+    for i in range(n):
+        at = NOW - timedelta(days=days_ago, minutes=-i)
+        for typ, later in (("delivered", 0), ("opened", 30)):
+            batch.append(Event.model_validate({"event_id": f"{prefix}{i}-{typ}", "customer_id": f"{prefix}-{i}",
+                                               "type": typ, "channel": "sms", "message_id": f"m-{i}",
+                                               "ts": (at + timedelta(seconds=later)).isoformat()}))
+    return batch
+
+
 def streak(store, cid="c-1", channel="email"):
     return int(store.bulk.hget(keys.state("acme", cid), f"ign:{channel}") or 0)
 
@@ -63,12 +75,38 @@ def test_claims_expire_with_the_retention_and_go_with_the_customer(store):
 def test_a_batch_is_applied_in_its_order_whatever_the_claims_shards(store):
     # each customer: a delivery, then its open, in one batch; the open must clear the pending
     # delivery (fatigue counts what stays pending), though the two ids sit in different claims shards
-    batch = []
-    for i in range(40):
-        at = NOW - timedelta(days=5, minutes=-i)
-        for typ, later in (("delivered", 0), ("opened", 30)):
-            batch.append(Event.model_validate({"event_id": f"c{i}-{typ}", "customer_id": f"c-{i}", "type": typ,
-                                               "channel": "sms", "message_id": f"m-{i}",
-                                               "ts": (at + timedelta(seconds=later)).isoformat()}))
+    batch = delivered_then_opened("c", 40, days_ago=5)
     assert events.ingest(store, "acme", batch).accepted == 80
     assert [i for i in range(40) if store.bulk.zcard(keys.pending("acme", f"c-{i}"))] == []
+
+
+def test_a_batch_stored_in_parts_keeps_each_customers_order_and_counts_once(store, monkeypatch):
+    # a big batch goes to Redis in parts while the next is prepared: with one customer per part,
+    # every customer's delivery is still cleared by the open that follows it, and a retry of the
+    # whole batch (parts and all) stores nothing twice
+    monkeypatch.setattr(events, "CUSTOMERS_PER_PART", 1)
+    batch = delivered_then_opened("p", 30, days_ago=3)
+    stale = [ev(f"s{i}", "ignored", cid=f"s-{i}", channel="sms") for i in range(30)]
+    changed: set[str] = set()
+    r = events.ingest(store, "acme", batch + stale, changed)
+    assert (r.accepted, r.duplicates) == (90, 0)
+    assert changed == {f"p-{i}" for i in range(30)} | {f"s-{i}" for i in range(30)}
+    assert [i for i in range(30) if store.bulk.zcard(keys.pending("acme", f"p-{i}"))] == []
+    assert [streak(store, f"s-{i}", "sms") for i in range(30)] == [1] * 30
+    changed.clear()
+    again = events.ingest(store, "acme", batch + stale, changed)
+    assert (again.accepted, again.duplicates, changed) == (0, 90, set())
+    assert [streak(store, f"s-{i}", "sms") for i in range(30)] == [1] * 30
+
+
+def test_events_either_side_of_a_month_end_are_claimed_in_their_own_months(store):
+    late, early = datetime(2026, 8, 31, 23, 59, 59, tzinfo=timezone.utc), datetime(2026, 9, 1, tzinfo=timezone.utc)
+    batch = [ev("m-aug", at=late), ev("m-sep", at=early)]
+    assert events.ingest(store, "acme", batch).accepted == 2
+    for e in batch:
+        key, field = events.claim_key("acme", e.event_id, e.ts.timestamp())
+        assert store.bulk.hget(key, field)[:1] == b"s"
+    profiles.delete(store, "acme", "c-1")  # erasure finds each claim where ingest put it
+    for e in batch:
+        key, field = events.claim_key("acme", e.event_id, e.ts.timestamp())
+        assert not store.bulk.hexists(key, field)

@@ -8,8 +8,7 @@ from suppressor.decisions.log import DecisionLog, recent
 
 def test_a_reader_flush_waits_for_the_background_write_under_way(store):
     log = DecisionLog(store, interval=3600)
-    # what the flush writes with: a pipeline through the cluster client, else one packed buffer
-    owner, name = (store.bulk, "pipeline") if store.cluster else (decision_log, "pipelined")
+    owner, name = decision_log, "bulk_commands"  # what the flush writes with
     original = getattr(owner, name)
     started, release = threading.Event(), threading.Event()
 

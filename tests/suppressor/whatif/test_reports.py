@@ -165,6 +165,16 @@ def test_long_logs_are_replayed_a_few_policies_per_call_with_the_same_answer(sto
     assert replay.replay(store, p.history, pols, p.model) == together
 
 
+def test_customers_replayed_a_few_per_call_while_the_next_are_prepared_keep_their_order(store, governed, monkeypatch):
+    p = reports.prepare(store, T, max_decisions=400)
+    pols = [reports.vary(p.current, "relevance_threshold", v) for v in (0.0, 0.2)]
+    together = replay.replay(store, p.history, pols, p.model)
+    monkeypatch.setattr(replay, "CUSTOMERS_PER_CALL", 1)  # one customer per call, calls overlapping
+    apart = replay.replay(store, p.history, pols, p.model)
+    assert apart == together
+    assert [v["did"] for v in apart[0]] == [d.record["decision_id"] for d in p.history.decisions]
+
+
 def test_a_sample_holds_the_holdout_in_its_share(store, governed):
     from suppressor.decisions.decide import in_holdout
 
