@@ -15,7 +15,7 @@ from suppressor.decisions.decide import Decider
 from suppressor.decisions.log import DecisionLog
 from suppressor.model.freshness import Refresher
 from suppressor.settings import Settings, get_settings
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, aclose_clients
 from suppressor.tenants.admin import TenantAdmin
 from suppressor.tenants.apikeys import KeyResolver
 from suppressor.tenants.state import TenantStateCache
@@ -78,8 +78,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             app.state.services.refresher.close()
             app.state.services.keys.close()
             app.state.services.compactor.close()
-            await ahot.aclose()
-            await abulk.aclose()
+            await aclose_clients(ahot, abulk)
             log.close()
             if own:
                 st.close()

@@ -87,11 +87,12 @@ def redis_server_or_skip() -> None:
 class RedisServer:
     """A private `redis-server` on a free port: stop (SIGSTOP), resume, kill (SIGKILL), start again."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, password: str | None = None):
         self.port = free_port()
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "RedisServer":
@@ -99,10 +100,11 @@ class RedisServer:
         if exe is None:
             raise RuntimeError("no redis-server on PATH (Debian: apt-get install redis-server)")
         # appendonly with fsync always: what was acknowledged survives a SIGKILL
+        auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir)],
+                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir), *auth],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(port=self.port, socket_timeout=1)
+        client = redis.Redis(port=self.port, socket_timeout=1, password=self.password)
         for _ in range(100):
             try:
                 if client.ping():

@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import time
+import weakref
 from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -24,11 +25,13 @@ from redis.retry import Retry
 
 from suppressor.settings import Settings
 from suppressor.storage.background import Periodic
+from suppressor.storage.mux import Multiplexer
 
 log = logging.getLogger(__name__)
 
 SCRIPTS = ("ingest", "decide", "release", "replay", "claim", "household", "substitute", "contacts", "release_lock")
 BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
+_MUX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # asyncio hot client -> its Multiplexer
 
 # A retry must never outlive a deadline: none on a timeout; one, at once, when a pooled socket
 # turns out dead (the server restarted), so a healthy store never fails a call for that.
@@ -93,6 +96,7 @@ class Store:
                 self.url, max_connections=max(self.settings.redis_pool_size, 1000), reinitialize_steps=0, **common))
             return hot, self._client(redis.asyncio.Redis, socket_timeout=self.bulk_timeout,
                                      socket_connect_timeout=self.bulk_timeout, retry=_async_retry())
+        mux = Multiplexer.for_url(self.url, self.embedded.socket_file if self.embedded else None, self.bulk_timeout)
         if self.url:
             pool = redis.asyncio.BlockingConnectionPool.from_url(
                 self.url, max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout, **common)
@@ -100,9 +104,11 @@ class Store:
             pool = redis.asyncio.BlockingConnectionPool(
                 max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout,
                 connection_class=redis.asyncio.UnixDomainSocketConnection, path=self.embedded.socket_file, **common)
-        return (redis.asyncio.Redis(connection_pool=pool),
-                self._client(redis.asyncio.Redis, socket_timeout=self.bulk_timeout,
-                             socket_connect_timeout=self.bulk_timeout, retry=_async_retry()))
+        hot = redis.asyncio.Redis(connection_pool=pool)
+        if mux is not None:  # the hot client's script pipelines share one connection (apipelined)
+            _MUX[hot] = mux
+        return hot, self._client(redis.asyncio.Redis, socket_timeout=self.bulk_timeout,
+                                 socket_connect_timeout=self.bulk_timeout, retry=_async_retry())
 
     def ping(self) -> bool:
         """True when the server answers within the deadline."""
@@ -121,22 +127,36 @@ class Store:
         # ~150 ms to parse): only a missed ping makes the age of the last answer matter
         return self.up and (m.misses == 0 or time.monotonic() - self.answered_at < 2 * m.interval + m.timeout)
 
-    async def bounded(self, aw: Any, budget: float) -> Any:
-        """Await ``aw`` for ``budget`` seconds, then for as long as the store is seen answering (up to
-        the store timeout in all); raises asyncio.TimeoutError when it is not.
+    async def bounded(self, aw: Awaitable, budget: float) -> Any:
+        """Await ``aw`` (a coroutine) for ``budget`` seconds, then for as long as the store is seen
+        answering (up to the store timeout in all); past that it is cancelled and asyncio.TimeoutError
+        raised.
 
         Past the budget a request is late because this process is busy, not because the store
-        hangs: the store's own pings tell the two apart, so a busy server gives real verdicts."""
-        task = asyncio.ensure_future(aw)
+        hangs: the store's own pings tell the two apart, so a busy server gives real verdicts. The
+        deadline is a timer on the caller's task (a task and a wait per call cost twice as much)."""
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
         t0 = time.monotonic()
         limit = max(budget, self.bulk_timeout)
-        done, _ = await asyncio.wait((task,), timeout=max(budget, 0.0))
-        while not done:
-            if not self.answering() or time.monotonic() - t0 >= limit:
+        expired = False
+
+        def check() -> None:
+            nonlocal timer, expired
+            if self.answering() and time.monotonic() - t0 < limit:
+                timer = loop.call_later(0.01, check)
+            else:
+                expired = True
                 task.cancel()
-                raise asyncio.TimeoutError("the store did not answer within the deadline")
-            done, _ = await asyncio.wait((task,), timeout=0.01)
-        return task.result()
+
+        timer = loop.call_later(max(budget, 0.0), check)
+        try:
+            return await aw
+        except asyncio.CancelledError:
+            if expired and task.uncancel() == 0:  # our cancel, not the caller's
+                raise asyncio.TimeoutError("the store did not answer within the deadline") from None
+            raise
+        finally:
+            timer.cancel()
 
     def watch(self) -> "Monitor":
         """Start (once) the background monitor that keeps ``up`` current and revives the embedded server."""
@@ -247,6 +267,15 @@ class Monitor(Periodic):
         self._stop.set()
         self._thread.join(timeout=5)
         self._probe.close()
+
+
+async def aclose_clients(*clients: redis.asyncio.Redis) -> None:
+    """Close asyncio clients of ``Store.async_clients`` (and a hot client's multiplexed connection)."""
+    for client in clients:
+        mux = _MUX.pop(client, None)
+        if mux is not None:
+            mux.close()
+        await client.aclose()
 
 
 def _running(pid: int) -> bool:
@@ -456,8 +485,12 @@ def bulk_commands(store: Store, commands: list[tuple]) -> list:
 
 
 async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
-    """``pipelined`` on an asyncio client; a cancelled call (its deadline) leaves no connection with
+    """``pipelined`` on an asyncio client (on its multiplexed connection when it has one: the hot
+    client of ``Store.async_clients``); a cancelled call (its deadline) leaves no connection with
     replies unread in the pool."""
+    mux = _MUX.get(client)
+    if mux is not None:
+        return await mux.call(commands)
     data = _pack(commands)
     pool = client.connection_pool
     conn = await pool.get_connection()
