@@ -31,7 +31,7 @@ from suppressor.domain import DecisionRequest  # noqa: E402
 from suppressor.policy import document as policy  # noqa: E402
 from suppressor.settings import Settings  # noqa: E402
 from suppressor.storage import keys as K  # noqa: E402
-from suppressor.storage.store import Store  # noqa: E402
+from suppressor.storage.store import Store, aclose_clients  # noqa: E402
 from suppressor.tenants.state import TenantStateCache  # noqa: E402
 from tests import cluster  # noqa: E402
 
@@ -84,8 +84,7 @@ def measure(store: Store, n: int, batches: int, size: int) -> tuple[float, float
         for b in work[2:]:
             check(await decider.adecide("bench", b, hot, bulk))
         rate = batches * size / (time.perf_counter() - t)
-        await hot.aclose()
-        await bulk.aclose()
+        await aclose_clients(hot, bulk)
         return rate
 
     return sync, asyncio.run(on_asyncio())

@@ -3,8 +3,8 @@
 Redis answers a connection's commands in the order they were written, so concurrent callers
 need not each take a pooled connection: each writes its commands as it comes and waits for its
 own replies, which are matched by position. A pool checkout, a per-call read loop and a write
-per call (redis-py's path) cost ~50 µs of the event loop's time per call here; this ~10 µs
-(bench/single.py). A caller that gives up (its deadline) leaves its place in the queue: its
+per call (redis-py's path) cost 56-64 µs of the event loop's time per call here; this ~12 µs
+(bench/mux.py). A caller that gives up (its deadline) leaves its place in the queue: its
 replies are read and dropped when they come, so no connection is ever left with replies unread.
 """
 

@@ -14,7 +14,7 @@ from suppressor.policy import content
 from suppressor.policy import document as policy
 from suppressor.policy.content import ContentIn
 from suppressor.settings import Settings
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, aclose_clients
 from suppressor.tenants.state import TenantStateCache
 from tests.factories import NOW, codes, message, one, quiet_policy, reaction, req
 
@@ -538,8 +538,7 @@ async def adecide(decider, store, reqs):
     try:
         return await decider.adecide("acme", reqs, hot, bulk)
     finally:
-        await hot.aclose()
-        await bulk.aclose()
+        await aclose_clients(hot, bulk)
 
 
 def test_a_big_batch_is_decided_in_request_order_across_its_parts_after_a_script_cache_flush(store, decider):

@@ -12,6 +12,7 @@ from suppressor.decisions.decide import release
 from suppressor.domain import CustomerIn, Event
 from suppressor.policy import document as policy
 from suppressor.storage import keys
+from suppressor.storage.store import aclose_clients
 from tests.factories import NOW, codes, one, quiet_policy, req
 
 DM_ONCE = {"channel": "direct_mail", "max": 1, "window": "30d", "per_offer": True}
@@ -81,8 +82,7 @@ def test_fifty_concurrent_asyncio_decisions_for_one_household_give_exactly_one_s
         try:
             return await asyncio.gather(*(decider.adecide("acme", [req(f"m-{i}")], hot, bulk) for i in range(50)))
         finally:
-            await hot.aclose()
-            await bulk.aclose()
+            await aclose_clients(hot, bulk)
 
     actions = [d.action for [d] in asyncio.run(run())]
     assert actions.count("send") == 1 and actions.count("suppress") == 49

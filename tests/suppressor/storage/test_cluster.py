@@ -18,7 +18,7 @@ from suppressor.domain import CustomerIn, Event
 from suppressor.policy import document as policy
 from suppressor.settings import Settings
 from suppressor.storage import keys
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, aclose_clients
 from suppressor.tenants import apikeys
 from suppressor.tenants.state import TenantStateCache
 from tests import cluster
@@ -117,8 +117,7 @@ def test_moving_slots_while_events_and_decisions_flow_loses_no_event_and_breaks_
         try:
             await asyncio.gather(*(one_caller(cid) for cid in CUSTOMERS))
         finally:
-            await hot.aclose()
-            await bulk.aclose()
+            await aclose_clients(hot, bulk)
 
     threads = [threading.Thread(target=reshard), threading.Thread(target=ingest)]
     for t in threads:

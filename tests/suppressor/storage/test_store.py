@@ -7,7 +7,7 @@ from suppressor.customers import events, profiles
 from suppressor.domain import CustomerIn, Event
 from suppressor.model import exported as models
 from suppressor.settings import Settings
-from suppressor.storage.store import Store, arun_scripts
+from suppressor.storage.store import Store, aclose_clients, arun_scripts
 from suppressor.tenants import apikeys
 from tests.factories import iso, tiny_model
 
@@ -54,8 +54,7 @@ def test_a_pipeline_cut_short_by_its_deadline_leaves_no_stray_replies(store):
             except asyncio.TimeoutError:
                 pass
             answers.append(await arun_scripts(store, hot, "echo", [(["a"], ["a"]), (["b"], ["b"]), (["c"], ["c"])]))
-        await hot.aclose()
-        await bulk.aclose()
+        await aclose_clients(hot, bulk)
         return answers
 
     try:
