@@ -14,11 +14,11 @@ import asyncio
 import collections
 import time
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import hiredis
 import redis
 from redis._parsers.base import BaseParser
+from redis.connection import parse_url
 
 _MORE = object()  # hiredis: the replies so far are incomplete
 
@@ -85,15 +85,12 @@ class Multiplexer:
         """A multiplexer for a plain redis:// or unix:// URL, or the embedded server's socket; None for TLS."""
         if not url:
             return cls(path=socket_path, stuck_after=stuck_after)
-        u = urlsplit(url)
-        creds = dict(username=unquote(u.username) if u.username else None,
-                     password=unquote(u.password) if u.password else None, stuck_after=stuck_after)
-        if u.scheme == "unix":
-            db = dict(p.split("=", 1) for p in u.query.split("&") if "=" in p).get("db", "0")
-            return cls(path=u.path, db=int(db), **creds)
-        if u.scheme != "redis":
-            return None
-        return cls(host=u.hostname or "127.0.0.1", port=u.port or 6379, db=int((u.path or "/0")[1:] or 0), **creds)
+        opts = parse_url(url)  # redis-py's own reading of the URL (credentials unquoted, ?db= wins)
+        if "connection_class" in opts and "path" not in opts:
+            return None  # TLS
+        return cls(path=opts.get("path"), host=opts.get("host") or "127.0.0.1", port=opts.get("port") or 6379,
+                   db=opts.get("db") or 0, username=opts.get("username"), password=opts.get("password"),
+                   stuck_after=stuck_after)
 
     async def _connected(self) -> _Protocol:
         proto = self._proto

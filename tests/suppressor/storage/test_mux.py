@@ -118,3 +118,11 @@ def test_the_password_and_database_come_from_the_url(tmp_path):
 
 def test_tls_urls_keep_redis_py_s_own_connections():
     assert Multiplexer.for_url("rediss://h:6380/0", None, 5) is None
+
+
+def test_urls_are_read_as_redis_py_reads_them():
+    m = Multiplexer.for_url("redis://u:p%40ss@example:6390/4", None, 5)
+    assert (m.host, m.port, m.handshake) == ("example", 6390, [("AUTH", "u", "p@ss"), ("SELECT", 4)])
+    assert Multiplexer.for_url("redis://example?db=2", None, 5).handshake == [("SELECT", 2)]
+    assert Multiplexer.for_url("unix:///run/redis.sock?db=5", None, 5).path == "/run/redis.sock"
+    assert Multiplexer.for_url(None, "/tmp/embedded.sock", 5).path == "/tmp/embedded.sock"
