@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 from suppressor.domain import Event, IngestResult
 from suppressor.storage import keys
-from suppressor.storage.store import Store, run_scripts
+from suppressor.storage.store import Store, bulk_commands, run_scripts
 
 SHARDS = 16
 CUSTOMERS_PER_PART = 500  # a big batch is stored in parts, Python preparing one while Redis runs another
@@ -69,9 +69,10 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
         ts = ev.ts.timestamp()
         times.append(ts)
         field = _digest(ev.event_id, 12)
-        key = claims_of.get((field[0] % SHARDS, int(ts // 86400)))
+        where = (field[0] % SHARDS, int(ts // 86400))  # a UTC day lies in one month: claim_key's hash
+        key = claims_of.get(where)
         if key is None:
-            key = claims_of[(field[0] % SHARDS, int(ts // 86400))] = claim_key(tenant, ev.event_id, ts)[0]
+            key = claims_of[where] = claim_key(tenant, ev.event_id, ts)[0]
         mine = mine_of.get(ev.customer_id)
         if mine is None:
             mine = mine_of[ev.customer_id] = b"p" + _digest(ev.customer_id, 8)
@@ -121,10 +122,7 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
         if changed is not None:
             changed.update(cid for cid, n in zip(cids, added) if n)
         accepted = sum(added)
-        pipe = store.bulk.pipeline(transaction=False)
-        for key, pairs in to_settle.items():
-            pipe.hset(key, mapping=dict(zip(pairs[0::2], pairs[1::2])))
-        pipe.execute()
+        bulk_commands(store, [("HSET", key, *pairs) for key, pairs in to_settle.items()])
         _tell_households(store, tenant, {cid: [unique[i] for i in idx] for cid, idx in by_customer.items()})
     return IngestResult(accepted=accepted, duplicates=len(events) - accepted, reused_ids=reused)
 

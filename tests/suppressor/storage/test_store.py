@@ -2,6 +2,9 @@
 
 
 import asyncio
+import time
+
+import pytest
 
 from suppressor.customers import events, profiles
 from suppressor.domain import CustomerIn, Event
@@ -61,3 +64,35 @@ def test_a_pipeline_cut_short_by_its_deadline_leaves_no_stray_replies(store):
         assert asyncio.run(run()) == [[b"a", b"b", b"c"]] * 5
     finally:
         del store.scripts["echo"]
+
+
+def test_the_deadline_gives_up_on_a_store_that_does_not_answer_and_waits_for_a_busy_one(store, monkeypatch):
+    """``bounded``: past its budget a call goes on while the store is seen answering (this process is
+    busy, the store is not), up to the store timeout; a store seen not answering ends it at the budget.
+    Either way the caller's task is not left cancelled, and a cancel from outside stays a cancel."""
+    monkeypatch.setattr(store, "bulk_timeout", 0.3)
+
+    async def run() -> dict:
+        out = {}
+        monkeypatch.setattr(store, "answering", lambda: True)
+        out["busy"] = await store.bounded(asyncio.sleep(0.1, "late but real"), 0.01)
+        t = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError):
+            await store.bounded(asyncio.sleep(10), 0.01)
+        out["limit"] = time.monotonic() - t
+        monkeypatch.setattr(store, "answering", lambda: False)
+        t = time.monotonic()
+        with pytest.raises(asyncio.TimeoutError):
+            await store.bounded(asyncio.sleep(10), 0.05)
+        out["budget"] = time.monotonic() - t
+        out["still usable"] = await asyncio.sleep(0, "yes")  # the expiry's cancel was taken back
+        caller = asyncio.ensure_future(store.bounded(asyncio.sleep(10), 5))
+        await asyncio.sleep(0.02)
+        caller.cancel()
+        with pytest.raises(asyncio.CancelledError):  # the caller's own cancel, not a timeout
+            await caller
+        return out
+
+    out = asyncio.run(run())
+    assert out["busy"] == "late but real" and out["still usable"] == "yes"
+    assert 0.25 <= out["limit"] < 1.0 and 0.04 <= out["budget"] < 0.25
