@@ -19,8 +19,9 @@ function el(tag, attrs, ...children) {
   for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(c == null ? "" : String(c)));
   return node;
 }
-function row(cells, header) { return el("tr", {}, ...cells.map((c) => el(header ? "th" : "td", typeof c === "number" ? { class: "num" } : {}, c))); }
-function fill(table, head, rows) { table.replaceChildren(row(head, true), ...rows.map((r) => row(r))); }
+function row(cells, header, attrs) { return el("tr", attrs || {}, ...cells.map((c) => el(header ? "th" : "td", typeof c === "number" ? { class: "num" } : {}, c))); }
+// a row is a list of cells, or {cells, attrs} when the row itself is marked (the timeline marks each row's type)
+function fill(table, head, rows) { table.replaceChildren(row(head, true), ...rows.map((r) => Array.isArray(r) ? row(r) : row(r.cells, false, r.attrs))); }
 const pct = (x) => x == null ? "–" : x.toFixed(1) + "%";
 const money = (x) => x == null ? "–" : Math.round(x).toLocaleString("en-US");
 const rate = (r) => (100 * r.rate).toFixed(1) + "% [" + (100 * r.low).toFixed(1) + ", " + (100 * r.high).toFixed(1) + "]";
@@ -145,10 +146,10 @@ async function lookup() {
   fill($("customer-offers"), ["offer", "terms", "channel", "sent", "expires", "held by"], t.offers.length ? t.offers.map((o) => [
     o.key, terms(o), o.channel || "–", o.sent_at.slice(0, 10), o.expires.slice(0, 10), o.held_by === c.customer_id ? "this customer" : o.held_by + " (household)"])
     : [["no offer standing", "", "", "", "", ""]]);
-  fill($("customer-timeline"), ["when", "what", "message", "channel", "why"], t.items.map((i) => i.type === "decision"
+  fill($("customer-timeline"), ["when", "what", "message", "channel", "why"], t.items.map((i) => ({ attrs: { "data-type": i.type }, cells: i.type === "decision"
     ? [i.at.replace("T", " ").slice(0, 16), el("span", { class: "action " + i.action }, i.action), i.message_id, i.channel || "–",
        el("div", {}, ...i.reasons.map((x) => el("div", {}, el("b", {}, x.code), " " + x.message)))]
-    : [i.at.replace("T", " ").slice(0, 16), i.event, i.message_id || "–", i.channel || "–", i.topics.join(", ")]));
+    : [i.at.replace("T", " ").slice(0, 16), i.event, i.message_id || "–", i.channel || "–", i.topics.join(", ")] })));
   $("customer").hidden = false;
   status("Customer " + c.customer_id + ": " + t.items.length + " recent items.");
 }
