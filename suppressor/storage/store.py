@@ -215,7 +215,17 @@ class Store:
                 except redis.RedisError:
                     break
                 time.sleep(0.05)
-            self.embedded._cleanup()
+            emb = self.embedded
+            pid, others = emb.pid, 0
+            try:
+                others = emb._connection_count() - 1
+            except redis.RedisError:
+                pass
+            emb._cleanup()
+            if others > 0 and _running(pid):
+                log.warning("the embedded redis (pid %s) stays up: %d other client(s) still use it (a `suppressor "
+                            "train`, another `serve`); it stops with the last of them, or now with `kill %s`",
+                            pid, others, pid)
             self.embedded = None
 
 
@@ -276,6 +286,11 @@ async def aclose_clients(*clients: redis.asyncio.Redis) -> None:
         if mux is not None:
             mux.close()
         await client.aclose()
+        # a client built on a pool it was handed (the hot one) leaves that pool open on aclose: its
+        # connections would keep an embedded server "in use" and running after the service stopped
+        pool = getattr(client, "connection_pool", None)  # a cluster client closes its nodes' pools itself
+        if pool is not None:
+            await pool.disconnect()
 
 
 def _running(pid: int) -> bool:

