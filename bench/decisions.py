@@ -5,6 +5,10 @@ directory, trains a model, starts `suppressor serve` in its own process, then me
 single-decision latency (p50/p99, sequential), single-decision throughput (concurrent
 clients) and decisions per second through /v1/decisions:batch.
 
+Every timed request asks about a message id never asked before (a counter per run and policy
+phase), so every answer is a real decision, never a standing verdict replayed; each figure is
+printed with the count of replays among the answers it timed, which must be 0.
+
     python bench/decisions.py [--customers 100000] [--seconds 10]
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -66,11 +71,22 @@ def load(data_dir: Path, n: int, trained_share: float) -> str:
         store.close()
 
 
+_fresh = itertools.count()
+RUN = f"{os.getpid()}-{int(time.time())}"  # message ids differ between runs on kept data (--data)
+
+
 def request(rng: np.random.Generator, n: int, messages) -> dict:
-    """A random decision request."""
+    """A random decision request about a message id nobody asked about before (a real decision)."""
     m = messages[rng.integers(len(messages))]
-    return {"customer_id": f"c-{int(rng.integers(n)):06d}",
-            "message": m.on(synthetic.CHANNELS[rng.integers(4)])}
+    message = dict(m.on(synthetic.CHANNELS[rng.integers(4)]))
+    message["message_id"] = f"{message['message_id']}-{RUN}-{next(_fresh)}"
+    return {"customer_id": f"c-{int(rng.integers(n)):06d}", "message": message}
+
+
+def replays(answers: list[dict]) -> str:
+    """'0 replays' (as it must be), or the count, loudly."""
+    n = sum(1 for a in answers if a.get("replayed"))
+    return "0 replays" if n == 0 else f"{n} REPLAYS (the figure is not of real decisions)"
 
 
 def main() -> None:
@@ -165,25 +181,27 @@ def measure(port: int, key: str, args) -> None:
     for _ in range(300):  # warm up (model load, connections, policy)
         c.post("/v1/decisions", request(rng, n, messages))
     bodies = [request(rng, n, messages) for _ in range(5000)]
-    lat = []
+    lat, answers = [], []
     for body in bodies:
         t = time.perf_counter()
-        c.post("/v1/decisions", body)
+        answers.append(c.post("/v1/decisions", body))
         lat.append(time.perf_counter() - t)
     lat_ms = np.array(lat) * 1000
     print(f"single decision over HTTP, one client: p50 {np.percentile(lat_ms, 50):.2f} ms, "
-          f"p99 {np.percentile(lat_ms, 99):.2f} ms, {len(lat) / sum(lat):.0f} decisions/s", flush=True)
+          f"p99 {np.percentile(lat_ms, 99):.2f} ms, {len(lat) / sum(lat):.0f} decisions/s ({replays(answers)})",
+          flush=True)
 
     done = [0] * args.clients
+    replayed = [0] * args.clients
     stop = time.time() + args.seconds
 
     def worker(i: int) -> None:
         r_ = np.random.default_rng(100 + i)
         cl = Client(port, key)
-        mine = [request(r_, n, messages) for _ in range(2000)]
+        mine = [request(r_, n, messages) for _ in range(20_000)]  # more than a client gets through
         k = 0
-        while time.time() < stop:
-            cl.post("/v1/decisions", mine[k % len(mine)])
+        while time.time() < stop and k < len(mine):
+            replayed[i] += bool(cl.post("/v1/decisions", mine[k]).get("replayed"))
             k += 1
         done[i] = k
 
@@ -194,17 +212,19 @@ def measure(port: int, key: str, args) -> None:
     for t in threads:
         t.join()
     print(f"single decision over HTTP, {args.clients} concurrent clients: "
-          f"{sum(done) / (time.time() - t0):.0f} decisions/s", flush=True)
+          f"{sum(done) / (time.time() - t0):.0f} decisions/s ({sum(replayed)} replays)", flush=True)
 
     c = Client(port, key)  # the first connection idled past the server's keep-alive
     for size in (1000, 10_000):
-        items = [request(rng, n, messages) for _ in range(size)]
-        rates = []
-        for _ in range(2):
+        rates, answers = [], []
+        for _ in range(2):  # two batches, each of fresh messages
+            items = [request(rng, n, messages) for _ in range(size)]
             t = time.perf_counter()
             res = c.post("/v1/decisions:batch", {"items": items})
             rates.append(size / (time.perf_counter() - t))
-        print(f"batch of {size} over HTTP: {statistics.median(rates):.0f} decisions/s", flush=True)
+            answers += res["results"]
+        print(f"batch of {size} over HTTP: {statistics.median(rates):.0f} decisions/s ({replays(answers)})",
+              flush=True)
     actions: dict[str, int] = {}
     for r in res["results"]:
         actions[r["action"]] = actions.get(r["action"], 0) + 1

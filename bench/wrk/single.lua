@@ -1,6 +1,6 @@
 -- wrk script: POST a new decision per request for one of CUSTOMERS loaded customers (c-000000 ..),
 -- rotating channels and kinds; DELAY_MS (optional) paces each connection. Prints one RESULT line:
--- requests, non-200 answers, p50 and p99 latency (ms).
+-- requests, non-200 answers, replayed verdicts (must be 0: every id is new), p50 and p99 latency (ms).
 local n, key, customers = 0, os.getenv("KEY"), tonumber(os.getenv("CUSTOMERS") or "1000")
 local pause = tonumber(os.getenv("DELAY_MS") or "0")
 local channels = { "email", "sms", "push", "direct_mail" }
@@ -11,6 +11,7 @@ function setup(thread) table.insert(threads, thread) end
 
 function init(args)
   bad = 0
+  replayed = 0
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Authorization"] = "Bearer " .. (key or "none")
 end
@@ -27,11 +28,12 @@ end
 
 function response(status, headers, body)
   if status ~= 200 then bad = bad + 1 end
+  if body and string.find(body, '"replayed":true', 1, true) then replayed = replayed + 1 end
 end
 
 function done(summary, latency, requests)
-  local b = 0
-  for _, t in ipairs(threads) do b = b + t:get("bad") end
-  io.write(string.format("RESULT %d %d %.3f %.3f\n", summary.requests, b, latency:percentile(50) / 1000,
+  local b, r = 0, 0
+  for _, t in ipairs(threads) do b = b + t:get("bad"); r = r + t:get("replayed") end
+  io.write(string.format("RESULT %d %d %d %.3f %.3f\n", summary.requests, b, r, latency:percentile(50) / 1000,
                          latency:percentile(99) / 1000))
 end
