@@ -47,13 +47,13 @@ def test_stage_overrides_are_validated(override, words):
         policy.Policy.model_validate({"stages": {"lost": override}})
 
 
-def test_the_readmes_shopping_cycle_policy_is_valid_and_differs_by_stage():
+def test_the_policy_references_shopping_cycle_policy_is_valid_and_differs_by_stage():
     import json
     import re
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
-    section = readme[readme.index("### Lead stages"):]
+    page = (Path(__file__).resolve().parents[3] / "docs" / "policy.md").read_text()
+    section = page[page.index("## Lead stages"):]
     doc = json.loads(re.search(r"```json\n(.*?)\n```", section, re.S).group(1))
     by_stage = policy.Policy.model_validate(doc).script_params()["by_stage"]
     assert set(by_stage) == {"researching", "shopping", "ready", "owner", "lost"}
