@@ -22,13 +22,19 @@ TYPES = {
     "users.messages.email.Click": ("email", "clicked"), "users.messages.email.Bounce": ("email", "bounced"),
     "users.messages.email.MarkAsSpam": ("email", "complained"),
     "users.messages.email.Unsubscribe": ("email", "unsubscribed"),
-    "users.messages.sms.Delivery": ("sms", "delivered"), "users.messages.sms.DeliveryFailure": ("sms", "bounced"),
+    # sms.DeliveryFailure is Braze failing to hand the message to its SMS provider (queue overflow, a
+    # suspended account): nothing about the recipient, so it is not mapped; the carrier's refusal is Rejection.
+    "users.messages.sms.Delivery": ("sms", "delivered"), "users.messages.sms.Rejection": ("sms", "bounced"),
     "users.messages.sms.InboundReceive": ("sms", "replied"),
     "users.messages.pushnotification.Send": ("push", "delivered"),
     "users.messages.pushnotification.Open": ("push", "opened"),
     "users.messages.pushnotification.Bounce": ("push", "bounced"),
 }
 GLOBAL_STATE = "users.behaviors.subscription.GlobalStateChange"
+CHANNELS = {"email": "email", "push": "push", "sms": "sms"}  # a global state's channel; another is not ours
+INBOUND = "users.messages.sms.InboundReceive"
+KEYWORD = {"unsubscribed": "unsubscribed", "subscribed": RESUBSCRIBED}  # InboundReceive's action (opt-out keyword)
+TRACKING = ("canvas_id", "canvas_step_id", "message_variation_id", "canvas_variation_id")  # kept as they are
 
 
 def verify(delivery: Delivery, secret: str | None) -> None:
@@ -53,16 +59,20 @@ def _one(ev: dict) -> Incoming | None:
     user, props = ev.get("user") or {}, ev.get("properties") or {}
     if ev.get("event_type") == GLOBAL_STATE:
         status = str(props.get("subscription_status", "")).lower().replace(" ", "_")
-        channel = "sms" if str(props.get("channel", "")).lower() == "sms" else "email"
+        channel = CHANNELS.get(str(props.get("channel", "")).lower())
         kind = "unsubscribed" if status == "unsubscribed" else RESUBSCRIBED if status in (
             "subscribed", "opted_in") else None
     else:
         channel, kind = TYPES.get(ev.get("event_type"), (None, None))
-    if kind is None:
+        if ev.get("event_type") == INBOUND:  # a STOP (or START) keyword Braze acted on, else a reply
+            kind = KEYWORD.get(str(props.get("action", "")).lower(), kind)
+    if kind is None or channel is None:
         return None
+    extra = {k: str(props[k]) for k in TRACKING if isinstance(props.get(k), (str, int)) and str(props[k])}
     return Incoming(
         event_id=event_id("braze", ev["id"]), type=kind, ts=stamp(ev["time"]), channel=channel,
-        customer_id=user.get("external_user_id") or None, email=loose_email(props.get("email_address")),
+        customer_id=user.get("external_user_id") or None,
+        email=loose_email(props.get("email_address") or (props.get("channel_identifier") if channel == "email" else None)),
         phone=loose_phone(props.get("user_phone_number") or props.get("to_phone_number")),
-        campaign_id=props.get("campaign_id") or props.get("canvas_id"),
-        properties={"scope": "channel"} if kind == "unsubscribed" else {})
+        message_id=props.get("dispatch_id") or None, campaign_id=props.get("campaign_id") or props.get("canvas_id"),
+        properties={**extra, **({"scope": "channel"} if kind == "unsubscribed" else {})})

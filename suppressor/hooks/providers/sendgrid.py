@@ -52,9 +52,11 @@ def _one(ev: dict) -> Incoming | None:
         return None
     ids = custom(ev)  # custom_args arrive as top-level fields
     topics, props = [], {}
-    if ev["event"] == "group_unsubscribe":  # an unsubscribe from a group: its categories are the topics
+    if ev["event"] == "group_unsubscribe":  # an unsubscribe from a group: the group and the message's categories
         cats = ev.get("category")
         topics = [c for c in ([cats] if isinstance(cats, str) else cats or []) if isinstance(c, str)]
+        if isinstance(ev.get("asm_group_id"), (int, str)) and str(ev["asm_group_id"]):
+            topics.append(f"asm_group:{ev['asm_group_id']}")
         if not topics:
             return None
         props["scope"] = "topics"
