@@ -146,6 +146,21 @@ def test_mailgun_every_event_type_as_mailgun_sends_it(client, store, cat):
     assert {e["message_id"] for e in events_of(store, "cat-3")} == {"m-mg"}
 
 
+def test_mailgun_refusing_an_address_on_its_suppression_lists_says_why(client, store, cat):
+    """Mailgun's failed/permanent with reason suppress-unsubscribe or suppress-complaint is Mailgun not
+    sending to an address it holds as unsubscribed or complained (its suppression lists), not a bounce:
+    the channel closes even where the original unsubscribe never reached us."""
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    for n, reason in enumerate(("suppress-bounce", "suppress-complaint", "suppress-unsubscribe")):
+        refused = mg("failed", 20 + n, severity="permanent", reason=reason, **{"delivery-status": {
+            "code": 605, "message": "", "description": "Not delivering to previously bounced address",
+            "attempt-no": 1}})
+        assert client.post(f"/v1/hooks/mailgun/{hook.id}", json=mailgun_body(hook.secret, refused)).json()[
+            "accepted"] == 1
+    assert types_of(store, "cat-3") == ["bounced", "complained", "unsubscribed"]
+    closed_only(client, cat, "cat-3", "email")
+
+
 # --- Postmark -----------------------------------------------------------------------------------------
 # Shapes: Postmark's webhook docs (developer/webhooks: delivery-webhook, bounce-webhook,
 # spam-complaint-webhook, open-tracking-webhook, click-webhook, subscription-change-webhook samples).
