@@ -106,6 +106,25 @@ def test_sendgrid_every_event_type_as_sendgrid_sends_it(client, store, cat):
     assert group["topics"] == ["asm_group:10"] and group["properties"]["scope"] == "topics"
 
 
+def test_sendgrid_dropping_an_address_on_its_suppression_lists_says_why(client, store, cat):
+    """A dropped event whose reason names one of SendGrid's suppression lists is that unsubscribe,
+    complaint or bounce (the list SendGrid holds the address on); other drops say nothing of the address."""
+    private, public = sendgrid_keys()
+    hook = registry.create(store, "acme", "sendgrid", public)
+    batch = [sg("dropped", 30 + n, reason=reason, status="5.0.0") for n, reason in enumerate((
+        "Bounced Address", "Spam Reporting Address", "Unsubscribed Address", "Invalid SMTPAPI header",
+        "Recipient List over Package Quota"))]
+    answer = sendgrid_post(client, hook, private, batch).json()
+    assert answer["accepted"] == 3 and answer["ignored"] == 2, answer
+    assert types_of(store, "cat-3") == ["bounced", "complained", "unsubscribed"]
+    closed_only(client, cat, "cat-3", "email")
+    # sent with an unsubscribe group, the drop is that group's unsubscribe: its topics, not all e-mail
+    grouped = sg("dropped", 40, reason="Unsubscribed Address", status="5.0.0", asm_group_id=7, email="ann@example.com")
+    assert sendgrid_post(client, hook, private, [grouped]).json()["accepted"] == 1
+    dropped = events_of(store, "ann-1")[0]
+    assert sorted(dropped["topics"]) == ["asm_group:7", "spring-suv"] and dropped["properties"]["scope"] == "topics"
+
+
 # --- Mailgun ------------------------------------------------------------------------------------------
 # Shapes: Mailgun's webhook documentation ("Webhooks", the event-data sample payloads: delivered with
 # delivery-status, opened/clicked with client-info and geolocation, failed with severity and reason,
