@@ -424,6 +424,35 @@ def test_braze_sms_stop_and_global_subscription_changes_close_their_own_channel(
     assert decide(client, cat, "cat-3", channel="email", mid="e-3")["action"] == "send"
 
 
+def test_braze_subscription_group_changes(client, store, cat):
+    """users.behaviors.subscriptiongroup.StateChange (glossary: subscription_group_id, channel,
+    channel_identifier, subscription_status 'Subscribed'/'Unsubscribed', state_change_source): an SMS
+    group is the SMS program, so leaving it closes SMS; an e-mail group is a kind of mail, so leaving
+    it blocks the topic subscription_group:<id> and e-mail stays open."""
+    hook = registry.create(store, "acme", "braze")
+    group = "41234567-89ab-cdef-0123-456789abcdef"
+
+    def change(n, channel, identifier, status):
+        ev = bz("users.behaviors.subscriptiongroup.StateChange", n, {
+            "subscription_group_id": group, "channel": channel, "channel_identifier": identifier,
+            "subscription_status": status, "state_change_source": "REST API"})
+        del ev["properties"]["dispatch_id"]
+        return ev
+
+    assert braze_post(client, hook, [change(30, "sms", "+15550109999", "Unsubscribed")])["accepted"] == 1
+    closed_only(client, cat, "cat-3", "sms", others=("email", "push"))
+    assert braze_post(client, hook, [change(31, "email", "cat@example.com", "Unsubscribed")])["accepted"] == 1
+    assert events_of(store, "cat-3")[-1]["topics"] == [f"subscription_group:{group}"]
+    assert decide(client, cat, "cat-3", channel="email", mid="e-1")["action"] == "send"
+    in_group = decide(client, cat, "cat-3", channel="email", mid="e-2", topics=[f"subscription_group:{group}"])
+    assert in_group["action"] == "suppress"
+    answer = braze_post(client, hook, [change(32, "sms", "+15550109999", "Subscribed"),
+                                       change(33, "email", "cat@example.com", "Subscribed"),
+                                       change(34, "whats_app", "+15550109999", "Unsubscribed")])
+    assert answer["consent"] == 1 and answer["ignored"] == 2  # an e-mail group rejoined: topics stay as they are
+    assert decide(client, cat, "cat-3", channel="sms", mid="s-3")["action"] == "send"
+
+
 # --- Iterable -----------------------------------------------------------------------------------------
 # Shapes: Iterable's "System Webhooks" docs (one event per call: {"email", "eventName", "dataFields":
 # {createdAt "YYYY-MM-DD HH:MM:SS +00:00", campaignId, templateId, messageId, ...}}; SMS events carry
