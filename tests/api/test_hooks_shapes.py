@@ -292,6 +292,37 @@ def test_ses_every_event_type_as_ses_publishes_it(client, store, cat, amazon):
     assert {e["campaign_id"] for e in events_of(store, "cat-3")} == {"spring-suv"}
 
 
+def test_ses_subscription_events_close_email_or_block_the_topic(client, store, cat, amazon):
+    """SES's own list management (the Developer Guide's Subscription record: contactList, source,
+    newTopicPreferences / oldTopicPreferences with unsubscribeAll and topicSubscriptionStatus):
+    unsubscribeAll closes e-mail; opting out of one topic blocks ses_topic:<name>; unsubscribeAll
+    lifted again restores e-mail consent."""
+    hook = registry.create(store, "acme", "ses", TOPIC)
+
+    def subscription(n, new, old, minutes_ago):
+        at = (NOW - timedelta(minutes=minutes_ago)).isoformat()
+        rec = {"eventType": "Subscription", "mail": ses_mail(f"0103-{n}"), "subscription": {
+            "contactList": "ContactListName", "timestamp": at, "source": "UnsubscribeHeader",
+            "newTopicPreferences": new, "oldTopicPreferences": old}}
+        return client.post(f"/v1/hooks/ses/{hook.id}", content=json.dumps(amazon.sign(ses_notification(
+            f"sns-s{n}", rec)))).json()
+
+    def prefs(everything: bool, lease: str) -> dict:
+        return {"unsubscribeAll": everything,
+                "topicSubscriptionStatus": [{"topicName": "lease-offers", "subscriptionStatus": lease}]}
+
+    assert subscription(1, prefs(False, "OptOut"), prefs(False, "OptIn"), 9)["accepted"] == 1
+    assert events_of(store, "cat-3")[0]["topics"] == ["ses_topic:lease-offers"]
+    assert decide(client, cat, "cat-3", channel="email", mid="e-1")["action"] == "send"
+    assert decide(client, cat, "cat-3", channel="email", mid="e-2", topics=["ses_topic:lease-offers"])[
+        "action"] == "suppress"
+    assert subscription(2, prefs(False, "OptOut"), prefs(False, "OptOut"), 8)["ignored"] == 1  # nothing changed
+    assert subscription(3, prefs(True, "OptOut"), prefs(False, "OptOut"), 7)["accepted"] == 1
+    closed_only(client, cat, "cat-3", "email")
+    assert subscription(4, prefs(False, "OptOut"), prefs(True, "OptOut"), 1)["consent"] == 1
+    assert decide(client, cat, "cat-3", channel="email", mid="e-3")["action"] == "send"
+
+
 # --- Twilio -------------------------------------------------------------------------------------------
 # Shapes: Twilio's Messaging webhooks docs ("Outgoing message status callback parameters":
 # MessageStatus, ErrorCode; "incoming message" parameters with OptOutType under Advanced Opt-Out).
