@@ -46,7 +46,7 @@ def _field(contact: dict, name: str) -> str | None:
 
 
 def parse(delivery: Delivery) -> Parsed:
-    """Sends, opens, page hits and channel subscription changes (unsubscribed, bounced, contactable again)."""
+    """Sends, opens, page hits and channel subscription changes (unsubscribed, manual, bounced, contactable)."""
     body = json_body(delivery, "Mautic")
     if not isinstance(body, dict):
         raise BadPayload("Mautic sends {\"mautic.<event>\": [...]}")

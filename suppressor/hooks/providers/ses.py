@@ -86,7 +86,7 @@ def verify(delivery: Delivery, secret: str | None) -> None:
 
 
 def parse(delivery: Delivery) -> Parsed:
-    """A subscription confirmation is confirmed; a notification's SES event yields one event per recipient."""
+    """A subscription confirmation is confirmed; an SES event or list change yields one event per recipient."""
     msg = json_body(delivery, "SNS")
     if msg["Type"] == "SubscriptionConfirmation":
         if not sns_url(msg.get("SubscribeURL")):
