@@ -346,6 +346,7 @@ def test_twilio_every_status_and_inbound_kind_as_twilio_sends_it(client, store, 
     calls = [
         twilio_status("SM" + "0" * 32, "sent"),
         twilio_status("SM" + "1" * 32, "delivered"),
+        twilio_status("SM" + "7" * 32, "read", ChannelPrefix="whatsapp"),  # a read receipt (WhatsApp senders)
         twilio_status("SM" + "2" * 32, "undelivered", ErrorCode="30003"),
         twilio_status("SM" + "3" * 32, "failed", ErrorCode="30006"),
         twilio_inbound("SM" + "4" * 32, "Is the Tahoe still available?"),
@@ -354,7 +355,7 @@ def test_twilio_every_status_and_inbound_kind_as_twilio_sends_it(client, store, 
     for c in calls:  # what each did is read from the store (a mapped one is answered with empty TwiML)
         r = twilio_post(client, hook, c)
         assert r.status_code == 200, r.text
-    assert types_of(store, "cat-3") == ["delivered", "bounced", "bounced", "replied", "unsubscribed"]
+    assert sorted(types_of(store, "cat-3")) == ["bounced", "bounced", "delivered", "opened", "replied", "unsubscribed"]
     assert registry.listing(store, "acme")[0]["ignored"] == 1  # "sent" says nothing yet
     closed_only(client, cat, "cat-3", "sms", others=("email", "push"))  # STOP closes SMS only
     assert twilio_post(client, hook, twilio_status("SM" + "6" * 32, "failed", ErrorCode="21610")).status_code == 200
