@@ -488,7 +488,8 @@ def test_braze_subscription_group_changes(client, store, cat):
 # --- Iterable -----------------------------------------------------------------------------------------
 # Shapes: Iterable's "System Webhooks" docs (one event per call: {"email", "eventName", "dataFields":
 # {createdAt "YYYY-MM-DD HH:MM:SS +00:00", campaignId, templateId, messageId, ...}}; SMS events carry
-# toPhoneNumber / fromPhoneNumber; smsReceived is from the user to our number).
+# toPhoneNumber / fromPhoneNumber; smsReceived is from the user to our number; emailUnSubscribe carries
+# unsubSource, channelIds, messageTypeIds and emailListIds, as Iterable's export schema names them).
 
 def it(event: str, n: int, **data) -> dict:
     created = (NOW - timedelta(minutes=30 - n)).strftime("%Y-%m-%d %H:%M:%S +00:00")
@@ -510,7 +511,8 @@ def test_iterable_every_event_type_as_iterable_sends_it(client, store, cat):
         it("smsClick", 7, **sms, url="https://dealer.example.com/suv"),
         it("smsReceived", 8, fromPhoneNumber="+15550109999", toPhoneNumber="+15559998888", smsMessage="Is it there?"),
         it("pushSend", 9, platformEndpoint="", pushMessage="Spring"), it("pushOpen", 10), it("pushBounce", 11),
-        it("emailUnSubscribe", 12, unsubSource="EmailLink", channelIds=[], emailListIds=[]),
+        # an unsubscribe link unsubscribes from the message's channel (channelIds), read as all e-mail
+        it("emailUnSubscribe", 12, unsubSource="EmailLink", channelIds=[3420], messageTypeIds=[], emailListIds=[]),
         it("hostedUnsubscribeClick", 13, url="https://links.iterable.com/e/encryptedUnsubscribe"),
         it("emailSubscribe", 14, signupSource="API", emailListIds=[1234]),
         it("inAppOpen", 15),
