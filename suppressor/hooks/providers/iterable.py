@@ -55,6 +55,7 @@ def parse(delivery: Delivery) -> Parsed:
     return Parsed(events=[Incoming(
         event_id=event_id("iterable", body["eventName"], data.get("messageId"), who, created, data.get("url")),
         type=kind, ts=ts, channel=channel, customer_id=ids["customer_id"], email=loose_email(who),
-        phone=loose_phone(data.get("toPhoneNumber") or data.get("fromPhoneNumber")),
+        # smsReceived is the user texting us: its toPhoneNumber is our number, the user is fromPhoneNumber
+        phone=loose_phone(data.get("fromPhoneNumber" if body["eventName"] == "smsReceived" else "toPhoneNumber")),
         message_id=ids["message_id"], campaign_id=ids["campaign_id"] or (str(data["campaignId"]) if data.get(
             "campaignId") else None), properties={"scope": "channel"} if kind == "unsubscribed" else {})])

@@ -20,6 +20,8 @@ from suppressor.hooks.inbound import (
 
 TYPES = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "failed": "bounced",
          "unsubscribed": "unsubscribed", "complained": "complained"}
+# A permanent failure because the address is on one of Mailgun's suppression lists says which list.
+SUPPRESSED = {"suppress-unsubscribe": "unsubscribed", "suppress-complaint": "complained"}
 
 
 def verify(delivery: Delivery, secret: str | None) -> None:
@@ -43,6 +45,8 @@ def parse(delivery: Delivery) -> Parsed:
     kind = TYPES.get(data.get("event"))
     if kind is None or (kind == "bounced" and data.get("severity") != "permanent") or "id" not in data:
         return Parsed(ignored=1)
+    if kind == "bounced":
+        kind = SUPPRESSED.get(data.get("reason"), kind)
     ids = custom(data.get("user-variables"))
     return Parsed(events=[Incoming(
         event_id=event_id("mailgun", data["id"]), type=kind, ts=stamp(data.get("timestamp", 0)), channel="email",

@@ -23,6 +23,11 @@ from suppressor.hooks.inbound import (
 SENDS = {"mautic.email_on_send": ("email", "delivered"), "mautic.email_on_open": ("email", "opened"),
          "mautic.sms_on_send": ("sms", "delivered"), "mautic.page_on_hit": ("web", "visited")}
 SUBSCRIPTION = "mautic.lead_channel_subscription_changed"
+CHANNELS = {"email": "email", "sms": "sms", "notification": "push"}  # Mautic's channel names -> ours
+# Mautic's do-not-contact reasons as its webhook words them (ChannelSubscriptionChange::getDncReasonVerb):
+# "manual" is a do-not-contact a Mautic user set by hand, which closes the channel as an unsubscribe does.
+STATUSES = {"unsubscribed": "unsubscribed", "manual": "unsubscribed", "bounced": "bounced",
+            "contactable": RESUBSCRIBED}
 
 
 def verify(delivery: Delivery, secret: str | None) -> None:
@@ -41,7 +46,7 @@ def _field(contact: dict, name: str) -> str | None:
 
 
 def parse(delivery: Delivery) -> Parsed:
-    """Sends, opens, page hits and channel subscription changes (unsubscribed, bounced, contactable again)."""
+    """Sends, opens, page hits and channel subscription changes (unsubscribed, manual, bounced, contactable)."""
     body = json_body(delivery, "Mautic")
     if not isinstance(body, dict):
         raise BadPayload("Mautic sends {\"mautic.<event>\": [...]}")
@@ -55,23 +60,25 @@ def parse(delivery: Delivery) -> Parsed:
 
 
 def _one(name: str, item: dict) -> Incoming | None:
-    contact = item.get("contact") or item.get("lead") or {}
-    at = item.get("timestamp") or item.get("dateSent") or item.get("dateRead")
+    # Where the contact rides (Mautic's WebhookSubscribers): email and SMS sends and subscription changes
+    # carry it as "contact"; an open as the stat's "lead" (beside stat.emailAddress); a page hit as hit.lead.
+    stat, hit = item.get("stat") or {}, item.get("hit") or {}
+    contact = item.get("contact") or stat.get("lead") or hit.get("lead") or item.get("lead") or {}
+    at = item.get("timestamp") or hit.get("dateHit") or stat.get("lastOpened") or stat.get("dateRead")
     if name in SENDS and at:
         channel, kind = SENDS[name]
-        key = item.get("idHash") or (item.get("stat") or {}).get("trackingHash") or item.get("id")
+        key = (item.get("idHash") or stat.get("trackingHash") or item.get("smsId") or hit.get("id")
+               or hit.get("url"))
         eid = event_id("mautic", name, key, contact.get("id"), at)
     elif name == SUBSCRIPTION and at:
-        channel = "sms" if item.get("channel") == "sms" else "email"
-        kind = {"unsubscribed": "unsubscribed", "bounced": "bounced"}.get(item.get("new_status"))
-        if kind is None and item.get("new_status") == "contactable":
-            kind = RESUBSCRIBED
+        channel, kind = CHANNELS.get(item.get("channel")), STATUSES.get(item.get("new_status"))
         eid = event_id("mautic", name, contact.get("id"), channel, item.get("new_status"), at)
     else:
         return None
-    if kind is None:
+    if kind is None or channel is None:
         return None
     return Incoming(
-        event_id=eid, type=kind, ts=iso(at), channel=channel, email=loose_email(_field(contact, "email")),
+        event_id=eid, type=kind, ts=iso(at), channel=channel,
+        email=loose_email(_field(contact, "email") or stat.get("emailAddress")),
         phone=loose_phone(_field(contact, "mobile") or _field(contact, "phone")),
         properties={"scope": "channel"} if kind == "unsubscribed" else {})

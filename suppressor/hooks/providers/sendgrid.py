@@ -22,6 +22,10 @@ SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
 TYPES = {"delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
          "spamreport": "complained", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
+# A drop because the address is on one of SendGrid's suppression lists says which list; other drops
+# (a bad header, a quota) say nothing about the address.
+DROPPED = {"Bounced Address": "bounced", "Spam Reporting Address": "complained",
+           "Unsubscribed Address": "unsubscribed"}
 
 
 def verify(delivery: Delivery, secret: str | None) -> None:
@@ -47,14 +51,18 @@ def parse(delivery: Delivery) -> Parsed:
 
 
 def _one(ev: dict) -> Incoming | None:
-    kind = TYPES.get(ev.get("event"))
+    kind = DROPPED.get(ev.get("reason")) if ev.get("event") == "dropped" else TYPES.get(ev.get("event"))
     if kind is None or (ev.get("event") == "bounce" and ev.get("type") == "blocked") or "sg_event_id" not in ev:
         return None
     ids = custom(ev)  # custom_args arrive as top-level fields
     topics, props = [], {}
-    if ev["event"] == "group_unsubscribe":  # an unsubscribe from a group: its categories are the topics
+    # an unsubscribe from a group (or a drop for one: the message was sent with its group): the group and
+    # the message's categories are the topics
+    if ev["event"] == "group_unsubscribe" or (kind == "unsubscribed" and ev.get("asm_group_id") is not None):
         cats = ev.get("category")
         topics = [c for c in ([cats] if isinstance(cats, str) else cats or []) if isinstance(c, str)]
+        if isinstance(ev.get("asm_group_id"), (int, str)) and str(ev["asm_group_id"]):
+            topics.append(f"asm_group:{ev['asm_group_id']}")
         if not topics:
             return None
         props["scope"] = "topics"

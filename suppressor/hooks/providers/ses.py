@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from suppressor.customers.contacts import loose_email
 from suppressor.hooks.inbound import (
+    RESUBSCRIBED,
     BadPayload,
     Delivery,
     Incoming,
@@ -34,7 +35,9 @@ SIGNED = {
     "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
 TYPES = {"Delivery": "delivered", "Bounce": "bounced", "Complaint": "complained", "Open": "opened", "Click": "clicked"}
-DETAIL = {"Delivery": "delivery", "Bounce": "bounce", "Complaint": "complaint", "Open": "open", "Click": "click"}
+DETAIL = {"Delivery": "delivery", "Bounce": "bounce", "Complaint": "complaint", "Open": "open", "Click": "click",
+          "Subscription": "subscription"}
+SUBSCRIPTION = "Subscription"  # SES's own list management: a contact's topic preferences changed
 
 
 def sns_url(url: str | None) -> bool:
@@ -83,7 +86,7 @@ def verify(delivery: Delivery, secret: str | None) -> None:
 
 
 def parse(delivery: Delivery) -> Parsed:
-    """A subscription confirmation is confirmed; a notification's SES event yields one event per recipient."""
+    """A subscription confirmation is confirmed; an SES event or list change yields one event per recipient."""
     msg = json_body(delivery, "SNS")
     if msg["Type"] == "SubscriptionConfirmation":
         if not sns_url(msg.get("SubscribeURL")):
@@ -98,15 +101,33 @@ def parse(delivery: Delivery) -> Parsed:
         return Parsed(ignored=1)
     kind = ses.get("eventType") or ses.get("notificationType")
     detail = ses.get(DETAIL.get(kind, ""), {}) if isinstance(ses, dict) else {}
-    if kind not in TYPES or (kind == "Bounce" and detail.get("bounceType") != "Permanent"):
+    change = _subscription(detail) if kind == SUBSCRIPTION else (TYPES.get(kind), [])
+    if change is None or change[0] is None or (kind == "Bounce" and detail.get("bounceType") != "Permanent"):
         return Parsed(ignored=1)
+    typ, topics = change
     mail = ses.get("mail") or {}
     recipients = {"Bounce": [r.get("emailAddress") for r in detail.get("bouncedRecipients", [])],
                   "Complaint": [r.get("emailAddress") for r in detail.get("complainedRecipients", [])],
                   "Delivery": detail.get("recipients")}.get(kind) or mail.get("destination") or []
     ids = custom(mail.get("tags"))
     at = iso(detail.get("timestamp") or mail.get("timestamp") or msg["Timestamp"])
+    scope = {"scope": "topics" if topics else "channel"} if typ == "unsubscribed" else {}
     return Parsed(events=[Incoming(
-        event_id=event_id("ses", msg["MessageId"], to), type=TYPES[kind], ts=at, channel="email",
+        event_id=event_id("ses", msg["MessageId"], to), type=typ, ts=at, channel="email",
         customer_id=ids["customer_id"], email=loose_email(to), message_id=ids["message_id"],
-        campaign_id=ids["campaign_id"]) for to in recipients])
+        campaign_id=ids["campaign_id"], topics=topics, properties=scope) for to in recipients])
+
+
+def _opted_out(prefs: dict) -> set[str]:
+    return {t["topicName"] for t in prefs.get("topicSubscriptionStatus") or []
+            if t.get("subscriptionStatus") == "OptOut" and isinstance(t.get("topicName"), str)}
+
+
+def _subscription(detail: dict) -> tuple[str, list[str]] | None:
+    """What a Subscription record changed: leaving (or rejoining) the whole list, or opting out of topics
+    (``ses_topic:<name>``); None when it changed nothing a decision reads (opting in to a topic)."""
+    new, old = detail.get("newTopicPreferences") or {}, detail.get("oldTopicPreferences") or {}
+    if bool(new.get("unsubscribeAll")) != bool(old.get("unsubscribeAll")):
+        return ("unsubscribed" if new.get("unsubscribeAll") else RESUBSCRIBED), []
+    topics = sorted(f"ses_topic:{name}" for name in _opted_out(new) - _opted_out(old))
+    return ("unsubscribed", topics) if topics else None
