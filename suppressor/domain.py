@@ -23,6 +23,31 @@ from pydantic import (
 
 ID_MAX = 128
 
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_duration(v: Any) -> int:
+    """'7d', '12h', '30m', '45s', '2w' or a number of seconds -> seconds."""
+    if isinstance(v, bool):
+        raise ValueError("a duration is a number of seconds or text like '7d', '12h', '30m'")
+    if isinstance(v, (int, float)):
+        if v < 0:
+            raise ValueError("a duration cannot be negative")
+        return int(v)
+    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", str(v))
+    if not m:
+        raise ValueError(f"{v!r} is not a duration like '7d', '12h', '30m' or a number of seconds")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds -> the largest exact unit ('604800' -> '7d')."""
+    for unit in ("d", "h", "m"):
+        if seconds and seconds % _UNITS[unit] == 0:
+            return f"{seconds // _UNITS[unit]}{unit}"
+    return f"{seconds}s"
+
+
 
 def opaque_id(value: str) -> str:
     """Check an identifier as the data it is: 1-128 printable characters, nothing else asked.

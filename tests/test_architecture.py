@@ -10,15 +10,21 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 # suppressor's subpackages from the bottom up: each may import the ones before it, never after
-LAYERS = ["settings", "errors", "domain", "storage", "model", "policy", "tenants", "customers", "decisions", "whatif",
-          "client"]
+LAYERS = ["settings", "errors", "domain", "rules", "storage", "model", "policy", "tenants", "customers", "hooks",
+          "decisions", "whatif", "client"]
+DATA = {"lua", "__init__"}  # no layer: Lua scripts, and the package's own module
 
 
 def imported(path: Path) -> set[str]:
     """Absolute module names a file imports (relative imports resolved against its package)."""
     package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1]).replace("api", "suppressor.api", 1)
     out = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If) and ast.unparse(block.test) in (
+        "TYPE_CHECKING", "typing.TYPE_CHECKING") for stmt in block.body for n in ast.walk(stmt)}
+    for node in ast.walk(tree):
+        if id(node) in typing_only:  # an import for annotations only: no dependency at run time
+            continue
         if isinstance(node, ast.Import):
             out.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -29,6 +35,12 @@ def imported(path: Path) -> set[str]:
             out.add(base)
             out.update(f"{base}.{a.name}" for a in node.names)
     return out
+
+
+def test_every_subpackage_is_a_layer():
+    found = {p.name.removesuffix(".py") for p in (ROOT / "suppressor").iterdir()
+             if (p.is_dir() and (p / "__init__.py").exists()) or p.suffix == ".py"}
+    assert found - DATA == set(LAYERS)
 
 
 def test_each_layer_imports_only_the_layers_below_it():

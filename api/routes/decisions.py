@@ -17,7 +17,7 @@ from suppressor.decisions import log as decision_log
 from suppressor.decisions.decide import release
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest, Identifier
 from suppressor.errors import Refused
-from suppressor.policy.reasons import blocking
+from suppressor.rules import blocking
 
 from ..bodies import ParsedBodyRoute, json_answer
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep

@@ -18,10 +18,11 @@ import orjson
 import redis
 import redis.asyncio
 
+from suppressor import rules
 from suppressor.decisions.log import DecisionLog
 from suppressor.domain import Action, Decision, DecisionRequest, Kind, Offer, Signature
 from suppressor.model.exported import ExportedModel, unpack
-from suppressor.policy import content, reasons
+from suppressor.policy import content
 from suppressor.policy.document import Policy, check_channels, check_terms
 from suppressor.storage import keys
 from suppressor.storage.store import Store, arun_scripts, astream_scripts, run_scripts
@@ -70,8 +71,8 @@ def in_holdout(tenant: str, customer_id: str, fraction: float) -> bool:
     return int.from_bytes(h, "big") / 2**64 < fraction
 
 
-# the policy's parameter groups the live script decodes only when a rule reads them (= LAZY in lua/decide.lua)
-LAZY = ("caps", "fatigue", "balance", "offers", "learned", "quiet", "lifecycle", "stage_thresholds", "by_stage")
+# the policy's parameter groups the live script decodes only when a rule reads them (LAZY in the script)
+LAZY = rules.lazy()
 
 
 def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
@@ -103,12 +104,12 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
     """The script parameters that come from one request (all but ``holdout`` and ``policy_version``).
 
     ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
-    ``channel``, ``kind``, ``allow_reroute``, ``transactional``, ``dry``, ``topics``, and ``offer``
+    ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, and ``offer``
     {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one."""
     msg = req.message
     params = {
         "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
-        "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "transactional": msg.kind == Kind.transactional,
+        "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "is_transactional": msg.kind == Kind.transactional,
         "dry": req.dry_run, "topics": msg.topics or [],
     }
     if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
@@ -206,9 +207,11 @@ class Decider:
         return out
 
     async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
-                      bulk: redis.asyncio.Redis, started: float | None = None) -> list[Decision]:
+                      bulk: redis.asyncio.Redis, started: float | None = None,
+                      now: datetime | None = None) -> list[Decision]:
         """``decide`` on asyncio clients: small calls answered within the decision deadline (counted
-        from ``started``, a ``time.monotonic()``), big batches within the store timeout."""
+        from ``started``, a ``time.monotonic()``), big batches within the store timeout; decided at
+        ``now`` (default: the clock's)."""
         small = len(requests) <= SMALL
         t0 = started if started is not None else time.monotonic()
         # the store's share of the deadline; the rest is for turning its answer into verdicts
@@ -220,12 +223,12 @@ class Decider:
         state = await self.states.aget(tenant, left())  # the gate has usually refreshed it already
         # known down, or the tenant's policy never read: answer now, and never with a made-up policy
         if not self.store.up or not state.loaded:
-            return self._degraded(self._prepare(state, tenant, requests, calls=False), StoreDown())
+            return self._degraded(self._prepare(state, tenant, requests, now, calls=False), StoreDown())
         if small:
-            return await self._arun(self._prepare(state, tenant, requests), hot, left, small)
+            return await self._arun(self._prepare(state, tenant, requests, now), hot, left, small)
         # a big batch's Python work goes to a thread so single decisions keep flowing beside it; every
         # item is checked (and an undeclared channel refused) before anything runs
-        batch = await asyncio.to_thread(self._prepare, state, tenant, requests, None, False)
+        batch = await asyncio.to_thread(self._prepare, state, tenant, requests, now, False)
         # Redis answers a pipeline only after running all of it: a 10,000-item batch takes longer
         # than one decision's deadline, so it goes on the bulk client
         if isinstance(bulk, redis.asyncio.RedisCluster):  # one pipeline, split by node
@@ -425,7 +428,7 @@ class Decider:
             score=scores.get(channel or req.message.channel),
             channel_scores=scores,
             # plain dicts: pydantic builds the Reason objects in Rust (model_construct per reason cost more)
-            reasons=[{"code": r["code"], "message": reasons.text(r, version)} for r in codes],
+            reasons=[{"code": r["code"], "message": rules.text(r, version)} for r in codes],
             substitute=substitute,
             policy_version=int(res.get("pv") or 0) if replayed else batch.state.policy.version,
             model_version=version,
@@ -458,7 +461,7 @@ class Decider:
             requested_channel=req.message.channel,
             not_before=batch.now + timedelta(seconds=policy.failure_retry_seconds) if mode == "defer" else None,
             score=None,
-            reasons=[{"code": "degraded", "message": reasons.text({"code": "degraded", "detail": detail}, None)}],
+            reasons=[{"code": "degraded", "message": rules.text({"code": "degraded", "detail": detail}, None)}],
             policy_version=batch.state.policy.version,
             model_version=model.version if model else None,
             dry_run=req.dry_run,

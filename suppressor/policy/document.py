@@ -7,7 +7,7 @@ decisions report the version they were made under.
 from __future__ import annotations
 
 import json
-import re
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -23,35 +23,11 @@ from pydantic import (
     model_validator,
 )
 
-from suppressor.domain import CURRENCY, KNOWN_CHANNELS, Channel, Kind, Strict, Topic
+from suppressor import rules
+from suppressor.domain import CURRENCY, KNOWN_CHANNELS, Channel, Kind, Strict, Topic, format_duration, parse_duration
 from suppressor.errors import Refused
 from suppressor.storage import keys
 from suppressor.storage.store import Store
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
-
-
-def parse_duration(v: Any) -> int:
-    """'7d', '12h', '30m', '45s', '2w' or a number of seconds -> seconds."""
-    if isinstance(v, bool):
-        raise ValueError("a duration is a number of seconds or text like '7d', '12h', '30m'")
-    if isinstance(v, (int, float)):
-        if v < 0:
-            raise ValueError("a duration cannot be negative")
-        return int(v)
-    m = re.fullmatch(r"\s*(\d+)\s*([smhdw])\s*", str(v))
-    if not m:
-        raise ValueError(f"{v!r} is not a duration like '7d', '12h', '30m' or a number of seconds")
-    return int(m.group(1)) * _UNITS[m.group(2)]
-
-
-def format_duration(seconds: int) -> str:
-    """Seconds -> the largest exact unit ('604800' -> '7d')."""
-    for unit in ("d", "h", "m"):
-        if seconds and seconds % _UNITS[unit] == 0:
-            return f"{seconds // _UNITS[unit]}{unit}"
-    return f"{seconds}s"
-
 
 # answered as text ('7d'); accepted as text or a number of seconds: the schema says both
 Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str),
@@ -133,6 +109,38 @@ class QuietHours(Strict):
     channels: list[Channel] | None = Field(default=None, description="channels it applies to (default: all)")
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+LocalEnd = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
+
+
+class SendWindow(Strict):
+    """When one channel (or any) may send, in the customer's local time: weekdays, from start to end."""
+
+    channel: Channel | Literal["any"] = Field(description="a channel, or any channel")
+    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1, max_length=7,
+                                description="the local weekdays it is open on")
+    start: LocalTime = Field(default="00:00", description="local time it opens")
+    end: LocalEnd = Field(default="24:00", description="local time it closes (exclusive; 24:00 is midnight)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SendWindow:
+        if self.end <= self.start:
+            raise ValueError(f"a send window closes after it opens: {self.start}-{self.end} (two windows make an "
+                             "overnight one)")
+        return self
+
+
+class SendWindows(Strict):
+    """Send windows per channel and weekday in the customer's local time, and blackout dates."""
+
+    windows: list[SendWindow] = Field(
+        default_factory=list, max_length=50, description="a channel with windows sends only inside one of them "
+        "(a channel without any is not held by this rule); e.g. sms 08:00-21:00 every day")
+    blackout_dates: list[date] = Field(default_factory=list, max_length=400,
+                                       description="local dates on which no channel sends (holidays)")
+
+
 class Lifecycle(Strict):
     """Dealership lifecycle gates."""
 
@@ -187,7 +195,6 @@ class Transactional(Strict):
     count_toward_caps: StrictBool = False
 
 
-YEAR_MS = 365.25 * 86_400_000
 StageName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_ -]{0,39}$")]
 # decided before the customer's stage is read (in Python, or by the household script)
 NOT_BY_STAGE = frozenset({"stages", "currency", "declared_channels", "household", "holdout_fraction", "failure_mode",
@@ -220,6 +227,7 @@ class Policy(Strict):
     channels: Channels = Field(default_factory=Channels)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
+    send_windows: SendWindows = Field(default_factory=SendWindows)
     household: Household = Field(default_factory=Household)
     allowed_kinds: list[Kind] = Field(default_factory=lambda: list(Kind), min_length=1,
                                       description="the kinds of message that may go out at all (a stage may allow fewer)")
@@ -248,49 +256,12 @@ class Policy(Strict):
         return {**mine, "by_stage": self._by_stage(mine)}
 
     def _base_params(self) -> dict[str, Any]:
-        """What the decide script reads of this policy (lua/decide.lua, ``P.<name>``); a new rule
-        adds its knobs here, its ``rule_*`` function in the script and its codes in reasons.py.
-
-        ``threshold``, ``stage_thresholds`` (lead stage -> threshold); ``opt_in`` (channels needing a
-        yes); ``tx_honor_consent``, ``tx_counts`` (transactional messages); ``holdout_fraction``;
-        ``ledger_ms`` (the longest window any rule reads); ``caps`` [{channel, kind?, max, window_ms}];
-        ``min_gap_ms``; ``fatigue`` {on, streak, unanswered_ms, cooldown_ms}; ``balance`` {on,
-        max_share, value_between, window_ms}; ``offers`` {on, conflict, window_ms, better};
-        ``learned`` {on, margin} (learned reroutes); ``quiet`` {on, start, stop (minutes of the day),
-        channels?}; ``lifecycle`` {post_purchase_ms, service_blocks, service_due_ms,
-        trade_in_ms, trade_in_topics}; ``verdict_ms`` (how long a
-        verdict stands); ``kinds`` (the kinds allowed)."""
-        minutes = lambda hhmm: int(hhmm[:2]) * 60 + int(hhmm[3:])  # noqa: E731
-        windows = [c.window for c in self.caps] + [self.balance.window, self.min_gap, self.fatigue.cooldown, 86400]
-        return {
-            "threshold": self.relevance_threshold,
-            "stage_thresholds": self.lifecycle.thresholds_by_stage,
-            "opt_in": self.require_opt_in,
-            "tx_honor_consent": self.transactional.honor_consent,
-            "tx_counts": self.transactional.count_toward_caps,
-            "holdout_fraction": self.holdout_fraction,
-            "ledger_ms": max(windows) * 1000,
-            "caps": [{"channel": c.channel, "max": c.max, "window_ms": c.window * 1000,
-                      **({"kind": c.kind.value} if c.kind else {})} for c in self.caps],
-            "min_gap_ms": self.min_gap * 1000,
-            "fatigue": {"on": self.fatigue.enabled, "streak": self.fatigue.ignore_streak,
-                        "unanswered_ms": self.fatigue.unanswered_after * 1000, "cooldown_ms": self.fatigue.cooldown * 1000},
-            "balance": {"on": self.balance.enabled, "max_share": self.balance.max_sales_share,
-                        "value_between": self.balance.min_value_between_sales, "window_ms": self.balance.window * 1000},
-            "offers": {"on": self.offers.enabled, "conflict": self.offers.conflict, "window_ms": self.offers.window * 1000,
-                       "better": self.offers.better},
-            "learned": {"on": self.channels.learned_reroute, "margin": self.channels.margin},
-            "quiet": {"on": self.quiet_hours.enabled, "start": minutes(self.quiet_hours.start),
-                      "stop": minutes(self.quiet_hours.end),
-                      **({"channels": self.quiet_hours.channels} if self.quiet_hours.channels is not None else {})},
-            "lifecycle": {"post_purchase_ms": self.lifecycle.post_purchase_quiet * 1000,
-                          "service_blocks": self.lifecycle.block_sales_while_service_open,
-                          "service_due_ms": self.lifecycle.service_due_within * 1000,
-                          "trade_in_ms": int(self.lifecycle.trade_in_age_years * YEAR_MS),
-                          "trade_in_topics": self.lifecycle.trade_in_topics},
-            "verdict_ms": self.verdict_window * 1000,
-            "kinds": self.allowed_kinds,
-        }
+        """What the decide script reads of this policy (lua/decide.lua, ``P.<name>``): every rule's
+        parameters (``suppressor.rules``: each unit names its own, under the policy's names), and
+        the script head's ``ledger_ms`` (the longest window any rule reads back) and
+        ``verdict_window_ms`` (how long a verdict stands)."""
+        return {**rules.params(self), "ledger_ms": rules.ledger_window(self) * 1000,
+                "verdict_window_ms": self.verdict_window * 1000}
 
     def household_params(self) -> dict[str, Any]:
         """What lua/household.lua reads of this policy (``P.household``), apart from the decide

@@ -23,6 +23,7 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from suppressor import rules
 from suppressor.settings import Settings
 from suppressor.storage.background import Periodic
 from suppressor.storage.mux import Multiplexer
@@ -309,13 +310,15 @@ def _lua(name: str) -> str:
 
 def script_source(name: str) -> str:
     """A script's Lua text: decide and household start with lua/offers.lua (the offer comparison both
-    use); `replay` embeds the production decide and ingest scripts verbatim (decide
+    use), decide with its rules put in (``rules.assemble``); `replay` embeds the production decide and ingest scripts verbatim (decide
     takes its parameters as JSON, or as the table a replay has already decoded)."""
-    if name in ("decide", "household"):
+    if name == "decide":
+        return _lua("offers") + rules.assemble(_lua("decide"))
+    if name == "household":
         return _lua("offers") + _lua(name)
     if name != "replay":
         return _lua(name)
-    return (f"local function decide(KEYS, ARGV)\n{_lua('offers')}{_lua('decide')}\nend\n"
+    return (f"local function decide(KEYS, ARGV)\n{_lua('offers')}{rules.assemble(_lua('decide'))}\nend\n"
             f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}")
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from suppressor.policy import reasons
+from suppressor import rules
 from suppressor.whatif.history import SENT, History, Logged, Outcome, observed
 
 # reasons that stop or delay a send (the others explain a send): from the reasons registry
-BLOCKING = reasons.blocking()
+BLOCKING = rules.blocking()
 
 
 @dataclass

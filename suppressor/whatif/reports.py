@@ -12,7 +12,7 @@ import numpy as np
 from suppressor.model import exported as models
 from suppressor.model.exported import ExportedModel
 from suppressor.policy import document as policies
-from suppressor.policy import reasons
+from suppressor import rules
 from suppressor.policy.document import VersionedPolicy
 from suppressor.storage.store import Store
 from suppressor.whatif.estimate import Estimator, intervals, summarize
@@ -42,7 +42,7 @@ def _compare(cur: dict, cand: dict) -> dict:
 
 def _view(v: dict, model_version: str | None) -> dict:
     return {"action": v["action"], "channel": v.get("channel"),
-            "reasons": [{"code": r["code"], "message": reasons.text(r, model_version)} for r in v.get("reasons") or []]}
+            "reasons": [{"code": r["code"], "message": rules.text(r, model_version)} for r in v.get("reasons") or []]}
 
 
 @dataclass

@@ -57,5 +57,5 @@ def test_the_policy_references_shopping_cycle_policy_is_valid_and_differs_by_sta
     doc = json.loads(re.search(r"```json\n(.*?)\n```", section, re.S).group(1))
     by_stage = policy.Policy.model_validate(doc).script_params()["by_stage"]
     assert set(by_stage) == {"researching", "shopping", "ready", "owner", "lost"}
-    assert by_stage["researching"]["threshold"] == 0.12 and by_stage["owner"]["kinds"] == ["value", "service",
-                                                                                            "transactional"]
+    assert by_stage["researching"]["relevance_threshold"] == 0.12
+    assert by_stage["owner"]["allowed_kinds"] == ["value", "service", "transactional"]

@@ -1,0 +1,29 @@
+"""Relevance: the tiny model's score against the threshold, and what makes a message relevant anyway."""
+
+from suppressor.rules import relevance
+from tests.suppressor.rules.contract import EMAIL_SMS_PUSH, Case, RuleContract
+
+KNOWN = {"topics": ["a"]}  # the tiny model knows channel:email and topic:a
+OLD_CAR = {"vin": "1FMCU9J98MUA12345", "year": 2010, "make": "ford", "model": "escape"}
+
+
+class TestRelevance(RuleContract):
+    rule = relevance.RULE
+    cases = [
+        Case("no model yet", "send", "no_model"),
+        Case("a message the model knows nothing of", "send", "unknown_message", model=True,
+             message={"channel": "sms", "topics": ["zzz"]}),
+        Case("a new customer above the threshold", "send", "new_customer", model=True, message=KNOWN,
+             policy={"relevance_threshold": 0.0}),
+        Case("above the threshold", "send", "relevant", model=True, message=KNOWN, policy={"relevance_threshold": 0.0},
+             says=">= threshold 0"),
+        Case("below the threshold", "suppress", "irrelevant", model=True, message=KNOWN,
+             policy={"relevance_threshold": 0.999}, says="< threshold 0.999"),
+        Case("a service reminder due in ten days, below the threshold", "send", "service_due", model=True,
+             message={**KNOWN, "kind": "service"}, policy={"relevance_threshold": 0.999},
+             customer={"consent": EMAIL_SMS_PUSH, "vehicles": [{**OLD_CAR, "next_service_due": "2026-11-28T16:00:00Z"}]},
+             says="due in 10 days"),
+        Case("a trade-in offer to a car from 2010, below the threshold", "send", "trade_in_age", model=True,
+             message={"topics": ["a", "offer:trade-in"]}, policy={"relevance_threshold": 0.999},
+             customer={"consent": EMAIL_SMS_PUSH, "vehicles": [OLD_CAR]}, says="-year-old vehicle and this is a trade-in offer"),
+    ]
