@@ -20,14 +20,16 @@ import numpy as np
 
 from suppressor.customers import events, profiles
 from suppressor.decisions.decide import Decider
-from suppressor.domain import CustomerIn, DecisionRequest, EventBatch
+from suppressor.domain import CustomerIn, DecisionRequest, EventBatch, Signature
 from suppressor.settings import Settings
 from suppressor.storage.store import BATCH_TIMEOUT, Store
 from suppressor.tenants import apikeys
 from suppressor.tenants.state import TenantStateCache
 
+from .baselines import BASELINES
 from .fit import TrainConfig, train_tenant
-from .metrics import auc
+from .metrics import auc, kept_by_ipw, qini, uplift_at
+from .uplift import Trial, UpliftConfig, choose, fit_each
 
 TENANT = "eval-hillstrom"
 EMAILS = {"Mens E-Mail": "mens", "Womens E-Mail": "womens"}
@@ -42,11 +44,13 @@ class Rows:
     attrs: list[dict]
     segment: np.ndarray  # "mens" / "womens" / "none"
     visit: np.ndarray
+    conversion: np.ndarray
+    spend: np.ndarray
 
 
 def read(path: Path) -> Rows:
-    """The CSV as customer attributes, assigned e-mail and visit outcome."""
-    attrs, seg, visit = [], [], []
+    """The CSV as customer attributes, assigned e-mail and outcomes (visit, conversion, spend)."""
+    attrs, seg, visit, conversion, spend = [], [], [], [], []
     with open(path, newline="") as fh:
         for r in csv.DictReader(fh):
             attrs.append({"recency": int(r["recency"]), "history": float(r["history"]), "mens": int(r["mens"]),
@@ -54,7 +58,9 @@ def read(path: Path) -> Rows:
                           "channel": r["channel"]})
             seg.append(EMAILS.get(r["segment"], "none"))
             visit.append(int(r["visit"]))
-    return Rows(attrs, np.array(seg), np.array(visit))
+            conversion.append(int(r["conversion"]))
+            spend.append(float(r["spend"]))
+    return Rows(attrs, np.array(seg), np.array(visit), np.array(conversion), np.array(spend))
 
 
 def message(kind: str) -> dict:
@@ -151,20 +157,81 @@ def evaluate(path: Path, seed: int = 7, bootstrap: int = 200, progress=print) ->
         finally:
             store.close()
     seg, visit = rows.segment[test_idx], rows.visit[test_idx]
-    point = _estimates(seg, visit, scores["mens"], scores["womens"])
-    boots = []
-    brng = np.random.default_rng(seed + 1)
-    for _ in range(bootstrap):
-        b = brng.integers(0, len(seg), len(seg))
-        boots.append(_estimates(seg[b], visit[b], scores["mens"][b], scores["womens"][b]))
-    figures = {}
-    for k, v in point.items():
-        vals = np.array([x[k] for x in boots if x[k] is not None])
-        figures[k] = {"value": v, "ci95": [float(np.quantile(vals, 0.025)), float(np.quantile(vals, 0.975))]}
+    figures = _intervals(lambda b: _estimates(seg[b], visit[b], scores["mens"][b], scores["womens"][b]),
+                         len(seg), bootstrap, seed + 1)
+    uplift = evaluate_uplift(rows, train_idx, test_idx, scores, seed, bootstrap, progress)
     return {"seed": seed, "n_train": int(len(train_idx)), "n_test": int(len(test_idx)), "bootstrap": bootstrap,
             "model": {"version": model.version, "metrics": {k: model.metrics.get(k) for k in
                                                               ("auc", "calibration_error", "log_loss", "train_seconds")}},
-            "figures": figures}
+            "figures": figures, "uplift": uplift}
+
+
+def _intervals(estimate, n: int, bootstrap: int, seed: int) -> dict[str, dict]:
+    """``estimate(index)`` on all n rows, with 95% intervals from ``bootstrap`` resamples of them."""
+    point = estimate(np.arange(n))
+    brng = np.random.default_rng(seed)
+    boots = [estimate(brng.integers(0, n, n)) for _ in range(bootstrap)]
+    out = {}
+    for k, v in point.items():
+        vals = np.array([x[k] for x in boots if x[k] is not None and np.isfinite(x[k])])
+        ci = [float(np.quantile(vals, 0.025)), float(np.quantile(vals, 0.975))] if len(vals) else [None, None]
+        out[k] = {"value": v, "ci95": ci}
+    return out
+
+
+SHARES = (50, 65, 80)
+OUTCOMES = ("visits", "conversions", "spend")
+
+
+def trial(rows: Rows, idx: np.ndarray, kind: str) -> tuple[np.ndarray, Trial]:
+    """The customers of ``idx`` sent the ``kind`` e-mail (treated) or no e-mail (control), a visit as engagement."""
+    mine = idx[(rows.segment[idx] == kind) | (rows.segment[idx] == "none")]
+    m = message(kind)
+    return mine, Trial(attributes=[rows.attrs[i] for i in mine], treated=rows.segment[mine] == kind,
+                       outcome=rows.visit[mine] > 0, message=Signature.of(m["channel"], m["kind"], m["topics"]),
+                       treatment=m["message_id"])
+
+
+def _uplift_estimates(score: np.ndarray, treated: np.ndarray, outcomes: dict[str, np.ndarray]) -> dict[str, float]:
+    """Qini, uplift@30% (on visits) and the outcomes kept at each share of sends, for one (re)sample."""
+    res = {"qini": qini(outcomes["visits"], score, treated), "uplift_at_30": uplift_at(outcomes["visits"], score,
+                                                                                      treated, 0.3)}
+    for (name, share), v in kept_by_ipw(score, treated, outcomes, tuple(q / 100 for q in SHARES)).items():
+        res[f"{name}_kept_send{round(share * 100)}"] = v
+    return res
+
+
+def evaluate_uplift(rows: Rows, train_idx: np.ndarray, test_idx: np.ndarray, response: dict[str, np.ndarray],
+                    seed: int, bootstrap: int, progress, cfg: UpliftConfig | None = None) -> dict:
+    """Per e-mail, on its randomized arms of the held-out half: the product's response score (``response``,
+    aligned with ``test_idx``), the product's uplift models (each method and the one chosen) and the baselines."""
+    cfg = cfg or UpliftConfig(train=TrainConfig(seed=seed))
+    out = {}
+    for kind in EMAILS.values():
+        _, fit_on = trial(rows, train_idx, kind)
+        held, test = trial(rows, test_idx, kind)
+        each = fit_each(fit_on, cfg, progress=lambda m: progress(f"  {kind}: {m}"))
+        chosen = choose(each)
+        in_test = np.isin(test_idx, held)
+        scores = {"suppressor response score": response[kind][in_test]}
+        if chosen.absent:
+            progress(f"{kind}: no uplift model: {chosen.absent}")
+        else:
+            scores[f"suppressor uplift (chosen: {chosen.method})"] = chosen.score(test.attributes)
+            scores.update({f"  LightFM {m}": model.score(test.attributes) for m, model in each.items()})
+        y = fit_on.outcome.astype(int)
+        for name, fit in BASELINES.items():
+            scores[name] = fit(fit_on.attributes, fit_on.treated, y, seed)(test.attributes)
+        progress(f"{kind}: fitted the product's uplift ({chosen.method}) and {len(BASELINES)} baselines")
+        outcomes = dict(zip(OUTCOMES, (rows.visit[held], rows.conversion[held], rows.spend[held])))
+        t = test.treated
+        out[kind] = {
+            "n_train_trial": len(fit_on.attributes), "n_test_trial": len(test.attributes),
+            "chosen": chosen.method, "absent": chosen.absent, "validation": chosen.metrics.get("methods"),
+            "figures": {name: _intervals(lambda b: _uplift_estimates(s[b], t[b], {k: v[b] for k, v in outcomes.items()}),
+                                         len(t), bootstrap, seed + 2) for name, s in scores.items()},
+        }
+    return out
 
 
 LABELS = {
@@ -180,8 +247,28 @@ LABELS = {
 }
 
 
+UPLIFT_COLUMNS = ("qini", "uplift_at_30", *(f"{o}_kept_send{q}" for o in OUTCOMES for q in SHARES))
+
+
+def uplift_table(result: dict, kind: str) -> str:
+    """One e-mail's uplift figures as a Markdown table (95% intervals for Qini and visits kept at 50%)."""
+    arm = result["uplift"][kind]
+    head = ["score", "Qini", "uplift@30%", *(f"{o} kept @{q}%" for o in OUTCOMES for q in SHARES)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, f in arm["figures"].items():
+        cells = []
+        for col in UPLIFT_COLUMNS:
+            v, (lo, hi) = f[col]["value"], f[col]["ci95"]
+            text = f"{v:.3f}" if col in ("qini", "uplift_at_30") else f"{v:.1%}"
+            if col in ("qini", "visits_kept_send50") and lo is not None:
+                text += f" [{lo:.3f}, {hi:.3f}]" if col == "qini" else f" [{lo:.1%}, {hi:.1%}]"
+            cells.append(text)
+        lines.append(f"| {name.strip()} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def report(result: dict) -> str:
-    """The figures as a text table."""
+    """The figures as text tables."""
     lines = [f"Hillstrom, seed {result['seed']}: trained on {result['n_train']}, scored {result['n_test']} "
              f"held-out customers; 95% intervals from {result['bootstrap']} bootstrap resamples", ""]
     for key, label in LABELS.items():
@@ -189,6 +276,10 @@ def report(result: dict) -> str:
         pct = not key.startswith("auc")
         fmt = (lambda x: f"{x:.1%}") if pct else (lambda x: f"{x:.3f}")
         lines.append(f"{label:<38} {fmt(f['value']):>7}  [{fmt(f['ci95'][0])}, {fmt(f['ci95'][1])}]")
+    for kind, arm in result.get("uplift", {}).items():
+        lines += ["", f"Uplift, {kind}' e-mail vs no e-mail: trained on {arm['n_train_trial']}, measured on "
+                      f"{arm['n_test_trial']} held-out customers; product method chosen: {arm['chosen']}"
+                      + (f" ({arm['absent']})" if arm["absent"] else ""), "", uplift_table(result, kind)]
     return "\n".join(lines)
 
 

@@ -1,10 +1,13 @@
-"""Evaluation and calibration helpers (numpy/scipy only)."""
+"""Evaluation and calibration helpers (numpy/scipy; the uplift curves' areas from scikit-uplift)."""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import rankdata
+from sklift.metrics import qini_auc_score, uplift_at_k
 
 
 def auc(scores: np.ndarray, y: np.ndarray) -> float | None:
@@ -64,3 +67,36 @@ def precision_at_k(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int
     ends = np.r_[starts[1:], len(g)]
     precisions = [yy[s:s + k].mean() for s, e in zip(starts, ends) if e - s >= k]
     return float(np.mean(precisions)) if precisions else None
+
+
+def qini(y: np.ndarray, uplift: np.ndarray, treated: np.ndarray) -> float:
+    """Qini coefficient (scikit-uplift's ``qini_auc_score``: area between the model's Qini curve and random's,
+    over the perfect model's)."""
+    with warnings.catch_warnings():  # scikit-uplift 0.5 calls a helper scikit-learn 1.8 deprecates
+        warnings.simplefilter("ignore", FutureWarning)
+        return float(qini_auc_score(np.asarray(y), np.asarray(uplift), np.asarray(treated, dtype=int)))
+
+
+def uplift_at(y: np.ndarray, uplift: np.ndarray, treated: np.ndarray, k: float) -> float:
+    """Response rate of the treated minus that of the controls in the top ``k`` of each arm by uplift
+    (scikit-uplift's ``uplift_at_k``, strategy ``by_group``, as in its Hillstrom tutorial)."""
+    return float(uplift_at_k(np.asarray(y), np.asarray(uplift), np.asarray(treated, dtype=int), "by_group", k))
+
+
+def kept_by_ipw(score: np.ndarray, treated: np.ndarray, outcomes: dict[str, np.ndarray],
+                shares: tuple[float, ...]) -> dict[tuple[str, float], float]:
+    """Per outcome and share: the total outcome when only the top ``share`` by score are sent, over the total
+    when everyone is, estimated on a randomized trial by inverse propensity (each arm reweighted by its share)."""
+    treated = np.asarray(treated, bool)
+    e = treated.mean()
+    order = np.argsort(-np.asarray(score), kind="stable")
+    out = {}
+    for share in shares:
+        send = np.zeros(len(order), bool)
+        send[order[: int(round(len(order) * share))]] = True
+        w = np.where(treated, send / e, ~send / (1 - e)) if 0 < e < 1 else np.full(len(order), np.nan)
+        for name, y in outcomes.items():
+            y = np.asarray(y, dtype=np.float64)
+            everyone = (treated / e * y).sum() if 0 < e < 1 else 0.0
+            out[(name, share)] = float((w * y).sum() / everyone) if everyone else float("nan")
+    return out

@@ -1,0 +1,162 @@
+"""Fit an uplift model from a randomized send, through the product's training path, and pick the method by measurement.
+
+A trial is customers randomly sent a message (treated) or not (control), and whether each engaged.
+Both methods build the same LightFM dataset (``dataset.vocabularies`` / ``user_matrix`` /
+``item_matrix``; the message and a control item as the two items) and fit it with ``fit._fit``:
+
+- ``two_model``: one LightFM fitted on the treated customers, another on the control customers;
+- ``treatment_feature``: one LightFM on both, where the treatment is an item feature whose
+  embedding meets the customer's attribute embeddings (the uplift is their interaction).
+
+Each head is Platt-calibrated on one half of a held-out share of the trial and the method with the
+higher Qini coefficient on the other half is exported (``suppressor.model.uplift.UpliftModel``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from lightfm import LightFM
+
+from suppressor.domain import Signature
+from suppressor.model.uplift import Head, UpliftModel
+
+from . import dataset as ds_mod
+from .dataset import Dataset
+from .fit import TrainConfig, _fit
+from .metrics import auc, fit_platt, qini
+
+METHODS = ("two_model", "treatment_feature")
+CONTROL = Signature.of(None, None, ["treatment:none"])  # the control arm's item: "nothing was sent"
+
+
+@dataclass
+class Trial:
+    """A randomized send: each customer's attributes, whether they were sent the message, whether they engaged."""
+
+    attributes: list[dict[str, Any]]
+    treated: np.ndarray  # bool per customer
+    outcome: np.ndarray  # bool per customer: engaged (e.g. visited) within the window
+    message: Signature  # what the treated arm was sent
+    treatment: str  # its name in the export (message or campaign id)
+    harm: np.ndarray | None = None  # bool per customer: the send ended in an unsubscribe or complaint, if recorded
+
+
+@dataclass
+class UpliftConfig:
+    """Settings of one uplift training run."""
+
+    train: TrainConfig = field(default_factory=TrainConfig)
+    min_treated: int = 500  # fewer customers in an arm: no uplift, and the export says why
+    min_control: int = 500
+    validation: float = 0.3  # share of the trial held out: half calibrates the heads, half chooses the method
+    methods: tuple[str, ...] = METHODS
+
+
+def _dataset(trial: Trial) -> Dataset:
+    """One pair per customer: the message for the treated, the control item for the others; label = engaged."""
+    n = len(trial.attributes)
+    return Dataset(customer_ids=[f"t{i}" for i in range(n)], attributes=trial.attributes,
+                   item_keys=[trial.treatment, "control"], item_sigs=[trial.message, CONTROL],
+                   users=np.arange(n, dtype=np.int32), items=np.where(trial.treated, 0, 1).astype(np.int32),
+                   labels=np.where(trial.outcome, 1.0, -1.0).astype(np.float32),
+                   weights=np.ones(n, dtype=np.float32), ts=np.zeros(n))
+
+
+def _head(m: LightFM, itf, item: int, n_attr: int) -> Head:
+    """The arrays of one item's scorer (uncalibrated)."""
+    biases, embs = m.get_item_representations(itf)
+    return Head(user_emb=m.user_embeddings[:n_attr].astype(np.float32),
+                user_bias=m.user_biases[:n_attr].astype(np.float32),
+                item=np.append(embs[item], biases[item]).astype(np.float32), calibration={"a": 1.0, "b": 0.0})
+
+
+def _fit_heads(method: str, ds: Dataset, fit_mask: np.ndarray, uf, itf, n_attr: int, cfg: TrainConfig,
+               progress: Callable[[str], None]) -> dict[str, Head]:
+    """Uncalibrated heads of one method, fitted on the pairs in ``fit_mask``."""
+    treated = ds.items == 0
+    if method == "two_model":
+        m_t = _fit(ds, fit_mask & treated, uf, itf, cfg, progress, "uplift treated head", cfg.epochs)
+        m_c = _fit(ds, fit_mask & ~treated, uf, itf, cfg, progress, "uplift control head", cfg.epochs)
+        heads = {"treated": _head(m_t, itf, 0, n_attr), "control": _head(m_c, itf, 1, n_attr)}
+    elif method == "treatment_feature":
+        m = _fit(ds, fit_mask, uf, itf, cfg, progress, "uplift joint model", cfg.epochs)
+        heads = {"treated": _head(m, itf, 0, n_attr), "control": _head(m, itf, 1, n_attr)}
+    else:
+        raise ValueError(f"unknown uplift method {method!r}; use one of {', '.join(METHODS)}")
+    return heads
+
+
+def _calibrate(heads: dict[str, Head], rows: np.ndarray, treated: np.ndarray, y: dict[str, np.ndarray]) -> None:
+    """Platt-scale each head on the customers of its own arm."""
+    for name, h in heads.items():
+        arm = ~treated if name == "control" else treated
+        a, b = fit_platt(h.raw(rows[arm]), y[name][arm])
+        h.calibration = {"a": a, "b": b}
+
+
+def fit_each(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
+             progress: Callable[[str], None] | None = None) -> dict[str, UpliftModel]:
+    """One calibrated model per method in ``cfg.methods``, each with its Qini on held-out customers in its metrics
+    (or, with too few customers in an arm, the one absent model under ``"none"``, saying why)."""
+    cfg = cfg or UpliftConfig()
+    progress = progress or (lambda m: None)
+    treated, outcome = np.asarray(trial.treated, bool), np.asarray(trial.outcome, bool)
+    n_t, n_c = int(treated.sum()), int((~treated).sum())
+    counts = {"n_treated": n_t, "n_control": n_c, "treated_rate": float(outcome[treated].mean()) if n_t else None,
+              "control_rate": float(outcome[~treated].mean()) if n_c else None}
+    short = [f"{n} {arm} customers (min_{arm} is {need})" for arm, n, need in
+             (("treated", n_t, cfg.min_treated), ("control", n_c, cfg.min_control)) if n < need]
+    if short:
+        return {"none": UpliftModel(version=version, treatment=trial.treatment, method="none", user_features=[],
+                                    numeric_edges={}, heads={}, metrics=counts,
+                                    absent="too few customers to measure an uplift: " + "; ".join(short))}
+    ds = _dataset(trial)
+    item_vocab, user_vocab, edges = ds_mod.vocabularies(ds, cfg.train.min_user_feature_count)
+    uf = ds_mod.user_matrix(ds.attributes, user_vocab, edges, np.zeros(len(ds.attributes), bool))
+    itf = ds_mod.item_matrix(ds.item_sigs, item_vocab)
+    rows = uf[:, :len(user_vocab)].toarray()
+    part = np.random.default_rng(cfg.train.seed).random(len(treated))
+    fit_mask = part >= cfg.validation
+    cal, held = part < cfg.validation / 2, (part >= cfg.validation / 2) & ~fit_mask
+    harm = None if trial.harm is None or not np.asarray(trial.harm)[treated].any() else np.asarray(trial.harm, bool)
+    harm_head = None
+    if harm is not None:  # the chance a send ends in an unsubscribe or complaint: the sent arm only
+        harm_ds = Dataset(**{**ds.__dict__, "labels": np.where(harm, 1.0, -1.0).astype(np.float32)})
+        m_h = _fit(harm_ds, fit_mask & treated, uf, itf, cfg.train, progress, "harm head", cfg.train.epochs)
+        harm_head = _head(m_h, itf, 0, len(user_vocab))
+        _calibrate({"harm": harm_head}, rows[cal], treated[cal], {"harm": harm[cal]})
+    base = {**counts, "n_fit": int(fit_mask.sum()), "n_calibration": int(cal.sum()), "n_choice": int(held.sum()),
+            "harm": "fitted" if harm is not None else "absent: the trial records no unsubscribes or complaints"}
+    out = {}
+    for method in cfg.methods:
+        heads = _fit_heads(method, ds, fit_mask, uf, itf, len(user_vocab), cfg.train, progress)
+        _calibrate(heads, rows[cal], treated[cal], {"treated": outcome[cal], "control": outcome[cal]})
+        if harm_head is not None:
+            heads["harm"] = harm_head
+        r, t, y = rows[held], treated[held], outcome[held]
+        measured = qini(y, heads["treated"].probability(r) - heads["control"].probability(r), t)
+        progress(f"{method}: Qini {measured:.4f} on {int(held.sum())} held-out customers")
+        model = UpliftModel(version=version, treatment=trial.treatment, method=method, user_features=list(user_vocab),
+                            numeric_edges=edges, heads=heads,
+                            metrics={**base, "qini": measured, "auc_treated": auc(heads["treated"].raw(r[t]), y[t])})
+        model.validate()
+        out[method] = model
+    return out
+
+
+def choose(each: dict[str, UpliftModel]) -> UpliftModel:
+    """The method with the highest Qini on held-out customers, with every method's figures in its metrics."""
+    best = max(each.values(), key=lambda m: m.metrics.get("qini", -np.inf))
+    best.metrics["methods"] = {k: {f: m.metrics.get(f) for f in ("qini", "auc_treated")} for k, m in each.items()}
+    best.metrics["chosen_by"] = "Qini coefficient on held-out customers of the trial"
+    return best
+
+
+def fit_uplift(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
+               progress: Callable[[str], None] | None = None) -> UpliftModel:
+    """Fit every method, keep the best by measurement (``choose``)."""
+    return choose(fit_each(trial, cfg, version, progress))
