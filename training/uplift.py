@@ -52,7 +52,7 @@ class UpliftConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     min_treated: int = 500  # fewer customers in an arm: no uplift, and the export says why
     min_control: int = 500
-    validation: float = 0.3  # share of the trial held out: half calibrates the heads, half chooses the method
+    validation: float = 0.2  # share of the trial held out: half calibrates the heads, half chooses the method
     methods: tuple[str, ...] = METHODS
 
 

@@ -1,0 +1,143 @@
+"""Known answers for the uplift: planted persuadables, sure things and lost causes in a randomized send."""
+
+import numpy as np
+import pytest
+
+from suppressor.domain import Signature
+from suppressor.model.uplift import Head, UpliftModel
+from suppressor.training.baselines import BASELINES
+from suppressor.training.fit import TrainConfig
+from suppressor.training.metrics import kept_by_ipw, qini
+from suppressor.training.uplift import METHODS, Trial, UpliftConfig, choose, fit_each, fit_uplift
+
+# engagement chance (not sent, sent) per planted kind
+TRUTH = {"persuadable": (0.05, 0.45), "sure_thing": (0.7, 0.7), "lost_cause": (0.02, 0.02), "annoyed": (0.3, 0.3)}
+FAST = UpliftConfig(train=TrainConfig(epochs=8, dim=8, seed=3, threads=1), min_treated=200, min_control=200)
+
+
+def planted(n=4000, seed=0, harm=False) -> tuple[Trial, list[str]]:
+    """A randomized send over customers whose kind shows in their attributes (plus a noise attribute)."""
+    rng = np.random.default_rng(seed)
+    kinds = rng.choice(list(TRUTH), n)
+    treated = rng.random(n) < 0.5
+    p = np.array([TRUTH[k][int(t)] for k, t in zip(kinds, treated)])
+    attrs = [{"segment": k, "region": str(rng.choice(["n", "s", "e", "w"])), "tenure": int(rng.integers(0, 40))}
+             for k in kinds]
+    # only the "annoyed" unsubscribe, and only when sent
+    hurt = treated & (kinds == "annoyed") & (rng.random(n) < 0.3) if harm else None
+    return Trial(attributes=attrs, treated=treated, outcome=rng.random(n) < p,
+                 message=Signature.of("email", "sales", ["offer:lease"]), treatment="lease-email", harm=hurt), list(kinds)
+
+
+def by_kind(scores, kinds):
+    return {k: float(np.mean([s for s, x in zip(scores, kinds) if x == k])) for k in TRUTH}
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_uplift_ranks_persuadables_first_and_the_response_score_does_not(method):
+    trial, _ = planted()
+    model = fit_each(trial, UpliftConfig(**{**FAST.__dict__, "methods": (method,)}))[method]
+    test, kinds = planted(n=2000, seed=1)
+    uplift = by_kind(model.score(test.attributes), kinds)
+    assert max(uplift, key=uplift.get) == "persuadable"
+    assert uplift["persuadable"] == pytest.approx(0.40, abs=0.1)  # calibrated heads: the planted 0.45 - 0.05
+    for k in ("sure_thing", "lost_cause", "annoyed"):  # planted 0; Platt on few epochs leaves some bias
+        assert abs(uplift[k]) < 0.15 and uplift[k] < uplift["persuadable"] - 0.2
+    # the chance to engage when sent, what a response model ranks by, puts the sure things first
+    response = by_kind(model.heads["treated"].probability(model.rows(test.attributes)), kinds)
+    assert max(response, key=response.get) == "sure_thing"
+    top = np.argsort(-model.score(test.attributes))[:400]
+    assert np.mean([kinds[i] == "persuadable" for i in top]) > 0.9
+    assert model.metrics["qini"] > 0.05  # a random ranking's is 0
+    assert model.metrics["harm"].startswith("absent")
+
+
+def test_the_method_is_chosen_by_qini_on_held_out_customers():
+    trial, _ = planted()
+    each = fit_each(trial, FAST)
+    assert set(each) == set(METHODS)
+    chosen = choose(each)
+    assert chosen.metrics["qini"] == max(m.metrics["qini"] for m in each.values())
+    assert set(chosen.metrics["methods"]) == set(METHODS)
+
+
+def test_harm_head_finds_who_unsubscribes_when_sent():
+    trial, _ = planted(harm=True)
+    model = fit_uplift(trial, FAST)
+    test, kinds = planted(n=2000, seed=1)
+    harm = by_kind(model.harm(test.attributes), kinds)
+    assert max(harm, key=harm.get) == "annoyed" and harm["annoyed"] == pytest.approx(0.3, abs=0.1)
+    assert model.metrics["harm"] == "fitted"
+    assert UpliftModel.from_mapping(model.to_mapping()).harm(test.attributes[:5]) == pytest.approx(
+        model.harm(test.attributes[:5]), abs=1e-6)
+
+
+def test_too_few_controls_means_no_uplift_and_the_export_says_why():
+    trial, _ = planted(n=1000)
+    model = fit_uplift(trial, UpliftConfig(min_control=800))
+    assert model.absent and "control customers (min_control is 800)" in model.absent
+    assert model.heads == {} and model.metrics["n_control"] == int((~trial.treated).sum())
+    again = UpliftModel.from_mapping(model.to_mapping())
+    assert again.absent == model.absent
+    with pytest.raises(ValueError, match="has no uplift"):
+        again.score(trial.attributes[:3])
+
+
+def test_export_round_trips_and_scores_with_numpy():
+    trial, _ = planted(n=2000)
+    model = fit_uplift(trial, FAST)
+    again = UpliftModel.from_mapping({k.encode(): v for k, v in model.to_mapping().items()})
+    assert again.method == model.method and again.user_features == model.user_features
+    np.testing.assert_allclose(again.score(trial.attributes[:50]), model.score(trial.attributes[:50]), atol=1e-6)
+    # unknown attributes and customers with none score as the arms' averages, not an error
+    assert np.isfinite(again.score([{}, {"segment": "never-seen"}])).all()
+
+
+def _broken(model: UpliftModel, **head_changes) -> UpliftModel:
+    heads = {k: Head(**{**h.__dict__, **(head_changes if k == "treated" else {})}) for k, h in model.heads.items()}
+    return UpliftModel(**{**{k: v for k, v in model.__dict__.items() if k != "user_index"}, "heads": heads})
+
+
+def test_validation_rejects_non_finite_values_wrong_shapes_and_missing_heads():
+    model = fit_uplift(planted(n=2000)[0], FAST)
+    bad_emb = model.heads["treated"].user_emb.copy()
+    bad_emb[0, 0] = np.nan
+    with pytest.raises(ValueError, match="treated.user_emb has non-finite values"):
+        _broken(model, user_emb=bad_emb).validate()
+    with pytest.raises(ValueError, match="treated.item shape"):
+        _broken(model, item=model.heads["treated"].item[:-1]).validate()
+    with pytest.raises(ValueError, match="user_bias shape"):
+        _broken(model, user_bias=model.heads["treated"].user_bias[:-1]).validate()
+    with pytest.raises(ValueError, match="calibration"):
+        _broken(model, calibration={"a": float("inf"), "b": 0.0}).validate()
+    partial = UpliftModel(**{**{k: v for k, v in model.__dict__.items() if k != "user_index"},
+                             "heads": {"treated": model.heads["treated"]}})
+    with pytest.raises(ValueError, match="heads"):
+        partial.validate()
+    with pytest.raises(ValueError, match="non-finite"):
+        _broken(model, user_emb=bad_emb).to_mapping()  # nothing broken is ever written
+
+
+def test_baselines_find_the_planted_uplift():
+    trial, _ = planted()
+    test, kinds = planted(n=2000, seed=1)
+    for name, fit in BASELINES.items():
+        s = fit(trial.attributes, trial.treated, trial.outcome.astype(int))(test.attributes)
+        ranked = by_kind(s, kinds)
+        expected = "sure_thing" if name == "logistic response" else "persuadable"
+        assert max(ranked, key=ranked.get) == expected, name
+        if expected == "persuadable":
+            assert qini(test.outcome, s, test.treated) > 0.05, name
+
+
+def test_ipw_kept_matches_known_values():
+    rng = np.random.default_rng(0)
+    n = 100_000
+    treated = rng.random(n) < 0.5
+    lift = rng.random(n) < 0.5  # half the customers respond to the send only
+    y = (treated & lift).astype(float)
+    perfect = lift.astype(float) + rng.random(n) * 0.1
+    kept = kept_by_ipw(perfect, treated, {"y": y}, (0.5, 0.8))
+    assert kept[("y", 0.5)] == pytest.approx(1.0, abs=0.02)  # sending only the responders keeps everything
+    blind = kept_by_ipw(rng.random(n), treated, {"y": y}, (0.5,))
+    assert blind[("y", 0.5)] == pytest.approx(0.5, abs=0.03)
