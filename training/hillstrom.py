@@ -180,6 +180,7 @@ def _intervals(estimate, n: int, bootstrap: int, seed: int) -> dict[str, dict]:
 
 
 SHARES = (50, 65, 80)
+REFERENCE = "logistic two-model uplift"  # the baseline each score's paired difference is measured against
 OUTCOMES = ("visits", "conversions", "spend")
 
 
@@ -225,11 +226,24 @@ def evaluate_uplift(rows: Rows, train_idx: np.ndarray, test_idx: np.ndarray, res
         progress(f"{kind}: fitted the product's uplift ({chosen.method}) and {len(BASELINES)} baselines")
         outcomes = dict(zip(OUTCOMES, (rows.visit[held], rows.conversion[held], rows.spend[held])))
         t = test.treated
+
+        def estimate(b: np.ndarray) -> dict[str, float]:
+            """Every score's figures on one resample, and each one's difference to the reference baseline's."""
+            each = {name: _uplift_estimates(s[b], t[b], {k: v[b] for k, v in outcomes.items()})
+                    for name, s in scores.items()}
+            ref = each[REFERENCE]
+            return {f"{name}\t{d}{col}": v - (ref[col] if d else 0.0) for name, figs in each.items()
+                    for col, v in figs.items() for d in ("", "vs_reference:")}
+
+        flat = _intervals(estimate, len(t), bootstrap, seed + 2)
+        figures: dict[str, dict] = {}
+        for key, f in flat.items():
+            name, col = key.split("\t")
+            figures.setdefault(name, {})[col] = f
         out[kind] = {
             "n_train_trial": len(fit_on.attributes), "n_test_trial": len(test.attributes),
             "chosen": chosen.method, "absent": chosen.absent, "validation": chosen.metrics.get("methods"),
-            "figures": {name: _intervals(lambda b: _uplift_estimates(s[b], t[b], {k: v[b] for k, v in outcomes.items()}),
-                                         len(t), bootstrap, seed + 2) for name, s in scores.items()},
+            "reference": REFERENCE, "figures": figures,
         }
     return out
 
@@ -267,6 +281,22 @@ def uplift_table(result: dict, kind: str) -> str:
     return "\n".join(lines)
 
 
+def difference_table(result: dict, kind: str) -> str:
+    """The product's chosen uplift minus the reference baseline, per figure, with paired bootstrap intervals."""
+    arm = result["uplift"][kind]
+    name = next((n for n in arm["figures"] if n.startswith("suppressor uplift")), None)
+    if name is None:
+        return f"(no uplift model for the {kind} e-mail)"
+    lines = [f"| {name} minus {arm['reference']} | difference | 95% interval (paired) |", "|---|---|---|"]
+    for col in UPLIFT_COLUMNS:
+        f = arm["figures"][name][f"vs_reference:{col}"]
+        fmt = (lambda x: f"{x:+.3f}") if col in ("qini", "uplift_at_30") else (lambda x: f"{x * 100:+.1f} pt")
+        lo, hi = f["ci95"]
+        lines.append(f"| {col} | {fmt(f['value'])} | [{fmt(lo)}, {fmt(hi)}] |" if lo is not None else
+                     f"| {col} | {fmt(f['value'])} | |")
+    return "\n".join(lines)
+
+
 def report(result: dict) -> str:
     """The figures as text tables."""
     lines = [f"Hillstrom, seed {result['seed']}: trained on {result['n_train']}, scored {result['n_test']} "
@@ -279,7 +309,8 @@ def report(result: dict) -> str:
     for kind, arm in result.get("uplift", {}).items():
         lines += ["", f"Uplift, {kind}' e-mail vs no e-mail: trained on {arm['n_train_trial']}, measured on "
                       f"{arm['n_test_trial']} held-out customers; product method chosen: {arm['chosen']}"
-                      + (f" ({arm['absent']})" if arm["absent"] else ""), "", uplift_table(result, kind)]
+                      + (f" ({arm['absent']})" if arm["absent"] else ""), "", uplift_table(result, kind), "",
+                  difference_table(result, kind)]
     return "\n".join(lines)
 
 

@@ -69,10 +69,12 @@ def test_uplift_tables_on_the_planted_file(tmp_path):
         assert {"suppressor response score", "logistic response", "logistic two-model uplift",
                 "class-transformation GBM"} <= set(rows)
         uplift = rows[f"suppressor uplift (chosen: {arm['chosen']})"]
-        assert set(uplift) == set(UPLIFT_COLUMNS)
+        assert set(uplift) == {*UPLIFT_COLUMNS, *(f"vs_reference:{c}" for c in UPLIFT_COLUMNS)}
+        assert rows["logistic two-model uplift"]["vs_reference:qini"]["value"] == 0
         # the planted e-mail works only on its own side: the uplift finds who it works on
         assert uplift["qini"]["value"] > 0.2 and uplift["visits_kept_send50"]["value"] > 0.9
-    assert "uplift@30%" in report(result)
+    text = report(result)
+    assert "uplift@30%" in text and "minus logistic two-model uplift" in text
 
 
 @pytest.mark.skipif(not REAL or not (Path(REAL) / "hillstrom.csv").exists(),

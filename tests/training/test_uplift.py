@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
+from suppressor.api import synthetic
 from suppressor.domain import Signature
 from suppressor.model.uplift import Head, UpliftModel
 from suppressor.training.baselines import BASELINES
 from suppressor.training.fit import TrainConfig
-from suppressor.training.metrics import kept_by_ipw, qini
+from suppressor.training.metrics import auc, kept_by_ipw, qini
 from suppressor.training.uplift import METHODS, Trial, UpliftConfig, choose, fit_each, fit_uplift
 
 # engagement chance (not sent, sent) per planted kind
@@ -70,6 +71,31 @@ def test_harm_head_finds_who_unsubscribes_when_sent():
     assert model.metrics["harm"] == "fitted"
     assert UpliftModel.from_mapping(model.to_mapping()).harm(test.attributes[:5]) == pytest.approx(
         model.harm(test.attributes[:5]), abs=1e-6)
+
+
+def test_harm_head_on_the_synthetic_world_ranks_who_it_would_anger():
+    """A randomized e-mail of one sales message in api/synthetic.py's world: its own outcome function decides
+    engagement, unsubscribes and complaints (likelier the worse the message fits); the control arm gets nothing."""
+    world = synthetic.generate(n_customers=3000, weeks=1, sends_per_week=0.1, seed=5)
+    m = next(x for x in world.messages if x.kind == "sales")
+    treated = world.rng.random(len(world.customers)) < 0.5
+    engaged, harm, truth = [], [], []
+    for c, t in zip(world.customers, treated):
+        evs = synthetic._outcome(world, c, m, "email", world.start, c.customer_id, complaints=True,
+                                 unsubscribe_rate=0.1) if t else []
+        kinds = {e["type"] for e in evs}
+        engaged.append(bool(kinds & {"opened", "clicked"}))
+        harm.append(bool(kinds & {"unsubscribed", "complained"}))
+        truth.append(max(0.0, -world.logit(c, m, "email")))
+    trial = Trial(attributes=[c.attributes for c in world.customers], treated=treated, outcome=np.array(engaged),
+                  message=Signature.of("email", m.kind, m.topics), treatment=m.message_id, harm=np.array(harm))
+    assert 30 < sum(harm) < 1000
+    model = fit_uplift(trial, FAST)
+    assert model.metrics["harm"] == "fitted"
+    risk = model.harm([c.attributes for c in world.customers])
+    truth = np.array(truth)
+    # the customers the world would anger most are ranked above those it would anger least
+    assert auc(risk, truth > np.quantile(truth, 0.5)) > 0.6
 
 
 def test_too_few_controls_means_no_uplift_and_the_export_says_why():
