@@ -29,7 +29,7 @@ from suppressor.tenants.state import TenantStateCache
 from .baselines import BASELINES
 from .fit import TrainConfig, train_tenant
 from .metrics import auc, kept_by_ipw, qini, uplift_at
-from .uplift import Trial, UpliftConfig, choose, fit_each
+from .uplift import Trial, UpliftConfig, fit_all
 
 TENANT = "eval-hillstrom"
 EMAILS = {"Mens E-Mail": "mens", "Womens E-Mail": "womens"}
@@ -211,8 +211,7 @@ def evaluate_uplift(rows: Rows, train_idx: np.ndarray, test_idx: np.ndarray, res
     for kind in EMAILS.values():
         _, fit_on = trial(rows, train_idx, kind)
         held, test = trial(rows, test_idx, kind)
-        each = fit_each(fit_on, cfg, progress=lambda m: progress(f"  {kind}: {m}"))
-        chosen = choose(each)
+        chosen, each = fit_all(fit_on, cfg, progress=lambda m: progress(f"  {kind}: {m}"))
         in_test = np.isin(test_idx, held)
         scores = {"suppressor response score": response[kind][in_test]}
         if chosen.absent:

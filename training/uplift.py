@@ -53,6 +53,7 @@ class UpliftConfig:
     min_treated: int = 500  # fewer customers in an arm: no uplift, and the export says why
     min_control: int = 500
     validation: float = 0.2  # share of the trial held out: half calibrates the heads, half chooses the method
+    final_fit: bool = True  # then train the chosen method on the whole trial a little longer (calibration kept)
     methods: tuple[str, ...] = METHODS
 
 
@@ -75,19 +76,23 @@ def _head(m: LightFM, itf, item: int, n_attr: int) -> Head:
 
 
 def _fit_heads(method: str, ds: Dataset, fit_mask: np.ndarray, uf, itf, n_attr: int, cfg: TrainConfig,
-               progress: Callable[[str], None]) -> dict[str, Head]:
-    """Uncalibrated heads of one method, fitted on the pairs in ``fit_mask``."""
+               progress: Callable[[str], None], epochs: int,
+               warm: dict[str, LightFM] | None = None) -> tuple[dict[str, Head], dict[str, LightFM]]:
+    """Uncalibrated heads of one method fitted on the pairs in ``fit_mask`` (given ``warm``, its models fitted on),
+    and the LightFM models behind them."""
+    warm = warm or {}
     treated = ds.items == 0
     if method == "two_model":
-        m_t = _fit(ds, fit_mask & treated, uf, itf, cfg, progress, "uplift treated head", cfg.epochs)
-        m_c = _fit(ds, fit_mask & ~treated, uf, itf, cfg, progress, "uplift control head", cfg.epochs)
-        heads = {"treated": _head(m_t, itf, 0, n_attr), "control": _head(m_c, itf, 1, n_attr)}
+        fitted = {"treated": _fit(ds, fit_mask & treated, uf, itf, cfg, progress, "uplift treated head", epochs,
+                                  warm.get("treated")),
+                  "control": _fit(ds, fit_mask & ~treated, uf, itf, cfg, progress, "uplift control head", epochs,
+                                  warm.get("control"))}
     elif method == "treatment_feature":
-        m = _fit(ds, fit_mask, uf, itf, cfg, progress, "uplift joint model", cfg.epochs)
-        heads = {"treated": _head(m, itf, 0, n_attr), "control": _head(m, itf, 1, n_attr)}
+        joint = _fit(ds, fit_mask, uf, itf, cfg, progress, "uplift joint model", epochs, warm.get("treated"))
+        fitted = {"treated": joint, "control": joint}
     else:
         raise ValueError(f"unknown uplift method {method!r}; use one of {', '.join(METHODS)}")
-    return heads
+    return {"treated": _head(fitted["treated"], itf, 0, n_attr), "control": _head(fitted["control"], itf, 1, n_attr)}, fitted
 
 
 def _calibrate(heads: dict[str, Head], rows: np.ndarray, treated: np.ndarray, y: dict[str, np.ndarray]) -> None:
@@ -98,10 +103,12 @@ def _calibrate(heads: dict[str, Head], rows: np.ndarray, treated: np.ndarray, y:
         h.calibration = {"a": a, "b": b}
 
 
-def fit_each(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
-             progress: Callable[[str], None] | None = None) -> dict[str, UpliftModel]:
-    """One calibrated model per method in ``cfg.methods``, each with its Qini on held-out customers in its metrics
-    (or, with too few customers in an arm, the one absent model under ``"none"``, saying why)."""
+def fit_all(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
+            progress: Callable[[str], None] | None = None) -> tuple[UpliftModel, dict[str, UpliftModel]]:
+    """The chosen model, and one calibrated model per method in ``cfg.methods`` as measured (each with its Qini
+    on held-out customers in its metrics). The chosen one then keeps training on the whole trial for a quarter
+    of the epochs (as ``fit.train_tenant`` does) with the calibration it was measured with. With too few
+    customers in an arm: an absent model, saying why, and no candidates."""
     cfg = cfg or UpliftConfig()
     progress = progress or (lambda m: None)
     treated, outcome = np.asarray(trial.treated, bool), np.asarray(trial.outcome, bool)
@@ -111,9 +118,9 @@ def fit_each(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
     short = [f"{n} {arm} customers (min_{arm} is {need})" for arm, n, need in
              (("treated", n_t, cfg.min_treated), ("control", n_c, cfg.min_control)) if n < need]
     if short:
-        return {"none": UpliftModel(version=version, treatment=trial.treatment, method="none", user_features=[],
-                                    numeric_edges={}, heads={}, metrics=counts,
-                                    absent="too few customers to measure an uplift: " + "; ".join(short))}
+        return UpliftModel(version=version, treatment=trial.treatment, method="none", user_features=[],
+                           numeric_edges={}, heads={}, metrics=counts,
+                           absent="too few customers to measure an uplift: " + "; ".join(short)), {}
     ds = _dataset(trial)
     item_vocab, user_vocab, edges = ds_mod.vocabularies(ds, cfg.train.min_user_feature_count)
     uf = ds_mod.user_matrix(ds.attributes, user_vocab, edges, np.zeros(len(ds.attributes), bool))
@@ -131,9 +138,10 @@ def fit_each(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
         _calibrate({"harm": harm_head}, rows[cal], treated[cal], {"harm": harm[cal]})
     base = {**counts, "n_fit": int(fit_mask.sum()), "n_calibration": int(cal.sum()), "n_choice": int(held.sum()),
             "harm": "fitted" if harm is not None else "absent: the trial records no unsubscribes or complaints"}
-    out = {}
+    out, fitted = {}, {}
     for method in cfg.methods:
-        heads = _fit_heads(method, ds, fit_mask, uf, itf, len(user_vocab), cfg.train, progress)
+        heads, fitted[method] = _fit_heads(method, ds, fit_mask, uf, itf, len(user_vocab), cfg.train, progress,
+                                           cfg.train.epochs)
         _calibrate(heads, rows[cal], treated[cal], {"treated": outcome[cal], "control": outcome[cal]})
         if harm_head is not None:
             heads["harm"] = harm_head
@@ -145,18 +153,26 @@ def fit_each(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
                             metrics={**base, "qini": measured, "auc_treated": auc(heads["treated"].raw(r[t]), y[t])})
         model.validate()
         out[method] = model
-    return out
-
-
-def choose(each: dict[str, UpliftModel]) -> UpliftModel:
-    """The method with the highest Qini on held-out customers, with every method's figures in its metrics."""
-    best = max(each.values(), key=lambda m: m.metrics.get("qini", -np.inf))
-    best.metrics["methods"] = {k: {f: m.metrics.get(f) for f in ("qini", "auc_treated")} for k, m in each.items()}
-    best.metrics["chosen_by"] = "Qini coefficient on held-out customers of the trial"
-    return best
+    best = max(out.values(), key=lambda m: m.metrics["qini"])
+    heads = best.heads
+    if cfg.final_fit:
+        heads, _ = _fit_heads(best.method, ds, np.ones(len(treated), bool), uf, itf, len(user_vocab), cfg.train,
+                              progress, max(3, cfg.train.epochs // 4), warm=fitted[best.method])
+        for name, h in heads.items():
+            h.calibration = dict(best.heads[name].calibration)
+        if harm_head is not None:
+            heads["harm"] = harm_head
+    chosen = UpliftModel(version=version, treatment=trial.treatment, method=best.method,
+                         user_features=best.user_features, numeric_edges=edges, heads=heads,
+                         metrics={**best.metrics, "final_fit": cfg.final_fit,
+                                  "chosen_by": "Qini coefficient on held-out customers of the trial",
+                                  "methods": {k: {f: m.metrics.get(f) for f in ("qini", "auc_treated")}
+                                              for k, m in out.items()}})
+    chosen.validate()
+    return chosen, out
 
 
 def fit_uplift(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
                progress: Callable[[str], None] | None = None) -> UpliftModel:
-    """Fit every method, keep the best by measurement (``choose``)."""
-    return choose(fit_each(trial, cfg, version, progress))
+    """Fit every method and export the best by measurement (``fit_all``)."""
+    return fit_all(trial, cfg, version, progress)[0]

@@ -9,7 +9,7 @@ from suppressor.model.uplift import Head, UpliftModel
 from suppressor.training.baselines import BASELINES
 from suppressor.training.fit import TrainConfig
 from suppressor.training.metrics import auc, kept_by_ipw, qini
-from suppressor.training.uplift import METHODS, Trial, UpliftConfig, choose, fit_each, fit_uplift
+from suppressor.training.uplift import METHODS, Trial, UpliftConfig, fit_all, fit_uplift
 
 # engagement chance (not sent, sent) per planted kind
 TRUTH = {"persuadable": (0.05, 0.45), "sure_thing": (0.7, 0.7), "lost_cause": (0.02, 0.02), "annoyed": (0.3, 0.3)}
@@ -37,7 +37,7 @@ def by_kind(scores, kinds):
 @pytest.mark.parametrize("method", METHODS)
 def test_uplift_ranks_persuadables_first_and_the_response_score_does_not(method):
     trial, _ = planted()
-    model = fit_each(trial, UpliftConfig(**{**FAST.__dict__, "methods": (method,)}))[method]
+    model = fit_all(trial, UpliftConfig(**{**FAST.__dict__, "methods": (method,)}))[1][method]
     test, kinds = planted(n=2000, seed=1)
     uplift = by_kind(model.score(test.attributes), kinds)
     assert max(uplift, key=uplift.get) == "persuadable"
@@ -53,13 +53,19 @@ def test_uplift_ranks_persuadables_first_and_the_response_score_does_not(method)
     assert model.metrics["harm"].startswith("absent")
 
 
-def test_the_method_is_chosen_by_qini_on_held_out_customers():
-    trial, _ = planted()
-    each = fit_each(trial, FAST)
-    assert set(each) == set(METHODS)
-    chosen = choose(each)
-    assert chosen.metrics["qini"] == max(m.metrics["qini"] for m in each.values())
-    assert set(chosen.metrics["methods"]) == set(METHODS)
+def test_the_method_is_chosen_by_qini_on_held_out_customers_then_trained_on_everything():
+    trial, kinds = planted()
+    chosen, each = fit_all(trial, FAST)
+    assert set(each) == set(METHODS) == set(chosen.metrics["methods"])
+    best = max(each.values(), key=lambda m: m.metrics["qini"])
+    assert chosen.method == best.method and chosen.metrics["qini"] == best.metrics["qini"]
+    # the final fit moved the arrays but kept the calibration it was measured with
+    assert chosen.heads["treated"].calibration == best.heads["treated"].calibration
+    assert not np.array_equal(chosen.heads["treated"].user_emb, best.heads["treated"].user_emb)
+    uplift = by_kind(chosen.score(trial.attributes), kinds)
+    assert max(uplift, key=uplift.get) == "persuadable"
+    unrefined = fit_uplift(trial, UpliftConfig(**{**FAST.__dict__, "final_fit": False}))
+    np.testing.assert_array_equal(unrefined.heads["treated"].user_emb, best.heads["treated"].user_emb)
 
 
 def test_harm_head_finds_who_unsubscribes_when_sent():
