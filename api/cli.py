@@ -521,7 +521,7 @@ def main(argv: list[str] | None = None) -> int:
 
     e = sub.add_parser("evaluate", help="measure the model on a real dataset")
     esub = e.add_subparsers(dest="dataset", required=True)
-    eh = esub.add_parser("hillstrom", help="the Hillstrom e-mail campaign (randomized; 64,000 customers)")
+    eh = esub.add_parser("hillstrom", help="the Hillstrom e-mail campaign (randomized; 64,000 customers): response and uplift")
     eh.add_argument("--data", required=True, help="hillstrom.csv or the folder holding it")
     eh.add_argument("--seed", type=int, default=7)
     eh.add_argument("--json", action="store_true")

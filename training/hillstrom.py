@@ -206,7 +206,7 @@ def evaluate_uplift(rows: Rows, train_idx: np.ndarray, test_idx: np.ndarray, res
                     seed: int, bootstrap: int, progress, cfg: UpliftConfig | None = None) -> dict:
     """Per e-mail, on its randomized arms of the held-out half: the product's response score (``response``,
     aligned with ``test_idx``), the product's uplift models (each method and the one chosen) and the baselines."""
-    cfg = cfg or UpliftConfig(train=TrainConfig(seed=seed))
+    cfg = cfg or UpliftConfig(train=TrainConfig(seed=seed, threads=1))
     out = {}
     for kind in EMAILS.values():
         _, fit_on = trial(rows, train_idx, kind)

@@ -49,7 +49,8 @@ class Trial:
 class UpliftConfig:
     """Settings of one uplift training run."""
 
-    train: TrainConfig = field(default_factory=TrainConfig)
+    # one thread: LightFM's parallel (hogwild) updates race, and a trial is small enough to fit in seconds on one
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(threads=1))
     min_treated: int = 500  # fewer customers in an arm: no uplift, and the export says why
     min_control: int = 500
     validation: float = 0.2  # share of the trial held out: half calibrates the heads, half chooses the method
