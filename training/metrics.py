@@ -7,7 +7,6 @@ import warnings
 import numpy as np
 from scipy.optimize import minimize
 from scipy.stats import rankdata
-from sklift.metrics import qini_auc_score, uplift_at_k
 
 
 def auc(scores: np.ndarray, y: np.ndarray) -> float | None:
@@ -72,6 +71,9 @@ def precision_at_k(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int
 def qini(y: np.ndarray, uplift: np.ndarray, treated: np.ndarray) -> float:
     """Qini coefficient (scikit-uplift's ``qini_auc_score``: area between the model's Qini curve and random's,
     over the perfect model's)."""
+    # imported here, not at the top: it pulls in pandas and scikit-learn, which train_tenant does not need
+    from sklift.metrics import qini_auc_score
+
     with warnings.catch_warnings():  # scikit-uplift 0.5 calls a helper scikit-learn 1.8 deprecates
         warnings.simplefilter("ignore", FutureWarning)
         return float(qini_auc_score(np.asarray(y), np.asarray(uplift), np.asarray(treated, dtype=int)))
@@ -80,6 +82,8 @@ def qini(y: np.ndarray, uplift: np.ndarray, treated: np.ndarray) -> float:
 def uplift_at(y: np.ndarray, uplift: np.ndarray, treated: np.ndarray, k: float) -> float:
     """Response rate of the treated minus that of the controls in the top ``k`` of each arm by uplift
     (scikit-uplift's ``uplift_at_k``, strategy ``by_group``, as in its Hillstrom tutorial)."""
+    from sklift.metrics import uplift_at_k
+
     return float(uplift_at_k(np.asarray(y), np.asarray(uplift), np.asarray(treated, dtype=int), "by_group", k))
 
 
