@@ -70,6 +70,7 @@ def steps(demo_customer: str) -> list[tuple[str, str, str, dict | None, Any]]:
         ("tradeoffCurve", "POST", "/v1/policy:tradeoff", None, {"param": "relevance_threshold",
                                                                 "values": [0.05, 0.1, 0.2], "max_decisions": 2000}),
         ("holdoutLift", "GET", "/v1/holdout", {"since": "14d", "bucket_days": 7}, None),
+        ("measureIncrementality", "GET", "/v1/incrementality", {"window": "14d"}, None),
         ("putContent", "PUT", "/v1/content/winter-clinic", None, {
             "title": "Winter driving clinic, Saturday 10am", "kind": "value", "topics": ["content:clinic", "event:clinic"],
             "channels": ["email", "sms"], "url": "https://dealer.example.com/clinic",

@@ -355,6 +355,51 @@ class HoldoutLift(_Report):
     buckets: list[LiftBucket]
 
 
+class ArmOutcomes(_Report):
+    """One arm of a campaign: its exposures, those followed by an outcome within the window, the rate
+    with its 95% Wilson interval, and revenue per exposure (the tenant's currency)."""
+
+    exposures: int
+    outcomes: int
+    rate: float
+    low: float
+    high: float
+    revenue_per_exposure: float
+
+
+class CampaignIncrementality(_Report):
+    """What one campaign added: delivered against withheld (``difference`` is null until both arms exist)."""
+
+    campaign_id: str
+    delivered: ArmOutcomes
+    withheld: ArmOutcomes
+    difference: Difference | None = Field(description="outcome rate delivered minus withheld, Newcombe's 95% interval")
+    revenue_per_exposure: Difference | None = Field(description="delivered minus withheld, Welch's 95% interval")
+    measured: bool = Field(description="both arms have exposures")
+
+
+class PooledIncrementality(_Report):
+    """The campaigns with both arms, their differences weighted by exposures (normal 95% intervals)."""
+
+    campaigns: int
+    exposures: int
+    difference: Difference
+    revenue_per_exposure: Difference
+
+
+class IncrementalityReport(_Report):
+    """Outcomes after delivered messages against outcomes after messages withheld at random, per campaign."""
+
+    window: str = Field(description="an outcome counts for every exposure this long before it")
+    control_share: float = Field(description="the policy's share of would-be sends withheld (reason control)")
+    currency: str
+    customers: int = Field(description="customers read (a stable sample past max_customers)")
+    since: str | None = None
+    until: str | None = None
+    overall: PooledIncrementality | None
+    campaigns: list[CampaignIncrementality]
+
+
 class HookReceipt(BaseModel):
     """What one provider webhook delivery did."""
 

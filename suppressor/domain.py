@@ -125,6 +125,7 @@ class EventType(StrEnum):
     unsubscribed = "unsubscribed"
     complained = "complained"
     bounced = "bounced"
+    withheld = "withheld"  # the message was withheld from this customer at random: a control group
 
 
 class Kind(StrEnum):
@@ -420,6 +421,8 @@ class Decision(BaseModel):
     requested_channel: str
     not_before: datetime | None = None
     score: float | None = Field(description="calibrated P(engage) on `channel`; null without a model")
+    uplift: float | None = Field(default=None, description="the calibrated difference sending makes to the chance "
+                                 "of an outcome; null while unknown (no uplift model for this tenant yet)")
     channel_scores: dict[str, float] = Field(default_factory=dict)
     reasons: list[Reason]
     substitute: dict[str, Any] | None = None

@@ -1,4 +1,5 @@
-"""What-ifs for marketers: POST /v1/policy:simulate, POST /v1/policy:tradeoff, GET /v1/holdout."""
+"""What-ifs for marketers: POST /v1/policy:simulate, POST /v1/policy:tradeoff, GET /v1/holdout,
+GET /v1/incrementality."""
 
 from __future__ import annotations
 
@@ -13,12 +14,12 @@ from suppressor.model import exported as models
 from suppressor.policy import document as policies
 from suppressor.policy.document import Policy, VersionedPolicy
 from suppressor.storage import keys
-from suppressor.whatif import lift, reports
+from suppressor.whatif import incrementality, lift, reports
 from suppressor.whatif.questions import SimulateRequest, TradeoffRequest, Window
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import RESPONSES, ApiError, invalid
-from ..responses import HoldoutLift, SimulateReport, TradeoffCurve
+from ..responses import HoldoutLift, IncrementalityReport, SimulateReport, TradeoffCurve
 
 router = APIRouter(prefix="/v1", tags=["what-if"], dependencies=[StoreUp], responses=RESPONSES)
 
@@ -92,3 +93,21 @@ def holdout_lift(tenant: TenantDep, store: StoreDep, services: ServicesDep,
     with _Slot():
         return HoldoutLift.model_validate(lift.lift(store, tenant, bucket_days, window.since, window.until))
 
+
+
+@router.get("/incrementality")
+def measure_incrementality(tenant: TenantDep, store: StoreDep, services: ServicesDep,
+                           window: Annotated[str | None, Query(description="outcome window, e.g. '14d' (default: the "
+                                                                           "policy's incrementality.window)")] = None,
+                           since: Annotated[str | None, Query(description="ISO time or a duration like '30d'")] = None,
+                           until: Annotated[str | None, Query()] = None) -> IncrementalityReport:
+    """What each campaign adds: outcomes after delivered messages against those withheld at random."""
+    try:
+        span = Window.model_validate({"since": since, "until": until})
+        seconds = policies.Incrementality.model_validate({"window": window}).window if window else None
+    except ValidationError as exc:
+        raise invalid(exc, "query") from None
+    services.decision_log.flush()
+    with _Slot():
+        return IncrementalityReport.model_validate(
+            incrementality.incrementality(store, tenant, seconds, span.since, span.until))

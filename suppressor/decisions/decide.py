@@ -104,17 +104,25 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
     """The script parameters that come from one request (all but ``holdout`` and ``policy_version``).
 
     ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
-    ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, and ``offer``
+    ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, ``control_draw``
+    (the control's randomization), and ``offer``
     {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one."""
     msg = req.message
     params = {
         "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
         "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "is_transactional": msg.kind == Kind.transactional,
-        "dry": req.dry_run, "topics": msg.topics or [],
+        "dry": req.dry_run, "topics": msg.topics or [], "control_draw": control_draw(req.customer_id, msg.message_id),
     }
     if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
         params["offer"] = offer_params(msg.offer)
     return params
+
+
+def control_draw(customer_id: str, message_id: str) -> float:
+    """A uniform draw in [0, 1) fixed per customer and message: the control's randomization (a retry
+    and a what-if replay draw the same; one message's draw says nothing of another's)."""
+    h = hashlib.blake2b(f"control:{customer_id}\x00{message_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
 
 
 def offer_params(offer: Offer) -> dict:

@@ -175,4 +175,5 @@ EVENT_WEIGHTS: dict[str, float] = {
     "complained": -8.0,
     "delivered": 0.0,
     "bounced": 0.0,
+    "withheld": 0.0,  # a control group's exposure: no interaction to learn from, only a comparison
 }

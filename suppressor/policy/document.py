@@ -141,6 +141,23 @@ class SendWindows(Strict):
                                        description="local dates on which no channel sends (holidays)")
 
 
+class Incrementality(Strict):
+    """Measuring what messages add: a randomized control withheld from would-be sends."""
+
+    control_share: float = Field(
+        default=0.0, ge=0.0, le=0.5, description="share of would-be sends withheld at random (reason `control`, "
+        "logged with this probability) so each message's effect is measured; 0 = off")
+    window: Duration = Field(default=14 * 86400, description="an outcome counts for every message delivered to or "
+                             "withheld from the customer this long before it, attributed or not")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: int) -> int:
+        if not 3600 <= v <= 90 * 86400:
+            raise ValueError("the incrementality window is between 1 hour and 90 days")
+        return v
+
+
 class Lifecycle(Strict):
     """Dealership lifecycle gates."""
 
@@ -228,6 +245,7 @@ class Policy(Strict):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     send_windows: SendWindows = Field(default_factory=SendWindows)
+    incrementality: Incrementality = Field(default_factory=Incrementality)
     household: Household = Field(default_factory=Household)
     allowed_kinds: list[Kind] = Field(default_factory=lambda: list(Kind), min_length=1,
                                       description="the kinds of message that may go out at all (a stage may allow fewer)")

@@ -43,6 +43,15 @@ def newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float, float]:
     return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
 
 
+def mean_and_variance(total: float, total_sq: float, n: int) -> tuple[float, float]:
+    """The mean of ``n`` values from their sum and sum of squares, and the variance of that mean."""
+    if n == 0:
+        return 0.0, 0.0
+    mean = total / n
+    var = max(0.0, total_sq / n - mean * mean) * n / (n - 1) if n > 1 else 0.0
+    return mean, var / n
+
+
 @dataclass
 class _Tally:
     customers: int = 0
@@ -65,12 +74,7 @@ class _Tally:
 
     def mean_and_var(self) -> tuple[float, float]:
         """Revenue per customer and the variance of that mean."""
-        n = self.customers
-        if n == 0:
-            return 0.0, 0.0
-        mean = self.revenue / n
-        var = max(0.0, self.revenue_sq / n - mean * mean) * n / (n - 1) if n > 1 else 0.0
-        return mean, var / n
+        return mean_and_variance(self.revenue, self.revenue_sq, self.customers)
 
     def view(self) -> dict:
         out: dict = {"customers": self.customers,

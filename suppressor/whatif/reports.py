@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from suppressor import rules
 from suppressor.model import exported as models
 from suppressor.model.exported import ExportedModel
 from suppressor.policy import document as policies
-from suppressor import rules
 from suppressor.policy.document import VersionedPolicy
 from suppressor.storage.store import Store
 from suppressor.whatif.estimate import Estimator, intervals, summarize
