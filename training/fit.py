@@ -20,6 +20,7 @@ from suppressor.storage import keys
 from suppressor.storage.store import Store, bulk_commands
 
 from . import dataset as ds_mod
+from . import send_hours as send_hours_mod
 from .dataset import Dataset
 from .metrics import auc, calibration_error, fit_platt, log_loss, precision_at_k
 
@@ -174,6 +175,7 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None,
                     "n_events": ds.n_events, "train_seconds": round(time.time() - t0, 2),
                     "config": {k: v for k, v in asdict(cfg).items() if k != "rules"}})
 
+    send_hours, pooled = send_hours_mod.learn(store, tenant, ids, events)
     n_attr = len(user_vocab)
     exported = ExportedModel(
         version=models.next_version(store, tenant),
@@ -186,6 +188,7 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None,
         numeric_edges=edges,
         calibration=calibration,
         metrics=metrics,
+        send_hours=send_hours,
     )
     exported.validate()  # before anything is written: a broken model never lands
     rejection = quality_gate(store, tenant, metrics, cfg)
@@ -195,6 +198,7 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None,
         progress(f"{exported.version} not activated: {rejection}")
         return exported
     _write_vectors(store, tenant, exported, ds, final, uf, n_attr, identity, progress)
+    send_hours_mod.write(store, tenant, ids, pooled)
     models.save(store, tenant, exported)
     if cfg.activate:
         models.activate(store, tenant, exported.version)

@@ -81,6 +81,7 @@ def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
         "dim": model.dim if model else 0,
         "cal_a": model.calibration["a"] if model else 1.0,
         "cal_b": model.calibration["b"] if model else 0.0,
+        "send_hours": (model.send_hours if model else None) or [],
         **policy.script_params(),
     }
 
@@ -88,6 +89,7 @@ def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
 def static_params(policy: Policy, model: ExportedModel | None) -> str:
     """The decide script's parameters fixed by a policy and a model, as a JSON body fragment:
     the model's ``model`` (version, '' for none), ``dim``, ``cal_a``/``cal_b`` (Platt calibration),
+    ``send_hours`` (its send-time prior, [] for none),
     then the policy's own (``Policy.script_params``)."""
     return json.dumps(_static_body(policy, model))[1:-1]
 

@@ -18,6 +18,8 @@ from suppressor.storage import keys
 from suppressor.storage.store import Store
 
 ARRAYS = ("item_emb", "item_bias", "user_emb", "user_bias")
+HOURS_OF_WEEK = 168
+SEND_HOURS_FIELD = "hours"  # vector-hash field: a customer's packed 168 chances of an answer (training writes it)
 
 
 def identity_field(version: str) -> str:
@@ -60,6 +62,9 @@ class ExportedModel:
     calibration: dict[str, float]
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    # the tenant's chance of an answer per hour of the week in customers' local time (168, Monday 00:00
+    # first, summing to 1): the send-time prior of a customer with little history (None: not learned)
+    send_hours: list[float] | None = None
 
     def __post_init__(self) -> None:
         self.item_index = {name: i for i, name in enumerate(self.item_features)}
@@ -133,6 +138,9 @@ class ExportedModel:
             raise ValueError(f"model {self.version}: user_emb shape {self.user_emb.shape}")
         if self.user_bias.shape != (len(self.user_features),):
             raise ValueError(f"model {self.version}: user_bias shape {self.user_bias.shape}")
+        if self.send_hours is not None and (len(self.send_hours) != HOURS_OF_WEEK or not all(
+                np.isfinite(h) and h >= 0 for h in self.send_hours)):
+            raise ValueError(f"model {self.version}: send_hours must be {HOURS_OF_WEEK} finite non-negative numbers")
         cal = [self.calibration.get("a"), self.calibration.get("b")]
         if any(c is None or not np.isfinite(c) for c in cal):
             raise ValueError(f"model {self.version}: calibration {self.calibration} is not finite")
@@ -148,6 +156,7 @@ class ExportedModel:
             "calibration": self.calibration,
             "metrics": self.metrics,
             "created_at": self.created_at,
+            "send_hours": self.send_hours,
         }
 
     def to_mapping(self) -> dict[str, bytes]:
@@ -169,6 +178,7 @@ class ExportedModel:
             calibration=meta["calibration"],
             metrics=meta.get("metrics", {}),
             created_at=meta.get("created_at", 0.0),
+            send_hours=meta.get("send_hours"),
             **arrays,
         )
 

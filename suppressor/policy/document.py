@@ -141,6 +141,27 @@ class SendWindows(Strict):
                                        description="local dates on which no channel sends (holidays)")
 
 
+def within(v: int, lo: int, hi: int, words: str) -> int:
+    """``v`` if ``lo <= v <= hi``, else ValueError(``words``)."""
+    if not lo <= v <= hi:
+        raise ValueError(words)
+    return v
+
+
+class SendTime(Strict):
+    """Sending at the hour the customer answers: learned per hour of the week in their time zone."""
+
+    optimize: StrictBool = Field(default=False, description="defer a send asked for at an hour the customer rarely "
+                                 "answers to their best hour within `within` (reason send_time)")
+    within: Duration = Field(default=86_400, description="how far ahead the best hour may be (1 hour to 7 days)")
+    channels: list[Channel] | None = Field(default=None, description="channels it applies to (default: all)")
+    min_ratio: float = Field(default=2.0, ge=1.0, le=100.0, description="defer only when the best hour's chance of an "
+                             "answer is at least this many times the asked hour's")
+
+    _within = field_validator("within")(lambda v: within(v, 3600, 7 * 86400, "send_time.within is between 1 hour "
+                                                          "and 7 days"))
+
+
 class Incrementality(Strict):
     """Measuring what messages add: a randomized control withheld from would-be sends."""
 
@@ -150,12 +171,8 @@ class Incrementality(Strict):
     window: Duration = Field(default=14 * 86400, description="an outcome counts for every message delivered to or "
                              "withheld from the customer this long before it, attributed or not")
 
-    @field_validator("window")
-    @classmethod
-    def _window(cls, v: int) -> int:
-        if not 3600 <= v <= 90 * 86400:
-            raise ValueError("the incrementality window is between 1 hour and 90 days")
-        return v
+    _window = field_validator("window")(lambda v: within(v, 3600, 90 * 86400, "the incrementality window is "
+                                                         "between 1 hour and 90 days"))
 
 
 class Lifecycle(Strict):
@@ -246,6 +263,7 @@ class Policy(Strict):
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     send_windows: SendWindows = Field(default_factory=SendWindows)
     incrementality: Incrementality = Field(default_factory=Incrementality)
+    send_time: SendTime = Field(default_factory=SendTime)
     household: Household = Field(default_factory=Household)
     allowed_kinds: list[Kind] = Field(default_factory=lambda: list(Kind), min_length=1,
                                       description="the kinds of message that may go out at all (a stage may allow fewer)")

@@ -88,8 +88,9 @@ def script_rules() -> tuple[Rule, ...]:
     return tuple(r for r in all_rules() if r.in_script)
 
 
-# the head's own lazily decoded group: per lead stage, the parameters its override changes
-HEAD_LAZY = ("by_stage",)
+# the head's own lazily decoded groups: per lead stage, the parameters its override changes; the
+# model's send-time prior (168 numbers, read only by the send_time rule)
+HEAD_LAZY = ("by_stage", "send_hours")
 
 
 def lazy() -> tuple[str, ...]:
