@@ -6,9 +6,10 @@ from fastapi import APIRouter, Query, Response
 
 from suppressor.customers import erasure, profiles, timeline
 from suppressor.domain import CustomerIn, CustomerOut, Timestamp
+from suppressor.errors import NotFound
 
 from ..deps import PathId, ServicesDep, StoreDep, StoreUp, TenantDep
-from ..errors import NOT_FOUND, RESPONSES, ApiError
+from ..errors import NOT_FOUND, RESPONSES
 from ..responses import Timeline
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[StoreUp], responses=RESPONSES)
@@ -27,7 +28,7 @@ def get_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, servic
     """The profile with learned interests and channel affinities."""
     out = profiles.get(store, tenant, customer_id, services.states.get(tenant).model)
     if out is None:
-        raise ApiError(404, "Not found", f"no customer {customer_id!r}", "customer_id")
+        raise NotFound(f"no customer {customer_id!r}", "customer_id")
     return out
 
 
@@ -41,7 +42,7 @@ def get_timeline(customer_id: PathId, tenant: TenantDep, store: StoreDep, servic
     services.decision_log.flush()
     found = timeline.timeline(store, tenant, customer_id, limit, before)
     if found is None:
-        raise ApiError(404, "Not found", f"no customer {customer_id!r}", "customer_id")
+        raise NotFound(f"no customer {customer_id!r}", "customer_id")
     return Timeline.model_validate(found)
 
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from suppressor.decisions import log as decision_log
 from suppressor.decisions.decide import release
 from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest, Identifier
-from suppressor.errors import Refused
+from suppressor.errors import NotFound, Refused
 from suppressor.rules import blocking
 
 from ..bodies import ParsedBodyRoute, json_answer
@@ -221,6 +221,6 @@ def list_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep, re
 def release_decision(decision_id: str, tenant: TenantDep, store: StoreDep) -> Released:
     """The caller did not send after all: give the capacity (caps, balance, offer) back."""
     if not release(store, tenant, decision_id):
-        raise ApiError(404, "Not found", f"no recorded send for decision {decision_id!r} "
+        raise NotFound(f"no recorded send for decision {decision_id!r} "
                        "(unknown, a dry run, already released, or out of every window)", "decision_id")
     return Released(decision_id=decision_id)
