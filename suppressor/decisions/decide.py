@@ -25,7 +25,7 @@ from suppressor.model.exported import ExportedModel, unpack
 from suppressor.policy import content
 from suppressor.policy.document import Policy, check_channels, check_terms
 from suppressor.storage import keys
-from suppressor.storage.store import Store, arun_scripts, astream_scripts, run_scripts
+from suppressor.storage.store import Store, aclose_clients, arun_scripts, astream_scripts
 from suppressor.tenants.state import TenantState, TenantStateCache
 
 log = logging.getLogger(__name__)
@@ -192,29 +192,17 @@ class Decider:
         self._warned_at: dict[str, float] = {}
 
     def decide(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> list[Decision]:
-        """Verdicts for ``requests`` in order: one EVALSHA each, all in one round trip."""
-        state = self.states.get(tenant) if self.store.up else self.states.cached(tenant)
-        if not self.store.up or not state.loaded:
-            return self._degraded(self._prepare(state, tenant, requests, now, calls=False), StoreDown())
-        batch = self._prepare(state, tenant, requests, now)
-        hot = len(requests) <= SMALL  # big batches use the bulk connection: the deadline is for single verdicts
-        try:
-            verdicts = self._parse(batch, run_scripts(self.store, "decide", batch.calls, hot=hot))
-            asks = self._household_asks(batch, verdicts)
-            if asks:
-                said = run_scripts(self.store, "household", [call for _, call in asks], hot=hot)
-                undo = self._household_says(batch, verdicts, asks, said)
-                if undo:
-                    run_scripts(self.store, "release", undo, hot=hot)
-        except redis.RedisError as exc:
-            return self._degraded(batch, exc)
-        out = self._finish(batch, verdicts)
-        if batch.remember:
+        """``adecide`` for a caller without an event loop (the command line, the quickstart, what-if
+        tools): the same flow on a loop and asyncio clients of its own, closed after."""
+
+        async def run() -> list[Decision]:
+            hot, bulk = self.store.async_clients()
             try:
-                run_scripts(self.store, "substitute", batch.remember, hot=hot)
-            except redis.RedisError as exc:  # the verdicts stand; only the rotation may repeat itself
-                log.warning("tenant %s: substitutes offered not remembered: %r", tenant, exc)
-        return out
+                return await self.adecide(tenant, requests, hot, bulk, now=now)
+            finally:
+                await aclose_clients(hot, bulk)
+
+        return asyncio.run(run())
 
     async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
                       bulk: redis.asyncio.Redis, started: float | None = None,
