@@ -87,7 +87,8 @@ def redis_server_or_skip() -> None:
 class RedisServer:
     """A private `redis-server` on a free port: stop (SIGSTOP), resume, kill (SIGKILL), start again."""
 
-    def __init__(self, workdir: Path, password: str | None = None):
+    def __init__(self, workdir: Path, password: str | None = None, config: tuple[str, ...] = ()):
+        self.config = list(config)  # more redis-server arguments, e.g. ("--maxmemory", "5mb")
         self.port = free_port()
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +103,7 @@ class RedisServer:
         # appendonly with fsync always: what was acknowledged survives a SIGKILL
         auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir), *auth],
+                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir), *auth, *self.config],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_timeout=1, password=self.password)
         for _ in range(100):

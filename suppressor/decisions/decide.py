@@ -103,15 +103,18 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
     """The script parameters that come from one request (all but ``holdout`` and ``policy_version``).
 
     ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
-    ``channel``, ``kind``, ``allow_reroute``, ``transactional``, ``dry``, ``topics``, and ``offer``
-    {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one."""
+    ``channel``, ``kind``, ``allow_reroute``, ``transactional``, ``dry``, ``topics``, ``campaign`` (when
+    the message names one), and ``offer`` {key, terms, terms_json (canonical, to spot a duplicate),
+    until?} when the message has one."""
     msg = req.message
     params = {
         "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
         "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "transactional": msg.kind == Kind.transactional,
         "dry": req.dry_run, "topics": msg.topics or [],
     }
-    if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
+    if msg.campaign_id is not None:  # JSON null would reach Lua as a truthy cjson.null
+        params["campaign"] = msg.campaign_id
+    if msg.offer is not None:
         params["offer"] = offer_params(msg.offer)
     return params
 

@@ -429,7 +429,10 @@ end
 -- the verdict stands for the window; a deferred one only until it may go out
 local v_until = now + P.verdict_ms
 if action == 'defer' then v_until = math.min(D.not_before, v_until) end
+-- rc (the requested channel) and cp (the campaign): the verdict is its own record when the log's copy was
+-- lost with the process that held it (suppressor/customers/timeline.py reads both)
 local verdict = cjson.encode({ action = action, channel = channel, considered = D.considered, not_before = D.not_before,
+                               rc = requested, cp = P.campaign,
                                scores = scores, reasons = D.reasons, did = P.did, at = now, pv = P.policy_version,
                                mv = P.model, sub = D.need_vector, ['until'] = v_until,
                                hh = (not P.transactional and not P.holdout) and prof[6] or nil })

@@ -272,8 +272,11 @@ def read_memory(client: Any, cluster: bool, headroom: float, config: bool = True
     """The store's memory and eviction policy (every master of a cluster: the worst of them), and whether
     CONFIG GET may be asked again (a managed Redis may refuse it: then INFO memory's maxmemory_policy)."""
     target = {"target_nodes": redis.cluster.RedisCluster.PRIMARIES} if cluster else {}
-    infos = client.info("memory", **target)
-    infos = list(infos.values()) if cluster else [infos]
+    try:
+        infos = client.info("memory", **target)
+        infos = list(infos.values()) if cluster else [infos]
+    except redis.ResponseError:  # INFO refused too: nothing known (an unknown policy may evict)
+        infos = [{}]
     policies = [str(i.get("maxmemory_policy", "unknown")) for i in infos]
     if config:
         try:
