@@ -73,8 +73,8 @@ def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] |
 
 def store_full() -> JSONResponse:
     """The 503 of a write the store has no room for."""
-    return problem(503, "Store full", "the store has no memory left for this write (its maxmemory is reached); "
-                   "nothing was stored: retry later, once room is made", headers={"Retry-After": str(FULL_RETRY)})
+    return problem(503, "Store full", "the store is full (its maxmemory is reached): nothing was stored; retry "
+                   "later, once room is made", headers={"Retry-After": str(FULL_RETRY)})
 
 
 def invalid(exc: ValidationError, *where: str) -> RequestValidationError:

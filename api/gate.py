@@ -35,10 +35,16 @@ WEBHOOKS = "/v1/hooks/"
 # key can do nothing else
 URL_KEYED = ("GET", "/v1/decide")
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
-# a full store refuses these methods at the door (503), before anything is half-stored; decisions go on
-# (the decide script writes whole or not at all, and degrades once Redis refuses it)
+# a full store refuses these methods at the door (503), before anything is half-stored; but decisions (the
+# decide script writes whole or not at all, and degrades once Redis refuses it) and erasures (they only
+# delete: the way to make room, and a customer's right that must not wait for one)
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-DECISIONS = "/v1/decisions"
+DECISIONS, CUSTOMERS = "/v1/decisions", "/v1/customers/"
+
+
+def _room_making(method: str, path: str) -> bool:
+    """A write a full store still takes: a decision, an erasure."""
+    return path.startswith(DECISIONS) or (method == "DELETE" and path.startswith(CUSTOMERS))
 
 
 async def _problem(send, status: int, title: str, detail: str, field: str | None = None,
@@ -94,7 +100,7 @@ class Gate:
             headers = dict(scope["headers"])
             if not path.startswith(WEBHOOKS) and not await self._admit(scope, send, services, headers):
                 return
-            if services.store.memory.full and scope["method"] in WRITES and not path.startswith(DECISIONS):
+            if services.store.memory.full and scope["method"] in WRITES and not _room_making(scope["method"], path):
                 return await store_full()(scope, receive, send)
             limit = services.settings.max_body_bytes
             length = headers.get(b"content-length")

@@ -24,7 +24,7 @@ from suppressor.model.exported import ExportedModel, unpack
 from suppressor.policy import content, reasons
 from suppressor.policy.document import Policy, check_channels, check_terms
 from suppressor.storage import keys
-from suppressor.storage.store import Store, arun_scripts, astream_scripts, run_scripts
+from suppressor.storage.store import Store, arun_scripts, astream_scripts, out_of_memory, run_scripts
 from suppressor.tenants.state import TenantState, TenantStateCache
 
 log = logging.getLogger(__name__)
@@ -442,13 +442,14 @@ class Decider:
         if time.monotonic() - last > 10:  # one line per tenant per 10 s, not one per decision
             self._warned_at[batch.tenant] = time.monotonic()
             level = logging.ERROR if isinstance(exc, redis.ResponseError) else logging.WARNING
-            log.log(level, "tenant %s: decisions degraded: %r", batch.tenant, exc)
+            log.log(level, "tenant %s: decisions degraded: %s", batch.tenant,
+                    "the store is full (maxmemory)" if out_of_memory(exc) else repr(exc))
         return [self._degraded_one(batch, req, policy, did, exc)
                 for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
 
     def _degraded_one(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, exc: Exception) -> Decision:
         mode = policy.failure_mode
-        why = "store down" if isinstance(exc, StoreDown) else type(exc).__name__
+        why = "store down" if isinstance(exc, StoreDown) else "store full" if out_of_memory(exc) else type(exc).__name__
         detail = (f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
                   f"({why}); tenant failure mode is '{mode}'")
         model = batch.state.model

@@ -318,7 +318,8 @@ class Monitor(Periodic):
                                     retry=Retry(NoBackoff(), 0))
         self._memory_at = -float("inf")
         self._config = True  # CONFIG GET answers (a managed Redis may refuse it)
-        self._said: tuple = ()  # the memory problems last logged
+        self._said: tuple = ()  # the memory state last logged
+        self._troubled = False  # whether it made the store not ready
         self._flush()  # know the store's state before the first request
         super().__init__(interval, "store-monitor")
 
@@ -362,20 +363,20 @@ class Monitor(Periodic):
             log.debug("store memory not read: %r", exc)
             return
         self._memory_at = time.monotonic()
-        said = (tuple(memory_problems(st.memory, st.settings)),
-                st.memory.may_evict and st.settings.accept_evicting_store)
-        if said == self._said:  # loud at start, and on every change
+        m = st.memory
+        said = (m.may_evict, m.policy, m.full)
+        if said == self._said:  # loud at start, and on every change (not on every percent)
             return
-        problems, accepted = said
+        problems = memory_problems(m, st.settings)
         for problem in problems:
             log.error("NOT READY: %s", problem)
-        if accepted:
+        if m.may_evict and st.settings.accept_evicting_store and said[:2] != self._said[:2]:
             log.warning("the store's maxmemory-policy is %s, accepted by SUPPRESSOR_ACCEPT_EVICTING_STORE: an "
                         "evicted key loses consent, caps or verdicts without a word", st.memory.policy)
-        if self._said and self._said[0] and not problems:
+        if self._troubled and not problems:
             log.warning("the store's memory is fine again (maxmemory-policy %s, %.0f%% of maxmemory used)",
                         st.memory.policy, 100 * st.memory.ratio)
-        self._said = said
+        self._said, self._troubled = said, bool(problems)
 
     def close(self) -> None:
         """Stop pinging."""
