@@ -45,6 +45,13 @@ def env_for(settings, **extra: str) -> dict[str, str]:
 @contextmanager
 def serve(settings, *args: str, **env: str):
     """A `suppressor serve` child on a free port; yields its base URL."""
+    with served(settings, *args, **env) as (url, _):
+        yield url
+
+
+@contextmanager
+def served(settings, *args: str, **env: str):
+    """``serve``, yielding (base URL, the child's Popen) for a test that kills it."""
     port = free_port()
     cmd = [sys.executable, "-c", "from suppressor.api.cli import main; main()", "serve", "--port", str(port), *args]
     # a file, not a pipe nobody drains: a child logging many warnings would block on a full pipe
@@ -63,7 +70,7 @@ def serve(settings, *args: str, **env: str):
                 err.seek(0)
                 raise RuntimeError(f"serve did not start: {err.read().decode()[-2000:]}")
             time.sleep(0.1)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -5,9 +5,11 @@ comes back, and an embedded server killed under a running service. Real processe
 import asyncio
 import itertools
 import os
+import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -17,11 +19,12 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from suppressor.settings import Settings
+from suppressor.storage import keys
 from suppressor.storage.store import Store
 from suppressor.tenants import apikeys
 from tests import cluster
 from tests.factories import auth
-from tests.faults import Clock, RedisServer, decision_bodies, env_for, hammer, p99, redis_server_or_skip, serve
+from tests.faults import Clock, RedisServer, decision_bodies, env_for, hammer, p99, redis_server_or_skip, serve, served
 
 DEADLINE_MS = 250
 SLACK = 0.15  # an answer still crosses the loopback and the client's event loop, on the same two cores
@@ -299,3 +302,69 @@ def test_a_full_store_answers_every_write_503_stores_nothing_and_degrades_decisi
     assert unhooked.status_code == (503 if seen else 204)
     assert grown < 256 * 1024, grown  # not past the limit by more than a connection's buffers
     st.close()
+
+
+# every standing verdict is in the record -------------------------------------------------------------
+
+KILLS = 3
+CUSTOMERS, PER_CUSTOMER = 1_000, 6
+
+
+def campaign_batch() -> dict:
+    """A campaign's audience: each customer asked about several messages, under a cap of one e-mail a week."""
+    return {"items": [{"customer_id": f"k-{c}", "message": {"message_id": f"blitz-{m}", "channel": "email",
+                                                           "kind": "value", "topics": ["x"]}}
+                      for m in range(PER_CUSTOMER) for c in range(CUSTOMERS)]}
+
+
+def test_every_standing_verdict_is_in_the_record_after_serve_is_killed_mid_batch(settings, store):
+    key = apikeys.create_key(store, "acme")
+    body, rng = campaign_batch(), random.Random(7)
+    killed_at = []
+    with served(settings) as (url, _):
+        with httpx.Client(base_url=url, headers=auth(key), timeout=60) as c:
+            assert c.put("/v1/policy", json={"failure_mode": "suppress", "caps": [
+                {"channel": "email", "max": 1, "window": "7d"}]}).status_code == 200
+            t0 = time.monotonic()
+            assert c.post("/v1/decisions:batch", json={"items": body["items"][:500]}).status_code == 200
+            took = (time.monotonic() - t0) * len(body["items"]) / 500  # about how long the whole batch takes
+    for _ in range(KILLS):  # SIGKILL at a random point of the batch, then the client's retry
+        with served(settings) as (url, proc):
+            with httpx.Client(base_url=url, headers=auth(key), timeout=60) as c:
+                assert c.get("/readyz").status_code == 200
+                answer: list = []
+                sender = threading.Thread(target=lambda: answer.append(_post_or_fail(c, body)))
+                sender.start()
+                at = rng.uniform(0.05, 0.8) * took
+                time.sleep(at)
+                proc.kill()
+                sender.join()
+                killed_at.append((round(at, 2), answer[0]))
+    with served(settings) as (url, _):
+        with httpx.Client(base_url=url, headers=auth(key), timeout=60) as c:
+            retried = c.post("/v1/decisions:batch", json=body)
+            assert retried.status_code == 200
+            results = retried.json()["results"]
+            assert not [r for r in results if any(x["code"] == "degraded" for x in r["reasons"])]
+            by_customer: dict[str, set[str]] = {}
+            for r in results:
+                by_customer.setdefault(r["customer_id"], set()).add(r["decision_id"])
+            missing_log, missing_timeline = [], []
+            for cid, ids in by_customer.items():
+                listed = c.get("/v1/decisions", params={"customer_id": cid, "limit": 1000}).json()["decisions"]
+                missing_log += ids - {d["decision_id"] for d in listed}
+                items = c.get(f"/v1/timeline/{cid}", params={"limit": 200}).json()["items"]
+                missing_timeline += ids - {i["decision_id"] for i in items if i["type"] == "decision"}
+    assert any(a == "killed" for _, a in killed_at), killed_at  # a kill landed mid-batch
+    assert not missing_log and not missing_timeline, (len(missing_log), len(missing_timeline), killed_at)
+    sends = [r for r in results if r["action"] == "send"]
+    assert len(sends) == CUSTOMERS and {r["customer_id"] for r in sends} == set(by_customer)  # the cap held
+    ledgers = [store.bulk.zcard(keys.sends("acme", cid)) for cid in by_customer]
+    assert set(ledgers) == {1}  # one ledger entry each, through every kill and retry
+
+
+def _post_or_fail(c: httpx.Client, body: dict) -> str:
+    try:
+        return f"answered {c.post('/v1/decisions:batch', json=body).status_code}"
+    except httpx.HTTPError:
+        return "killed"
