@@ -181,12 +181,13 @@ def test_a_killed_embedded_server_is_restarted_on_its_data(tmp_path):
         answers = asyncio.run(run())
         with httpx.Client(base_url=url, headers=auth(key)) as c:
             profile = c.get("/v1/customers/c-1")
+        revived = st.embedded.pid  # while serve runs: the server it started stops with it
     assert all(a.status == 200 for a in answers)
     assert p99([a.latency for a in answers]) < DEADLINE_MS / 1000 + SLACK
     back = [a for a in answers if a.at > 2.5]
     assert back and not any(a.degraded for a in back)  # up again within seconds
     assert profile.status_code == 200 and profile.json()["consent"]["email"] is False  # on the same data
-    assert st.embedded.pid not in (0, pid)
+    assert revived not in (0, pid)
     st.close()
 
 
@@ -368,3 +369,26 @@ def _post_or_fail(c: httpx.Client, body: dict) -> str:
         return f"answered {c.post('/v1/decisions:batch', json=body).status_code}"
     except httpx.HTTPError:
         return "killed"
+
+
+def test_a_store_that_may_evict_makes_the_service_not_ready_unless_the_risk_is_accepted(tmp_path):
+    redis_server_or_skip()
+    server = RedisServer(tmp_path / "lru", config=("--maxmemory", "20mb", "--maxmemory-policy", "allkeys-lru")).start()
+    try:
+        for accept in (False, True):
+            settings = Settings(redis_url=server.url, data_dir=tmp_path / "data", accept_evicting_store=accept)
+            st = Store(settings)
+            with TestClient(create_app(settings, st)) as c:
+                ready, metrics = c.get("/readyz"), c.get("/metrics").text
+            st.close()
+            assert 'suppressor_store_may_evict 1.0' in metrics
+            assert 'suppressor_store_eviction_policy{policy="allkeys-lru"} 1.0' in metrics
+            if accept:
+                assert ready.status_code == 200
+            else:
+                assert ready.status_code == 503 and ready.headers["content-type"] == "application/problem+json"
+                detail = ready.json()["detail"]
+                assert "maxmemory-policy is allkeys-lru" in detail and "SUPPRESSOR_ACCEPT_EVICTING_STORE" in detail
+                assert str(server.port) not in ready.text
+    finally:
+        server.close()
