@@ -85,6 +85,11 @@ def _at(record: dict) -> float:
     return datetime.fromisoformat(record["decided_at"]).timestamp() * 1000
 
 
+def campaign_of(record: dict) -> str | None:
+    """The campaign a decision record names: its request's, or (a recovered record) its own."""
+    return (record.get("request") or {}).get("message", {}).get("campaign_id", record.get("campaign_id"))
+
+
 def _stamp(ms: float) -> str:
     """A record's time as the decision log writes it (pydantic's JSON: ISO 8601 with Z)."""
     return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
@@ -128,8 +133,7 @@ def timeline(store: Store, tenant: str, customer_id: str, limit: int = 50,
             items.append((at, {"type": "decision", "at": d["decided_at"], "decision_id": d["decision_id"],
                                "message_id": d["message_id"], "action": d["action"], "channel": d.get("channel"),
                                "requested_channel": d.get("requested_channel"), "reasons": d.get("reasons", []),
-                               "campaign_id": (d.get("request") or {}).get("message", {}).get("campaign_id",
-                                                                                              d.get("campaign_id")),
+                               "campaign_id": campaign_of(d),
                                "offer": (d.get("request") or {}).get("message", {}).get("offer")}))
     if recent_events:
         bodies = store.bulk.hmget(keys.events(tenant, customer_id), [eid for eid, _ in recent_events])
