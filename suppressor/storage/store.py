@@ -273,21 +273,26 @@ def read_memory(client: Any, cluster: bool, headroom: float, config: bool = True
     CONFIG GET may be asked again (a managed Redis may refuse it: then INFO memory's maxmemory_policy)."""
     target = {"target_nodes": redis.cluster.RedisCluster.PRIMARIES} if cluster else {}
     try:
-        infos = client.info("memory", **target)
-        infos = list(infos.values()) if cluster else [infos]
+        infos = _per_node(client.info("memory", **target))
     except redis.ResponseError:  # INFO refused too: nothing known (an unknown policy may evict)
         infos = [{}]
     policies = [str(i.get("maxmemory_policy", "unknown")) for i in infos]
     if config:
         try:
-            got = client.config_get("maxmemory-policy", **target)
-            answers = list(got.values()) if cluster and got and isinstance(next(iter(got.values())), dict) else [got]
+            answers = _per_node(client.config_get("maxmemory-policy", **target))
             policies = [str(a.get("maxmemory-policy") or "unknown") for a in answers]
         except redis.ResponseError:  # CONFIG renamed or refused (NOPERM, unknown command)
             config = False
     worst = next((p for p in policies if p != SAFE_POLICY), SAFE_POLICY)
     full = max(infos, key=lambda i: i.get("used_memory", 0) / (i.get("maxmemory") or float("inf")))
     return Memory(worst, int(full.get("used_memory", 0)), int(full.get("maxmemory", 0)), headroom, True), config
+
+
+def _per_node(answer: dict) -> list[dict]:
+    """A command's answer per node: a cluster client answers {node: answer} for several nodes, the
+    answer itself for one (and a plain client always)."""
+    values = list(answer.values())
+    return values if values and all(isinstance(v, dict) for v in values) else [answer]
 
 
 def memory_problems(memory: Memory, settings: Settings) -> list[str]:
