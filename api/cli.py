@@ -529,7 +529,16 @@ def main(argv: list[str] | None = None) -> int:
 
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:
+        from suppressor.storage.store import out_of_memory
+
+        if not out_of_memory(exc):
+            raise
+        print("suppressor: the store is full (its maxmemory is reached); nothing was stored: make room "
+              "(raise maxmemory, or erase what is no longer needed) and try again", file=sys.stderr)
+        return 75  # EX_TEMPFAIL
 
 
 if __name__ == "__main__":

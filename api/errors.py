@@ -13,8 +13,10 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suppressor.errors import Conflict, NotFound, Refused, Unavailable
+from suppressor.storage.store import out_of_memory
 
 PROBLEM = "application/problem+json"
+FULL_RETRY = 10  # seconds: a full store does not empty itself in a moment
 MAX_ERRORS = 50  # a 10,000-event batch with one systematic mistake should not echo 10,000 errors
 
 
@@ -46,7 +48,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     413: doc("body or batch too large"),
     422: doc("invalid request: the fields at fault, in words; nothing was stored"),
     429: doc("rate limit of this key (Retry-After), or too many simulations at once"),
-    503: doc("the store does not answer (Retry-After)"),
+    503: doc("the store does not answer, or is full (Retry-After); nothing was stored"),
 }
 NOT_FOUND = {404: doc("no such resource")}
 CONFLICT = {409: doc("a conflicting operation is under way")}
@@ -67,6 +69,12 @@ def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] |
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def store_full() -> JSONResponse:
+    """The 503 of a write the store has no room for."""
+    return problem(503, "Store full", "the store is full (its maxmemory is reached): nothing was stored; retry "
+                   "later, once room is made", headers={"Retry-After": str(FULL_RETRY)})
 
 
 def invalid(exc: ValidationError, *where: str) -> RequestValidationError:
@@ -148,6 +156,12 @@ def install(app: FastAPI) -> None:
         # nothing half-done to undo: every write is one script or one transaction
         return problem(503, "Store unavailable", f"the store did not answer in time ({type(exc).__name__}); "
                        "retry shortly", headers={"Retry-After": "1"})
+
+    @app.exception_handler(redis.ResponseError)
+    async def _refused_by_store(request: Request, exc: redis.ResponseError) -> JSONResponse:
+        if not out_of_memory(exc):
+            raise exc
+        return store_full()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

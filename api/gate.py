@@ -5,6 +5,7 @@
   authenticates before any of the body is read (``scope["tenant"]``), applies the
   tenant's per-key rate limit (429 with ``Retry-After``) and bounds the body
   (``SUPPRESSOR_MAX_BODY_BYTES``, 413) by its Content-Length and by counting what arrives;
+- a write (but a decision) while the store is full (``Store.memory``): 503, nothing stored;
 - ``POST /v1/decisions``, once admitted, goes straight to ``routes.decisions.decide_lean`` (the hot
   path without FastAPI's routing; what it cannot answer it hands to the declared route);
 - ``/metrics``: the ops token (``SUPPRESSOR_OPS_TOKEN``) when one is set, else loopback only.
@@ -22,7 +23,7 @@ import redis
 from suppressor.tenants.apikeys import key_id
 from suppressor.tenants.limits import take
 
-from .errors import problem
+from .errors import problem, store_full
 from .routes.decisions import LEAN_ROUTE, decide_lean
 
 LOCAL = {"127.0.0.1", "::1", "testclient"}
@@ -34,6 +35,16 @@ WEBHOOKS = "/v1/hooks/"
 # key can do nothing else
 URL_KEYED = ("GET", "/v1/decide")
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
+# a full store refuses these methods at the door (503), before anything is half-stored; but decisions (the
+# decide script writes whole or not at all, and degrades once Redis refuses it) and erasures (they only
+# delete: the way to make room, and a customer's right that must not wait for one)
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+DECISIONS, CUSTOMERS = "/v1/decisions", "/v1/customers/"
+
+
+def _room_making(method: str, path: str) -> bool:
+    """A write a full store still takes: a decision, an erasure."""
+    return path.startswith(DECISIONS) or (method == "DELETE" and path.startswith(CUSTOMERS))
 
 
 async def _problem(send, status: int, title: str, detail: str, field: str | None = None,
@@ -89,6 +100,8 @@ class Gate:
             headers = dict(scope["headers"])
             if not path.startswith(WEBHOOKS) and not await self._admit(scope, send, services, headers):
                 return
+            if services.store.memory.full and scope["method"] in WRITES and not _room_making(scope["method"], path):
+                return await store_full()(scope, receive, send)
             limit = services.settings.max_body_bytes
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > limit:

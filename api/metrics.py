@@ -33,6 +33,17 @@ class _Process(Collector):
                                   value=self.store.restarts)
         yield GaugeMetricFamily("suppressor_store_ping_seconds", "Round trip of the store monitor's last answered ping",
                                 value=self.store.ping_seconds)
+        memory = self.store.memory
+        yield GaugeMetricFamily("suppressor_store_memory_used_ratio", "The store's used_memory over its maxmemory "
+                                "(the fullest master; 0 without a maxmemory)", value=memory.ratio)
+        yield GaugeMetricFamily("suppressor_store_full", "1 while less than the headroom of the store's maxmemory is "
+                                "left (writes answer 503)", value=1.0 if memory.full else 0.0)
+        yield GaugeMetricFamily("suppressor_store_may_evict", "1 while the store's maxmemory-policy may evict keys "
+                                "(anything but noeviction, or unknown)", value=1.0 if memory.may_evict else 0.0)
+        policy = GaugeMetricFamily("suppressor_store_eviction_policy", "The store's maxmemory-policy (the first "
+                                   "evicting one of a cluster's masters), as a label", labels=["policy"])
+        policy.add_metric([memory.policy], 1.0)
+        yield policy
 
 
 class Metrics:

