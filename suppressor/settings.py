@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # the base URL providers call (scheme, host, port, path prefix) when a proxy sits in front: Twilio
     # signs the URL it called, so the service must know it; unset, the request's own URL is used
     public_url: str | None = None
+    # provider webhooks: seconds a signature stays acceptable per provider (hooks/freshness.py has each
+    # default), as JSON, e.g. {"mailgun": 3600}
+    hook_windows: dict[str, int] = Field(default_factory=dict)
     log_level: str = "info"
     access_log: bool = False  # one log line per request costs more than a decision
 

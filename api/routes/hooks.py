@@ -55,7 +55,8 @@ def _receive(services, provider: str, hook_id: str, delivery: inbound.Delivery) 
                        "POST /v1/webhooks or 'suppressor hooks create'", "hook_id")
     try:
         changed: set[str] = set()
-        result = inbound.receive(services.store, hook, BY_NAME[provider], delivery, changed)
+        result = inbound.receive(services.store, hook, BY_NAME[provider], delivery, changed,
+                                 services.settings.hook_windows)
     except inbound.Unauthorized as exc:
         services.metrics.hook_events.labels(provider, "unauthorized").inc()
         raise ApiError(401, "Unauthorized", str(exc), "signature") from None

@@ -254,7 +254,7 @@ def test_ses_confirms_its_subscription_and_maps_notifications(client, store, peo
     confirm = amazon.sign({"Type": "SubscriptionConfirmation", "MessageId": "165545c9", "Token": "2336412f37",
                            "TopicArn": TOPIC, "Message": "You have chosen to subscribe to the topic.",
                            "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&"
-                                           "TopicArn=x&Token=2336412f37", "Timestamp": "2026-11-28T09:00:00.000Z"})
+                                           "TopicArn=x&Token=2336412f37", "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")})
     r = client.post(url, content=json.dumps(confirm), headers={"Content-Type": "text/plain"})
     assert r.status_code == 200, r.text
     assert amazon.confirmed and "Action=ConfirmSubscription" in amazon.confirmed[0]
@@ -486,3 +486,62 @@ def test_a_provider_delivering_the_same_batch_concurrently_stores_it_once(client
     assert sum(a["accepted"] for a in answers) == 10 and sum(a["duplicates"] for a in answers) == 90
     assert stored(store, "ann-1") == 10
     assert registry.listing(store, "acme")[0]["accepted"] == 10
+
+
+# --- freshness and replay: a signature proves one delivery, once --------------------------------------
+
+def mailgun_signed(key, event, ts=None, token=None):
+    ts = str(int(time.time()) if ts is None else int(ts))
+    token = token or hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:50]
+    sig = hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
+    return {"signature": {"timestamp": ts, "token": token, "signature": sig}, "event-data": event}
+
+
+def test_a_mailgun_signature_proves_one_fresh_delivery(client, store, people):
+    """Mailgun signs only timestamp + token: a genuine signature put on other event-data, or one
+    dated long ago, is refused and stores nothing."""
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    url = f"/v1/hooks/mailgun/{hook.id}"
+    opened = {"event": "opened", "id": "op-1", "timestamp": NOW.timestamp(), "recipient": "ann@example.com"}
+    genuine = mailgun_signed(hook.secret, opened)
+    assert client.post(url, json=genuine).json()["accepted"] == 1
+    complaint = {"event": "complained", "id": "cp-1", "timestamp": NOW.timestamp(), "recipient": "bob@example.com",
+                 "user-variables": {"customer_id": "bob-2"}}
+    for forged in ({**genuine, "event-data": complaint},
+                   {**genuine, "event-data": {**opened, "event": "clicked", "id": "cl-1"}}):
+        r = client.post(url, json=forged)
+        assert r.status_code == 401 and "used" in r.json()["detail"], r.text
+    for age in (86400, 30 * 86400):  # a signature made a day, a month ago, never seen here
+        r = client.post(url, json=mailgun_signed(hook.secret, complaint, ts=time.time() - age))
+        assert r.status_code == 401 and "old" in r.json()["detail"], r.text
+    assert client.post(url, json=mailgun_signed(hook.secret, complaint, ts=time.time() + 3600)).status_code == 401
+    assert stored(store, "bob-2") == 0 and stored(store, "ann-1") == 1
+    assert decide(client, people, "bob-2", mid="m-9")["action"] == "send"
+    # the same delivery again, byte for byte (our 2xx was lost on the way): answered, nothing re-applied
+    again = client.post(url, json=genuine)
+    assert again.status_code == 200 and again.json()["accepted"] == 0 and stored(store, "ann-1") == 1
+
+
+def test_a_replayed_twilio_start_cannot_reopen_sms(client, store, people):
+    """STOP, START, STOP, then the START posted again (validly signed): SMS stays closed."""
+    hook = registry.create(store, "acme", "twilio", "12345678901234567890123456789012")
+    start = inbound_sms("SM" + "2" * 32, "START")
+    for params in (inbound_sms("SM" + "1" * 32, "STOP"), start, inbound_sms("SM" + "3" * 32, "STOP")):
+        assert twilio_post(client, hook, params).status_code == 200
+        time.sleep(0.01)
+    assert twilio_post(client, hook, start).status_code in (200, 401)
+    verdict = decide(client, people, "bob-2", channel="sms", mid="m-5")
+    assert verdict["action"] == "suppress" and verdict["reasons"][0]["code"] == "consent"
+    assert client.get("/v1/customers/bob-2", headers=people).json()["consent"]["sms"] is False
+
+
+def test_a_start_resent_under_a_new_signature_is_applied_once(client, store, people):
+    """The START's own id (MessageSid) is remembered on the customer: the same START reaching us again by
+    another route (a new URL query, so a new signature) changes nothing after a later STOP."""
+    hook = registry.create(store, "acme", "twilio", "12345678901234567890123456789012")
+    start = inbound_sms("SM" + "5" * 32, "START")
+    for params in (inbound_sms("SM" + "4" * 32, "STOP"), start, inbound_sms("SM" + "6" * 32, "STOP")):
+        twilio_post(client, hook, params)
+        time.sleep(0.01)
+    assert twilio_post(client, hook, start, url_query="retry=1").status_code == 200
+    assert decide(client, people, "bob-2", channel="sms", mid="m-6")["action"] == "suppress"

@@ -20,6 +20,7 @@ from suppressor.hooks.inbound import (
     Delivery,
     Incoming,
     Parsed,
+    Proof,
     Unauthorized,
     custom,
     event_id,
@@ -53,7 +54,7 @@ def _certificate(url: str, pem: bytes) -> x509.Certificate:
 _pems: dict[str, bytes] = {}  # Amazon's public signing certificates by URL: shared data, not a tenant's
 
 
-def verify(delivery: Delivery, secret: str | None) -> None:
+def verify(delivery: Delivery, secret: str | None) -> Proof:
     """SNS signature (version 1: SHA1, 2: SHA256) over the canonical fields; the topic, if pinned."""
     try:
         msg = json_body(delivery, "SNS")
@@ -62,6 +63,7 @@ def verify(delivery: Delivery, secret: str | None) -> None:
         signature = base64.b64decode(msg["Signature"])
         algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}[str(msg.get("SignatureVersion", "1"))]
         text = "".join(f"{n}\n{msg[n]}\n" for n in names if n in msg).encode()
+        at = iso(msg["Timestamp"]).timestamp()
     except (BadPayload, KeyError, TypeError, ValueError):
         raise Unauthorized("not a signed SNS message (Type, Signature, SignatureVersion, SigningCertURL)") from None
     if not sns_url(cert_url) or not cert_url.endswith(".pem"):
@@ -76,7 +78,7 @@ def verify(delivery: Delivery, secret: str | None) -> None:
             _pems[cert_url] = delivery.fetch(cert_url)
         try:
             _certificate(cert_url, _pems[cert_url]).public_key().verify(signature, text, padding.PKCS1v15(), algorithm)
-            return
+            return Proof(msg["Signature"], at)
         except (InvalidSignature, ValueError, TypeError):
             continue
     raise Unauthorized("the SNS signature does not verify with Amazon's certificate")
