@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # provider webhooks: seconds a signature stays acceptable per provider (hooks/freshness.py has each
     # default), as JSON, e.g. {"mailgun": 3600}
     hook_windows: dict[str, int] = Field(default_factory=dict)
+    # the largest body a provider's webhook takes, per provider (hooks/providers has each default), as JSON
+    hook_body_bytes: dict[str, int] = Field(default_factory=dict)
+    # per webhook endpoint (shared by every server process); 0 = no limit
+    hook_rate_per_second: float = Field(default=200.0, ge=0.0)
+    hook_rate_burst: float = Field(default=2000.0, ge=0.0)
     log_level: str = "info"
     access_log: bool = False  # one log line per request costs more than a decision
 

@@ -545,3 +545,73 @@ def test_a_start_resent_under_a_new_signature_is_applied_once(client, store, peo
         time.sleep(0.01)
     assert twilio_post(client, hook, start, url_query="retry=1").status_code == 200
     assert decide(client, people, "bob-2", channel="sms", mid="m-6")["action"] == "suppress"
+
+
+# --- unsigned bytes are cheap ------------------------------------------------------------------------
+
+def test_a_body_larger_than_the_provider_sends_is_refused_before_it_is_read(client, store, people):
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    url = f"/v1/hooks/mailgun/{hook.id}"
+    flood = b"[" + b"{}," * (8 * 1024 * 1024 // 3 - 10) + b"{}]"  # under the 8 MiB every other route takes
+    r = client.post(url, content=flood, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "262,144" in r.json()["detail"], r.text
+
+    def chunks():  # no Content-Length: cut at the bound as it arrives
+        for k in range(0, len(flood), 65536):
+            yield flood[k:k + 65536]
+
+    r = client.post(url, content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert client.post(url, json=mailgun_signed(hook.secret, {"event": "opened", "id": "o-9", "recipient":
+                                                              "ann@example.com", "timestamp": NOW.timestamp()})
+                       ).json()["accepted"] == 1  # what Mailgun sends still fits
+
+
+def test_a_webhook_is_rate_limited_with_retry_after(client, store, people, settings, monkeypatch):
+    monkeypatch.setattr(settings, "hook_rate_per_second", 1.0)
+    monkeypatch.setattr(settings, "hook_rate_burst", 3.0)
+    hook = registry.create(store, "acme", "braze")
+    url, h = f"/v1/hooks/braze/{hook.id}", {"Authorization": f"Bearer {hook.secret}"}
+    answers = [client.post(url, json={"events": []}, headers=h) for _ in range(5)]
+    assert [a.status_code for a in answers[:3]] == [200] * 3
+    assert answers[4].status_code == 429 and int(answers[4].headers["Retry-After"]) >= 1
+    other = registry.create(store, "acme", "braze")  # each webhook has its own bucket
+    assert client.post(f"/v1/hooks/braze/{other.id}", json={"events": []},
+                       headers={"Authorization": f"Bearer {other.secret}"}).status_code == 200
+
+
+def test_a_served_hook_stays_small_under_floods_and_quiet_when_a_client_hangs_up(settings, store):
+    """A real server: eight 8 MiB bodies of [{},{},...] at once to a Mailgun hook (announced and
+    chunked) grow it by little; a client that announces a body and hangs up leaves one log line."""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psutil
+
+    from tests.faults import served
+
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    flood = b"[" + b"{}," * (8 * 1024 * 1024 // 3 - 10) + b"{}]"  # under the 8 MiB every other route takes
+
+    def post(url: str, chunked: bool) -> int:
+        content = (flood[k:k + 65536] for k in range(0, len(flood), 65536)) if chunked else flood
+        try:
+            return httpx.post(url, content=content, timeout=30).status_code
+        except httpx.HTTPError:  # the server answered 413 and closed while we were still sending
+            return 413
+
+    with served(settings) as child:
+        url = f"{child.url}/v1/hooks/mailgun/{hook.id}"
+        rss = psutil.Process(child.proc.pid).memory_info().rss
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda k: post(url, k % 2 == 1), range(16)))
+        grown = (psutil.Process(child.proc.pid).memory_info().rss - rss) / 2**20
+        assert set(codes) == {413} and grown < 24, (codes, grown)
+        port = int(child.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(f"POST /v1/hooks/mailgun/{hook.id} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 100000\r\n\r\n{\"signature\":".encode())
+            time.sleep(0.3)
+        time.sleep(0.5)
+        log = child.log()
+    assert "Traceback" not in log and log.count("went away") == 1, log[-3000:]
