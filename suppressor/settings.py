@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # per webhook endpoint (shared by every server process); 0 = no limit
     hook_rate_per_second: float = Field(default=200.0, ge=0.0)
     hook_rate_burst: float = Field(default=2000.0, ge=0.0)
+    # the AWS regions whose SNS signing certificates an SES webhook may fetch, as JSON; unset, SES's regions
+    ses_regions: list[str] | None = None
     log_level: str = "info"
     access_log: bool = False  # one log line per request costs more than a decision
 

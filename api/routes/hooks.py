@@ -44,6 +44,8 @@ def called_url(request: Request, public_url: str | None) -> str:
                                  "or was used before; nothing was stored"),
                         404: doc("no such webhook for this provider"),
                         413: doc("the body is larger than this provider sends"),
+                        503: doc("the delivery cannot be checked now (a certificate fetch is rate-limited); "
+                                 "the provider retries"),
                         429: doc("this webhook's rate limit (SUPPRESSOR_HOOK_RATE_PER_SECOND); see Retry-After")})
 async def receive_webhook(provider: Annotated[str, Path(description="sendgrid, mailgun, postmark, ses, twilio, "
                                                                     "braze, iterable or mautic")],
@@ -65,7 +67,8 @@ async def receive_webhook(provider: Annotated[str, Path(description="sendgrid, m
             log.warning("%s webhook %s: the client went away before its body arrived whole", provider, hook_id)
         return Response(status_code=400)
     delivery = inbound.Delivery(body, {k.lower(): v for k, v in request.headers.items()},
-                                called_url(request, services.settings.public_url), services.fetch)
+                                called_url(request, services.settings.public_url), services.fetch,
+                                frozenset(services.settings.ses_regions) if services.settings.ses_regions else None)
     return await run_in_threadpool(_receive, services, hook, delivery)
 
 
@@ -94,6 +97,8 @@ def _receive(services, hook: registry.Hook, delivery: inbound.Delivery) -> Respo
     except inbound.Unauthorized as exc:
         services.metrics.hook_events.labels(provider, "unauthorized").inc()
         raise ApiError(401, "Unauthorized", str(exc), "signature") from None
+    except inbound.Busy as exc:
+        raise ApiError(503, "Busy", f"{exc}; nothing was stored", None, {"Retry-After": "1"}) from None
     except (inbound.BadPayload, httpx.HTTPError) as exc:
         raise ApiError(400, "Bad payload", f"{exc}; nothing was stored", "body") from None
     services.refresher.enqueue(hook.tenant, changed)

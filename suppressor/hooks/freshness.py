@@ -39,6 +39,7 @@ class Proof:
 
     signature: str
     at: float | None = None  # unix seconds
+    pin: str | None = None  # what the hook is to keep from now on (the SNS topic a first confirmation names)
 
 
 class Stale(Exception):

@@ -33,6 +33,10 @@ class Unauthorized(Exception):
     """The delivery's signature or credentials do not verify (said in words, without the secret)."""
 
 
+class Busy(Exception):
+    """The delivery cannot be checked now (a certificate fetch is not allowed yet): the provider retries."""
+
+
 class BadPayload(ValueError):
     """The body is not what this provider sends."""
 
@@ -45,6 +49,7 @@ class Delivery:
     headers: dict[str, str]  # lower-case names
     url: str  # the full URL the provider called (query included)
     fetch: Callable[[str], bytes] | None = None  # GET over HTTPS (SNS certificates and confirmations)
+    sns_regions: frozenset[str] | None = None  # regions whose SNS certificates may be fetched (None: SES's)
 
 
 @dataclass
@@ -141,6 +146,9 @@ def receive(store: Store, hook: registry.Hook, provider: Provider, delivery: Del
                                 freshness.window(hook.provider, windows))
     except freshness.Stale as exc:
         raise Unauthorized(str(exc)) from None
+    if proof.pin and not registry.pin(store, hook, proof.pin):
+        freshness.release(store, hook.tenant, hook.id, proof)
+        raise Unauthorized(f"this webhook already keeps another {hook.provider} topic; refused {proof.pin!r}")
     if taken == "resent":
         parsed = _parse(hook, provider, delivery)
         mapped = len(parsed.events)

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from suppressor.hooks import registry
+from suppressor.hooks.providers import ses
 from suppressor.storage import keys
 from tests.factories import auth
 
@@ -195,11 +196,13 @@ class AmazonSide:
                      .serial_number(1).not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=1))
                      .sign(self.key, hashes.SHA256())).public_bytes(serialization.Encoding.PEM)
         self.confirmed: list[str] = []
+        self.certificates_served = 0
         side = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 if self.path.endswith(".pem"):
+                    side.certificates_served += 1
                     body = side.cert
                 else:
                     side.confirmed.append(self.path)
@@ -222,28 +225,36 @@ class AmazonSide:
         answer.raise_for_status()
         return answer.content
 
-    def sign(self, msg: dict, version: str = "2", key=None) -> dict:
+    def sign(self, msg: dict, version: str = "2", key=None, cert: str = "test") -> dict:
         names = ("Message", "MessageId", "SubscribeURL", "Subject", "Timestamp", "Token", "TopicArn", "Type")
         text = "".join(f"{n}\n{msg[n]}\n" for n in names if n in msg).encode()
         algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
         sig = (key or self.key).sign(text, padding.PKCS1v15(), algorithm)
         return {**msg, "SignatureVersion": version, "Signature": base64.b64encode(sig).decode(),
-                "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"}
+                "SigningCertURL": f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{cert}.pem"}
 
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
 
 
 @pytest.fixture
-def amazon(app, client):
+def amazon(app, client, monkeypatch):
+    monkeypatch.setattr(ses, "_certs", ses._Certificates())  # this Amazon's certificates, fetched anew
     side = AmazonSide()
     app.state.services.fetch = side.fetch
     yield side
     side.server.shutdown()
 
 
-def ses_notification(mid, ses, subject=None):
-    msg = {"Type": "Notification", "MessageId": mid, "TopicArn": TOPIC, "Message": json.dumps(ses),
+def confirmation(topic: str, token: str = "2336412f37") -> dict:
+    return {"Type": "SubscriptionConfirmation", "MessageId": f"c-{token}", "Token": token, "TopicArn": topic,
+            "Message": "You have chosen to subscribe to the topic.", "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?" + urlencode(
+                {"Action": "ConfirmSubscription", "TopicArn": topic, "Token": token})}
+
+
+def ses_notification(mid, ses, subject=None, topic=TOPIC):
+    msg = {"Type": "Notification", "MessageId": mid, "TopicArn": topic, "Message": json.dumps(ses),
            "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
     return {**msg, **({"Subject": subject} if subject else {})}
 
@@ -251,10 +262,7 @@ def ses_notification(mid, ses, subject=None):
 def test_ses_confirms_its_subscription_and_maps_notifications(client, store, people, amazon):
     hook = registry.create(store, "acme", "ses", TOPIC)
     url = f"/v1/hooks/ses/{hook.id}"
-    confirm = amazon.sign({"Type": "SubscriptionConfirmation", "MessageId": "165545c9", "Token": "2336412f37",
-                           "TopicArn": TOPIC, "Message": "You have chosen to subscribe to the topic.",
-                           "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&"
-                                           "TopicArn=x&Token=2336412f37", "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")})
+    confirm = amazon.sign(confirmation(TOPIC))
     r = client.post(url, content=json.dumps(confirm), headers={"Content-Type": "text/plain"})
     assert r.status_code == 200, r.text
     assert amazon.confirmed and "Action=ConfirmSubscription" in amazon.confirmed[0]
@@ -615,3 +623,70 @@ def test_a_served_hook_stays_small_under_floods_and_quiet_when_a_client_hangs_up
         time.sleep(0.5)
         log = child.log()
     assert "Traceback" not in log and log.count("went away") == 1, log[-3000:]
+
+
+# --- SES needs its topic; certificates come from allowed regions, kept, at a bounded rate -------------
+
+COMPLAINT = {"notificationType": "Complaint", "mail": {"messageId": "0103", "destination": ["ann@example.com"]},
+             "complaint": {"timestamp": NOW.isoformat(), "complainedRecipients": [{"emailAddress": "ann@example.com"}]}}
+
+
+def test_an_ses_hook_without_a_topic_keeps_the_first_confirmed_one(client, store, people, amazon):
+    hook = registry.create(store, "acme", "ses")
+    url = f"/v1/hooks/ses/{hook.id}"
+    early = client.post(url, content=json.dumps(amazon.sign(ses_notification("n-5", COMPLAINT))))
+    assert early.status_code == 401 and "no SNS topic yet" in early.json()["detail"]
+    assert amazon.certificates_served == 0  # refused before anything was fetched
+    assert client.post(url, content=json.dumps(amazon.sign(confirmation(TOPIC)))).status_code == 200
+    assert registry.get(store, hook.id).secret == TOPIC and len(amazon.confirmed) == 1
+    # another account's topic, in the same region: not confirmed, not accepted
+    foreign = "arn:aws:sns:us-east-1:999999999999:theirs"
+    r = client.post(url, content=json.dumps(amazon.sign(confirmation(foreign, token="77"))))
+    assert r.status_code == 401 and len(amazon.confirmed) == 1
+    r = client.post(url, content=json.dumps(amazon.sign(ses_notification("n-6", COMPLAINT, topic=foreign))))
+    assert r.status_code == 401 and stored(store, "ann-1") == 0
+    assert client.post(url, content=json.dumps(amazon.sign(ses_notification("n-7", COMPLAINT)))).json()["accepted"] == 1
+
+
+def test_a_confirmation_is_followed_only_for_its_own_topic_and_region(client, store, people, amazon):
+    hook = registry.create(store, "acme", "ses")
+    url = f"/v1/hooks/ses/{hook.id}"
+    elsewhere = {**confirmation(TOPIC), "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action="
+                 "ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:999999999999:theirs&Token=1"}
+    assert client.post(url, content=json.dumps(amazon.sign(elsewhere))).status_code == 401
+    far = amazon.sign(confirmation(TOPIC.replace("us-east-1", "eu-west-1")))  # its certificate is us-east-1's
+    assert client.post(url, content=json.dumps(far)).status_code == 401
+    assert amazon.certificates_served == 0 and amazon.confirmed == [] and registry.get(store, hook.id).secret is None
+
+
+def test_ses_regions_outside_the_setting_are_not_fetched(client, store, people, amazon, settings, monkeypatch):
+    monkeypatch.setattr(settings, "ses_regions", ["eu-west-1"])
+    hook = registry.create(store, "acme", "ses", TOPIC)
+    r = client.post(f"/v1/hooks/ses/{hook.id}", content=json.dumps(amazon.sign(ses_notification("n-8", COMPLAINT))))
+    assert r.status_code == 401 and "SUPPRESSOR_SES_REGIONS" in r.json()["detail"]
+    assert amazon.certificates_served == 0
+
+
+def test_new_certificate_urls_are_fetched_at_a_bounded_rate(client, store, people, amazon):
+    """Each post naming a new certificate URL cost a fetch: now a few are fetched, the rest answered
+    503 with Retry-After (SNS retries those) at once, and an API call is not held up meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    hook = registry.create(store, "acme", "ses", TOPIC)
+    url = f"/v1/hooks/ses/{hook.id}"
+    posts = [json.dumps(amazon.sign(ses_notification(f"n-f{k}", COMPLAINT), cert=f"f{k}")) for k in range(60)]
+    with ThreadPoolExecutor(16) as pool:
+        flood = [pool.submit(client.post, url, content=body) for body in posts]
+        started = time.monotonic()
+        put = client.put("/v1/customers/c-9", headers=people, json={"consent": {"email": True}})
+        waited = time.monotonic() - started
+        answers = [f.result() for f in flood]
+    assert put.status_code == 200 and waited < 1.0
+    codes = [a.status_code for a in answers]
+    assert amazon.certificates_served <= ses.FETCHES_PER_MINUTE and set(codes) <= {200, 503}, codes
+    assert all(a.headers["Retry-After"] for a in answers if a.status_code == 503)
+    # a forged signature on a kept certificate does not fetch it again
+    served, kept = amazon.certificates_served, next(k for k, a in enumerate(answers) if a.status_code == 200)
+    forged = amazon.sign(ses_notification("n-x", COMPLAINT), key=rsa.generate_private_key(public_exponent=65537,
+                                                                                         key_size=2048), cert=f"f{kept}")
+    assert client.post(url, content=json.dumps(forged)).status_code == 401 and amazon.certificates_served == served
