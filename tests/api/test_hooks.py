@@ -690,3 +690,45 @@ def test_new_certificate_urls_are_fetched_at_a_bounded_rate(client, store, peopl
     forged = amazon.sign(ses_notification("n-x", COMPLAINT), key=rsa.generate_private_key(public_exponent=65537,
                                                                                          key_size=2048), cert=f"f{kept}")
     assert client.post(url, content=json.dumps(forged)).status_code == 401 and amazon.certificates_served == served
+
+
+def test_sendgrid_sns_and_mautic_signatures_are_dated_and_used_once(client, store, people, amazon):
+    private, public = sendgrid_keys()
+    sg = registry.create(store, "acme", "sendgrid", public)
+    body = json.dumps([sg_event("open", n=7)]).encode()
+    old = str(int(time.time()) - 26 * 3600)  # past SendGrid's 24 hours of retries
+    sig = base64.b64encode(private.sign(old.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+    headers = {"X-Twilio-Email-Event-Webhook-Signature": sig, "X-Twilio-Email-Event-Webhook-Timestamp": old}
+    r = client.post(f"/v1/hooks/sendgrid/{sg.id}", content=body, headers=headers)
+    assert r.status_code == 401 and "old" in r.json()["detail"]
+    ses_hook = registry.create(store, "acme", "ses", TOPIC)
+    stale = {**ses_notification("n-old", COMPLAINT), "Timestamp": (NOW - timedelta(days=2)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z")}
+    assert client.post(f"/v1/hooks/ses/{ses_hook.id}", content=json.dumps(amazon.sign(stale))).status_code == 401
+    mautic = registry.create(store, "acme", "mautic", "mySuperWebhookSecretKey")
+    contact = {"id": 47, "fields": {"core": {"email": {"value": "ann@example.com"}}}}
+    for at in (NOW - timedelta(hours=3), NOW):
+        raw = json.dumps({"mautic.email_on_open": [{"contact": contact, "idHash": f"h{at.hour}",
+                                                    "timestamp": at.isoformat()}], "timestamp": at.isoformat()}).encode()
+        sig = base64.b64encode(hmac.new(b"mySuperWebhookSecretKey", raw, hashlib.sha256).digest()).decode()
+        r = client.post(f"/v1/hooks/mautic/{mautic.id}", content=raw, headers={"Webhook-Signature": sig})
+        assert r.status_code == (401 if at < NOW else 200), r.text
+    assert stored(store, "ann-1") == 1
+
+
+def test_a_delivery_that_failed_leaves_its_signature_for_the_retry(client, store, people):
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    url = f"/v1/hooks/mailgun/{hook.id}"
+    bad = mailgun_signed(hook.secret, "not an event")
+    assert client.post(url, json=bad).status_code == 400
+    fixed = {**bad, "event-data": {"event": "opened", "id": "op-7", "recipient": "ann@example.com",
+                                   "timestamp": NOW.timestamp()}}
+    assert client.post(url, json=fixed).json()["accepted"] == 1
+
+
+@pytest.mark.parametrize("provider", ["sendgrid", "twilio", "mautic", "postmark", "braze", "iterable"])
+def test_a_header_signed_provider_checks_before_it_parses(client, store, provider):
+    """A body that is not even JSON, without credentials: 401 (verified first), never 400 (parsed first)."""
+    hook = registry.create(store, "acme", provider, "s3cret" if provider in ("twilio", "mautic", "sendgrid") else None)
+    r = client.post(f"/v1/hooks/{provider}/{hook.id}", content=b"[[[[{" * 1000, headers={"X-Twilio-Signature": "x"})
+    assert r.status_code == 401, r.text
