@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Protocol
 
@@ -149,8 +149,8 @@ def receive(store: Store, hook: registry.Hook, provider: Provider, delivery: Del
     if proof.pin and not registry.pin(store, hook, proof.pin):
         freshness.release(store, hook.tenant, hook.id, proof)
         raise Unauthorized(f"this webhook already keeps another {hook.provider} topic; refused {proof.pin!r}")
-    if taken == "resent":
-        parsed = _parse(hook, provider, delivery)
+    if taken == "resent":  # parsed for its counts and reply only: it fetches nothing (an SNS confirmation)
+        parsed = _parse(hook, provider, replace(delivery, fetch=lambda url: b""))
         mapped = len(parsed.events)
         return HookResult(received=mapped + parsed.ignored, duplicates=mapped, ignored=parsed.ignored,
                           reply=parsed.reply)

@@ -637,8 +637,10 @@ def test_an_ses_hook_without_a_topic_keeps_the_first_confirmed_one(client, store
     early = client.post(url, content=json.dumps(amazon.sign(ses_notification("n-5", COMPLAINT))))
     assert early.status_code == 401 and "no SNS topic yet" in early.json()["detail"]
     assert amazon.certificates_served == 0  # refused before anything was fetched
-    assert client.post(url, content=json.dumps(amazon.sign(confirmation(TOPIC)))).status_code == 200
+    confirm = json.dumps(amazon.sign(confirmation(TOPIC)))
+    assert client.post(url, content=confirm).status_code == 200
     assert registry.get(store, hook.id).secret == TOPIC and len(amazon.confirmed) == 1
+    assert client.post(url, content=confirm).status_code == 200 and len(amazon.confirmed) == 1  # resent: not again
     # another account's topic, in the same region: not confirmed, not accepted
     foreign = "arn:aws:sns:us-east-1:999999999999:theirs"
     r = client.post(url, content=json.dumps(amazon.sign(confirmation(foreign, token="77"))))
