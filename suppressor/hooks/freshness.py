@@ -5,7 +5,9 @@ signs a time, that time. A proof dated outside the provider's window is refused;
 remembered for the hook (``keys.hook_seen``, expiring with the window) with the digest of the body it
 came with. Seen again, it is refused, unless it comes with the same body after that delivery was
 answered: then it is the provider resending a delivery whose 2xx it did not get, and it is answered
-again without anything being applied (a 4xx there would make the provider retry it for hours).
+again without anything being applied (a 4xx there would make the provider retry it for hours). A
+delivery that fails forgets its proof; one whose process died while it was in flight is taken over
+by the same bytes after ``ABANDONED`` seconds (events are idempotent by id: applying it is safe).
 
 Providers that authenticate with a shared token (Postmark, Braze, Iterable) prove nothing per
 delivery: their proof is None, and what keeps their replays harmless is the event id and the
@@ -46,13 +48,22 @@ class Stale(Exception):
     """The proof is outside its window, or was used before (said in words)."""
 
 
-# KEYS[1] the hook's memory of this signature; ARGV body digest, ttl (s).
-# 0: new (remembered as in flight), 1: the same delivery, already answered, 2: used before otherwise
+ABANDONED = 60  # seconds: a delivery in flight this long died with its process; its retry may take over
+
+# KEYS[1] the hook's memory of this signature; ARGV body digest, ttl (s), ABANDONED (s).
+# 0: new (remembered as in flight since now), 1: the same delivery, already answered, 2: used before
+# otherwise, or in flight (the same body, in flight for longer than ABANDONED, is taken over: 0)
 _CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1])
 local v = redis.call('GET', KEYS[1])
-if not v then redis.call('SET', KEYS[1], 'p' .. ARGV[1], 'EX', ARGV[2]) return 0 end
-if v == 'd' .. ARGV[1] then return 1 end
-return 2
+local mine = 'p' .. ARGV[1] .. ':'
+if v and v == 'd' .. ARGV[1] then return 1 end
+if v and not (string.sub(v, 1, #mine) == mine and now - tonumber(string.sub(v, #mine + 1)) > tonumber(ARGV[3])) then
+  return 2
+end
+redis.call('SET', KEYS[1], mine .. now, 'EX', ARGV[2])
+return 0
 """
 
 
@@ -77,7 +88,7 @@ def admit(store: Store, tenant: str, hook_id: str, provider: str, proof: Proof, 
         if proof.at > now + SKEW:
             raise Stale(f"the {provider} signature is dated {_span(proof.at - now)} ahead of our clock")
     digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-    answer = int(store.bulk.eval(_CLAIM, 1, _key(tenant, hook_id, proof), digest, seconds + SKEW))
+    answer = int(store.bulk.eval(_CLAIM, 1, _key(tenant, hook_id, proof), digest, seconds + SKEW, ABANDONED))
     if answer == 2:
         raise Stale(f"this {provider} signature was already used (a signature proves one delivery, once)")
     return "resent" if answer else "new"
