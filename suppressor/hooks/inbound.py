@@ -1,10 +1,11 @@
 """One provider delivery in: verify, map, find the customers, store (see the package docstring).
 
 A delivery whose signature (or credentials) does not verify raises ``Unauthorized`` before anything
-is read from its body: nothing is stored. A signature is accepted fresh and once (hooks.freshness). Every mapped event gets the id ``<provider>:<the
-provider's event id>``, so a provider's retry is a duplicate and never collides with the tenant's
-own ids. An event about an address no profile lists is counted (``unknown``) and reported with the
-address masked, not stored: the customer it belongs to cannot be known."""
+is read from its body: nothing is stored. A signature is accepted fresh and once (hooks.freshness).
+Every mapped event gets the id ``<provider>:<the provider's event id>``, so a provider's retry is a
+duplicate and never collides with the tenant's own ids. An event about an address no profile lists
+is counted (``unknown``) and reported with the address masked, not stored: the customer it belongs
+to cannot be known."""
 
 from __future__ import annotations
 
@@ -188,7 +189,8 @@ def _receive(store: Store, hook: registry.Hook, provider: Provider, delivery: De
                 result.unknown_addresses.append(shown)
             continue
         if inc.type == RESUBSCRIBED:
-            applied = profiles.reconsent(store, hook.tenant, cid, inc.event_id, inc.channel, int(inc.ts.timestamp() * 1000))
+            at_ms = int(inc.ts.timestamp() * 1000)
+            applied = profiles.reconsent(store, hook.tenant, cid, inc.event_id, inc.channel, at_ms)
             result.consent += applied == 1
             result.duplicates += applied == -1
             continue

@@ -248,7 +248,8 @@ def amazon(app, client, monkeypatch):
 
 def confirmation(topic: str, token: str = "2336412f37") -> dict:
     return {"Type": "SubscriptionConfirmation", "MessageId": f"c-{token}", "Token": token, "TopicArn": topic,
-            "Message": "You have chosen to subscribe to the topic.", "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "Message": "You have chosen to subscribe to the topic.",
+            "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
             "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?" + urlencode(
                 {"Action": "ConfirmSubscription", "TopicArn": topic, "Token": token})}
 
@@ -689,8 +690,8 @@ def test_new_certificate_urls_are_fetched_at_a_bounded_rate(client, store, peopl
     assert all(a.headers["Retry-After"] for a in answers if a.status_code == 503)
     # a forged signature on a kept certificate does not fetch it again
     served, kept = amazon.certificates_served, next(k for k, a in enumerate(answers) if a.status_code == 200)
-    forged = amazon.sign(ses_notification("n-x", COMPLAINT), key=rsa.generate_private_key(public_exponent=65537,
-                                                                                         key_size=2048), cert=f"f{kept}")
+    intruder = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = amazon.sign(ses_notification("n-x", COMPLAINT), key=intruder, cert=f"f{kept}")
     assert client.post(url, content=json.dumps(forged)).status_code == 401 and amazon.certificates_served == served
 
 
@@ -710,8 +711,8 @@ def test_sendgrid_sns_and_mautic_signatures_are_dated_and_used_once(client, stor
     mautic = registry.create(store, "acme", "mautic", "mySuperWebhookSecretKey")
     contact = {"id": 47, "fields": {"core": {"email": {"value": "ann@example.com"}}}}
     for at in (NOW - timedelta(hours=3), NOW):
-        raw = json.dumps({"mautic.email_on_open": [{"contact": contact, "idHash": f"h{at.hour}",
-                                                    "timestamp": at.isoformat()}], "timestamp": at.isoformat()}).encode()
+        opened = [{"contact": contact, "idHash": f"h{at.hour}", "timestamp": at.isoformat()}]
+        raw = json.dumps({"mautic.email_on_open": opened, "timestamp": at.isoformat()}).encode()
         sig = base64.b64encode(hmac.new(b"mySuperWebhookSecretKey", raw, hashlib.sha256).digest()).decode()
         r = client.post(f"/v1/hooks/mautic/{mautic.id}", content=raw, headers={"Webhook-Signature": sig})
         assert r.status_code == (401 if at < NOW else 200), r.text
