@@ -5,6 +5,7 @@
   authenticates before any of the body is read (``scope["tenant"]``), applies the
   tenant's per-key rate limit (429 with ``Retry-After``) and bounds the body
   (``SUPPRESSOR_MAX_BODY_BYTES``, 413) by its Content-Length and by counting what arrives;
+  a webhook's body is bounded the same way by what its provider sends (``SUPPRESSOR_HOOK_BODY_BYTES``);
 - a write (but a decision) while the store is full (``Store.memory``): 503, nothing stored;
 - ``POST /v1/decisions``, once admitted, goes straight to ``routes.decisions.decide_lean`` (the hot
   path without FastAPI's routing; what it cannot answer it hands to the declared route);
@@ -20,6 +21,7 @@ from urllib.parse import parse_qs
 
 import redis
 
+from suppressor.hooks.providers import body_bytes
 from suppressor.tenants.apikeys import key_id
 from suppressor.tenants.limits import take
 
@@ -102,12 +104,15 @@ class Gate:
                 return
             if services.store.memory.full and scope["method"] in WRITES and not _room_making(scope["method"], path):
                 return await store_full()(scope, receive, send)
-            limit = services.settings.max_body_bytes
+            limit, setting = services.settings.max_body_bytes, "SUPPRESSOR_MAX_BODY_BYTES"
+            if path.startswith(WEBHOOKS):
+                limit = body_bytes(path[len(WEBHOOKS):].split("/", 1)[0], services.settings.hook_body_bytes)
+                setting = "what this provider sends; SUPPRESSOR_HOOK_BODY_BYTES"
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > limit:
                 return await _problem(send, 413, "Body too large", f"the body is {int(length):,} bytes; at most "
-                                      f"{limit:,} per call (SUPPRESSOR_MAX_BODY_BYTES): split it", "body")
-            return await self._bounded(scope, receive, send, limit)
+                                      f"{limit:,} per call ({setting}): split it", "body")
+            return await self._bounded(scope, receive, send, limit, setting)
         if path == "/metrics" and not self._ops(scope, scope["app"].state.services.settings.ops_token):
             return await _problem(send, 401, "Unauthorized", "/metrics needs the ops token "
                                   "(Authorization: Bearer <SUPPRESSOR_OPS_TOKEN>); without one set, it answers "
@@ -158,7 +163,7 @@ class Gate:
                 return False
         return True
 
-    async def _bounded(self, scope, receive, send, limit: int):
+    async def _bounded(self, scope, receive, send, limit: int, setting: str):
         """Run the app, counting the body as it arrives; once it passes ``limit``, answer 413 and tell
         the app the client left (an exception would reach the app's body parser, which calls it a 400)."""
         seen, started, refused = 0, False, False
@@ -171,10 +176,10 @@ class Gate:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
-                    refused = True
+                    refused = scope["body_refused"] = True  # the app sees a disconnect: it was us
                     if not started:
                         await _problem(send, 413, "Body too large", f"the body passed {limit:,} bytes "
-                                       "(SUPPRESSOR_MAX_BODY_BYTES); split it", "body")
+                                       f"({setting}); split it", "body")
                     return {"type": "http.disconnect"}
             return message
 

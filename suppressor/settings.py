@@ -68,6 +68,16 @@ class Settings(BaseSettings):
     # the base URL providers call (scheme, host, port, path prefix) when a proxy sits in front: Twilio
     # signs the URL it called, so the service must know it; unset, the request's own URL is used
     public_url: str | None = None
+    # provider webhooks: seconds a signature stays acceptable per provider (hooks/freshness.py has each
+    # default), as JSON, e.g. {"mailgun": 3600}
+    hook_windows: dict[str, int] = Field(default_factory=dict)
+    # the largest body a provider's webhook takes, per provider (hooks/providers has each default), as JSON
+    hook_body_bytes: dict[str, int] = Field(default_factory=dict)
+    # per webhook endpoint (shared by every server process); 0 = no limit
+    hook_rate_per_second: float = Field(default=200.0, ge=0.0)
+    hook_rate_burst: float = Field(default=2000.0, ge=0.0)
+    # the AWS regions whose SNS signing certificates an SES webhook may fetch, as JSON; unset, SES's regions
+    ses_regions: list[str] | None = None
     log_level: str = "info"
     access_log: bool = False  # one log line per request costs more than a decision
 

@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import redis
@@ -42,16 +43,28 @@ def env_for(settings, **extra: str) -> dict[str, str]:
     return env
 
 
-@contextmanager
-def serve(settings, *args: str, **env: str):
-    """A `suppressor serve` child on a free port; yields its base URL."""
-    with served(settings, *args, **env) as (url, _):
-        yield url
+@dataclass
+class Served:
+    """A running `suppressor serve` child: its base URL, its process, and its stderr (a file)."""
+
+    url: str
+    proc: subprocess.Popen
+    err: IO[bytes]
+
+    def __iter__(self):
+        """(url, proc), for ``with served(...) as (url, proc)``."""
+        return iter((self.url, self.proc))
+
+    def log(self) -> str:
+        """What the child wrote to stderr so far."""
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace")
 
 
 @contextmanager
 def served(settings, *args: str, **env: str):
-    """``serve``, yielding (base URL, the child's Popen) for a test that kills it."""
+    """A `suppressor serve` child on a free port; yields it (``Served``)."""
     port = free_port()
     cmd = [sys.executable, "-c", "from suppressor.api.cli import main; main()", "serve", "--port", str(port), *args]
     # a file, not a pipe nobody drains: a child logging many warnings would block on a full pipe
@@ -70,7 +83,7 @@ def served(settings, *args: str, **env: str):
                 err.seek(0)
                 raise RuntimeError(f"serve did not start: {err.read().decode()[-2000:]}")
             time.sleep(0.1)
-        yield url, proc
+        yield Served(url, proc, err)
     finally:
         proc.terminate()
         try:
@@ -94,6 +107,13 @@ def server_binary(name: str) -> str:
     if not (exe and os.access(exe, os.X_OK)):
         pytest.skip(f"no {name} redis-server at {exe}")
     return exe
+
+
+@contextmanager
+def serve(settings, *args: str, **env: str):
+    """A `suppressor serve` child on a free port; yields its base URL."""
+    with served(settings, *args, **env) as child:
+        yield child.url
 
 
 def redis_server_or_skip() -> None:

@@ -18,7 +18,9 @@ from suppressor.domain import ActiveOffer, Affinity, CustomerIn, CustomerOut
 from suppressor.model import features
 from suppressor.model.exported import ExportedModel, identity_field, pack, unpack
 from suppressor.storage import keys
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, run_scripts
+
+CONSENT_CHANGES_KEPT = 1000  # re-consent ids remembered per customer (a replay of one cannot apply twice)
 
 
 def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: ExportedModel | None) -> CustomerOut:
@@ -30,17 +32,20 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
             try:
                 # watched: an unsubscribe landing between our read and write must not be lost
                 pipe.watch(pkey)
-                created, revoked_raw, old_hh, old_emails, old_phones = pipe.hmget(
-                    pkey, "created_at", "revoked", "hh", "emails", "phones")
+                created, old_raw, revoked_raw, changed_raw, old_hh, old_emails, old_phones = pipe.hmget(
+                    pkey, "created_at", "consent", "revoked", "changed", "hh", "emails", "phones")
                 identity = pipe.hget(vkey, identity_field(model.version)) if model else None
                 n_events = pipe.zcard(keys.events_by_time(tenant, customer_id))
                 consent, revoked = apply_revocations(body, json.loads(revoked_raw) if revoked_raw else {})
+                consent, changed = in_order(body, json.loads(old_raw or b"{}"), consent,
+                                            json.loads(changed_raw or b"{}"))
                 mapping: dict[str, Any] = {
                     "attributes": json.dumps(body.attributes),
                     "consent": json.dumps(consent),
                     "updated_at": now,
                     "created_at": created.decode() if created else now,
                     **({"revoked": json.dumps(revoked)} if revoked else {}),
+                    **({"changed": json.dumps(changed)} if changed else {}),
                     **_optional(body),
                 }
                 vec = model.user_vector(features.model_attributes(body.attributes, mapping.get("vehicles")),
@@ -86,28 +91,14 @@ def _agree(store: Store, tenant: str, customer_id: str, ours: set[tuple[str, str
         standing = again
 
 
-def reconsent(store: Store, tenant: str, customer_id: str, channel: str, at_ms: int) -> bool:
-    """The customer opted back in on ``channel`` at ``at_ms`` (an SMS START): an unsubscribe from before
-    then no longer stands and consent is true; one from after it still stands. True if it changed."""
-    pkey = keys.profile(tenant, customer_id)
-    with store.bulk.pipeline(transaction=True) as pipe:
-        while True:
-            try:
-                pipe.watch(pkey)
-                consent_raw, revoked_raw = pipe.hmget(pkey, "consent", "revoked")
-                if consent_raw is None:
-                    return False  # no profile: nothing was withheld
-                consent, revoked = json.loads(consent_raw), json.loads(revoked_raw or b"{}")
-                if revoked.get(channel, 0) >= at_ms or (consent.get(channel) is True and channel not in revoked):
-                    return False
-                revoked.pop(channel, None)
-                consent[channel] = True
-                pipe.multi()
-                pipe.hset(pkey, mapping={"consent": json.dumps(consent), "revoked": json.dumps(revoked)})
-                pipe.execute()
-                return True
-            except redis.WatchError:
-                continue
+def reconsent(store: Store, tenant: str, customer_id: str, change_id: str, channel: str, at_ms: int) -> int:
+    """The customer opted back in on ``channel`` at ``at_ms`` (an SMS START), by the change ``change_id``:
+    applied once, and only if newer than the channel's last consent change (an unsubscribe from after it
+    still stands). 1 if consent was restored, 0 if not, -1 if this change was applied before."""
+    return int(run_scripts(store, "consent", [([keys.profile(tenant, customer_id),
+                                                keys.consent_changes(tenant, customer_id)],
+                                               [change_id, channel, at_ms, store.settings.customer_ttl_days * 86400,
+                                                CONSENT_CHANGES_KEPT])], hot=False)[0])
 
 
 def _points(emails: bytes | None, phones: bytes | None) -> set[tuple[str, str]]:
@@ -140,6 +131,27 @@ def _join(store: Store, tenant: str, customer_id: str, old: str | None, new: str
         pipe.sadd(keys.household(tenant, new, "members"), customer_id)
         pipe.expire(keys.household(tenant, new, "members"), ttl)
     pipe.execute()
+
+
+def in_order(body: CustomerIn, old: dict[str, bool], consent: dict[str, bool],
+             changed: dict[str, float]) -> tuple[dict[str, bool], dict[str, float]]:
+    """The consent to store and each channel's last consent change (channel -> ms; revocations apart).
+
+    With ``consent_at``, a channel whose value changes takes it as its change time, and a change dated
+    before the channel's last one (a CRM's stale copy) keeps the stored value. Without it, the profile
+    dates nothing: an unsubscribe from any time still closes the channel."""
+    if body.consent_at is None:
+        return consent, changed
+    given = body.consent_at.timestamp() * 1000
+    consent, changed = dict(consent), dict(changed)
+    for ch, value in consent.items():
+        if ch in old and old[ch] == value:
+            continue
+        if given < changed.get(ch, 0) and ch in old:
+            consent[ch] = old[ch]
+        else:
+            changed[ch] = given
+    return consent, changed
 
 
 def apply_revocations(body: CustomerIn, revoked: dict[str, float]) -> tuple[dict[str, bool], dict[str, float]]:

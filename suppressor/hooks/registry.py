@@ -4,7 +4,8 @@ The id finds the tenant (``sup:hooks``, like API keys); the tenant's hash holds 
 the secret that authenticates it: the provider's key for signatures it computes (SendGrid's public
 verification key, Mailgun's signing key, Twilio's auth token, Mautic's secret), or a token we make
 for providers that send one back (Postmark's basic auth, Braze's bearer token, Iterable's
-Authorization header). For SES the secret, when set, is the only SNS topic ARN accepted."""
+Authorization header). For SES the secret is the only SNS topic ARN accepted: named when the hook is
+made, or kept from the first subscription confirmation it receives."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
+import redis
 from pydantic import Field
 
 from suppressor.domain import Strict
@@ -27,7 +29,8 @@ PROVIDERS: dict[str, tuple[str, bool]] = {
     "sendgrid": ("the Event Webhook's verification key (Settings > Mail Settings > Signed Event Webhook)", False),
     "mailgun": ("the HTTP webhook signing key (Sending > Webhooks)", False),
     "postmark": ("basic auth user:password, generated: put the printed URL, credentials included, in Postmark", True),
-    "ses": ("optional: the SNS topic ARN to accept (others are refused)", False),
+    "ses": ("optional: the SNS topic ARN to accept (unset: the first topic that confirms a subscription; others "
+            "are refused)", False),
     "twilio": ("the account's Auth Token", False),
     "braze": ("the bearer token, generated: paste it in the Custom Currents export", True),
     "iterable": ("the auth token, generated: paste it as the system webhook's Auth Token", True),
@@ -115,6 +118,26 @@ def revoke(store: Store, tenant: str, hook_id: str) -> None:
         raise NotFound(f"tenant {tenant!r} has no webhook {hook_id!r}", "hook_id")
     store.bulk.hdel(keys.HOOKS, hook_id)
     store.bulk.delete(keys.hook_stats(tenant, hook_id))
+
+
+def pin(store: Store, hook: Hook, secret: str) -> bool:
+    """Keep ``secret`` as the hook's if it has none yet (SES: the first confirmed topic); True if the hook
+    keeps it now, False if it keeps another."""
+    key = keys.hooks(hook.tenant)
+    with store.bulk.pipeline(transaction=True) as pipe:
+        while True:
+            try:
+                pipe.watch(key)
+                raw = pipe.hget(key, hook.id)
+                doc = json.loads(raw) if raw else None
+                if doc is None or doc.get("secret") is not None:
+                    return doc is not None and doc["secret"] == secret
+                pipe.multi()
+                pipe.hset(key, hook.id, json.dumps({**doc, "secret": secret}))
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue
 
 
 def record(store: Store, hook: Hook, counts: dict[str, int], last_unknown: str | None) -> None:

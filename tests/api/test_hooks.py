@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
 from suppressor.hooks import registry
+from suppressor.hooks.providers import ses
 from suppressor.storage import keys
 from tests.factories import auth
 
@@ -195,11 +196,13 @@ class AmazonSide:
                      .serial_number(1).not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=1))
                      .sign(self.key, hashes.SHA256())).public_bytes(serialization.Encoding.PEM)
         self.confirmed: list[str] = []
+        self.certificates_served = 0
         side = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 if self.path.endswith(".pem"):
+                    side.certificates_served += 1
                     body = side.cert
                 else:
                     side.confirmed.append(self.path)
@@ -222,28 +225,37 @@ class AmazonSide:
         answer.raise_for_status()
         return answer.content
 
-    def sign(self, msg: dict, version: str = "2", key=None) -> dict:
+    def sign(self, msg: dict, version: str = "2", key=None, cert: str = "test") -> dict:
         names = ("Message", "MessageId", "SubscribeURL", "Subject", "Timestamp", "Token", "TopicArn", "Type")
         text = "".join(f"{n}\n{msg[n]}\n" for n in names if n in msg).encode()
         algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
         sig = (key or self.key).sign(text, padding.PKCS1v15(), algorithm)
         return {**msg, "SignatureVersion": version, "Signature": base64.b64encode(sig).decode(),
-                "SigningCertURL": "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-test.pem"}
+                "SigningCertURL": f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{cert}.pem"}
 
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
 
 
 @pytest.fixture
-def amazon(app, client):
+def amazon(app, client, monkeypatch):
+    monkeypatch.setattr(ses, "_certs", ses._Certificates())  # this Amazon's certificates, fetched anew
     side = AmazonSide()
     app.state.services.fetch = side.fetch
     yield side
     side.server.shutdown()
 
 
-def ses_notification(mid, ses, subject=None):
-    msg = {"Type": "Notification", "MessageId": mid, "TopicArn": TOPIC, "Message": json.dumps(ses),
+def confirmation(topic: str, token: str = "2336412f37") -> dict:
+    return {"Type": "SubscriptionConfirmation", "MessageId": f"c-{token}", "Token": token, "TopicArn": topic,
+            "Message": "You have chosen to subscribe to the topic.",
+            "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?" + urlencode(
+                {"Action": "ConfirmSubscription", "TopicArn": topic, "Token": token})}
+
+
+def ses_notification(mid, ses, subject=None, topic=TOPIC):
+    msg = {"Type": "Notification", "MessageId": mid, "TopicArn": topic, "Message": json.dumps(ses),
            "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
     return {**msg, **({"Subject": subject} if subject else {})}
 
@@ -251,10 +263,7 @@ def ses_notification(mid, ses, subject=None):
 def test_ses_confirms_its_subscription_and_maps_notifications(client, store, people, amazon):
     hook = registry.create(store, "acme", "ses", TOPIC)
     url = f"/v1/hooks/ses/{hook.id}"
-    confirm = amazon.sign({"Type": "SubscriptionConfirmation", "MessageId": "165545c9", "Token": "2336412f37",
-                           "TopicArn": TOPIC, "Message": "You have chosen to subscribe to the topic.",
-                           "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action=ConfirmSubscription&"
-                                           "TopicArn=x&Token=2336412f37", "Timestamp": "2026-11-28T09:00:00.000Z"})
+    confirm = amazon.sign(confirmation(TOPIC))
     r = client.post(url, content=json.dumps(confirm), headers={"Content-Type": "text/plain"})
     assert r.status_code == 200, r.text
     assert amazon.confirmed and "Action=ConfirmSubscription" in amazon.confirmed[0]
@@ -486,3 +495,243 @@ def test_a_provider_delivering_the_same_batch_concurrently_stores_it_once(client
     assert sum(a["accepted"] for a in answers) == 10 and sum(a["duplicates"] for a in answers) == 90
     assert stored(store, "ann-1") == 10
     assert registry.listing(store, "acme")[0]["accepted"] == 10
+
+
+# --- freshness and replay: a signature proves one delivery, once --------------------------------------
+
+def mailgun_signed(key, event, ts=None, token=None):
+    ts = str(int(time.time()) if ts is None else int(ts))
+    token = token or hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:50]
+    sig = hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
+    return {"signature": {"timestamp": ts, "token": token, "signature": sig}, "event-data": event}
+
+
+def test_a_mailgun_signature_proves_one_fresh_delivery(client, store, people):
+    """Mailgun signs only timestamp + token: a genuine signature put on other event-data, or one
+    dated long ago, is refused and stores nothing."""
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    url = f"/v1/hooks/mailgun/{hook.id}"
+    opened = {"event": "opened", "id": "op-1", "timestamp": NOW.timestamp(), "recipient": "ann@example.com"}
+    genuine = mailgun_signed(hook.secret, opened)
+    assert client.post(url, json=genuine).json()["accepted"] == 1
+    complaint = {"event": "complained", "id": "cp-1", "timestamp": NOW.timestamp(), "recipient": "bob@example.com",
+                 "user-variables": {"customer_id": "bob-2"}}
+    for forged in ({**genuine, "event-data": complaint},
+                   {**genuine, "event-data": {**opened, "event": "clicked", "id": "cl-1"}}):
+        r = client.post(url, json=forged)
+        assert r.status_code == 401 and "used" in r.json()["detail"], r.text
+    for age in (86400, 30 * 86400):  # a signature made a day, a month ago, never seen here
+        r = client.post(url, json=mailgun_signed(hook.secret, complaint, ts=time.time() - age))
+        assert r.status_code == 401 and "old" in r.json()["detail"], r.text
+    assert client.post(url, json=mailgun_signed(hook.secret, complaint, ts=time.time() + 3600)).status_code == 401
+    assert stored(store, "bob-2") == 0 and stored(store, "ann-1") == 1
+    assert decide(client, people, "bob-2", mid="m-9")["action"] == "send"
+    # the same delivery again, byte for byte (our 2xx was lost on the way): answered, nothing re-applied
+    again = client.post(url, json=genuine)
+    assert again.status_code == 200 and again.json()["accepted"] == 0 and stored(store, "ann-1") == 1
+
+
+def test_a_replayed_twilio_start_cannot_reopen_sms(client, store, people):
+    """STOP, START, STOP, then the START posted again (validly signed): SMS stays closed."""
+    hook = registry.create(store, "acme", "twilio", "12345678901234567890123456789012")
+    start = inbound_sms("SM" + "2" * 32, "START")
+    for params in (inbound_sms("SM" + "1" * 32, "STOP"), start, inbound_sms("SM" + "3" * 32, "STOP")):
+        assert twilio_post(client, hook, params).status_code == 200
+        time.sleep(0.01)
+    assert twilio_post(client, hook, start).status_code in (200, 401)
+    verdict = decide(client, people, "bob-2", channel="sms", mid="m-5")
+    assert verdict["action"] == "suppress" and verdict["reasons"][0]["code"] == "consent"
+    assert client.get("/v1/customers/bob-2", headers=people).json()["consent"]["sms"] is False
+
+
+def test_a_start_resent_under_a_new_signature_is_applied_once(client, store, people):
+    """The START's own id (MessageSid) is remembered on the customer: the same START reaching us again by
+    another route (a new URL query, so a new signature) changes nothing after a later STOP."""
+    hook = registry.create(store, "acme", "twilio", "12345678901234567890123456789012")
+    start = inbound_sms("SM" + "5" * 32, "START")
+    for params in (inbound_sms("SM" + "4" * 32, "STOP"), start, inbound_sms("SM" + "6" * 32, "STOP")):
+        twilio_post(client, hook, params)
+        time.sleep(0.01)
+    assert twilio_post(client, hook, start, url_query="retry=1").status_code == 200
+    assert decide(client, people, "bob-2", channel="sms", mid="m-6")["action"] == "suppress"
+
+
+# --- unsigned bytes are cheap ------------------------------------------------------------------------
+
+def test_a_body_larger_than_the_provider_sends_is_refused_before_it_is_read(client, store, people):
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    url = f"/v1/hooks/mailgun/{hook.id}"
+    flood = b"[" + b"{}," * (8 * 1024 * 1024 // 3 - 10) + b"{}]"  # under the 8 MiB every other route takes
+    r = client.post(url, content=flood, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and "262,144" in r.json()["detail"], r.text
+
+    def chunks():  # no Content-Length: cut at the bound as it arrives
+        for k in range(0, len(flood), 65536):
+            yield flood[k:k + 65536]
+
+    r = client.post(url, content=chunks(), headers={"Content-Type": "application/json"})
+    assert r.status_code == 413
+    assert client.post(url, json=mailgun_signed(hook.secret, {"event": "opened", "id": "o-9", "recipient":
+                                                              "ann@example.com", "timestamp": NOW.timestamp()})
+                       ).json()["accepted"] == 1  # what Mailgun sends still fits
+
+
+def test_a_webhook_is_rate_limited_with_retry_after(client, store, people, settings, monkeypatch):
+    monkeypatch.setattr(settings, "hook_rate_per_second", 1.0)
+    monkeypatch.setattr(settings, "hook_rate_burst", 3.0)
+    hook = registry.create(store, "acme", "braze")
+    url, h = f"/v1/hooks/braze/{hook.id}", {"Authorization": f"Bearer {hook.secret}"}
+    answers = [client.post(url, json={"events": []}, headers=h) for _ in range(5)]
+    assert [a.status_code for a in answers[:3]] == [200] * 3
+    assert answers[4].status_code == 429 and int(answers[4].headers["Retry-After"]) >= 1
+    other = registry.create(store, "acme", "braze")  # each webhook has its own bucket
+    assert client.post(f"/v1/hooks/braze/{other.id}", json={"events": []},
+                       headers={"Authorization": f"Bearer {other.secret}"}).status_code == 200
+
+
+def test_a_served_hook_stays_small_under_floods_and_quiet_when_a_client_hangs_up(settings, store):
+    """A real server: eight 8 MiB bodies of [{},{},...] at once to a Mailgun hook (announced and
+    chunked) grow it by little; a client that announces a body and hangs up leaves one log line."""
+    import socket
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psutil
+
+    from tests.faults import served
+
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    flood = b"[" + b"{}," * (8 * 1024 * 1024 // 3 - 10) + b"{}]"  # under the 8 MiB every other route takes
+
+    def post(url: str, chunked: bool) -> int:
+        content = (flood[k:k + 65536] for k in range(0, len(flood), 65536)) if chunked else flood
+        try:
+            return httpx.post(url, content=content, timeout=30).status_code
+        except httpx.HTTPError:  # the server answered 413 and closed while we were still sending
+            return 413
+
+    with served(settings) as child:
+        url = f"{child.url}/v1/hooks/mailgun/{hook.id}"
+        rss = psutil.Process(child.proc.pid).memory_info().rss
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda k: post(url, k % 2 == 1), range(16)))
+        grown = (psutil.Process(child.proc.pid).memory_info().rss - rss) / 2**20
+        assert set(codes) == {413} and grown < 24, (codes, grown)
+        port = int(child.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(f"POST /v1/hooks/mailgun/{hook.id} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 100000\r\n\r\n{\"signature\":".encode())
+            time.sleep(0.3)
+        time.sleep(0.5)
+        log = child.log()
+    assert "Traceback" not in log and log.count("went away") == 1, log[-3000:]
+
+
+# --- SES needs its topic; certificates come from allowed regions, kept, at a bounded rate -------------
+
+COMPLAINT = {"notificationType": "Complaint", "mail": {"messageId": "0103", "destination": ["ann@example.com"]},
+             "complaint": {"timestamp": NOW.isoformat(), "complainedRecipients": [{"emailAddress": "ann@example.com"}]}}
+
+
+def test_an_ses_hook_without_a_topic_keeps_the_first_confirmed_one(client, store, people, amazon):
+    hook = registry.create(store, "acme", "ses")
+    url = f"/v1/hooks/ses/{hook.id}"
+    early = client.post(url, content=json.dumps(amazon.sign(ses_notification("n-5", COMPLAINT))))
+    assert early.status_code == 401 and "no SNS topic yet" in early.json()["detail"]
+    assert amazon.certificates_served == 0  # refused before anything was fetched
+    confirm = json.dumps(amazon.sign(confirmation(TOPIC)))
+    assert client.post(url, content=confirm).status_code == 200
+    assert registry.get(store, hook.id).secret == TOPIC and len(amazon.confirmed) == 1
+    assert client.post(url, content=confirm).status_code == 200 and len(amazon.confirmed) == 1  # resent: not again
+    # another account's topic, in the same region: not confirmed, not accepted
+    foreign = "arn:aws:sns:us-east-1:999999999999:theirs"
+    r = client.post(url, content=json.dumps(amazon.sign(confirmation(foreign, token="77"))))
+    assert r.status_code == 401 and len(amazon.confirmed) == 1
+    r = client.post(url, content=json.dumps(amazon.sign(ses_notification("n-6", COMPLAINT, topic=foreign))))
+    assert r.status_code == 401 and stored(store, "ann-1") == 0
+    assert client.post(url, content=json.dumps(amazon.sign(ses_notification("n-7", COMPLAINT)))).json()["accepted"] == 1
+
+
+def test_a_confirmation_is_followed_only_for_its_own_topic_and_region(client, store, people, amazon):
+    hook = registry.create(store, "acme", "ses")
+    url = f"/v1/hooks/ses/{hook.id}"
+    elsewhere = {**confirmation(TOPIC), "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action="
+                 "ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:999999999999:theirs&Token=1"}
+    assert client.post(url, content=json.dumps(amazon.sign(elsewhere))).status_code == 401
+    far = amazon.sign(confirmation(TOPIC.replace("us-east-1", "eu-west-1")))  # its certificate is us-east-1's
+    assert client.post(url, content=json.dumps(far)).status_code == 401
+    assert amazon.certificates_served == 0 and amazon.confirmed == [] and registry.get(store, hook.id).secret is None
+
+
+def test_ses_regions_outside_the_setting_are_not_fetched(client, store, people, amazon, settings, monkeypatch):
+    monkeypatch.setattr(settings, "ses_regions", ["eu-west-1"])
+    hook = registry.create(store, "acme", "ses", TOPIC)
+    r = client.post(f"/v1/hooks/ses/{hook.id}", content=json.dumps(amazon.sign(ses_notification("n-8", COMPLAINT))))
+    assert r.status_code == 401 and "SUPPRESSOR_SES_REGIONS" in r.json()["detail"]
+    assert amazon.certificates_served == 0
+
+
+def test_new_certificate_urls_are_fetched_at_a_bounded_rate(client, store, people, amazon):
+    """Each post naming a new certificate URL cost a fetch: now a few are fetched, the rest answered
+    503 with Retry-After (SNS retries those) at once, and an API call is not held up meanwhile."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    hook = registry.create(store, "acme", "ses", TOPIC)
+    url = f"/v1/hooks/ses/{hook.id}"
+    posts = [json.dumps(amazon.sign(ses_notification(f"n-f{k}", COMPLAINT), cert=f"f{k}")) for k in range(60)]
+    with ThreadPoolExecutor(16) as pool:
+        flood = [pool.submit(client.post, url, content=body) for body in posts]
+        started = time.monotonic()
+        put = client.put("/v1/customers/c-9", headers=people, json={"consent": {"email": True}})
+        waited = time.monotonic() - started
+        answers = [f.result() for f in flood]
+    assert put.status_code == 200 and waited < 1.0
+    codes = [a.status_code for a in answers]
+    assert amazon.certificates_served <= ses.FETCHES_PER_MINUTE and set(codes) <= {200, 503}, codes
+    assert all(a.headers["Retry-After"] for a in answers if a.status_code == 503)
+    # a forged signature on a kept certificate does not fetch it again
+    served, kept = amazon.certificates_served, next(k for k, a in enumerate(answers) if a.status_code == 200)
+    intruder = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    forged = amazon.sign(ses_notification("n-x", COMPLAINT), key=intruder, cert=f"f{kept}")
+    assert client.post(url, content=json.dumps(forged)).status_code == 401 and amazon.certificates_served == served
+
+
+def test_sendgrid_sns_and_mautic_signatures_are_dated_and_used_once(client, store, people, amazon):
+    private, public = sendgrid_keys()
+    sg = registry.create(store, "acme", "sendgrid", public)
+    body = json.dumps([sg_event("open", n=7)]).encode()
+    old = str(int(time.time()) - 26 * 3600)  # past SendGrid's 24 hours of retries
+    sig = base64.b64encode(private.sign(old.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
+    headers = {"X-Twilio-Email-Event-Webhook-Signature": sig, "X-Twilio-Email-Event-Webhook-Timestamp": old}
+    r = client.post(f"/v1/hooks/sendgrid/{sg.id}", content=body, headers=headers)
+    assert r.status_code == 401 and "old" in r.json()["detail"]
+    ses_hook = registry.create(store, "acme", "ses", TOPIC)
+    stale = {**ses_notification("n-old", COMPLAINT), "Timestamp": (NOW - timedelta(days=2)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z")}
+    assert client.post(f"/v1/hooks/ses/{ses_hook.id}", content=json.dumps(amazon.sign(stale))).status_code == 401
+    mautic = registry.create(store, "acme", "mautic", "mySuperWebhookSecretKey")
+    contact = {"id": 47, "fields": {"core": {"email": {"value": "ann@example.com"}}}}
+    for at in (NOW - timedelta(hours=3), NOW):
+        opened = [{"contact": contact, "idHash": f"h{at.hour}", "timestamp": at.isoformat()}]
+        raw = json.dumps({"mautic.email_on_open": opened, "timestamp": at.isoformat()}).encode()
+        sig = base64.b64encode(hmac.new(b"mySuperWebhookSecretKey", raw, hashlib.sha256).digest()).decode()
+        r = client.post(f"/v1/hooks/mautic/{mautic.id}", content=raw, headers={"Webhook-Signature": sig})
+        assert r.status_code == (401 if at < NOW else 200), r.text
+    assert stored(store, "ann-1") == 1
+
+
+def test_a_delivery_that_failed_leaves_its_signature_for_the_retry(client, store, people):
+    hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
+    url = f"/v1/hooks/mailgun/{hook.id}"
+    bad = mailgun_signed(hook.secret, "not an event")
+    assert client.post(url, json=bad).status_code == 400
+    fixed = {**bad, "event-data": {"event": "opened", "id": "op-7", "recipient": "ann@example.com",
+                                   "timestamp": NOW.timestamp()}}
+    assert client.post(url, json=fixed).json()["accepted"] == 1
+
+
+@pytest.mark.parametrize("provider", ["sendgrid", "twilio", "mautic", "postmark", "braze", "iterable"])
+def test_a_header_signed_provider_checks_before_it_parses(client, store, provider):
+    """A body that is not even JSON, without credentials: 401 (verified first), never 400 (parsed first)."""
+    hook = registry.create(store, "acme", provider, "s3cret" if provider in ("twilio", "mautic", "sendgrid") else None)
+    r = client.post(f"/v1/hooks/{provider}/{hook.id}", content=b"[[[[{" * 1000, headers={"X-Twilio-Signature": "x"})
+    assert r.status_code == 401, r.text

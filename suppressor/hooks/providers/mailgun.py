@@ -11,6 +11,7 @@ from suppressor.hooks.inbound import (
     Delivery,
     Incoming,
     Parsed,
+    Proof,
     Unauthorized,
     custom,
     event_id,
@@ -24,17 +25,19 @@ TYPES = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "fa
 SUPPRESSED = {"suppress-unsubscribe": "unsubscribed", "suppress-complaint": "complained"}
 
 
-def verify(delivery: Delivery, secret: str | None) -> None:
-    """``signature.signature`` = HMAC-SHA256(signing key, timestamp + token), hex."""
+def verify(delivery: Delivery, secret: str | None) -> Proof:
+    """``signature.signature`` = HMAC-SHA256(signing key, timestamp + token), hex; it signs no body, so
+    the proof is the signature with its timestamp (fresh, once: hooks.freshness)."""
     try:
         sig = json_body(delivery, "Mailgun")["signature"]
-        given, message = sig["signature"], f"{sig['timestamp']}{sig['token']}"
-    except (BadPayload, KeyError, TypeError):
+        given, message, at = sig["signature"], f"{sig['timestamp']}{sig['token']}", float(sig["timestamp"])
+    except (BadPayload, KeyError, TypeError, ValueError):
         raise Unauthorized("Mailgun signs its webhooks: the body has no signature object "
                            "(timestamp, token, signature)") from None
     expected = hmac.new((secret or "").encode(), message.encode(), hashlib.sha256).hexdigest()
     if not isinstance(given, str) or not hmac.compare_digest(expected, given):
         raise Unauthorized("the Mailgun signature does not verify with this webhook's signing key")
+    return Proof(given, at)
 
 
 def parse(delivery: Delivery) -> Parsed:

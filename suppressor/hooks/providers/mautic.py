@@ -13,6 +13,7 @@ from suppressor.hooks.inbound import (
     Delivery,
     Incoming,
     Parsed,
+    Proof,
     Unauthorized,
     each,
     event_id,
@@ -30,12 +31,19 @@ STATUSES = {"unsubscribed": "unsubscribed", "manual": "unsubscribed", "bounced":
             "contactable": RESUBSCRIBED}
 
 
-def verify(delivery: Delivery, secret: str | None) -> None:
-    """base64(HMAC-SHA256(secret, raw body)) in the Webhook-Signature header."""
+def verify(delivery: Delivery, secret: str | None) -> Proof:
+    """base64(HMAC-SHA256(secret, raw body)) in the Webhook-Signature header; the body's top-level
+    ``timestamp`` (when Mautic sent it) is signed with it, and dates the proof."""
     given = delivery.headers.get("webhook-signature", "")
     expected = base64.b64encode(hmac.new((secret or "").encode(), delivery.body, hashlib.sha256).digest()).decode()
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
         raise Unauthorized("the Mautic Webhook-Signature does not verify with this webhook's secret")
+    try:  # the body is proven now: reading it is no longer a stranger's cost
+        body = json_body(delivery, "Mautic")
+        at = iso(body["timestamp"]).timestamp() if isinstance(body, dict) and "timestamp" in body else None
+    except (BadPayload, TypeError, ValueError, AttributeError):
+        at = None  # a body of the wrong shape is parse's to refuse
+    return Proof(given, at)
 
 
 def _field(contact: dict, name: str) -> str | None:

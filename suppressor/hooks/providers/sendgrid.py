@@ -10,6 +10,7 @@ from suppressor.hooks.inbound import (
     Delivery,
     Incoming,
     Parsed,
+    Proof,
     Unauthorized,
     custom,
     each,
@@ -28,18 +29,20 @@ DROPPED = {"Bounced Address": "bounced", "Spam Reporting Address": "complained",
            "Unsubscribed Address": "unsubscribed"}
 
 
-def verify(delivery: Delivery, secret: str | None) -> None:
+def verify(delivery: Delivery, secret: str | None) -> Proof:
     """The signature over timestamp + raw body, with the account's verification key."""
     signature, timestamp = delivery.headers.get(SIGNATURE), delivery.headers.get(TIMESTAMP)
     if not signature or not timestamp:
         raise Unauthorized(f"SendGrid signs its events: the {SIGNATURE} and {TIMESTAMP} headers are missing")
     try:
+        at = float(timestamp)
         hook = EventWebhook(secret)
         ok = hook.verify_signature(delivery.body.decode("utf-8"), signature, timestamp)
     except (ValueError, UnicodeDecodeError):  # a malformed signature or key
         ok = False
     if not ok:
         raise Unauthorized("the SendGrid signature does not verify with this webhook's verification key")
+    return Proof(signature, at)
 
 
 def parse(delivery: Delivery) -> Parsed:

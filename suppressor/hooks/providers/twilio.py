@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, parse_qsl, urlsplit
 from twilio.request_validator import RequestValidator
 
 from suppressor.customers.contacts import loose_phone
-from suppressor.hooks.inbound import RESUBSCRIBED, Delivery, Incoming, Parsed, Unauthorized, event_id
+from suppressor.hooks.inbound import RESUBSCRIBED, Delivery, Incoming, Parsed, Proof, Unauthorized, event_id
 
 STOP = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
 START = {"START", "YES", "UNSTOP"}
@@ -22,14 +22,16 @@ def _params(delivery: Delivery) -> dict[str, str]:
     return dict(parse_qsl(delivery.body.decode("utf-8", "replace"), keep_blank_values=True))
 
 
-def verify(delivery: Delivery, secret: str | None) -> None:
-    """X-Twilio-Signature: HMAC of the called URL and the sorted form parameters, with the Auth Token."""
+def verify(delivery: Delivery, secret: str | None) -> Proof:
+    """X-Twilio-Signature: HMAC of the called URL and the sorted form parameters, with the Auth Token; it
+    signs no time, so the proof is the signature alone (remembered: hooks.freshness)."""
     signature = delivery.headers.get("x-twilio-signature")
     if not signature:
         raise Unauthorized("Twilio signs its requests: the X-Twilio-Signature header is missing")
     if not RequestValidator(secret or "").validate(delivery.url, _params(delivery), signature):
         raise Unauthorized("the Twilio signature does not verify with this webhook's Auth Token for the URL "
                            f"{delivery.url} (behind a proxy, set SUPPRESSOR_PUBLIC_URL to the URL Twilio calls)")
+    return Proof(signature)
 
 
 def parse(delivery: Delivery) -> Parsed:

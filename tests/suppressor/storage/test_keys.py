@@ -19,6 +19,7 @@ def test_customer_keys_are_pinned_and_share_one_slot():
         "sup:{acme:c-42}:verdicts",
         "sup:{acme:c-42}:vexp",
         "sup:{acme:c-42}:recent",
+        "sup:{acme:c-42}:consent",
     ]
     assert set(keys.decision_keys("acme", "c-42")) <= set(keys.customer_keys("acme", "c-42"))
     t, c = "acme", "c:42}{x"
