@@ -417,11 +417,12 @@ end
 local action, channel = D.action, D.channel
 if (action == 'send' or action == 'reroute') and not P.dry and (not P.transactional or P.tx_counts) then
   redis.call('ZADD', KEYS[3], now, P.seq .. '|' .. channel .. '|' .. kind)
-  redis.call('PEXPIRE', KEYS[3], P.ledger_ms + 86400000)
+  redis.call('PEXPIRE', KEYS[3], math.min(P.ledger_ms + 86400000, P.retention_ms))
   if P.offer and not P.transactional then
     redis.call('HSET', KEYS[4], P.offer.key, cjson.encode({ terms = P.offer.terms, tj = P.offer.terms_json, ch = channel,
       ['until'] = P.offer['until'] or (now + P.offers.window_ms), at = now, did = P.did }))
-    redis.call('PEXPIRE', KEYS[4], math.max(P.offers.window_ms, (P.offer['until'] or 0) - now) + 86400000)
+    redis.call('PEXPIRE', KEYS[4], math.min(math.max(P.offers.window_ms, (P.offer['until'] or 0) - now) + 86400000,
+                                            P.retention_ms))
   end
 end
 
@@ -435,8 +436,8 @@ local verdict = cjson.encode({ action = action, channel = channel, considered = 
 if not P.dry and v_until > now then
   redis.call('HSET', KEYS[8], P.mid, verdict)
   redis.call('ZADD', KEYS[9], v_until, P.mid)
-  redis.call('PEXPIRE', KEYS[8], P.verdict_ms + 60000)
-  redis.call('PEXPIRE', KEYS[9], P.verdict_ms + 60000)
+  redis.call('PEXPIRE', KEYS[8], math.min(P.verdict_ms + 60000, P.retention_ms))
+  redis.call('PEXPIRE', KEYS[9], math.min(P.verdict_ms + 60000, P.retention_ms))
 end
 if D.need_vector then return { verdict, user_raw or '', 0, unpack(for_substitute()) } end
 return { verdict, '', 0 }
