@@ -6,6 +6,7 @@ from typing import Annotated
 import httpx
 from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from suppressor.hooks import inbound, registry
 from suppressor.hooks.providers import BY_NAME
@@ -42,7 +43,10 @@ async def receive_webhook(provider: Annotated[str, Path(description="sendgrid, m
                           request: Request, services: ServicesDep) -> Response | HookReceipt:
     """A provider's webhook: verified on the raw body, mapped to events, idempotent by the provider's
     event id; addresses find customers through their profiles' emails and phones."""
-    body = await request.body()
+    try:
+        body = await request.body()
+    except ClientDisconnect:  # the caller left, or the gate refused the body (and has answered)
+        return Response(status_code=400)
     delivery = inbound.Delivery(body, {k.lower(): v for k, v in request.headers.items()},
                                 called_url(request, services.settings.public_url), services.fetch)
     return await run_in_threadpool(_receive, services, provider, hook_id, delivery)
