@@ -104,7 +104,8 @@ def test_no_key_outlives_the_retention_it_serves(settings, store, key, stamps, e
         assert r.status_code == 200, r.text
         for cid in ("ann", "bob"):
             assert c.put(f"/v1/customers/{cid}", headers=h, json={
-                "household_id": "hh-1", "consent": {"email": True}}).status_code == 200
+                "household_id": "hh-1", "consent": {"email": True}, "emails": [f"{cid}@example.com"],
+                "phones": ["+15550102030"]}).status_code == 200
         evs = [{"event_id": f"old-{ts.isoformat()}-{i}", "customer_id": ("ann", "bob")[i % 2],
                 "type": ("unsubscribed", "purchased", "delivered", "clicked")[i % 4], "channel": "email",
                 "topics": ["segment:suv"], "ts": ts.isoformat()} for i, ts in enumerate(stamps)]
