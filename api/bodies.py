@@ -95,11 +95,15 @@ def json_fault(raw: bytes | str) -> tuple[str, str] | None:
     """The first non-finite number (NaN, Infinity, 1e999) or repeated key in a JSON text, as (its JSON
     path, what is wrong, in words); None for sound JSON, and for text that is no JSON at all (the
     parser that reads it answers that)."""
+    text = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
     try:
-        _SOUND.decode(raw.decode() if isinstance(raw, bytes) else raw)
+        _SOUND.decode(text)
     except _Unsound:
-        return _first_fault(_AS_WRITTEN.decode(raw.decode() if isinstance(raw, bytes) else raw), "")
-    except ValueError:  # not JSON, not UTF-8, an integer too long to read
+        try:
+            return _first_fault(_AS_WRITTEN.decode(text), "")
+        except ValueError:  # broken further on: no JSON after all
+            return None
+    except ValueError:  # not JSON, an integer too long to read
         pass
     return None
 

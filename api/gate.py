@@ -175,7 +175,9 @@ class Gate:
                 body = b"".join((*chunks, chunk)) if chunks else chunk
                 # the app gets the last chunk only once the whole JSON body is sound (every parser behind
                 # takes NaN or a repeated key in its own way)
-                fault = json_fault(body) if JSONISH.match(body) else None
+                fault = None
+                if JSONISH.match(body):  # a big body is read off the event loop
+                    fault = json_fault(body) if len(body) < 65536 else await asyncio.to_thread(json_fault, body)
                 if fault is not None:
                     refused = True
                     if not started:

@@ -1,6 +1,7 @@
 """Only finite numbers and unique keys: a JSON body holding NaN, Infinity, 1e999 or a key twice is
 refused (422, the JSON path named) on every route, before any of it is read, and changes nothing."""
 
+import json
 import re
 
 import pytest
@@ -28,9 +29,10 @@ def test_the_first_fault_is_named_by_its_path(text, field, words):
 
 
 @pytest.mark.parametrize("text", ['{"a": 1.5e308, "b": -0.0, "c": 1e-999, "d": "NaN", "e": "Infinity"}',
-                                  '{"a": {"x": 1}, "b": {"x": 1}}', '[{"a": 1}, {"a": 1}]', "not json", "{"])
+                                  '{"a": {"x": 1}, "b": {"x": 1}}', '[{"a": 1}, {"a": 1}]', "not json", "{",
+                                  '{"a": NaN, broken', '{"a": 1, "a": 2', b'{"\xff": 1}'])
 def test_sound_json_and_non_json_pass(text):
-    assert json_fault(text.encode()) is None  # non-JSON: its route answers it (a 400), as before
+    assert json_fault(text if isinstance(text, bytes) else text.encode()) is None  # non-JSON: its route answers it (a 400), as before
 
 
 def _operations(client):
@@ -94,6 +96,22 @@ def test_a_repeated_key_is_refused_not_last_wins(client, key):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "events[0].type", r.text
     assert client.get("/v1/decisions", headers=auth(key)).json()["decisions"] == []
     assert client.get("/v1/customers/ann", headers=auth(key)).status_code == 404
+
+
+def test_a_big_body_is_checked_too(client, key):
+    """Past 64 KiB the check runs off the event loop: the same answer."""
+    items = [{"customer_id": f"c-{i}", "message": {"message_id": "m", "channel": "email", "kind": "value",
+                                                   "topics": []}} for i in range(2000)]
+    text = json.dumps({"items": items})[:-3] + ', "dry_run": true, "dry_run": true}]}'
+    assert len(text) > 65536
+    r = client.post("/v1/decisions:batch", content=text, headers={**auth(key), "content-type": "application/json"})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "items[1999].dry_run", r.text
+    assert client.get("/v1/decisions", headers=auth(key)).json()["decisions"] == []
+
+
+def test_a_broken_body_is_its_routes_400(client, key):
+    r = client.post("/v1/events", content='{"events": [{"a": NaN', headers={**auth(key), "content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["title"] == "Malformed JSON", r.text
 
 
 def test_a_body_sent_in_chunks_is_checked_whole(client, key):
