@@ -20,12 +20,13 @@ import time
 from urllib.parse import parse_qs
 
 import redis
+from starlette.requests import Request
 
 from suppressor.tenants.apikeys import key_id
 from suppressor.tenants.limits import take
 
 from .bodies import json_fault
-from .errors import problem
+from .errors import _count_rejected_events, problem
 from .routes.decisions import LEAN_ROUTE, decide_lean
 
 LOCAL = {"127.0.0.1", "::1", "testclient"}
@@ -179,6 +180,7 @@ class Gate:
                 if JSONISH.match(body):  # a big body is read off the event loop
                     fault = json_fault(body) if len(body) < 65536 else await asyncio.to_thread(json_fault, body)
                 if fault is not None:
+                    _count_rejected_events(Request(scope), fault[0])
                     refused = True
                     if not started:
                         await _problem(send, 422, "Invalid request", f"{fault[0]}: {fault[1]}; nothing was stored",

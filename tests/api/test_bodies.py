@@ -94,6 +94,7 @@ def test_a_repeated_key_is_refused_not_last_wins(client, key):
               '"ts": "2026-11-20T10:00:00Z", "type": "unsubscribed"}]}')
     r = client.post("/v1/events", content=events, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "events[0].type", r.text
+    assert 'suppressor_event_batches_rejected_total{field="events.type"} 1.0' in client.get("/metrics").text
     assert client.get("/v1/decisions", headers=auth(key)).json()["decisions"] == []
     assert client.get("/v1/customers/ann", headers=auth(key)).status_code == 404
 
