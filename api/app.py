@@ -91,6 +91,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         docs_url=None,  # served by routes.docs from a package, not a CDN
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # one schema per model: a policy read back is the policy written (durations as text or seconds),
+        # and generated clients get one class per name
+        separate_input_output_schemas=False,
     )
     errors.install(app)
     examples.install(app)

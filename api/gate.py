@@ -1,4 +1,4 @@
-"""The door every request passes before a route sees it (pure ASGI: microseconds, no body read).
+"""The door every request passes before a route sees it (pure ASGI: microseconds).
 
 - stamps arrival (``scope["arrived"]``): a decision's deadline counts from there;
 - ``/v1`` (but ``/v1/hooks/``, whose signatures are checked on the body by the webhook route):
@@ -6,6 +6,7 @@
   tenant's per-key rate limit (429 with ``Retry-After``) and bounds the body
   (``SUPPRESSOR_MAX_BODY_BYTES``, 413) by its Content-Length and by counting what arrives;
   a webhook's body is bounded the same way by what its provider sends (``SUPPRESSOR_HOOK_BODY_BYTES``);
+  refuses (422) a JSON body holding a non-finite number or a repeated key, before any route reads it;
 - a write (but a decision) while the store is full (``Store.memory``): 503, nothing stored;
 - ``POST /v1/decisions``, once admitted, goes straight to ``routes.decisions.decide_lean`` (the hot
   path without FastAPI's routing; what it cannot answer it hands to the declared route);
@@ -16,19 +17,23 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import time
 from urllib.parse import parse_qs
 
 import redis
+from starlette.requests import Request
 
 from suppressor.hooks.providers import body_bytes
 from suppressor.tenants.apikeys import key_id
 from suppressor.tenants.limits import take
 
-from .errors import problem, store_full
+from .bodies import json_fault
+from .errors import _count_rejected_events, problem, store_full
 from .routes.decisions import LEAN_ROUTE, decide_lean
 
 LOCAL = {"127.0.0.1", "::1", "testclient"}
+JSONISH = re.compile(rb"\s*[\[{]")  # a body that any route would read as JSON (a form never starts so)
 # the one path under /v1 that takes no API key: provider webhooks, authenticated by their hook id and the
 # provider's signature (routes.hooks); nothing else may be registered under it (tests/api/test_gate.py)
 WEBHOOKS = "/v1/hooks/"
@@ -167,6 +172,7 @@ class Gate:
         """Run the app, counting the body as it arrives; once it passes ``limit``, answer 413 and tell
         the app the client left (an exception would reach the app's body parser, which calls it a 400)."""
         seen, started, refused = 0, False, False
+        chunks: list[bytes] = []
 
         async def counting_receive():
             nonlocal seen, refused
@@ -174,12 +180,29 @@ class Gate:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > limit:
                     refused = scope["body_refused"] = True  # the app sees a disconnect: it was us
                     if not started:
                         await _problem(send, 413, "Body too large", f"the body passed {limit:,} bytes "
                                        f"({setting}); split it", "body")
+                    return {"type": "http.disconnect"}
+                if message.get("more_body"):
+                    chunks.append(chunk)
+                    return message
+                body = b"".join((*chunks, chunk)) if chunks else chunk
+                # the app gets the last chunk only once the whole JSON body is sound (every parser behind
+                # takes NaN or a repeated key in its own way)
+                fault = None
+                if JSONISH.match(body):  # a big body is read off the event loop
+                    fault = json_fault(body) if len(body) < 65536 else await asyncio.to_thread(json_fault, body)
+                if fault is not None:
+                    _count_rejected_events(Request(scope), fault[0])
+                    refused = True
+                    if not started:
+                        await _problem(send, 422, "Invalid request", f"{fault[0]}: {fault[1]}; nothing was stored",
+                                       fault[0])
                     return {"type": "http.disconnect"}
             return message
 

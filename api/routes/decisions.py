@@ -19,7 +19,7 @@ from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, Deci
 from suppressor.errors import NotFound, Refused
 from suppressor.rules import blocking
 
-from ..bodies import ParsedBodyRoute, json_answer
+from ..bodies import ParsedBodyRoute, json_answer, json_fault
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import NOT_FOUND, RESPONSES, ApiError, field_path
 from ..responses import DecisionLogPage, Released
@@ -142,6 +142,10 @@ async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Reque
         except ValueError:
             raise ApiError(422, "Invalid request", 'offer: is not JSON (an object like {"key": "auto-loan", '
                            '"terms": {"apr": 2.9}})', "offer") from None
+        fault = json_fault(offer)
+        if fault is not None:
+            where = "offer" if fault[0] == "body" else f"offer{'' if fault[0][0] == '[' else '.'}{fault[0]}"
+            raise ApiError(422, "Invalid request", f"{where}: {fault[1]}; nothing was stored", where)
     body = {"customer_id": customer_id, "message": message, "allow_reroute": allow_reroute, "dry_run": dry_run}
     if channels is not None:
         body["channels"] = channels

@@ -1,5 +1,6 @@
-"""GET /docs: the OpenAPI explorer, its assets served from the swagger-ui-bundle package (no CDN:
-the page works offline and behind a firewall). Public, like /openapi.json: it holds no data."""
+"""GET /docs: the OpenAPI explorer (Swagger UI 5, which reads OpenAPI 3.1), its assets served from the
+swagger-ui-bundle-v2 package (no CDN: the page works offline and behind a firewall). Public, like
+/openapi.json: it holds no data."""
 
 from fastapi import APIRouter
 from fastapi.openapi.docs import get_swagger_ui_html

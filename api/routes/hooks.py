@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 
+from suppressor.errors import NotFound
 from suppressor.hooks import inbound, registry
 from suppressor.hooks.providers import BY_NAME
 from suppressor.tenants.limits import take
@@ -57,8 +58,8 @@ async def receive_webhook(provider: Annotated[str, Path(description="sendgrid, m
     and phones."""
     hook = await run_in_threadpool(registry.get, services.store, hook_id)
     if hook is None or hook.provider != provider or provider not in BY_NAME:
-        raise ApiError(404, "Not found", f"no {provider} webhook {hook_id!r}: create one with "
-                       "POST /v1/webhooks or 'suppressor hooks create'", "hook_id")
+        raise NotFound(f"no {provider} webhook {hook_id!r}: create one with POST /v1/webhooks or "
+                       "'suppressor hooks create'", "hook_id")
     await _within_rate(services, hook)
     try:
         body = await request.body()

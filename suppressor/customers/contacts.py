@@ -55,7 +55,7 @@ def update(store: Store, tenant: str, customer_id: str, old: set[tuple[str, str]
            take: bool = True) -> None:
     """Point the index at ``customer_id`` for ``new`` and drop what they held of ``old`` and no longer list;
     ``take`` False points it only at what nobody holds (a repair must not take an address back)."""
-    by_key: dict[str, list] = defaultdict(lambda: [customer_id])
+    by_key: dict[str, list] = defaultdict(lambda: [customer_id, store.settings.customer_ttl_days * 86400])
     for op, pairs in (("-", old - new), ("+" if take else "?", new)):
         for kind, value in pairs:
             field = _field(kind, value)

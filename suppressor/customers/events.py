@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -41,11 +42,12 @@ def claim_key(tenant: str, event_id: str, ts: float) -> tuple[str, bytes]:
     return keys.event_claims(tenant, field[0] % SHARDS, month), field
 
 
-def _expire_at(month: str, retention_days: int) -> int:
-    """When a month's claims can go: its last event is older than the customer retention."""
+def _expire_at(month: str, retention_days: int, now: float) -> int:
+    """When a month's claims can go: the customer retention after the month ends, or after now for a
+    month that ended longer ago (a backfill: its events are stored, and kept, from now on)."""
     y, m = int(month[:4]), int(month[4:])
     end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=timezone.utc)
-    return int(end.timestamp()) + retention_days * 86400
+    return int(max(end.timestamp(), now)) + retention_days * 86400
 
 
 def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | None = None) -> IngestResult:
@@ -77,8 +79,10 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
         if mine is None:
             mine = mine_of[ev.customer_id] = b"p" + _digest(ev.customer_id, 8)
         by_key[key].append((i, field, mine))
-    calls = [([key], [_expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days),
-                      *(x for _, field, mine in rows for x in (field, mine))]) for key, rows in by_key.items()]
+    now = time.time()
+    expire_at = {key: _expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days, now) for key in by_key}
+    calls = [([key], [expire_at[key], *(x for _, field, mine in rows for x in (field, mine))])
+             for key, rows in by_key.items()]
     answers = run_scripts(store, "claim", calls, hot=False)
 
     verdict_of = {i: (key, field, mine, verdict) for (key, rows), verdicts in zip(by_key.items(), answers)
@@ -122,7 +126,9 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
         if changed is not None:
             changed.update(cid for cid, n in zip(cids, added) if n)
         accepted = sum(added)
-        bulk_commands(store, [("HSET", key, *pairs) for key, pairs in to_settle.items()])
+        # EXPIREAT again: a settle must never leave a claims hash without a TTL
+        bulk_commands(store, [cmd for key, pairs in to_settle.items()
+                              for cmd in (("HSET", key, *pairs), ("EXPIREAT", key, expire_at[key]))])
         _tell_households(store, tenant, {cid: [unique[i] for i in idx] for cid, idx in by_customer.items()})
     return IngestResult(accepted=accepted, duplicates=len(events) - accepted, reused_ids=reused)
 

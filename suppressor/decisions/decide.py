@@ -20,7 +20,7 @@ import redis.asyncio
 
 from suppressor import rules
 from suppressor.decisions.log import DecisionLog
-from suppressor.domain import Action, Decision, DecisionRequest, Kind, Offer, Signature
+from suppressor.domain import EPOCH, Action, Decision, DecisionRequest, Kind, Offer, Signature
 from suppressor.model.exported import ExportedModel, unpack
 from suppressor.policy import content
 from suppressor.policy.document import Policy, check_channels, check_terms
@@ -102,23 +102,25 @@ def static_args(policy: Policy, model: ExportedModel | None) -> tuple[bytes, lis
     return orjson.dumps(body)[1:-1], groups
 
 
-def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
+def request_params(req: DecisionRequest, did: str, now_ms: int, retention_ms: int) -> dict:
     """The script parameters that come from one request (all but ``holdout`` and ``policy_version``).
 
     ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
     ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, ``control_draw``
-    (the control's randomization), ``campaign`` (when the message names one), and ``offer`` {key,
-    terms, terms_json (canonical, to spot a duplicate), until?} when the message has one."""
+    (the control's randomization), ``retention_ms`` (no key the script writes outlives it), ``campaign``
+    (when the message names one), and ``offer`` {key, terms, terms_json (canonical, to spot a
+    duplicate), until?} when the message has one."""
     msg = req.message
     params = {
         "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
         "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "is_transactional": msg.kind == Kind.transactional,
         "dry": req.dry_run, "topics": msg.topics or [], "control_draw": control_draw(req.customer_id, msg.message_id),
+        "retention_ms": retention_ms,
     }
     if msg.campaign_id is not None:  # JSON null would reach Lua as a truthy cjson.null
         params["campaign"] = msg.campaign_id
     if msg.offer is not None:
-        params["offer"] = offer_params(msg.offer)
+        params["offer"] = offer_params(msg.offer, now_ms, retention_ms)
     return params
 
 
@@ -129,11 +131,12 @@ def control_draw(customer_id: str, message_id: str) -> float:
     return int.from_bytes(h, "big") / 2**64
 
 
-def offer_params(offer: Offer) -> dict:
-    """An offer as the scripts read it: key, terms, canonical terms_json (to spot a duplicate), until?"""
+def offer_params(offer: Offer, now_ms: int, retention_ms: int) -> dict:
+    """An offer as the scripts read it: key, terms, canonical terms_json (to spot a duplicate), until?
+    (its expiry, held to the customer retention: a customer's data never outlives it)."""
     out = {"key": offer.key, "terms": offer.terms, "terms_json": json.dumps(offer.terms, sort_keys=True)}
     if offer.expires is not None:
-        out["until"] = int(offer.expires.timestamp() * 1000)
+        out["until"] = min(int(offer.expires.timestamp() * 1000), now_ms + retention_ms)
     return out
 
 
@@ -158,6 +161,11 @@ def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: li
     for ch in candidates:
         args += [ch, model.packed_item(Signature(ch, msg.kind, topics)) if model else b""]
     return args
+
+
+def _ms(at: datetime) -> int:
+    """Unix milliseconds, exactly (``timestamp() * 1000`` can land a float just below the integer)."""
+    return (at - EPOCH) // timedelta(milliseconds=1)
 
 
 class StoreDown(Exception):
@@ -285,6 +293,7 @@ class Decider:
         """Each request's policy and decision id, and (``calls``) its script arguments; an undeclared
         channel or an uncomparable offer term is refused before anything runs."""
         now = now or datetime.now(timezone.utc)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps ms: a replay says the same
         batch = _Batch(tenant, requests, state, [], now, [], [])
         for i, req in enumerate(requests):
             policy = state.policy.for_campaign(req.message.campaign_id)
@@ -300,7 +309,7 @@ class Decider:
 
     def _fill_calls(self, batch: _Batch) -> _Batch:
         """The batch's decide calls (keys, arguments), one per request."""
-        now_ms = int(batch.now.timestamp() * 1000)
+        now_ms = _ms(batch.now)
         memo: dict = {}  # this batch's channel arguments by policy, model and message shape
         batch.calls = [self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo)
                        for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
@@ -318,7 +327,7 @@ class Decider:
                 self._static.clear()
             static = self._static[skey] = static_args(policy, model)
         core, groups = static
-        dynamic = request_params(req, did, now_ms)
+        dynamic = request_params(req, did, now_ms, self.store.settings.customer_ttl_days * 86_400_000)
         dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["policy_version"] = state.policy.version
         args: list = [b"{" + core + b"," + orjson.dumps(dynamic)[1:], *groups,
@@ -342,7 +351,7 @@ class Decider:
         failed between the two steps must not let a retry skip the household. Past the household's
         ledger window its word can no longer be read back, so an old standing send stands."""
         asks = []
-        now_ms = int(batch.now.timestamp() * 1000)
+        now_ms = _ms(batch.now)
         for i, (res, _, replayed) in enumerate(verdicts):
             if not res.get("hh") or res["action"] not in ("send", "reroute"):
                 continue
@@ -352,10 +361,12 @@ class Decider:
             if replayed and now_ms - res["at"] >= household["ledger_ms"]:
                 continue
             did = res["did"] if replayed else batch.ids[i]
+            retention_ms = self.store.settings.customer_ttl_days * 86_400_000
             params = {"op": "check", "now": res["at"], "did": did, "seq": ledger_id(did), "cid": req.customer_id,
-                      "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run, "household": household}
+                      "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run, "household": household,
+                      "ttl_ms": retention_ms}
             if msg.offer is not None:
-                params["offer"] = offer_params(msg.offer)
+                params["offer"] = offer_params(msg.offer, res["at"], retention_ms)
             asks.append((i, (keys.household_keys(batch.tenant, res["hh"]), [json.dumps(params)])))
         return asks
 
@@ -434,7 +445,7 @@ class Decider:
             model_version=version,
             dry_run=req.dry_run,
             replayed=replayed,
-            decided_at=datetime.fromtimestamp(res["at"] / 1000, timezone.utc) if replayed else batch.now,
+            decided_at=EPOCH + timedelta(milliseconds=res["at"]) if replayed else batch.now,
         )
 
     def _degraded(self, batch: _Batch, exc: Exception) -> list[Decision]:

@@ -170,11 +170,12 @@ if (action == 'send' or action == 'reroute') and not P.dry
     and (not P.is_transactional or P.transactional.count_toward_caps) then
   wrote = true
   redis.call('ZADD', KEYS[3], now, P.seq .. '|' .. channel .. '|' .. kind)
-  redis.call('PEXPIRE', KEYS[3], P.ledger_ms + 86400000)
+  redis.call('PEXPIRE', KEYS[3], math.min(P.ledger_ms + 86400000, P.retention_ms))
   if P.offer and not P.is_transactional then
     redis.call('HSET', KEYS[4], P.offer.key, cjson.encode({ terms = P.offer.terms, tj = P.offer.terms_json, ch = channel,
       ['until'] = P.offer['until'] or (now + P.offers.window_ms), at = now, did = P.did }))
-    redis.call('PEXPIRE', KEYS[4], math.max(P.offers.window_ms, (P.offer['until'] or 0) - now) + 86400000)
+    redis.call('PEXPIRE', KEYS[4], math.min(math.max(P.offers.window_ms, (P.offer['until'] or 0) - now) + 86400000,
+                                            P.retention_ms))
   end
 end
 
@@ -192,8 +193,8 @@ if not P.dry and v_until > now then
   wrote = true
   redis.call('HSET', KEYS[8], P.mid, verdict)
   redis.call('ZADD', KEYS[9], v_until, P.mid)
-  redis.call('PEXPIRE', KEYS[8], P.verdict_window_ms + 60000)
-  redis.call('PEXPIRE', KEYS[9], P.verdict_window_ms + 60000)
+  redis.call('PEXPIRE', KEYS[8], math.min(P.verdict_window_ms + 60000, P.retention_ms))
+  redis.call('PEXPIRE', KEYS[9], math.min(P.verdict_window_ms + 60000, P.retention_ms))
 end
 if wrote then  -- the sweeps: lapsed verdicts, sends older than any rule looks at
   local expired = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 100)

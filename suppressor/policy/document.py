@@ -34,6 +34,9 @@ Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(forma
                      WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
                                                {"type": "string", "pattern": r"^\s*\d+\s*[smhdw]\s*$"}],
                                      "examples": ["7d", "12h", 3600]})]
+# "any" is itself a valid channel name: one string schema (a generated client reads an anyOf of a pattern and
+# a const as the const alone, and refused every channel)
+ChannelOrAny = Annotated[Channel | Literal["any"], WithJsonSchema({"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,31}$"})]
 LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -48,7 +51,7 @@ class FailureMode(StrEnum):
 class CapRule(Strict):
     """A frequency cap: at most `max` sends in `window` (per channel or any, optionally per kind)."""
 
-    channel: Channel | Literal["any"] = Field(default="any", description="a channel, or any channel")
+    channel: ChannelOrAny = Field(default="any", description="a channel, or any channel")
     kind: Kind | None = Field(default=None, description="count only this kind (default: every kind)")
     max: int = Field(ge=0, le=10_000, description="sends allowed in the window")
     window: Duration = Field(description="rolling window, e.g. '7d'")

