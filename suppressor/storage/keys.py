@@ -214,3 +214,9 @@ def hooks(t: str) -> str:
 def hook_stats(t: str, hook_id: str) -> str:
     """Hash: what one webhook endpoint received (counters by outcome, the last unknown address)."""
     return tenant(t, "hooks", "stats", hook_id)
+
+
+def smtp_relayed(t: str, message: str) -> str:
+    """Hash: digest of a recipient address -> when the SMTP gateway relayed this message to it (ms);
+    ``message`` is a digest of the Message-ID, each message on a slot of its own; expires (smtp_remember_days)."""
+    return f"{PREFIX}:{{{t}~smtp~{message}}}:relayed"

@@ -51,11 +51,10 @@ def gateway(store, sink):
     policy.put(store, "acme", quiet_policy(min_gap="1h"), "test")
     for cid, emails, consent in (("ann-1", ["ann@example.com"], True), ("bob-2", ["bob@example.com"], False)):
         profiles.put(store, "acme", cid, CustomerIn(emails=emails, consent={"email": consent}), None)
-    port = free_port()
-    controller, gw = run(store, "acme", ("127.0.0.1", port), ("127.0.0.1", sink[1]), refresh_seconds=0.0)
-    yield port
-    controller.stop()
-    gw.close()
+    running = run(store, "acme", ("127.0.0.1", free_port()), ("127.0.0.1", sink[1]), unknown="relay",
+                  refresh_seconds=0.0)
+    yield running.port
+    running.stop()
 
 
 def mail(to: list[str], mid="<spring-suv-1@dealer.example.com>", **headers) -> EmailMessage:
@@ -109,15 +108,14 @@ def test_headers_name_the_customer_and_bad_ones_are_refused_in_words(store, sink
 
 
 def test_a_failing_relay_gives_the_capacity_back(store, sink, gateway):
-    from suppressor.api.smtp_gateway import Gateway
-
-    gw = Gateway(store, "acme", ("127.0.0.1", free_port()), refresh_seconds=0.0)  # nothing listens there
-    raw = mail(["ann@example.com"], mid="<relay-down@dealer.example.com>").as_bytes()
-    try:
-        assert gw.deliver("offers@dealer.example.com", ["ann@example.com"], raw).startswith("451 4.4.1")
+    dead = run(store, "acme", ("127.0.0.1", free_port()), ("127.0.0.1", free_port()), refresh_seconds=0.0)
+    try:  # nothing listens where it relays
+        with pytest.raises(smtplib.SMTPDataError) as err:
+            send(dead.port, mail(["ann@example.com"], mid="<relay-down@dealer.example.com>"))
+        assert err.value.smtp_code == 451 and err.value.smtp_error.startswith(b"4.4.1")
         assert store.bulk.zcard(keys.sends("acme", "ann-1")) == 0  # released: the retry decides again
     finally:
-        gw.close()
+        dead.stop()
     send(gateway, mail(["ann@example.com"], mid="<relay-down@dealer.example.com>"))
     assert len(sink[0].got) == 1
 
