@@ -27,6 +27,7 @@ import asyncio
 import hashlib
 import logging
 import smtplib
+import socket
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -379,7 +380,9 @@ def run(store: Store, tenant: str, listen: tuple[str, int], relay: tuple[str, in
     settings = settings or store.settings
     door = Door.from_settings(settings, listen[0])
     gateway = Gateway(store, tenant, relay, default_kind, unknown, refresh_seconds, settings)
-    controller = _Controller(gateway, door, settings, hostname=listen[0], port=listen[1])
+    # the greeting's name, looked up once (aiosmtpd would look it up for every connection, on the event loop)
+    controller = _Controller(gateway, door, settings, hostname=listen[0], port=listen[1],
+                             server_hostname=socket.getfqdn())
     try:
         controller.start()
     except BaseException:

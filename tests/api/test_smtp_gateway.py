@@ -271,6 +271,18 @@ def test_a_dead_store_is_the_tenants_failure_mode(private_store, sink, mode):
                                                   else ["carol@example.com"])
 
 
+def test_a_fault_of_ours_is_a_451_never_a_5xx(store, sink, gateway, monkeypatch):
+    from suppressor.api.smtp_gateway import Gateway
+
+    async def broken(self, *args):
+        raise RuntimeError("a bug at 10.1.2.3:6379")
+
+    monkeypatch.setattr(Gateway, "deliver", broken)
+    with pytest.raises(smtplib.SMTPDataError) as err:
+        send(gateway, mail(["ann@example.com"]))
+    assert (err.value.smtp_code, err.value.smtp_error) == (451, b"4.3.0 temporary failure; try again later")
+
+
 def test_strip_headers_keeps_everything_else_byte_for_byte():
     raw = (b"From: a@b.example\r\nX-Suppressor-Topics: segment:suv,\r\n offer:lease\r\nSubject: hi\r\n"
            b"x-suppressor-kind: value\r\nDKIM-Signature: v=1;\r\n\tb=abc\r\n\r\nbody\r\nX-Suppressor-Kind: not a header\r\n")
