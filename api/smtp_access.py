@@ -49,7 +49,9 @@ class Door:
     tls: ssl.SSLContext | None = None
     auth_without_tls: bool = False
     max_connections: int = 100
+    max_per_client: int = 20
     open: int = 0
+    by_client: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings, listen_host: str) -> "Door":
@@ -80,7 +82,25 @@ class Door:
                              "(SUPPRESSOR_SMTP_USERNAME and SUPPRESSOR_SMTP_PASSWORD); anything else is refused")
         return cls(list(settings.smtp_clients), settings.smtp_username,
                    settings.smtp_password.get_secret_value() if settings.smtp_password else None, tls,
-                   settings.smtp_auth_without_tls, settings.smtp_max_connections)
+                   settings.smtp_auth_without_tls, settings.smtp_max_connections,
+                   settings.smtp_max_connections_per_client)
+
+    def enter(self, host: str) -> str | None:
+        """Count a new connection from ``host`` in, or the reply that turns it away (busy, stranger)."""
+        if self.open >= self.max_connections or self.by_client.get(host, 0) >= self.max_per_client:
+            return BUSY
+        if not (self.trusts(host) or self.username):
+            return STRANGER
+        self.open += 1
+        self.by_client[host] = self.by_client.get(host, 0) + 1
+        return None
+
+    def leave(self, host: str) -> None:
+        """Count a connection from ``host`` out."""
+        self.open -= 1
+        left = self.by_client.pop(host, 1) - 1
+        if left:
+            self.by_client[host] = left
 
     def trusts(self, host: str) -> bool:
         """True for a client on one of the trusted networks."""
@@ -105,14 +125,14 @@ class Door:
 
 
 class GatewaySMTP(SMTP):
-    """aiosmtpd's SMTP session with the gateway's door: busy (421) and strangers (554) are answered at the
-    greeting and disconnected; a client outside the trusted networks must AUTH before MAIL (530)."""
+    """aiosmtpd's SMTP session with the gateway's door: busy (421: too many connections, or too many from
+    one client) and strangers (554) are answered at the greeting and disconnected; a client outside the trusted networks must AUTH before MAIL (530)."""
 
     def __init__(self, handler, door: Door, **kwargs):
         super().__init__(handler, authenticator=door.authenticator if door.username else None,
                          auth_require_tls=not door.auth_without_tls, tls_context=door.tls, **kwargs)
         self.door = door
-        self._counted = False
+        self._counted: str | None = None  # the client's address while it is counted in
         self._refused = False
 
     def connection_made(self, transport) -> None:
@@ -120,16 +140,14 @@ class GatewaySMTP(SMTP):
         if self.transport is None:  # a new connection (STARTTLS calls this again with the TLS transport)
             peer = transport.get_extra_info("peername")
             host = peer[0] if isinstance(peer, tuple) else ""
-            refusal = (BUSY if self.door.open >= self.door.max_connections
-                       else None if self.door.trusts(host) or self.door.username else STRANGER)
+            refusal = self.door.enter(host)
             if refusal is not None:
                 self._refused = True
                 log.warning("smtp: refused %s: %s", host, refusal)
                 transport.write(refusal.encode() + b"\r\n")
                 transport.close()
                 return
-            self.door.open += 1
-            self._counted = True
+            self._counted = host
         super().connection_made(transport)
         self.session.trusted = self.door.trusts(self.session.peer[0])
 
@@ -137,9 +155,9 @@ class GatewaySMTP(SMTP):
         """Count the connection closed (a refused one was never opened)."""
         if self._refused:
             return
-        if self._counted:
-            self.door.open -= 1
-            self._counted = False
+        if self._counted is not None:
+            self.door.leave(self._counted)
+            self._counted = None
         super().connection_lost(error)
 
     async def check_auth_needed(self, caller_method: str) -> bool:

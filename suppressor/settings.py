@@ -78,6 +78,8 @@ class Settings(BaseSettings):
     smtp_max_recipients: int = Field(default=100, ge=1, le=100)
     # open connections; one more is answered 421 and closed
     smtp_max_connections: int = Field(default=100, ge=1, le=10_000)
+    # open connections from one client address (Postfix opens up to 20 to one relay by default)
+    smtp_max_connections_per_client: int = Field(default=20, ge=1, le=10_000)
     # a connection that sends nothing for this long is closed
     smtp_idle_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
     # a recipient no profile lists: "drop" (answered 250, not relayed, logged) or "relay" (ungoverned)

@@ -173,6 +173,8 @@ def test_auth_over_starttls(gateway, sink, tmp_path):
         smtp.login("mautic", "s3cret")
         smtp.send_message(message(["walkin@example.net"]))
     assert sink.recipients() == ["walkin@example.net"]
+    time.sleep(0.2)
+    assert gw.controller.door.open == 0  # counted once, though STARTTLS made the session anew
 
 
 def test_an_oversized_message_is_refused_552(gateway, sink):
@@ -255,3 +257,18 @@ def test_too_many_connections_are_answered_421_and_an_idle_one_is_closed(gateway
     fresh, said = banner(gw.port)
     assert said.startswith(b"220 ")
     fresh.close()
+    time.sleep(0.2)
+    assert gw.controller.door.open == 0 and gw.controller.door.by_client == {}  # counted out, however it ended
+
+
+def test_one_client_cannot_take_every_connection(gateway):
+    ip = outside_address()
+    gw = gateway("0.0.0.0", smtp_clients=[*LOOPBACK, ipaddress.ip_network(f"{ip}/32")], smtp_max_connections=10,
+                 smtp_max_connections_per_client=3)
+    mine = [banner(gw.port) for _ in range(3)]
+    extra, said = banner(gw.port)
+    assert said.startswith(b"421 4.7.0")
+    other = socket.create_connection((ip, gw.port), timeout=5, source_address=(ip, 0))
+    assert other.recv(200).startswith(b"220 ")  # another client still gets in
+    for s in (extra, other, *(s for s, _ in mine)):
+        s.close()
