@@ -11,6 +11,7 @@ import hmac
 import ipaddress
 import logging
 import ssl
+import time
 from dataclasses import dataclass, field
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -52,6 +53,7 @@ class Door:
     max_per_client: int = 20
     open: int = 0
     by_client: dict[str, int] = field(default_factory=dict)
+    _noted: dict[str, tuple[float, int]] = field(default_factory=dict)  # what -> (last logged, how many since)
 
     @classmethod
     def from_settings(cls, settings: Settings, listen_host: str) -> "Door":
@@ -102,6 +104,18 @@ class Door:
         if left:
             self.by_client[host] = left
 
+    def note(self, what: str, host: str) -> None:
+        """Log a refusal or a failed AUTH: at most one line per kind every 10 s, with the count since (a
+        flood of strangers must not flood the log)."""
+        last, count = self._noted.get(what, (0.0, 0))
+        now = time.monotonic()
+        if now - last < 10:
+            self._noted[what] = (last, count + 1)
+            return
+        self._noted[what] = (now, 0)
+        log.warning("smtp: %s (last from %s)%s", what, host, f"; {count} more in the last {now - last:.0f} s"
+                    if count else "")
+
     def trusts(self, host: str) -> bool:
         """True for a client on one of the trusted networks."""
         try:
@@ -120,7 +134,7 @@ class Door:
         ok = hmac.compare_digest(auth_data.login, self.username.encode()) & hmac.compare_digest(
             auth_data.password, self.password.encode())
         if not ok:
-            log.warning("smtp: failed AUTH from %s", session.peer[0])
+            self.note("AUTH failed", session.peer[0])
         return AuthResult(success=ok, handled=False)
 
 
@@ -143,7 +157,7 @@ class GatewaySMTP(SMTP):
             refusal = self.door.enter(host)
             if refusal is not None:
                 self._refused = True
-                log.warning("smtp: refused %s: %s", host, refusal)
+                self.door.note(f"refused: {refusal}", host)
                 transport.write(refusal.encode() + b"\r\n")
                 transport.close()
                 return

@@ -272,3 +272,17 @@ def test_one_client_cannot_take_every_connection(gateway):
     assert other.recv(200).startswith(b"220 ")  # another client still gets in
     for s in (extra, other, *(s for s, _ in mine)):
         s.close()
+
+
+def test_a_flood_of_strangers_is_one_log_line_per_ten_seconds(caplog):
+    door = Door()
+    with caplog.at_level("WARNING", logger="suppressor.smtp"):
+        for i in range(500):
+            door.note("refused: 554", f"198.51.100.{i % 250}")
+        door.note("AUTH failed", "198.51.100.7")
+    assert [r.getMessage() for r in caplog.records] == ["smtp: refused: 554 (last from 198.51.100.0)",
+                                                        "smtp: AUTH failed (last from 198.51.100.7)"]
+    door._noted["refused: 554"] = (door._noted["refused: 554"][0] - 10, 499)  # ten seconds later
+    with caplog.at_level("WARNING", logger="suppressor.smtp"):
+        door.note("refused: 554", "198.51.100.9")
+    assert caplog.records[-1].getMessage().startswith("smtp: refused: 554 (last from 198.51.100.9); 499 more in")
