@@ -140,7 +140,8 @@ class Door:
 
 class GatewaySMTP(SMTP):
     """aiosmtpd's SMTP session with the gateway's door: busy (421: too many connections, or too many from
-    one client) and strangers (554) are answered at the greeting and disconnected; a client outside the trusted networks must AUTH before MAIL (530)."""
+    one client) and strangers (554) are answered at the greeting and disconnected; a client outside the
+    trusted networks must AUTH before MAIL (530)."""
 
     def __init__(self, handler, door: Door, **kwargs):
         super().__init__(handler, authenticator=door.authenticator if door.username else None,

@@ -186,7 +186,8 @@ class Gateway:
             if not self.store.up:
                 raise StoreDown()
             hot, bulk = self.clients()
-            wanted = [] if named else list(dict.fromkeys(("email", a) for p in todo if (a := contacts.loose_email(p.address))))
+            wanted = [] if named else list(dict.fromkeys(
+                ("email", a) for p in todo if (a := contacts.loose_email(p.address))))
             got = await self.store.bounded(acommands(hot, [
                 ("HMGET", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in todo)),
                 *contacts.find_commands(self.tenant, wanted)]), left()) if todo else [[]]

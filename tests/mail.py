@@ -140,12 +140,21 @@ class Postfix:
         out = subprocess.run(["postqueue", "-c", str(self.conf), "-j"], capture_output=True, text=True, timeout=30)
         return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
-    def wait_for(self, predicate, seconds: float = 30.0, what: str = "postfix") -> None:
-        """Poll ``predicate(log)`` until it holds; AssertionError with the log's tail when it does not."""
+    def flush(self) -> None:
+        """Ask it to try every queued message now (``postqueue -f``, as an operator would)."""
+        subprocess.run(["postqueue", "-c", str(self.conf), "-f"], capture_output=True, timeout=30)
+
+    def wait_for(self, predicate, seconds: float = 30.0, what: str = "postfix", flush: bool = False) -> None:
+        """Poll ``predicate(log)`` until it holds (``flush``: asking Postfix to try the queue every second
+        meanwhile); AssertionError with the log's tail when it does not."""
         deadline = time.monotonic() + seconds
+        flushed = time.monotonic()
         while time.monotonic() < deadline:
             if predicate(self.log()):
                 return
+            if flush and time.monotonic() - flushed > 1:
+                self.flush()
+                flushed = time.monotonic()
             time.sleep(0.2)
         raise AssertionError(f"{what} not seen within {seconds} s; postfix log:\n{self.log()[-4000:]}")
 

@@ -226,7 +226,7 @@ def test_through_postfix_a_message_to_many_arrives_once_for_each(gateway, sink):
         gateway(port=port)  # 100 recipients per message: Postfix sends the other 50 in a second one
         with smtplib.SMTP("127.0.0.1", mta.port, timeout=10) as smtp:
             smtp.sendmail("", everyone, wire(message(everyone[:3])))
-        mta.wait_for(lambda text: text.count("status=sent") >= 150, 60, "150 deliveries")
+        mta.wait_for(lambda text: text.count("status=sent") >= 150, 60, "150 deliveries", flush=True)
         time.sleep(2)
     finally:
         mta.stop()
