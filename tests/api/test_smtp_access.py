@@ -286,3 +286,28 @@ def test_a_flood_of_strangers_is_one_log_line_per_ten_seconds(caplog):
     with caplog.at_level("WARNING", logger="suppressor.smtp"):
         door.note("refused: 554", "198.51.100.9")
     assert caplog.records[-1].getMessage().startswith("smtp: refused: 554 (last from 198.51.100.9); 499 more in")
+
+
+def test_a_smuggled_message_stays_inside_the_one_it_hides_in(gateway, sink):
+    gw = gateway()
+    s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
+    f = s.makefile("rwb")
+    f.readline()
+    for line in (b"EHLO mta.test.example", b"MAIL FROM:<offers@dealer.example.com>", b"RCPT TO:<walkin@example.net>",
+                 b"DATA"):
+        f.write(line + b"\r\n")
+        f.flush()
+        while (reply := f.readline())[3:4] == b"-":
+            pass
+    assert reply.startswith(b"354")
+    # a bare-LF end of data, then a second transaction to someone else (SMTP smuggling)
+    f.write(b"Subject: hi\r\nMessage-ID: <smuggle@dealer.example.com>\r\n\r\nhello\n.\nMAIL FROM:<ceo@bank.example>\n"
+            b"RCPT TO:<victim@example.org>\nDATA\nSubject: pay now\n\nspoofed\n.\n\r\n.\r\n")
+    f.flush()
+    assert f.readline().startswith(b"250")
+    f.write(b"QUIT\r\n")
+    f.flush()
+    s.close()
+    [(sender, rcpts, raw)] = sink.got
+    assert rcpts == ["walkin@example.net"] and sender == "offers@dealer.example.com"
+    assert b"RCPT TO:<victim@example.org>" in raw  # it is text of the one message, nothing more
