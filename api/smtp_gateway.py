@@ -183,32 +183,9 @@ class Gateway:
                 p.fate = "already relayed"
         todo = [p for p in people if not p.fate]
         try:
-            if not self.store.up:
-                raise StoreDown()
-            hot, bulk = self.clients()
-            wanted = [] if named else list(dict.fromkeys(
-                ("email", a) for p in todo if (a := contacts.loose_email(p.address))))
-            got = await self.store.bounded(acommands(hot, [
-                ("HMGET", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in todo)),
-                *contacts.find_commands(self.tenant, wanted)]), left()) if todo else [[]]
+            await self._decide(todo, mkey, message, named, t0, left())
         except FAILED as exc:
             return await self._undecided(sender, raw, mkey, todo, policy, exc)
-        found = contacts.held(wanted, got[1:])
-        for p, was in zip(todo, got[0]):
-            if was is not None:
-                p.fate = "already relayed"
-            else:
-                p.customer_id = named or found.get(("email", contacts.loose_email(p.address)))
-        todo = [p for p in todo if not p.fate]
-        governed = [p for p in todo if p.customer_id]
-        asks = [DecisionRequest(customer_id=p.customer_id, message=message, allow_reroute=False, channels=["email"])
-                for p in governed]
-        for p, d in zip(governed, await self.decider.adecide(self.tenant, asks, hot, bulk, t0) if asks else []):
-            p.decision = d
-        for p in todo:
-            d = p.decision
-            go = self.unknown == "relay" if d is None else d.action in (Action.send, Action.reroute)
-            p.fate = "relay" if go else "deferred" if d is not None and d.action == Action.defer else "dropped"
         sends = [p for p in todo if p.fate == "relay"]
         try:
             sends = await self._claim(mkey, sends, left())
@@ -228,6 +205,39 @@ class Gateway:
         if failed:
             return failed
         return self._reply(people, policy)
+
+    async def _decide(self, todo: list[Recipient], mkey: str, message: dict, named: str | None, t0: float,
+                      budget: float) -> None:
+        """Each recipient's fate: already relayed (the store remembers it), else its verdict's (relay,
+        deferred, dropped) or, for an address no profile lists, ``smtp_unknown``'s. Raises what the
+        store raised when it cannot say who the recipients are or what was relayed."""
+        if not self.store.up:
+            raise StoreDown()
+        if not todo:
+            return
+        hot, bulk = self.clients()
+        wanted = [] if named else list(dict.fromkeys(
+            ("email", a) for p in todo if (a := contacts.loose_email(p.address))))
+        got = await self.store.bounded(acommands(hot, [
+            ("HMGET", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in todo)),
+            *contacts.find_commands(self.tenant, wanted)]), budget)
+        found = contacts.held(wanted, got[1:])
+        for p, was in zip(todo, got[0]):
+            if was is not None:
+                p.fate = "already relayed"
+            else:
+                p.customer_id = named or found.get(("email", contacts.loose_email(p.address)))
+        governed = [p for p in todo if not p.fate and p.customer_id]
+        asks = [DecisionRequest(customer_id=p.customer_id, message=message, allow_reroute=False, channels=["email"])
+                for p in governed]
+        for p, d in zip(governed, await self.decider.adecide(self.tenant, asks, hot, bulk, t0) if asks else []):
+            p.decision = d
+        for p in todo:
+            if p.fate:
+                continue
+            d = p.decision
+            go = self.unknown == "relay" if d is None else d.action in (Action.send, Action.reroute)
+            p.fate = "relay" if go else "deferred" if d is not None and d.action == Action.defer else "dropped"
 
     def _message(self, headers, addresses: list[str]) -> tuple[str, dict, str | None]:
         """The message id, the decision request's message, and the customer the headers name (or None);
