@@ -5,6 +5,7 @@ fault tests)."""
 from __future__ import annotations
 
 import smtplib
+import threading
 import time
 from datetime import datetime, timezone
 from email.message import EmailMessage
@@ -140,6 +141,25 @@ def test_a_retry_never_relays_a_recipient_twice_governed_or_not(store, sink):
     remembered = keys.smtp_relayed("acme", digest("spring-retry@dealer.example.com"))  # digests, not addresses
     assert store.bulk.hlen(remembered) == 2 and 6.9 * 86400 < store.bulk.ttl(remembered) <= 7 * 86400
     assert sorted(store.bulk.hkeys(remembered)) == sorted(digest(a).encode() for a in sink[0].recipients())
+
+
+def test_the_same_message_on_many_connections_at_once_is_relayed_once(store, sink):
+    gw = run(store, "acme", ("127.0.0.1", free_port()), ("127.0.0.1", sink[1]), unknown="relay", refresh_seconds=0.0)
+    start = threading.Barrier(8)
+
+    def one() -> None:
+        start.wait()
+        send(gw.port, mail(["walkin@example.net"], mid="<twice@dealer.example.com>"))
+
+    try:
+        threads = [threading.Thread(target=one) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        gw.stop()
+    assert sink[0].recipients() == ["walkin@example.net"]
 
 
 def test_a_recipient_no_profile_lists_is_dropped_by_default(store, sink):
