@@ -252,7 +252,8 @@ def test_a_store_that_fails_is_a_451_within_the_deadline_naming_nothing(private_
     assert sink[0].recipients() == ["carol@example.com"]
 
 
-def test_through_postfix_a_dead_store_defers_and_the_mail_goes_once_it_is_back(private_store, sink):
+@pytest.mark.parametrize("fault", ["killed", "hung"])
+def test_through_postfix_a_failed_store_defers_and_the_mail_goes_once_it_is_back(private_store, sink, fault):
     postfix_or_skip()
     server, st = private_store
     people(st)
@@ -260,17 +261,18 @@ def test_through_postfix_a_dead_store_defers_and_the_mail_goes_once_it_is_back(p
     mta = Postfix(("127.0.0.1", port)).start()
     gw = run(st, "acme", ("127.0.0.1", port), ("127.0.0.1", sink[1]), unknown="relay", refresh_seconds=0.0)
     try:
-        server.kill()
+        server.kill() if fault == "killed" else server.pause()
         with smtplib.SMTP("127.0.0.1", mta.port, timeout=10) as smtp:
             smtp.send_message(mail(["carol@example.com", "walkin@example.net"], mid="<outage@dealer.example.com>"))
         mta.wait_for(lambda text: text.count("said: 451 4.3.0 suppressor cannot decide now") >= 2, 30, "451s")
         assert len(mta.queued()) == 1 and "status=bounced" not in mta.log() and sink[0].got == []
-        server.start()  # the same port, the same data (append-only file)
+        server.start() if fault == "killed" else server.resume()  # the same port, the same data
         # Postfix retries on its own schedule (here about every second, though now and then it waits
         # longer after a 451); an operator's flush makes the test wait for the gateway, not for that
         mta.wait_for(lambda text: "status=sent" in text, 30, "delivery once the store is back", flush=True)
         time.sleep(2)  # a few more queue runs: nothing goes twice
     finally:
+        server.resume()
         gw.stop()
         mta.stop()
     assert sorted(sink[0].recipients()) == ["carol@example.com", "walkin@example.net"]
