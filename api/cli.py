@@ -216,6 +216,7 @@ def _hooks_revoke(args: argparse.Namespace) -> int:
 
 def _host_port(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:2525
     if not host or not port.isdigit():
         raise ValueError(f"{text!r} is not host:port")
     return host, int(port)

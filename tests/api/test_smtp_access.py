@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
+from suppressor.api.cli import _host_port
 from suppressor.api.smtp_access import NEEDS_TLS, Door
 from suppressor.api.smtp_gateway import run
 from tests.faults import env_for, free_port
@@ -84,6 +85,7 @@ def test_beyond_loopback_a_gateway_needs_trusted_networks_or_auth(store, setting
     with pytest.raises(ValueError, match="give both"):
         Door.from_settings(s.model_copy(update={"smtp_username": "mautic"}), "0.0.0.0")
     Door.from_settings(s, "127.0.0.1")
+    Door.from_settings(s, _host_port("[::1]:2525")[0])  # an IPv6 --listen, brackets and all, is loopback too
     Door.from_settings(s.model_copy(update={"smtp_clients": [ipaddress.ip_network("10.0.0.0/8")]}), "0.0.0.0")
     # the command line says so and exits, listening nowhere
     port = free_port()
