@@ -216,6 +216,7 @@ def _hooks_revoke(args: argparse.Namespace) -> int:
 
 def _host_port(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:2525
     if not host or not port.isdigit():
         raise ValueError(f"{text!r} is not host:port")
     return host, int(port)
@@ -241,16 +242,20 @@ def _smtp_gateway(args: argparse.Namespace) -> int:
     settings = Settings()
     store = Store(settings)
     store.watch()
-    controller, gateway = run(store, args.tenant, listen, relay, args.kind, args.unknown,
-                              settings.model_refresh_seconds)
-    print(f"smtp gateway for tenant {args.tenant} on {listen[0]}:{listen[1]}, relaying to {relay[0]}:{relay[1]}",
-          file=sys.stderr)
+    try:
+        running = run(store, args.tenant, listen, relay, args.kind, args.unknown, settings.model_refresh_seconds)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        store.close()
+        return 2
+    unknown = args.unknown or settings.smtp_unknown
+    print(f"smtp gateway for tenant {args.tenant} on {listen[0]}:{listen[1]}, relaying to {relay[0]}:{relay[1]}; "
+          f"recipients no profile lists: {unknown}", file=sys.stderr)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
-    controller.stop()
-    gateway.close()
+    running.stop()
     store.close()
     return 0
 
@@ -488,11 +493,13 @@ def main(argv: list[str] | None = None) -> int:
 
     g = sub.add_parser("smtp-gateway", help="an SMTP relay that asks for a verdict per recipient")
     g.add_argument("--tenant", required=True)
-    g.add_argument("--listen", default="127.0.0.1:2525", help="host:port to accept mail on")
+    g.add_argument("--listen", default="127.0.0.1:2525",
+                   help="host:port to accept mail on; beyond loopback it needs SUPPRESSOR_SMTP_CLIENTS or SMTP AUTH")
     g.add_argument("--relay", required=True, help="host:port of the SMTP server that sends (Postfix, Postal, ...)")
     g.add_argument("--kind", default="sales", help="kind of a message without X-Suppressor-Kind (default sales)")
-    g.add_argument("--unknown", default="relay", choices=("relay", "drop"),
-                   help="a recipient no profile lists: relay it ungoverned (default) or drop it")
+    g.add_argument("--unknown", default=None, choices=("drop", "relay"),
+                   help="a recipient no profile lists: drop it (the default, SUPPRESSOR_SMTP_UNKNOWN) or relay it "
+                   "ungoverned")
     g.set_defaults(func=_smtp_gateway)
 
     # listed for --help only: main() hands `train ...` to training's own parser, one definition

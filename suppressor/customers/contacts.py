@@ -15,7 +15,7 @@ from email.utils import parseaddr
 from suppressor.domain import email_address as email
 from suppressor.domain import phone_number as phone
 from suppressor.storage import keys
-from suppressor.storage.store import Store, run_scripts
+from suppressor.storage.store import Store, bulk_commands, run_scripts
 
 SHARDS = 16
 
@@ -68,8 +68,15 @@ def find(store: Store, tenant: str, wanted: list[tuple[str, str]]) -> dict[tuple
     """The customers holding these contact points (those held by nobody are left out)."""
     if not wanted:
         return {}
-    pipe = store.bulk.pipeline(transaction=False)
-    for kind, value in wanted:
-        field = _field(kind, value)
-        pipe.hget(_key(tenant, field), field)
-    return {point: cid.decode() for point, cid in zip(wanted, pipe.execute()) if cid is not None}
+    return held(wanted, bulk_commands(store, find_commands(tenant, wanted)))
+
+
+def find_commands(tenant: str, wanted: list[tuple[str, str]]) -> list[tuple]:
+    """The HGETs that read who holds each of ``wanted`` (for a caller's own pipeline; see ``held``)."""
+    return [("HGET", _key(tenant, field), field) for field in (_field(kind, value) for kind, value in wanted)]
+
+
+def held(wanted: list[tuple[str, str]], answers: list) -> dict[tuple[str, str], str]:
+    """``find``'s answer from the replies to ``find_commands``."""
+    return {point: cid.decode() for point, cid in zip(wanted, answers) if cid is not None}
+

@@ -225,3 +225,9 @@ def hook_seen(t: str, hook_id: str, digest: str) -> str:
 def consent_changes(t: str, c: str) -> str:
     """Sorted set: ids of the consent changes (re-consents) applied to a customer, by time (ms); trimmed."""
     return customer(t, c, "consent")
+
+
+def smtp_relayed(t: str, message: str) -> str:
+    """Hash: digest of a recipient address -> when the SMTP gateway relayed this message to it (ms);
+    ``message`` is a digest of the Message-ID, each message on a slot of its own; expires (smtp_remember_days)."""
+    return f"{PREFIX}:{{{t}~smtp~{message}}}:relayed"

@@ -627,6 +627,21 @@ def bulk_commands(store: Store, commands: list[tuple]) -> list:
     return answers
 
 
+async def acommands(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
+    """``bulk_commands`` on an asyncio client (the caller bounds it by its deadline): one pipeline,
+    routed by key on a cluster; a command's error is raised once every reply is in."""
+    if isinstance(client, redis.asyncio.RedisCluster):
+        pipe = client.pipeline(transaction=False)
+        for c in commands:
+            pipe.execute_command(*c)
+        return await pipe.execute()
+    answers = await apipelined(client, commands)
+    failed = next((a for a in answers if isinstance(a, Exception)), None)
+    if failed is not None:
+        raise failed
+    return answers
+
+
 async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
     """``pipelined`` on an asyncio client (on its multiplexed connection when it has one: the hot
     client of ``Store.async_clients``); a cancelled call (its deadline) leaves no connection with
