@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Callable, Coroutine
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
@@ -64,15 +65,15 @@ def _keep_int(text: str) -> Any:
     return _NotANumber(text) if len(text) > 308 and math.isinf(float(text)) else 0
 
 
-_AS_WRITTEN = json.JSONDecoder(object_pairs_hook=_Pairs, parse_float=_keep_float, parse_int=_keep_int,
-                               parse_constant=_NotANumber)
+_AS_WRITTEN = json.JSONDecoder(
+    object_pairs_hook=_Pairs, parse_float=_keep_float, parse_int=_keep_int, parse_constant=_NotANumber
+)
 
 
 def _first_fault(node: Any, path: str) -> tuple[str, str] | None:
     if isinstance(node, _NotANumber):
         shown = node if len(node) <= 24 else f"{node[:20]}… ({len(node)} digits)"
-        return path or "body", (f"{shown} is not a finite number: NaN, Infinity and numbers past ±1.8e308 "
-                                "are refused")
+        return path or "body", (f"{shown} is not a finite number: NaN, Infinity and numbers past ±1.8e308 are refused")
     if isinstance(node, _Pairs):
         seen = set()
         for key, value in node:

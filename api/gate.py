@@ -54,8 +54,9 @@ def _room_making(method: str, path: str) -> bool:
     return path.startswith(DECISIONS) or (method == "DELETE" and path.startswith(CUSTOMERS))
 
 
-async def _problem(send, status: int, title: str, detail: str, field: str | None = None,
-                   headers: dict[str, str] | None = None) -> None:
+async def _problem(
+    send, status: int, title: str, detail: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> None:
     """The same problem+json the routes answer (api.errors.problem), sent from here."""
     errors = [{"field": field, "message": detail}] if field else None
     await problem(status, title, detail, errors, headers)({"type": "http"}, None, send)
@@ -101,8 +102,13 @@ class Gate:
         if path.startswith("/v1/"):
             if not path.isprintable():  # a control character in an id: no route could match it
                 bad = next(ch for ch in path if not ch.isprintable())
-                return await _problem(send, 422, "Invalid request", f"the path holds the control character "
-                                      f"U+{ord(bad):04X}; ids are printable text", "path")
+                return await _problem(
+                    send,
+                    422,
+                    "Invalid request",
+                    f"the path holds the control character U+{ord(bad):04X}; ids are printable text",
+                    "path",
+                )
             services = scope["app"].state.services
             headers = dict(scope["headers"])
             if not path.startswith(WEBHOOKS) and not await self._admit(scope, send, services, headers):
@@ -111,17 +117,29 @@ class Gate:
                 return await store_full()(scope, receive, send)
             limit, setting = services.settings.max_body_bytes, "SUPPRESSOR_MAX_BODY_BYTES"
             if path.startswith(WEBHOOKS):
-                limit = body_bytes(path[len(WEBHOOKS):].split("/", 1)[0], services.settings.hook_body_bytes)
+                limit = body_bytes(path[len(WEBHOOKS) :].split("/", 1)[0], services.settings.hook_body_bytes)
                 setting = "what this provider sends; SUPPRESSOR_HOOK_BODY_BYTES"
             length = headers.get(b"content-length")
             if length is not None and length.isdigit() and int(length) > limit:
-                return await _problem(send, 413, "Body too large", f"the body is {int(length):,} bytes; at most "
-                                      f"{limit:,} per call ({setting}): split it", "body")
+                return await _problem(
+                    send,
+                    413,
+                    "Body too large",
+                    f"the body is {int(length):,} bytes; at most {limit:,} per call ({setting}): split it",
+                    "body",
+                )
             return await self._bounded(scope, receive, send, limit, setting)
         if path == "/metrics" and not self._ops(scope, scope["app"].state.services.settings.ops_token):
-            return await _problem(send, 401, "Unauthorized", "/metrics needs the ops token "
-                                  "(Authorization: Bearer <SUPPRESSOR_OPS_TOKEN>); without one set, it answers "
-                                  "loopback callers only", "Authorization", CHALLENGE)
+            return await _problem(
+                send,
+                401,
+                "Unauthorized",
+                "/metrics needs the ops token "
+                "(Authorization: Bearer <SUPPRESSOR_OPS_TOKEN>); without one set, it answers "
+                "loopback callers only",
+                "Authorization",
+                CHALLENGE,
+            )
         return await self.app(scope, receive, send)
 
     async def _admit(self, scope, send, services, headers) -> bool:
@@ -130,23 +148,37 @@ class Gate:
         in_url = not key and url_keyed and _query_key(scope)
         key = key or in_url
         if not key:
-            await _problem(send, 401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", CHALLENGE)
+            await _problem(
+                send, 401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", CHALLENGE
+            )
             return False
         deadline = services.settings.decision_deadline_ms / 1000
         try:
             grant = await services.keys.agrant_for(key, services.ahot, deadline)
         except redis.RedisError:
-            await _problem(send, 503, "Store unavailable", "cannot check the API key: the store does not answer",
-                           headers={"Retry-After": "1"})
+            await _problem(
+                send,
+                503,
+                "Store unavailable",
+                "cannot check the API key: the store does not answer",
+                headers={"Retry-After": "1"},
+            )
             return False
         if grant is None:
             await _problem(send, 401, "Unauthorized", "unknown, revoked or expired API key", "Authorization", CHALLENGE)
             return False
         tenant, key_scope = grant
         if in_url and key_scope != "decide":
-            await _problem(send, 401, "Unauthorized", "only a decide-only key (`suppressor keys create --scope "
-                           "decide`) may travel in a URL, which ends up in logs; send this key in the "
-                           "Authorization header, and revoke it if the URL was stored anywhere", "key", CHALLENGE)
+            await _problem(
+                send,
+                401,
+                "Unauthorized",
+                "only a decide-only key (`suppressor keys create --scope "
+                "decide`) may travel in a URL, which ends up in logs; send this key in the "
+                "Authorization header, and revoke it if the URL was stored anywhere",
+                "key",
+                CHALLENGE,
+            )
             return False
         if key_scope == "decide" and not url_keyed:
             await _problem(send, 403, "Forbidden", "a decide-only key may only ask GET /v1/decide", "Authorization")
@@ -156,15 +188,21 @@ class Gate:
         rate, burst = state.rate_limit or (services.settings.rate_limit_per_second, services.settings.rate_limit_burst)
         if rate > 0 and services.store.up:
             try:
-                wait_ms = await services.store.bounded(take(services.ahot, tenant, key_id(key), rate, burst),
-                                                       deadline / 2)
-            except (redis.RedisError, asyncio.TimeoutError):
+                wait_ms = await services.store.bounded(
+                    take(services.ahot, tenant, key_id(key), rate, burst), deadline / 2
+                )
+            except (TimeoutError, redis.RedisError):
                 wait_ms = 0  # a limiter that cannot be read does not stop the caller
             if wait_ms:
                 seconds = max(1, -(-wait_ms // 1000))
-                await _problem(send, 429, "Too many requests", f"this key is limited to {rate:g} requests per second "
-                               f"(bursts of {burst:g}); retry in {seconds} s", None,
-                               {"Retry-After": str(seconds)})
+                await _problem(
+                    send,
+                    429,
+                    "Too many requests",
+                    f"this key is limited to {rate:g} requests per second (bursts of {burst:g}); retry in {seconds} s",
+                    None,
+                    {"Retry-After": str(seconds)},
+                )
                 return False
         return True
 
@@ -185,8 +223,13 @@ class Gate:
                 if seen > limit:
                     refused = scope["body_refused"] = True  # the app sees a disconnect: it was us
                     if not started:
-                        await _problem(send, 413, "Body too large", f"the body passed {limit:,} bytes "
-                                       f"({setting}); split it", "body")
+                        await _problem(
+                            send,
+                            413,
+                            "Body too large",
+                            f"the body passed {limit:,} bytes ({setting}); split it",
+                            "body",
+                        )
                     return {"type": "http.disconnect"}
                 if message.get("more_body"):
                     chunks.append(chunk)
@@ -201,8 +244,9 @@ class Gate:
                     _count_rejected_events(Request(scope), fault[0])
                     refused = True
                     if not started:
-                        await _problem(send, 422, "Invalid request", f"{fault[0]}: {fault[1]}; nothing was stored",
-                                       fault[0])
+                        await _problem(
+                            send, 422, "Invalid request", f"{fault[0]}: {fault[1]}; nothing was stored", fault[0]
+                        )
                     return {"type": "http.disconnect"}
             return message
 

@@ -71,8 +71,9 @@ class ScheduleIn(BaseModel):
     """A nightly retrain."""
 
     model_config = {"extra": "forbid"}
-    at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="time of day, HH:MM, UTC",
-                    examples=["03:00"])
+    at: str = Field(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="time of day, HH:MM, UTC", examples=["03:00"]
+    )
 
 
 class TrainingSchedule(BaseModel):
@@ -235,7 +236,8 @@ class SimulateReport(_Frame):
     candidate: CandidateOutcomes
     change: Change
     agreement_with_log_pct: float | None = Field(
-        description="how often replaying the current policy reproduces the logged verdict")
+        description="how often replaying the current policy reproduces the logged verdict"
+    )
     examples: list[Example]
 
 
@@ -406,8 +408,10 @@ class HookReceipt(BaseModel):
     received: int = Field(description="provider events in the delivery")
     accepted: int = Field(description="events stored")
     duplicates: int = Field(description="events this tenant already had (a provider's retry)")
-    unknown: int = Field(description="events about an address no profile lists (not stored: add the address to "
-                         "the customer's emails or phones)")
+    unknown: int = Field(
+        description="events about an address no profile lists (not stored: add the address to "
+        "the customer's emails or phones)"
+    )
     unknown_addresses: list[str] = Field(description="up to 10 of those addresses, masked")
     ignored: int = Field(description="provider events with nothing for us (sends queued, soft bounces, ...)")
     consent: int = Field(description="customers whose consent was restored (an SMS START, a resubscribe)")
@@ -420,8 +424,11 @@ class Webhook(BaseModel):
     provider: str
     url: str = Field(description="give this URL to the provider (Postmark's carries its credentials)")
     created: str
-    secret: str | None = Field(default=None, description="the generated token (Braze, Iterable) or credentials "
-                               "(Postmark), answered only when the webhook is created")
+    secret: str | None = Field(
+        default=None,
+        description="the generated token (Braze, Iterable) or credentials "
+        "(Postmark), answered only when the webhook is created",
+    )
     received: int = 0
     accepted: int = 0
     duplicates: int = 0

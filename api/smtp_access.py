@@ -56,7 +56,7 @@ class Door:
     _noted: dict[str, tuple[float, int]] = field(default_factory=dict)  # what -> (last logged, how many since)
 
     @classmethod
-    def from_settings(cls, settings: Settings, listen_host: str) -> "Door":
+    def from_settings(cls, settings: Settings, listen_host: str) -> Door:
         """The door ``settings`` describe, for a gateway listening on ``listen_host``; a setting that would
         make an open relay, or send a password in the clear, is refused (ValueError, in words)."""
         for net in settings.smtp_clients:
@@ -74,18 +74,27 @@ class Door:
             except (OSError, ssl.SSLError) as exc:
                 raise ValueError(f"SUPPRESSOR_SMTP_TLS_CERT/KEY: cannot load them ({exc})") from None
         if settings.smtp_username and tls is None and not settings.smtp_auth_without_tls:
-            raise ValueError("SMTP AUTH without TLS sends the password in the clear: give SUPPRESSOR_SMTP_TLS_CERT "
-                             "and SUPPRESSOR_SMTP_TLS_KEY, or set SUPPRESSOR_SMTP_AUTH_WITHOUT_TLS=true (accepted "
-                             "from clients on private networks only)")
+            raise ValueError(
+                "SMTP AUTH without TLS sends the password in the clear: give SUPPRESSOR_SMTP_TLS_CERT "
+                "and SUPPRESSOR_SMTP_TLS_KEY, or set SUPPRESSOR_SMTP_AUTH_WITHOUT_TLS=true (accepted "
+                "from clients on private networks only)"
+            )
         beyond_loopback = any(not net.is_loopback for net in settings.smtp_clients)
         if not _loopback(listen_host) and not beyond_loopback and not settings.smtp_username:
-            raise ValueError(f"--listen {listen_host}: listening beyond loopback needs the client networks that may "
-                             "relay (SUPPRESSOR_SMTP_CLIENTS, a JSON list of CIDRs) or SMTP AUTH "
-                             "(SUPPRESSOR_SMTP_USERNAME and SUPPRESSOR_SMTP_PASSWORD); anything else is refused")
-        return cls(list(settings.smtp_clients), settings.smtp_username,
-                   settings.smtp_password.get_secret_value() if settings.smtp_password else None, tls,
-                   settings.smtp_auth_without_tls, settings.smtp_max_connections,
-                   settings.smtp_max_connections_per_client)
+            raise ValueError(
+                f"--listen {listen_host}: listening beyond loopback needs the client networks that may "
+                "relay (SUPPRESSOR_SMTP_CLIENTS, a JSON list of CIDRs) or SMTP AUTH "
+                "(SUPPRESSOR_SMTP_USERNAME and SUPPRESSOR_SMTP_PASSWORD); anything else is refused"
+            )
+        return cls(
+            list(settings.smtp_clients),
+            settings.smtp_username,
+            settings.smtp_password.get_secret_value() if settings.smtp_password else None,
+            tls,
+            settings.smtp_auth_without_tls,
+            settings.smtp_max_connections,
+            settings.smtp_max_connections_per_client,
+        )
 
     def enter(self, host: str) -> str | None:
         """Count a new connection from ``host`` in, or the reply that turns it away (busy, stranger)."""
@@ -113,8 +122,9 @@ class Door:
             self._noted[what] = (last, count + 1)
             return
         self._noted[what] = (now, 0)
-        log.warning("smtp: %s (last from %s)%s", what, host, f"; {count} more in the last {now - last:.0f} s"
-                    if count else "")
+        log.warning(
+            "smtp: %s (last from %s)%s", what, host, f"; {count} more in the last {now - last:.0f} s" if count else ""
+        )
 
     def trusts(self, host: str) -> bool:
         """True for a client on one of the trusted networks."""
@@ -132,7 +142,8 @@ class Door:
         if not isinstance(auth_data, LoginPassword) or self.username is None or self.password is None:
             return AuthResult(success=False, handled=False)
         ok = hmac.compare_digest(auth_data.login, self.username.encode()) & hmac.compare_digest(
-            auth_data.password, self.password.encode())
+            auth_data.password, self.password.encode()
+        )
         if not ok:
             self.note("AUTH failed", session.peer[0])
         return AuthResult(success=ok, handled=False)
@@ -144,8 +155,13 @@ class GatewaySMTP(SMTP):
     trusted networks must AUTH before MAIL (530)."""
 
     def __init__(self, handler, door: Door, **kwargs):
-        super().__init__(handler, authenticator=door.authenticator if door.username else None,
-                         auth_require_tls=not door.auth_without_tls, tls_context=door.tls, **kwargs)
+        super().__init__(
+            handler,
+            authenticator=door.authenticator if door.username else None,
+            auth_require_tls=not door.auth_without_tls,
+            tls_context=door.tls,
+            **kwargs,
+        )
         self.door = door
         self._counted: str | None = None  # the client's address while it is counted in
         self._refused = False

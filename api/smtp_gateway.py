@@ -31,7 +31,7 @@ import socket
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import default as email_policy
 
@@ -55,8 +55,13 @@ log = logging.getLogger("suppressor.smtp")
 HEADER = b"x-suppressor-"
 FAILED = (redis.RedisError, asyncio.TimeoutError, StoreDown)
 RELAY_TIMEOUT = 30.0  # seconds the onward SMTP server has for each step of one message
-WHERE = {"kind": "X-Suppressor-Kind", "topics": "X-Suppressor-Topics", "message_id": "X-Suppressor-Message-Id",
-         "campaign_id": "X-Suppressor-Campaign", "customer_id": "X-Suppressor-Customer"}
+WHERE = {
+    "kind": "X-Suppressor-Kind",
+    "topics": "X-Suppressor-Topics",
+    "message_id": "X-Suppressor-Message-Id",
+    "campaign_id": "X-Suppressor-Campaign",
+    "customer_id": "X-Suppressor-Customer",
+}
 
 
 def strip_headers(raw: bytes) -> bytes:
@@ -71,7 +76,7 @@ def strip_headers(raw: bytes) -> bytes:
             if not dropping:
                 kept.append(line)
             continue
-        dropping = line[:len(HEADER)].lower() == HEADER
+        dropping = line[: len(HEADER)].lower() == HEADER
         if not dropping:
             kept.append(line)
     return b"".join(kept) + body
@@ -116,8 +121,16 @@ class Recipient:
 class Gateway:
     """The aiosmtpd handler (``handle_RCPT``, ``handle_DATA``) for one tenant."""
 
-    def __init__(self, store: Store, tenant: str, relay: tuple[str, int], default_kind: str = "sales",
-                 unknown: str | None = None, refresh_seconds: float = 1.0, settings: Settings | None = None):
+    def __init__(
+        self,
+        store: Store,
+        tenant: str,
+        relay: tuple[str, int],
+        default_kind: str = "sales",
+        unknown: str | None = None,
+        refresh_seconds: float = 1.0,
+        settings: Settings | None = None,
+    ):
         self.store, self.tenant, self.relay, self.default_kind = store, tenant, relay, default_kind
         self.settings = settings or store.settings
         self.unknown = unknown or self.settings.smtp_unknown
@@ -153,8 +166,9 @@ class Gateway:
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802 (aiosmtpd's name)
         """Decide, relay, answer."""
-        return await self.deliver(envelope.mail_from, list(envelope.rcpt_tos),
-                                  envelope.original_content or envelope.content)
+        return await self.deliver(
+            envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or envelope.content
+        )
 
     async def handle_exception(self, error: Exception) -> str:
         """Anything unforeseen is a temporary failure (the sender retries), never a 5xx naming it."""
@@ -193,8 +207,9 @@ class Gateway:
             if policy.failure_mode == "defer":  # the verdicts stand: the retry finds them, relays and remembers
                 self._log(mid, people, "deferred (store failed)")
                 return self._unavailable(policy)
-            log.warning("smtp: relayed recipients not remembered (%r); tenant failure mode is %s",
-                        exc, policy.failure_mode)
+            log.warning(
+                "smtp: relayed recipients not remembered (%r); tenant failure mode is %s", exc, policy.failure_mode
+            )
             if policy.failure_mode == "suppress":
                 await self._give_back(sends)
                 for p in sends:
@@ -206,8 +221,9 @@ class Gateway:
             return failed
         return self._reply(people, policy)
 
-    async def _decide(self, todo: list[Recipient], mkey: str, message: dict, named: str | None, t0: float,
-                      budget: float) -> None:
+    async def _decide(
+        self, todo: list[Recipient], mkey: str, message: dict, named: str | None, t0: float, budget: float
+    ) -> None:
         """Each recipient's fate: already relayed (the store remembers it), else its verdict's (relay,
         deferred, dropped) or, for an address no profile lists, ``smtp_unknown``'s. Raises what the
         store raised when it cannot say who the recipients are or what was relayed."""
@@ -216,11 +232,19 @@ class Gateway:
         if not todo:
             return
         hot, bulk = self.clients()
-        wanted = [] if named else list(dict.fromkeys(
-            ("email", a) for p in todo if (a := contacts.loose_email(p.address))))
-        got = await self.store.bounded(acommands(hot, [
-            ("HMGET", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in todo)),
-            *contacts.find_commands(self.tenant, wanted)]), budget)
+        wanted = (
+            [] if named else list(dict.fromkeys(("email", a) for p in todo if (a := contacts.loose_email(p.address))))
+        )
+        got = await self.store.bounded(
+            acommands(
+                hot,
+                [
+                    ("HMGET", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in todo)),
+                    *contacts.find_commands(self.tenant, wanted),
+                ],
+            ),
+            budget,
+        )
         found = contacts.held(wanted, got[1:])
         for p, was in zip(todo, got[0]):
             if was is not None:
@@ -228,8 +252,10 @@ class Gateway:
             else:
                 p.customer_id = named or found.get(("email", contacts.loose_email(p.address)))
         governed = [p for p in todo if not p.fate and p.customer_id]
-        asks = [DecisionRequest(customer_id=p.customer_id, message=message, allow_reroute=False, channels=["email"])
-                for p in governed]
+        asks = [
+            DecisionRequest(customer_id=p.customer_id, message=message, allow_reroute=False, channels=["email"])
+            for p in governed
+        ]
         for p, d in zip(governed, await self.decider.adecide(self.tenant, asks, hot, bulk, t0) if asks else []):
             p.decision = d
         for p in todo:
@@ -244,16 +270,23 @@ class Gateway:
         ValueError in words naming the header at fault."""
         mid = headers.get("X-Suppressor-Message-Id") or (headers.get("Message-ID") or "").strip().strip("<>")
         if not mid:
-            raise ValueError("the message needs an X-Suppressor-Message-Id or a Message-ID header: a verdict "
-                             "stands per message, so a retry is not counted twice")
+            raise ValueError(
+                "the message needs an X-Suppressor-Message-Id or a Message-ID header: a verdict "
+                "stands per message, so a retry is not counted twice"
+            )
         named = (headers.get("X-Suppressor-Customer") or "").strip() or None
         if named and len(addresses) != 1:
-            raise ValueError("X-Suppressor-Customer names one customer; send one message per recipient, or "
-                             "list the addresses on the profiles (emails) instead")
-        message = {"message_id": mid, "channel": "email",
-                   "kind": (headers.get("X-Suppressor-Kind") or self.default_kind).strip(),
-                   "topics": [t.strip() for t in (headers.get("X-Suppressor-Topics") or "").split(",") if t.strip()],
-                   **({"campaign_id": c.strip()} if (c := headers.get("X-Suppressor-Campaign")) else {})}
+            raise ValueError(
+                "X-Suppressor-Customer names one customer; send one message per recipient, or "
+                "list the addresses on the profiles (emails) instead"
+            )
+        message = {
+            "message_id": mid,
+            "channel": "email",
+            "kind": (headers.get("X-Suppressor-Kind") or self.default_kind).strip(),
+            "topics": [t.strip() for t in (headers.get("X-Suppressor-Topics") or "").split(",") if t.strip()],
+            **({"campaign_id": c.strip()} if (c := headers.get("X-Suppressor-Campaign")) else {}),
+        }
         try:  # checked before anything is read: a bad header is refused, and changes nothing
             DecisionRequest(customer_id=named or "smtp", message=message, allow_reroute=False, channels=["email"])
         except ValidationError as exc:
@@ -269,8 +302,10 @@ class Gateway:
             return []
         hot, _ = self.clients()
         key, now_ms = keys.smtp_relayed(self.tenant, mkey), int(time.time() * 1000)
-        won = await self.store.bounded(acommands(hot, [*(("HSETNX", key, p.key, now_ms) for p in sends),
-                                                       ("PEXPIRE", key, self.remember_ms)]), budget)
+        won = await self.store.bounded(
+            acommands(hot, [*(("HSETNX", key, p.key, now_ms) for p in sends), ("PEXPIRE", key, self.remember_ms)]),
+            budget,
+        )
         for p, ok in zip(sends, won):
             if not ok:
                 p.fate = "already relayed"
@@ -287,11 +322,17 @@ class Gateway:
             log.warning("smtp relay %s:%s failed: %r", *self.relay, exc)
             try:
                 hot, _ = self.clients()
-                await self.store.bounded(acommands(hot, [("HDEL", keys.smtp_relayed(self.tenant, mkey),
-                                                          *(p.key for p in sends))]), self.store.bulk_timeout)
+                await self.store.bounded(
+                    acommands(hot, [("HDEL", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in sends))]),
+                    self.store.bulk_timeout,
+                )
             except FAILED as err:
-                log.error("smtp: %d recipient(s) of a message the relay refused stay marked relayed (%r): a retry "
-                          "will not relay them", len(sends), err)
+                log.error(
+                    "smtp: %d recipient(s) of a message the relay refused stay marked relayed (%r): a retry "
+                    "will not relay them",
+                    len(sends),
+                    err,
+                )
             await self._give_back(sends)
             for p in sends:
                 p.fate = "relay failed"
@@ -315,8 +356,9 @@ class Gateway:
                 except redis.RedisError as exc:
                     log.warning("smtp: capacity of an unsent decision not given back: %r", exc)
 
-    async def _undecided(self, sender: str, raw: bytes, mkey: str, todo: list[Recipient], policy,
-                         exc: BaseException) -> str:
+    async def _undecided(
+        self, sender: str, raw: bytes, mkey: str, todo: list[Recipient], policy, exc: BaseException
+    ) -> str:
         """The store could not say who the recipients are or what was relayed: the tenant's failure mode
         for every recipient not relayed by this process already."""
         mode = policy.failure_mode
@@ -338,26 +380,38 @@ class Gateway:
             return self._unavailable(policy)
         if deferred:
             until = max(d.not_before for d in deferred if d.not_before is not None)
-            wait = max(1, int((until - datetime.now(timezone.utc)).total_seconds() + 0.999))
+            wait = max(1, int((until - datetime.now(UTC)).total_seconds() + 0.999))
             codes = ", ".join(dict.fromkeys(r.code for d in deferred for r in d.reasons))
-            return (f"451 4.7.1 deferred by suppressor until {until.isoformat(timespec='seconds')} "
-                    f"({codes}); retry in {wait} s")
+            return (
+                f"451 4.7.1 deferred by suppressor until {until.isoformat(timespec='seconds')} "
+                f"({codes}); retry in {wait} s"
+            )
         counts = {fate: sum(p.fate == fate for p in people) for fate in ("relayed", "dropped", "already relayed")}
         return "250 2.0.0 OK: " + ", ".join(f"{fate} {n}" for fate, n in counts.items() if n)
 
     def _log(self, mid: str, people: list[Recipient], fate: str | None = None) -> None:
         for p in people:
             d = p.decision
-            log.info("smtp %s -> %s (customer %s): %s%s", mid, p.address, p.customer_id or "unknown",
-                     fate or p.fate, f" {[r.code for r in d.reasons]}" if d is not None and d.reasons else "")
+            log.info(
+                "smtp %s -> %s (customer %s): %s%s",
+                mid,
+                p.address,
+                p.customer_id or "unknown",
+                fate or p.fate,
+                f" {[r.code for r in d.reasons]}" if d is not None and d.reasons else "",
+            )
 
 
 class _Controller(Controller):
     """aiosmtpd's controller (its own thread and event loop) making the gateway's SMTP sessions."""
 
     def __init__(self, handler: Gateway, door: Door, settings: Settings, **kwargs):
-        super().__init__(handler, data_size_limit=settings.smtp_max_message_bytes,
-                         timeout=settings.smtp_idle_timeout_seconds, **kwargs)
+        super().__init__(
+            handler,
+            data_size_limit=settings.smtp_max_message_bytes,
+            timeout=settings.smtp_idle_timeout_seconds,
+            **kwargs,
+        )
         self.door = door
 
     def factory(self) -> GatewaySMTP:
@@ -384,16 +438,25 @@ class Running:
         self.gateway.close()
 
 
-def run(store: Store, tenant: str, listen: tuple[str, int], relay: tuple[str, int], default_kind: str = "sales",
-        unknown: str | None = None, refresh_seconds: float = 1.0, settings: Settings | None = None) -> Running:
+def run(
+    store: Store,
+    tenant: str,
+    listen: tuple[str, int],
+    relay: tuple[str, int],
+    default_kind: str = "sales",
+    unknown: str | None = None,
+    refresh_seconds: float = 1.0,
+    settings: Settings | None = None,
+) -> Running:
     """Start the gateway on ``listen`` (a thread of its own); ValueError (in words) for settings that would
     make an open relay or send a password in the clear."""
     settings = settings or store.settings
     door = Door.from_settings(settings, listen[0])
     gateway = Gateway(store, tenant, relay, default_kind, unknown, refresh_seconds, settings)
     # the greeting's name, looked up once (aiosmtpd would look it up for every connection, on the event loop)
-    controller = _Controller(gateway, door, settings, hostname=listen[0], port=listen[1],
-                             server_hostname=socket.getfqdn())
+    controller = _Controller(
+        gateway, door, settings, hostname=listen[0], port=listen[1], server_hostname=socket.getfqdn()
+    )
     try:
         controller.start()
     except BaseException:

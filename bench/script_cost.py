@@ -36,9 +36,21 @@ def measure(script: str | None, calls: int) -> float:
         ids = itertools.count()
 
         def batch(n: int) -> list[DecisionRequest]:
-            return [DecisionRequest.model_validate({"customer_id": f"c-{i % 2000}", "message": {
-                "message_id": f"m-{next(ids)}", "channel": "email", "kind": ("value", "sales")[i % 2],
-                "topics": ["x"], "campaign_id": "bench"}}) for i in range(n)]
+            return [
+                DecisionRequest.model_validate(
+                    {
+                        "customer_id": f"c-{i % 2000}",
+                        "message": {
+                            "message_id": f"m-{next(ids)}",
+                            "channel": "email",
+                            "kind": ("value", "sales")[i % 2],
+                            "topics": ["x"],
+                            "campaign_id": "bench",
+                        },
+                    }
+                )
+                for i in range(n)
+            ]
 
         for _ in range(calls // 1000):  # warm: ledgers and standing verdicts in place
             decider.decide("bench", batch(500))
@@ -61,13 +73,23 @@ def main() -> None:
         script = None if args.one == "here" else sys.stdin.read()
         print(measure(script, args.calls))
         return
-    theirs = subprocess.run(["git", "show", f"{args.against}:suppressor/lua/decide.lua"], cwd=ROOT, check=True,
-                            capture_output=True, text=True).stdout
+    theirs = subprocess.run(
+        ["git", "show", f"{args.against}:suppressor/lua/decide.lua"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     got: dict[str, list[float]] = {"here": [], "there": []}
     for _ in range(args.rounds):
         for side in got:
-            out = subprocess.run([sys.executable, __file__, "--one", side, "--calls", str(args.calls)], check=True,
-                                 input=theirs if side == "there" else "", capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, __file__, "--one", side, "--calls", str(args.calls)],
+                check=True,
+                input=theirs if side == "there" else "",
+                capture_output=True,
+                text=True,
+            ).stdout
             got[side].append(float(out))
     for side, label in (("there", args.against), ("here", "this tree")):
         print(f"{label:>12}: least {min(got[side]):.1f} us per decide call, runs {sorted(got[side])}")

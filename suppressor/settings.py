@@ -14,9 +14,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SUPPRESSOR_", extra="ignore", populate_by_name=True)
 
-    redis_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("REDIS_URL", "SUPPRESSOR_REDIS_URL")
-    )
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "SUPPRESSOR_REDIS_URL"))
     # a Redis Cluster: set this, or give REDIS_URL as redis+cluster://host:port (any node will do)
     redis_cluster: bool = False
     data_dir: Path = Path(".suppressor")
@@ -81,8 +79,9 @@ class Settings(BaseSettings):
     ses_regions: list[str] | None = None
     # `suppressor smtp-gateway` (see NOTES-smtp.md, "What the SMTP gateway accepts"). Client networks that
     # may relay without SMTP AUTH (JSON list of CIDRs); anyone else must authenticate or is refused (554)
-    smtp_clients: list[IPvAnyNetwork] = Field(default_factory=lambda: [IPv4Network("127.0.0.0/8"),
-                                                                       IPv6Network("::1/128")])
+    smtp_clients: list[IPvAnyNetwork] = Field(
+        default_factory=lambda: [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
+    )
     # SMTP AUTH (PLAIN, LOGIN) with this one account; over STARTTLS unless smtp_auth_without_tls
     smtp_username: str | None = None
     smtp_password: SecretStr | None = None

@@ -129,8 +129,9 @@ def redis_server_or_skip() -> None:
 class RedisServer:
     """A private `redis-server` on a free port: stop (SIGSTOP), resume, kill (SIGKILL), start again."""
 
-    def __init__(self, workdir: Path, password: str | None = None, config: tuple[str, ...] = (),
-                 exe: str | None = None):
+    def __init__(
+        self, workdir: Path, password: str | None = None, config: tuple[str, ...] = (), exe: str | None = None
+    ):
         self.config = list(config)  # more redis-server arguments, e.g. ("--maxmemory", "5mb")
         self.exe = exe  # a redis-server binary; unset, the first on PATH
         self.port = free_port()
@@ -140,15 +141,33 @@ class RedisServer:
         self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         exe = self.exe or shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("no redis-server on PATH (Debian: apt-get install redis-server)")
         # appendonly with fsync always: what was acknowledged survives a SIGKILL
         auth = ["--requirepass", self.password] if self.password else []
-        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir), *auth, *self.config],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.dir),
+                *auth,
+                *self.config,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port, socket_timeout=1, password=self.password)
         for _ in range(100):
             try:
@@ -195,14 +214,24 @@ class Clock:
         return time.monotonic() - self.t0
 
 
-async def hammer(url: str, path: str, bodies, headers: dict, seconds: float, concurrency: int,
-                 timeout: float = 10.0, think: float = 0.01, clock: Clock | None = None) -> list[Answer]:
+async def hammer(
+    url: str,
+    path: str,
+    bodies,
+    headers: dict,
+    seconds: float,
+    concurrency: int,
+    timeout: float = 10.0,
+    think: float = 0.01,
+    clock: Clock | None = None,
+) -> list[Answer]:
     """``concurrency`` clients POSTing ``next(bodies)`` to ``path`` for ``seconds``, each pausing ``think``
     seconds between calls (a paced load: the client must not starve the server of the shared cores)."""
     out: list[Answer] = []
     t0 = (clock or Clock()).t0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, limits=limits) as c:
+
         async def one_client() -> None:
             while time.monotonic() - t0 < seconds:
                 start = time.monotonic()
@@ -210,8 +239,15 @@ async def hammer(url: str, path: str, bodies, headers: dict, seconds: float, con
                     r = await c.post(path, json=next(bodies))
                     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
                     reasons = body.get("reasons") or []
-                    out.append(Answer(start - t0, time.monotonic() - start, r.status_code,
-                                      any(x.get("code") == "degraded" for x in reasons), body.get("action", "")))
+                    out.append(
+                        Answer(
+                            start - t0,
+                            time.monotonic() - start,
+                            r.status_code,
+                            any(x.get("code") == "degraded" for x in reasons),
+                            body.get("action", ""),
+                        )
+                    )
                 except httpx.HTTPError:
                     out.append(Answer(start - t0, time.monotonic() - start, 0))
                 await asyncio.sleep(think)
@@ -223,8 +259,11 @@ async def hammer(url: str, path: str, bodies, headers: dict, seconds: float, con
 def decision_bodies(customer: str = "c-1", channel: str = "email"):
     """Endless decision requests, each for a new message."""
     for i in itertools.count():
-        yield {"customer_id": customer, "message": {"message_id": f"load-{i}", "channel": channel, "kind": "value",
-                                                    "topics": ["x"]}, "allow_reroute": False}
+        yield {
+            "customer_id": customer,
+            "message": {"message_id": f"load-{i}", "channel": channel, "kind": "value", "topics": ["x"]},
+            "allow_reroute": False,
+        }
 
 
 def p99(xs: list[float]) -> float:

@@ -35,7 +35,7 @@ class Sink:
             self.got.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
         return "250 OK"
 
-    def start(self) -> "Sink":
+    def start(self) -> Sink:
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
         self.controller.start()
         return self
@@ -90,15 +90,30 @@ class Postfix:
         shutil.copy("/usr/share/postfix/master.cf.dist", self.conf / "master.cf")
         (self.conf / "main.cf").write_text("")
         self.params = {
-            "compatibility_level": "3.6", "config_directory": str(self.conf), "queue_directory": str(self.queue),
-            "data_directory": str(self.data), "myhostname": "mta.test.example", "mydestination": "",
-            "inet_interfaces": "127.0.0.1", "inet_protocols": "ipv4", "mynetworks": "127.0.0.0/8",
-            "relayhost": f"[{relay[0]}]:{relay[1]}", "alias_maps": "", "alias_database": "",
-            "maillog_file": str(self.maillog), "maillog_file_prefixes": str(self.root),
+            "compatibility_level": "3.6",
+            "config_directory": str(self.conf),
+            "queue_directory": str(self.queue),
+            "data_directory": str(self.data),
+            "myhostname": "mta.test.example",
+            "mydestination": "",
+            "inet_interfaces": "127.0.0.1",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "relayhost": f"[{relay[0]}]:{relay[1]}",
+            "alias_maps": "",
+            "alias_database": "",
+            "maillog_file": str(self.maillog),
+            "maillog_file_prefixes": str(self.root),
             # retry a deferred message about every second (the gateway's 451s are what is under test)
-            "queue_run_delay": "1s", "minimal_backoff_time": "1s", "maximal_backoff_time": "1s",
-            "default_destination_recipient_limit": "1000", "smtp_destination_recipient_limit": "1000",
-            "smtp_tls_security_level": "none", "biff": "no", **params}
+            "queue_run_delay": "1s",
+            "minimal_backoff_time": "1s",
+            "maximal_backoff_time": "1s",
+            "default_destination_recipient_limit": "1000",
+            "smtp_destination_recipient_limit": "1000",
+            "smtp_tls_security_level": "none",
+            "biff": "no",
+            **params,
+        }
         self._postconf("-e", *(f"{k}={v}" for k, v in self.params.items()))
         self._postconf("-MX", "smtp/inet")  # the system instance's port 25: not ours
         self._postconf("-M", f"127.0.0.1:{self.port}/inet=127.0.0.1:{self.port} inet n - n - - smtpd")
@@ -110,7 +125,7 @@ class Postfix:
     def _postfix(self, command: str) -> subprocess.CompletedProcess:
         return subprocess.run(["postfix", "-c", str(self.conf), command], capture_output=True, text=True, timeout=60)
 
-    def start(self) -> "Postfix":
+    def start(self) -> Postfix:
         done = self._postfix("start")
         deadline = time.monotonic() + 30
         while done.returncode == 0 and time.monotonic() < deadline:

@@ -38,7 +38,7 @@ def timezones(store: Store, tenant: str, ids: list[str], chunk: int = 2000) -> l
     out: list[str | None] = []
     for start in range(0, len(ids), chunk):
         pipe = store.bulk.pipeline(transaction=False)
-        for cid in ids[start:start + chunk]:
+        for cid in ids[start : start + chunk]:
             pipe.hget(keys.profile(tenant, cid), "timezone")
         out += [raw.decode() if raw else None for raw in pipe.execute()]
     return out
@@ -56,8 +56,9 @@ def counts(events: list[list[dict]], zones: list[str | None]) -> dict[int, np.nd
     return out
 
 
-def learn(store: Store, tenant: str, ids: list[str], events: list[list[dict]],
-          strength: float = STRENGTH) -> tuple[list[float] | None, dict[int, np.ndarray]]:
+def learn(
+    store: Store, tenant: str, ids: list[str], events: list[list[dict]], strength: float = STRENGTH
+) -> tuple[list[float] | None, dict[int, np.ndarray]]:
     """The tenant's curve (None when no customer with a time zone ever answered) and each answering
     customer's pooled curve, by position in ``ids``."""
     mine = counts(events, timezones(store, tenant, ids))

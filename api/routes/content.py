@@ -1,6 +1,5 @@
 """PUT/GET/DELETE /v1/content/{content_id}: value content offered as substitutes."""
 
-
 from fastapi import APIRouter, Response
 
 from suppressor.errors import NotFound

@@ -18,7 +18,9 @@ agent = APIRouter(prefix="/v1/timeline", tags=["customers"], dependencies=[Store
 
 
 @router.put("/{customer_id:path}", response_model=CustomerOut)
-def put_customer(customer_id: PathId, body: CustomerIn, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> CustomerOut:
+def put_customer(
+    customer_id: PathId, body: CustomerIn, tenant: TenantDep, store: StoreDep, services: ServicesDep
+) -> CustomerOut:
     """Create or replace a profile (attributes, consent, preferred channel, time zone)."""
     return profiles.put(store, tenant, customer_id, body, services.states.get(tenant).model)
 
@@ -33,10 +35,14 @@ def get_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, servic
 
 
 @agent.get("/{customer_id:path}", responses=NOT_FOUND)
-def get_timeline(customer_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep,
-                      limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                      before: Annotated[Timestamp | None, Query(description="next page: the last answer's next_before")]
-                      = None) -> Timeline:
+def get_timeline(
+    customer_id: PathId,
+    tenant: TenantDep,
+    store: StoreDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[Timestamp | None, Query(description="next page: the last answer's next_before")] = None,
+) -> Timeline:
     """What the customer was offered and told, and what they did: active offers (theirs and their
     household's) on every channel, then verdicts with reasons and behavior, newest first."""
     services.decision_log.flush()

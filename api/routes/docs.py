@@ -16,7 +16,10 @@ assets = StaticFiles(directory=str(swagger_ui_path))
 @router.get("/docs")
 def docs() -> HTMLResponse:
     """Swagger UI over /openapi.json."""
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="suppressor API",
-                               swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-                               swagger_css_url=f"{ASSETS}/swagger-ui.css",
-                               swagger_favicon_url=f"{ASSETS}/favicon-32x32.png")
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="suppressor API",
+        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+    )

@@ -18,8 +18,11 @@ async def healthz() -> Status:
     return Status(status="ok")
 
 
-@router.get("/readyz", response_model=Status,
-            responses={503: doc("the store does not answer, may evict keys, or is full (the reasons, in words)")})
+@router.get(
+    "/readyz",
+    response_model=Status,
+    responses={503: doc("the store does not answer, may evict keys, or is full (the reasons, in words)")},
+)
 async def readyz(services: ServicesDep):
     """The store answers, cannot evict keys and has room (as its monitor last saw it; this call never
     waits on the store). Public: it names no tenant and no store location (the log does, at start)."""
@@ -32,9 +35,14 @@ async def readyz(services: ServicesDep):
     return Status(status="ready")
 
 
-@router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"},
-                       401: doc("no ops token (or not on loopback)")})
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition"},
+        401: doc("no ops token (or not on loopback)"),
+    },
+)
 def metrics(services: ServicesDep) -> Response:
     """Prometheus exposition (the ops token guards it: see api.gate)."""
     return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -52,15 +52,28 @@ def get_training_schedule(tenant: TenantDep, store: StoreDep) -> TrainingSchedul
     return TrainingSchedule(**(jobs.nightly(store, tenant) or {}))
 
 
-@router.put("/schedule", responses={409: doc("training runs in the server's own processes: nothing would run "
-                                             "the schedule (set SUPPRESSOR_TRAINING_RUNNER=queue)")})
-def put_training_schedule(body: ScheduleIn, tenant: TenantDep, store: StoreDep,
-                          services: ServicesDep) -> TrainingSchedule:
+@router.put(
+    "/schedule",
+    responses={
+        409: doc(
+            "training runs in the server's own processes: nothing would run "
+            "the schedule (set SUPPRESSOR_TRAINING_RUNNER=queue)"
+        )
+    },
+)
+def put_training_schedule(
+    body: ScheduleIn, tenant: TenantDep, store: StoreDep, services: ServicesDep
+) -> TrainingSchedule:
     """Retrain the tenant every night at ``at`` (HH:MM, UTC): `suppressor worker` queues the job then."""
     if services.settings.training_runner != "queue":
-        raise Conflict("No training queue", "nightly retrains run on the training queue: set "
-                       "SUPPRESSOR_TRAINING_RUNNER=queue and run `suppressor worker`")
-    return TrainingSchedule(at=body.at, next=jobs.schedule(store, tenant, body.at, queue_url=services.settings.queue_url))
+        raise Conflict(
+            "No training queue",
+            "nightly retrains run on the training queue: set "
+            "SUPPRESSOR_TRAINING_RUNNER=queue and run `suppressor worker`",
+        )
+    return TrainingSchedule(
+        at=body.at, next=jobs.schedule(store, tenant, body.at, queue_url=services.settings.queue_url)
+    )
 
 
 @router.delete("/schedule", status_code=204)

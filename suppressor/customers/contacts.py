@@ -51,8 +51,9 @@ def points(emails: list[str], phones: list[str]) -> set[tuple[str, str]]:
     return {("email", e) for e in emails} | {("phone", p) for p in phones}
 
 
-def update(store: Store, tenant: str, customer_id: str, old: set[tuple[str, str]], new: set[tuple[str, str]],
-           take: bool = True) -> None:
+def update(
+    store: Store, tenant: str, customer_id: str, old: set[tuple[str, str]], new: set[tuple[str, str]], take: bool = True
+) -> None:
     """Point the index at ``customer_id`` for ``new`` and drop what they held of ``old`` and no longer list;
     ``take`` False points it only at what nobody holds (a repair must not take an address back)."""
     by_key: dict[str, list] = defaultdict(lambda: [customer_id, store.settings.customer_ttl_days * 86400])
@@ -79,4 +80,3 @@ def find_commands(tenant: str, wanted: list[tuple[str, str]]) -> list[tuple]:
 def held(wanted: list[tuple[str, str]], answers: list) -> dict[tuple[str, str], str]:
     """``find``'s answer from the replies to ``find_commands``."""
     return {point: cid.decode() for point, cid in zip(wanted, answers) if cid is not None}
-

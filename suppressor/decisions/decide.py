@@ -10,9 +10,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import redis
@@ -112,9 +113,17 @@ def request_params(req: DecisionRequest, did: str, now_ms: int, retention_ms: in
     duplicate), until?} when the message has one."""
     msg = req.message
     params = {
-        "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
-        "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "is_transactional": msg.kind == Kind.transactional,
-        "dry": req.dry_run, "topics": msg.topics or [], "control_draw": control_draw(req.customer_id, msg.message_id),
+        "now": now_ms,
+        "did": did,
+        "seq": ledger_id(did),
+        "mid": msg.message_id,
+        "channel": msg.channel,
+        "kind": msg.kind.value,
+        "allow_reroute": req.allow_reroute,
+        "is_transactional": msg.kind == Kind.transactional,
+        "dry": req.dry_run,
+        "topics": msg.topics or [],
+        "control_draw": control_draw(req.customer_id, msg.message_id),
         "retention_ms": retention_ms,
     }
     if msg.campaign_id is not None:  # JSON null would reach Lua as a truthy cjson.null
@@ -140,8 +149,9 @@ def offer_params(offer: Offer, now_ms: int, retention_ms: int) -> dict:
     return out
 
 
-def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: list[str],
-                 memo: dict | None = None) -> list:
+def channel_args(
+    req: DecisionRequest, model: ExportedModel | None, declared: list[str], memo: dict | None = None
+) -> list:
     """The script's trailing arguments: each candidate channel (the requested one, then the caller's
     or the tenant's declared ones) with its packed item vector. ``memo`` (one batch, one model and
     policy) keeps them per message shape: a campaign's batch asks about a few messages many times."""
@@ -185,10 +195,17 @@ class _Batch:
     customers: dict[int, content.Customer] = field(default_factory=dict)
     remember: list[tuple[list[str], list]] = field(default_factory=list)  # substitutes offered (rotation)
 
-    def part(self, start: int, stop: int) -> "_Batch":
+    def part(self, start: int, stop: int) -> _Batch:
         """Requests ``start`` to ``stop`` as a batch of their own (their calls not made yet)."""
-        return _Batch(self.tenant, self.requests[start:stop], self.state, self.policies[start:stop], self.now,
-                      self.ids[start:stop], [])
+        return _Batch(
+            self.tenant,
+            self.requests[start:stop],
+            self.state,
+            self.policies[start:stop],
+            self.now,
+            self.ids[start:stop],
+            [],
+        )
 
 
 class Decider:
@@ -214,9 +231,15 @@ class Decider:
 
         return asyncio.run(run())
 
-    async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
-                      bulk: redis.asyncio.Redis, started: float | None = None,
-                      now: datetime | None = None) -> list[Decision]:
+    async def adecide(
+        self,
+        tenant: str,
+        requests: list[DecisionRequest],
+        hot: redis.asyncio.Redis,
+        bulk: redis.asyncio.Redis,
+        started: float | None = None,
+        now: datetime | None = None,
+    ) -> list[Decision]:
         """``decide`` on asyncio clients: small calls answered within the decision deadline (counted
         from ``started``, a ``time.monotonic()``), big batches within the store timeout; decided at
         ``now`` (default: the clock's)."""
@@ -243,8 +266,14 @@ class Decider:
             return await self._arun(await asyncio.to_thread(self._fill_calls, batch), bulk, left, small)
         return await self._astream(batch, bulk, left)
 
-    async def _arun(self, batch: _Batch, client: redis.asyncio.Redis, left: Callable[[], float], small: bool,
-                    raw: list | None = None) -> list[Decision]:
+    async def _arun(
+        self,
+        batch: _Batch,
+        client: redis.asyncio.Redis,
+        left: Callable[[], float],
+        small: bool,
+        raw: list | None = None,
+    ) -> list[Decision]:
         """The batch's verdicts from its decide calls (``raw``: their answers, when already run), the
         household's word, then the decisions (degraded when the store fails on the way)."""
         try:
@@ -254,17 +283,18 @@ class Decider:
             asks = self._household_asks(batch, verdicts)
             if asks:  # members of a household: the household's word, on its own slot
                 said = await self.store.bounded(
-                    arun_scripts(self.store, client, "household", [call for _, call in asks]), left())
+                    arun_scripts(self.store, client, "household", [call for _, call in asks]), left()
+                )
                 undo = self._household_says(batch, verdicts, asks, said)
                 if undo:
                     await self.store.bounded(arun_scripts(self.store, client, "release", undo), left())
-        except (redis.RedisError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, redis.RedisError) as exc:
             return self._degraded(batch, exc)
         out = self._finish(batch, verdicts) if small else await asyncio.to_thread(self._finish, batch, verdicts)
         if batch.remember:
             try:
                 await self.store.bounded(arun_scripts(self.store, client, "substitute", batch.remember), left())
-            except (redis.RedisError, asyncio.TimeoutError) as exc:  # the verdicts stand; the rotation may repeat
+            except (TimeoutError, redis.RedisError) as exc:  # the verdicts stand; the rotation may repeat
                 log.warning("tenant %s: substitutes offered not remembered: %r", batch.tenant, exc)
         return out
 
@@ -275,31 +305,43 @@ class Decider:
         parts = [batch.part(a, a + PART) for a in range(0, len(batch.requests), PART)]
         out: list[Decision] = []
         done = 0
-        stream = astream_scripts(self.store, client, "decide", parts,
-                                 lambda p: asyncio.to_thread(lambda: self._fill_calls(p).calls), left)
+        stream = astream_scripts(
+            self.store, client, "decide", parts, lambda p: asyncio.to_thread(lambda: self._fill_calls(p).calls), left
+        )
         try:
             async for raw in stream:
                 out += await self._arun(parts[done], client, left, False, raw)
                 done += 1
-        except (redis.RedisError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, redis.RedisError) as exc:
             for p in parts[done:]:
                 out += self._degraded(p, exc)
         finally:
             await stream.aclose()
         return out
 
-    def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
-                 now: datetime | None = None, calls: bool = True) -> _Batch:
+    def _prepare(
+        self,
+        state: TenantState,
+        tenant: str,
+        requests: list[DecisionRequest],
+        now: datetime | None = None,
+        calls: bool = True,
+    ) -> _Batch:
         """Each request's policy and decision id, and (``calls``) its script arguments; an undeclared
         channel or an uncomparable offer term is refused before anything runs."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps ms: a replay says the same
         batch = _Batch(tenant, requests, state, [], now, [], [])
         for i, req in enumerate(requests):
             policy = state.policy.for_campaign(req.message.campaign_id)
             if state.loaded:  # refused, never guessed at (a default policy knows nothing to refuse)
-                check_channels(policy, [(f"items[{i}].message.channel", req.message.channel),
-                                        *((f"items[{i}].channels[{j}]", ch) for j, ch in enumerate(req.channels or ()))])
+                check_channels(
+                    policy,
+                    [
+                        (f"items[{i}].message.channel", req.message.channel),
+                        *((f"items[{i}].channels[{j}]", ch) for j, ch in enumerate(req.channels or ())),
+                    ],
+                )
                 if req.message.offer is not None:
                     check_terms(policy, f"items[{i}].message.offer.terms", req.message.offer.terms)
             did = new_decision_id(req.customer_id)
@@ -311,16 +353,23 @@ class Decider:
         """The batch's decide calls (keys, arguments), one per request."""
         now_ms = _ms(batch.now)
         memo: dict = {}  # this batch's channel arguments by policy, model and message shape
-        batch.calls = [self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo)
-                       for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
+        batch.calls = [
+            self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo)
+            for req, policy, did in zip(batch.requests, batch.policies, batch.ids)
+        ]
         return batch
 
-    def _call(self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str,
-              now_ms: int, memo: dict) -> tuple[list[str], list]:
+    def _call(
+        self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str, now_ms: int, memo: dict
+    ) -> tuple[list[str], list]:
         model, msg = state.model, req.message
         # keyed by tenant: every tenant's policy starts at version 1 (one tenant's caps must never reach another)
-        skey = (tenant, state.policy.version, msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
-                model.version if model else None)
+        skey = (
+            tenant,
+            state.policy.version,
+            msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
+            model.version if model else None,
+        )
         static = self._static.get(skey)
         if static is None:
             if len(self._static) > 1000:
@@ -330,8 +379,11 @@ class Decider:
         dynamic = request_params(req, did, now_ms, self.store.settings.customer_ttl_days * 86_400_000)
         dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["policy_version"] = state.policy.version
-        args: list = [b"{" + core + b"," + orjson.dumps(dynamic)[1:], *groups,
-                      *channel_args(req, model, policy.declared_channels, memo.setdefault(skey, {}))]
+        args: list = [
+            b"{" + core + b"," + orjson.dumps(dynamic)[1:],
+            *groups,
+            *channel_args(req, model, policy.declared_channels, memo.setdefault(skey, {})),
+        ]
         return keys.decision_keys(tenant, req.customer_id), args
 
     @staticmethod
@@ -362,9 +414,18 @@ class Decider:
                 continue
             did = res["did"] if replayed else batch.ids[i]
             retention_ms = self.store.settings.customer_ttl_days * 86_400_000
-            params = {"op": "check", "now": res["at"], "did": did, "seq": ledger_id(did), "cid": req.customer_id,
-                      "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run, "household": household,
-                      "ttl_ms": retention_ms}
+            params = {
+                "op": "check",
+                "now": res["at"],
+                "did": did,
+                "seq": ledger_id(did),
+                "cid": req.customer_id,
+                "channel": res["channel"],
+                "kind": msg.kind.value,
+                "dry": req.dry_run,
+                "household": household,
+                "ttl_ms": retention_ms,
+            }
             if msg.offer is not None:
                 params["offer"] = offer_params(msg.offer, res["at"], retention_ms)
             asks.append((i, (keys.household_keys(batch.tenant, res["hh"]), [json.dumps(params)])))
@@ -377,8 +438,9 @@ class Decider:
             hit = self._static[key] = policy.household_params()
         return hit
 
-    def _household_says(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]], asks: list[tuple[int, tuple]],
-                        said: list) -> list[tuple[list[str], list]]:
+    def _household_says(
+        self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]], asks: list[tuple[int, tuple]], said: list
+    ) -> list[tuple[list[str], list]]:
         """Turn the sends a household refused into suppressions; the release calls that take their
         ledger entries back and leave the suppression standing for the message."""
         undo = []
@@ -388,15 +450,28 @@ class Decider:
             res, user, replayed = verdicts[i]
             if replayed:
                 batch.ids[i] = res["did"]  # the standing decision, refused now: it keeps its id
-            res.update(action="suppress", channel=None, considered=res.get("channel"), not_before=None,
-                       reasons=[*(res.get("reasons") or []), json.loads(word)])
+            res.update(
+                action="suppress",
+                channel=None,
+                considered=res.get("channel"),
+                not_before=None,
+                reasons=[*(res.get("reasons") or []), json.loads(word)],
+            )
             verdicts[i] = (res, user, False)
             req, did = batch.requests[i], batch.ids[i]
             if not req.dry_run:
                 cid = req.customer_id
-                undo.append(([keys.sends(batch.tenant, cid), keys.offers(batch.tenant, cid),
-                              keys.verdicts(batch.tenant, cid), keys.verdicts_expiry(batch.tenant, cid)],
-                             [did, ledger_id(did), req.message.message_id, json.dumps(res), res["until"]]))
+                undo.append(
+                    (
+                        [
+                            keys.sends(batch.tenant, cid),
+                            keys.offers(batch.tenant, cid),
+                            keys.verdicts(batch.tenant, cid),
+                            keys.verdicts_expiry(batch.tenant, cid),
+                        ],
+                        [did, ledger_id(did), req.message.message_id, json.dumps(res), res["until"]],
+                    )
+                )
         return undo
 
     def _finish(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[Decision]:
@@ -406,12 +481,25 @@ class Decider:
             out.append(d)
             if self.log is not None and not req.dry_run and not d.replayed:
                 # the request rides along so a later replay can re-decide it under another policy
-                record = d.model_dump_json(exclude_none=True)[:-1] + ',"request":' + req.model_dump_json(exclude_none=True) + "}"
+                record = (
+                    d.model_dump_json(exclude_none=True)[:-1]
+                    + ',"request":'
+                    + req.model_dump_json(exclude_none=True)
+                    + "}"
+                )
                 self.log.append(batch.tenant, record, req.customer_id)
         return out
 
-    def _decision(self, batch: _Batch, req: DecisionRequest, did: str, res: dict, user: bytes,
-                  replayed: bool = False, customer: content.Customer | None = None) -> Decision:
+    def _decision(
+        self,
+        batch: _Batch,
+        req: DecisionRequest,
+        did: str,
+        res: dict,
+        user: bytes,
+        replayed: bool = False,
+        customer: content.Customer | None = None,
+    ) -> Decision:
         model = batch.state.model
         # a standing verdict answers as it was given: its id, time, policy and model
         version = res.get("mv") or None if replayed else (model.version if model else None)
@@ -420,13 +508,23 @@ class Decider:
         channel = res.get("channel")
         substitute = None
         if any(r["code"] == "sales_balance" for r in codes):
-            substitute = content.best_substitute(batch.state.catalog, model, unpack(user) if user else None,
-                                                 res.get("considered") or req.message.channel, batch.now, customer,
-                                                 req.message.message_id)
+            substitute = content.best_substitute(
+                batch.state.catalog,
+                model,
+                unpack(user) if user else None,
+                res.get("considered") or req.message.channel,
+                batch.now,
+                customer,
+                req.message.message_id,
+            )
             mine = substitute and {"mid": req.message.message_id, "content": substitute["content_id"]}
             if mine and not req.dry_run and customer is not None and customer.last != mine:
-                batch.remember.append(([keys.state(batch.tenant, req.customer_id)],
-                                       [json.dumps(mine), self.store.settings.customer_ttl_days * 86_400_000]))
+                batch.remember.append(
+                    (
+                        [keys.state(batch.tenant, req.customer_id)],
+                        [json.dumps(mine), self.store.settings.customer_ttl_days * 86_400_000],
+                    )
+                )
         nb = res.get("not_before")
         return Decision(
             decision_id=res["did"] if replayed else did,
@@ -435,7 +533,7 @@ class Decider:
             action=Action(res["action"]),
             channel=channel,
             requested_channel=req.message.channel,
-            not_before=datetime.fromtimestamp(nb / 1000, timezone.utc) if nb else None,
+            not_before=datetime.fromtimestamp(nb / 1000, UTC) if nb else None,
             score=scores.get(channel or req.message.channel),
             channel_scores=scores,
             # plain dicts: pydantic builds the Reason objects in Rust (model_construct per reason cost more)
@@ -453,16 +551,24 @@ class Decider:
         if time.monotonic() - last > 10:  # one line per tenant per 10 s, not one per decision
             self._warned_at[batch.tenant] = time.monotonic()
             level = logging.ERROR if isinstance(exc, redis.ResponseError) else logging.WARNING
-            log.log(level, "tenant %s: decisions degraded: %s", batch.tenant,
-                    "the store is full (maxmemory)" if out_of_memory(exc) else repr(exc))
-        return [self._degraded_one(batch, req, policy, did, exc)
-                for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
+            log.log(
+                level,
+                "tenant %s: decisions degraded: %s",
+                batch.tenant,
+                "the store is full (maxmemory)" if out_of_memory(exc) else repr(exc),
+            )
+        return [
+            self._degraded_one(batch, req, policy, did, exc)
+            for req, policy, did in zip(batch.requests, batch.policies, batch.ids)
+        ]
 
     def _degraded_one(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, exc: Exception) -> Decision:
         mode = policy.failure_mode
         why = "store down" if isinstance(exc, StoreDown) else "store full" if out_of_memory(exc) else type(exc).__name__
-        detail = (f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
-                  f"({why}); tenant failure mode is '{mode}'")
+        detail = (
+            f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
+            f"({why}); tenant failure mode is '{mode}'"
+        )
         model = batch.state.model
         return Decision(
             decision_id=did,
@@ -486,11 +592,21 @@ def release(store: Store, tenant: str, decision_id: str) -> bool:
     cid = customer_of(decision_id)
     if cid is None:
         return False
-    released = bool(store.scripts["release"](
-        keys=[keys.sends(tenant, cid), keys.offers(tenant, cid), keys.verdicts(tenant, cid), keys.verdicts_expiry(tenant, cid)],
-        args=[decision_id, ledger_id(decision_id)]))
+    released = bool(
+        store.scripts["release"](
+            keys=[
+                keys.sends(tenant, cid),
+                keys.offers(tenant, cid),
+                keys.verdicts(tenant, cid),
+                keys.verdicts_expiry(tenant, cid),
+            ],
+            args=[decision_id, ledger_id(decision_id)],
+        )
+    )
     hh = store.bulk.hget(keys.profile(tenant, cid), "hh") if released else None
     if hh:
-        store.scripts["household"](keys=keys.household_keys(tenant, hh.decode()),
-                                   args=[json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})])
+        store.scripts["household"](
+            keys=keys.household_keys(tenant, hh.decode()),
+            args=[json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})],
+        )
     return released

@@ -76,15 +76,25 @@ def _key(tenant: str, hook_id: str, proof: Proof) -> str:
     return keys.hook_seen(tenant, hook_id, hashlib.blake2b(proof.signature.encode(), digest_size=16).hexdigest())
 
 
-def admit(store: Store, tenant: str, hook_id: str, provider: str, proof: Proof, body: bytes, seconds: int,
-          now: float | None = None) -> Literal["new", "resent"]:
+def admit(
+    store: Store,
+    tenant: str,
+    hook_id: str,
+    provider: str,
+    proof: Proof,
+    body: bytes,
+    seconds: int,
+    now: float | None = None,
+) -> Literal["new", "resent"]:
     """Take the proof for this delivery: "new", or "resent" (the same delivery answered before); Stale if
     it is too old, dated ahead, or was used with another body or is still being processed."""
     now = time.time() if now is None else now
     if proof.at is not None:
         if proof.at < now - seconds:
-            raise Stale(f"the {provider} signature is {_span(now - proof.at)} old; this webhook accepts "
-                        f"signatures at most {_span(seconds)} old")
+            raise Stale(
+                f"the {provider} signature is {_span(now - proof.at)} old; this webhook accepts "
+                f"signatures at most {_span(seconds)} old"
+            )
         if proof.at > now + SKEW:
             raise Stale(f"the {provider} signature is dated {_span(proof.at - now)} ahead of our clock")
     digest = hashlib.blake2b(body, digest_size=16).hexdigest()

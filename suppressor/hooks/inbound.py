@@ -13,9 +13,10 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Callable, Protocol
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -108,13 +109,13 @@ class HookResult:
 
 def stamp(seconds: float | int | str) -> datetime:
     """A unix time (seconds) as a UTC datetime."""
-    return datetime.fromtimestamp(float(seconds), timezone.utc)
+    return datetime.fromtimestamp(float(seconds), UTC)
 
 
 def iso(text: str) -> datetime:
     """An ISO 8601 time from a provider ('2026-11-20T10:00:00.1234567Z', '2026-11-20 10:00:00 +00:00')."""
     ts = datetime.fromisoformat(text.strip())
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def event_id(provider: str, *parts: object) -> str:
@@ -134,8 +135,14 @@ def mask(address: str) -> str:
     return address[:5] + "***" + address[-2:]
 
 
-def receive(store: Store, hook: registry.Hook, provider: Provider, delivery: Delivery,
-            changed: set[str] | None = None, windows: dict[str, int] | None = None) -> HookResult:
+def receive(
+    store: Store,
+    hook: registry.Hook,
+    provider: Provider,
+    delivery: Delivery,
+    changed: set[str] | None = None,
+    windows: dict[str, int] | None = None,
+) -> HookResult:
     """Verify, map, resolve and store one delivery; Unauthorized or BadPayload change nothing.
 
     A signature is taken once: a delivery that fails here leaves it free for the provider's retry."""
@@ -143,8 +150,9 @@ def receive(store: Store, hook: registry.Hook, provider: Provider, delivery: Del
     if proof is None:
         return _receive(store, hook, provider, delivery, changed)
     try:
-        taken = freshness.admit(store, hook.tenant, hook.id, hook.provider, proof, delivery.body,
-                                freshness.window(hook.provider, windows))
+        taken = freshness.admit(
+            store, hook.tenant, hook.id, hook.provider, proof, delivery.body, freshness.window(hook.provider, windows)
+        )
     except freshness.Stale as exc:
         raise Unauthorized(str(exc)) from None
     if proof.pin and not registry.pin(store, hook, proof.pin):
@@ -153,8 +161,9 @@ def receive(store: Store, hook: registry.Hook, provider: Provider, delivery: Del
     if taken == "resent":  # parsed for its counts and reply only: it fetches nothing (an SNS confirmation)
         parsed = _parse(hook, provider, replace(delivery, fetch=lambda url: b""))
         mapped = len(parsed.events)
-        return HookResult(received=mapped + parsed.ignored, duplicates=mapped, ignored=parsed.ignored,
-                          reply=parsed.reply)
+        return HookResult(
+            received=mapped + parsed.ignored, duplicates=mapped, ignored=parsed.ignored, reply=parsed.reply
+        )
     try:
         result = _receive(store, hook, provider, delivery, changed)
     except BaseException:
@@ -173,8 +182,9 @@ def _parse(hook: registry.Hook, provider: Provider, delivery: Delivery) -> Parse
         raise BadPayload(f"the body is not what {hook.provider} sends ({type(exc).__name__}: {exc})") from None
 
 
-def _receive(store: Store, hook: registry.Hook, provider: Provider, delivery: Delivery,
-             changed: set[str] | None) -> HookResult:
+def _receive(
+    store: Store, hook: registry.Hook, provider: Provider, delivery: Delivery, changed: set[str] | None
+) -> HookResult:
     parsed = _parse(hook, provider, delivery)
     result = HookResult(received=len(parsed.events) + parsed.ignored, ignored=parsed.ignored, reply=parsed.reply)
     wanted = sorted({p for inc in parsed.events if inc.customer_id is None for p in _points(inc)})
@@ -195,9 +205,19 @@ def _receive(store: Store, hook: registry.Hook, provider: Provider, delivery: De
             result.duplicates += applied == -1
             continue
         try:
-            to_store.append(Event(event_id=inc.event_id, customer_id=cid, type=inc.type, ts=inc.ts, channel=inc.channel,
-                                  message_id=inc.message_id, campaign_id=inc.campaign_id, topics=inc.topics,
-                                  properties=inc.properties))
+            to_store.append(
+                Event(
+                    event_id=inc.event_id,
+                    customer_id=cid,
+                    type=inc.type,
+                    ts=inc.ts,
+                    channel=inc.channel,
+                    message_id=inc.message_id,
+                    campaign_id=inc.campaign_id,
+                    topics=inc.topics,
+                    properties=inc.properties,
+                )
+            )
         except ValidationError as exc:  # a provider's value outside our bounds: count it, keep the rest
             log.info("%s webhook event %s not stored: %s", hook.provider, inc.event_id, exc.errors()[0]["msg"])
             result.ignored += 1
@@ -223,7 +243,6 @@ def custom(fields: dict[str, Any] | None) -> dict[str, str | None]:
         return str(value) if isinstance(value, (str, int)) and str(value) else None
 
     return {name: one(name) for name in ("customer_id", "message_id", "campaign_id")}
-
 
 
 SHAPE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)  # a field of the wrong shape

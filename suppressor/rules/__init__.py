@@ -173,6 +173,7 @@ def reference() -> str:
 
 # sentence helpers the units share -----------------------------------------------------------------
 
+
 def score(x: float) -> str:
     """A chance as the sentences print it."""
     return f"{x:.3f}" if x >= 0.001 else f"{x:.2g}"
@@ -211,5 +212,3 @@ def hhmm(minutes: int) -> str:
 def minutes(text: str) -> int:
     """'hh:mm' as minutes of the day."""
     return int(text[:2]) * 60 + int(text[3:])
-
-

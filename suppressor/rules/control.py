@@ -6,10 +6,21 @@ against the customers who did not get it. Transactional messages and holdout cus
 from suppressor.rules import Code, Rule
 
 RULE = Rule(
-    name="control", order=150, section="incrementality",
+    name="control",
+    order=150,
+    section="incrementality",
     params=lambda p: {"incrementality": {"control_share": p.incrementality.control_share}},
-    codes=(Code("control", "suppress", True, "withheld at random for the control group (`incrementality.control_share` "
-                "of would-be sends, logged with that probability) to measure what the message adds",
-                lambda r, _mv: f"withheld at random for the control group ({r['share']:.0%} of would-be sends on "
-                f"{r['channel']}): it measures what this message adds"),),
+    codes=(
+        Code(
+            "control",
+            "suppress",
+            True,
+            "withheld at random for the control group (`incrementality.control_share` "
+            "of would-be sends, logged with that probability) to measure what the message adds",
+            lambda r, _mv: (
+                f"withheld at random for the control group ({r['share']:.0%} of would-be sends on "
+                f"{r['channel']}): it measures what this message adds"
+            ),
+        ),
+    ),
 )

@@ -15,17 +15,34 @@ def _sentence(r, _mv):
     same = r["at_day"] == r["now_day"]
     at = hhmm(r["at_min"]) if same else f"{DAYS[r['at_day'] - 1]} {hhmm(r['at_min'])}"
     asked = hhmm(r["now_min"]) if same else f"{DAYS[r['now_day'] - 1]} {hhmm(r['now_min'])}"
-    return (f"{who} {r['ratio']:.1f}x more often at {at} than at {asked} in their time zone: "
-            f"deferred to {at} on {r['channel']}")
+    return (
+        f"{who} {r['ratio']:.1f}x more often at {at} than at {asked} in their time zone: "
+        f"deferred to {at} on {r['channel']}"
+    )
 
 
 RULE = Rule(
-    name="send_time", order=145, section="send_time",
-    params=lambda p: {"send_time": {
-        "optimize": p.send_time.optimize, "within_ms": p.send_time.within * 1000, "min_ratio": p.send_time.min_ratio,
-        **({"channels": p.send_time.channels} if p.send_time.channels is not None else {})}},
+    name="send_time",
+    order=145,
+    section="send_time",
+    params=lambda p: {
+        "send_time": {
+            "optimize": p.send_time.optimize,
+            "within_ms": p.send_time.within * 1000,
+            "min_ratio": p.send_time.min_ratio,
+            **({"channels": p.send_time.channels} if p.send_time.channels is not None else {}),
+        }
+    },
     lazy=("send_time",),
-    codes=(Code("send_time", "defer", True, "the customer answers far more often at another hour within "
-                "`send_time.within` (their time zone, learned from their behavior and pooled toward the tenant's): "
-                "`not_before` is that hour", _sentence),),
+    codes=(
+        Code(
+            "send_time",
+            "defer",
+            True,
+            "the customer answers far more often at another hour within "
+            "`send_time.within` (their time zone, learned from their behavior and pooled toward the tenant's): "
+            "`not_before` is that hour",
+            _sentence,
+        ),
+    ),
 )

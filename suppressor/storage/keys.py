@@ -185,12 +185,35 @@ def decision_keys(t: str, c: str) -> list[str]:
 
 def customer_keys(t: str, c: str) -> list[str]:
     """Every key that holds data about one customer (for erasure)."""
-    return [profile(t, c), events(t, c), events_by_time(t, c), vectors(t, c),
-            sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c),
-            verdicts(t, c), verdicts_expiry(t, c), recent_decisions(t, c), consent_changes(t, c)]
+    return [
+        profile(t, c),
+        events(t, c),
+        events_by_time(t, c),
+        vectors(t, c),
+        sends(t, c),
+        offers(t, c),
+        state(t, c),
+        pending(t, c),
+        blocked_topics(t, c),
+        verdicts(t, c),
+        verdicts_expiry(t, c),
+        recent_decisions(t, c),
+        consent_changes(t, c),
+    ]
 
 
-SCRATCH = ("profile", "state", "pending", "blocked", "ev", "evt", "sends", "offers", "verdicts", "vexp")  # = NAMES in replay.lua
+SCRATCH = (
+    "profile",
+    "state",
+    "pending",
+    "blocked",
+    "ev",
+    "evt",
+    "sends",
+    "offers",
+    "verdicts",
+    "vexp",
+)  # = NAMES in replay.lua
 
 
 def replay_keys(t: str, c: str) -> list[str]:

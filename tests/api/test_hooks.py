@@ -11,7 +11,7 @@ import hmac
 import json
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlencode, urlsplit
 
@@ -30,7 +30,7 @@ from suppressor.hooks.providers import ses
 from suppressor.storage import keys
 from tests.factories import auth
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def stored(store, cid: str, tenant: str = "acme") -> int:
@@ -42,25 +42,43 @@ def people(client, key):
     """Ann by e-mail, Bob by phone (sms consent), in tenant acme."""
     h = auth(key)
     client.patch("/v1/policy", headers=h, json={"quiet_hours": {"enabled": False}})
-    assert client.put("/v1/customers/ann-1", headers=h, json={"consent": {"email": True},
-                                                              "emails": ["Ann@Example.com"]}).status_code == 200
-    assert client.put("/v1/customers/bob-2", headers=h, json={"consent": {"sms": True, "email": True},
-                                                              "phones": ["+1 555 010 2030"]}).status_code == 200
+    assert (
+        client.put(
+            "/v1/customers/ann-1", headers=h, json={"consent": {"email": True}, "emails": ["Ann@Example.com"]}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.put(
+            "/v1/customers/bob-2",
+            headers=h,
+            json={"consent": {"sms": True, "email": True}, "phones": ["+1 555 010 2030"]},
+        ).status_code
+        == 200
+    )
     return h
 
 
 def decide(client, h, cid, channel="email", mid="m-1"):
-    return client.post("/v1/decisions", headers=h, json={
-        "customer_id": cid, "allow_reroute": False,
-        "message": {"message_id": mid, "channel": channel, "kind": "sales", "topics": ["segment:suv"]}}).json()
+    return client.post(
+        "/v1/decisions",
+        headers=h,
+        json={
+            "customer_id": cid,
+            "allow_reroute": False,
+            "message": {"message_id": mid, "channel": channel, "kind": "sales", "topics": ["segment:suv"]},
+        },
+    ).json()
 
 
 # --- SendGrid: ECDSA P-256 over timestamp + body, the public key given as base64 DER -----------------
 
+
 def sendgrid_keys():
     private = ec.generate_private_key(ec.SECP256R1())
-    public = private.public_key().public_bytes(serialization.Encoding.DER,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    public = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     return private, base64.b64encode(public).decode()
 
 
@@ -68,26 +86,49 @@ def sendgrid_post(client, hook, private, events, tamper=False):
     body = json.dumps(events).encode()
     ts = str(int(time.time()))
     sig = base64.b64encode(private.sign(ts.encode() + body, ec.ECDSA(hashes.SHA256()))).decode()
-    return client.post(f"/v1/hooks/sendgrid/{hook.id}", content=body + (b" " if tamper else b""), headers={
-        "Content-Type": "application/json", "X-Twilio-Email-Event-Webhook-Signature": sig,
-        "X-Twilio-Email-Event-Webhook-Timestamp": ts})
+    return client.post(
+        f"/v1/hooks/sendgrid/{hook.id}",
+        content=body + (b" " if tamper else b""),
+        headers={
+            "Content-Type": "application/json",
+            "X-Twilio-Email-Event-Webhook-Signature": sig,
+            "X-Twilio-Email-Event-Webhook-Timestamp": ts,
+        },
+    )
 
 
 def sg_event(kind, email="ann@example.com", n=1, **extra):
-    return {"email": email, "timestamp": int(NOW.timestamp()) - 60, "event": kind, "sg_event_id": f"sg-{kind}-{n}",
-            "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0", **extra}
+    return {
+        "email": email,
+        "timestamp": int(NOW.timestamp()) - 60,
+        "event": kind,
+        "sg_event_id": f"sg-{kind}-{n}",
+        "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
+        **extra,
+    }
 
 
 def test_sendgrid_events_land_on_the_customer_by_address_once(client, store, people):
     private, public = sendgrid_keys()
     hook = registry.create(store, "acme", "sendgrid", public)
-    batch = [sg_event("processed"), sg_event("delivered"), sg_event("open"),
-             sg_event("click", customer_id="bob-2", message_id="m-7"),  # custom_args name the customer directly
-             sg_event("delivered", email="stranger@example.com", n=2)]
+    batch = [
+        sg_event("processed"),
+        sg_event("delivered"),
+        sg_event("open"),
+        sg_event("click", customer_id="bob-2", message_id="m-7"),  # custom_args name the customer directly
+        sg_event("delivered", email="stranger@example.com", n=2),
+    ]
     r = sendgrid_post(client, hook, private, batch)
     assert r.status_code == 200, r.text
-    assert r.json() == {"received": 5, "accepted": 3, "duplicates": 0, "unknown": 1,
-                        "unknown_addresses": ["s***@example.com"], "ignored": 1, "consent": 0}
+    assert r.json() == {
+        "received": 5,
+        "accepted": 3,
+        "duplicates": 0,
+        "unknown": 1,
+        "unknown_addresses": ["s***@example.com"],
+        "ignored": 1,
+        "consent": 0,
+    }
     assert stored(store, "ann-1") == 2 and stored(store, "bob-2") == 1
     again = sendgrid_post(client, hook, private, batch).json()  # SendGrid retries a batch it thinks failed
     assert again["accepted"] == 0 and again["duplicates"] == 3 and stored(store, "ann-1") == 2
@@ -99,9 +140,11 @@ def test_a_bad_sendgrid_signature_is_refused_and_stores_nothing(client, store, p
     private, public = sendgrid_keys()
     hook = registry.create(store, "acme", "sendgrid", public)
     other, _ = sendgrid_keys()
-    for r in (sendgrid_post(client, hook, private, [sg_event("delivered")], tamper=True),
-              sendgrid_post(client, hook, other, [sg_event("delivered")]),
-              client.post(f"/v1/hooks/sendgrid/{hook.id}", json=[sg_event("delivered")])):
+    for r in (
+        sendgrid_post(client, hook, private, [sg_event("delivered")], tamper=True),
+        sendgrid_post(client, hook, other, [sg_event("delivered")]),
+        client.post(f"/v1/hooks/sendgrid/{hook.id}", json=[sg_event("delivered")]),
+    ):
         assert r.status_code == 401 and r.headers["content-type"] == "application/problem+json"
     assert stored(store, "ann-1") == 0
     assert client.post(f"/v1/hooks/mailgun/{hook.id}", json={}).status_code == 404  # the id is SendGrid's
@@ -119,20 +162,27 @@ def test_a_sendgrid_unsubscribe_stops_the_next_email(client, store, people):
 
 # --- Mailgun: HMAC-SHA256(signing key, timestamp + token) inside the body ------------------------------
 
+
 def mailgun_body(key, event, tamper=False):
     ts, token = str(int(time.time())), hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:50]
     sig = hmac.new(key.encode(), (ts + token).encode(), hashlib.sha256).hexdigest()
     if tamper:  # one hex digit changed (to a different one: "0" over a "0" would change nothing)
         sig = ("1" if sig[0] == "0" else "0") + sig[1:]
-    return {"signature": {"timestamp": ts, "token": token, "signature": sig},
-            "event-data": event}
+    return {"signature": {"timestamp": ts, "token": token, "signature": sig}, "event-data": event}
 
 
 def test_mailgun_permanent_failures_bounce_and_temporary_ones_wait(client, store, people):
     hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
     at = NOW.timestamp() - 30
-    perm = {"event": "failed", "severity": "permanent", "id": "G9Bn5sl1TC6m3Mnn0bGcbg", "timestamp": at,
-            "recipient": "ann@example.com", "reason": "bounce", "user-variables": {"message_id": "m-1"}}
+    perm = {
+        "event": "failed",
+        "severity": "permanent",
+        "id": "G9Bn5sl1TC6m3Mnn0bGcbg",
+        "timestamp": at,
+        "recipient": "ann@example.com",
+        "reason": "bounce",
+        "user-variables": {"message_id": "m-1"},
+    }
     temp = {**perm, "severity": "temporary", "id": "Ase7i2zsRYeDXztHGENqRA"}
     url = f"/v1/hooks/mailgun/{hook.id}"
     assert client.post(url, json=mailgun_body(hook.secret, temp)).json()["ignored"] == 1
@@ -148,18 +198,29 @@ def test_mailgun_permanent_failures_bounce_and_temporary_ones_wait(client, store
 
 # --- Postmark: basic auth in the URL -----------------------------------------------------------------
 
+
 def test_postmark_records_by_basic_auth(client, store, people):
     hook = registry.create(store, "acme", "postmark")
     user, _, password = hook.secret.partition(":")
     good = httpx.BasicAuth(user, password).auth_flow(httpx.Request("POST", "http://x")).__next__().headers
     url = f"/v1/hooks/postmark/{hook.id}"
-    open_ = {"RecordType": "Open", "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
-             "Recipient": "ann@example.com", "ReceivedAt": (NOW - timedelta(minutes=5)).isoformat()[:-6] + ".1234567Z",
-             "Metadata": {"campaign_id": "spring-suv"}}
+    open_ = {
+        "RecordType": "Open",
+        "MessageID": "883953f4-6105-42a2-a16a-77a8eac79483",
+        "Recipient": "ann@example.com",
+        "ReceivedAt": (NOW - timedelta(minutes=5)).isoformat()[:-6] + ".1234567Z",
+        "Metadata": {"campaign_id": "spring-suv"},
+    }
     r = client.post(url, json=open_, headers={"Authorization": good["Authorization"]})
     assert r.status_code == 200 and r.json()["accepted"] == 1
-    bounce = {"RecordType": "Bounce", "ID": 4323372036854775807, "Type": "HardBounce", "Email": "ann@example.com",
-              "BouncedAt": NOW.isoformat(), "MessageID": "883953f4"}
+    bounce = {
+        "RecordType": "Bounce",
+        "ID": 4323372036854775807,
+        "Type": "HardBounce",
+        "Email": "ann@example.com",
+        "BouncedAt": NOW.isoformat(),
+        "MessageID": "883953f4",
+    }
     soft = {**bounce, "ID": 1, "Type": "SoftBounce"}
     assert client.post(url, json=soft, headers={"Authorization": good["Authorization"]}).json()["ignored"] == 1
     assert client.post(url, json=bounce, headers={"Authorization": good["Authorization"]}).json()["accepted"] == 1
@@ -173,9 +234,14 @@ def test_postmark_resubscribe_reopens_email_after_an_unsubscribe(client, store, 
     hook = registry.create(store, "acme", "postmark")
     h = {"Authorization": "Basic " + base64.b64encode(hook.secret.encode()).decode()}
     url = f"/v1/hooks/postmark/{hook.id}"
-    change = {"RecordType": "SubscriptionChange", "MessageID": "a4909a96", "Recipient": "ann@example.com",
-              "SuppressSending": True, "SuppressionReason": "ManualSuppression",
-              "ChangedAt": (NOW - timedelta(minutes=10)).isoformat()}
+    change = {
+        "RecordType": "SubscriptionChange",
+        "MessageID": "a4909a96",
+        "Recipient": "ann@example.com",
+        "SuppressSending": True,
+        "SuppressionReason": "ManualSuppression",
+        "ChangedAt": (NOW - timedelta(minutes=10)).isoformat(),
+    }
     client.post(url, json=change, headers=h)
     assert decide(client, people, "ann-1")["action"] == "suppress"
     back = {**change, "SuppressSending": False, "SuppressionReason": None, "ChangedAt": NOW.isoformat()}
@@ -185,6 +251,7 @@ def test_postmark_resubscribe_reopens_email_after_an_unsubscribe(client, store, 
 
 # --- Amazon SES through SNS: RSA signature, certificate from an sns.*.amazonaws.com URL ----------------
 
+
 class AmazonSide:
     """A real HTTP server standing in for sns.us-east-1.amazonaws.com: serves the signing certificate
     and records subscription confirmations. Requests to Amazon's host are sent here (a DNS override)."""
@@ -192,9 +259,16 @@ class AmazonSide:
     def __init__(self):
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
-        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(self.key.public_key())
-                     .serial_number(1).not_valid_before(NOW - timedelta(days=1)).not_valid_after(NOW + timedelta(days=1))
-                     .sign(self.key, hashes.SHA256())).public_bytes(serialization.Encoding.PEM)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(1)
+            .not_valid_before(NOW - timedelta(days=1))
+            .not_valid_after(NOW + timedelta(days=1))
+            .sign(self.key, hashes.SHA256())
+        ).public_bytes(serialization.Encoding.PEM)
         self.confirmed: list[str] = []
         self.certificates_served = 0
         side = self
@@ -230,8 +304,12 @@ class AmazonSide:
         text = "".join(f"{n}\n{msg[n]}\n" for n in names if n in msg).encode()
         algorithm = hashes.SHA256() if version == "2" else hashes.SHA1()
         sig = (key or self.key).sign(text, padding.PKCS1v15(), algorithm)
-        return {**msg, "SignatureVersion": version, "Signature": base64.b64encode(sig).decode(),
-                "SigningCertURL": f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{cert}.pem"}
+        return {
+            **msg,
+            "SignatureVersion": version,
+            "Signature": base64.b64encode(sig).decode(),
+            "SigningCertURL": f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{cert}.pem",
+        }
 
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
@@ -247,16 +325,26 @@ def amazon(app, client, monkeypatch):
 
 
 def confirmation(topic: str, token: str = "2336412f37") -> dict:
-    return {"Type": "SubscriptionConfirmation", "MessageId": f"c-{token}", "Token": token, "TopicArn": topic,
-            "Message": "You have chosen to subscribe to the topic.",
-            "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-            "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?" + urlencode(
-                {"Action": "ConfirmSubscription", "TopicArn": topic, "Token": token})}
+    return {
+        "Type": "SubscriptionConfirmation",
+        "MessageId": f"c-{token}",
+        "Token": token,
+        "TopicArn": topic,
+        "Message": "You have chosen to subscribe to the topic.",
+        "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+        "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?"
+        + urlencode({"Action": "ConfirmSubscription", "TopicArn": topic, "Token": token}),
+    }
 
 
 def ses_notification(mid, ses, subject=None, topic=TOPIC):
-    msg = {"Type": "Notification", "MessageId": mid, "TopicArn": topic, "Message": json.dumps(ses),
-           "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    msg = {
+        "Type": "Notification",
+        "MessageId": mid,
+        "TopicArn": topic,
+        "Message": json.dumps(ses),
+        "Timestamp": NOW.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
     return {**msg, **({"Subject": subject} if subject else {})}
 
 
@@ -267,30 +355,52 @@ def test_ses_confirms_its_subscription_and_maps_notifications(client, store, peo
     r = client.post(url, content=json.dumps(confirm), headers={"Content-Type": "text/plain"})
     assert r.status_code == 200, r.text
     assert amazon.confirmed and "Action=ConfirmSubscription" in amazon.confirmed[0]
-    bounce = {"notificationType": "Bounce", "mail": {"messageId": "0100", "timestamp": NOW.isoformat(),
-                                                     "destination": ["ann@example.com", "bob@example.com"]},
-              "bounce": {"bounceType": "Permanent", "timestamp": NOW.isoformat(),
-                         "bouncedRecipients": [{"emailAddress": "Ann <ann@example.com>"}]}}
+    bounce = {
+        "notificationType": "Bounce",
+        "mail": {
+            "messageId": "0100",
+            "timestamp": NOW.isoformat(),
+            "destination": ["ann@example.com", "bob@example.com"],
+        },
+        "bounce": {
+            "bounceType": "Permanent",
+            "timestamp": NOW.isoformat(),
+            "bouncedRecipients": [{"emailAddress": "Ann <ann@example.com>"}],
+        },
+    }
     r = client.post(url, content=json.dumps(amazon.sign(ses_notification("n-1", bounce), version="1")))
     assert r.status_code == 200 and r.json()["accepted"] == 1
-    opened = {"eventType": "Open", "mail": {"messageId": "0101", "destination": ["ann@example.com"],
-                                            "tags": {"customer_id": ["ann-1"], "message_id": ["m-1"]}},
-              "open": {"timestamp": NOW.isoformat()}}
-    assert client.post(url, content=json.dumps(amazon.sign(ses_notification("n-2", opened, "x")))).json()[
-        "accepted"] == 1
+    opened = {
+        "eventType": "Open",
+        "mail": {
+            "messageId": "0101",
+            "destination": ["ann@example.com"],
+            "tags": {"customer_id": ["ann-1"], "message_id": ["m-1"]},
+        },
+        "open": {"timestamp": NOW.isoformat()},
+    }
+    assert (
+        client.post(url, content=json.dumps(amazon.sign(ses_notification("n-2", opened, "x")))).json()["accepted"] == 1
+    )
     assert stored(store, "ann-1") == 2
 
 
 def test_ses_refuses_forged_or_foreign_sns_messages(client, store, people, amazon):
     hook = registry.create(store, "acme", "ses", TOPIC)
     url = f"/v1/hooks/ses/{hook.id}"
-    complaint = {"notificationType": "Complaint", "mail": {"messageId": "0102", "destination": ["ann@example.com"]},
-                 "complaint": {"timestamp": NOW.isoformat(), "complainedRecipients": [{"emailAddress": "ann@example.com"}]}}
-    forged = amazon.sign(ses_notification("n-3", complaint), key=rsa.generate_private_key(public_exponent=65537,
-                                                                                          key_size=2048))
+    complaint = {
+        "notificationType": "Complaint",
+        "mail": {"messageId": "0102", "destination": ["ann@example.com"]},
+        "complaint": {"timestamp": NOW.isoformat(), "complainedRecipients": [{"emailAddress": "ann@example.com"}]},
+    }
+    forged = amazon.sign(
+        ses_notification("n-3", complaint), key=rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    )
     assert client.post(url, content=json.dumps(forged)).status_code == 401
-    elsewhere = {**amazon.sign(ses_notification("n-3", complaint)),
-                 "SigningCertURL": "https://attacker.example.com/cert.pem"}
+    elsewhere = {
+        **amazon.sign(ses_notification("n-3", complaint)),
+        "SigningCertURL": "https://attacker.example.com/cert.pem",
+    }
     r = client.post(url, content=json.dumps(elsewhere))
     assert r.status_code == 401 and "sns.<region>.amazonaws.com" in r.json()["detail"]
     other_topic = amazon.sign({**ses_notification("n-4", complaint), "TopicArn": TOPIC + "-other"})
@@ -303,16 +413,28 @@ def test_ses_refuses_forged_or_foreign_sns_messages(client, store, people, amazo
 
 # --- Twilio: HMAC-SHA1 of the URL + sorted form parameters, with the Auth Token ------------------------
 
+
 def twilio_post(client, hook, params, url_query="", token=None):
     path = f"/v1/hooks/twilio/{hook.id}" + (f"?{url_query}" if url_query else "")
     sig = RequestValidator(token or hook.secret).compute_signature("http://testserver" + path, params)
-    return client.post(path, content=urlencode(params), headers={
-        "Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig})
+    return client.post(
+        path,
+        content=urlencode(params),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig},
+    )
 
 
 def inbound_sms(sid, body, sender="+15550102030"):
-    return {"MessageSid": sid, "SmsSid": sid, "AccountSid": "AC" + "1" * 32, "From": sender, "To": "+15559998888",
-            "Body": body, "NumMedia": "0", "SmsStatus": "received"}
+    return {
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "AccountSid": "AC" + "1" * 32,
+        "From": sender,
+        "To": "+15559998888",
+        "Body": body,
+        "NumMedia": "0",
+        "SmsStatus": "received",
+    }
 
 
 def test_twilio_stop_revokes_sms_consent_and_start_restores_it(client, store, people):
@@ -334,8 +456,13 @@ def test_twilio_stop_revokes_sms_consent_and_start_restores_it(client, store, pe
 
 def test_twilio_status_callbacks_carry_our_ids_and_forgeries_are_refused(client, store, people):
     hook = registry.create(store, "acme", "twilio", "12345678901234567890123456789012")
-    status = {"MessageSid": "SM" + "c" * 32, "MessageStatus": "delivered", "To": "+15550102030",
-              "From": "+15559998888", "AccountSid": "AC" + "1" * 32}
+    status = {
+        "MessageSid": "SM" + "c" * 32,
+        "MessageStatus": "delivered",
+        "To": "+15550102030",
+        "From": "+15559998888",
+        "AccountSid": "AC" + "1" * 32,
+    }
     assert twilio_post(client, hook, status, "message_id=m-9&campaign_id=spring").status_code == 200
     assert twilio_post(client, hook, status, "message_id=m-9&campaign_id=spring").status_code == 200  # retried
     assert twilio_post(client, hook, {**status, "MessageStatus": "sent"}).status_code == 200  # nothing for us
@@ -350,19 +477,39 @@ def test_twilio_status_callbacks_carry_our_ids_and_forgeries_are_refused(client,
 
 # --- Braze Currents, Iterable, Mautic ----------------------------------------------------------------
 
+
 def test_braze_currents_batches_by_external_id_and_address(client, store, people):
     hook = registry.create(store, "acme", "braze")
-    batch = {"events": [
-        {"event_type": "users.messages.email.Open", "id": "a1b2c3", "time": int(NOW.timestamp()),
-         "user": {"user_id": "5e7d9f", "external_user_id": "ann-1"},
-         "properties": {"campaign_id": "spring-suv", "email_address": "ann@example.com"}},
-        {"event_type": "users.messages.sms.Delivery", "id": "a1b2c4", "time": int(NOW.timestamp()),
-         "user": {"user_id": "5e7da0"}, "properties": {"to_phone_number": "+15550102030"}},
-        {"event_type": "users.behaviors.CustomEvent", "id": "a1b2c5", "time": int(NOW.timestamp()), "user": {}}]}
+    batch = {
+        "events": [
+            {
+                "event_type": "users.messages.email.Open",
+                "id": "a1b2c3",
+                "time": int(NOW.timestamp()),
+                "user": {"user_id": "5e7d9f", "external_user_id": "ann-1"},
+                "properties": {"campaign_id": "spring-suv", "email_address": "ann@example.com"},
+            },
+            {
+                "event_type": "users.messages.sms.Delivery",
+                "id": "a1b2c4",
+                "time": int(NOW.timestamp()),
+                "user": {"user_id": "5e7da0"},
+                "properties": {"to_phone_number": "+15550102030"},
+            },
+            {"event_type": "users.behaviors.CustomEvent", "id": "a1b2c5", "time": int(NOW.timestamp()), "user": {}},
+        ]
+    }
     url = f"/v1/hooks/braze/{hook.id}"
     r = client.post(url, json=batch, headers={"Authorization": f"Bearer {hook.secret}"})
-    assert r.json() == {"received": 3, "accepted": 2, "duplicates": 0, "unknown": 0, "unknown_addresses": [],
-                        "ignored": 1, "consent": 0}
+    assert r.json() == {
+        "received": 3,
+        "accepted": 2,
+        "duplicates": 0,
+        "unknown": 0,
+        "unknown_addresses": [],
+        "ignored": 1,
+        "consent": 0,
+    }
     assert client.post(url, json=batch, headers={"Authorization": "Bearer nope"}).status_code == 401
     assert stored(store, "ann-1") == 1 and stored(store, "bob-2") == 1
 
@@ -370,10 +517,18 @@ def test_braze_currents_batches_by_external_id_and_address(client, store, people
 def test_iterable_events_by_token(client, store, people):
     hook = registry.create(store, "acme", "iterable")
     url = f"/v1/hooks/iterable/{hook.id}"
-    click = {"email": "ann@example.com", "eventName": "emailClick", "dataFields": {
-        "email": "ann@example.com", "createdAt": (NOW - timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M:%S +00:00"),
-        "campaignId": 59667, "templateId": 93849, "messageId": "d0aa7801f91f4824997a631f3ed583c3",
-        "url": "https://dealer.example.com/suv"}}
+    click = {
+        "email": "ann@example.com",
+        "eventName": "emailClick",
+        "dataFields": {
+            "email": "ann@example.com",
+            "createdAt": (NOW - timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M:%S +00:00"),
+            "campaignId": 59667,
+            "templateId": 93849,
+            "messageId": "d0aa7801f91f4824997a631f3ed583c3",
+            "url": "https://dealer.example.com/suv",
+        },
+    }
     for auth_header in (hook.secret, f"Basic {hook.secret}", f"OAuth2 {hook.secret}"):  # Iterable's auth types
         r = client.post(url, json=click, headers={"Authorization": auth_header})
         assert r.status_code == 200
@@ -387,13 +542,23 @@ def test_iterable_events_by_token(client, store, people):
 def test_mautic_signed_batches(client, store, people):
     hook = registry.create(store, "acme", "mautic", "mySuperWebhookSecretKey")
     contact = {"id": 47, "fields": {"core": {"email": {"value": "ann@example.com"}}}}
-    body = json.dumps({
-        "mautic.email_on_open": [{"email": {"id": 3}, "contact": contact, "idHash": "5f8a1",
-                                  "timestamp": NOW.isoformat()}],
-        "mautic.lead_channel_subscription_changed": [{"contact": contact, "channel": "email",
-                                                      "old_status": "contactable", "new_status": "unsubscribed",
-                                                      "timestamp": NOW.isoformat()}],
-        "timestamp": NOW.isoformat()}).encode()
+    body = json.dumps(
+        {
+            "mautic.email_on_open": [
+                {"email": {"id": 3}, "contact": contact, "idHash": "5f8a1", "timestamp": NOW.isoformat()}
+            ],
+            "mautic.lead_channel_subscription_changed": [
+                {
+                    "contact": contact,
+                    "channel": "email",
+                    "old_status": "contactable",
+                    "new_status": "unsubscribed",
+                    "timestamp": NOW.isoformat(),
+                }
+            ],
+            "timestamp": NOW.isoformat(),
+        }
+    ).encode()
     sig = base64.b64encode(hmac.new(b"mySuperWebhookSecretKey", body, hashlib.sha256).digest()).decode()
     url = f"/v1/hooks/mautic/{hook.id}"
     assert client.post(url, content=body, headers={"Webhook-Signature": sig}).json()["accepted"] == 2
@@ -403,38 +568,72 @@ def test_mautic_signed_batches(client, store, people):
 
 # --- isolation and the gate --------------------------------------------------------------------------
 
+
 def test_a_webhook_lands_only_in_its_own_tenant(client, store, people, other_key):
     client.put("/v1/customers/g-1", headers=auth(other_key), json={"emails": ["ann@example.com"]})
     hook = registry.create(store, "globex", "iterable")
-    event = {"email": "ann@example.com", "eventName": "emailOpen",
-             "dataFields": {"createdAt": NOW.strftime("%Y-%m-%d %H:%M:%S +00:00"), "messageId": "x1"}}
-    assert client.post(f"/v1/hooks/iterable/{hook.id}", json=event,
-                       headers={"Authorization": hook.secret}).json()["accepted"] == 1
+    event = {
+        "email": "ann@example.com",
+        "eventName": "emailOpen",
+        "dataFields": {"createdAt": NOW.strftime("%Y-%m-%d %H:%M:%S +00:00"), "messageId": "x1"},
+    }
+    assert (
+        client.post(f"/v1/hooks/iterable/{hook.id}", json=event, headers={"Authorization": hook.secret}).json()[
+            "accepted"
+        ]
+        == 1
+    )
     assert stored(store, "g-1", "globex") == 1 and stored(store, "ann-1") == 0
 
 
 def test_revoked_webhooks_answer_404(client, store, people):
     hook = registry.create(store, "acme", "braze")
     registry.revoke(store, "acme", hook.id)
-    r = client.post(f"/v1/hooks/braze/{hook.id}", json={"events": []}, headers={"Authorization": f"Bearer {hook.secret}"})
+    r = client.post(
+        f"/v1/hooks/braze/{hook.id}", json={"events": []}, headers={"Authorization": f"Bearer {hook.secret}"}
+    )
     assert r.status_code == 404
 
 
 # --- hostile bodies from an authenticated sender ------------------------------------------------------
 
-JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
-                    max_leaves=20)
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=20,
+)
 SHAPES = st.one_of(
     JSON,
-    st.fixed_dictionaries({"events": st.lists(st.dictionaries(
-        st.sampled_from(["event_type", "id", "time", "user", "properties"]), JSON, max_size=5), max_size=3)}),
-    st.fixed_dictionaries({"eventName": st.sampled_from(["emailOpen", "smsReceived", "x"]), "email": JSON,
-                           "dataFields": st.dictionaries(st.sampled_from(["createdAt", "messageId", "customer_id",
-                                                                          "email"]), JSON, max_size=4)}),
-    st.fixed_dictionaries({"RecordType": st.sampled_from(["Open", "Bounce", "SubscriptionChange", "Delivery"]),
-                           "MessageID": JSON, "ReceivedAt": JSON, "Recipient": JSON, "Type": JSON, "ID": JSON,
-                           "BouncedAt": JSON, "Email": JSON, "Metadata": JSON}),
+    st.fixed_dictionaries(
+        {
+            "events": st.lists(
+                st.dictionaries(st.sampled_from(["event_type", "id", "time", "user", "properties"]), JSON, max_size=5),
+                max_size=3,
+            )
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "eventName": st.sampled_from(["emailOpen", "smsReceived", "x"]),
+            "email": JSON,
+            "dataFields": st.dictionaries(
+                st.sampled_from(["createdAt", "messageId", "customer_id", "email"]), JSON, max_size=4
+            ),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "RecordType": st.sampled_from(["Open", "Bounce", "SubscriptionChange", "Delivery"]),
+            "MessageID": JSON,
+            "ReceivedAt": JSON,
+            "Recipient": JSON,
+            "Type": JSON,
+            "ID": JSON,
+            "BouncedAt": JSON,
+            "Email": JSON,
+            "Metadata": JSON,
+        }
+    ),
 )
 
 
@@ -443,14 +642,18 @@ SHAPES = st.one_of(
 def test_no_body_from_an_authenticated_sender_makes_a_server_error(client, store, body):
     """A verified delivery of any JSON shape is stored, ignored or refused with 400 (422 for a non-finite
     number or a repeated key, as on every route), never a 500."""
-    hooks = {p: registry.create(store, "acme", p, "mautic-secret" if p == "mautic" else None)
-             for p in ("braze", "iterable", "postmark", "mautic")}
+    hooks = {
+        p: registry.create(store, "acme", p, "mautic-secret" if p == "mautic" else None)
+        for p in ("braze", "iterable", "postmark", "mautic")
+    }
     raw = json.dumps(body).encode()
     creds = {
         "braze": {"Authorization": f"Bearer {hooks['braze'].secret}"},
         "iterable": {"Authorization": hooks["iterable"].secret},
         "postmark": {"Authorization": "Basic " + base64.b64encode(hooks["postmark"].secret.encode()).decode()},
-        "mautic": {"Webhook-Signature": base64.b64encode(hmac.new(b"mautic-secret", raw, hashlib.sha256).digest()).decode()},
+        "mautic": {
+            "Webhook-Signature": base64.b64encode(hmac.new(b"mautic-secret", raw, hashlib.sha256).digest()).decode()
+        },
     }
     for provider, hook in hooks.items():
         r = client.post(f"/v1/hooks/{provider}/{hook.id}", content=raw, headers=creds[provider])
@@ -459,14 +662,18 @@ def test_no_body_from_an_authenticated_sender_makes_a_server_error(client, store
 
 # --- managing webhooks over HTTP ---------------------------------------------------------------------
 
+
 def test_a_crm_manages_its_tenants_webhooks_over_http(client, store, people, other_key):
     h = people
     made = client.post("/v1/webhooks", headers=h, json={"provider": "iterable"})
     assert made.status_code == 201
     hook = made.json()
     assert hook["url"] == f"http://testserver/v1/hooks/iterable/{hook['id']}" and hook["secret"]
-    event = {"email": "ann@example.com", "eventName": "emailOpen",
-             "dataFields": {"createdAt": NOW.strftime("%Y-%m-%d %H:%M:%S +00:00"), "messageId": "x9"}}
+    event = {
+        "email": "ann@example.com",
+        "eventName": "emailOpen",
+        "dataFields": {"createdAt": NOW.strftime("%Y-%m-%d %H:%M:%S +00:00"), "messageId": "x9"},
+    }
     assert client.post(hook["url"], json=event, headers={"Authorization": hook["secret"]}).json()["accepted"] == 1
     listed = client.get("/v1/webhooks", headers=h).json()["webhooks"]
     assert [(w["id"], w["accepted"], w["secret"]) for w in listed] == [(hook["id"], 1, None)]  # never again
@@ -500,6 +707,7 @@ def test_a_provider_delivering_the_same_batch_concurrently_stores_it_once(client
 
 # --- freshness and replay: a signature proves one delivery, once --------------------------------------
 
+
 def mailgun_signed(key, event, ts=None, token=None):
     ts = str(int(time.time()) if ts is None else int(ts))
     token = token or hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:50]
@@ -515,10 +723,17 @@ def test_a_mailgun_signature_proves_one_fresh_delivery(client, store, people):
     opened = {"event": "opened", "id": "op-1", "timestamp": NOW.timestamp(), "recipient": "ann@example.com"}
     genuine = mailgun_signed(hook.secret, opened)
     assert client.post(url, json=genuine).json()["accepted"] == 1
-    complaint = {"event": "complained", "id": "cp-1", "timestamp": NOW.timestamp(), "recipient": "bob@example.com",
-                 "user-variables": {"customer_id": "bob-2"}}
-    for forged in ({**genuine, "event-data": complaint},
-                   {**genuine, "event-data": {**opened, "event": "clicked", "id": "cl-1"}}):
+    complaint = {
+        "event": "complained",
+        "id": "cp-1",
+        "timestamp": NOW.timestamp(),
+        "recipient": "bob@example.com",
+        "user-variables": {"customer_id": "bob-2"},
+    }
+    for forged in (
+        {**genuine, "event-data": complaint},
+        {**genuine, "event-data": {**opened, "event": "clicked", "id": "cl-1"}},
+    ):
         r = client.post(url, json=forged)
         assert r.status_code == 401 and "used" in r.json()["detail"], r.text
     for age in (86400, 30 * 86400):  # a signature made a day, a month ago, never seen here
@@ -559,6 +774,7 @@ def test_a_start_resent_under_a_new_signature_is_applied_once(client, store, peo
 
 # --- unsigned bytes are cheap ------------------------------------------------------------------------
 
+
 def test_a_body_larger_than_the_provider_sends_is_refused_before_it_is_read(client, store, people):
     hook = registry.create(store, "acme", "mailgun", "key-3ax6xnjp29jd6fds4gc373sgvjxteol0")
     url = f"/v1/hooks/mailgun/{hook.id}"
@@ -568,13 +784,20 @@ def test_a_body_larger_than_the_provider_sends_is_refused_before_it_is_read(clie
 
     def chunks():  # no Content-Length: cut at the bound as it arrives
         for k in range(0, len(flood), 65536):
-            yield flood[k:k + 65536]
+            yield flood[k : k + 65536]
 
     r = client.post(url, content=chunks(), headers={"Content-Type": "application/json"})
     assert r.status_code == 413
-    assert client.post(url, json=mailgun_signed(hook.secret, {"event": "opened", "id": "o-9", "recipient":
-                                                              "ann@example.com", "timestamp": NOW.timestamp()})
-                       ).json()["accepted"] == 1  # what Mailgun sends still fits
+    assert (
+        client.post(
+            url,
+            json=mailgun_signed(
+                hook.secret,
+                {"event": "opened", "id": "o-9", "recipient": "ann@example.com", "timestamp": NOW.timestamp()},
+            ),
+        ).json()["accepted"]
+        == 1
+    )  # what Mailgun sends still fits
 
 
 def test_a_webhook_is_rate_limited_with_retry_after(client, store, people, settings, monkeypatch):
@@ -586,8 +809,12 @@ def test_a_webhook_is_rate_limited_with_retry_after(client, store, people, setti
     assert [a.status_code for a in answers[:3]] == [200] * 3
     assert answers[4].status_code == 429 and int(answers[4].headers["Retry-After"]) >= 1
     other = registry.create(store, "acme", "braze")  # each webhook has its own bucket
-    assert client.post(f"/v1/hooks/braze/{other.id}", json={"events": []},
-                       headers={"Authorization": f"Bearer {other.secret}"}).status_code == 200
+    assert (
+        client.post(
+            f"/v1/hooks/braze/{other.id}", json={"events": []}, headers={"Authorization": f"Bearer {other.secret}"}
+        ).status_code
+        == 200
+    )
 
 
 def test_a_served_hook_stays_small_under_floods_and_quiet_when_a_client_hangs_up(settings, store):
@@ -604,7 +831,7 @@ def test_a_served_hook_stays_small_under_floods_and_quiet_when_a_client_hangs_up
     flood = b"[" + b"{}," * (8 * 1024 * 1024 // 3 - 10) + b"{}]"  # under the 8 MiB every other route takes
 
     def post(url: str, chunked: bool) -> int:
-        content = (flood[k:k + 65536] for k in range(0, len(flood), 65536)) if chunked else flood
+        content = (flood[k : k + 65536] for k in range(0, len(flood), 65536)) if chunked else flood
         try:
             return httpx.post(url, content=content, timeout=30).status_code
         except httpx.HTTPError:  # the server answered 413 and closed while we were still sending
@@ -619,8 +846,10 @@ def test_a_served_hook_stays_small_under_floods_and_quiet_when_a_client_hangs_up
         assert set(codes) == {413} and grown < 24, (codes, grown)
         port = int(child.url.rsplit(":", 1)[1])
         with socket.create_connection(("127.0.0.1", port)) as s:
-            s.sendall(f"POST /v1/hooks/mailgun/{hook.id} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                      "Content-Length: 100000\r\n\r\n{\"signature\":".encode())
+            s.sendall(
+                f"POST /v1/hooks/mailgun/{hook.id} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                'Content-Length: 100000\r\n\r\n{"signature":'.encode()
+            )
             time.sleep(0.3)
         time.sleep(0.5)
         log = child.log()
@@ -629,8 +858,11 @@ def test_a_served_hook_stays_small_under_floods_and_quiet_when_a_client_hangs_up
 
 # --- SES needs its topic; certificates come from allowed regions, kept, at a bounded rate -------------
 
-COMPLAINT = {"notificationType": "Complaint", "mail": {"messageId": "0103", "destination": ["ann@example.com"]},
-             "complaint": {"timestamp": NOW.isoformat(), "complainedRecipients": [{"emailAddress": "ann@example.com"}]}}
+COMPLAINT = {
+    "notificationType": "Complaint",
+    "mail": {"messageId": "0103", "destination": ["ann@example.com"]},
+    "complaint": {"timestamp": NOW.isoformat(), "complainedRecipients": [{"emailAddress": "ann@example.com"}]},
+}
 
 
 def test_an_ses_hook_without_a_topic_keeps_the_first_confirmed_one(client, store, people, amazon):
@@ -655,8 +887,11 @@ def test_an_ses_hook_without_a_topic_keeps_the_first_confirmed_one(client, store
 def test_a_confirmation_is_followed_only_for_its_own_topic_and_region(client, store, people, amazon):
     hook = registry.create(store, "acme", "ses")
     url = f"/v1/hooks/ses/{hook.id}"
-    elsewhere = {**confirmation(TOPIC), "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action="
-                 "ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:999999999999:theirs&Token=1"}
+    elsewhere = {
+        **confirmation(TOPIC),
+        "SubscribeURL": "https://sns.us-east-1.amazonaws.com/?Action="
+        "ConfirmSubscription&TopicArn=arn:aws:sns:us-east-1:999999999999:theirs&Token=1",
+    }
     assert client.post(url, content=json.dumps(amazon.sign(elsewhere))).status_code == 401
     far = amazon.sign(confirmation(TOPIC.replace("us-east-1", "eu-west-1")))  # its certificate is us-east-1's
     assert client.post(url, content=json.dumps(far)).status_code == 401
@@ -706,8 +941,10 @@ def test_sendgrid_sns_and_mautic_signatures_are_dated_and_used_once(client, stor
     r = client.post(f"/v1/hooks/sendgrid/{sg.id}", content=body, headers=headers)
     assert r.status_code == 401 and "old" in r.json()["detail"]
     ses_hook = registry.create(store, "acme", "ses", TOPIC)
-    stale = {**ses_notification("n-old", COMPLAINT), "Timestamp": (NOW - timedelta(days=2)).strftime(
-        "%Y-%m-%dT%H:%M:%S.000Z")}
+    stale = {
+        **ses_notification("n-old", COMPLAINT),
+        "Timestamp": (NOW - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+    }
     assert client.post(f"/v1/hooks/ses/{ses_hook.id}", content=json.dumps(amazon.sign(stale))).status_code == 401
     mautic = registry.create(store, "acme", "mautic", "mySuperWebhookSecretKey")
     contact = {"id": 47, "fields": {"core": {"email": {"value": "ann@example.com"}}}}
@@ -725,8 +962,10 @@ def test_a_delivery_that_failed_leaves_its_signature_for_the_retry(client, store
     url = f"/v1/hooks/mailgun/{hook.id}"
     bad = mailgun_signed(hook.secret, "not an event")
     assert client.post(url, json=bad).status_code == 400
-    fixed = {**bad, "event-data": {"event": "opened", "id": "op-7", "recipient": "ann@example.com",
-                                   "timestamp": NOW.timestamp()}}
+    fixed = {
+        **bad,
+        "event-data": {"event": "opened", "id": "op-7", "recipient": "ann@example.com", "timestamp": NOW.timestamp()},
+    }
     assert client.post(url, json=fixed).json()["accepted"] == 1
 
 

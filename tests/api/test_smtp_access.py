@@ -63,8 +63,15 @@ def gateway(store, sink):
 
     def start(host: str = "127.0.0.1", port: int | None = None, **changes):
         settings = store.settings.model_copy(update=changes)
-        gw = run(store, "acme", (host, port or free_port()), ("127.0.0.1", sink.port), unknown="relay",
-                 refresh_seconds=0.0, settings=settings)
+        gw = run(
+            store,
+            "acme",
+            (host, port or free_port()),
+            ("127.0.0.1", sink.port),
+            unknown="relay",
+            refresh_seconds=0.0,
+            settings=settings,
+        )
         started.append(gw)
         return gw
 
@@ -80,8 +87,9 @@ def test_beyond_loopback_a_gateway_needs_trusted_networks_or_auth(store, setting
     with pytest.raises(ValueError, match="open relay"):
         Door.from_settings(s.model_copy(update={"smtp_clients": [ipaddress.ip_network("0.0.0.0/0")]}), "127.0.0.1")
     with pytest.raises(ValueError, match="in the clear"):
-        Door.from_settings(s.model_copy(update={"smtp_username": "mautic", "smtp_password": SecretStr("pw")}),
-                           "0.0.0.0")
+        Door.from_settings(
+            s.model_copy(update={"smtp_username": "mautic", "smtp_password": SecretStr("pw")}), "0.0.0.0"
+        )
     with pytest.raises(ValueError, match="give both"):
         Door.from_settings(s.model_copy(update={"smtp_username": "mautic"}), "0.0.0.0")
     Door.from_settings(s, "127.0.0.1")
@@ -89,9 +97,24 @@ def test_beyond_loopback_a_gateway_needs_trusted_networks_or_auth(store, setting
     Door.from_settings(s.model_copy(update={"smtp_clients": [ipaddress.ip_network("10.0.0.0/8")]}), "0.0.0.0")
     # the command line says so and exits, listening nowhere
     port = free_port()
-    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "smtp-gateway", "--tenant", "acme",
-                          "--listen", f"0.0.0.0:{port}", "--relay", "127.0.0.1:25"], env=env_for(settings),
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "suppressor.api.cli",
+            "smtp-gateway",
+            "--tenant",
+            "acme",
+            "--listen",
+            f"0.0.0.0:{port}",
+            "--relay",
+            "127.0.0.1:25",
+        ],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 2 and "SUPPRESSOR_SMTP_CLIENTS" in out.stderr, out.stderr
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1)
@@ -127,8 +150,13 @@ def test_auth_in_the_clear_only_from_a_private_network(gateway, sink):
     ip = outside_address()
     if not ipaddress.ip_address(ip).is_private:
         pytest.skip(f"{ip} is not a private address")
-    gw = gateway("0.0.0.0", smtp_clients=LOOPBACK, smtp_username="mautic", smtp_password=SecretStr("s3cret pass"),
-                 smtp_auth_without_tls=True)
+    gw = gateway(
+        "0.0.0.0",
+        smtp_clients=LOOPBACK,
+        smtp_username="mautic",
+        smtp_password=SecretStr("s3cret pass"),
+        smtp_auth_without_tls=True,
+    )
     with smtplib.SMTP(ip, gw.port, timeout=10, source_address=(ip, 0)) as smtp:
         smtp.ehlo()
         code, reply = smtp.mail("offers@dealer.example.com")
@@ -139,30 +167,45 @@ def test_auth_in_the_clear_only_from_a_private_network(gateway, sink):
         smtp.send_message(message(["walkin@example.net"]))
     assert sink.recipients() == ["walkin@example.net"]
     door = Door.from_settings(gw.gateway.settings, "0.0.0.0")  # a public client must use TLS even so
-    said = door.authenticator(None, SimpleNamespace(ssl=None, peer=("8.8.8.8", 4000)),
-                              None, "PLAIN", LoginPassword(b"mautic", b"s3cret pass"))
+    said = door.authenticator(
+        None, SimpleNamespace(ssl=None, peer=("8.8.8.8", 4000)), None, "PLAIN", LoginPassword(b"mautic", b"s3cret pass")
+    )
     assert not said.success and said.message == NEEDS_TLS
 
 
 def self_signed(tmp_path) -> tuple:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "gateway.test.example")])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1)).sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert_file, key_file
 
 
 def test_auth_over_starttls(gateway, sink, tmp_path):
     ip = outside_address()
     cert, key = self_signed(tmp_path)
-    gw = gateway("0.0.0.0", smtp_clients=LOOPBACK, smtp_username="mautic", smtp_password=SecretStr("s3cret"),
-                 smtp_tls_cert=cert, smtp_tls_key=key)
+    gw = gateway(
+        "0.0.0.0",
+        smtp_clients=LOOPBACK,
+        smtp_username="mautic",
+        smtp_password=SecretStr("s3cret"),
+        smtp_tls_cert=cert,
+        smtp_tls_key=key,
+    )
     with smtplib.SMTP(ip, gw.port, timeout=10, source_address=(ip, 0)) as smtp:
         smtp.ehlo()
         assert not smtp.has_extn("auth") and smtp.has_extn("starttls")
@@ -201,8 +244,11 @@ def test_through_postfix_an_oversized_message_bounces_and_arrives_nowhere(gatewa
         gateway(port=port, smtp_max_message_bytes=4096)
         with smtplib.SMTP("127.0.0.1", mta.port, timeout=10) as smtp:
             smtp.sendmail("", ["walkin@example.net"], wire(message(["walkin@example.net"], size=8000)))
-        mta.wait_for(lambda text: "status=bounced (message size" in text and "exceeds size limit 4096" in text, 30,
-                     "the bounce: Postfix read the limit in the EHLO reply")
+        mta.wait_for(
+            lambda text: "status=bounced (message size" in text and "exceeds size limit 4096" in text,
+            30,
+            "the bounce: Postfix read the limit in the EHLO reply",
+        )
     finally:
         mta.stop()
     assert sink.got == []
@@ -265,8 +311,12 @@ def test_too_many_connections_are_answered_421_and_an_idle_one_is_closed(gateway
 
 def test_one_client_cannot_take_every_connection(gateway):
     ip = outside_address()
-    gw = gateway("0.0.0.0", smtp_clients=[*LOOPBACK, ipaddress.ip_network(f"{ip}/32")], smtp_max_connections=10,
-                 smtp_max_connections_per_client=3)
+    gw = gateway(
+        "0.0.0.0",
+        smtp_clients=[*LOOPBACK, ipaddress.ip_network(f"{ip}/32")],
+        smtp_max_connections=10,
+        smtp_max_connections_per_client=3,
+    )
     mine = [banner(gw.port) for _ in range(3)]
     extra, said = banner(gw.port)
     assert said.startswith(b"421 4.7.0")
@@ -282,8 +332,10 @@ def test_a_flood_of_strangers_is_one_log_line_per_ten_seconds(caplog):
         for i in range(500):
             door.note("refused: 554", f"198.51.100.{i % 250}")
         door.note("AUTH failed", "198.51.100.7")
-    assert [r.getMessage() for r in caplog.records] == ["smtp: refused: 554 (last from 198.51.100.0)",
-                                                        "smtp: AUTH failed (last from 198.51.100.7)"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "smtp: refused: 554 (last from 198.51.100.0)",
+        "smtp: AUTH failed (last from 198.51.100.7)",
+    ]
     door._noted["refused: 554"] = (door._noted["refused: 554"][0] - 10, 499)  # ten seconds later
     with caplog.at_level("WARNING", logger="suppressor.smtp"):
         door.note("refused: 554", "198.51.100.9")
@@ -295,16 +347,22 @@ def test_a_smuggled_message_stays_inside_the_one_it_hides_in(gateway, sink):
     s = socket.create_connection(("127.0.0.1", gw.port), timeout=10)
     f = s.makefile("rwb")
     f.readline()
-    for line in (b"EHLO mta.test.example", b"MAIL FROM:<offers@dealer.example.com>", b"RCPT TO:<walkin@example.net>",
-                 b"DATA"):
+    for line in (
+        b"EHLO mta.test.example",
+        b"MAIL FROM:<offers@dealer.example.com>",
+        b"RCPT TO:<walkin@example.net>",
+        b"DATA",
+    ):
         f.write(line + b"\r\n")
         f.flush()
         while (reply := f.readline())[3:4] == b"-":
             pass
     assert reply.startswith(b"354")
     # a bare-LF end of data, then a second transaction to someone else (SMTP smuggling)
-    f.write(b"Subject: hi\r\nMessage-ID: <smuggle@dealer.example.com>\r\n\r\nhello\n.\nMAIL FROM:<ceo@bank.example>\n"
-            b"RCPT TO:<victim@example.org>\nDATA\nSubject: pay now\n\nspoofed\n.\n\r\n.\r\n")
+    f.write(
+        b"Subject: hi\r\nMessage-ID: <smuggle@dealer.example.com>\r\n\r\nhello\n.\nMAIL FROM:<ceo@bank.example>\n"
+        b"RCPT TO:<victim@example.org>\nDATA\nSubject: pay now\n\nspoofed\n.\n\r\n.\r\n"
+    )
     f.flush()
     assert f.readline().startswith(b"250")
     f.write(b"QUIT\r\n")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import smtplib
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
@@ -36,17 +36,26 @@ def gateway(store, sink):
     policy.put(store, "acme", quiet_policy(min_gap="1h"), "test")
     for cid, emails, consent in (("ann-1", ["ann@example.com"], True), ("bob-2", ["bob@example.com"], False)):
         profiles.put(store, "acme", cid, CustomerIn(emails=emails, consent={"email": consent}), None)
-    running = run(store, "acme", ("127.0.0.1", free_port()), ("127.0.0.1", sink[1]), unknown="relay",
-                  refresh_seconds=0.0)
+    running = run(
+        store, "acme", ("127.0.0.1", free_port()), ("127.0.0.1", sink[1]), unknown="relay", refresh_seconds=0.0
+    )
     yield running.port
     running.stop()
 
 
 def mail(to: list[str], mid="<spring-suv-1@dealer.example.com>", **headers) -> EmailMessage:
     m = EmailMessage()
-    m["From"], m["To"], m["Subject"], m["Message-ID"] = "offers@dealer.example.com", ", ".join(to), "Spring SUV event", mid
-    for name, value in {"X_Suppressor_Kind": "sales", "X_Suppressor_Topics": "segment:suv, offer:lease",
-                        **headers}.items():
+    m["From"], m["To"], m["Subject"], m["Message-ID"] = (
+        "offers@dealer.example.com",
+        ", ".join(to),
+        "Spring SUV event",
+        mid,
+    )
+    for name, value in {
+        "X_Suppressor_Kind": "sales",
+        "X_Suppressor_Topics": "segment:suv, offer:lease",
+        **headers,
+    }.items():
         m[name.replace("_", "-")] = value
     m.set_content("Come and drive the new SUV.\n")
     return m
@@ -83,8 +92,15 @@ def test_a_deferred_recipient_gets_a_451_with_the_time(store, sink, gateway):
 
 def test_headers_name_the_customer_and_bad_ones_are_refused_in_words(store, sink, gateway):
     got = sink[0].got
-    send(gateway, mail(["someone@elsewhere.example"], X_Suppressor_Customer="ann-1",
-                       X_Suppressor_Message_Id="m-77", X_Suppressor_Campaign="spring"))
+    send(
+        gateway,
+        mail(
+            ["someone@elsewhere.example"],
+            X_Suppressor_Customer="ann-1",
+            X_Suppressor_Message_Id="m-77",
+            X_Suppressor_Campaign="spring",
+        ),
+    )
     assert len(got) == 1 and store.bulk.zcard(keys.sends("acme", "ann-1")) == 1
     with pytest.raises(smtplib.SMTPDataError) as err:
         send(gateway, mail(["ann@example.com"], mid="<x@y>", X_Suppressor_Kind="newsletter"))
@@ -107,7 +123,7 @@ def test_a_failing_relay_gives_the_capacity_back(store, sink, gateway):
 
 def zone_at(hour: int) -> str:
     """A time zone where it is ``hour`` o'clock now (give or take the minutes)."""
-    offset = (hour - datetime.now(timezone.utc).hour) % 24
+    offset = (hour - datetime.now(UTC).hour) % 24
     offset = offset - 24 if offset > 14 else offset
     return "UTC" if offset == 0 else f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}"  # Etc/GMT-5 is UTC+5
 
@@ -115,11 +131,17 @@ def zone_at(hour: int) -> str:
 def people(store, tenant="acme", **policy_fields):
     """Ann: night where she lives (quiet hours: deferred); Bob: no consent (suppressed); Carol: daytime,
     consent (sent); walkin@example.net is on no profile."""
-    policy.put(store, tenant, quiet_policy(quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"},
-                                           **policy_fields), "test")
-    for cid, email, consent, zone in (("ann-1", "ann@example.com", True, zone_at(2)),
-                                      ("bob-2", "bob@example.com", False, zone_at(12)),
-                                      ("carol-3", "carol@example.com", True, zone_at(12))):
+    policy.put(
+        store,
+        tenant,
+        quiet_policy(quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"}, **policy_fields),
+        "test",
+    )
+    for cid, email, consent, zone in (
+        ("ann-1", "ann@example.com", True, zone_at(2)),
+        ("bob-2", "bob@example.com", False, zone_at(12)),
+        ("carol-3", "carol@example.com", True, zone_at(12)),
+    ):
         profiles.put(store, tenant, cid, CustomerIn(emails=[email], consent={"email": consent}, timezone=zone), None)
 
 
@@ -188,8 +210,9 @@ def test_through_postfix_each_recipient_arrives_at_most_once_across_retries(stor
         with smtplib.SMTP("127.0.0.1", mta.port, timeout=10) as smtp:
             smtp.send_message(mail(EVERYONE, mid="<spring-postfix@dealer.example.com>"))
         # Postfix tries again every second: wait for the fourth 451
-        mta.wait_for(lambda text: text.count("said: 451 4.7.1 deferred by suppressor") >= 4, 60, "four retries",
-                     flush=True)
+        mta.wait_for(
+            lambda text: text.count("said: 451 4.7.1 deferred by suppressor") >= 4, 60, "four retries", flush=True
+        )
         [queued] = mta.queued()  # still queued for all four (a 451 to DATA defers every recipient)
         assert sorted(r["address"] for r in queued["recipients"]) == sorted(EVERYONE)
         assert "status=bounced" not in mta.log()
@@ -205,8 +228,15 @@ def private_store(tmp_path):
     `suppressor smtp-gateway` monitors its store."""
     redis_server_or_skip()
     server = RedisServer(tmp_path / "redis").start()
-    st = Store(Settings(redis_url=server.url, data_dir=tmp_path / "data", decision_deadline_ms=250,
-                        store_timeout_ms=1000, model_refresh_seconds=0.0))
+    st = Store(
+        Settings(
+            redis_url=server.url,
+            data_dir=tmp_path / "data",
+            decision_deadline_ms=250,
+            store_timeout_ms=1000,
+            model_refresh_seconds=0.0,
+        )
+    )
     st.watch()
     yield server, st
     st.close()
@@ -292,8 +322,9 @@ def test_a_dead_store_is_the_tenants_failure_mode(private_store, sink, mode):
     finally:
         gw.stop()
     # send: consent unchecked (the tenant chose it), each once; suppress: nothing more
-    assert sorted(sink[0].recipients()) == sorted(["carol@example.com", *EVERYONE] if mode == "send"
-                                                  else ["carol@example.com"])
+    assert sorted(sink[0].recipients()) == sorted(
+        ["carol@example.com", *EVERYONE] if mode == "send" else ["carol@example.com"]
+    )
 
 
 def test_a_fault_of_ours_is_a_451_never_a_5xx(store, sink, gateway, monkeypatch):
@@ -309,7 +340,11 @@ def test_a_fault_of_ours_is_a_451_never_a_5xx(store, sink, gateway, monkeypatch)
 
 
 def test_strip_headers_keeps_everything_else_byte_for_byte():
-    raw = (b"From: a@b.example\r\nX-Suppressor-Topics: segment:suv,\r\n offer:lease\r\nSubject: hi\r\n"
-           b"x-suppressor-kind: value\r\nDKIM-Signature: v=1;\r\n\tb=abc\r\n\r\nbody\r\nX-Suppressor-Kind: not a header\r\n")
-    assert strip_headers(raw) == (b"From: a@b.example\r\nSubject: hi\r\nDKIM-Signature: v=1;\r\n\tb=abc\r\n"
-                                  b"\r\nbody\r\nX-Suppressor-Kind: not a header\r\n")
+    raw = (
+        b"From: a@b.example\r\nX-Suppressor-Topics: segment:suv,\r\n offer:lease\r\nSubject: hi\r\n"
+        b"x-suppressor-kind: value\r\nDKIM-Signature: v=1;\r\n\tb=abc\r\n\r\nbody\r\nX-Suppressor-Kind: not a header\r\n"
+    )
+    assert strip_headers(raw) == (
+        b"From: a@b.example\r\nSubject: hi\r\nDKIM-Signature: v=1;\r\n\tb=abc\r\n"
+        b"\r\nbody\r\nX-Suppressor-Kind: not a header\r\n"
+    )

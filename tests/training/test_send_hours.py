@@ -1,7 +1,7 @@
 """Send hours: planted habits (evening openers in Chicago, across a daylight-saving change) are
 learned by local hour of the week, pooled toward the tenant's curve, and written where the rule reads."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -21,18 +21,22 @@ def opens_at(cid: str, local_hour: int, weeks: int, start: datetime) -> list[dic
     for w in range(weeks):
         day = (start + timedelta(weeks=w)).astimezone(CHICAGO)
         local = day.replace(hour=local_hour, minute=10)
-        out.append({"type": "opened", "ts": local.astimezone(timezone.utc).isoformat(), "customer_id": cid})
+        out.append({"type": "opened", "ts": local.astimezone(UTC).isoformat(), "customer_id": cid})
     return out
 
 
 def test_evening_openers_peak_at_wednesday_19_local_across_the_dst_change_and_pool_toward_the_tenant(store):
-    start = datetime(2026, 10, 7, 12, tzinfo=timezone.utc)  # a Wednesday; CDT ends on 2026-11-01
+    start = datetime(2026, 10, 7, 12, tzinfo=UTC)  # a Wednesday; CDT ends on 2026-11-01
     ids = ["evening", "morning", "newcomer", "no-zone"]
     for cid in ids[:3]:
         profiles.put(store, "acme", cid, CustomerIn(timezone="America/Chicago"), None)
     profiles.put(store, "acme", "no-zone", CustomerIn(), None)
-    events = [opens_at("evening", 19, 10, start), opens_at("morning", 9, 2, start), [],
-              opens_at("no-zone", 19, 10, start)]
+    events = [
+        opens_at("evening", 19, 10, start),
+        opens_at("morning", 9, 2, start),
+        [],
+        opens_at("no-zone", 19, 10, start),
+    ]
     prior, pooled = send_hours.learn(store, "acme", ids, events)
     wed = lambda h: 2 * 24 + h  # noqa: E731
     assert set(pooled) == {0, 1}  # the newcomer has no answers, no-zone no time zone
@@ -49,4 +53,7 @@ def test_evening_openers_peak_at_wednesday_19_local_across_the_dst_change_and_po
 
 def test_a_tenant_with_no_answers_learns_nothing(store):
     profiles.put(store, "acme", "c-1", CustomerIn(timezone="America/Chicago"), None)
-    assert send_hours.learn(store, "acme", ["c-1"], [[{"type": "delivered", "ts": "2026-11-18T16:00:00Z"}]]) == (None, {})
+    assert send_hours.learn(store, "acme", ["c-1"], [[{"type": "delivered", "ts": "2026-11-18T16:00:00Z"}]]) == (
+        None,
+        {},
+    )

@@ -21,14 +21,17 @@ from suppressor.hooks.inbound import (
     json_body,
 )
 
-SENDS = {"mautic.email_on_send": ("email", "delivered"), "mautic.email_on_open": ("email", "opened"),
-         "mautic.sms_on_send": ("sms", "delivered"), "mautic.page_on_hit": ("web", "visited")}
+SENDS = {
+    "mautic.email_on_send": ("email", "delivered"),
+    "mautic.email_on_open": ("email", "opened"),
+    "mautic.sms_on_send": ("sms", "delivered"),
+    "mautic.page_on_hit": ("web", "visited"),
+}
 SUBSCRIPTION = "mautic.lead_channel_subscription_changed"
 CHANNELS = {"email": "email", "sms": "sms", "notification": "push"}  # Mautic's channel names -> ours
 # Mautic's do-not-contact reasons as its webhook words them (ChannelSubscriptionChange::getDncReasonVerb):
 # "manual" is a do-not-contact a Mautic user set by hand, which closes the channel as an unsubscribe does.
-STATUSES = {"unsubscribed": "unsubscribed", "manual": "unsubscribed", "bounced": "bounced",
-            "contactable": RESUBSCRIBED}
+STATUSES = {"unsubscribed": "unsubscribed", "manual": "unsubscribed", "bounced": "bounced", "contactable": RESUBSCRIBED}
 
 
 def verify(delivery: Delivery, secret: str | None) -> Proof:
@@ -57,7 +60,7 @@ def parse(delivery: Delivery) -> Parsed:
     """Sends, opens, page hits and channel subscription changes (unsubscribed, manual, bounced, contactable)."""
     body = json_body(delivery, "Mautic")
     if not isinstance(body, dict):
-        raise BadPayload("Mautic sends {\"mautic.<event>\": [...]}")
+        raise BadPayload('Mautic sends {"mautic.<event>": [...]}')
     out = Parsed()
     for name, items in body.items():
         if isinstance(items, list):  # not the top-level timestamp
@@ -75,8 +78,7 @@ def _one(name: str, item: dict) -> Incoming | None:
     at = item.get("timestamp") or hit.get("dateHit") or stat.get("lastOpened") or stat.get("dateRead")
     if name in SENDS and at:
         channel, kind = SENDS[name]
-        key = (item.get("idHash") or stat.get("trackingHash") or item.get("smsId") or hit.get("id")
-               or hit.get("url"))
+        key = item.get("idHash") or stat.get("trackingHash") or item.get("smsId") or hit.get("id") or hit.get("url")
         eid = event_id("mautic", name, key, contact.get("id"), at)
     elif name == SUBSCRIPTION and at:
         channel, kind = CHANNELS.get(item.get("channel")), STATUSES.get(item.get("new_status"))
@@ -86,7 +88,11 @@ def _one(name: str, item: dict) -> Incoming | None:
     if kind is None or channel is None:
         return None
     return Incoming(
-        event_id=eid, type=kind, ts=iso(at), channel=channel,
+        event_id=eid,
+        type=kind,
+        ts=iso(at),
+        channel=channel,
         email=loose_email(_field(contact, "email") or stat.get("emailAddress")),
         phone=loose_phone(_field(contact, "mobile") or _field(contact, "phone")),
-        properties={"scope": "channel"} if kind == "unsubscribed" else {})
+        properties={"scope": "channel"} if kind == "unsubscribed" else {},
+    )

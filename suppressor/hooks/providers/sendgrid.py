@@ -21,12 +21,18 @@ from suppressor.hooks.inbound import (
 
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
-TYPES = {"delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
-         "spamreport": "complained", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
+TYPES = {
+    "delivered": "delivered",
+    "open": "opened",
+    "click": "clicked",
+    "bounce": "bounced",
+    "spamreport": "complained",
+    "unsubscribe": "unsubscribed",
+    "group_unsubscribe": "unsubscribed",
+}
 # A drop because the address is on one of SendGrid's suppression lists says which list; other drops
 # (a bad header, a quota) say nothing about the address.
-DROPPED = {"Bounced Address": "bounced", "Spam Reporting Address": "complained",
-           "Unsubscribed Address": "unsubscribed"}
+DROPPED = {"Bounced Address": "bounced", "Spam Reporting Address": "complained", "Unsubscribed Address": "unsubscribed"}
 
 
 def verify(delivery: Delivery, secret: str | None) -> Proof:
@@ -72,6 +78,14 @@ def _one(ev: dict) -> Incoming | None:
     elif kind == "unsubscribed":
         props["scope"] = "channel"
     return Incoming(
-        event_id=event_id("sendgrid", ev["sg_event_id"]), type=kind, ts=stamp(ev.get("timestamp", 0)),
-        channel="email", customer_id=ids["customer_id"], email=loose_email(ev.get("email")),
-        message_id=ids["message_id"], campaign_id=ids["campaign_id"], topics=topics, properties=props)
+        event_id=event_id("sendgrid", ev["sg_event_id"]),
+        type=kind,
+        ts=stamp(ev.get("timestamp", 0)),
+        channel="email",
+        customer_id=ids["customer_id"],
+        email=loose_email(ev.get("email")),
+        message_id=ids["message_id"],
+        campaign_id=ids["campaign_id"],
+        topics=topics,
+        properties=props,
+    )

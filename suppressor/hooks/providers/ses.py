@@ -42,15 +42,48 @@ SIGNED = {
     "UnsubscribeConfirmation": ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"),
 }
 TYPES = {"Delivery": "delivered", "Bounce": "bounced", "Complaint": "complained", "Open": "opened", "Click": "clicked"}
-DETAIL = {"Delivery": "delivery", "Bounce": "bounce", "Complaint": "complaint", "Open": "open", "Click": "click",
-          "Subscription": "subscription"}
+DETAIL = {
+    "Delivery": "delivery",
+    "Bounce": "bounce",
+    "Complaint": "complaint",
+    "Open": "open",
+    "Click": "click",
+    "Subscription": "subscription",
+}
 SUBSCRIPTION = "Subscription"  # SES's own list management: a contact's topic preferences changed
 # the regions whose SNS certificates may be fetched unless SUPPRESSOR_SES_REGIONS says otherwise: SES's
-REGIONS = frozenset((
-    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1", "eu-west-1", "eu-west-2",
-    "eu-west-3", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "il-central-1", "me-south-1",
-    "me-central-1", "af-south-1", "ap-south-1", "ap-south-2", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
-    "ap-southeast-1", "ap-southeast-2", "ap-southeast-3", "ap-southeast-5", "us-gov-east-1", "us-gov-west-1"))
+REGIONS = frozenset(
+    (
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "ca-central-1",
+        "sa-east-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-central-1",
+        "eu-central-2",
+        "eu-north-1",
+        "eu-south-1",
+        "il-central-1",
+        "me-south-1",
+        "me-central-1",
+        "af-south-1",
+        "ap-south-1",
+        "ap-south-2",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ap-southeast-5",
+        "us-gov-east-1",
+        "us-gov-west-1",
+    )
+)
 CERTS_KEPT = 32
 FETCHES_PER_MINUTE = 10  # certificate fetches a process makes, at most (Amazon rotates them rarely)
 REFETCH_AFTER = 600.0  # seconds: a certificate that fails a signature is fetched again at most this often
@@ -98,8 +131,7 @@ class _Certificates:
             self.tokens = min(FETCHES_PER_MINUTE, self.tokens + (now - self.at) * FETCHES_PER_MINUTE / 60)
             self.at = now
             if self.tokens < 1:
-                raise Busy(f"SNS signing certificates are fetched at most {FETCHES_PER_MINUTE} a minute; "
-                           "retry shortly")
+                raise Busy(f"SNS signing certificates are fetched at most {FETCHES_PER_MINUTE} a minute; retry shortly")
             self.tokens -= 1
             pem = fetch(url)
             self.pems[url] = (pem, time.monotonic())
@@ -127,21 +159,27 @@ def verify(delivery: Delivery, secret: str | None) -> Proof:
         at = iso(msg["Timestamp"]).timestamp()
         topic_region = topic.split(":")[3]
     except (BadPayload, KeyError, TypeError, ValueError, AttributeError, IndexError):
-        raise Unauthorized("not a signed SNS message (Type, TopicArn, Timestamp, Signature, SignatureVersion, "
-                           "SigningCertURL)") from None
+        raise Unauthorized(
+            "not a signed SNS message (Type, TopicArn, Timestamp, Signature, SignatureVersion, SigningCertURL)"
+        ) from None
     region = _region(cert_url)
     if region is None or not CERT_PATH.match(urlsplit(cert_url).path):
-        raise Unauthorized(f"the signing certificate must come from https://sns.<region>.amazonaws.com; "
-                           f"refused {cert_url!r}")
+        raise Unauthorized(
+            f"the signing certificate must come from https://sns.<region>.amazonaws.com; refused {cert_url!r}"
+        )
     allowed = delivery.sns_regions if delivery.sns_regions is not None else REGIONS
     if region not in allowed or region != topic_region:
-        raise Unauthorized(f"SNS certificates are fetched from the topic's own region, one of SUPPRESSOR_SES_REGIONS; "
-                           f"refused {region!r} for a topic in {topic_region!r}")
+        raise Unauthorized(
+            f"SNS certificates are fetched from the topic's own region, one of SUPPRESSOR_SES_REGIONS; "
+            f"refused {region!r} for a topic in {topic_region!r}"
+        )
     if secret and topic != secret:
         raise Unauthorized(f"this webhook accepts the SNS topic {secret}, not {topic!r}")
     if not secret and kind != "SubscriptionConfirmation":
-        raise Unauthorized("this webhook has no SNS topic yet: it takes the topic of the first subscription "
-                           "confirmation it receives (or name one: the hook's secret)")
+        raise Unauthorized(
+            "this webhook has no SNS topic yet: it takes the topic of the first subscription "
+            "confirmation it receives (or name one: the hook's secret)"
+        )
     if kind != "Notification" and not _names_topic(msg.get("SubscribeURL"), region, topic):
         raise Unauthorized("the SubscribeURL must be this topic's, on its region's SNS host")
     if delivery.fetch is None:
@@ -182,21 +220,43 @@ def parse(delivery: Delivery) -> Parsed:
         return Parsed(ignored=1)
     typ, topics = change
     mail = ses.get("mail") or {}
-    recipients = {"Bounce": [r.get("emailAddress") for r in detail.get("bouncedRecipients", [])],
-                  "Complaint": [r.get("emailAddress") for r in detail.get("complainedRecipients", [])],
-                  "Delivery": detail.get("recipients")}.get(kind) or mail.get("destination") or []
+    recipients = (
+        {
+            "Bounce": [r.get("emailAddress") for r in detail.get("bouncedRecipients", [])],
+            "Complaint": [r.get("emailAddress") for r in detail.get("complainedRecipients", [])],
+            "Delivery": detail.get("recipients"),
+        }.get(kind)
+        or mail.get("destination")
+        or []
+    )
     ids = custom(mail.get("tags"))
     at = iso(detail.get("timestamp") or mail.get("timestamp") or msg["Timestamp"])
     scope = {"scope": "topics" if topics else "channel"} if typ == "unsubscribed" else {}
-    return Parsed(events=[Incoming(
-        event_id=event_id("ses", msg["MessageId"], to), type=typ, ts=at, channel="email",
-        customer_id=ids["customer_id"], email=loose_email(to), message_id=ids["message_id"],
-        campaign_id=ids["campaign_id"], topics=topics, properties=scope) for to in recipients])
+    return Parsed(
+        events=[
+            Incoming(
+                event_id=event_id("ses", msg["MessageId"], to),
+                type=typ,
+                ts=at,
+                channel="email",
+                customer_id=ids["customer_id"],
+                email=loose_email(to),
+                message_id=ids["message_id"],
+                campaign_id=ids["campaign_id"],
+                topics=topics,
+                properties=scope,
+            )
+            for to in recipients
+        ]
+    )
 
 
 def _opted_out(prefs: dict) -> set[str]:
-    return {t["topicName"] for t in prefs.get("topicSubscriptionStatus") or []
-            if t.get("subscriptionStatus") == "OptOut" and isinstance(t.get("topicName"), str)}
+    return {
+        t["topicName"]
+        for t in prefs.get("topicSubscriptionStatus") or []
+        if t.get("subscriptionStatus") == "OptOut" and isinstance(t.get("topicName"), str)
+    }
 
 
 def _subscription(detail: dict) -> tuple[str, list[str]] | None:

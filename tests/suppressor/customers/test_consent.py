@@ -1,13 +1,13 @@
 """Consent changes from every source apply once each, in the order they happened (the ingest and
 consent scripts, and PUT's transaction), on the store the fixtures give (embedded, server, cluster)."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from suppressor.customers import events, profiles
 from suppressor.domain import CustomerIn, Event
 from suppressor.storage import keys
 
-T0 = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 
 
 def ms(at: datetime) -> int:
@@ -15,8 +15,20 @@ def ms(at: datetime) -> int:
 
 
 def stop(store, eid: str, at: datetime, cid: str = "c-1") -> None:
-    events.ingest(store, "acme", [Event(event_id=eid, customer_id=cid, type="unsubscribed", ts=at, channel="sms",
-                                        properties={"scope": "channel"})])
+    events.ingest(
+        store,
+        "acme",
+        [
+            Event(
+                event_id=eid,
+                customer_id=cid,
+                type="unsubscribed",
+                ts=at,
+                channel="sms",
+                properties={"scope": "channel"},
+            )
+        ],
+    )
 
 
 def consent(store, cid: str = "c-1") -> dict:
@@ -52,11 +64,21 @@ def test_a_profile_dated_before_the_channels_last_change_does_not_change_it(stor
     stop(store, "stop-1", T0)
     assert profiles.reconsent(store, "acme", "c-1", "start-1", "sms", ms(T0 + timedelta(minutes=10))) == 1
     # the CRM's copy from before the START says sms false: kept true; its email (a new channel) is taken
-    profiles.put(store, "acme", "c-1", CustomerIn(consent={"sms": False, "email": True},
-                                                  consent_at=T0 + timedelta(minutes=5)), None)
+    profiles.put(
+        store,
+        "acme",
+        "c-1",
+        CustomerIn(consent={"sms": False, "email": True}, consent_at=T0 + timedelta(minutes=5)),
+        None,
+    )
     assert consent(store) == {"sms": True, "email": True}
     # dated after it, it applies, and a START from between the two cannot reopen
-    profiles.put(store, "acme", "c-1", CustomerIn(consent={"sms": False, "email": True},
-                                                  consent_at=T0 + timedelta(minutes=20)), None)
+    profiles.put(
+        store,
+        "acme",
+        "c-1",
+        CustomerIn(consent={"sms": False, "email": True}, consent_at=T0 + timedelta(minutes=20)),
+        None,
+    )
     assert profiles.reconsent(store, "acme", "c-1", "start-2", "sms", ms(T0 + timedelta(minutes=15))) == 0
     assert consent(store)["sms"] is False

@@ -76,8 +76,11 @@ def test_a_verdict_whose_record_was_lost_is_in_the_customers_record_once(store, 
     only = one(decider, req("c-2", kind="value"))  # a customer known by nothing but a standing verdict
     log = DecisionLog(store, interval=3600)
     try:
-        kept = one(Decider(store, TenantStateCache(store, 0.0), log), req("c-1", kind="value", campaign="fall"),
-                   at=NOW + timedelta(minutes=1))
+        kept = one(
+            Decider(store, TenantStateCache(store, 0.0), log),
+            req("c-1", kind="value", campaign="fall"),
+            at=NOW + timedelta(minutes=1),
+        )
         log.flush()
     finally:
         log.close()
@@ -86,12 +89,21 @@ def test_a_verdict_whose_record_was_lost_is_in_the_customers_record_once(store, 
     assert "recovered" not in got[0]
     made = got[1]
     assert made["recovered"] is True and made["campaign_id"] == "blitz" and made["message_id"] == lost.message_id
-    assert (made["action"], made.get("channel"), made["requested_channel"]) == (lost.action.value, lost.channel, "email")
+    assert (made["action"], made.get("channel"), made["requested_channel"]) == (
+        lost.action.value,
+        lost.channel,
+        "email",
+    )
     assert made["reasons"] == [r.model_dump() for r in lost.reasons] and made["reasons"]
     assert datetime.fromisoformat(made["decided_at"]) == lost.decided_at
     assert made["policy_version"] == lost.policy_version and made.get("score") == lost.score
-    assert [d["decision_id"] for d in recent(store, "acme", customer_id="c-1", campaign_id="blitz")] == [lost.decision_id]
+    assert [d["decision_id"] for d in recent(store, "acme", customer_id="c-1", campaign_id="blitz")] == [
+        lost.decision_id
+    ]
     items = [i for i in timeline.timeline(store, "acme", "c-1")["items"] if i["type"] == "decision"]
-    assert [(i["decision_id"], i["campaign_id"]) for i in items] == [(kept.decision_id, "fall"), (lost.decision_id, "blitz")]
+    assert [(i["decision_id"], i["campaign_id"]) for i in items] == [
+        (kept.decision_id, "fall"),
+        (lost.decision_id, "blitz"),
+    ]
     theirs = timeline.timeline(store, "acme", "c-2")
     assert theirs is not None and [i["decision_id"] for i in theirs["items"]] == [only.decision_id]

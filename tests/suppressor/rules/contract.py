@@ -145,10 +145,18 @@ async def decide_case(store, hot, bulk, tenant: str, case: Case):
         models.activate(store, tenant, "v1")
     if case.setup is not None:
         case.setup(store, tenant, cid)
-    evs = [Event.model_validate({"customer_id": cid, "channel": "email", **{k: v for k, v in e.items()
-                                 if k != "hours_ago"}, "event_id": f"e-{n}",
-                                 "ts": (at - timedelta(hours=e["hours_ago"])).isoformat()})
-           for n, e in enumerate(case.events)]
+    evs = [
+        Event.model_validate(
+            {
+                "customer_id": cid,
+                "channel": "email",
+                **{k: v for k, v in e.items() if k != "hours_ago"},
+                "event_id": f"e-{n}",
+                "ts": (at - timedelta(hours=e["hours_ago"])).isoformat(),
+            }
+        )
+        for n, e in enumerate(case.events)
+    ]
     if evs:
         events.ingest(store, tenant, evs)
     decider = Decider(store, TenantStateCache(store, 0.0), None)

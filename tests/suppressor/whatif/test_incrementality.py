@@ -1,6 +1,6 @@
 """Incrementality: a planted campaign effect is found without attribution, and none where there is none."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -8,7 +8,7 @@ from suppressor.policy import document as policies
 from suppressor.whatif.incrementality import incrementality
 from tests.factories import ingest
 
-T0 = datetime(2026, 10, 1, 15, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 10, 1, 15, 0, tzinfo=UTC)
 
 
 def plant(store, campaign: str, n: int, treated_rate: float, control_rate: float, seed: int) -> None:
@@ -19,15 +19,37 @@ def plant(store, campaign: str, n: int, treated_rate: float, control_rate: float
     for i in range(n):
         cid = f"{campaign}-{i}"
         withheld = bool(rng.random() < 0.5)
-        base = {"customer_id": cid, "channel": "email", "kind": "sales", "message_id": f"{campaign}-m",
-                "campaign_id": campaign, "topics": ["segment:suv"]}
-        evs.append({**base, "event_id": f"{cid}-x", "type": "withheld" if withheld else "delivered",
-                    "ts": T0.isoformat()})
+        base = {
+            "customer_id": cid,
+            "channel": "email",
+            "kind": "sales",
+            "message_id": f"{campaign}-m",
+            "campaign_id": campaign,
+            "topics": ["segment:suv"],
+        }
+        evs.append(
+            {**base, "event_id": f"{cid}-x", "type": "withheld" if withheld else "delivered", "ts": T0.isoformat()}
+        )
         if rng.random() < (control_rate if withheld else treated_rate):
-            evs.append({"event_id": f"{cid}-v", "customer_id": cid, "type": "visited", "channel": "web",
-                        "ts": (T0 + timedelta(days=float(rng.uniform(0.1, 6.9)))).isoformat()})
-        evs.append({"event_id": f"{cid}-late", "customer_id": cid, "type": "purchased", "channel": "web",
-                    "ts": (T0 + timedelta(days=30)).isoformat(), "properties": {"amount": 30000.0, "currency": "USD"}})
+            evs.append(
+                {
+                    "event_id": f"{cid}-v",
+                    "customer_id": cid,
+                    "type": "visited",
+                    "channel": "web",
+                    "ts": (T0 + timedelta(days=float(rng.uniform(0.1, 6.9)))).isoformat(),
+                }
+            )
+        evs.append(
+            {
+                "event_id": f"{cid}-late",
+                "customer_id": cid,
+                "type": "purchased",
+                "channel": "web",
+                "ts": (T0 + timedelta(days=30)).isoformat(),
+                "properties": {"amount": 30000.0, "currency": "USD"},
+            }
+        )
     ingest(store, "acme", evs)
 
 
