@@ -232,7 +232,7 @@ def attach(spec: dict, examples: dict[str, dict]) -> dict:
                 for media in op["requestBody"]["content"].values():
                     media["example"] = ex["request"]
             answer = op["responses"].get(str(ex["status"]), {})
-            for media_type, media in answer.get("content", {}).items():
+            for media in answer.get("content", {}).values():
                 if ex.get("response") is not None:
                     media["example"] = ex["response"]
     return spec

@@ -146,7 +146,7 @@ def _recovery(store, dealer, decider, model, seed: int) -> None:
                 )
             )
             truth.append(dealer.p_engage(c, msg, ch))
-    scores = np.array([d.channel_scores[r.message.channel] for d, r in zip(_decide(decider, reqs), reqs)])
+    scores = np.array([d.channel_scores[r.message.channel] for d, r in zip(_decide(decider, reqs), reqs, strict=True)])
     truth = np.array(truth)
     outcome = rng.random(len(truth)) < truth
     say(f"      next week's {len(reqs)} sends, engagement simulated from the hidden truth:")
@@ -167,7 +167,7 @@ def _recovery(store, dealer, decider, model, seed: int) -> None:
     for c in dealer.customers:
         pipe.hget(keys.vectors(TENANT, c.customer_id), model.version)
     ch_hit = seg_hit = 0
-    for c, raw in zip(dealer.customers, pipe.execute()):
+    for c, raw in zip(dealer.customers, pipe.execute(), strict=True):
         interests, channels = learned_affinities(model, unpack(raw), top=100)
         ch_hit += channels[0].name == c.true_channel
         segs = [a.name for a in interests if a.name.startswith("segment:")]

@@ -246,7 +246,7 @@ class Gateway:
             budget,
         )
         found = contacts.held(wanted, got[1:])
-        for p, was in zip(todo, got[0]):
+        for p, was in zip(todo, got[0], strict=True):
             if was is not None:
                 p.fate = "already relayed"
             else:
@@ -256,7 +256,9 @@ class Gateway:
             DecisionRequest(customer_id=p.customer_id, message=message, allow_reroute=False, channels=["email"])
             for p in governed
         ]
-        for p, d in zip(governed, await self.decider.adecide(self.tenant, asks, hot, bulk, t0) if asks else []):
+        for p, d in zip(
+            governed, await self.decider.adecide(self.tenant, asks, hot, bulk, t0) if asks else [], strict=True
+        ):
             p.decision = d
         for p in todo:
             if p.fate:
@@ -306,10 +308,10 @@ class Gateway:
             acommands(hot, [*(("HSETNX", key, p.key, now_ms) for p in sends), ("PEXPIRE", key, self.remember_ms)]),
             budget,
         )
-        for p, ok in zip(sends, won):
+        for p, ok in zip(sends, won, strict=True):
             if not ok:
                 p.fate = "already relayed"
-        return [p for p, ok in zip(sends, won) if ok]
+        return [p for p, ok in zip(sends, won, strict=True) if ok]
 
     async def _relay(self, sender: str, raw: bytes, mkey: str, sends: list[Recipient]) -> str | None:
         """Hand ``sends`` to the onward server; None when it took them, else the 451 to answer (their claims

@@ -339,7 +339,7 @@ def run_campaigns(
     pending: list[tuple[str, int, dict]] = []
     seq = decisions = sends = ingested = 0
     service = [m for m in d.messages if m.kind == "service"]
-    names, weights = zip(*CAMPAIGN_CHANNELS)
+    names, weights = zip(*CAMPAIGN_CHANNELS, strict=True)
 
     def flush(until: datetime) -> int:
         due, before = [], until.strftime("%Y-%m-%dT%H:%M:%SZ")  # event times are this text
@@ -373,7 +373,7 @@ def run_campaigns(
             for c in audience
         ]
         decisions += len(reqs)
-        for c, verdict in zip(audience, decide(reqs, now) if reqs else []):
+        for c, verdict in zip(audience, decide(reqs, now) if reqs else [], strict=True):
             if verdict["action"] not in ("send", "reroute"):
                 continue
             sends += 1

@@ -89,9 +89,10 @@ def load(store: Store, n: int, per: int, seed: int = 1) -> int:
 
 def rss_mb(pid: int) -> float:
     """Resident memory of a process, in MB."""
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
     return float("nan")
 
 

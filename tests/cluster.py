@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -191,10 +192,8 @@ def stop(root: Path, ports: list[int] | None = None) -> None:
     """Shut down the nodes under ``root`` (every port directory found there when none are given)."""
     ports = ports or [int(d.name) for d in root.glob("*") if d.name.isdigit()]
     for port in ports:
-        try:
+        with contextlib.suppress(redis.RedisError):  # already gone (shutdown also drops the connection it came on)
             redis.Redis(port=port, socket_timeout=2).shutdown(nosave=True)
-        except redis.RedisError:
-            pass  # already gone (shutdown also drops the connection it came on)
     shutil.rmtree(root, ignore_errors=True)
 
 

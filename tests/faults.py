@@ -68,7 +68,7 @@ def served(settings, *args: str, **env: str):
     port = free_port()
     cmd = [sys.executable, "-c", "from suppressor.api.cli import main; main()", "serve", "--port", str(port), *args]
     # a file, not a pipe nobody drains: a child logging many warnings would block on a full pipe
-    err = tempfile.TemporaryFile()
+    err = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the child is stopped, below)
     proc = subprocess.Popen(cmd, env=env_for(settings, **env), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
     url = f"http://127.0.0.1:{port}"
     try:

@@ -39,7 +39,7 @@ def exported(client, key) -> set[str]:
     hook = registry.create(client.app.state.services.store, "acme", "braze")
     client.post(f"/v1/hooks/braze/{hook.id}", headers={"Authorization": "Bearer wrong"}, json={"events": []})
     text = client.get("/metrics").text
-    return {re.split(r"[{ ]", line, 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
+    return {re.split(r"[{ ]", line, maxsplit=1)[0] for line in text.splitlines() if line and not line.startswith("#")}
 
 
 def test_the_dashboard_queries_only_metrics_the_service_exports(client, key):

@@ -67,7 +67,7 @@ def read(
             res = following.result()
             if start + chunk < len(ids):
                 following = reader.submit(fetch, start + chunk)
-            for cid, (a, vehicles), evs in zip(ids[start : start + chunk], res[0::2], res[1::2]):
+            for cid, (a, vehicles), evs in zip(ids[start : start + chunk], res[0::2], res[1::2], strict=True):
                 if a is None and not evs:
                     gone.append(cid)  # profile and events expired: the customer is gone
                 attrs.append(features.model_attributes(json.loads(a) if a else {}, vehicles))

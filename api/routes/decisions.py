@@ -142,7 +142,7 @@ async def decide_by_url(
     message_id: Annotated[str, Query()],
     channel: Annotated[str, Query()],
     kind: Annotated[str, Query()],
-    topic: Annotated[list[str], Query(description="one per topic (repeat the parameter)")] = [],
+    topic: Annotated[list[str], Query(description="one per topic (repeat the parameter)")] = [],  # noqa: B006 (FastAPI copies defaults)
     campaign_id: Annotated[str | None, Query()] = None,
     offer: Annotated[
         str | None,

@@ -79,4 +79,4 @@ def find_commands(tenant: str, wanted: list[tuple[str, str]]) -> list[tuple]:
 
 def held(wanted: list[tuple[str, str]], answers: list) -> dict[tuple[str, str], str]:
     """``find``'s answer from the replies to ``find_commands``."""
-    return {point: cid.decode() for point, cid in zip(wanted, answers) if cid is not None}
+    return {point: cid.decode() for point, cid in zip(wanted, answers, strict=True) if cid is not None}

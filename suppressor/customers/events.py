@@ -89,8 +89,8 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
 
     verdict_of = {
         i: (key, field, mine, verdict)
-        for (key, rows), verdicts in zip(by_key.items(), answers)
-        for (i, field, mine), verdict in zip(rows, verdicts)
+        for (key, rows), verdicts in zip(by_key.items(), answers, strict=True)
+        for (i, field, mine), verdict in zip(rows, verdicts, strict=True)
     }
     by_customer: dict[str, list[int]] = defaultdict(list)
     to_settle: dict[str, list[bytes]] = defaultdict(list)
@@ -140,7 +140,7 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
                 runs = [runner.submit(run_scripts, store, "ingest", scripts(part), hot=False) for part in parts]
                 added = [n for run in runs for n in run.result()]
         if changed is not None:
-            changed.update(cid for cid, n in zip(cids, added) if n)
+            changed.update(cid for cid, n in zip(cids, added, strict=True) if n)
         accepted = sum(added)
         # EXPIREAT again: a settle must never leave a claims hash without a TTL
         bulk_commands(
@@ -173,7 +173,7 @@ def _tell_households(store: Store, tenant: str, by_customer: dict[str, list[Even
             keys.household_keys(tenant, hh.decode()),
             [json.dumps({"op": "purchase", "cid": cid, "at": int(at * 1000), "ttl_ms": ttl_ms})],
         )
-        for (cid, at), hh in zip(bought.items(), pipe.execute())
+        for (cid, at), hh in zip(bought.items(), pipe.execute(), strict=True)
         if hh
     ]
     if calls:

@@ -324,7 +324,7 @@ def learned_affinities(
     aff = model.item_emb @ user[: model.dim] + model.item_bias
     chances = model.calibrate(aff + user[model.dim])
     topics, channels = [], []
-    for name, a, p in zip(model.item_features, aff, chances):
+    for name, a, p in zip(model.item_features, aff, chances, strict=True):
         kind, _, value = name.partition(":")
         if kind in ("topic", "channel"):
             seen = None if evidence is None else evidence.get(name, 0)

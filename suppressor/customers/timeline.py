@@ -180,7 +180,7 @@ def timeline(
             )
     if recent_events:
         bodies = store.bulk.hmget(keys.events(tenant, customer_id), [eid for eid, _ in recent_events])
-        for (eid, ts), body in zip(recent_events, bodies):
+        for (eid, ts), body in zip(recent_events, bodies, strict=True):
             if body:
                 e = json.loads(body)
                 items.append(

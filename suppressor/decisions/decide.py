@@ -355,7 +355,7 @@ class Decider:
         memo: dict = {}  # this batch's channel arguments by policy, model and message shape
         batch.calls = [
             self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo)
-            for req, policy, did in zip(batch.requests, batch.policies, batch.ids)
+            for req, policy, did in zip(batch.requests, batch.policies, batch.ids, strict=True)
         ]
         return batch
 
@@ -444,7 +444,7 @@ class Decider:
         """Turn the sends a household refused into suppressions; the release calls that take their
         ledger entries back and leave the suppression standing for the message."""
         undo = []
-        for (i, _), word in zip(asks, said):
+        for (i, _), word in zip(asks, said, strict=True):
             if not word:
                 continue
             res, user, replayed = verdicts[i]
@@ -476,7 +476,7 @@ class Decider:
 
     def _finish(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[Decision]:
         out = []
-        for i, (req, did, (res, user, replayed)) in enumerate(zip(batch.requests, batch.ids, verdicts)):
+        for i, (req, did, (res, user, replayed)) in enumerate(zip(batch.requests, batch.ids, verdicts, strict=True)):
             d = self._decision(batch, req, did, res, user, replayed, batch.customers.get(i))
             out.append(d)
             if self.log is not None and not req.dry_run and not d.replayed:
@@ -559,7 +559,7 @@ class Decider:
             )
         return [
             self._degraded_one(batch, req, policy, did, exc)
-            for req, policy, did in zip(batch.requests, batch.policies, batch.ids)
+            for req, policy, did in zip(batch.requests, batch.policies, batch.ids, strict=True)
         ]
 
     def _degraded_one(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, exc: Exception) -> Decision:

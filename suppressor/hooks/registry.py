@@ -117,7 +117,7 @@ def listing(store: Store, tenant: str) -> list[dict]:
     for hook_id, _ in hooks:
         pipe.hgetall(keys.hook_stats(tenant, hook_id))
     out = []
-    for (hook_id, doc), raw_stats in zip(hooks, pipe.execute() if hooks else []):
+    for (hook_id, doc), raw_stats in zip(hooks, pipe.execute() if hooks else [], strict=True):
         stats = {k.decode(): v.decode() for k, v in raw_stats.items()}
         out.append(
             {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -133,10 +134,8 @@ def schedule(
     conn = queue_connection(store, store.bulk_timeout, queue_url)
     old = store.bulk.hget(nightly_key(tenant), "rq_job")
     if old and old.decode() != running:
-        try:
+        with contextlib.suppress(NoSuchJobError):  # it ran (and is rescheduling itself right now) or expired
             Job.fetch(old.decode(), connection=conn).delete()
-        except NoSuchJobError:
-            pass  # it ran (and is rescheduling itself right now) or expired
     if at is None:
         store.bulk.delete(nightly_key(tenant))
         return None

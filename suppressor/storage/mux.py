@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from typing import Any
 
@@ -154,8 +155,6 @@ class Multiplexer:
     def close(self) -> None:
         """Close the connection (callers still waiting fail)."""
         if self._proto is not None and self._proto.transport is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # its event loop is closed already: so is the socket
                 self._proto.transport.close()
-            except RuntimeError:  # its event loop is closed already: so is the socket
-                pass
         self._proto = None

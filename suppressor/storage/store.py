@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import functools
 import logging
@@ -256,10 +257,8 @@ class Store:
                 time.sleep(0.05)
             emb = self.embedded
             pid, others = emb.pid, 0
-            try:
+            with contextlib.suppress(redis.RedisError):
                 others = emb._connection_count() - 1
-            except redis.RedisError:
-                pass
             emb._cleanup()
             if others > 0 and _running(pid):
                 log.warning(
@@ -773,6 +772,7 @@ async def astream_scripts(
                 for i, answer in zip(
                     refused,
                     await store.bounded(arun_scripts(store, client, name, [calls[i] for i in refused]), budget()),
+                    strict=True,
                 ):
                     answers[i] = answer
             if following is not None:
@@ -819,7 +819,7 @@ def _by_node(client: redis.cluster.RedisCluster, sha: str, calls: list[tuple[lis
         except redis.ConnectionError:
             client.nodes_manager.initialize()  # the node is gone (a failover?): map the slots again
             raise
-        for j, answer in zip(idx, answers):
+        for j, answer in zip(idx, answers, strict=True):
             got[j] = answer
     return got
 
@@ -829,7 +829,7 @@ def _settle(out: list, todo: list[int], got: list, limit: float) -> tuple[list[i
     would); the calls a node refused before running them, to send again, and whether the script must be
     loaded first. Past ``limit`` (monotonic seconds) a refusal is raised instead."""
     refused: list[tuple[int, Exception]] = []
-    for i, answer in zip(todo, got):
+    for i, answer in zip(todo, got, strict=True):
         if isinstance(answer, _REFUSED):
             refused.append((i, answer))
         elif isinstance(answer, Exception):

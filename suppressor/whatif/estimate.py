@@ -72,7 +72,7 @@ class Estimator:
         outcomes = observed(history)
         scores, unsub, compl, engaged = [], [], [], []
         sales: dict[str, np.ndarray] = {}
-        for d, o, v in zip(history.decisions, outcomes, baseline):
+        for d, o, v in zip(history.decisions, outcomes, baseline, strict=True):
             if o is None:
                 continue
             engaged.append(o.engaged)
@@ -127,7 +127,7 @@ def summarize(history: History, verdicts: list[dict], est: Estimator) -> tuple[d
     mix: Counter = Counter()
     eng_observed = 0.0
     observed_sends = 0
-    for d, o, v in zip(history.decisions, est.outcomes, verdicts):
+    for d, o, v in zip(history.decisions, est.outcomes, verdicts, strict=True):
         act = v["action"]
         actions[act] += 1
         codes = [r["code"] for r in v.get("reasons") or []]

@@ -135,10 +135,10 @@ def load_history(
         pipe = store.bulk.pipeline(transaction=False)
         for cid in chosen[i : i + 500]:
             pipe.hgetall(keys.events(tenant, cid))
-        for cid, raw in zip(chosen[i : i + 500], pipe.execute()):
+        for cid, raw in zip(chosen[i : i + 500], pipe.execute(), strict=True):
             bodies = list(raw.values())
             evs = orjson.loads(b"[" + b",".join(bodies) + b"]")  # one parse per customer, not per event
-            for e, eid, body in zip(evs, raw, bodies):
+            for e, eid, body in zip(evs, raw, bodies, strict=True):
                 e["event_id"], e["_raw"], e["_ms"] = eid.decode(), body, _ms(e["ts"])
             events[cid] = sorted(evs, key=lambda e: e["_ms"])
     return History(tenant, decisions, events, len(by_customer), len(logged))

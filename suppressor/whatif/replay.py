@@ -163,8 +163,8 @@ def replay(
         return calls, owners
 
     def collect(owners: list, answers: list) -> None:
-        for group, per_policy in zip(owners, answers):
-            for k, verdicts in zip(group, per_policy):
+        for group, per_policy in zip(owners, answers, strict=True):
+            for k, verdicts in zip(group, per_policy, strict=True):
                 out[k].extend(map(orjson.loads, verdicts))
 
     # Redis replays one set of customers while a thread prepares the next and reads the last

@@ -108,11 +108,11 @@ def simulate(
     (cur, cur_rows), (cand, cand_rows) = summarize(h, cur_v, est), summarize(h, cand_v, est)
     changed = [
         i
-        for i, (a, b) in enumerate(zip(cur_v, cand_v))
+        for i, (a, b) in enumerate(zip(cur_v, cand_v, strict=True))
         if (a["action"], a.get("channel")) != (b["action"], b.get("channel"))
     ]
     version = p.model.version if p.model else None
-    agree = sum(d.record["action"] == v["action"] for d, v in zip(h.decisions, cur_v))
+    agree = sum(d.record["action"] == v["action"] for d, v in zip(h.decisions, cur_v, strict=True))
     return {
         **_frame(p),
         "current": {"policy_version": p.current.version, **cur},
@@ -179,7 +179,7 @@ def tradeoff(
     cur, cur_rows = summarize(h, verdicts[0], est)
     current_value = p.current.relevance_threshold if param == "relevance_threshold" else 1.0
     points = []
-    for value, vs in zip(values, verdicts[1:]):
+    for value, vs in zip(values, verdicts[1:], strict=True):
         s, rows = summarize(h, vs, est)
         ci = intervals(cur_rows, rows)
         points.append(

@@ -87,9 +87,9 @@ def test_event_weights_change_the_labels():
 
 
 def test_simulate_prints_the_comparison_and_the_sweep_writes_csv_and_png(store, settings, governed, tmp_path):
-    run = lambda *a: subprocess.run(
+    run = lambda *a: subprocess.run(  # noqa: E731
         [sys.executable, "-m", "suppressor.api.cli", *a],
-        env=env_for(settings),  # noqa: E731
+        env=env_for(settings),
         capture_output=True,
         text=True,
     )

@@ -32,7 +32,7 @@ def test_response_carries_the_contract_fields(client, key):
 def test_an_opted_out_channel_never_gets_send(client, key):
     channels = ["email", "sms", "push", "direct_mail"]
     for i, states in enumerate(itertools.product([True, False, None], repeat=2)):
-        consent = {ch: s for ch, s in zip(("email", "sms"), states) if s is not None}
+        consent = {ch: s for ch, s in zip(("email", "sms"), states, strict=True) if s is not None}
         client.put(f"/v1/customers/c-{i}", json={"consent": consent}, headers=auth(key))
         for ch, reroute in itertools.product(channels, (True, False)):
             d = client.post("/v1/decisions", json=body(f"c-{i}", ch, allow_reroute=reroute), headers=auth(key)).json()

@@ -420,7 +420,7 @@ def test_every_standing_verdict_is_in_the_record_after_serve_is_killed_mid_batch
             with httpx.Client(base_url=url, headers=auth(key), timeout=60) as c:
                 assert c.get("/readyz").status_code == 200
                 answer: list = []
-                sender = threading.Thread(target=lambda: answer.append(_post_or_fail(c, body)))
+                sender = threading.Thread(target=lambda answer=answer: answer.append(_post_or_fail(c, body)))
                 sender.start()
                 at = rng.uniform(0.05, 0.8) * took
                 time.sleep(at)

@@ -78,7 +78,7 @@ def a_send_we_can_tip_over(base: str, key: str, dealer) -> tuple[dict, float]:
         if c.consent["email"]
     ]
     results = httpx.post(f"{base}/v1/decisions:batch", headers=auth(key), json={"items": reqs}).json()["results"]
-    for req, d in zip(reqs, results):
+    for req, d in zip(reqs, results, strict=True):
         if d["action"] == "send" and d["reasons"][-1]["code"] == "relevant" and d["score"] < 0.8:
             return req, d["score"]
     raise AssertionError("no sendable message found")

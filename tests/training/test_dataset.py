@@ -63,7 +63,7 @@ def test_the_columnar_build_labels_every_pair_as_the_reference_rules_do(raw):
     ds = build([f"c{u}" for u in range(len(events))], [{} for _ in events], events, rules)
     got = [
         (int(u), ds.item_keys[i], ds.item_sigs[i], y, w, t)
-        for u, i, y, w, t in zip(ds.users, ds.items, ds.labels, ds.weights, ds.ts)
+        for u, i, y, w, t in zip(ds.users, ds.items, ds.labels, ds.weights, ds.ts, strict=True)
     ]
     assert got == want
     assert ds.n_events == sum(len(evs) for evs in events)

@@ -574,7 +574,7 @@ def test_the_groups_decoded_on_demand_are_the_same_in_python_and_lua():
     core, groups = static_args(pol, None)
     whole = json.loads("{" + static_params(pol, None) + "}")
     # every group is a real value (JSON null would reach Lua as a truthy cjson.null), and nothing is lost
-    assert {**json.loads(b"{" + core + b"}"), **{n: json.loads(g) for n, g in zip(LAZY, groups)}} == whole
+    assert {**json.loads(b"{" + core + b"}"), **{n: json.loads(g) for n, g in zip(LAZY, groups, strict=True)}} == whole
     assert all(whole[name] is not None for name in LAZY)
 
 
@@ -632,5 +632,5 @@ def test_a_store_that_hangs_midway_through_a_big_batch_degrades_only_the_parts_n
     degraded = [any(r.code == "degraded" for r in d.reasons) for d in out]
     assert not any(degraded[:PART]) and all(degraded[-PART:])  # the first part stands, the last never ran
     assert degraded == sorted(degraded)  # decided, then degraded: never a decided part after a degraded one
-    assert all(d.action == "send" for d, bad in zip(out, degraded) if not bad)
-    assert all(d.action == "suppress" for d, bad in zip(out, degraded) if bad)  # the tenant's failure mode
+    assert all(d.action == "send" for d, bad in zip(out, degraded, strict=True) if not bad)
+    assert all(d.action == "suppress" for d, bad in zip(out, degraded, strict=True) if bad)  # the tenant's failure mode
