@@ -1,6 +1,6 @@
 """Who may hand mail to the SMTP gateway, and how much: the client networks it trusts, SMTP AUTH (over
 STARTTLS, or in the clear on a private network when the operator says so), and the limits on
-connections, idle time, message size and recipients (NOTES-smtp.md, "What the SMTP gateway accepts").
+connections, idle time, message size and recipients (docs/integrations.md, "SMTP gateway").
 
 A gateway that relays for anyone is an open relay: a client outside ``smtp_clients`` must
 authenticate before MAIL, or is refused at the greeting when no account is configured."""

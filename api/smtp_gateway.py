@@ -11,7 +11,7 @@ recipient's address finds the customer through the contact index. Per recipient:
 - suppress: dropped, the sender told 250 (it must not retry);
 - defer: if any recipient is deferred the message is answered ``451`` with the time it may go, and the
   sender retries the whole message;
-- an address no profile lists: dropped by default (``smtp_unknown``; see NOTES-smtp.md for why).
+- an address no profile lists: dropped by default (``smtp_unknown``; docs/integrations.md says why).
 
 Every recipient relayed is remembered (a digest of the Message-ID and of the address, in Redis for
 ``smtp_remember_days``, and in this process): a retry of the same message never relays it again,

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     hook_rate_burst: float = Field(default=2000.0, ge=0.0)
     # the AWS regions whose SNS signing certificates an SES webhook may fetch, as JSON; unset, SES's regions
     ses_regions: list[str] | None = None
-    # `suppressor smtp-gateway` (see NOTES-smtp.md, "What the SMTP gateway accepts"). Client networks that
+    # `suppressor smtp-gateway` (see docs/integrations.md, "SMTP gateway"). Client networks that
     # may relay without SMTP AUTH (JSON list of CIDRs); anyone else must authenticate or is refused (554)
     smtp_clients: list[IPvAnyNetwork] = Field(
         default_factory=lambda: [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
