@@ -21,20 +21,21 @@ Scorer = Callable[[list[dict[str, Any]]], np.ndarray]
 
 
 def _logistic(seed: int) -> Pipeline:
-    return make_pipeline(DictVectorizer(sparse=False), StandardScaler(), LogisticRegression(max_iter=1000,
-                                                                                           random_state=seed))
+    return make_pipeline(
+        DictVectorizer(sparse=False), StandardScaler(), LogisticRegression(max_iter=1000, random_state=seed)
+    )
 
 
 def logistic_response(attrs: list[dict], treated: np.ndarray, y: np.ndarray, seed: int = 7) -> Scorer:
     """P(engage | sent, x) from the treated arm alone: what a response model ranks by."""
-    m = _logistic(seed).fit([a for a, t in zip(attrs, treated) if t], y[treated])
+    m = _logistic(seed).fit([a for a, t in zip(attrs, treated, strict=True) if t], y[treated])
     return lambda xs: m.predict_proba(xs)[:, 1]
 
 
 def logistic_two_model(attrs: list[dict], treated: np.ndarray, y: np.ndarray, seed: int = 7) -> Scorer:
     """P(engage | sent, x) - P(engage | not sent, x), one logistic regression per arm."""
-    m_t = _logistic(seed).fit([a for a, t in zip(attrs, treated) if t], y[treated])
-    m_c = _logistic(seed).fit([a for a, t in zip(attrs, treated) if not t], y[~treated])
+    m_t = _logistic(seed).fit([a for a, t in zip(attrs, treated, strict=True) if t], y[treated])
+    m_c = _logistic(seed).fit([a for a, t in zip(attrs, treated, strict=True) if not t], y[~treated])
     return lambda xs: m_t.predict_proba(xs)[:, 1] - m_c.predict_proba(xs)[:, 1]
 
 

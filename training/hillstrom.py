@@ -13,7 +13,7 @@ import csv
 import json
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +34,7 @@ from .uplift import Trial, UpliftConfig, fit_all
 TENANT = "eval-hillstrom"
 EMAILS = {"Mens E-Mail": "mens", "Womens E-Mail": "womens"}
 ATTRS = ("recency", "history", "mens", "womens", "zip_code", "newbie", "channel")
-START = datetime(2008, 3, 1, tzinfo=timezone.utc)  # the campaign ran in 2008
+START = datetime(2008, 3, 1, tzinfo=UTC)  # the campaign ran in 2008
 
 
 @dataclass
@@ -53,9 +53,17 @@ def read(path: Path) -> Rows:
     attrs, seg, visit, conversion, spend = [], [], [], [], []
     with open(path, newline="") as fh:
         for r in csv.DictReader(fh):
-            attrs.append({"recency": int(r["recency"]), "history": float(r["history"]), "mens": int(r["mens"]),
-                          "womens": int(r["womens"]), "zip_code": r["zip_code"], "newbie": int(r["newbie"]),
-                          "channel": r["channel"]})
+            attrs.append(
+                {
+                    "recency": int(r["recency"]),
+                    "history": float(r["history"]),
+                    "mens": int(r["mens"]),
+                    "womens": int(r["womens"]),
+                    "zip_code": r["zip_code"],
+                    "newbie": int(r["newbie"]),
+                    "channel": r["channel"],
+                }
+            )
             seg.append(EMAILS.get(r["segment"], "none"))
             visit.append(int(r["visit"]))
             conversion.append(int(r["conversion"]))
@@ -65,8 +73,13 @@ def read(path: Path) -> Rows:
 
 def message(kind: str) -> dict:
     """The campaign e-mail as a message."""
-    return {"message_id": f"{kind}-email", "campaign_id": "hillstrom-2008", "channel": "email", "kind": "sales",
-            "topics": [f"merchandise:{kind}"]}
+    return {
+        "message_id": f"{kind}-email",
+        "campaign_id": "hillstrom-2008",
+        "channel": "email",
+        "kind": "sales",
+        "topics": [f"merchandise:{kind}"],
+    }
 
 
 def ingest_half(store: Store, rows: Rows, idx: np.ndarray, rng: np.random.Generator) -> int:
@@ -80,13 +93,25 @@ def ingest_half(store: Store, rows: Rows, idx: np.ndarray, rng: np.random.Genera
             continue  # no message, nothing the model can learn about a message
         sent = START + timedelta(days=float(rng.uniform(0, 28)))
         outcome = sent + timedelta(days=float(rng.uniform(0, 14)))
-        base = {"customer_id": cid, **{k: v for k, v in message(kind).items() if k in ("message_id", "campaign_id",
-                                                                                      "channel", "kind", "topics")}}
+        base = {
+            "customer_id": cid,
+            **{
+                k: v
+                for k, v in message(kind).items()
+                if k in ("message_id", "campaign_id", "channel", "kind", "topics")
+            },
+        }
         evs.append({**base, "event_id": f"{cid}-d", "type": "delivered", "ts": sent.isoformat()})
-        evs.append({**base, "event_id": f"{cid}-o", "type": "visited" if rows.visit[i] else "ignored",
-                    "ts": outcome.isoformat()})
+        evs.append(
+            {
+                **base,
+                "event_id": f"{cid}-o",
+                "type": "visited" if rows.visit[i] else "ignored",
+                "ts": outcome.isoformat(),
+            }
+        )
     for k in range(0, len(evs), 10_000):
-        events.ingest(store, TENANT, EventBatch.model_validate({"events": evs[k:k + 10_000]}).events)
+        events.ingest(store, TENANT, EventBatch.model_validate({"events": evs[k : k + 10_000]}).events)
     return len(evs)
 
 
@@ -99,11 +124,15 @@ def score_half(store: Store, rows: Rows, idx: np.ndarray) -> dict[str, np.ndarra
     decider = Decider(store, states, None)
     out = {}
     for kind in EMAILS.values():
-        reqs = [DecisionRequest(customer_id=f"h-{i}", message=message(kind), allow_reroute=False,
-                                channels=["email"], dry_run=True) for i in idx]
+        reqs = [
+            DecisionRequest(
+                customer_id=f"h-{i}", message=message(kind), allow_reroute=False, channels=["email"], dry_run=True
+            )
+            for i in idx
+        ]
         scores = []
         for k in range(0, len(reqs), 5000):
-            scores += [d.channel_scores["email"] for d in decider.decide(TENANT, reqs[k:k + 5000])]
+            scores += [d.channel_scores["email"] for d in decider.decide(TENANT, reqs[k : k + 5000])]
         out[kind] = np.array(scores)
     return out
 
@@ -142,7 +171,7 @@ def evaluate(path: Path, seed: int = 7, bootstrap: int = 200, progress=print) ->
     rows = read(path)
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(rows.visit))
-    train_idx, test_idx = np.sort(perm[: len(perm) // 2]), np.sort(perm[len(perm) // 2:])
+    train_idx, test_idx = np.sort(perm[: len(perm) // 2]), np.sort(perm[len(perm) // 2 :])
     with tempfile.TemporaryDirectory(prefix="suppressor-hillstrom-") as tmp:
         settings = Settings(data_dir=Path(tmp), redis_url=None)
         store = Store(settings, bulk_timeout=BATCH_TIMEOUT)
@@ -157,13 +186,22 @@ def evaluate(path: Path, seed: int = 7, bootstrap: int = 200, progress=print) ->
         finally:
             store.close()
     seg, visit = rows.segment[test_idx], rows.visit[test_idx]
-    figures = _intervals(lambda b: _estimates(seg[b], visit[b], scores["mens"][b], scores["womens"][b]),
-                         len(seg), bootstrap, seed + 1)
+    figures = _intervals(
+        lambda b: _estimates(seg[b], visit[b], scores["mens"][b], scores["womens"][b]), len(seg), bootstrap, seed + 1
+    )
     uplift = evaluate_uplift(rows, train_idx, test_idx, scores, seed, bootstrap, progress)
-    return {"seed": seed, "n_train": int(len(train_idx)), "n_test": int(len(test_idx)), "bootstrap": bootstrap,
-            "model": {"version": model.version, "metrics": {k: model.metrics.get(k) for k in
-                                                              ("auc", "calibration_error", "log_loss", "train_seconds")}},
-            "figures": figures, "uplift": uplift}
+    return {
+        "seed": seed,
+        "n_train": int(len(train_idx)),
+        "n_test": int(len(test_idx)),
+        "bootstrap": bootstrap,
+        "model": {
+            "version": model.version,
+            "metrics": {k: model.metrics.get(k) for k in ("auc", "calibration_error", "log_loss", "train_seconds")},
+        },
+        "figures": figures,
+        "uplift": uplift,
+    }
 
 
 def _intervals(estimate, n: int, bootstrap: int, seed: int) -> dict[str, dict]:
@@ -188,63 +226,99 @@ def trial(rows: Rows, idx: np.ndarray, kind: str) -> tuple[np.ndarray, Trial]:
     """The customers of ``idx`` sent the ``kind`` e-mail (treated) or no e-mail (control), a visit as engagement."""
     mine = idx[(rows.segment[idx] == kind) | (rows.segment[idx] == "none")]
     m = message(kind)
-    return mine, Trial(attributes=[rows.attrs[i] for i in mine], treated=rows.segment[mine] == kind,
-                       outcome=rows.visit[mine] > 0, message=Signature.of(m["channel"], m["kind"], m["topics"]),
-                       treatment=m["message_id"])
+    return mine, Trial(
+        attributes=[rows.attrs[i] for i in mine],
+        treated=rows.segment[mine] == kind,
+        outcome=rows.visit[mine] > 0,
+        message=Signature.of(m["channel"], m["kind"], m["topics"]),
+        treatment=m["message_id"],
+    )
 
 
 def _uplift_estimates(score: np.ndarray, treated: np.ndarray, outcomes: dict[str, np.ndarray]) -> dict[str, float]:
     """Qini, uplift@30% (on visits) and the outcomes kept at each share of sends, for one (re)sample."""
-    res = {"qini": qini(outcomes["visits"], score, treated), "uplift_at_30": uplift_at(outcomes["visits"], score,
-                                                                                      treated, 0.3)}
+    res = {
+        "qini": qini(outcomes["visits"], score, treated),
+        "uplift_at_30": uplift_at(outcomes["visits"], score, treated, 0.3),
+    }
     for (name, share), v in kept_by_ipw(score, treated, outcomes, tuple(q / 100 for q in SHARES)).items():
         res[f"{name}_kept_send{round(share * 100)}"] = v
     return res
 
 
-def evaluate_uplift(rows: Rows, train_idx: np.ndarray, test_idx: np.ndarray, response: dict[str, np.ndarray],
-                    seed: int, bootstrap: int, progress, cfg: UpliftConfig | None = None) -> dict:
+def evaluate_uplift(
+    rows: Rows,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    response: dict[str, np.ndarray],
+    seed: int,
+    bootstrap: int,
+    progress,
+    cfg: UpliftConfig | None = None,
+) -> dict:
     """Per e-mail, on its randomized arms of the held-out half: the product's response score (``response``,
     aligned with ``test_idx``), the product's uplift models (each method and the one chosen) and the baselines."""
     cfg = cfg or UpliftConfig(train=TrainConfig(seed=seed, threads=1))
-    out = {}
-    for kind in EMAILS.values():
-        _, fit_on = trial(rows, train_idx, kind)
-        held, test = trial(rows, test_idx, kind)
-        chosen, each = fit_all(fit_on, cfg, progress=lambda m: progress(f"  {kind}: {m}"))
-        in_test = np.isin(test_idx, held)
-        scores = {"suppressor response score": response[kind][in_test]}
-        if chosen.absent:
-            progress(f"{kind}: no uplift model: {chosen.absent}")
-        else:
-            scores[f"suppressor uplift (chosen: {chosen.method})"] = chosen.score(test.attributes)
-            scores.update({f"  LightFM {m}": model.score(test.attributes) for m, model in each.items()})
-        y = fit_on.outcome.astype(int)
-        for name, fit in BASELINES.items():
-            scores[name] = fit(fit_on.attributes, fit_on.treated, y, seed)(test.attributes)
-        progress(f"{kind}: fitted the product's uplift ({chosen.method}) and {len(BASELINES)} baselines")
-        outcomes = dict(zip(OUTCOMES, (rows.visit[held], rows.conversion[held], rows.spend[held])))
-        t = test.treated
+    return {
+        kind: _evaluate_arm(rows, train_idx, test_idx, response[kind], kind, seed, bootstrap, progress, cfg)
+        for kind in EMAILS.values()
+    }
 
-        def estimate(b: np.ndarray) -> dict[str, float]:
-            """Every score's figures on one resample, and each one's difference to the reference baseline's."""
-            each = {name: _uplift_estimates(s[b], t[b], {k: v[b] for k, v in outcomes.items()})
-                    for name, s in scores.items()}
-            ref = each[REFERENCE]
-            return {f"{name}\t{d}{col}": v - (ref[col] if d else 0.0) for name, figs in each.items()
-                    for col, v in figs.items() for d in ("", "vs_reference:")}
 
-        flat = _intervals(estimate, len(t), bootstrap, seed + 2)
-        figures: dict[str, dict] = {}
-        for key, f in flat.items():
-            name, col = key.split("\t")
-            figures.setdefault(name, {})[col] = f
-        out[kind] = {
-            "n_train_trial": len(fit_on.attributes), "n_test_trial": len(test.attributes),
-            "chosen": chosen.method, "absent": chosen.absent, "validation": chosen.metrics.get("methods"),
-            "reference": REFERENCE, "figures": figures,
+def _evaluate_arm(
+    rows: Rows,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    response: np.ndarray,
+    kind: str,
+    seed: int,
+    bootstrap: int,
+    progress,
+    cfg: UpliftConfig,
+) -> dict:
+    """``evaluate_uplift`` for one e-mail."""
+    _, fit_on = trial(rows, train_idx, kind)
+    held, test = trial(rows, test_idx, kind)
+    chosen, each = fit_all(fit_on, cfg, progress=lambda m: progress(f"  {kind}: {m}"))
+    scores = {"suppressor response score": response[np.isin(test_idx, held)]}
+    if chosen.absent:
+        progress(f"{kind}: no uplift model: {chosen.absent}")
+    else:
+        scores[f"suppressor uplift (chosen: {chosen.method})"] = chosen.score(test.attributes)
+        scores.update({f"  LightFM {m}": model.score(test.attributes) for m, model in each.items()})
+    y = fit_on.outcome.astype(int)
+    for name, fit in BASELINES.items():
+        scores[name] = fit(fit_on.attributes, fit_on.treated, y, seed)(test.attributes)
+    progress(f"{kind}: fitted the product's uplift ({chosen.method}) and {len(BASELINES)} baselines")
+    outcomes = dict(zip(OUTCOMES, (rows.visit[held], rows.conversion[held], rows.spend[held]), strict=True))
+    t = test.treated
+
+    def estimate(b: np.ndarray) -> dict[str, float]:
+        """Every score's figures on one resample, and each one's difference to the reference baseline's."""
+        figs = {
+            name: _uplift_estimates(s[b], t[b], {k: v[b] for k, v in outcomes.items()}) for name, s in scores.items()
         }
-    return out
+        ref = figs[REFERENCE]
+        return {
+            f"{name}\t{d}{col}": v - (ref[col] if d else 0.0)
+            for name, mine in figs.items()
+            for col, v in mine.items()
+            for d in ("", "vs_reference:")
+        }
+
+    figures: dict[str, dict] = {}
+    for key, f in _intervals(estimate, len(t), bootstrap, seed + 2).items():
+        name, col = key.split("\t")
+        figures.setdefault(name, {})[col] = f
+    return {
+        "n_train_trial": len(fit_on.attributes),
+        "n_test_trial": len(test.attributes),
+        "chosen": chosen.method,
+        "absent": chosen.absent,
+        "validation": chosen.metrics.get("methods"),
+        "reference": REFERENCE,
+        "figures": figures,
+    }
 
 
 LABELS = {
@@ -291,25 +365,37 @@ def difference_table(result: dict, kind: str) -> str:
         f = arm["figures"][name][f"vs_reference:{col}"]
         fmt = (lambda x: f"{x:+.3f}") if col in ("qini", "uplift_at_30") else (lambda x: f"{x * 100:+.1f} pt")
         lo, hi = f["ci95"]
-        lines.append(f"| {col} | {fmt(f['value'])} | [{fmt(lo)}, {fmt(hi)}] |" if lo is not None else
-                     f"| {col} | {fmt(f['value'])} | |")
+        lines.append(
+            f"| {col} | {fmt(f['value'])} | [{fmt(lo)}, {fmt(hi)}] |"
+            if lo is not None
+            else f"| {col} | {fmt(f['value'])} | |"
+        )
     return "\n".join(lines)
 
 
 def report(result: dict) -> str:
     """The figures as text tables."""
-    lines = [f"Hillstrom, seed {result['seed']}: trained on {result['n_train']}, scored {result['n_test']} "
-             f"held-out customers; 95% intervals from {result['bootstrap']} bootstrap resamples", ""]
+    lines = [
+        f"Hillstrom, seed {result['seed']}: trained on {result['n_train']}, scored {result['n_test']} "
+        f"held-out customers; 95% intervals from {result['bootstrap']} bootstrap resamples",
+        "",
+    ]
     for key, label in LABELS.items():
         f = result["figures"][key]
         pct = not key.startswith("auc")
         fmt = (lambda x: f"{x:.1%}") if pct else (lambda x: f"{x:.3f}")
         lines.append(f"{label:<38} {fmt(f['value']):>7}  [{fmt(f['ci95'][0])}, {fmt(f['ci95'][1])}]")
     for kind, arm in result.get("uplift", {}).items():
-        lines += ["", f"Uplift, {kind}' e-mail vs no e-mail: trained on {arm['n_train_trial']}, measured on "
-                      f"{arm['n_test_trial']} held-out customers; product method chosen: {arm['chosen']}"
-                      + (f" ({arm['absent']})" if arm["absent"] else ""), "", uplift_table(result, kind), "",
-                  difference_table(result, kind)]
+        lines += [
+            "",
+            f"Uplift, {kind}' e-mail vs no e-mail: trained on {arm['n_train_trial']}, measured on "
+            f"{arm['n_test_trial']} held-out customers; product method chosen: {arm['chosen']}"
+            + (f" ({arm['absent']})" if arm["absent"] else ""),
+            "",
+            uplift_table(result, kind),
+            "",
+            difference_table(result, kind),
+        ]
     return "\n".join(lines)
 
 

@@ -64,7 +64,7 @@ def precision_at_k(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int
     g, yy = np.asarray(groups)[order], (np.asarray(y) > 0)[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     ends = np.r_[starts[1:], len(g)]
-    precisions = [yy[s:s + k].mean() for s, e in zip(starts, ends) if e - s >= k]
+    precisions = [yy[s : s + k].mean() for s, e in zip(starts, ends, strict=True) if e - s >= k]
     return float(np.mean(precisions)) if precisions else None
 
 
@@ -87,8 +87,9 @@ def uplift_at(y: np.ndarray, uplift: np.ndarray, treated: np.ndarray, k: float) 
     return float(uplift_at_k(np.asarray(y), np.asarray(uplift), np.asarray(treated, dtype=int), "by_group", k))
 
 
-def kept_by_ipw(score: np.ndarray, treated: np.ndarray, outcomes: dict[str, np.ndarray],
-                shares: tuple[float, ...]) -> dict[tuple[str, float], float]:
+def kept_by_ipw(
+    score: np.ndarray, treated: np.ndarray, outcomes: dict[str, np.ndarray], shares: tuple[float, ...]
+) -> dict[tuple[str, float], float]:
     """Per outcome and share: the total outcome when only the top ``share`` by score are sent, over the total
     when everyone is, estimated on a randomized trial by inverse propensity (each arm reweighted by its share)."""
     treated = np.asarray(treated, bool)

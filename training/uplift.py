@@ -61,39 +61,64 @@ class UpliftConfig:
 def _dataset(trial: Trial) -> Dataset:
     """One pair per customer: the message for the treated, the control item for the others; label = engaged."""
     n = len(trial.attributes)
-    return Dataset(customer_ids=[f"t{i}" for i in range(n)], attributes=trial.attributes,
-                   item_keys=[trial.treatment, "control"], item_sigs=[trial.message, CONTROL],
-                   users=np.arange(n, dtype=np.int32), items=np.where(trial.treated, 0, 1).astype(np.int32),
-                   labels=np.where(trial.outcome, 1.0, -1.0).astype(np.float32),
-                   weights=np.ones(n, dtype=np.float32), ts=np.zeros(n))
+    return Dataset(
+        customer_ids=[f"t{i}" for i in range(n)],
+        attributes=trial.attributes,
+        item_keys=[trial.treatment, "control"],
+        item_sigs=[trial.message, CONTROL],
+        users=np.arange(n, dtype=np.int32),
+        items=np.where(trial.treated, 0, 1).astype(np.int32),
+        labels=np.where(trial.outcome, 1.0, -1.0).astype(np.float32),
+        weights=np.ones(n, dtype=np.float32),
+        ts=np.zeros(n),
+    )
 
 
 def _head(m: LightFM, itf, item: int, n_attr: int) -> Head:
     """The arrays of one item's scorer (uncalibrated)."""
     biases, embs = m.get_item_representations(itf)
-    return Head(user_emb=m.user_embeddings[:n_attr].astype(np.float32),
-                user_bias=m.user_biases[:n_attr].astype(np.float32),
-                item=np.append(embs[item], biases[item]).astype(np.float32), calibration={"a": 1.0, "b": 0.0})
+    return Head(
+        user_emb=m.user_embeddings[:n_attr].astype(np.float32),
+        user_bias=m.user_biases[:n_attr].astype(np.float32),
+        item=np.append(embs[item], biases[item]).astype(np.float32),
+        calibration={"a": 1.0, "b": 0.0},
+    )
 
 
-def _fit_heads(method: str, ds: Dataset, fit_mask: np.ndarray, uf, itf, n_attr: int, cfg: TrainConfig,
-               progress: Callable[[str], None], epochs: int,
-               warm: dict[str, LightFM] | None = None) -> tuple[dict[str, Head], dict[str, LightFM]]:
+def _fit_heads(
+    method: str,
+    ds: Dataset,
+    fit_mask: np.ndarray,
+    uf,
+    itf,
+    n_attr: int,
+    cfg: TrainConfig,
+    progress: Callable[[str], None],
+    epochs: int,
+    warm: dict[str, LightFM] | None = None,
+) -> tuple[dict[str, Head], dict[str, LightFM]]:
     """Uncalibrated heads of one method fitted on the pairs in ``fit_mask`` (given ``warm``, its models fitted on),
     and the LightFM models behind them."""
     warm = warm or {}
     treated = ds.items == 0
     if method == "two_model":
-        fitted = {"treated": _fit(ds, fit_mask & treated, uf, itf, cfg, progress, "uplift treated head", epochs,
-                                  warm.get("treated")),
-                  "control": _fit(ds, fit_mask & ~treated, uf, itf, cfg, progress, "uplift control head", epochs,
-                                  warm.get("control"))}
+        fitted = {
+            "treated": _fit(
+                ds, fit_mask & treated, uf, itf, cfg, progress, "uplift treated head", epochs, warm.get("treated")
+            ),
+            "control": _fit(
+                ds, fit_mask & ~treated, uf, itf, cfg, progress, "uplift control head", epochs, warm.get("control")
+            ),
+        }
     elif method == "treatment_feature":
         joint = _fit(ds, fit_mask, uf, itf, cfg, progress, "uplift joint model", epochs, warm.get("treated"))
         fitted = {"treated": joint, "control": joint}
     else:
         raise ValueError(f"unknown uplift method {method!r}; use one of {', '.join(METHODS)}")
-    return {"treated": _head(fitted["treated"], itf, 0, n_attr), "control": _head(fitted["control"], itf, 1, n_attr)}, fitted
+    return {
+        "treated": _head(fitted["treated"], itf, 0, n_attr),
+        "control": _head(fitted["control"], itf, 1, n_attr),
+    }, fitted
 
 
 def _calibrate(heads: dict[str, Head], rows: np.ndarray, treated: np.ndarray, y: dict[str, np.ndarray]) -> None:
@@ -104,8 +129,9 @@ def _calibrate(heads: dict[str, Head], rows: np.ndarray, treated: np.ndarray, y:
         h.calibration = {"a": a, "b": b}
 
 
-def fit_all(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
-            progress: Callable[[str], None] | None = None) -> tuple[UpliftModel, dict[str, UpliftModel]]:
+def fit_all(
+    trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1", progress: Callable[[str], None] | None = None
+) -> tuple[UpliftModel, dict[str, UpliftModel]]:
     """The chosen model, and one calibrated model per method in ``cfg.methods`` as measured (each with its Qini
     on held-out customers in its metrics). The chosen one then keeps training on the whole trial for a quarter
     of the epochs (as ``fit.train_tenant`` does) with the calibration it was measured with. With too few
@@ -114,19 +140,33 @@ def fit_all(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
     progress = progress or (lambda m: None)
     treated, outcome = np.asarray(trial.treated, bool), np.asarray(trial.outcome, bool)
     n_t, n_c = int(treated.sum()), int((~treated).sum())
-    counts = {"n_treated": n_t, "n_control": n_c, "treated_rate": float(outcome[treated].mean()) if n_t else None,
-              "control_rate": float(outcome[~treated].mean()) if n_c else None}
-    short = [f"{n} {arm} customers (min_{arm} is {need})" for arm, n, need in
-             (("treated", n_t, cfg.min_treated), ("control", n_c, cfg.min_control)) if n < need]
+    counts = {
+        "n_treated": n_t,
+        "n_control": n_c,
+        "treated_rate": float(outcome[treated].mean()) if n_t else None,
+        "control_rate": float(outcome[~treated].mean()) if n_c else None,
+    }
+    short = [
+        f"{n} {arm} customers (min_{arm} is {need})"
+        for arm, n, need in (("treated", n_t, cfg.min_treated), ("control", n_c, cfg.min_control))
+        if n < need
+    ]
     if short:
-        return UpliftModel(version=version, treatment=trial.treatment, method="none", user_features=[],
-                           numeric_edges={}, heads={}, metrics=counts,
-                           absent="too few customers to measure an uplift: " + "; ".join(short)), {}
+        return UpliftModel(
+            version=version,
+            treatment=trial.treatment,
+            method="none",
+            user_features=[],
+            numeric_edges={},
+            heads={},
+            metrics=counts,
+            absent="too few customers to measure an uplift: " + "; ".join(short),
+        ), {}
     ds = _dataset(trial)
     item_vocab, user_vocab, edges = ds_mod.vocabularies(ds, cfg.train.min_user_feature_count)
     uf = ds_mod.user_matrix(ds.attributes, user_vocab, edges, np.zeros(len(ds.attributes), bool))
     itf = ds_mod.item_matrix(ds.item_sigs, item_vocab)
-    rows = uf[:, :len(user_vocab)].toarray()
+    rows = uf[:, : len(user_vocab)].toarray()
     part = np.random.default_rng(cfg.train.seed).random(len(treated))
     fit_mask = part >= cfg.validation
     cal, held = part < cfg.validation / 2, (part >= cfg.validation / 2) & ~fit_mask
@@ -137,43 +177,74 @@ def fit_all(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
         m_h = _fit(harm_ds, fit_mask & treated, uf, itf, cfg.train, progress, "harm head", cfg.train.epochs)
         harm_head = _head(m_h, itf, 0, len(user_vocab))
         _calibrate({"harm": harm_head}, rows[cal], treated[cal], {"harm": harm[cal]})
-    base = {**counts, "n_fit": int(fit_mask.sum()), "n_calibration": int(cal.sum()), "n_choice": int(held.sum()),
-            "harm": "fitted" if harm is not None else "absent: the trial records no unsubscribes or complaints"}
+    base = {
+        **counts,
+        "n_fit": int(fit_mask.sum()),
+        "n_calibration": int(cal.sum()),
+        "n_choice": int(held.sum()),
+        "harm": "fitted" if harm is not None else "absent: the trial records no unsubscribes or complaints",
+    }
     out, fitted = {}, {}
     for method in cfg.methods:
-        heads, fitted[method] = _fit_heads(method, ds, fit_mask, uf, itf, len(user_vocab), cfg.train, progress,
-                                           cfg.train.epochs)
+        heads, fitted[method] = _fit_heads(
+            method, ds, fit_mask, uf, itf, len(user_vocab), cfg.train, progress, cfg.train.epochs
+        )
         _calibrate(heads, rows[cal], treated[cal], {"treated": outcome[cal], "control": outcome[cal]})
         if harm_head is not None:
             heads["harm"] = harm_head
         r, t, y = rows[held], treated[held], outcome[held]
         measured = qini(y, heads["treated"].probability(r) - heads["control"].probability(r), t)
         progress(f"{method}: Qini {measured:.4f} on {int(held.sum())} held-out customers")
-        model = UpliftModel(version=version, treatment=trial.treatment, method=method, user_features=list(user_vocab),
-                            numeric_edges=edges, heads=heads,
-                            metrics={**base, "qini": measured, "auc_treated": auc(heads["treated"].raw(r[t]), y[t])})
+        model = UpliftModel(
+            version=version,
+            treatment=trial.treatment,
+            method=method,
+            user_features=list(user_vocab),
+            numeric_edges=edges,
+            heads=heads,
+            metrics={**base, "qini": measured, "auc_treated": auc(heads["treated"].raw(r[t]), y[t])},
+        )
         model.validate()
         out[method] = model
     best = max(out.values(), key=lambda m: m.metrics["qini"])
     heads = best.heads
     if cfg.final_fit:
-        heads, _ = _fit_heads(best.method, ds, np.ones(len(treated), bool), uf, itf, len(user_vocab), cfg.train,
-                              progress, max(3, cfg.train.epochs // 4), warm=fitted[best.method])
+        heads, _ = _fit_heads(
+            best.method,
+            ds,
+            np.ones(len(treated), bool),
+            uf,
+            itf,
+            len(user_vocab),
+            cfg.train,
+            progress,
+            max(3, cfg.train.epochs // 4),
+            warm=fitted[best.method],
+        )
         for name, h in heads.items():
             h.calibration = dict(best.heads[name].calibration)
         if harm_head is not None:
             heads["harm"] = harm_head
-    chosen = UpliftModel(version=version, treatment=trial.treatment, method=best.method,
-                         user_features=best.user_features, numeric_edges=edges, heads=heads,
-                         metrics={**best.metrics, "final_fit": cfg.final_fit,
-                                  "chosen_by": "Qini coefficient on held-out customers of the trial",
-                                  "methods": {k: {f: m.metrics.get(f) for f in ("qini", "auc_treated")}
-                                              for k, m in out.items()}})
+    chosen = UpliftModel(
+        version=version,
+        treatment=trial.treatment,
+        method=best.method,
+        user_features=best.user_features,
+        numeric_edges=edges,
+        heads=heads,
+        metrics={
+            **best.metrics,
+            "final_fit": cfg.final_fit,
+            "chosen_by": "Qini coefficient on held-out customers of the trial",
+            "methods": {k: {f: m.metrics.get(f) for f in ("qini", "auc_treated")} for k, m in out.items()},
+        },
+    )
     chosen.validate()
     return chosen, out
 
 
-def fit_uplift(trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1",
-               progress: Callable[[str], None] | None = None) -> UpliftModel:
+def fit_uplift(
+    trial: Trial, cfg: UpliftConfig | None = None, version: str = "u1", progress: Callable[[str], None] | None = None
+) -> UpliftModel:
     """Fit every method and export the best by measurement (``fit_all``)."""
     return fit_all(trial, cfg, version, progress)[0]

@@ -68,7 +68,9 @@ class UpliftModel:
         """Customers' attributes as feature-weight rows (each known feature weighs 1/n, as in training)."""
         out = np.zeros((len(customers), len(self.user_features)), dtype=np.float32)
         for r, attrs in enumerate(customers):
-            idx = [self.user_index[f] for f in features.user_features(attrs, self.numeric_edges) if f in self.user_index]
+            idx = [
+                self.user_index[f] for f in features.user_features(attrs, self.numeric_edges) if f in self.user_index
+            ]
             w, _ = features.row_weights(len(idx), False)
             out[r, idx] = w
         return out
@@ -92,8 +94,9 @@ class UpliftModel:
                 raise ValueError(f"uplift model {self.version}: absent needs a reason and no heads")
             return
         if not set(HEADS) <= set(self.heads) <= {*HEADS, "harm"}:
-            raise ValueError(f"uplift model {self.version}: heads {sorted(self.heads)} must be {list(HEADS)} "
-                             "and optionally harm")
+            raise ValueError(
+                f"uplift model {self.version}: heads {sorted(self.heads)} must be {list(HEADS)} and optionally harm"
+            )
         n = len(self.user_features)
         dims = set()
         for name, h in self.heads.items():
@@ -101,7 +104,9 @@ class UpliftModel:
                 if not np.all(np.isfinite(getattr(h, arr))):
                     raise ValueError(f"uplift model {self.version}: {name}.{arr} has non-finite values")
             if h.user_emb.ndim != 2 or h.user_emb.shape[0] != n:
-                raise ValueError(f"uplift model {self.version}: {name}.user_emb shape {h.user_emb.shape} != {n} features")
+                raise ValueError(
+                    f"uplift model {self.version}: {name}.user_emb shape {h.user_emb.shape} != {n} features"
+                )
             dims.add(h.user_emb.shape[1])
             if h.user_bias.shape != (n,):
                 raise ValueError(f"uplift model {self.version}: {name}.user_bias shape {h.user_bias.shape} != ({n},)")
@@ -115,10 +120,17 @@ class UpliftModel:
 
     def meta(self) -> dict[str, Any]:
         """Everything but the arrays, as JSON-ready data."""
-        return {"version": self.version, "treatment": self.treatment, "method": self.method,
-                "user_features": self.user_features, "numeric_edges": self.numeric_edges, "absent": self.absent,
-                "calibration": {k: h.calibration for k, h in self.heads.items()}, "metrics": self.metrics,
-                "created_at": self.created_at}
+        return {
+            "version": self.version,
+            "treatment": self.treatment,
+            "method": self.method,
+            "user_features": self.user_features,
+            "numeric_edges": self.numeric_edges,
+            "absent": self.absent,
+            "calibration": {k: h.calibration for k, h in self.heads.items()},
+            "metrics": self.metrics,
+            "created_at": self.created_at,
+        }
 
     def to_mapping(self) -> dict[str, bytes]:
         """The fields of this model as bytes (a Redis hash, or files): ``<head>.<array>`` as .npy, plus ``meta``."""
@@ -128,14 +140,24 @@ class UpliftModel:
         return out
 
     @classmethod
-    def from_mapping(cls, mapping: dict) -> "UpliftModel":
+    def from_mapping(cls, mapping: dict) -> UpliftModel:
         """Rebuild (and validate) from ``to_mapping``'s fields (str or bytes keys)."""
         m = {k.decode() if isinstance(k, bytes) else k: v for k, v in mapping.items()}
         meta = json.loads(m["meta"])
-        heads = {k: Head(**{a: np.load(io.BytesIO(m[f"{k}.{a}"]), allow_pickle=False) for a in ARRAYS},
-                         calibration=cal) for k, cal in meta["calibration"].items()}
-        model = cls(version=meta["version"], treatment=meta["treatment"], method=meta["method"],
-                    user_features=meta["user_features"], numeric_edges=meta["numeric_edges"], heads=heads,
-                    absent=meta["absent"], metrics=meta.get("metrics", {}), created_at=meta.get("created_at", 0.0))
+        heads = {
+            k: Head(**{a: np.load(io.BytesIO(m[f"{k}.{a}"]), allow_pickle=False) for a in ARRAYS}, calibration=cal)
+            for k, cal in meta["calibration"].items()
+        }
+        model = cls(
+            version=meta["version"],
+            treatment=meta["treatment"],
+            method=meta["method"],
+            user_features=meta["user_features"],
+            numeric_edges=meta["numeric_edges"],
+            heads=heads,
+            absent=meta["absent"],
+            metrics=meta.get("metrics", {}),
+            created_at=meta.get("created_at", 0.0),
+        )
         model.validate()
         return model

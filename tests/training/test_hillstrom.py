@@ -19,8 +19,22 @@ def write_csv(path, n=3000, seed=0):
     rng = np.random.default_rng(seed)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["recency", "history_segment", "history", "mens", "womens", "zip_code", "newbie", "channel",
-                    "segment", "visit", "conversion", "spend"])
+        w.writerow(
+            [
+                "recency",
+                "history_segment",
+                "history",
+                "mens",
+                "womens",
+                "zip_code",
+                "newbie",
+                "channel",
+                "segment",
+                "visit",
+                "conversion",
+                "spend",
+            ]
+        )
         for _ in range(n):
             mens = int(rng.random() < 0.5)
             recency = int(rng.integers(1, 13))
@@ -28,8 +42,22 @@ def write_csv(path, n=3000, seed=0):
             p = 0.03 + 0.02 * (12 - recency) / 11
             if seg != "No E-Mail" and (seg == "Mens E-Mail") == bool(mens):
                 p += 0.4  # the planted answer: the e-mail for your side
-            w.writerow([recency, "x", round(float(rng.uniform(30, 3000)), 2), mens, 1 - mens, "Urban", 0, "Web", seg,
-                        int(rng.random() < p), 0, 0])
+            w.writerow(
+                [
+                    recency,
+                    "x",
+                    round(float(rng.uniform(30, 3000)), 2),
+                    mens,
+                    1 - mens,
+                    "Urban",
+                    0,
+                    "Web",
+                    seg,
+                    int(rng.random() < p),
+                    0,
+                    0,
+                ]
+            )
 
 
 def test_planted_answer_is_found_through_the_product_path(tmp_path):
@@ -66,8 +94,12 @@ def test_uplift_tables_on_the_planted_file(tmp_path):
         arm = result["uplift"][kind]
         assert arm["chosen"] in METHODS and arm["absent"] is None
         rows = arm["figures"]
-        assert {"suppressor response score", "logistic response", "logistic two-model uplift",
-                "class-transformation GBM"} <= set(rows)
+        assert {
+            "suppressor response score",
+            "logistic response",
+            "logistic two-model uplift",
+            "class-transformation GBM",
+        } <= set(rows)
         uplift = rows[f"suppressor uplift (chosen: {arm['chosen']})"]
         assert set(uplift) == {*UPLIFT_COLUMNS, *(f"vs_reference:{c}" for c in UPLIFT_COLUMNS)}
         assert rows["logistic two-model uplift"]["vs_reference:qini"]["value"] == 0
@@ -77,9 +109,11 @@ def test_uplift_tables_on_the_planted_file(tmp_path):
     assert "uplift@30%" in text and "minus logistic two-model uplift" in text
 
 
-@pytest.mark.skipif(not REAL or not (Path(REAL) / "hillstrom.csv").exists(),
-                    reason="the real Hillstrom file is not here: set SUPPRESSOR_HILLSTROM_DATA to the folder holding "
-                           "hillstrom.csv to run the evaluation on a sample of it")
+@pytest.mark.skipif(
+    not REAL or not (Path(REAL) / "hillstrom.csv").exists(),
+    reason="the real Hillstrom file is not here: set SUPPRESSOR_HILLSTROM_DATA to the folder holding "
+    "hillstrom.csv to run the evaluation on a sample of it",
+)
 def test_evaluation_runs_on_a_sample_of_the_real_data(tmp_path):
     with open(Path(REAL) / "hillstrom.csv", newline="") as fh:
         lines = list(csv.reader(fh))

@@ -21,17 +21,25 @@ def planted(n=4000, seed=0, harm=False) -> tuple[Trial, list[str]]:
     rng = np.random.default_rng(seed)
     kinds = rng.choice(list(TRUTH), n)
     treated = rng.random(n) < 0.5
-    p = np.array([TRUTH[k][int(t)] for k, t in zip(kinds, treated)])
-    attrs = [{"segment": k, "region": str(rng.choice(["n", "s", "e", "w"])), "tenure": int(rng.integers(0, 40))}
-             for k in kinds]
+    p = np.array([TRUTH[k][int(t)] for k, t in zip(kinds, treated, strict=True)])
+    attrs = [
+        {"segment": k, "region": str(rng.choice(["n", "s", "e", "w"])), "tenure": int(rng.integers(0, 40))}
+        for k in kinds
+    ]
     # only the "annoyed" unsubscribe, and only when sent
     hurt = treated & (kinds == "annoyed") & (rng.random(n) < 0.3) if harm else None
-    return Trial(attributes=attrs, treated=treated, outcome=rng.random(n) < p,
-                 message=Signature.of("email", "sales", ["offer:lease"]), treatment="lease-email", harm=hurt), list(kinds)
+    return Trial(
+        attributes=attrs,
+        treated=treated,
+        outcome=rng.random(n) < p,
+        message=Signature.of("email", "sales", ["offer:lease"]),
+        treatment="lease-email",
+        harm=hurt,
+    ), list(kinds)
 
 
 def by_kind(scores, kinds):
-    return {k: float(np.mean([s for s, x in zip(scores, kinds) if x == k])) for k in TRUTH}
+    return {k: float(np.mean([s for s, x in zip(scores, kinds, strict=True) if x == k])) for k in TRUTH}
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -76,7 +84,8 @@ def test_harm_head_finds_who_unsubscribes_when_sent():
     assert max(harm, key=harm.get) == "annoyed" and harm["annoyed"] == pytest.approx(0.3, abs=0.1)
     assert model.metrics["harm"] == "fitted"
     assert UpliftModel.from_mapping(model.to_mapping()).harm(test.attributes[:5]) == pytest.approx(
-        model.harm(test.attributes[:5]), abs=1e-6)
+        model.harm(test.attributes[:5]), abs=1e-6
+    )
 
 
 def test_harm_head_on_the_synthetic_world_ranks_who_it_would_anger():
@@ -86,15 +95,24 @@ def test_harm_head_on_the_synthetic_world_ranks_who_it_would_anger():
     m = next(x for x in world.messages if x.kind == "sales")
     treated = world.rng.random(len(world.customers)) < 0.5
     engaged, harm, truth = [], [], []
-    for c, t in zip(world.customers, treated):
-        evs = synthetic._outcome(world, c, m, "email", world.start, c.customer_id, complaints=True,
-                                 unsubscribe_rate=0.1) if t else []
+    for c, t in zip(world.customers, treated, strict=True):
+        evs = (
+            synthetic._outcome(world, c, m, "email", world.start, c.customer_id, complaints=True, unsubscribe_rate=0.1)
+            if t
+            else []
+        )
         kinds = {e["type"] for e in evs}
         engaged.append(bool(kinds & {"opened", "clicked"}))
         harm.append(bool(kinds & {"unsubscribed", "complained"}))
         truth.append(max(0.0, -world.logit(c, m, "email")))
-    trial = Trial(attributes=[c.attributes for c in world.customers], treated=treated, outcome=np.array(engaged),
-                  message=Signature.of("email", m.kind, m.topics), treatment=m.message_id, harm=np.array(harm))
+    trial = Trial(
+        attributes=[c.attributes for c in world.customers],
+        treated=treated,
+        outcome=np.array(engaged),
+        message=Signature.of("email", m.kind, m.topics),
+        treatment=m.message_id,
+        harm=np.array(harm),
+    )
     assert 30 < sum(harm) < 1000
     model = fit_uplift(trial, FAST)
     assert model.metrics["harm"] == "fitted"
@@ -142,8 +160,12 @@ def test_validation_rejects_non_finite_values_wrong_shapes_and_missing_heads():
         _broken(model, user_bias=model.heads["treated"].user_bias[:-1]).validate()
     with pytest.raises(ValueError, match="calibration"):
         _broken(model, calibration={"a": float("inf"), "b": 0.0}).validate()
-    partial = UpliftModel(**{**{k: v for k, v in model.__dict__.items() if k != "user_index"},
-                             "heads": {"treated": model.heads["treated"]}})
+    partial = UpliftModel(
+        **{
+            **{k: v for k, v in model.__dict__.items() if k != "user_index"},
+            "heads": {"treated": model.heads["treated"]},
+        }
+    )
     with pytest.raises(ValueError, match="heads"):
         partial.validate()
     with pytest.raises(ValueError, match="non-finite"):
