@@ -44,6 +44,13 @@ class Trial:
     treatment: str  # its name in the export (message or campaign id)
     harm: np.ndarray | None = None  # bool per customer: the send ended in an unsubscribe or complaint, if recorded
 
+    def __post_init__(self) -> None:
+        n = len(self.attributes)
+        for name in ("treated", "outcome", "harm"):
+            arr = getattr(self, name)
+            if arr is not None and len(arr) != n:
+                raise ValueError(f"trial {self.treatment}: {len(arr)} {name} values for {n} customers")
+
 
 @dataclass
 class UpliftConfig:

@@ -143,7 +143,12 @@ class UpliftModel:
     def from_mapping(cls, mapping: dict) -> UpliftModel:
         """Rebuild (and validate) from ``to_mapping``'s fields (str or bytes keys)."""
         m = {k.decode() if isinstance(k, bytes) else k: v for k, v in mapping.items()}
+        if "meta" not in m:
+            raise ValueError("uplift model: no meta field")
         meta = json.loads(m["meta"])
+        missing = [f"{k}.{a}" for k in meta.get("calibration", {}) for a in ARRAYS if f"{k}.{a}" not in m]
+        if missing:
+            raise ValueError(f"uplift model {meta.get('version')}: missing arrays {', '.join(missing)}")
         heads = {
             k: Head(**{a: np.load(io.BytesIO(m[f"{k}.{a}"]), allow_pickle=False) for a in ARRAYS}, calibration=cal)
             for k, cal in meta["calibration"].items()

@@ -143,6 +143,18 @@ def test_export_round_trips_and_scores_with_numpy():
     assert np.isfinite(again.score([{}, {"segment": "never-seen"}])).all()
 
 
+def test_bad_input_is_refused_in_words():
+    trial, _ = planted(n=600)
+    with pytest.raises(ValueError, match="599 outcome values for 600 customers"):
+        Trial(trial.attributes, trial.treated, trial.outcome[:-1], trial.message, trial.treatment)
+    with pytest.raises(ValueError, match="unknown uplift method 'magic'"):
+        fit_uplift(trial, UpliftConfig(**{**FAST.__dict__, "methods": ("magic",)}))
+    fields = fit_uplift(trial, FAST).to_mapping()
+    del fields["control.item"]
+    with pytest.raises(ValueError, match="missing arrays control.item"):
+        UpliftModel.from_mapping(fields)
+
+
 def _broken(model: UpliftModel, **head_changes) -> UpliftModel:
     heads = {k: Head(**{**h.__dict__, **(head_changes if k == "treated" else {})}) for k, h in model.heads.items()}
     return UpliftModel(**{**{k: v for k, v in model.__dict__.items() if k != "user_index"}, "heads": heads})
