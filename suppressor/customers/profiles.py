@@ -23,10 +23,19 @@ from suppressor.storage.store import Store, run_scripts
 CONSENT_CHANGES_KEPT = 1000  # re-consent ids remembered per customer (a replay of one cannot apply twice)
 
 
-def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: ExportedModel | None) -> CustomerOut:
-    """Create or replace a profile (unsubscribes stand unless re-consented later); refresh its vector."""
+def put(
+    store: Store,
+    tenant: str,
+    customer_id: str,
+    body: CustomerIn,
+    model: ExportedModel | None,
+    now: datetime | None = None,
+) -> CustomerOut:
+    """Create or replace a profile, written at ``now`` (default: the clock's); unsubscribes stand
+    unless re-consented later; refresh its vector."""
     pkey, vkey = keys.profile(tenant, customer_id), keys.vectors(tenant, customer_id)
-    now = datetime.now(UTC).isoformat()
+    written = now or datetime.now(UTC)
+    now = written.isoformat()
     with store.bulk.pipeline(transaction=True) as pipe:
         while True:
             try:
@@ -48,7 +57,7 @@ def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: Ex
                     "created_at": created.decode() if created else now,
                     **({"revoked": json.dumps(revoked)} if revoked else {}),
                     **({"changed": json.dumps(changed)} if changed else {}),
-                    **_optional(body),
+                    **_optional(body, written),
                 }
                 vec = (
                     model.user_vector(
@@ -188,14 +197,14 @@ def apply_revocations(body: CustomerIn, revoked: dict[str, float]) -> tuple[dict
     return consent, standing
 
 
-def _optional(body: CustomerIn) -> dict[str, str]:
+def _optional(body: CustomerIn, written: datetime) -> dict[str, str]:
     """Profile fields the decide script reads directly (it cannot parse attributes or time zones)."""
     out = {}
     if body.preferred_channel:
         out["preferred_channel"] = body.preferred_channel
     if body.timezone:
         out["timezone"] = body.timezone
-        out["tzt"] = _offsets_json(body.timezone, int(time.time() // 86400))
+        out["tzt"] = _offsets_json(body.timezone, int(written.timestamp() // 86400))
     stage = body.attributes.get("lead_stage")
     if isinstance(stage, str) and stage:
         out["stage"] = stage.strip().lower()
@@ -220,10 +229,14 @@ def _optional(body: CustomerIn) -> dict[str, str]:
     return out
 
 
+TZ_PAST_DAYS, TZ_FUTURE_DAYS = 366, 730  # a decision replayed or backdated within a year reads its own day's clock
+
+
 @lru_cache(maxsize=1024)
 def _offsets_json(tz: str, day: int) -> str:
-    """utc_offsets as stored, computed once per zone per day (a bulk import has few zones)."""
-    return json.dumps(utc_offsets(tz, day * 86400))
+    """utc_offsets as stored, from a year before ``day`` to two years after, computed once per zone
+    per day (a bulk import has few zones)."""
+    return json.dumps(utc_offsets(tz, (day - TZ_PAST_DAYS) * 86400, days=TZ_PAST_DAYS + TZ_FUTURE_DAYS))
 
 
 def utc_offsets(tz: str, start: float | None = None, days: int = 730) -> list[list[int]]:

@@ -20,5 +20,7 @@ local function rule_quiet_hours()
   if local_min == nil then return end
   local Q = P.quiet_hours
   fire({ code = 'quiet_hours', local_min = local_min, start = Q.start_min, ['end'] = Q.end_min })
-  defer_to((math.floor(now / 60000) + (Q.end_min - local_min) % 1440) * 60000)
+  -- the end of quiet hours on tonight's clock; a daylight-saving change before it moves it by the change
+  local at = (math.floor(now / 60000) + (Q.end_min - local_min) % 1440) * 60000
+  defer_to(at - (utc_offset(at) - utc_offset(now)) * 1000)
 end

@@ -379,9 +379,14 @@ def test_stated_preference_reroutes_when_the_caller_allows(store, decider):
 # time --------------------------------------------------------------------------------------
 
 
+def chicagoan(store, written=NOW):
+    """c-1 in America/Chicago, the profile written at ``written`` (its offsets table starts a year before)."""
+    profiles.put(store, "acme", "c-1", CustomerIn(timezone="America/Chicago"), None, now=written)
+
+
 def test_quiet_hours_in_the_customers_time_zone_defer_to_morning(store, decider):
     use(store, quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"})
-    profiles.put(store, "acme", "c-1", CustomerIn(timezone="America/Chicago"), None)
+    chicagoan(store)
     night = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 22:00 CST
     d = one(decider, req(), night)
     assert d.action == "defer" and d.not_before == datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
@@ -391,10 +396,41 @@ def test_quiet_hours_in_the_customers_time_zone_defer_to_morning(store, decider)
 
 def test_quiet_hours_follow_daylight_saving(store, decider):
     use(store, quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"})
-    profiles.put(store, "acme", "c-1", CustomerIn(timezone="America/Chicago"), None)
+    chicagoan(store)
     summer_night = datetime(2027, 7, 1, 3, 0, tzinfo=UTC)  # 22:00 CDT (UTC-5)
     d = one(decider, req(), summer_night)
     assert d.action == "defer" and d.not_before == datetime(2027, 7, 1, 13, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "night, morning",
+    [
+        (
+            datetime(2027, 3, 14, 4, 0, tzinfo=UTC),
+            datetime(2027, 3, 14, 13, 0, tzinfo=UTC),
+        ),  # 22:00 CST -> 08:00 CDT
+        (
+            datetime(2027, 11, 7, 3, 0, tzinfo=UTC),
+            datetime(2027, 11, 7, 14, 0, tzinfo=UTC),
+        ),  # 22:00 CDT -> 08:00 CST
+    ],
+    ids=["spring-forward", "fall-back"],
+)
+def test_quiet_hours_end_on_the_local_clock_across_a_daylight_saving_change(store, decider, night, morning):
+    use(store, quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"})
+    chicagoan(store)
+    d = one(decider, req(), night)
+    assert d.action == "defer" and d.reasons[-1].message == "22:00 local time is within quiet hours 21:00-08:00"
+    assert d.not_before == morning
+
+
+def test_a_backdated_decision_reads_the_clock_of_its_own_day(store, decider):
+    """A profile written in summer, a decision (a replay, a backfill) asked for last winter's night."""
+    use(store, quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"})
+    chicagoan(store, written=datetime(2027, 7, 1, tzinfo=UTC))
+    d = one(decider, req(), datetime(2026, 11, 20, 4, 0, tzinfo=UTC))  # 22:00 CST, not 23:00 CDT
+    assert d.reasons[-1].message == "22:00 local time is within quiet hours 21:00-08:00"
+    assert d.not_before == datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
 
 
 def test_cooldown_between_sends(store, decider):
@@ -425,7 +461,7 @@ def test_no_sales_after_a_purchase_or_while_service_is_open(store, decider):
 
 def test_transactional_is_exempt_from_caps_but_honors_consent(store, decider):
     use(store, caps=[{"channel": "any", "max": 0, "window": "7d"}], quiet_hours={"enabled": True})
-    profiles.put(store, "acme", "c-1", CustomerIn(consent={"push": False}, timezone="America/Chicago"), None)
+    profiles.put(store, "acme", "c-1", CustomerIn(consent={"push": False}, timezone="America/Chicago"), None, now=NOW)
     d = one(decider, req(kind="transactional"), datetime(2026, 11, 20, 4, 0, tzinfo=UTC))
     assert d.action == "send" and codes(d) == ["transactional"]
     assert one(decider, req(kind="transactional", channel="push", allow_reroute=False)).action == "suppress"
