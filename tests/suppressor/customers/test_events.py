@@ -7,6 +7,7 @@ from suppressor.domain import Event
 from suppressor.storage import keys
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+MONTH = NOW.replace(day=1, hour=0, minute=0, second=0)  # this month's first instant: last month's claims end here
 
 
 def ev(eid, typ="opened", cid="c-1", at=None, channel="email"):
@@ -129,7 +130,7 @@ def test_a_batch_stored_in_parts_keeps_each_customers_order_and_counts_once(stor
 
 
 def test_events_either_side_of_a_month_end_are_claimed_in_their_own_months(store):
-    late, early = datetime(2026, 8, 31, 23, 59, 59, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
+    late, early = MONTH - timedelta(seconds=1), MONTH
     batch = [ev("m-aug", at=late), ev("m-sep", at=early)]
     assert events.ingest(store, "acme", batch).accepted == 2
     for e in batch:
