@@ -331,11 +331,12 @@ def run_campaigns(
     reach: float = 0.5,
     hour: int = 17,
     unsubscribe_rate: float = 0.004,
+    until: datetime | None = None,
 ) -> dict[str, int]:
     """Daily campaigns (one a week a service reminder) governed by suppressor: ``decide`` (request dicts, time) -> verdict dicts
     before every send, and ``ingest`` of what customers then did (by their hidden truth, with
     unsubscribes and complaints more likely the less a message fits: ``unsubscribe_rate`` per unit
-    of negative log-odds of engaging), in time order."""
+    of negative log-odds of engaging), in time order, up to ``until`` (default: the clock's now)."""
     pending: list[tuple[str, int, dict]] = []
     seq = decisions = sends = ingested = 0
     service = [m for m in d.messages if m.kind == "service"]
@@ -391,23 +392,30 @@ def run_campaigns(
             ):
                 seq += 1
                 heapq.heappush(pending, (e["ts"], seq, e))
-    ingested += flush(datetime.now(UTC))
+    ingested += flush(until or datetime.now(UTC))
     return {"decisions": decisions, "sends": sends, "events": ingested}
 
 
-def load(store, tenant: str, d: Dealership) -> None:
-    """Profiles and behavior of the dealership, through the ingest path."""
+def load(store, tenant: str, d: Dealership, now: datetime | None = None) -> None:
+    """Profiles (written at ``now``, default: the clock's) and behavior of the dealership, through the ingest path."""
     from suppressor.customers import events, profiles
     from suppressor.domain import CustomerIn, EventBatch
 
     for c in d.customers:
-        profiles.put(store, tenant, c.customer_id, CustomerIn.model_validate(c.profile()), None)
+        profiles.put(store, tenant, c.customer_id, CustomerIn.model_validate(c.profile(now)), None, now=now)
     for i in range(0, len(d.events), 10_000):
         events.ingest(store, tenant, EventBatch.model_validate({"events": d.events[i : i + 10_000]}).events)
 
 
 def govern(
-    store, tenant: str, d: Dealership, start: datetime, days: int, reach: float = 0.5, unsubscribe_rate: float = 0.004
+    store,
+    tenant: str,
+    d: Dealership,
+    start: datetime,
+    days: int,
+    reach: float = 0.5,
+    unsubscribe_rate: float = 0.004,
+    until: datetime | None = None,
 ) -> dict[str, int]:
     """``run_campaigns`` decided by suppressor in this process, every decision logged."""
     from suppressor.customers import events
@@ -431,6 +439,6 @@ def govern(
             events.ingest(store, tenant, EventBatch.model_validate({"events": evs[i : i + 10_000]}).events)
 
     try:
-        return run_campaigns(d, decide, ingest, start, days, reach, unsubscribe_rate=unsubscribe_rate)
+        return run_campaigns(d, decide, ingest, start, days, reach, unsubscribe_rate=unsubscribe_rate, until=until)
     finally:
         log.close()

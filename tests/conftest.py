@@ -16,7 +16,7 @@ from suppressor.settings import Settings
 from suppressor.storage.store import Store
 from suppressor.tenants import apikeys
 from suppressor.tenants.state import TenantStateCache
-from tests.factories import Governed, build_governed
+from tests.factories import GOVERNED_NOW, Governed, build_governed
 
 TEST_DB = int(os.environ.get("SUPPRESSOR_TEST_REDIS_DB", "13"))
 
@@ -92,7 +92,7 @@ def other_key(store) -> str:
 @pytest.fixture(scope="session")
 def governed_world(session_store) -> Governed:
     session_store.bulk.flushdb()
-    world = build_governed(session_store)
+    world = build_governed(session_store, GOVERNED_NOW)
     session_store.bulk.flushdb()
     return world
 

@@ -34,6 +34,9 @@ def message(mid: str, topics: list[str], channel: str = "email", kind: str = "sa
 
 
 GOVERNED_TENANT = "acme"
+# the governed world's clock: today's 00:00 UTC, so its shape (what followed its last decisions, the
+# days between its campaigns and the shouting before them) is the same at any hour of any day
+GOVERNED_NOW = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @dataclass
@@ -46,16 +49,18 @@ class Governed:
     snapshot: list = field(repr=False)
 
 
-def build_governed(store: Store) -> Governed:
-    """300 customers, 8 weeks of shouting to learn from, then 14 days of governed daily campaigns."""
-    # whole hours and one training thread: the same world on every run (LightFM's threads race)
-    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+def build_governed(store: Store, now: datetime) -> Governed:
+    """300 customers, 8 weeks of shouting to learn from, then 14 days of governed daily campaigns,
+    and what customers did up to ``now`` (the world's clock: nothing in it reads another)."""
+    # one training thread: the same world on every run (LightFM's threads race)
     dealer = synthetic.generate(300, weeks=8, seed=3, end=now - timedelta(days=16))
-    synthetic.load(store, GOVERNED_TENANT, dealer)
+    synthetic.load(store, GOVERNED_TENANT, dealer, now=now)
     train_tenant(store, GOVERNED_TENANT, TrainConfig(threads=1))
     policies.put(store, GOVERNED_TENANT, policies.Policy(relevance_threshold=0.05, holdout_fraction=0.1), "test")
     # unsubscribes planted 5x the quickstart's rate: enough of them for a known answer at this size
-    counts = synthetic.govern(store, GOVERNED_TENANT, dealer, now - timedelta(days=15), 14, unsubscribe_rate=0.02)
+    counts = synthetic.govern(
+        store, GOVERNED_TENANT, dealer, now - timedelta(days=15), 14, unsubscribe_rate=0.02, until=now
+    )
     key = apikeys.create_key(store, GOVERNED_TENANT)
     snapshot = [(k, store.bulk.pttl(k), store.bulk.dump(k)) for k in store.bulk.scan_iter(count=1000)]
     return Governed(key, dealer, counts, snapshot)
