@@ -308,6 +308,7 @@ class Gateway:
             acommands(hot, [*(("HSETNX", key, p.key, now_ms) for p in sends), ("PEXPIRE", key, self.remember_ms)]),
             budget,
         )
+        won = won[: len(sends)]  # the HSETNX replies (the last is PEXPIRE's)
         for p, ok in zip(sends, won, strict=True):
             if not ok:
                 p.fate = "already relayed"
