@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from datetime import UTC
+from typing import Any
 
 from suppressor.settings import Settings
 
@@ -17,7 +18,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     workers = args.workers or settings.workers
-    common = dict(
+    common: dict[str, Any] = dict(
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level,

@@ -50,8 +50,8 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     429: doc("rate limit of this key (Retry-After), or too many simulations at once"),
     503: doc("the store does not answer, or is full (Retry-After); nothing was stored"),
 }
-NOT_FOUND = {404: doc("no such resource")}
-CONFLICT = {409: doc("a conflicting operation is under way")}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: doc("no such resource")}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: doc("a conflicting operation is under way")}
 
 
 class ApiError(Exception):

@@ -59,7 +59,12 @@ async def _problem(
 ) -> None:
     """The same problem+json the routes answer (api.errors.problem), sent from here."""
     errors = [{"field": field, "message": detail}] if field else None
-    await problem(status, title, detail, errors, headers)({"type": "http"}, None, send)
+    await problem(status, title, detail, errors, headers)({"type": "http"}, _nothing_to_receive, send)
+
+
+async def _nothing_to_receive() -> dict:
+    """The receive of a response sent from here (a Response never reads it)."""
+    return {"type": "http.disconnect"}
 
 
 def _bearer(headers: dict[bytes, bytes]) -> str | None:
@@ -146,7 +151,7 @@ class Gate:
         """Authenticate and rate-limit; False when a problem was sent instead."""
         key, url_keyed = _bearer(headers), (scope["method"], scope["path"]) == URL_KEYED
         in_url = not key and url_keyed and _query_key(scope)
-        key = key or in_url
+        key = key or in_url or None
         if not key:
             await _problem(
                 send, 401, "Unauthorized", "send 'Authorization: Bearer <api key>'", "Authorization", CHALLENGE

@@ -61,10 +61,12 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
         policies.put(
             store,
             TENANT,
-            policies.Policy(
-                relevance_threshold=0.08,
-                holdout_fraction=0.1,
-                household={"caps": [{"channel": "direct_mail", "max": 1, "window": "30d", "per_offer": True}]},
+            policies.Policy.model_validate(
+                dict(
+                    relevance_threshold=0.08,
+                    holdout_fraction=0.1,
+                    household={"caps": [{"channel": "direct_mail", "max": 1, "window": "30d", "per_offer": True}]},
+                )
             ),
             "quickstart",
         )
@@ -135,7 +137,8 @@ def _recovery(store, dealer, decider, model, seed: int) -> None:
     from suppressor.training.metrics import auc
 
     rng = np.random.default_rng(seed + 1)
-    reqs, truth = [], []
+    reqs: list[DecisionRequest] = []
+    chances: list[float] = []  # the hidden truth: each send's chance of engaging
     for c in dealer.customers:
         for _ in range(4):
             msg = dealer.messages[rng.integers(len(dealer.messages))]
@@ -145,9 +148,9 @@ def _recovery(store, dealer, decider, model, seed: int) -> None:
                     customer_id=c.customer_id, message=msg.on(ch), allow_reroute=False, channels=[ch], dry_run=True
                 )
             )
-            truth.append(dealer.p_engage(c, msg, ch))
+            chances.append(dealer.p_engage(c, msg, ch))
     scores = np.array([d.channel_scores[r.message.channel] for d, r in zip(_decide(decider, reqs), reqs, strict=True)])
-    truth = np.array(truth)
+    truth = np.array(chances)
     outcome = rng.random(len(truth)) < truth
     say(f"      next week's {len(reqs)} sends, engagement simulated from the hidden truth:")
     say(
@@ -244,7 +247,9 @@ def _household(dealer, decider) -> None:
             "topics": ["offer:trade-in"],
             "offer": {"key": "trade-in", "terms": {"trade_in_bonus": 1500}},
         }
-        req = DecisionRequest(customer_id=c.customer_id, message=msg, allow_reroute=False, dry_run=dry_run)
+        req = DecisionRequest.model_validate(
+            dict(customer_id=c.customer_id, message=msg, allow_reroute=False, dry_run=dry_run)
+        )
         return decider.decide(TENANT, [req], now=now)[0]
 
     pairs: dict[str, list] = {}
@@ -286,7 +291,8 @@ def _catalog(store: Store) -> None:
     from suppressor.policy.content import ContentIn
 
     for cid, (title, kind, topics, audience) in CATALOG.items():
-        content.put(store, TENANT, cid, ContentIn(title=title, kind=kind, topics=topics, audience=audience))
+        item = ContentIn.model_validate(dict(title=title, kind=kind, topics=topics, audience=audience))
+        content.put(store, TENANT, cid, item)
 
 
 def _serve(settings: Settings, store: Store, api_key: str, port: int) -> None:

@@ -165,6 +165,7 @@ class GatewaySMTP(SMTP):
         self.door = door
         self._counted: str | None = None  # the client's address while it is counted in
         self._refused = False
+        self._trusted = False  # the client is on a trusted network (may relay without AUTH)
 
     def connection_made(self, transport) -> None:
         """Admit the client or answer why not; after STARTTLS the same client goes on, encrypted."""
@@ -180,7 +181,8 @@ class GatewaySMTP(SMTP):
                 return
             self._counted = host
         super().connection_made(transport)
-        self.session.trusted = self.door.trusts(self.session.peer[0])
+        # aiosmtpd's session.peer is this peername (typed str | None there, though a tuple)
+        self._trusted = self.door.trusts(transport.get_extra_info("peername")[0])
 
     def connection_lost(self, error) -> None:
         """Count the connection closed (a refused one was never opened)."""
@@ -193,7 +195,8 @@ class GatewaySMTP(SMTP):
 
     async def check_auth_needed(self, caller_method: str) -> bool:
         """A trusted or authenticated client goes on; anyone else is told to AUTH (530)."""
-        if self.session.trusted or self.session.authenticated:
+        assert self.session is not None  # connection_made made it
+        if self._trusted or self.session.authenticated:
             return False
         await self.push(NEEDS_AUTH)
         return True

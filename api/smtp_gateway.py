@@ -250,16 +250,18 @@ class Gateway:
             if was is not None:
                 p.fate = "already relayed"
             else:
-                p.customer_id = named or found.get(("email", contacts.loose_email(p.address)))
+                p.customer_id = named or found.get(("email", contacts.loose_email(p.address) or ""))
         governed = [p for p in todo if not p.fate and p.customer_id]
         asks = [
-            DecisionRequest(customer_id=p.customer_id, message=message, allow_reroute=False, channels=["email"])
+            DecisionRequest.model_validate(
+                dict(customer_id=p.customer_id, message=message, allow_reroute=False, channels=["email"])
+            )
             for p in governed
         ]
-        for p, d in zip(
+        for p, decided in zip(
             governed, await self.decider.adecide(self.tenant, asks, hot, bulk, t0) if asks else [], strict=True
         ):
-            p.decision = d
+            p.decision = decided
         for p in todo:
             if p.fate:
                 continue
@@ -290,7 +292,9 @@ class Gateway:
             **({"campaign_id": c.strip()} if (c := headers.get("X-Suppressor-Campaign")) else {}),
         }
         try:  # checked before anything is read: a bad header is refused, and changes nothing
-            DecisionRequest(customer_id=named or "smtp", message=message, allow_reroute=False, channels=["email"])
+            DecisionRequest.model_validate(
+                dict(customer_id=named or "smtp", message=message, allow_reroute=False, channels=["email"])
+            )
         except ValidationError as exc:
             err = exc.errors()[0]
             field = next((WHERE[str(p)] for p in err["loc"] if str(p) in WHERE), "a header")
@@ -308,6 +312,7 @@ class Gateway:
             acommands(hot, [*(("HSETNX", key, p.key, now_ms) for p in sends), ("PEXPIRE", key, self.remember_ms)]),
             budget,
         )
+        won = won[: len(sends)]  # the HSETNX replies (the last is PEXPIRE's)
         for p, ok in zip(sends, won, strict=True):
             if not ok:
                 p.fate = "already relayed"
@@ -377,7 +382,8 @@ class Gateway:
         return f"451 4.3.0 suppressor cannot decide now; try again in {policy.failure_retry_seconds} s"
 
     def _reply(self, people: list[Recipient], policy) -> str:
-        deferred = [p.decision for p in people if p.fate == "deferred"]
+        # a deferred recipient has its verdict (a defer)
+        deferred = [p.decision for p in people if p.fate == "deferred" and p.decision is not None]
         if any(any(r.code == "degraded" for r in d.reasons) for d in deferred):
             return self._unavailable(policy)
         if deferred:

@@ -15,6 +15,7 @@ import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 
@@ -289,7 +290,7 @@ def _outcome(
     unsubscribe_rate: float = 0.004,
 ) -> list[dict]:
     mid = mid or f"{m.message_id}-{ch}-w{int((ts - d.start).days // 7)}"  # one campaign send per week
-    base = dict(cid=c.customer_id, channel=ch, message_id=mid, kind=m.kind, topics=m.topics)
+    base: dict[str, Any] = dict(cid=c.customer_id, channel=ch, message_id=mid, kind=m.kind, topics=m.topics)
     out = [_event(f"{eid}-d", typ="delivered", ts=ts, **base)]
     p = d.p_engage(c, m, ch)
     later = ts + timedelta(hours=float(d.rng.uniform(0.5, 30)))
@@ -340,7 +341,8 @@ def run_campaigns(
     pending: list[tuple[str, int, dict]] = []
     seq = decisions = sends = ingested = 0
     service = [m for m in d.messages if m.kind == "service"]
-    names, weights = zip(*CAMPAIGN_CHANNELS, strict=True)
+    names = [name for name, _ in CAMPAIGN_CHANNELS]
+    weights = [weight for _, weight in CAMPAIGN_CHANNELS]
 
     def flush(until: datetime) -> int:
         due, before = [], until.strftime("%Y-%m-%dT%H:%M:%SZ")  # event times are this text

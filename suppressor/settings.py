@@ -1,7 +1,7 @@
 """Runtime configuration, read once from the environment."""
 
 from functools import lru_cache
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -80,7 +80,7 @@ class Settings(BaseSettings):
     # `suppressor smtp-gateway` (see docs/integrations.md, "SMTP gateway"). Client networks that
     # may relay without SMTP AUTH (JSON list of CIDRs); anyone else must authenticate or is refused (554)
     smtp_clients: list[IPvAnyNetwork] = Field(
-        default_factory=lambda: [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
+        default_factory=lambda: [ip_network("127.0.0.0/8"), ip_network("::1/128")]
     )
     # SMTP AUTH (PLAIN, LOGIN) with this one account; over STARTTLS unless smtp_auth_without_tls
     smtp_username: str | None = None

@@ -88,7 +88,8 @@ def build(ids: list[str], attrs: list[dict], events: list[list[dict]], rules: La
     ``labels.group_by_message`` group, computed over columns (one pass over the events, then
     numpy per pair; the same pairs, labels and weights, 2x faster at a million pairs)."""
     rules = rules or LabelRules()
-    weight_of, sigs, delivered = rules.weights, {}, "delivered"
+    weight_of, delivered = rules.weights, "delivered"
+    sigs: dict[tuple[Any, ...], Signature] = {}
     ev_pair: list[int] = []  # per event: its pair (customer, message) ...
     ev_w: list[float] = []  # ... its weight, its time, whether it is a delivery
     ev_ts: list[str] = []

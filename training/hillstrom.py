@@ -125,8 +125,8 @@ def score_half(store: Store, rows: Rows, idx: np.ndarray) -> dict[str, np.ndarra
     out = {}
     for kind in EMAILS.values():
         reqs = [
-            DecisionRequest(
-                customer_id=f"h-{i}", message=message(kind), allow_reroute=False, channels=["email"], dry_run=True
+            DecisionRequest.model_validate(
+                dict(customer_id=f"h-{i}", message=message(kind), allow_reroute=False, channels=["email"], dry_run=True)
             )
             for i in idx
         ]
@@ -137,9 +137,9 @@ def score_half(store: Store, rows: Rows, idx: np.ndarray) -> dict[str, np.ndarra
     return out
 
 
-def _estimates(seg: np.ndarray, visit: np.ndarray, s_mens: np.ndarray, s_womens: np.ndarray) -> dict[str, float]:
-    """All reported figures for one (re)sample of the held-out half."""
-    res: dict[str, float] = {}
+def _estimates(seg: np.ndarray, visit: np.ndarray, s_mens: np.ndarray, s_womens: np.ndarray) -> dict[str, float | None]:
+    """All reported figures for one (re)sample of the held-out half (an AUC None when a sample has one class)."""
+    res: dict[str, float | None] = {}
     emailed = seg != "none"
     own = np.where(seg == "mens", s_mens, s_womens)
     for kind, s in (("mens", s_mens), ("womens", s_womens)):

@@ -64,7 +64,8 @@ def learn(
     mine = counts(events, timezones(store, tenant, ids))
     if not mine:
         return None, {}
-    total = sum(mine.values()) + 1.0 / HOURS_OF_WEEK  # one answer spread over the week: no bin is 0
+    # one answer spread over the week: no bin is 0
+    total = sum(mine.values(), np.zeros(HOURS_OF_WEEK)) + 1.0 / HOURS_OF_WEEK
     prior = total / total.sum()
     pooled = {u: (c + strength * prior) / (c.sum() + strength) for u, c in mine.items()}
     return [float(x) for x in prior], pooled

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from suppressor.decisions import log as decision_log
@@ -29,7 +30,10 @@ BLOCKING = blocking()  # the codes that stop or delay a send: an exclusion row n
 
 
 def _count(services, results: list[Decision]) -> None:
-    replays, dry, given, codes = 0, Counter(), Counter(), Counter()  # one increment per label, not per decision
+    replays = 0
+    dry: Counter[str] = Counter()  # one increment per label, not per decision
+    given: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
     for d in results:
         if d.replayed:  # the same verdict again: counted once, where it was given
             replays += 1
@@ -91,7 +95,9 @@ async def decide_lean(scope, receive, send, declared) -> None:
 
 
 # the declared route: how api.gate labels what decide_lean answers
-LEAN_ROUTE = next(r for r in router.routes if r.path == "/v1/decisions" and "POST" in r.methods)
+LEAN_ROUTE = next(
+    r for r in router.routes if isinstance(r, APIRoute) and r.path == "/v1/decisions" and "POST" in (r.methods or ())
+)
 
 
 async def _decide(req: DecisionRequest, tenant: str, services, arrived: float | None) -> Decision:

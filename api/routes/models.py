@@ -49,7 +49,7 @@ def get_training_job(job_id: str, tenant: TenantDep, store: StoreDep) -> Trainin
 @router.get("/schedule")
 def get_training_schedule(tenant: TenantDep, store: StoreDep) -> TrainingSchedule:
     """The tenant's nightly retrain, if any."""
-    return TrainingSchedule(**(jobs.nightly(store, tenant) or {}))
+    return TrainingSchedule.model_validate(jobs.nightly(store, tenant) or {})
 
 
 @router.put(

@@ -94,7 +94,7 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
     }
     by_customer: dict[str, list[int]] = defaultdict(list)
     to_settle: dict[str, list[bytes]] = defaultdict(list)
-    reused = []
+    reused: list[str] = []
     for i, ev in enumerate(unique):  # in the batch's order: state depends on it (a delivery before its open)
         key, field, mine, verdict = verdict_of[i]
         if verdict == 1:  # ours now, or ours from an attempt that stopped before settling

@@ -71,7 +71,7 @@ def put(
                 pipe.delete(pkey)
                 pipe.hset(pkey, mapping=mapping)
                 pipe.expire(pkey, store.settings.customer_ttl_days * 86400)
-                if vec is not None:
+                if vec is not None and model is not None:  # a vector only comes of a model
                     pipe.hset(vkey, model.version, pack(vec))
                     pipe.expire(vkey, store.settings.customer_ttl_days * 86400)
                 pipe.execute()
@@ -245,7 +245,9 @@ def utc_offsets(tz: str, start: float | None = None, days: int = 730) -> list[li
     t = int(start if start is not None else time.time()) - 86400
 
     def offset(ts: int) -> int:
-        return int(datetime.fromtimestamp(ts, zone).utcoffset().total_seconds())
+        delta = datetime.fromtimestamp(ts, zone).utcoffset()
+        assert delta is not None  # an aware datetime has an offset
+        return int(delta.total_seconds())
 
     out = [[t, offset(t)]]
     for _ in range(days):
@@ -301,7 +303,7 @@ def _out(
     evidence: dict[str, int] | None = None,
 ) -> CustomerOut:
     """The API view of a stored profile, with what the model learned."""
-    out = CustomerOut(
+    fields = dict(
         customer_id=customer_id,
         attributes=json.loads(prof.get("attributes", "{}")),
         consent=json.loads(prof.get("consent", "{}")),
@@ -318,6 +320,7 @@ def _out(
         updated_at=prof.get("updated_at"),
         event_count=n_events,
     )
+    out = CustomerOut.model_validate(fields)  # the stored times are ISO text
     if model is not None:
         user = (
             user
@@ -336,7 +339,8 @@ def learned_affinities(
     each with its calibrated chance and (``evidence``: name -> count) the events behind it."""
     aff = model.item_emb @ user[: model.dim] + model.item_bias
     chances = model.calibrate(aff + user[model.dim])
-    topics, channels = [], []
+    topics: list[Affinity] = []
+    channels: list[Affinity] = []
     for name, a, p in zip(model.item_features, aff, chances, strict=True):
         kind, _, value = name.partition(":")
         if kind in ("topic", "channel"):

@@ -143,7 +143,8 @@ def control_draw(customer_id: str, message_id: str) -> float:
 def offer_params(offer: Offer, now_ms: int, retention_ms: int) -> dict:
     """An offer as the scripts read it: key, terms, canonical terms_json (to spot a duplicate), until?
     (its expiry, held to the customer retention: a customer's data never outlives it)."""
-    out = {"key": offer.key, "terms": offer.terms, "terms_json": json.dumps(offer.terms, sort_keys=True)}
+    out: dict[str, Any] = {"key": offer.key, "terms": offer.terms}
+    out["terms_json"] = json.dumps(offer.terms, sort_keys=True)
     if offer.expires is not None:
         out["until"] = min(int(offer.expires.timestamp() * 1000), now_ms + retention_ms)
     return out
@@ -526,7 +527,7 @@ class Decider:
                     )
                 )
         nb = res.get("not_before")
-        return Decision(
+        fields = dict(
             decision_id=res["did"] if replayed else did,
             customer_id=req.customer_id,
             message_id=req.message.message_id,
@@ -545,6 +546,7 @@ class Decider:
             replayed=replayed,
             decided_at=EPOCH + timedelta(milliseconds=res["at"]) if replayed else batch.now,
         )
+        return Decision.model_validate(fields)  # plain dicts for the reasons
 
     def _degraded(self, batch: _Batch, exc: Exception) -> list[Decision]:
         last = self._warned_at.get(batch.tenant, 0.0)
@@ -570,7 +572,7 @@ class Decider:
             f"({why}); tenant failure mode is '{mode}'"
         )
         model = batch.state.model
-        return Decision(
+        fields = dict(
             decision_id=did,
             customer_id=req.customer_id,
             message_id=req.message.message_id,
@@ -585,6 +587,7 @@ class Decider:
             dry_run=req.dry_run,
             decided_at=batch.now,
         )
+        return Decision.model_validate(fields)  # plain dicts for the reasons
 
 
 def release(store: Store, tenant: str, decision_id: str) -> bool:

@@ -98,7 +98,8 @@ def recent(
         return [
             d for d in timeline.recent_decisions(store, tenant, customer_id, timeline.RECENT_DECISIONS) if wanted(d)
         ][:limit]
-    out, start, seen = [], "+", 0
+    out: list[dict] = []
+    start, seen = "+", 0
     while len(out) < limit and seen < scan:
         rows = store.bulk.xrevrange(keys.decision_log(tenant), max=start, count=min(1000, scan - seen))
         out += [d for d in (json.loads(f[b"d"]) for _, f in rows) if wanted(d)]

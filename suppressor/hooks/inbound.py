@@ -205,19 +205,18 @@ def _receive(
             result.duplicates += applied == -1
             continue
         try:
-            to_store.append(
-                Event(
-                    event_id=inc.event_id,
-                    customer_id=cid,
-                    type=inc.type,
-                    ts=inc.ts,
-                    channel=inc.channel,
-                    message_id=inc.message_id,
-                    campaign_id=inc.campaign_id,
-                    topics=inc.topics,
-                    properties=inc.properties,
-                )
+            fields = dict(
+                event_id=inc.event_id,
+                customer_id=cid,
+                type=inc.type,
+                ts=inc.ts,
+                channel=inc.channel,
+                message_id=inc.message_id,
+                campaign_id=inc.campaign_id,
+                topics=inc.topics,
+                properties=inc.properties,
             )
+            to_store.append(Event.model_validate(fields))  # inc.type is checked here: a provider's text
         except ValidationError as exc:  # a provider's value outside our bounds: count it, keep the rest
             log.info("%s webhook event %s not stored: %s", hook.provider, inc.event_id, exc.errors()[0]["msg"])
             result.ignored += 1
@@ -275,4 +274,6 @@ def json_body(delivery: Delivery, provider: str) -> Any:
 
 def same_secret(given: str | None, secret: str | None) -> bool:
     """Constant-time comparison of a credential the provider sent back with the one we keep."""
-    return bool(given and secret) and hmac.compare_digest(given.encode(), secret.encode())
+    if not (given and secret):
+        return False
+    return hmac.compare_digest(given.encode(), secret.encode())

@@ -7,7 +7,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -121,6 +121,12 @@ class ExportedModel:
         if identity is not None:
             vec += w_identity * identity
         return vec
+
+    @overload
+    def calibrate(self, raw: np.ndarray) -> np.ndarray: ...
+
+    @overload
+    def calibrate(self, raw: float) -> float: ...
 
     def calibrate(self, raw: np.ndarray | float) -> np.ndarray | float:
         """Raw LightFM score -> probability of engagement (Platt scaling)."""

@@ -154,11 +154,10 @@ def model_attributes(
 ) -> dict[str, Any]:
     """The attributes the model reads of a customer: their own, and their vehicles' (``vehicles``
     as stored, JSON text, or a list of dicts)."""
-    if isinstance(vehicles, (str, bytes)):
-        vehicles = json.loads(vehicles)
-    if not vehicles:
+    listed = json.loads(vehicles) if isinstance(vehicles, (str, bytes)) else vehicles
+    if not listed:
         return dict(attributes)
-    return {**attributes, **vehicle_attributes(vehicles, time.time() if now is None else now)}
+    return {**attributes, **vehicle_attributes(listed, time.time() if now is None else now)}
 
 
 # How much one event says about interest: engagement positive (a purchase most),

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import redis
 
@@ -69,7 +70,7 @@ def queue_connection(store: Store, timeout: float | None = None, url: str | None
 
     ``timeout`` None for a worker (it blocks waiting for jobs), the store timeout for a request."""
     url = url or store.settings.queue_url
-    options = dict(socket_timeout=timeout, socket_connect_timeout=timeout or store.bulk_timeout)
+    options: dict[str, Any] = dict(socket_timeout=timeout, socket_connect_timeout=timeout or store.bulk_timeout)
     if url:
         return redis.Redis.from_url(url, **options)
     if store.cluster:
@@ -79,6 +80,7 @@ def queue_connection(store: Store, timeout: float | None = None, url: str | None
         )
     if store.embedded is not None:
         return redis.Redis(unix_socket_path=store.embedded.socket_file, **options)
+    assert store.url is not None  # a store without an embedded server has a URL
     return redis.Redis.from_url(store.url, **options)
 
 

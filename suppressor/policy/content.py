@@ -4,7 +4,7 @@ offered as a substitute when a sales ask is suppressed to keep the relationship 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -43,7 +43,7 @@ class Audience(Strict):
         default=None, ge=0, le=100, description="years; some vehicle at most this old"
     )
 
-    def admits(self, attributes: Mapping[str, Any], vehicles: list[Mapping[str, Any]], now: float) -> bool:
+    def admits(self, attributes: Mapping[str, Any], vehicles: Sequence[Mapping[str, Any]], now: float) -> bool:
         """Whether a customer with these attributes and vehicles is in the audience."""
 
         def owned(field: str, attr: str) -> set[str]:

@@ -111,16 +111,18 @@ class Offers(Strict):
         default=30 * 86400, description="how long a sent offer stays active (unless the message says `expires`)"
     )
     better: dict[str, Literal["lower", "higher"]] = Field(
-        default_factory=lambda: {
-            "apr": "lower",
-            "rate": "lower",
-            "monthly_payment": "lower",
-            "price": "lower",
-            "down_payment": "lower",
-            "cash_back": "higher",
-            "discount": "higher",
-            "trade_in_bonus": "higher",
-        },
+        default_factory=lambda: dict[str, Literal["lower", "higher"]](
+            {
+                "apr": "lower",
+                "rate": "lower",
+                "monthly_payment": "lower",
+                "price": "lower",
+                "down_payment": "lower",
+                "cash_back": "higher",
+                "discount": "higher",
+                "trade_in_bonus": "higher",
+            }
+        ),
         description="which way each numeric term is better for the customer",
     )
 
@@ -499,8 +501,7 @@ class VersionedPolicy(Policy):
 
     def for_campaign(self, campaign_id: str | None) -> Policy:
         """The effective policy of one campaign: the tenant policy with the override merged in."""
-        override = self.campaigns.get(campaign_id) if campaign_id else None
-        if not override:
+        if not campaign_id or not (override := self.campaigns.get(campaign_id)):
             return self
         # built once per policy version: the decision path asks for it on every request
         if campaign_id not in self._effective:

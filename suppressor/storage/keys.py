@@ -167,7 +167,7 @@ def verdicts_expiry(t: str, c: str) -> str:
     return customer(t, c, "vexp")
 
 
-def recent_decisions(t: str, c: str) -> list[str]:
+def recent_decisions(t: str, c: str) -> str:
     """List: the customer's latest decision records (JSON), newest first, capped (the agent's view)."""
     return customer(t, c, "recent")
 

@@ -26,6 +26,7 @@ _MORE = object()  # hiredis: the replies so far are incomplete
 
 class _Waiting:
     __slots__ = ("future", "n", "replies", "since")
+    replies: list[Any]
 
     def __init__(self, future: asyncio.Future, n: int):
         self.future, self.n, self.replies, self.since = future, n, [], time.monotonic()
@@ -113,6 +114,7 @@ class Multiplexer:
         if proto is not None and not proto.lost:
             if not (proto.waiting and time.monotonic() - proto.waiting[0].since > self.stuck_after):
                 return proto
+            assert proto.transport is not None  # connected: connection_made set it
             proto.transport.close()  # an answer this late will not come: its callers fail, the next connect
         if self._connecting is None:
             self._connecting = asyncio.ensure_future(self._connect())
@@ -134,6 +136,7 @@ class Multiplexer:
         if self.handshake:
             for reply in await self._send(proto, self.handshake):
                 if isinstance(reply, Exception):
+                    assert proto.transport is not None  # create_*_connection returns after connection_made
                     proto.transport.close()
                     raise reply
         self._proto = proto
@@ -143,6 +146,7 @@ class Multiplexer:
     def _send(proto: _Protocol, commands: list[tuple]) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
         proto.waiting.append(_Waiting(future, len(commands)))
+        assert proto.transport is not None  # connected: connection_made set it
         proto.transport.write(b"".join([hiredis.pack_command(c) for c in commands]))
         return future
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import time
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -74,10 +74,10 @@ class Store:
         self.restarts = 0  # embedded servers brought back by the monitor
         self.memory = Memory()  # what the monitor last read of the store's memory and eviction policy
         self.url = redis_url if redis_url is not None else settings.redis_url
-        self.cluster = bool(self.url) and (
-            settings.redis_cluster or _is_cluster_url(self.url) or _cluster_enabled(self.url)
+        self.cluster = bool(
+            self.url and (settings.redis_cluster or _is_cluster_url(self.url) or _cluster_enabled(self.url))
         )
-        if self.cluster:
+        if self.cluster and self.url:  # a cluster store always has a URL
             self.url = _plain_url(self.url)
         if self.url:
             self.location = _redact(self.url)
@@ -100,6 +100,7 @@ class Store:
             return _harden(_CLUSTER[cls].from_url(self.url, reinitialize_steps=0, **options))
         if self.url:
             return cls.from_url(self.url, **options)
+        assert self.embedded is not None  # no URL: __init__ started the embedded server
         return cls(unix_socket_path=self.embedded.socket_file, **options)
 
     def async_clients(self) -> tuple[redis.asyncio.Redis, redis.asyncio.Redis]:
@@ -109,8 +110,11 @@ class Store:
         within its deadline (a busy pool is not an outage)."""
         deadline = self.settings.decision_deadline_ms / 1000
         # socket and pool waits end at the store timeout; `bounded` holds each call to its deadline
-        common = dict(socket_timeout=self.bulk_timeout, socket_connect_timeout=deadline, retry=_async_retry())
+        common: dict[str, Any] = dict(
+            socket_timeout=self.bulk_timeout, socket_connect_timeout=deadline, retry=_async_retry()
+        )
         if self.cluster:
+            assert self.url is not None  # a cluster store always has a URL
             # a pool per node; the cluster client fails a call past its size instead of waiting, so
             # it is kept well above the concurrency one process sees
             hot = _harden(
@@ -130,6 +134,7 @@ class Store:
                 self.url, max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout, **common
             )
         else:
+            assert self.embedded is not None  # no URL: __init__ started the embedded server
             pool = redis.asyncio.BlockingConnectionPool(
                 max_connections=self.settings.redis_pool_size,
                 timeout=self.bulk_timeout,
@@ -176,6 +181,8 @@ class Store:
         t0 = time.monotonic()
         limit = max(budget, self.bulk_timeout)
         expired = False
+        assert task is not None  # a coroutine runs in a task
+        timer: asyncio.TimerHandle
 
         def check() -> None:
             nonlocal timer, expired
@@ -208,6 +215,7 @@ class Store:
     def revive_embedded(self) -> bool:
         """Start the embedded server again on the same data directory and socket; True if this call did."""
         emb = self.embedded
+        assert emb is not None  # only an embedded store's server is revived (embedded_alive is True otherwise)
         lock_path = Path(emb.dbdir) / "redis.restart.lock"
         with open(lock_path, "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # several processes may share one embedded server
@@ -521,7 +529,10 @@ def _start_embedded(data_dir: Path):
 # reinitialize_steps=0 in both: a MOVED answer (a slot moved) patches that slot in the client's map.
 # redis-py's default rebuilds the whole map every fifth MOVED, closing every connection of the client
 # as it does: other requests' calls in flight then fail (seen as degraded verdicts during a resharding).
-_CLUSTER = {redis.Redis: redis.cluster.RedisCluster, redis.asyncio.Redis: redis.asyncio.cluster.RedisCluster}
+_CLUSTER: dict[type, Any] = {
+    redis.Redis: redis.cluster.RedisCluster,
+    redis.asyncio.Redis: redis.asyncio.cluster.RedisCluster,
+}
 
 
 class _Nodes(redis.cluster.NodesManager):
@@ -551,7 +562,7 @@ def _checked_writes(base: type) -> type:
     if getattr(base, "checks_writes", False):
         return base
 
-    class Checked(base):  # type: ignore[valid-type, misc]
+    class Checked(base):
         checks_writes = True
 
         async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
@@ -739,7 +750,7 @@ async def astream_scripts(
     parts: list,
     build: Callable[[Any], Awaitable[list]],
     budget: Callable[[], float],
-) -> AsyncIterator[list]:
+) -> AsyncGenerator[list, None]:
     """One script's calls, part after part, in order on one connection of a plain asyncio client: the
     calls of part k+1 (``build``, awaited) are made and sent while Redis runs part k, and each part's
     answers are yielded while Redis runs the next, so the Python work and Redis's overlap. A part is

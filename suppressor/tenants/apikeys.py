@@ -165,6 +165,7 @@ class KeyResolver(Periodic):
             except redis.RedisError:
                 if not hit:
                     raise
+        assert hit is not None  # fresh (so cached), just fetched, or kept through a store error
         return hit[0][0] if hit[0] else None
 
     async def agrant_for(self, api_key: str, client: redis.asyncio.Redis, timeout: float) -> tuple[str, str] | None:
@@ -172,7 +173,7 @@ class KeyResolver(Periodic):
         redis.TimeoutError past it)."""
         digest = _digest(api_key)
         hit, fresh = self._fresh(digest)
-        if fresh or (hit and not self.store.up):
+        if hit and (fresh or not self.store.up):  # fresh implies a cached hit
             return hit[0]
         if not self.store.up:
             raise redis.ConnectionError("store down")

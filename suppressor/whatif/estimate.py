@@ -87,7 +87,7 @@ class Estimator:
                 scores.append(s)
                 unsub.append(o.unsubscribed)
                 compl.append(o.complained)
-        per = {kind: tuple(float(x / n[0]) for x in n[1:]) for kind, n in sales.items() if n[0]}
+        per = {kind: (float(n[1] / n[0]), float(n[2] / n[0]), float(n[3] / n[0])) for kind, n in sales.items() if n[0]}
         return cls(
             outcomes,
             RateByScore.fit(scores, unsub),

@@ -181,6 +181,7 @@ def observed(history: History, window_days: float = ATTRIBUTION_DAYS) -> list[Ou
                     best = i
             if best is not None:
                 o = out[best]
+                assert o is not None  # best is one of sends_of: a sent decision has an Outcome
                 if typ in ENGAGED:
                     o.engaged = True
                     o.converted = o.converted or typ in CONVERSIONS

@@ -158,8 +158,7 @@ def lift(
     active: dict[tuple[int, str], list] = {}
     for d in history.decisions:
         for b in ((d.at_ms - start) // width, -1):
-            slot = active.setdefault((b, d.customer_id), [0, set(), 0.0])
-            slot[0] += d.sent
+            active.setdefault((b, d.customer_id), [0, set(), 0.0])[0] += d.sent
     for cid, evs in history.events.items():
         for e in evs:
             if not start <= e["_ms"] < start + n_buckets * width:

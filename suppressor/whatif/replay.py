@@ -26,7 +26,8 @@ REPLAYS_PER_CALL = 400
 
 def _revocations(evs: Iterable[dict]) -> tuple[set[str], set[str]]:
     """Channels and topics that stored events took away (mirrors lua/ingest.lua)."""
-    channels, topics = set(), set()
+    channels: set[str] = set()
+    topics: set[str] = set()
     for e in evs:
         if e["type"] not in ("unsubscribed", "complained"):
             continue
@@ -174,6 +175,7 @@ def replay(
         pending = helper.submit(build, 0) if cids else None
         collected = []
         for i in starts:
+            assert pending is not None  # there are starts only when there are customers
             calls, owners = pending.result()
             if i + CUSTOMERS_PER_CALL < len(cids):
                 pending = helper.submit(build, i + CUSTOMERS_PER_CALL)

@@ -81,7 +81,7 @@ def _one(ev: dict) -> Incoming | None:
             topics = [GROUP_TOPIC.format(group)] if channel == "email" and isinstance(group, str) and group else []
             kind = kind if kind == "unsubscribed" and topics else None  # rejoining cannot unblock a topic
     else:
-        channel, kind = TYPES.get(ev.get("event_type"), (None, None))
+        channel, kind = TYPES.get(ev.get("event_type", "")) or (None, None)
         if ev.get("event_type") == INBOUND:  # a STOP (or START) keyword Braze acted on, else a reply
             kind = KEYWORD.get(str(props.get("action", "")).lower(), kind)
     if kind is None or channel is None:

@@ -54,9 +54,9 @@ def parse(delivery: Delivery) -> Parsed:
     if not isinstance(body, dict) or "eventName" not in body:
         raise BadPayload("Iterable sends one event with an eventName")
     channel, kind = TYPES.get(body["eventName"], (None, None))
-    data = body.get("dataFields") if isinstance(body.get("dataFields"), dict) else {}
+    data = body["dataFields"] if isinstance(body.get("dataFields"), dict) else {}
     created = data.get("createdAt")
-    if kind is None or not isinstance(created, str):
+    if kind is None or channel is None or not isinstance(created, str):
         return Parsed(ignored=1)
     ids = custom(data)
     who = body.get("email") or data.get("email")

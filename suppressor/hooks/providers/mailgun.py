@@ -52,11 +52,11 @@ def parse(delivery: Delivery) -> Parsed:
     data = json_body(delivery, "Mailgun").get("event-data")
     if not isinstance(data, dict):
         raise BadPayload("Mailgun sends the event in 'event-data'")
-    kind = TYPES.get(data.get("event"))
+    kind = TYPES.get(data.get("event", ""))
     if kind is None or (kind == "bounced" and data.get("severity") != "permanent") or "id" not in data:
         return Parsed(ignored=1)
     if kind == "bounced":
-        kind = SUPPRESSED.get(data.get("reason"), kind)
+        kind = SUPPRESSED.get(data.get("reason", ""), kind)
     ids = custom(data.get("user-variables"))
     return Parsed(
         events=[

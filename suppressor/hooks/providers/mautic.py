@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 
@@ -64,7 +65,7 @@ def parse(delivery: Delivery) -> Parsed:
     out = Parsed()
     for name, items in body.items():
         if isinstance(items, list):  # not the top-level timestamp
-            mapped = each(items, lambda item, name=name: _one(name, item))
+            mapped = each(items, functools.partial(_one, name))
             out.events += mapped.events
             out.ignored += mapped.ignored
     return out
@@ -76,12 +77,14 @@ def _one(name: str, item: dict) -> Incoming | None:
     stat, hit = item.get("stat") or {}, item.get("hit") or {}
     contact = item.get("contact") or stat.get("lead") or hit.get("lead") or item.get("lead") or {}
     at = item.get("timestamp") or hit.get("dateHit") or stat.get("lastOpened") or stat.get("dateRead")
+    channel: str | None
+    kind: str | None
     if name in SENDS and at:
         channel, kind = SENDS[name]
         key = item.get("idHash") or stat.get("trackingHash") or item.get("smsId") or hit.get("id") or hit.get("url")
         eid = event_id("mautic", name, key, contact.get("id"), at)
     elif name == SUBSCRIPTION and at:
-        channel, kind = CHANNELS.get(item.get("channel")), STATUSES.get(item.get("new_status"))
+        channel, kind = CHANNELS.get(item.get("channel", "")), STATUSES.get(item.get("new_status", ""))
         eid = event_id("mautic", name, contact.get("id"), channel, item.get("new_status"), at)
     else:
         return None

@@ -60,7 +60,7 @@ def parse(delivery: Delivery) -> Parsed:
 
 
 def _one(ev: dict) -> Incoming | None:
-    kind = DROPPED.get(ev.get("reason")) if ev.get("event") == "dropped" else TYPES.get(ev.get("event"))
+    kind = DROPPED.get(ev.get("reason", "")) if ev.get("event") == "dropped" else TYPES.get(ev.get("event", ""))
     if kind is None or (ev.get("event") == "bounce" and ev.get("type") == "blocked") or "sg_event_id" not in ev:
         return None
     ids = custom(ev)  # custom_args arrive as top-level fields

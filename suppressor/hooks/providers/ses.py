@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from suppressor.customers.contacts import loose_email
 from suppressor.hooks.inbound import (
@@ -187,7 +187,10 @@ def verify(delivery: Delivery, secret: str | None) -> Proof:
     pem = _certs.get(cert_url, delivery.fetch)
     while pem is not None:  # a kept certificate that fails is fetched again, if old enough (Amazon rotated it)
         try:
-            _certificate(cert_url, pem).public_key().verify(signature, text, padding.PKCS1v15(), algorithm)
+            key = _certificate(cert_url, pem).public_key()
+            if not isinstance(key, rsa.RSAPublicKey):  # SNS signs with RSA; another key cannot verify it
+                raise TypeError(f"not an RSA key: {type(key).__name__}")
+            key.verify(signature, text, padding.PKCS1v15(), algorithm)
             return Proof(msg["Signature"], at, pin=None if secret else topic)
         except (InvalidSignature, ValueError, TypeError):
             pem = _certs.get(cert_url, delivery.fetch, stale=True)
@@ -196,7 +199,7 @@ def verify(delivery: Delivery, secret: str | None) -> Proof:
 
 def _names_topic(url: str | None, region: str, topic: str) -> bool:
     """A SubscribeURL on the region's SNS host, for this topic."""
-    return _region(url) == region and parse_qs(urlsplit(url).query).get("TopicArn") == [topic]
+    return url is not None and _region(url) == region and parse_qs(urlsplit(url).query).get("TopicArn") == [topic]
 
 
 def parse(delivery: Delivery) -> Parsed:
@@ -205,6 +208,7 @@ def parse(delivery: Delivery) -> Parsed:
     if msg["Type"] == "SubscriptionConfirmation":
         if not sns_url(msg.get("SubscribeURL")):
             raise BadPayload("the SubscribeURL is not on Amazon's SNS domain")
+        assert delivery.fetch is not None  # verify refused a delivery that cannot fetch
         delivery.fetch(msg["SubscribeURL"])
         return Parsed()
     if msg["Type"] != "Notification":
@@ -216,9 +220,9 @@ def parse(delivery: Delivery) -> Parsed:
     kind = ses.get("eventType") or ses.get("notificationType")
     detail = ses.get(DETAIL.get(kind, ""), {}) if isinstance(ses, dict) else {}
     change = _subscription(detail) if kind == SUBSCRIPTION else (TYPES.get(kind), [])
-    if change is None or change[0] is None or (kind == "Bounce" and detail.get("bounceType") != "Permanent"):
+    typ, topics = change or (None, [])
+    if typ is None or (kind == "Bounce" and detail.get("bounceType") != "Permanent"):
         return Parsed(ignored=1)
-    typ, topics = change
     mail = ses.get("mail") or {}
     recipients = (
         {
