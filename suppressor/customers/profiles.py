@@ -35,7 +35,7 @@ def put(
     unless re-consented later; refresh its vector."""
     pkey, vkey = keys.profile(tenant, customer_id), keys.vectors(tenant, customer_id)
     written = now or datetime.now(UTC)
-    now = written.isoformat()
+    stamp = written.isoformat()
     with store.bulk.pipeline(transaction=True) as pipe:
         while True:
             try:
@@ -53,8 +53,8 @@ def put(
                 mapping: dict[str, Any] = {
                     "attributes": json.dumps(body.attributes),
                     "consent": json.dumps(consent),
-                    "updated_at": now,
-                    "created_at": created.decode() if created else now,
+                    "updated_at": stamp,
+                    "created_at": created.decode() if created else stamp,
                     **({"revoked": json.dumps(revoked)} if revoked else {}),
                     **({"changed": json.dumps(changed)} if changed else {}),
                     **_optional(body, written),
