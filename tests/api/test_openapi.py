@@ -64,7 +64,7 @@ def test_every_tenant_operation_declares_the_bearer_key_and_problem_answers():
 
 def test_every_operation_has_examples_that_validate_against_the_schema():
     """Each operation's request body, query parameters and success answer have an example (recorded
-    from a real run, see api/examples.py), and each one is valid under the schema it illustrates."""
+    from a real run by scripts/record_examples.py), and each one is valid under the schema it illustrates."""
     from jsonschema import Draft202012Validator
 
     spec = create_app().openapi()
