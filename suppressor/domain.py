@@ -382,6 +382,8 @@ class Message(Strict):
     kind: Kind
     topics: Topics
     offer: Offer | None = None
+    priority: int | None = Field(default=None, ge=0, le=100, description="0-100: what a cap's reserved slots and "
+                                 "a choice among candidates weigh (default: the policy's `priorities` for its kind)")
 
 
 class DecisionRequest(Strict):

@@ -104,8 +104,9 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
     """The script parameters that come from one request (all but ``holdout`` and ``policy_version``).
 
     ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
-    ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, and ``offer``
-    {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one."""
+    ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, ``offer``
+    {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one, and
+    ``priority`` when it names one (so a replay reads it from the logged request)."""
     msg = req.message
     params = {
         "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
@@ -114,6 +115,8 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
     }
     if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
         params["offer"] = offer_params(msg.offer)
+    if msg.priority is not None:  # else the policy's for its kind (``priorities``)
+        params["priority"] = msg.priority
     return params
 
 
@@ -353,7 +356,8 @@ class Decider:
                 continue
             did = res["did"] if replayed else batch.ids[i]
             params = {"op": "check", "now": res["at"], "did": did, "seq": ledger_id(did), "cid": req.customer_id,
-                      "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run, "household": household}
+                      "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run, "household": household,
+                      "priority": policy.priority_of(msg.priority, msg.kind)}
             if msg.offer is not None:
                 params["offer"] = offer_params(msg.offer)
             asks.append((i, (keys.household_keys(batch.tenant, res["hh"]), [json.dumps(params)])))
