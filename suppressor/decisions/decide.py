@@ -106,7 +106,8 @@ def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
     ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
     ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, ``offer``
     {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one, and
-    ``priority`` when it names one (so a replay reads it from the logged request)."""
+    ``priority`` when it names one (so a replay reads it from the logged request). The service may add
+    ``hold``: the ``outranked`` reason of a candidate that lost a choice (a send becomes a suppression)."""
     msg = req.message
     params = {
         "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
@@ -167,11 +168,12 @@ class _Batch:
     # by request index, when a substitute is needed: the customer it is chosen for
     customers: dict[int, content.Customer] = field(default_factory=dict)
     remember: list[tuple[list[str], list]] = field(default_factory=list)  # substitutes offered (rotation)
+    holds: list[dict | None] | None = None  # by request, the outranked reason of a lost choice (``hold``)
 
     def part(self, start: int, stop: int) -> "_Batch":
         """Requests ``start`` to ``stop`` as a batch of their own (their calls not made yet)."""
         return _Batch(self.tenant, self.requests[start:stop], self.state, self.policies[start:stop], self.now,
-                      self.ids[start:stop], [])
+                      self.ids[start:stop], [], holds=self.holds and self.holds[start:stop])
 
 
 class Decider:
@@ -211,10 +213,11 @@ class Decider:
 
     async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
                       bulk: redis.asyncio.Redis, started: float | None = None,
-                      now: datetime | None = None) -> list[Decision]:
+                      now: datetime | None = None, holds: list[dict | None] | None = None) -> list[Decision]:
         """``decide`` on asyncio clients: small calls answered within the decision deadline (counted
         from ``started``, a ``time.monotonic()``), big batches within the store timeout; decided at
-        ``now`` (default: the clock's)."""
+        ``now`` (default: the clock's). ``holds``: per request, the ``outranked`` reason that turns
+        its send into a suppression (decisions:choose's losers)."""
         small = len(requests) <= SMALL
         t0 = started if started is not None else time.monotonic()
         # the store's share of the deadline; the rest is for turning its answer into verdicts
@@ -228,15 +231,21 @@ class Decider:
         if not self.store.up or not state.loaded:
             return self._degraded(self._prepare(state, tenant, requests, now, calls=False), StoreDown())
         if small:
-            return await self._arun(self._prepare(state, tenant, requests, now), hot, left, small)
+            return await self._arun(self._prepare(state, tenant, requests, now, holds=holds), hot, left, small)
         # a big batch's Python work goes to a thread so single decisions keep flowing beside it; every
         # item is checked (and an undeclared channel refused) before anything runs
-        batch = await asyncio.to_thread(self._prepare, state, tenant, requests, now, False)
+        batch = await asyncio.to_thread(self._prepare, state, tenant, requests, now, False, holds)
         # Redis answers a pipeline only after running all of it: a 10,000-item batch takes longer
         # than one decision's deadline, so it goes on the bulk client
         if isinstance(bulk, redis.asyncio.RedisCluster):  # one pipeline, split by node
             return await self._arun(await asyncio.to_thread(self._fill_calls, batch), bulk, left, small)
         return await self._astream(batch, bulk, left)
+
+    async def acheck(self, tenant: str, requests: list[DecisionRequest], timeout: float) -> None:
+        """Refuse (``Refused``, fields named ``items[i]...``) what ``adecide`` would refuse, deciding nothing."""
+        state = await self.states.aget(tenant, timeout)
+        if state.loaded:
+            self._prepare(state, tenant, requests, calls=False)
 
     async def _arun(self, batch: _Batch, client: redis.asyncio.Redis, left: Callable[[], float], small: bool,
                     raw: list | None = None) -> list[Decision]:
@@ -284,11 +293,11 @@ class Decider:
         return out
 
     def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
-                 now: datetime | None = None, calls: bool = True) -> _Batch:
+                 now: datetime | None = None, calls: bool = True, holds: list[dict | None] | None = None) -> _Batch:
         """Each request's policy and decision id, and (``calls``) its script arguments; an undeclared
         channel or an uncomparable offer term is refused before anything runs."""
         now = now or datetime.now(timezone.utc)
-        batch = _Batch(tenant, requests, state, [], now, [], [])
+        batch = _Batch(tenant, requests, state, [], now, [], [], holds=holds)
         for i, req in enumerate(requests):
             policy = state.policy.for_campaign(req.message.campaign_id)
             if state.loaded:  # refused, never guessed at (a default policy knows nothing to refuse)
@@ -305,12 +314,13 @@ class Decider:
         """The batch's decide calls (keys, arguments), one per request."""
         now_ms = int(batch.now.timestamp() * 1000)
         memo: dict = {}  # this batch's channel arguments by policy, model and message shape
-        batch.calls = [self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo)
-                       for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
+        holds = batch.holds or itertools.repeat(None)
+        batch.calls = [self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo, hold)
+                       for req, policy, did, hold in zip(batch.requests, batch.policies, batch.ids, holds)]
         return batch
 
     def _call(self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str,
-              now_ms: int, memo: dict) -> tuple[list[str], list]:
+              now_ms: int, memo: dict, hold: dict | None = None) -> tuple[list[str], list]:
         model, msg = state.model, req.message
         # keyed by tenant: every tenant's policy starts at version 1 (one tenant's caps must never reach another)
         skey = (tenant, state.policy.version, msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
@@ -324,6 +334,8 @@ class Decider:
         dynamic = request_params(req, did, now_ms)
         dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["policy_version"] = state.policy.version
+        if hold is not None:
+            dynamic["hold"] = hold
         args: list = [b"{" + core + b"," + orjson.dumps(dynamic)[1:], *groups,
                       *channel_args(req, model, policy.declared_channels, memo.setdefault(skey, {}))]
         return keys.decision_keys(tenant, req.customer_id), args

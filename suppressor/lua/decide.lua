@@ -160,8 +160,20 @@ end
 -- the rules: suppressor/rules/<name>.lua, in their order (suppressor.rules.assemble puts them here)
 -- @rules
 -- in order: a suppression ends the evaluation, deferrals combine (the latest not_before)
-for _, rule in ipairs(RULES) do
-  if rule() == 'exempt' or D.action == 'suppress' then break end
+-- P.hold (decisions:choose, an `outranked` reason the service names): a candidate that lost is
+-- suppressed by it without the rules (they would only say that the winner filled the cap); with
+-- `after`, one the rules refused in the choice's dry run keeps their word, and a send is held
+if P.hold and not P.hold.after then
+  fire(P.hold)
+  stop('suppress')
+else
+  for _, rule in ipairs(RULES) do
+    if rule() == 'exempt' or D.action == 'suppress' then break end
+  end
+  if P.hold and (D.action == 'send' or D.action == 'reroute') then
+    fire(P.hold)
+    stop('suppress')
+  end
 end
 
 -- record: the send counts against every cap from now on (released if the caller does not send)
