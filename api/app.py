@@ -28,6 +28,7 @@ from .routes import (
     content,
     customers,
     decisions,
+    deferred,
     docs,
     events,
     health,
@@ -65,6 +66,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             metrics=Metrics(), compactor=Compactor(st, settings.erasure_rewrite_seconds), fetch=hooks.fetch,
         )
         app.state.services.metrics.watch(log, st)
+        app.state.services.decider.on_lapsed = app.state.services.metrics.deferred_lapsed.inc
         # what startup built lives as long as the app: out of the collector's way, so a full collection
         # during a 10,000-event batch does not walk every module and model again (1.7x on validation,
         # bench/ingest.py); given back at shutdown, so apps made and dropped (tests) leak nothing
@@ -95,7 +97,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     errors.install(app)
     examples.install(app)
     app.add_middleware(Gate)
-    for module in (health, events, hooks, webhooks, customers, decisions, policy, simulation, content, models, studio, docs):
+    for module in (health, events, hooks, webhooks, customers, decisions, deferred, policy, simulation, content, models, studio, docs):
         app.include_router(module.router)
     app.include_router(customers.agent)
     app.mount(docs.ASSETS, docs.assets, name="docs-assets")

@@ -62,6 +62,7 @@ def steps(demo_customer: str) -> list[tuple[str, str, str, dict | None, Any]]:
             {"customer_id": CUSTOMER, "candidates": [{**CLINIC, "message_id": "m-plan-clinic"},
                                                      {**RECALL, "message_id": "m-plan-recall"}]}]}),
         ("listDecisions", "GET", "/v1/decisions", {"limit": 2, "customer_id": CUSTOMER}, None),
+        ("listDeferred", "GET", "/v1/deferred", {"due_before": _recent(-48), "limit": 2}, None),
         ("getTimeline", "GET", f"/v1/timeline/{CUSTOMER}", {"limit": 4}, None),
         ("releaseDecision", "POST", "/v1/decisions/{decision_id}/release", None, None),
         ("putPolicy", "PUT", "/v1/policy", None, {

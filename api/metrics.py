@@ -61,6 +61,9 @@ class Metrics:
         self.hook_events = Counter("suppressor_hook_events_total", "Provider webhook events by outcome: accepted, "
                                    "duplicates, unknown (an address no profile lists), ignored, consent, "
                                    "unauthorized (deliveries refused)", ["provider", "outcome"], registry=self.registry)
+        self.deferred_lapsed = Counter("suppressor_deferred_lapsed_total", "Deferred verdicts that lapsed "
+                                       "unclaimed: due longer ago than deferred_lapse_seconds and never asked again",
+                                       registry=self.registry)
         self.responses = Counter("suppressor_http_responses_total", "HTTP responses by route template and status",
                                  ["route", "status"], registry=self.registry)
 

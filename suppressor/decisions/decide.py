@@ -19,6 +19,7 @@ import redis
 import redis.asyncio
 
 from suppressor import rules
+from suppressor.customers import deferred
 from suppressor.decisions.log import DecisionLog
 from suppressor.domain import Action, Decision, DecisionRequest, Kind, Offer, Signature
 from suppressor.model.exported import ExportedModel, unpack
@@ -185,6 +186,8 @@ class Decider:
         self.log = decision_log
         self._static: dict[tuple, Any] = {}
         self._warned_at: dict[str, float] = {}
+        # told how many deferred verdicts lapsed unclaimed (the app counts them: suppressor_deferred_lapsed_total)
+        self.on_lapsed: Callable[[int], object] = lambda n: None
 
     def decide(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> list[Decision]:
         """Verdicts for ``requests`` in order: one EVALSHA each, all in one round trip."""
@@ -203,6 +206,14 @@ class Decider:
                     run_scripts(self.store, "release", undo, hot=hot)
         except redis.RedisError as exc:
             return self._degraded(batch, exc)
+        index = self._deferred_call(batch, verdicts)
+        if index:
+            try:
+                [lapsed] = run_scripts(self.store, "deferred", [index], hot=hot)
+                if lapsed:
+                    self.on_lapsed(lapsed)
+            except redis.RedisError as exc:  # the verdicts stand; the tenant's index misses them
+                log.warning("tenant %s: deferred verdicts not indexed: %r", tenant, exc)
         out = self._finish(batch, verdicts)
         if batch.remember:
             try:
@@ -264,6 +275,14 @@ class Decider:
                     await self.store.bounded(arun_scripts(self.store, client, "release", undo), left())
         except (redis.RedisError, asyncio.TimeoutError) as exc:
             return self._degraded(batch, exc)
+        index = self._deferred_call(batch, verdicts)
+        if index:  # on the tenant's slot, after the decision (see customers/deferred.py)
+            try:
+                [lapsed] = await self.store.bounded(arun_scripts(self.store, client, "deferred", [index]), left())
+                if lapsed:
+                    self.on_lapsed(lapsed)
+            except (redis.RedisError, asyncio.TimeoutError) as exc:  # the verdicts stand; the index misses them
+                log.warning("tenant %s: deferred verdicts not indexed: %r", batch.tenant, exc)
         out = self._finish(batch, verdicts) if small else await asyncio.to_thread(self._finish, batch, verdicts)
         if batch.remember:
             try:
@@ -403,6 +422,14 @@ class Decider:
                               keys.verdicts(batch.tenant, cid), keys.verdicts_expiry(batch.tenant, cid)],
                              [did, ledger_id(did), req.message.message_id, json.dumps(res), res["until"]]))
         return undo
+
+    def _deferred_call(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> tuple | None:
+        """The tenant index's changes for the batch's fresh, recorded verdicts (deferred.changes)."""
+        fresh = [(req, res) for req, (res, _, replayed) in zip(batch.requests, verdicts)
+                 if not replayed and not req.dry_run and (res["action"] == "defer" or res.get("dfr"))]
+        if not fresh:
+            return None
+        return deferred.changes(batch.tenant, fresh, self.store.settings, int(batch.now.timestamp() * 1000))
 
     def _finish(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[Decision]:
         out = []

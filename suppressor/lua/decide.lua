@@ -5,7 +5,7 @@
 --   suppressor/decisions/decide.py (`static_params` for the policy and model, `request_params` per call);
 --   live, the larger policy groups named in LAZY come apart, as ARGV[2 .. 1 + #LAZY] (JSON each);
 --   then pairs: candidate channel, packed float32 item vector for it ('' = unknown to the model)
--- Returns { JSON verdict, packed user vector when a substitute is needed (else ''), 1 if the verdict
+-- Returns { JSON verdict (with "dfr": true when the message stood deferred before), packed user vector when a substitute is needed (else ''), 1 if the verdict
 -- is one given earlier for this message (asked again while it stands: nothing recorded) else 0 },
 -- and when a substitute is needed: the profile's attributes and vehicles (JSON) and the last
 -- substitute offered ('' for none).
@@ -196,6 +196,20 @@ local verdict = cjson.encode({ action = action, channel = channel, considered = 
                                scores = scores, reasons = D.reasons, did = P.did, at = now, pv = P.policy_version,
                                mv = P.model, sub = D.need_vector, ['until'] = v_until,
                                hh = (not P.is_transactional and not P.holdout) and prof[6] or nil })
+-- a deferred message is marked in the state hash ('dfr|' .. message id), so the service can tell the
+-- tenant's index of due deferrals (suppressor/customers/deferred.py) when it is decided again
+local was_deferred = 0
+if not P.dry then
+  local mark = 'dfr|' .. P.mid
+  was_deferred = redis.call('HDEL', KEYS[5], mark)
+  if action == 'defer' then
+    redis.call('HSET', KEYS[5], mark, D.not_before)
+    if redis.call('PTTL', KEYS[5]) < 0 then  -- a state hash with no TTL yet: a month past the deferral
+      redis.call('PEXPIRE', KEYS[5], D.not_before - now + 31 * 86400000)
+    end
+  end
+end
+if was_deferred == 1 then verdict = string.sub(verdict, 1, -2) .. ',"dfr":true}' end
 if not P.dry and v_until > now then
   redis.call('HSET', KEYS[8], P.mid, verdict)
   redis.call('ZADD', KEYS[9], v_until, P.mid)

@@ -30,7 +30,8 @@ from suppressor.storage.mux import Multiplexer
 
 log = logging.getLogger(__name__)
 
-SCRIPTS = ("ingest", "decide", "release", "replay", "claim", "household", "substitute", "contacts", "release_lock")
+SCRIPTS = ("ingest", "decide", "release", "replay", "claim", "household", "substitute", "contacts", "release_lock",
+           "deferred")
 BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
 _MUX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # asyncio hot client -> its Multiplexer
 

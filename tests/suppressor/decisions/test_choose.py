@@ -14,39 +14,13 @@ from suppressor.decisions.decide import Decider
 from suppressor.domain import ChooseRequest, CustomerIn
 from suppressor.errors import Refused
 from suppressor.policy import document as policy
-from suppressor.settings import Settings
 from suppressor.storage import keys
-from suppressor.storage.store import Store, aclose_clients
+from suppressor.storage.store import aclose_clients
 from suppressor.tenants.state import TenantStateCache
-from tests import cluster
 from tests.factories import NOW, codes, quiet_policy, req
-from tests.faults import redis_server_or_skip
 
 ONE_LEFT = [{"channel": "any", "max": 3, "window": "7d"}]
 KEEP_ONE = [{"channel": "any", "max": 2, "window": "7d", "reserve": {"slots": 1, "min_priority": 50}}]
-
-
-@pytest.fixture(scope="module")
-def module_cluster(tmp_path_factory):
-    redis_server_or_skip()
-    c = cluster.start(tmp_path_factory.mktemp("choose") / "cluster", cluster.free_ports(3))
-    yield c
-    c.stop()
-
-
-@pytest.fixture(params=["store", "cluster"])
-def any_store(request, tmp_path):
-    """The session's store, then a local cluster's (flushed before each test)."""
-    if request.param == "store":
-        yield request.getfixturevalue("store")
-        return
-    c = request.getfixturevalue("module_cluster")
-    s = Store(Settings(redis_url=c.url, data_dir=tmp_path / "data", decision_deadline_ms=2000,
-                       model_refresh_seconds=0.0))
-    for port in c.ports:
-        c.node(port).flushall()
-    yield s
-    s.close()
 
 
 def setup(store, caps=ONE_LEFT, household=None, customers=("ann",), hh=None):
