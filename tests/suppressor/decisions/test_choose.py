@@ -14,8 +14,9 @@ from suppressor.decisions.decide import Decider
 from suppressor.domain import ChooseRequest, CustomerIn
 from suppressor.errors import Refused
 from suppressor.policy import document as policy
+from suppressor.settings import Settings
 from suppressor.storage import keys
-from suppressor.storage.store import aclose_clients
+from suppressor.storage.store import Store, aclose_clients
 from suppressor.tenants.state import TenantStateCache
 from tests.factories import NOW, codes, quiet_policy, req
 
@@ -213,3 +214,22 @@ def test_concurrent_choices_for_a_households_members_give_it_one_piece(any_store
                                                                       h, b, now=NOW) for cid in members])
     assert sum(len(c.chosen) for c in out) == 1
     assert any_store.bulk.zcard(keys.household("acme", "hh-1", "sends")) == 1
+
+
+def test_an_unreachable_store_answers_every_candidate_in_the_failure_mode(store):
+    policy.put(store, "acme", policy.Policy(failure_mode="suppress"), "t")
+    states = TenantStateCache(store, 3600.0)
+    states.get("acme")  # the policy is cached before the store goes away
+    dead = Store(Settings(redis_url="redis://127.0.0.1:1/0", decision_deadline_ms=50))
+    states.store = dead
+
+    async def main():
+        hot, bulk = dead.async_clients()
+        try:
+            return await achoose(Decider(dead, states, None), "acme", ask("ann", cand("m-1"), cand("m-2")), hot, bulk)
+        finally:
+            await aclose_clients(hot, bulk)
+
+    c = asyncio.run(main())
+    assert c.chosen == [] and [(d.action, codes(d)) for d in c.results] == [("suppress", ["degraded"])] * 2
+    assert not any(d.dry_run for d in c.results)
