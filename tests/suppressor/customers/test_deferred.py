@@ -2,6 +2,7 @@
 each decision (on the tenant's slot, apart from the customer's), dropped when the message is decided
 again, the customer is erased, or the deferral lapses unclaimed (counted). On every store."""
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from suppressor.domain import CustomerIn
 from suppressor.errors import Refused
 from suppressor.policy import document as policy
 from suppressor.storage import keys
+from suppressor.storage.store import aclose_clients
 from suppressor.tenants.state import TenantStateCache
 from tests.factories import NOW, quiet_policy, req
 
@@ -123,3 +125,20 @@ def test_erasing_a_customer_takes_their_deferrals(any_store, decider):
     deferral(decider, "bob", "m-2")
     erasure.erase(any_store, "acme", "ann")
     assert due(any_store, NOW + timedelta(days=1)) == [("bob", "m-2")]
+
+
+def test_the_production_async_path_records_and_drops_them(any_store, decider):
+    one(decider, req("ann"), NOW - timedelta(hours=1))
+
+    async def ask(r, at):
+        hot, bulk = any_store.async_clients()
+        try:
+            [d] = await decider.adecide("acme", [r], hot, bulk, now=at)
+            return d
+        finally:
+            await aclose_clients(hot, bulk)
+
+    d = asyncio.run(ask(req("ann", mid="m-async"), NOW))
+    assert d.action == "defer" and due(any_store, NOW + timedelta(days=1)) == [("ann", "m-async")]
+    assert asyncio.run(ask(req("ann", mid="m-async"), d.not_before)).action == "send"
+    assert due(any_store, NOW + timedelta(days=1)) == []
