@@ -142,3 +142,12 @@ def test_the_production_async_path_records_and_drops_them(any_store, decider):
     assert d.action == "defer" and due(any_store, NOW + timedelta(days=1)) == [("ann", "m-async")]
     assert asyncio.run(ask(req("ann", mid="m-async"), d.not_before)).action == "send"
     assert due(any_store, NOW + timedelta(days=1)) == []
+
+
+def test_opaque_ids_travel_through_the_index(any_store, decider):
+    cid, mid = 'acme|42 {"x"}', "crm/1|m\\2"
+    profiles.put(any_store, "acme", cid, CustomerIn(consent={"email": True}), None)
+    deferral(decider, cid, mid)
+    assert due(any_store, NOW + timedelta(days=1)) == [(cid, mid)]
+    erasure.erase(any_store, "acme", cid)
+    assert due(any_store, NOW + timedelta(days=1)) == []
