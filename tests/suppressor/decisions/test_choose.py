@@ -6,6 +6,7 @@ uses (embedded, or REDIS_URL) and a local Redis Cluster."""
 import asyncio
 from datetime import timedelta
 
+import numpy as np
 import pytest
 
 from suppressor.customers import profiles
@@ -13,6 +14,8 @@ from suppressor.decisions.choose import achoose, achoose_many
 from suppressor.decisions.decide import Decider
 from suppressor.domain import ChooseRequest, CustomerIn
 from suppressor.errors import Refused
+from suppressor.model import exported as models
+from suppressor.model.exported import ExportedModel
 from suppressor.policy import document as policy
 from suppressor.settings import Settings
 from suppressor.storage import keys
@@ -24,7 +27,7 @@ ONE_LEFT = [{"channel": "any", "max": 3, "window": "7d"}]
 KEEP_ONE = [{"channel": "any", "max": 2, "window": "7d", "reserve": {"slots": 1, "min_priority": 50}}]
 
 
-def setup(store, caps=ONE_LEFT, household=None, customers=("ann",), hh=None):
+def setup(store, caps=ONE_LEFT, household=None, customers=("ann", "bob", "cat"), hh=None):
     body = {"caps": caps}
     if household:
         body["household"] = household
@@ -86,6 +89,35 @@ def test_the_higher_priority_takes_the_last_slot_whatever_the_order(any_store, o
     assert [d.message_id for d in c.results] == list(order)  # verdicts in request order
     assert any_store.bulk.zcard(keys.sends("acme", "ann")) == 3
     assert not any_store.bulk.hexists(keys.offers("acme", "ann"), "auto-loan")  # the loser's offer is not held
+
+
+def scored_model():
+    """Loans score 0.881 (sigmoid 2), recalls 0.269 (sigmoid -1): nothing else is known to it."""
+    return ExportedModel(version="v1", item_features=["topic:loan", "topic:recall"],
+                         item_emb=np.zeros((2, 4), np.float32), item_bias=np.array([2.0, -1.0], np.float32),
+                         user_features=["age=30"], user_emb=np.zeros((1, 4), np.float32),
+                         user_bias=np.zeros(1, np.float32), numeric_edges={}, calibration={"a": 1.0, "b": 0.0})
+
+
+@pytest.mark.parametrize("order", [(0, 1), (1, 0)])
+def test_priority_times_score_decides_not_priority_alone(any_store, order):
+    setup(any_store)
+    models.save(any_store, "acme", scored_model())
+    models.activate(any_store, "acme", "v1")
+    sent_before(any_store, "ann", 2)
+    shapes = [{"message_id": "loan", "channel": "email", "kind": "sales", "topics": ["loan"]},  # 30 x 0.881 = 26.4
+              {"message_id": "recall", "channel": "email", "kind": "service", "topics": ["recall"]}]  # 60 x 0.269
+    c = choose(any_store, ask("ann", *(shapes[i] for i in order)))
+    assert c.chosen == ["loan"]
+    assert by_id(c)["recall"].reasons[-1].message == ("outranked by loan (priority 30 x score 0.881 = 26.4; this "
+                                                      "message: priority 60 x score 0.269 = 16.1)")
+    # the recall's own priority, given, turns it round: 90 x 0.269 = 24.2 < 26.4, 100 x 0.269 = 26.9 > 26.4
+    close = choose(any_store, ask("bob", {**shapes[1], "message_id": "r-90", "priority": 90}, shapes[0] | {
+        "message_id": "l-2"}))
+    assert close.chosen == ["l-2"]
+    high = choose(any_store, ask("cat", {**shapes[1], "message_id": "r-100", "priority": 100}, shapes[0] | {
+        "message_id": "l-3"}))
+    assert high.chosen == ["r-100"]
 
 
 def test_a_message_priority_outranks_its_kind_and_ties_go_by_message_id(any_store):
