@@ -22,7 +22,7 @@ import redis.asyncio
 
 from suppressor import rules
 from suppressor.decisions.decide import Decider
-from suppressor.domain import Action, Choice, ChooseRequest, Decision, DecisionRequest, Message
+from suppressor.domain import Action, Choice, ChooseRequest, Decision, DecisionRequest, Message, Reason
 from suppressor.errors import Refused
 
 SENDS = (Action.send, Action.reroute)
@@ -56,13 +56,13 @@ async def achoose(decider: Decider, tenant: str, req: ChooseRequest, hot: redis.
     except Refused as exc:
         exc.errors = [(_candidate_field(where), why) for where, why in exc.errors]
         raise
-    if any(r.code == "degraded" for d in looked for r in d.reasons):  # the store is away: its failure mode
-        return Choice(customer_id=req.customer_id, chosen=[], results=[_standing(d, req.dry_run) for d in looked])
     state = decider.states.cached(tenant)
     rank = {}
     for i, (m, d) in enumerate(zip(cands, looked)):
         priority = state.policy.for_campaign(m.campaign_id).priority_of(m.priority, m.kind)
         rank[i] = (priority, d.score, rank_value(priority, d.score))
+    if any(r.code == "degraded" for d in looked for r in d.reasons):
+        return _degraded(req, looked, rank)
     results: list[Decision | None] = [None] * len(cands)
     winners: list[int] = []
     for i, d in enumerate(looked):
@@ -82,6 +82,7 @@ async def achoose(decider: Decider, tenant: str, req: ChooseRequest, hot: redis.
             [results[i]] = await decider.adecide(tenant, [_ask(req, cands[i], False)], hot, bulk, started=t0, now=now)
         if results[i].action in SENDS:
             winners.append(i)
+    winners.sort(key=lambda i: (-rank[i][2], cands[i].message_id))
     rest = [i for i, d in enumerate(results) if d is None]
     # the survivors that lost are held; the others keep their rules' word (and are held if that changed to a send)
     holds = [{**_outranked(cands, rank, winners, i), **({} if i in survivors else {"after": True})}
@@ -94,7 +95,6 @@ async def achoose(decider: Decider, tenant: str, req: ChooseRequest, hot: redis.
                                         started=t0, now=now, holds=holds)
         for i, d in zip(rest, decided):
             results[i] = d
-    winners.sort(key=lambda i: (-rank[i][2], cands[i].message_id))
     chosen = [cands[i].message_id for i in winners if results[i].action in SENDS]
     return Choice(customer_id=req.customer_id, chosen=chosen, results=results)
 
@@ -110,13 +110,28 @@ def _outranked(cands: list[Message], rank: dict, winners: list[int], i: int) -> 
     return {"code": "outranked", "by": [cands[w].message_id for w in winners], "best": part(low), **part(i)}
 
 
-def _held(d: Decision, hold: dict) -> Decision:
-    """A dry run's verdict with the hold applied, as the script applies it (a survivor that lost is
-    suppressed by it alone)."""
+def _held(d: Decision, hold: dict, keep: bool = False) -> Decision:
+    """A verdict with the hold applied as the script applies it: a send that lost is suppressed by it
+    alone (``keep``: beside the reasons it had)."""
     if d.action not in SENDS:
         return d
-    reason = {"code": "outranked", "message": rules.text(hold, d.model_version)}
-    return d.model_copy(update={"action": Action.suppress, "channel": None, "reasons": [reason]})
+    reason = Reason(code="outranked", message=rules.text(hold, d.model_version))
+    return d.model_copy(update={"action": Action.suppress, "channel": None, "not_before": None,
+                                "reasons": [*(d.reasons if keep else []), reason]})
+
+
+def _degraded(req: ChooseRequest, looked: list[Decision], rank: dict) -> Choice:
+    """The store is away: every candidate gets the failure mode; when that is a send, only the best
+    ``pick`` by priority (no score is known) go out, the others are suppressed as outranked."""
+    results = [_standing(d, req.dry_run) for d in looked]
+    if not any(d.action in SENDS for d in results):
+        return Choice(customer_id=req.customer_id, chosen=[], results=results)
+    cands = req.candidates
+    order = sorted(range(len(cands)), key=lambda i: (-rank[i][2], cands[i].message_id))
+    winners = order[:req.pick]
+    for i in order[req.pick:]:
+        results[i] = _held(results[i], _outranked(cands, rank, winners, i), keep=True)
+    return Choice(customer_id=req.customer_id, chosen=[cands[i].message_id for i in winners], results=results)
 
 
 def _candidate_field(where: str, item: int | None = None) -> str:

@@ -143,7 +143,8 @@ def test_asking_again_returns_the_standing_verdicts_and_records_nothing(any_stor
 def test_a_dry_run_names_the_winner_and_records_nothing(any_store):
     setup(any_store)
     c = choose(any_store, ask("ann", cand("m-1"), cand("m-2", "service"), dry_run=True))
-    assert c.chosen == ["m-2"] and by_id(c)["m-1"].action == "suppress" and all(d.dry_run for d in c.results)
+    assert c.chosen == ["m-2"] and all(d.dry_run for d in c.results)
+    assert by_id(c)["m-1"].action == "suppress" and codes(by_id(c)["m-1"]) == ["outranked"]
     assert any_store.bulk.zcard(keys.sends("acme", "ann")) == 0
     assert any_store.bulk.hlen(keys.verdicts("acme", "ann")) == 0
 
@@ -248,8 +249,9 @@ def test_concurrent_choices_for_a_households_members_give_it_one_piece(any_store
     assert any_store.bulk.zcard(keys.household("acme", "hh-1", "sends")) == 1
 
 
-def test_an_unreachable_store_answers_every_candidate_in_the_failure_mode(store):
-    policy.put(store, "acme", policy.Policy(failure_mode="suppress"), "t")
+@pytest.mark.parametrize("mode", ["suppress", "send"])
+def test_an_unreachable_store_answers_every_candidate_in_the_failure_mode(store, mode):
+    policy.put(store, "acme", policy.Policy(failure_mode=mode), "t")
     states = TenantStateCache(store, 3600.0)
     states.get("acme")  # the policy is cached before the store goes away
     dead = Store(Settings(redis_url="redis://127.0.0.1:1/0", decision_deadline_ms=50))
@@ -258,10 +260,16 @@ def test_an_unreachable_store_answers_every_candidate_in_the_failure_mode(store)
     async def main():
         hot, bulk = dead.async_clients()
         try:
-            return await achoose(Decider(dead, states, None), "acme", ask("ann", cand("m-1"), cand("m-2")), hot, bulk)
+            return await achoose(Decider(dead, states, None), "acme", ask("ann", cand("m-1"), cand("m-2", "service")),
+                                 hot, bulk)
         finally:
             await aclose_clients(hot, bulk)
 
     c = asyncio.run(main())
-    assert c.chosen == [] and [(d.action, codes(d)) for d in c.results] == [("suppress", ["degraded"])] * 2
     assert not any(d.dry_run for d in c.results)
+    if mode == "suppress":
+        assert c.chosen == [] and [(d.action, codes(d)) for d in c.results] == [("suppress", ["degraded"])] * 2
+    else:  # failing open sends only the pick, by priority (no score is known)
+        assert c.chosen == ["m-2"]
+        assert [(d.action, codes(d)) for d in c.results] == [("suppress", ["degraded", "outranked"]),
+                                                             ("send", ["degraded"])]
