@@ -275,7 +275,8 @@ class Decider:
                     await self.store.bounded(arun_scripts(self.store, client, "release", undo), left())
         except (redis.RedisError, asyncio.TimeoutError) as exc:
             return self._degraded(batch, exc)
-        index = self._deferred_call(batch, verdicts)
+        index = self._deferred_call(batch, verdicts) if small else await asyncio.to_thread(
+            self._deferred_call, batch, verdicts)
         if index:  # on the tenant's slot, after the decision (see customers/deferred.py)
             try:
                 [lapsed] = await self.store.bounded(arun_scripts(self.store, client, "deferred", [index]), left())

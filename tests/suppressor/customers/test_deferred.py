@@ -151,3 +151,19 @@ def test_opaque_ids_travel_through_the_index(any_store, decider):
     assert due(any_store, NOW + timedelta(days=1)) == [(cid, mid)]
     erasure.erase(any_store, "acme", cid)
     assert due(any_store, NOW + timedelta(days=1)) == []
+
+
+def test_a_big_batchs_deferrals_are_all_indexed(any_store, decider):
+    one(decider, req("ann"), NOW - timedelta(hours=1))
+    batch = [req("ann", mid=f"m-{i:03d}") for i in range(150)]  # more than SMALL: the bulk path, in parts
+
+    async def run():
+        hot, bulk = any_store.async_clients()
+        try:
+            return await decider.adecide("acme", batch, hot, bulk, now=NOW)
+        finally:
+            await aclose_clients(hot, bulk)
+
+    assert {d.action for d in asyncio.run(run())} == {"defer"}
+    assert len(due(any_store, NOW + timedelta(days=1))) == 100  # one page
+    assert any_store.bulk.hlen(keys.deferred_entries("acme")) == 150
