@@ -84,12 +84,16 @@ async def achoose(decider: Decider, tenant: str, req: ChooseRequest, hot: redis.
             winners.append(i)
     winners.sort(key=lambda i: (-rank[i][2], cands[i].message_id))
     rest = [i for i, d in enumerate(results) if d is None]
-    # the survivors that lost are held; the others keep their rules' word (and are held if that changed to a send)
-    holds = [{**_outranked(cands, rank, winners, i), **({} if i in survivors else {"after": True})}
-             if winners else None for i in rest]
-    if req.dry_run:
+    # the survivors that lost are held; the others keep their rules' word, and a send they get by now
+    # (a slot freed meanwhile) is held too once the pick is full, counting each other's sends
+    late = [i for i in rest if i not in survivors]
+    room = {"room": req.pick - len(winners), "rivals": [cands[k].message_id for k in late]} \
+        if len(winners) < req.pick else {}
+    holds = [_outranked(cands, rank, winners, i, req.pick) if i in survivors else
+             {**_outranked(cands, rank, winners, i, req.pick), "after": True, **room} for i in rest]
+    if req.dry_run:  # the dry runs' verdicts stand as they were: only the survivors that lost are held
         for i, hold in zip(rest, holds):
-            results[i] = _held(looked[i], hold) if hold else looked[i]
+            results[i] = _held(looked[i], hold)
     elif rest:
         decided = await decider.adecide(tenant, [_ask(req, cands[i], False) for i in rest], hot, bulk,
                                         started=t0, now=now, holds=holds)
@@ -99,14 +103,17 @@ async def achoose(decider: Decider, tenant: str, req: ChooseRequest, hot: redis.
     return Choice(customer_id=req.customer_id, chosen=chosen, results=results)
 
 
-def _outranked(cands: list[Message], rank: dict, winners: list[int], i: int) -> dict:
-    """The ``outranked`` reason of candidate ``i``: the winners, the lowest winner's rank and its own."""
-    low = min(winners, key=lambda w: rank[w][2])
+def _outranked(cands: list[Message], rank: dict, winners: list[int], i: int, pick: int) -> dict:
+    """The ``outranked`` reason of candidate ``i``: the winners (none yet: the pick), the lowest winner's
+    rank and its own."""
 
     def part(k: int) -> dict:
         priority, score, value = rank[k]
         return {"priority": priority, "score": NO_SCORE if score is None else score, "value": value}
 
+    if not winners:
+        return {"code": "outranked", "rule": "pick", "pick": pick, **part(i)}
+    low = min(winners, key=lambda w: rank[w][2])
     return {"code": "outranked", "by": [cands[w].message_id for w in winners], "best": part(low), **part(i)}
 
 
@@ -130,7 +137,7 @@ def _degraded(req: ChooseRequest, looked: list[Decision], rank: dict) -> Choice:
     order = sorted(range(len(cands)), key=lambda i: (-rank[i][2], cands[i].message_id))
     winners = order[:req.pick]
     for i in order[req.pick:]:
-        results[i] = _held(results[i], _outranked(cands, rank, winners, i), keep=True)
+        results[i] = _held(results[i], _outranked(cands, rank, winners, i, req.pick), keep=True)
     return Choice(customer_id=req.customer_id, chosen=[cands[i].message_id for i in winners], results=results)
 
 

@@ -162,18 +162,33 @@ end
 -- in order: a suppression ends the evaluation, deferrals combine (the latest not_before)
 -- P.hold (decisions:choose, an `outranked` reason the service names): a candidate that lost is
 -- suppressed by it without the rules (they would only say that the winner filled the cap); with
--- `after`, one the rules refused in the choice's dry run keeps their word, and a send is held
-if P.hold and not P.hold.after then
-  fire(P.hold)
+-- `after`, one the rules refused in the choice's dry run keeps their word, and a send is held, unless
+-- the pick has `room` left that its `rivals` (the choice's other such candidates) have not taken
+local function held()
+  local room = P.hold.room
+  if not room then return true end
+  for _, mid in ipairs(P.hold.rivals) do
+    local v = mid ~= P.mid and redis.call('HGET', KEYS[8], mid)
+    v = v and cjson.decode(v)
+    if v and (v.action == 'send' or v.action == 'reroute') and now < v['until'] then room = room - 1 end
+  end
+  return room <= 0
+end
+local function hold()
+  local r = {}
+  for k, v in pairs(P.hold) do
+    if k ~= 'after' and k ~= 'room' and k ~= 'rivals' then r[k] = v end
+  end
+  fire(r)
   stop('suppress')
+end
+if P.hold and not P.hold.after then
+  hold()
 else
   for _, rule in ipairs(RULES) do
     if rule() == 'exempt' or D.action == 'suppress' then break end
   end
-  if P.hold and (D.action == 'send' or D.action == 'reroute') then
-    fire(P.hold)
-    stop('suppress')
-  end
+  if P.hold and (D.action == 'send' or D.action == 'reroute') and held() then hold() end
 end
 
 -- record: the send counts against every cap from now on (released if the caller does not send)

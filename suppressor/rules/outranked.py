@@ -11,6 +11,9 @@ def _rank(priority: int, chance: float, value: float) -> str:
 def _sentence(r, _mv) -> str:
     if r.get("rule") == "logged":
         return "another candidate was chosen when it was decided (what-ifs keep the choice)"
+    if r.get("rule") == "pick":
+        return (f"not picked: the pick of {r['pick']} went to other candidates of this choice first (this "
+                f"message: {_rank(r['priority'], r['score'], r['value'])})")
     by, best = r["by"], r["best"]
     mine = _rank(r["priority"], r["score"], r["value"])
     theirs = _rank(best["priority"], best["score"], best["value"])

@@ -11,7 +11,7 @@ import pytest
 
 from suppressor.customers import profiles
 from suppressor.decisions.choose import achoose, achoose_many
-from suppressor.decisions.decide import Decider
+from suppressor.decisions.decide import Decider, release
 from suppressor.domain import ChooseRequest, CustomerIn
 from suppressor.errors import Refused
 from suppressor.model import exported as models
@@ -273,3 +273,33 @@ def test_an_unreachable_store_answers_every_candidate_in_the_failure_mode(store,
         assert c.chosen == ["m-2"]
         assert [(d.action, codes(d)) for d in c.results] == [("suppress", ["degraded", "outranked"]),
                                                              ("send", ["degraded"])]
+
+
+def test_slots_freed_meanwhile_never_send_more_than_the_pick(any_store, monkeypatch):
+    """Both candidates meet a full cap in the dry run; two slots free up before they are decided for
+    real: one goes out (the pick), the other is held, though the cap would take it."""
+    setup(any_store, caps=[{"channel": "any", "max": 2, "window": "7d"}])
+    decider = Decider(any_store, TenantStateCache(any_store, 0.0), None)
+    earlier = [decider.decide("acme", [req("ann", kind="value")], now=NOW - timedelta(hours=h))[0] for h in (1, 2)]
+    real = decider.adecide
+
+    async def meanwhile(tenant, requests, *a, **kw):
+        if not requests[0].dry_run:  # the caller did not send those after all
+            for d in earlier:
+                release(any_store, "acme", d.decision_id)
+        return await real(tenant, requests, *a, **kw)
+
+    monkeypatch.setattr(decider, "adecide", meanwhile)
+
+    async def main():
+        hot, bulk = any_store.async_clients()
+        try:
+            return await achoose(decider, "acme", ask("ann", cand("x"), cand("y")), hot, bulk, now=NOW)
+        finally:
+            await aclose_clients(hot, bulk)
+
+    c = asyncio.run(main())
+    got = by_id(c)
+    assert [got["x"].action, got["y"].action] == ["send", "suppress"]
+    assert got["y"].reasons[-1].message.startswith("not picked: the pick of 1 went to other candidates")
+    assert any_store.bulk.zcard(keys.sends("acme", "ann")) == 1
