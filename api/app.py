@@ -60,10 +60,19 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         log = DecisionLog(st)
         ahot, abulk = st.async_clients()
         app.state.services = Services(
-            settings=settings, store=st, ahot=ahot, abulk=abulk, states=states, admin=TenantAdmin(st, states),
-            decision_log=log, decider=Decider(st, states, log),
-            refresher=Refresher(st, lambda t: states.get(t).model), keys=KeyResolver(st),
-            metrics=Metrics(), compactor=Compactor(st, settings.erasure_rewrite_seconds), fetch=hooks.fetch,
+            settings=settings,
+            store=st,
+            ahot=ahot,
+            abulk=abulk,
+            states=states,
+            admin=TenantAdmin(st, states),
+            decision_log=log,
+            decider=Decider(st, states, log),
+            refresher=Refresher(st, lambda t: states.get(t).model),
+            keys=KeyResolver(st),
+            metrics=Metrics(),
+            compactor=Compactor(st, settings.erasure_rewrite_seconds),
+            fetch=hooks.fetch,
         )
         app.state.services.metrics.watch(log, st)
         app.state.services.decider.on_lapsed = app.state.services.metrics.deferred_lapsed.inc
@@ -93,11 +102,28 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         docs_url=None,  # served by routes.docs from a package, not a CDN
         redoc_url=None,
         generate_unique_id_function=operation_id,
+        # one schema per model: a policy read back is the policy written (durations as text or seconds),
+        # and generated clients get one class per name
+        separate_input_output_schemas=False,
     )
     errors.install(app)
     examples.install(app)
     app.add_middleware(Gate)
-    for module in (health, events, hooks, webhooks, customers, decisions, deferred, policy, simulation, content, models, studio, docs):
+    for module in (
+        health,
+        events,
+        hooks,
+        webhooks,
+        customers,
+        decisions,
+        deferred,
+        policy,
+        simulation,
+        content,
+        models,
+        studio,
+        docs,
+    ):
         app.include_router(module.router)
     app.include_router(customers.agent)
     app.mount(docs.ASSETS, docs.assets, name="docs-assets")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import UTC
 
 from suppressor.settings import Settings
 
@@ -16,8 +17,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = Settings()
     workers = args.workers or settings.workers
-    common = dict(host=args.host or settings.host, port=args.port or settings.port, log_level=settings.log_level,
-                  access_log=settings.access_log)
+    common = dict(
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        log_level=settings.log_level,
+        access_log=settings.access_log,
+    )
     if workers <= 1:
         uvicorn.run(create_app(settings), **common)
         return 0
@@ -88,9 +93,12 @@ def _keys_create(args: argparse.Namespace) -> int:
     try:
         key = apikeys.create_key(store, args.tenant, expires, args.scope)
         print(key)
-        print(f"id {apikeys.key_id(key)}" + (f", expires in {args.expires}" if expires else "") +
-              (", answers only GET /v1/decide and may travel in its URL (?key=)" if args.scope == "decide" else ""),
-              file=sys.stderr)
+        print(
+            f"id {apikeys.key_id(key)}"
+            + (f", expires in {args.expires}" if expires else "")
+            + (", answers only GET /v1/decide and may travel in its URL (?key=)" if args.scope == "decide" else ""),
+            file=sys.stderr,
+        )
     finally:
         store.close()
     return 0
@@ -98,7 +106,7 @@ def _keys_create(args: argparse.Namespace) -> int:
 
 def _keys_list(args: argparse.Namespace) -> int:
     import json
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from suppressor.storage.store import BATCH_TIMEOUT, Store
     from suppressor.tenants import apikeys
@@ -111,11 +119,13 @@ def _keys_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    when = lambda t: datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M") if t else "-"  # noqa: E731
+    when = lambda t: datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M") if t else "-"  # noqa: E731
     print(f"{'id':16} {'tenant':16} {'scope':7} {'created':17} {'last used':17} {'expires':17}")
     for r in rows:
-        print(f"{r['id']:16} {r['tenant']:16} {r['scope']:7} {when(r['created']):17} {when(r['last_used']):17} "
-              f"{when(r['expires']):17}{'  (expired)' if r['expired'] else ''}")
+        print(
+            f"{r['id']:16} {r['tenant']:16} {r['scope']:7} {when(r['created']):17} {when(r['last_used']):17} "
+            f"{when(r['expires']):17}{'  (expired)' if r['expired'] else ''}"
+        )
     return 0
 
 
@@ -131,8 +141,12 @@ def _keys_limit(args: argparse.Namespace) -> int:
         limits.set_limit(store, args.tenant, args.rate, args.burst if args.burst is not None else max(1.0, args.rate))
     finally:
         store.close()
-    print(f"tenant {args.tenant}: {args.rate:g} requests per second per key" if args.rate else
-          f"tenant {args.tenant}: no limit", "(servers apply it within a second)")
+    print(
+        f"tenant {args.tenant}: {args.rate:g} requests per second per key"
+        if args.rate
+        else f"tenant {args.tenant}: no limit",
+        "(servers apply it within a second)",
+    )
     return 0
 
 
@@ -170,8 +184,11 @@ def _hooks_create(args: argparse.Namespace) -> int:
     print(registry.url(base, hook.provider, hook.id, hook.secret))
     if registry.PROVIDERS[hook.provider][1]:
         print(f"secret: {hook.secret}", file=sys.stderr)
-    print(f"webhook {hook.id} for tenant {hook.tenant}: give this URL to {hook.provider} "
-          f"({registry.PROVIDERS[hook.provider][0]})", file=sys.stderr)
+    print(
+        f"webhook {hook.id} for tenant {hook.tenant}: give this URL to {hook.provider} "
+        f"({registry.PROVIDERS[hook.provider][0]})",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -189,11 +206,15 @@ def _hooks_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    print(f"{'id':26} {'provider':9} {'received':>9} {'accepted':>9} {'dupes':>6} {'unknown':>8} {'ignored':>8}  "
-          "last unknown address")
+    print(
+        f"{'id':26} {'provider':9} {'received':>9} {'accepted':>9} {'dupes':>6} {'unknown':>8} {'ignored':>8}  "
+        "last unknown address"
+    )
     for r in rows:
-        print(f"{r['id']:26} {r['provider']:9} {r['received']:9} {r['accepted']:9} {r['duplicates']:6} "
-              f"{r['unknown']:8} {r['ignored']:8}  {r['last_unknown'] or '-'}")
+        print(
+            f"{r['id']:26} {r['provider']:9} {r['received']:9} {r['accepted']:9} {r['duplicates']:6} "
+            f"{r['unknown']:8} {r['ignored']:8}  {r['last_unknown'] or '-'}"
+        )
     return 0
 
 
@@ -216,6 +237,7 @@ def _hooks_revoke(args: argparse.Namespace) -> int:
 
 def _host_port(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:2525
     if not host or not port.isdigit():
         raise ValueError(f"{text!r} is not host:port")
     return host, int(port)
@@ -241,16 +263,23 @@ def _smtp_gateway(args: argparse.Namespace) -> int:
     settings = Settings()
     store = Store(settings)
     store.watch()
-    controller, gateway = run(store, args.tenant, listen, relay, args.kind, args.unknown,
-                              settings.model_refresh_seconds)
-    print(f"smtp gateway for tenant {args.tenant} on {listen[0]}:{listen[1]}, relaying to {relay[0]}:{relay[1]}",
-          file=sys.stderr)
+    try:
+        running = run(store, args.tenant, listen, relay, args.kind, args.unknown, settings.model_refresh_seconds)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        store.close()
+        return 2
+    unknown = args.unknown or settings.smtp_unknown
+    print(
+        f"smtp gateway for tenant {args.tenant} on {listen[0]}:{listen[1]}, relaying to {relay[0]}:{relay[1]}; "
+        f"recipients no profile lists: {unknown}",
+        file=sys.stderr,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
-    controller.stop()
-    gateway.close()
+    running.stop()
     store.close()
     return 0
 
@@ -344,43 +373,60 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _print_curve(curve: dict) -> None:
-    print(f"{curve['param']} sweep over {curve['decisions']} logged decisions of {curve['customers']} customers "
-          f"(policy v{curve['policy_version']}, model {curve['model_version']}); % of the current policy")
+    print(
+        f"{curve['param']} sweep over {curve['decisions']} logged decisions of {curve['customers']} customers "
+        f"(policy v{curve['policy_version']}, model {curve['model_version']}); % of the current policy"
+    )
     print(f"{'value':>8} {'sends':>8} {'engagement':>11} {'unsubscribes':>13} {'complaints':>11}")
     for p in curve["points"]:
         mark = "  <- current" if p["current"] else ""
         fmt = lambda x: "–" if x is None else f"{x:.1f}%"  # noqa: E731
-        print(f"{p['value']:8.4g} {fmt(p['sends_pct']):>8} {fmt(p['engagement_pct']):>11} "
-              f"{fmt(p['unsubscribes_pct']):>13} {p['complaints']:11.1f}{mark}")
+        print(
+            f"{p['value']:8.4g} {fmt(p['sends_pct']):>8} {fmt(p['engagement_pct']):>11} "
+            f"{fmt(p['unsubscribes_pct']):>13} {p['complaints']:11.1f}{mark}"
+        )
     for target, p in curve["picks"].items():
-        print(f"keep {target} of engagement: {curve['param']} {p['value']:.4g} -> {p['sends_pct']}% of sends, "
-              f"{p['unsubscribes_pct']}% of unsubscribes")
+        print(
+            f"keep {target} of engagement: {curve['param']} {p['value']:.4g} -> {p['sends_pct']}% of sends, "
+            f"{p['unsubscribes_pct']}% of unsubscribes"
+        )
 
 
 def _text_report(r: dict) -> str:
     cur, cand, ch = r["current"], r["candidate"], r["change"]
-    lines = [f"{r['decisions']} logged decisions of {r['customers']} customers replayed "
-             f"({r['window']['from']} .. {r['window']['to']}), model {r['model_version']}",
-             f"the current policy (v{cur['policy_version']}) reproduces {r['agreement_with_log_pct']}% of the logged verdicts",
-             "", f"{'':28}{'current':>10}{'candidate':>11}"]
-    rows = [("sends", cur["sends"], cand["sends"]), ("expected engagement", cur["engagement"], cand["engagement"]),
-            ("expected unsubscribes", cur["unsubscribes"], cand["unsubscribes"]),
-            ("expected complaints", cur["complaints"], cand["complaints"]),
-            ("sales share of sends", cur["mix"]["sales_share"], cand["mix"]["sales_share"])]
+    lines = [
+        f"{r['decisions']} logged decisions of {r['customers']} customers replayed "
+        f"({r['window']['from']} .. {r['window']['to']}), model {r['model_version']}",
+        f"the current policy (v{cur['policy_version']}) reproduces {r['agreement_with_log_pct']}% of the logged verdicts",
+        "",
+        f"{'':28}{'current':>10}{'candidate':>11}",
+    ]
+    rows = [
+        ("sends", cur["sends"], cand["sends"]),
+        ("expected engagement", cur["engagement"], cand["engagement"]),
+        ("expected unsubscribes", cur["unsubscribes"], cand["unsubscribes"]),
+        ("expected complaints", cur["complaints"], cand["complaints"]),
+        ("sales share of sends", cur["mix"]["sales_share"], cand["mix"]["sales_share"]),
+    ]
     rows += [(f"{a}", cur["actions"][a], cand["actions"][a]) for a in ("send", "reroute", "defer", "suppress")]
     for verdict in ("suppressed", "deferred"):
         by = f"{verdict}_by"
         for code in sorted(set(cur[by]) | set(cand[by])):
             rows.append((f"  {verdict} by {code}", cur[by].get(code, 0), cand[by].get(code, 0)))
     lines += [f"{name:28}{a:>10}{b:>11}" for name, a, b in rows]
-    lines += ["", f"sends {ch['sends_pct']}% of current, engagement kept {ch['engagement_kept_pct']}%, "
-                  f"unsubscribes avoided {ch['unsubscribes_avoided']}, complaints avoided {ch['complaints_avoided']}, "
-                  f"{ch['decisions_changed']} decisions change"]
+    lines += [
+        "",
+        f"sends {ch['sends_pct']}% of current, engagement kept {ch['engagement_kept_pct']}%, "
+        f"unsubscribes avoided {ch['unsubscribes_avoided']}, complaints avoided {ch['complaints_avoided']}, "
+        f"{ch['decisions_changed']} decisions change",
+    ]
     iv = ch.get("intervals") or {}
     if iv:
         span = lambda name: "n/a" if not iv.get(name) else f"{iv[name][0]} to {iv[name][1]}"  # noqa: E731
-        lines.append(f"95% intervals (customers resampled): sends {span('sends_pct')}%, engagement "
-                     f"{span('engagement_pct')}%, unsubscribes avoided {span('unsubscribes_avoided')}")
+        lines.append(
+            f"95% intervals (customers resampled): sends {span('sends_pct')}%, engagement "
+            f"{span('engagement_pct')}%, unsubscribes avoided {span('unsubscribes_avoided')}"
+        )
     return "\n".join(lines)
 
 
@@ -398,15 +444,19 @@ def _lift(args: argparse.Namespace) -> int:
     if args.json or not r["overall"]:
         print(json.dumps(r, indent=2))
         return 0
-    print(f"holdout {r['holdout_fraction']:.0%}: {r['customers']['governed']} governed vs "
-          f"{r['customers']['holdout']} holdout customers ({r['window']['from'][:10]} .. {r['window']['to'][:10]})")
+    print(
+        f"holdout {r['holdout_fraction']:.0%}: {r['customers']['governed']} governed vs "
+        f"{r['customers']['holdout']} holdout customers ({r['window']['from'][:10]} .. {r['window']['to'][:10]})"
+    )
     blocks = [("all", r["overall"])] + [(b["from"][:10], b) for b in r["buckets"]]
     for label, b in blocks:
         for outcome in ("engaged", "unsubscribed", "complained"):
             g, h, d = b["governed"][outcome], b["holdout"][outcome], b["difference"][outcome]
-            print(f"{label:10} {outcome:13} governed {g['rate']:7.2%} [{g['low']:.2%}, {g['high']:.2%}]  "
-                  f"holdout {h['rate']:7.2%} [{h['low']:.2%}, {h['high']:.2%}]  "
-                  f"difference {d['diff'] * 100:+.2f} pts [{d['low'] * 100:+.2f}, {d['high'] * 100:+.2f}]")
+            print(
+                f"{label:10} {outcome:13} governed {g['rate']:7.2%} [{g['low']:.2%}, {g['high']:.2%}]  "
+                f"holdout {h['rate']:7.2%} [{h['low']:.2%}, {h['high']:.2%}]  "
+                f"difference {d['diff'] * 100:+.2f} pts [{d['low'] * 100:+.2f}, {d['high'] * 100:+.2f}]"
+            )
     return 0
 
 
@@ -437,12 +487,17 @@ def main(argv: list[str] | None = None) -> int:
     s = sub.add_parser("serve", help="run the HTTP API (embedded Redis unless REDIS_URL is set)")
     s.add_argument("--host")
     s.add_argument("--port", type=int)
-    s.add_argument("--workers", type=int, help="server processes on the one port (default SUPPRESSOR_WORKERS, 1); "
-                   "about one per core")
+    s.add_argument(
+        "--workers",
+        type=int,
+        help="server processes on the one port (default SUPPRESSOR_WORKERS, 1); about one per core",
+    )
     s.set_defaults(func=_serve)
 
-    w = sub.add_parser("worker", help="run training jobs from the queue (SUPPRESSOR_TRAINING_RUNNER=queue) and "
-                       "queue the nightly retrains")
+    w = sub.add_parser(
+        "worker",
+        help="run training jobs from the queue (SUPPRESSOR_TRAINING_RUNNER=queue) and queue the nightly retrains",
+    )
     w.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     w.set_defaults(func=_worker)
 
@@ -451,8 +506,12 @@ def main(argv: list[str] | None = None) -> int:
     kc = ksub.add_parser("create", help="print a new API key for a tenant")
     kc.add_argument("--tenant", required=True)
     kc.add_argument("--expires", help="the key stops working after this long, e.g. 90d")
-    kc.add_argument("--scope", default="all", choices=("all", "decide"),
-                    help="decide: only GET /v1/decide, and the key may travel in its URL (SFMC AMPscript)")
+    kc.add_argument(
+        "--scope",
+        default="all",
+        choices=("all", "decide"),
+        help="decide: only GET /v1/decide, and the key may travel in its URL (SFMC AMPscript)",
+    )
     kc.set_defaults(func=_keys_create)
     kl = ksub.add_parser("list", help="key ids, tenant, created, last used, expiry (never the secret)")
     kl.add_argument("--tenant")
@@ -467,13 +526,17 @@ def main(argv: list[str] | None = None) -> int:
     kr.add_argument("key_id")
     kr.set_defaults(func=_keys_revoke)
 
-    h = sub.add_parser("hooks", help="provider webhooks (SendGrid, Mailgun, Postmark, SES, Twilio, Braze, "
-                       "Iterable, Mautic)")
+    h = sub.add_parser(
+        "hooks", help="provider webhooks (SendGrid, Mailgun, Postmark, SES, Twilio, Braze, Iterable, Mautic)"
+    )
     hsub = h.add_subparsers(dest="hooks_command", required=True)
     hc = hsub.add_parser("create", help="print the URL to give a provider; stores its secret")
     hc.add_argument("--tenant", required=True)
-    hc.add_argument("--provider", required=True, choices=("sendgrid", "mailgun", "postmark", "ses", "twilio",
-                                                          "braze", "iterable", "mautic"))
+    hc.add_argument(
+        "--provider",
+        required=True,
+        choices=("sendgrid", "mailgun", "postmark", "ses", "twilio", "braze", "iterable", "mautic"),
+    )
     hc.add_argument("--secret", help="the provider's key or token (see README, Integrations)")
     hc.add_argument("--base-url", help="where providers reach this service (default SUPPRESSOR_PUBLIC_URL)")
     hc.set_defaults(func=_hooks_create)
@@ -488,11 +551,19 @@ def main(argv: list[str] | None = None) -> int:
 
     g = sub.add_parser("smtp-gateway", help="an SMTP relay that asks for a verdict per recipient")
     g.add_argument("--tenant", required=True)
-    g.add_argument("--listen", default="127.0.0.1:2525", help="host:port to accept mail on")
+    g.add_argument(
+        "--listen",
+        default="127.0.0.1:2525",
+        help="host:port to accept mail on; beyond loopback it needs SUPPRESSOR_SMTP_CLIENTS or SMTP AUTH",
+    )
     g.add_argument("--relay", required=True, help="host:port of the SMTP server that sends (Postfix, Postal, ...)")
     g.add_argument("--kind", default="sales", help="kind of a message without X-Suppressor-Kind (default sales)")
-    g.add_argument("--unknown", default="relay", choices=("relay", "drop"),
-                   help="a recipient no profile lists: relay it ungoverned (default) or drop it")
+    g.add_argument(
+        "--unknown",
+        default=None,
+        choices=("drop", "relay"),
+        help="a recipient no profile lists: drop it (the default, SUPPRESSOR_SMTP_UNKNOWN) or relay it ungoverned",
+    )
     g.set_defaults(func=_smtp_gateway)
 
     # listed for --help only: main() hands `train ...` to training's own parser, one definition
@@ -500,11 +571,17 @@ def main(argv: list[str] | None = None) -> int:
 
     si = sub.add_parser("simulate", help="replay logged decisions under a candidate policy, or sweep a knob")
     si.add_argument("--tenant", required=True)
-    si.add_argument("--set", action="append", metavar="NAME=VALUE",
-                    help="change one policy field, e.g. relevance_threshold=0.12 or balance.max_sales_share=0.5")
+    si.add_argument(
+        "--set",
+        action="append",
+        metavar="NAME=VALUE",
+        help="change one policy field, e.g. relevance_threshold=0.12 or balance.max_sales_share=0.5",
+    )
     si.add_argument("--changes", help="policy changes as JSON (as for PATCH /v1/policy)")
     si.add_argument("--policy", help="a whole candidate policy, as a JSON file (as for PUT /v1/policy)")
-    si.add_argument("--sweep", choices=("relevance_threshold", "cap_scale"), help="draw the trade-off curve of one knob")
+    si.add_argument(
+        "--sweep", choices=("relevance_threshold", "cap_scale"), help="draw the trade-off curve of one knob"
+    )
     si.add_argument("--values", help="comma-separated sweep points (default: score deciles / cap multipliers)")
     si.add_argument("--out", default=".", help="folder for the sweep's CSV and PNG")
     si.add_argument("--since", help="ISO time or a duration like 14d (that long ago)")
@@ -529,7 +606,19 @@ def main(argv: list[str] | None = None) -> int:
 
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return args.func(args)
+    try:
+        return args.func(args)
+    except Exception as exc:
+        from suppressor.storage.store import out_of_memory
+
+        if not out_of_memory(exc):
+            raise
+        print(
+            "suppressor: the store is full (its maxmemory is reached); nothing was stored: make room "
+            "(raise maxmemory, or erase what is no longer needed) and try again",
+            file=sys.stderr,
+        )
+        return 75  # EX_TEMPFAIL
 
 
 if __name__ == "__main__":

@@ -13,8 +13,10 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from suppressor.errors import Conflict, NotFound, Refused, Unavailable
+from suppressor.storage.store import out_of_memory
 
 PROBLEM = "application/problem+json"
+FULL_RETRY = 10  # seconds: a full store does not empty itself in a moment
 MAX_ERRORS = 50  # a 10,000-event batch with one systematic mistake should not echo 10,000 errors
 
 
@@ -46,7 +48,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     413: doc("body or batch too large"),
     422: doc("invalid request: the fields at fault, in words; nothing was stored"),
     429: doc("rate limit of this key (Retry-After), or too many simulations at once"),
-    503: doc("the store does not answer (Retry-After)"),
+    503: doc("the store does not answer, or is full (Retry-After); nothing was stored"),
 }
 NOT_FOUND = {404: doc("no such resource")}
 CONFLICT = {409: doc("a conflicting operation is under way")}
@@ -60,13 +62,24 @@ class ApiError(Exception):
         self.status, self.title, self.detail, self.field, self.headers = status, title, detail, field, headers
 
 
-def problem(status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None,
-            headers: dict | None = None) -> JSONResponse:
+def problem(
+    status: int, title: str, detail: str, errors: list[dict[str, Any]] | None = None, headers: dict | None = None
+) -> JSONResponse:
     """A problem+json response."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
     if errors:
         body["errors"] = errors
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def store_full() -> JSONResponse:
+    """The 503 of a write the store has no room for."""
+    return problem(
+        503,
+        "Store full",
+        "the store is full (its maxmemory is reached): nothing was stored; retry later, once room is made",
+        headers={"Retry-After": str(FULL_RETRY)},
+    )
 
 
 def invalid(exc: ValidationError, *where: str) -> RequestValidationError:
@@ -107,13 +120,19 @@ def install(app: FastAPI) -> None:
         errs = exc.errors()
         if any(e.get("type") == "json_invalid" for e in errs):
             e = next(e for e in errs if e.get("type") == "json_invalid")
-            return problem(400, "Malformed JSON", f"the body is not valid JSON: {e.get('ctx', {}).get('error', e['msg'])}",
-                           [{"field": "body", "message": e["msg"]}])
+            return problem(
+                400,
+                "Malformed JSON",
+                f"the body is not valid JSON: {e.get('ctx', {}).get('error', e['msg'])}",
+                [{"field": "body", "message": e["msg"]}],
+            )
         errors = [{"field": field_path(e["loc"]), "message": _words(e["msg"])} for e in errs[:MAX_ERRORS]]
         first = errors[0]
         _count_rejected_events(request, first["field"])
         more = f" (and {len(errs) - 1} more)" if len(errs) > 1 else ""
-        return problem(422, "Invalid request", f"{first['field']}: {first['message']}{more}; nothing was stored", errors)
+        return problem(
+            422, "Invalid request", f"{first['field']}: {first['message']}{more}; nothing was stored", errors
+        )
 
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
@@ -146,8 +165,18 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(redis.TimeoutError)
     async def _store(request: Request, exc: redis.RedisError) -> JSONResponse:
         # nothing half-done to undo: every write is one script or one transaction
-        return problem(503, "Store unavailable", f"the store did not answer in time ({type(exc).__name__}); "
-                       "retry shortly", headers={"Retry-After": "1"})
+        return problem(
+            503,
+            "Store unavailable",
+            f"the store did not answer in time ({type(exc).__name__}); retry shortly",
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(redis.ResponseError)
+    async def _refused_by_store(request: Request, exc: redis.ResponseError) -> JSONResponse:
+        if not out_of_memory(exc):
+            raise exc
+        return store_full()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -5,8 +5,18 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-COLUMNS = ("value", "current", "sends", "sends_pct", "engagement", "engagement_pct", "unsubscribes",
-           "unsubscribes_pct", "complaints", "sales_share")
+COLUMNS = (
+    "value",
+    "current",
+    "sends",
+    "sends_pct",
+    "engagement",
+    "engagement_pct",
+    "unsubscribes",
+    "unsubscribes_pct",
+    "complaints",
+    "sales_share",
+)
 
 
 def write_csv(curve: dict, path: Path) -> Path:
@@ -28,8 +38,11 @@ def write_png(curve: dict, path: Path) -> Path:
     pts = curve["points"]
     xs = [p["value"] for p in pts]
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
-    for field, label, color in (("sends_pct", "sends", "#2f6fde"), ("engagement_pct", "engagement (expected)", "#1a9b5a"),
-                                ("unsubscribes_pct", "unsubscribes (expected)", "#d64545")):
+    for field, label, color in (
+        ("sends_pct", "sends", "#2f6fde"),
+        ("engagement_pct", "engagement (expected)", "#1a9b5a"),
+        ("unsubscribes_pct", "unsubscribes (expected)", "#d64545"),
+    ):
         ys = [p[field] for p in pts]
         if any(y is not None for y in ys):
             ax.plot(xs, [float("nan") if y is None else y for y in ys], marker="o", ms=3, label=label, color=color)
@@ -38,8 +51,9 @@ def write_png(curve: dict, path: Path) -> Path:
     name = curve["param"].replace("_", " ")
     ax.set_xlabel(name)
     ax.set_ylabel("% of the current policy")
-    ax.set_title(f"{name}: sends vs engagement vs unsubscribes ({curve['decisions']} logged decisions replayed)",
-                 fontsize=10)
+    ax.set_title(
+        f"{name}: sends vs engagement vs unsubscribes ({curve['decisions']} logged decisions replayed)", fontsize=10
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

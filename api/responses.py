@@ -88,8 +88,9 @@ class ScheduleIn(BaseModel):
     """A nightly retrain."""
 
     model_config = {"extra": "forbid"}
-    at: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="time of day, HH:MM, UTC",
-                    examples=["03:00"])
+    at: str = Field(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="time of day, HH:MM, UTC", examples=["03:00"]
+    )
 
 
 class TrainingSchedule(BaseModel):
@@ -252,7 +253,8 @@ class SimulateReport(_Frame):
     candidate: CandidateOutcomes
     change: Change
     agreement_with_log_pct: float | None = Field(
-        description="how often replaying the current policy reproduces the logged verdict")
+        description="how often replaying the current policy reproduces the logged verdict"
+    )
     examples: list[Example]
 
 
@@ -372,14 +374,61 @@ class HoldoutLift(_Report):
     buckets: list[LiftBucket]
 
 
+class ArmOutcomes(_Report):
+    """One arm of a campaign: its exposures, those followed by an outcome within the window, the rate
+    with its 95% Wilson interval, and revenue per exposure (the tenant's currency)."""
+
+    exposures: int
+    outcomes: int
+    rate: float
+    low: float
+    high: float
+    revenue_per_exposure: float
+
+
+class CampaignIncrementality(_Report):
+    """What one campaign added: delivered against withheld (``difference`` is null until both arms exist)."""
+
+    campaign_id: str
+    delivered: ArmOutcomes
+    withheld: ArmOutcomes
+    difference: Difference | None = Field(description="outcome rate delivered minus withheld, Newcombe's 95% interval")
+    revenue_per_exposure: Difference | None = Field(description="delivered minus withheld, Welch's 95% interval")
+    measured: bool = Field(description="both arms have exposures")
+
+
+class PooledIncrementality(_Report):
+    """The campaigns with both arms, their differences weighted by exposures (normal 95% intervals)."""
+
+    campaigns: int
+    exposures: int
+    difference: Difference
+    revenue_per_exposure: Difference
+
+
+class IncrementalityReport(_Report):
+    """Outcomes after delivered messages against outcomes after messages withheld at random, per campaign."""
+
+    window: str = Field(description="an outcome counts for every exposure this long before it")
+    control_share: float = Field(description="the policy's share of would-be sends withheld (reason control)")
+    currency: str
+    customers: int = Field(description="customers read (a stable sample past max_customers)")
+    since: str | None = None
+    until: str | None = None
+    overall: PooledIncrementality | None
+    campaigns: list[CampaignIncrementality]
+
+
 class HookReceipt(BaseModel):
     """What one provider webhook delivery did."""
 
     received: int = Field(description="provider events in the delivery")
     accepted: int = Field(description="events stored")
     duplicates: int = Field(description="events this tenant already had (a provider's retry)")
-    unknown: int = Field(description="events about an address no profile lists (not stored: add the address to "
-                         "the customer's emails or phones)")
+    unknown: int = Field(
+        description="events about an address no profile lists (not stored: add the address to "
+        "the customer's emails or phones)"
+    )
     unknown_addresses: list[str] = Field(description="up to 10 of those addresses, masked")
     ignored: int = Field(description="provider events with nothing for us (sends queued, soft bounces, ...)")
     consent: int = Field(description="customers whose consent was restored (an SMS START, a resubscribe)")
@@ -392,8 +441,11 @@ class Webhook(BaseModel):
     provider: str
     url: str = Field(description="give this URL to the provider (Postmark's carries its credentials)")
     created: str
-    secret: str | None = Field(default=None, description="the generated token (Braze, Iterable) or credentials "
-                               "(Postmark), answered only when the webhook is created")
+    secret: str | None = Field(
+        default=None,
+        description="the generated token (Braze, Iterable) or credentials "
+        "(Postmark), answered only when the webhook is created",
+    )
     received: int = 0
     accepted: int = 0
     duplicates: int = 0

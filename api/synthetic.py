@@ -14,21 +14,37 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
 SEGMENTS = ("suv", "sedan", "truck", "ev", "minivan")
 MAKES = ("toyota", "ford", "honda", "chevrolet", "hyundai")
 MODELS = {
-    ("toyota", "suv"): "RAV4", ("toyota", "sedan"): "Camry", ("toyota", "truck"): "Tacoma",
-    ("toyota", "ev"): "bZ4X", ("toyota", "minivan"): "Sienna", ("ford", "suv"): "Explorer",
-    ("ford", "sedan"): "Fusion", ("ford", "truck"): "F-150", ("ford", "ev"): "Mustang Mach-E",
-    ("ford", "minivan"): "Transit Connect", ("honda", "suv"): "CR-V", ("honda", "sedan"): "Civic",
-    ("honda", "truck"): "Ridgeline", ("honda", "ev"): "Prologue", ("honda", "minivan"): "Odyssey",
-    ("chevrolet", "suv"): "Equinox", ("chevrolet", "sedan"): "Malibu", ("chevrolet", "truck"): "Silverado",
-    ("chevrolet", "ev"): "Bolt", ("chevrolet", "minivan"): "Express", ("hyundai", "suv"): "Tucson",
-    ("hyundai", "sedan"): "Elantra", ("hyundai", "truck"): "Santa Cruz", ("hyundai", "ev"): "Ioniq 5",
+    ("toyota", "suv"): "RAV4",
+    ("toyota", "sedan"): "Camry",
+    ("toyota", "truck"): "Tacoma",
+    ("toyota", "ev"): "bZ4X",
+    ("toyota", "minivan"): "Sienna",
+    ("ford", "suv"): "Explorer",
+    ("ford", "sedan"): "Fusion",
+    ("ford", "truck"): "F-150",
+    ("ford", "ev"): "Mustang Mach-E",
+    ("ford", "minivan"): "Transit Connect",
+    ("honda", "suv"): "CR-V",
+    ("honda", "sedan"): "Civic",
+    ("honda", "truck"): "Ridgeline",
+    ("honda", "ev"): "Prologue",
+    ("honda", "minivan"): "Odyssey",
+    ("chevrolet", "suv"): "Equinox",
+    ("chevrolet", "sedan"): "Malibu",
+    ("chevrolet", "truck"): "Silverado",
+    ("chevrolet", "ev"): "Bolt",
+    ("chevrolet", "minivan"): "Express",
+    ("hyundai", "suv"): "Tucson",
+    ("hyundai", "sedan"): "Elantra",
+    ("hyundai", "truck"): "Santa Cruz",
+    ("hyundai", "ev"): "Ioniq 5",
     ("hyundai", "minivan"): "Staria",
 }
 OFFERS = ("auto-loan", "lease", "trade-in", "cash-back")
@@ -68,11 +84,15 @@ class Customer:
     def profile(self, now: datetime | None = None) -> dict:
         """The PUT /v1/customers body (what the dealership knows): attributes, consent, the
         household and the vehicle with its next service."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         a = self.attributes
-        vehicle = {"year": a["vehicle_year"], "make": a["make"], "segment": a["segment"],
-                   "model": a["vehicle"].split(" ", 2)[2],
-                   "next_service_due": (now + timedelta(days=self.service_due_days)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        vehicle = {
+            "year": a["vehicle_year"],
+            "make": a["make"],
+            "segment": a["segment"],
+            "model": a["vehicle"].split(" ", 2)[2],
+            "next_service_due": (now + timedelta(days=self.service_due_days)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
         body = {"attributes": a, "consent": self.consent, "timezone": self.timezone, "vehicles": [vehicle]}
         if self.preferred_channel:
             body["preferred_channel"] = self.preferred_channel
@@ -92,8 +112,13 @@ class Message:
 
     def on(self, channel: str) -> dict:
         """The message as a decision request's ``message`` on one channel."""
-        return {"message_id": f"{self.message_id}-{channel}", "campaign_id": self.campaign_id,
-                "channel": channel, "kind": self.kind, "topics": self.topics}
+        return {
+            "message_id": f"{self.message_id}-{channel}",
+            "campaign_id": self.campaign_id,
+            "channel": channel,
+            "kind": self.kind,
+            "topics": self.topics,
+        }
 
 
 @dataclass
@@ -138,10 +163,12 @@ def make_customer(i: int, rng: np.random.Generator) -> Customer:
     weights = {f"segment:{s}": (1.6 if s == true_segment else -0.6) for s in SEGMENTS}
     weights.update({f"make:{m}": (1.0 if m == true_make else -0.3) for m in MAKES})
     weights.update({f"offer:{o}": (0.8 if o in STAGE_OFFERS[stage] else -0.4) for o in OFFERS})
-    content = {"service-reminder": 1.2 if stage == "owner" else -0.5,
-               "safety-clinic": 0.9 if household >= 3 else -0.5,
-               "feature-tutorial": 0.9 if age == "18-34" else -0.3,
-               "event": float(rng.normal(0, 0.6))}
+    content = {
+        "service-reminder": 1.2 if stage == "owner" else -0.5,
+        "safety-clinic": 0.9 if household >= 3 else -0.5,
+        "feature-tutorial": 0.9 if age == "18-34" else -0.3,
+        "event": float(rng.normal(0, 0.6)),
+    }
     weights.update({f"content:{k}": v for k, v in content.items()})
     consent = {ch: bool(ch == true_channel or rng.random() < 0.6) for ch in CHANNELS}
     consent["email"] = consent["email"] or rng.random() < 0.8
@@ -177,7 +204,9 @@ def catalog(rng: np.random.Generator, n_sales: int = 40) -> list[Message]:
     msgs = []
     for i in range(n_sales):
         seg, make, offer = SEGMENTS[rng.integers(5)], MAKES[rng.integers(5)], OFFERS[rng.integers(4)]
-        msgs.append(Message(f"m-s{i:03d}", "sales", [f"segment:{seg}", f"make:{make}", f"offer:{offer}"], f"sales-{offer}"))
+        msgs.append(
+            Message(f"m-s{i:03d}", "sales", [f"segment:{seg}", f"make:{make}", f"offer:{offer}"], f"sales-{offer}")
+        )
     for i, content in enumerate(CONTENT * 4):
         topics = [f"content:{content}"]
         if content in ("service-reminder", "feature-tutorial"):
@@ -189,11 +218,12 @@ def catalog(rng: np.random.Generator, n_sales: int = 40) -> list[Message]:
     return msgs
 
 
-def generate(n_customers: int = 2000, weeks: int = 16, sends_per_week: float = 2.5, seed: int = 42,
-             end: datetime | None = None) -> Dealership:
+def generate(
+    n_customers: int = 2000, weeks: int = 16, sends_per_week: float = 2.5, seed: int = 42, end: datetime | None = None
+) -> Dealership:
     """Customers, a message catalog and ``weeks`` of simulated behavior ending at ``end``."""
     rng = np.random.default_rng(seed)
-    end = end or datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)
+    end = end or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     start = end - timedelta(weeks=weeks)
     customers = [make_customer(i, rng) for i in range(n_customers)]
     messages = catalog(rng)
@@ -211,16 +241,33 @@ def generate(n_customers: int = 2000, weeks: int = 16, sends_per_week: float = 2
             events.extend(_outcome(dealer, c, m, ch, ts, f"{c.customer_id}-{k}"))
         for k in range(int(rng.poisson(1.5))):  # organic site visits about what they want
             ts = start + timedelta(seconds=float(rng.random() * span))
-            events.append(_event(f"{c.customer_id}-w{k}", c.customer_id, "visited", ts, None, None, "value",
-                                 [f"segment:{c.true_segment}", f"make:{c.true_make}"]))
+            events.append(
+                _event(
+                    f"{c.customer_id}-w{k}",
+                    c.customer_id,
+                    "visited",
+                    ts,
+                    None,
+                    None,
+                    "value",
+                    [f"segment:{c.true_segment}", f"make:{c.true_make}"],
+                )
+            )
     events.sort(key=lambda e: e["ts"])
     return dealer
 
 
-def _event(eid: str, cid: str, typ: str, ts: datetime, channel: str | None, message_id: str | None,
-           kind: str | None, topics: list[str]) -> dict:
-    ev = {"event_id": eid, "customer_id": cid, "type": typ,
-          "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "topics": topics}
+def _event(
+    eid: str,
+    cid: str,
+    typ: str,
+    ts: datetime,
+    channel: str | None,
+    message_id: str | None,
+    kind: str | None,
+    topics: list[str],
+) -> dict:
+    ev = {"event_id": eid, "customer_id": cid, "type": typ, "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "topics": topics}
     if channel:
         ev["channel"] = channel
     if message_id:
@@ -230,8 +277,17 @@ def _event(eid: str, cid: str, typ: str, ts: datetime, channel: str | None, mess
     return ev
 
 
-def _outcome(d: Dealership, c: Customer, m: Message, ch: str, ts: datetime, eid: str, mid: str | None = None,
-             complaints: bool = False, unsubscribe_rate: float = 0.004) -> list[dict]:
+def _outcome(
+    d: Dealership,
+    c: Customer,
+    m: Message,
+    ch: str,
+    ts: datetime,
+    eid: str,
+    mid: str | None = None,
+    complaints: bool = False,
+    unsubscribe_rate: float = 0.004,
+) -> list[dict]:
     mid = mid or f"{m.message_id}-{ch}-w{int((ts - d.start).days // 7)}"  # one campaign send per week
     base = dict(cid=c.customer_id, channel=ch, message_id=mid, kind=m.kind, topics=m.topics)
     out = [_event(f"{eid}-d", typ="delivered", ts=ts, **base)]
@@ -266,9 +322,16 @@ def _outcome(d: Dealership, c: Customer, m: Message, ch: str, ts: datetime, eid:
 CAMPAIGN_CHANNELS = (("email", 0.6), ("sms", 0.15), ("push", 0.15), ("direct_mail", 0.1))
 
 
-def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[dict]],
-                  ingest: Callable[[list[dict]], None], start: datetime, days: int, reach: float = 0.5,
-                  hour: int = 17, unsubscribe_rate: float = 0.004) -> dict[str, int]:
+def run_campaigns(
+    d: Dealership,
+    decide: Callable[[list[dict], datetime], list[dict]],
+    ingest: Callable[[list[dict]], None],
+    start: datetime,
+    days: int,
+    reach: float = 0.5,
+    hour: int = 17,
+    unsubscribe_rate: float = 0.004,
+) -> dict[str, int]:
     """Daily campaigns (one a week a service reminder) governed by suppressor: ``decide`` (request dicts, time) -> verdict dicts
     before every send, and ``ingest`` of what customers then did (by their hidden truth, with
     unsubscribes and complaints more likely the less a message fits: ``unsubscribe_rate`` per unit
@@ -276,7 +339,7 @@ def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[d
     pending: list[tuple[str, int, dict]] = []
     seq = decisions = sends = ingested = 0
     service = [m for m in d.messages if m.kind == "service"]
-    names, weights = zip(*CAMPAIGN_CHANNELS)
+    names, weights = zip(*CAMPAIGN_CHANNELS, strict=True)
 
     def flush(until: datetime) -> int:
         due, before = [], until.strftime("%Y-%m-%dT%H:%M:%SZ")  # event times are this text
@@ -295,20 +358,40 @@ def run_campaigns(d: Dealership, decide: Callable[[list[dict], datetime], list[d
         channel = names[d.rng.choice(len(names), p=weights)]
         audience = [c for c in d.customers if d.rng.random() < reach]
         mid = f"{m.message_id}-{channel}-{now:%Y%m%d}"
-        reqs = [{"customer_id": c.customer_id, "allow_reroute": True,
-                 "message": {"message_id": mid, "campaign_id": m.campaign_id, "channel": channel, "kind": m.kind,
-                             "topics": m.topics}} for c in audience]
+        reqs = [
+            {
+                "customer_id": c.customer_id,
+                "allow_reroute": True,
+                "message": {
+                    "message_id": mid,
+                    "campaign_id": m.campaign_id,
+                    "channel": channel,
+                    "kind": m.kind,
+                    "topics": m.topics,
+                },
+            }
+            for c in audience
+        ]
         decisions += len(reqs)
-        for c, verdict in zip(audience, decide(reqs, now) if reqs else []):
+        for c, verdict in zip(audience, decide(reqs, now) if reqs else [], strict=True):
             if verdict["action"] not in ("send", "reroute"):
                 continue
             sends += 1
             at = now + timedelta(minutes=1)
-            for e in _outcome(d, c, m, verdict["channel"], at, f"{c.customer_id}-{mid}", mid, complaints=True,
-                                 unsubscribe_rate=unsubscribe_rate):
+            for e in _outcome(
+                d,
+                c,
+                m,
+                verdict["channel"],
+                at,
+                f"{c.customer_id}-{mid}",
+                mid,
+                complaints=True,
+                unsubscribe_rate=unsubscribe_rate,
+            ):
                 seq += 1
                 heapq.heappush(pending, (e["ts"], seq, e))
-    ingested += flush(datetime.now(timezone.utc))
+    ingested += flush(datetime.now(UTC))
     return {"decisions": decisions, "sends": sends, "events": ingested}
 
 
@@ -320,11 +403,12 @@ def load(store, tenant: str, d: Dealership) -> None:
     for c in d.customers:
         profiles.put(store, tenant, c.customer_id, CustomerIn.model_validate(c.profile()), None)
     for i in range(0, len(d.events), 10_000):
-        events.ingest(store, tenant, EventBatch.model_validate({"events": d.events[i:i + 10_000]}).events)
+        events.ingest(store, tenant, EventBatch.model_validate({"events": d.events[i : i + 10_000]}).events)
 
 
-def govern(store, tenant: str, d: Dealership, start: datetime, days: int, reach: float = 0.5,
-           unsubscribe_rate: float = 0.004) -> dict[str, int]:
+def govern(
+    store, tenant: str, d: Dealership, start: datetime, days: int, reach: float = 0.5, unsubscribe_rate: float = 0.004
+) -> dict[str, int]:
     """``run_campaigns`` decided by suppressor in this process, every decision logged."""
     from suppressor.customers import events
     from suppressor.decisions.decide import Decider
@@ -338,13 +422,13 @@ def govern(store, tenant: str, d: Dealership, start: datetime, days: int, reach:
     def decide(reqs: list[dict], at: datetime) -> list[dict]:
         out = []
         for i in range(0, len(reqs), 5_000):
-            batch = [DecisionRequest.model_validate(r) for r in reqs[i:i + 5_000]]
+            batch = [DecisionRequest.model_validate(r) for r in reqs[i : i + 5_000]]
             out += [{"action": x.action.value, "channel": x.channel} for x in decider.decide(tenant, batch, now=at)]
         return out
 
     def ingest(evs: list[dict]) -> None:
         for i in range(0, len(evs), 10_000):
-            events.ingest(store, tenant, EventBatch.model_validate({"events": evs[i:i + 10_000]}).events)
+            events.ingest(store, tenant, EventBatch.model_validate({"events": evs[i : i + 10_000]}).events)
 
     try:
         return run_campaigns(d, decide, ingest, start, days, reach, unsubscribe_rate=unsubscribe_rate)

@@ -36,8 +36,12 @@ from suppressor.tenants.state import TenantStateCache  # noqa: E402
 from tests import cluster  # noqa: E402
 
 CHANNELS = ("email", "sms", "push")
-ALL_RULES = {"relevance_threshold": 0.08, "min_gap": "1h", "holdout_fraction": 0.05,
-             "lifecycle": {"thresholds_by_stage": {"researching": 0.12, "ready": 0.04}}}
+ALL_RULES = {
+    "relevance_threshold": 0.08,
+    "min_gap": "1h",
+    "holdout_fraction": 0.05,
+    "lifecycle": {"thresholds_by_stage": {"researching": 0.12, "ready": 0.04}},
+}
 
 
 def load(store: Store, n: int) -> None:
@@ -45,9 +49,14 @@ def load(store: Store, n: int) -> None:
     for start in range(0, n, 5000):
         pipe = store.bulk.pipeline(transaction=False)
         for i in range(start, min(n, start + 5000)):
-            pipe.hset(K.profile("bench", f"c-{i:06d}"), mapping={
-                "attributes": json.dumps({"lead_stage": random.choice(["researching", "ready"])}),
-                "consent": json.dumps({ch: True for ch in CHANNELS}), "timezone": "America/Chicago"})
+            pipe.hset(
+                K.profile("bench", f"c-{i:06d}"),
+                mapping={
+                    "attributes": json.dumps({"lead_stage": random.choice(["researching", "ready"])}),
+                    "consent": json.dumps({ch: True for ch in CHANNELS}),
+                    "timezone": "America/Chicago",
+                },
+            )
         pipe.execute()
     policy.put(store, "bench", policy.Policy.model_validate(ALL_RULES), "bench")
 
@@ -60,9 +69,18 @@ def measure(store: Store, n: int, batches: int, size: int) -> tuple[float, float
     rng = random.Random(7)
 
     def batch() -> list[DecisionRequest]:
-        return [DecisionRequest(customer_id=f"c-{rng.randrange(n):06d}", message={
-            "message_id": f"m-{next(mids)}", "channel": rng.choice(CHANNELS), "kind": rng.choice(["sales", "value"]),
-            "topics": ["segment:suv"]}) for _ in range(size)]
+        return [
+            DecisionRequest(
+                customer_id=f"c-{rng.randrange(n):06d}",
+                message={
+                    "message_id": f"m-{next(mids)}",
+                    "channel": rng.choice(CHANNELS),
+                    "kind": rng.choice(["sales", "value"]),
+                    "topics": ["segment:suv"],
+                },
+            )
+            for _ in range(size)
+        ]
 
     def check(out) -> None:
         assert not any(r.code == "degraded" for d in out for r in d.reasons)
@@ -93,8 +111,22 @@ def measure(store: Store, n: int, batches: int, size: int) -> tuple[float, float
 def single_server(root: Path) -> tuple[subprocess.Popen, str]:
     """A plain redis-server on a free port."""
     port = cluster.free_ports(1)[0]
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(root)], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(root),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     cluster._wait(lambda: cluster.redis.Redis(port=port).ping())
     return proc, f"redis://127.0.0.1:{port}/0"
 
@@ -107,8 +139,11 @@ def main() -> None:
     p.add_argument("--size", type=int, default=1000)
     args = p.parse_args()
     root = Path(tempfile.mkdtemp(prefix="suppressor-bench-cluster-"))
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{args.customers} customers, batches of {args.size}, every rule on, no model", flush=True)
+    print(
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{args.customers} customers, batches of {args.size}, every rule on, no model",
+        flush=True,
+    )
     rows = []
     try:
         proc, url = single_server(root)
@@ -120,7 +155,9 @@ def main() -> None:
         for masters in (1, 3):
             c = cluster.start(root / f"c{masters}", cluster.free_ports(masters))
             try:
-                rows.append((f"Redis Cluster, {masters} node{'s' * (masters > 1)}", run(c.url, root / f"d{masters}", args)))
+                rows.append(
+                    (f"Redis Cluster, {masters} node{'s' * (masters > 1)}", run(c.url, root / f"d{masters}", args))
+                )
             finally:
                 c.stop()
     finally:
@@ -128,8 +165,10 @@ def main() -> None:
     (_, (base_sync, base_async)), *_ = rows
     print(f"\n{'store':<28}{'sync clients':>22}{'asyncio (the API)':>24}")
     for name, (rate_sync, rate_async) in rows:
-        print(f"{name:<28}{rate_sync:>10,.0f}/s {rate_sync / base_sync:>8.2f}x"
-              f"{rate_async:>12,.0f}/s {rate_async / base_async:>8.2f}x")
+        print(
+            f"{name:<28}{rate_sync:>10,.0f}/s {rate_sync / base_sync:>8.2f}x"
+            f"{rate_async:>12,.0f}/s {rate_async / base_async:>8.2f}x"
+        )
 
 
 def run(url: str, data: Path, args: argparse.Namespace) -> tuple[float, float]:

@@ -53,15 +53,22 @@ def load(data_dir: Path, n: int, trained_share: float) -> str:
         everyone = dealer.customers + [synthetic.make_customer(i, dealer.rng) for i in range(n_hist, n)]
         for start in range(0, n, 5000):  # profiles, pipelined (the PUT path costs 2 round trips each)
             pipe = store.bulk.pipeline(transaction=False)
-            for c in everyone[start:start + 5000]:
-                pipe.hset(K.profile("bench", c.customer_id), mapping={
-                    "attributes": json.dumps(c.attributes), "consent": json.dumps(c.consent),
-                    "timezone": c.timezone})
+            for c in everyone[start : start + 5000]:
+                pipe.hset(
+                    K.profile("bench", c.customer_id),
+                    mapping={
+                        "attributes": json.dumps(c.attributes),
+                        "consent": json.dumps(c.consent),
+                        "timezone": c.timezone,
+                    },
+                )
                 pipe.sadd(K.customers_index("bench"), c.customer_id)
             pipe.execute()
         for i in range(0, len(dealer.events), 10_000):
-            events.ingest(store, "bench", EventBatch.model_validate({"events": dealer.events[i:i + 10_000]}).events)
-        print(f"loaded {n} customers ({n_hist} with {len(dealer.events)} events) in {time.time() - t:.0f} s", flush=True)
+            events.ingest(store, "bench", EventBatch.model_validate({"events": dealer.events[i : i + 10_000]}).events)
+        print(
+            f"loaded {n} customers ({n_hist} with {len(dealer.events)} events) in {time.time() - t:.0f} s", flush=True
+        )
         t = time.time()
         m = train_tenant(store, "bench", TrainConfig(), progress=lambda s: None)
         print(f"trained {m.version} in {time.time() - t:.0f} s (holdout AUC {m.metrics.get('auc'):.3f})", flush=True)
@@ -137,12 +144,19 @@ class Client:
 
 
 ALL_RULES = {  # every rule on (defaults plus the optional ones)
-    "relevance_threshold": 0.08, "min_gap": "1h", "holdout_fraction": 0.05,
+    "relevance_threshold": 0.08,
+    "min_gap": "1h",
+    "holdout_fraction": 0.05,
     "lifecycle": {"thresholds_by_stage": {"researching": 0.12, "ready": 0.04}},
 }
 RULES_OFF = {
-    "relevance_threshold": 0.08, "caps": [], "fatigue": {"enabled": False}, "balance": {"enabled": False},
-    "offers": {"enabled": False}, "channels": {"learned_reroute": False}, "quiet_hours": {"enabled": False},
+    "relevance_threshold": 0.08,
+    "caps": [],
+    "fatigue": {"enabled": False},
+    "balance": {"enabled": False},
+    "offers": {"enabled": False},
+    "channels": {"learned_reroute": False},
+    "quiet_hours": {"enabled": False},
     "lifecycle": {"post_purchase_quiet": 0, "block_sales_while_service_open": False},
 }
 
@@ -150,7 +164,9 @@ RULES_OFF = {
 def put_policy(port: int, key: str, body: dict) -> None:
     """Replace the tenant policy over HTTP."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("PUT", "/v1/policy", json.dumps(body), {"Authorization": f"Bearer {key}", "content-type": "application/json"})
+    conn.request(
+        "PUT", "/v1/policy", json.dumps(body), {"Authorization": f"Bearer {key}", "content-type": "application/json"}
+    )
     r = conn.getresponse()
     assert r.status == 200, r.read()
     r.read()
@@ -159,16 +175,22 @@ def put_policy(port: int, key: str, body: dict) -> None:
 def run(port: int, key: str, args) -> None:
     """Measure with the rules off, then with every rule on."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    conn.request("PUT", "/v1/content/clinic", json.dumps({"title": "Winter safety clinic", "topics": ["content:safety-clinic"]}),
-                 {"Authorization": f"Bearer {key}", "content-type": "application/json"})
+    conn.request(
+        "PUT",
+        "/v1/content/clinic",
+        json.dumps({"title": "Winter safety clinic", "topics": ["content:safety-clinic"]}),
+        {"Authorization": f"Bearer {key}", "content-type": "application/json"},
+    )
     conn.getresponse().read()
     for name, body in (("rules off", RULES_OFF), ("every rule on", ALL_RULES)):
         put_policy(port, key, body)
         time.sleep(1.5)  # the server picks the policy up within a second
         print(f"-- policy: {name}", flush=True)
         measure(port, key, args)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{platform.system()} {platform.release()}; client and server share the machine")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; client and server share the machine"
+    )
 
 
 def measure(port: int, key: str, args) -> None:
@@ -187,9 +209,11 @@ def measure(port: int, key: str, args) -> None:
         answers.append(c.post("/v1/decisions", body))
         lat.append(time.perf_counter() - t)
     lat_ms = np.array(lat) * 1000
-    print(f"single decision over HTTP, one client: p50 {np.percentile(lat_ms, 50):.2f} ms, "
-          f"p99 {np.percentile(lat_ms, 99):.2f} ms, {len(lat) / sum(lat):.0f} decisions/s ({replays(answers)})",
-          flush=True)
+    print(
+        f"single decision over HTTP, one client: p50 {np.percentile(lat_ms, 50):.2f} ms, "
+        f"p99 {np.percentile(lat_ms, 99):.2f} ms, {len(lat) / sum(lat):.0f} decisions/s ({replays(answers)})",
+        flush=True,
+    )
 
     done = [0] * args.clients
     replayed = [0] * args.clients
@@ -211,8 +235,11 @@ def measure(port: int, key: str, args) -> None:
         t.start()
     for t in threads:
         t.join()
-    print(f"single decision over HTTP, {args.clients} concurrent clients: "
-          f"{sum(done) / (time.time() - t0):.0f} decisions/s ({sum(replayed)} replays)", flush=True)
+    print(
+        f"single decision over HTTP, {args.clients} concurrent clients: "
+        f"{sum(done) / (time.time() - t0):.0f} decisions/s ({sum(replayed)} replays)",
+        flush=True,
+    )
 
     c = Client(port, key)  # the first connection idled past the server's keep-alive
     for size in (1000, 10_000):
@@ -223,8 +250,7 @@ def measure(port: int, key: str, args) -> None:
             res = c.post("/v1/decisions:batch", {"items": items})
             rates.append(size / (time.perf_counter() - t))
             answers += res["results"]
-        print(f"batch of {size} over HTTP: {statistics.median(rates):.0f} decisions/s ({replays(answers)})",
-              flush=True)
+        print(f"batch of {size} over HTTP: {statistics.median(rates):.0f} decisions/s ({replays(answers)})", flush=True)
     actions: dict[str, int] = {}
     for r in res["results"]:
         actions[r["action"]] = actions.get(r["action"], 0) + 1

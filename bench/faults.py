@@ -45,8 +45,18 @@ async def ingest_loop(url: str, key: str, seconds: float, clock: Clock) -> tuple
     async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as c:
         while clock() < seconds:
             batch = [next(ids) for _ in range(50)]
-            body = {"events": [{"event_id": e, "customer_id": f"c-{int(e[3:]) % 20}", "type": "opened",
-                                "ts": "2026-11-20T10:00:00Z", "channel": "email"} for e in batch]}
+            body = {
+                "events": [
+                    {
+                        "event_id": e,
+                        "customer_id": f"c-{int(e[3:]) % 20}",
+                        "type": "opened",
+                        "ts": "2026-11-20T10:00:00Z",
+                        "channel": "email",
+                    }
+                    for e in batch
+                ]
+            }
             try:
                 r = await c.post("/v1/events", json=body)
                 if r.status_code == 200:
@@ -62,13 +72,29 @@ async def ingest_loop(url: str, key: str, seconds: float, clock: Clock) -> tuple
 async def wrk(url: str, key: str, seconds: float, connections: int) -> dict:
     """wrk's figures for a decision load of ``seconds``."""
     proc = await asyncio.create_subprocess_exec(
-        "wrk", "-t2", f"-c{connections}", f"-d{seconds:.0f}s", "--timeout", "10s", "-s", str(WRK_SCRIPT), url,
-        env={**os.environ, "KEY": key, "DEADLINE_MS": "250"}, stdout=subprocess.PIPE)
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds:.0f}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+        env={**os.environ, "KEY": key, "DEADLINE_MS": "250"},
+        stdout=subprocess.PIPE,
+    )
     out, _ = await proc.communicate()
     line = next(x for x in out.decode().splitlines() if x.startswith("RESULT"))
     n, degraded, server_errors, within, p99_ms, socket_errors = line.split()[1:]
-    return {"decisions": int(n), "degraded": int(degraded), "5xx": int(server_errors), "within": float(within),
-            "p99_ms": float(p99_ms), "failed": int(socket_errors)}
+    return {
+        "decisions": int(n),
+        "degraded": int(degraded),
+        "5xx": int(server_errors),
+        "within": float(within),
+        "p99_ms": float(p99_ms),
+        "failed": int(socket_errors),
+    }
 
 
 def scenario(name: str, settings: Settings, key: str, seconds: float, connections: int, fault, heal) -> dict:
@@ -91,8 +117,13 @@ def scenario(name: str, settings: Settings, key: str, seconds: float, connection
     st = Store(settings)
     stored = sum(st.bulk.zcard(keys.events_by_time("bench", f"c-{i}")) for i in range(20))
     st.close()
-    return {"scenario": name, **figures, "events_accepted": len(accepted),
-            "events_lost": max(0, len(accepted) - stored), "ingest_503": ingest_errors}
+    return {
+        "scenario": name,
+        **figures,
+        "events_accepted": len(accepted),
+        "events_lost": max(0, len(accepted) - stored),
+        "ingest_503": ingest_errors,
+    }
 
 
 def main() -> None:
@@ -104,30 +135,60 @@ def main() -> None:
         raise SystemExit("needs wrk: apt-get install wrk")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, kind in (("healthy Redis server", None), ("Redis hung (SIGSTOP), then resumed", "stop"),
-                           ("Redis killed (SIGKILL), then restarted", "kill")):
+        for name, kind in (
+            ("healthy Redis server", None),
+            ("Redis hung (SIGSTOP), then resumed", "stop"),
+            ("Redis killed (SIGKILL), then restarted", "kill"),
+        ):
             server = RedisServer(Path(tmp) / name[:5]).start()
             settings = Settings(redis_url=server.url, data_dir=Path(tmp) / "data", model_refresh_seconds=1.0)
             st = Store(settings)
             key = apikeys.create_key(st, "bench")
             st.close()
-            fault, heal = {"stop": (server.pause, server.resume), "kill": (server.kill, server.start),
-                           None: (None, None)}[kind]
+            fault, heal = {
+                "stop": (server.pause, server.resume),
+                "kill": (server.kill, server.start),
+                None: (None, None),
+            }[kind]
             rows.append(scenario(name, settings, key, args.seconds, args.connections, fault, heal))
             server.close()
         settings = Settings(redis_url=None, data_dir=Path(tmp) / "embedded", model_refresh_seconds=1.0)
         st = Store(settings)
         key = apikeys.create_key(st, "bench")
-        rows.append(scenario("embedded server killed (SIGKILL)", settings, key, args.seconds, args.connections,
-                             lambda: os.kill(st.embedded.pid, signal.SIGKILL), lambda: None))
+        rows.append(
+            scenario(
+                "embedded server killed (SIGKILL)",
+                settings,
+                key,
+                args.seconds,
+                args.connections,
+                lambda: os.kill(st.embedded.pid, signal.SIGKILL),
+                lambda: None,
+            )
+        )
         st.close()
-    print(f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-          f"wrk on {args.connections} connections + 1 ingest client, {args.seconds:.0f} s each, deadline 250 ms")
-    head = ("scenario", "decisions", "within 250 ms", "p99", "degraded", "5xx", "failed", "events ok", "lost", "ingest 503")
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"wrk on {args.connections} connections + 1 ingest client, {args.seconds:.0f} s each, deadline 250 ms"
+    )
+    head = (
+        "scenario",
+        "decisions",
+        "within 250 ms",
+        "p99",
+        "degraded",
+        "5xx",
+        "failed",
+        "events ok",
+        "lost",
+        "ingest 503",
+    )
     print(" | ".join(head))
     for r in rows:
-        print(f"{r['scenario']} | {r['decisions']} | {r['within']:.2f}% | {r['p99_ms']:.0f} ms | {r['degraded']} | "
-              f"{r['5xx']} | {r['failed']} | {r['events_accepted']} | {r['events_lost']} | {r['ingest_503']}")
+        print(
+            f"{r['scenario']} | {r['decisions']} | {r['within']:.2f}% | {r['p99_ms']:.0f} ms | {r['degraded']} | "
+            f"{r['5xx']} | {r['failed']} | {r['events_accepted']} | {r['events_lost']} | {r['ingest_503']}"
+        )
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ BATCH = 10_000
 
 
 def batches(evs: list[dict]) -> list[list[dict]]:
-    return [evs[i:i + BATCH] for i in range(0, len(evs), BATCH)]
+    return [evs[i : i + BATCH] for i in range(0, len(evs), BATCH)]
 
 
 def main() -> None:
@@ -49,8 +49,10 @@ def main() -> None:
     dealer = synthetic.generate(args.customers, weeks=args.weeks, seed=7)
     raw = [json.loads(json.dumps(e, default=str)) for e in dealer.events]  # as a caller sends them
     n = len(raw)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-          f"{platform.python_version()}; store: {'REDIS_URL' if os.environ.get('REDIS_URL') else 'embedded'}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; store: {'REDIS_URL' if os.environ.get('REDIS_URL') else 'embedded'}"
+    )
     print(f"{n:,} events of {args.customers:,} customers, in batches of {BATCH:,}")
 
     t = time.perf_counter()
@@ -96,8 +98,9 @@ def main() -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
             t = time.perf_counter()
             for body in bodies:
-                conn.request("POST", "/v1/events", body, {"Authorization": f"Bearer {key}",
-                                                          "Content-Type": "application/json"})
+                conn.request(
+                    "POST", "/v1/events", body, {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+                )
                 answer = conn.getresponse()
                 assert answer.status == 200, answer.read()[:300]
                 answer.read()

@@ -43,8 +43,16 @@ async def run(store: Store, calls: int, concurrency: int) -> None:
     pooled = redis.asyncio.Redis(connection_pool=pool)
     mux = Multiplexer.for_url(store.url, store.embedded.socket_file if store.embedded else None, 5.0)
     sha = await pooled.script_load(SCRIPT)
-    command = ("EVALSHA", sha, 2, "sup:{bench:c}:a", "sup:{bench:c}:b", '{"now":1,"mid":"m-1","kind":"sales"}',
-               "email", b"\x00" * 132)
+    command = (
+        "EVALSHA",
+        sha,
+        2,
+        "sup:{bench:c}:a",
+        "sup:{bench:c}:b",
+        '{"now":1,"mid":"m-1","kind":"sales"}',
+        "email",
+        b"\x00" * 132,
+    )
 
     async def via_pool() -> None:
         for _ in range(calls):
@@ -73,8 +81,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Settings(data_dir=Path(tmp), redis_url=os.environ.get("REDIS_URL")))
         try:
-            print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
-                  f"store: {store.location}")
+            print(
+                f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+                f"store: {store.location}"
+            )
             uvloop.run(run(store, args.calls, args.concurrency))
         finally:
             store.close()

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from suppressor.api import synthetic
@@ -58,32 +58,51 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Settings(data_dir=Path(tmp), redis_url=None))
         try:
-            t, now = time.time(), datetime.now(timezone.utc)
+            t, now = time.time(), datetime.now(UTC)
             apikeys.create_key(store, "bench")
             dealer = synthetic.generate(args.customers, weeks=16, seed=5, end=now - timedelta(days=args.days + 1))
             synthetic.load(store, "bench", dealer)
             train_tenant(store, "bench", TrainConfig(), progress=lambda s: None)
             policies.put(store, "bench", policies.Policy(relevance_threshold=0.08, holdout_fraction=0.1), "bench")
             counts = synthetic.govern(store, "bench", dealer, now - timedelta(days=args.days + 1), args.days)
-            print(f"world: {args.customers} customers, {len(dealer.events)} events of history, "
-                  f"{counts['decisions']} governed decisions over {args.days} days, {counts['events']} events after "
-                  f"them ({time.time() - t:.0f} s to build)\n", flush=True)
+            print(
+                f"world: {args.customers} customers, {len(dealer.events)} events of history, "
+                f"{counts['decisions']} governed decisions over {args.days} days, {counts['events']} events after "
+                f"them ({time.time() - t:.0f} s to build)\n",
+                flush=True,
+            )
 
             n = counts["decisions"]
-            prepared = timed(store, "load the log and the customers' events", lambda: reports.prepare(store, "bench"), 0)
+            prepared = timed(
+                store, "load the log and the customers' events", lambda: reports.prepare(store, "bench"), 0
+            )
             cand = reports.vary(prepared.current, "relevance_threshold", 0.12)
-            timed(store, "simulate one candidate (2 policies)",
-                  lambda: reports.simulate(store, "bench", cand, prepared), 2 * n)
+            timed(
+                store,
+                "simulate one candidate (2 policies)",
+                lambda: reports.simulate(store, "bench", cand, prepared),
+                2 * n,
+            )
             values = [round(0.02 * i, 2) for i in range(args.points)]
-            timed(store, f"trade-off sweep ({args.points} points + current)",
-                  lambda: reports.tradeoff(store, "bench", "relevance_threshold", values, prepared),
-                  (args.points + 1) * n)
-            small = timed(store, f"load a {STUDIO_SAMPLE:,}-decision sample (the studio's)",
-                          lambda: reports.prepare(store, "bench", max_decisions=STUDIO_SAMPLE), 0)
+            timed(
+                store,
+                f"trade-off sweep ({args.points} points + current)",
+                lambda: reports.tradeoff(store, "bench", "relevance_threshold", values, prepared),
+                (args.points + 1) * n,
+            )
+            small = timed(
+                store,
+                f"load a {STUDIO_SAMPLE:,}-decision sample (the studio's)",
+                lambda: reports.prepare(store, "bench", max_decisions=STUDIO_SAMPLE),
+                0,
+            )
             k = len(small.history.decisions)
-            timed(store, f"  its sweep ({args.points} points + current)",
-                  lambda: reports.tradeoff(store, "bench", "relevance_threshold", values, small),
-                  (args.points + 1) * k)
+            timed(
+                store,
+                f"  its sweep ({args.points} points + current)",
+                lambda: reports.tradeoff(store, "bench", "relevance_threshold", values, small),
+                (args.points + 1) * k,
+            )
             timed(store, "holdout lift (weekly)", lambda: lift.lift(store, "bench"), 0)
         finally:
             store.close()

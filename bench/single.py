@@ -31,11 +31,29 @@ SCRIPT = HERE / "wrk" / "single.lua"
 def wrk(port: int, key: str, customers: int, seconds: float, connections: int, delay_ms: float = 0) -> dict:
     """One wrk run against POST /v1/decisions: requests/s, non-200 answers, p50 and p99 (ms)."""
     env = dict(os.environ, KEY=key, CUSTOMERS=str(customers), DELAY_MS=str(int(delay_ms)))
-    out = subprocess.run(["wrk", f"-t{min(2, connections)}", f"-c{connections}", f"-d{int(seconds)}s", "-s", str(SCRIPT), f"http://127.0.0.1:{port}"],
-                         env=env, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(2, connections)}",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "-s",
+            str(SCRIPT),
+            f"http://127.0.0.1:{port}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     _, requests, bad, replayed, p50, p99 = next(line for line in out.splitlines() if line.startswith("RESULT")).split()
-    return {"rps": int(requests) / seconds, "bad": int(bad), "replayed": int(replayed), "p50": float(p50),
-            "p99": float(p99)}
+    return {
+        "rps": int(requests) / seconds,
+        "bad": int(bad),
+        "replayed": int(replayed),
+        "p50": float(p50),
+        "p99": float(p99),
+    }
 
 
 def main() -> None:
@@ -54,8 +72,20 @@ def main() -> None:
         key_file.write_text(load(data, args.customers, 0.2))
     key = key_file.read_text().strip()
     bare_port = free_port()
-    bare = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare:app", "--port", str(bare_port), "--log-level",
-                             "warning", "--no-access-log"], cwd=HERE)
+    bare = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bare:app",
+            "--port",
+            str(bare_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        cwd=HERE,
+    )
     server, port = start(data)
     try:
         wait_ready(bare_port, path="/openapi.json")  # the bare app has no /readyz
@@ -79,12 +109,16 @@ def main() -> None:
         bare.wait(timeout=30)
         if not args.data:
             shutil.rmtree(data, ignore_errors=True)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; wrk shares the cores")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; wrk shares the cores"
+    )
     print(f"{'POST /v1/decisions':<44}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-200':>9}{'replays':>9}")
-    for name, r in ((f"bare FastAPI, {args.connections} connections", ref),
-                    (f"suppressor, every rule on, {args.connections} connections", ours),
-                    (f"suppressor paced at {paced['rps'] / ours['rps']:.0%} of its most", paced),
-                    ("suppressor, one connection", one)):
+    for name, r in (
+        (f"bare FastAPI, {args.connections} connections", ref),
+        (f"suppressor, every rule on, {args.connections} connections", ours),
+        (f"suppressor paced at {paced['rps'] / ours['rps']:.0%} of its most", paced),
+        ("suppressor, one connection", one),
+    ):
         print(f"{name:<44}{r['rps']:>12,.0f}{r['p50']:>9.2f}{r['p99']:>9.2f}{r['bad']:>9}{r['replayed']:>9}")
     print("every request asks about a new message id: a replayed verdict would be counted above (0 is right)")
     print(f"suppressor / bare: {ours['rps'] / ref['rps']:.2f}x (the target is at least 0.6x)")

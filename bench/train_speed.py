@@ -20,7 +20,7 @@ import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -41,13 +41,18 @@ CHANNELS = ("email", "sms", "push")
 def load(store: Store, n: int, per: int, seed: int = 1) -> int:
     """Customers, messages and outcomes with a planted segment preference; returns interactions."""
     rng = np.random.default_rng(seed)
-    start = datetime.now(timezone.utc) - timedelta(days=120)
+    start = datetime.now(UTC) - timedelta(days=120)
     want = rng.integers(0, 5, n)
     age = rng.integers(0, 3, n)
     pipe = store.bulk.pipeline(transaction=False)
     for i in range(n):
-        pipe.hset(keys.profile("bench", f"c{i}"), mapping={
-            "attributes": json.dumps({"age_band": int(age[i]), "household": int(1 + want[i] % 4)}), "consent": "{}"})
+        pipe.hset(
+            keys.profile("bench", f"c{i}"),
+            mapping={
+                "attributes": json.dumps({"age_band": int(age[i]), "household": int(1 + want[i] % 4)}),
+                "consent": "{}",
+            },
+        )
         if i % 10_000 == 9_999:
             pipe.execute()
     pipe.execute()
@@ -60,11 +65,19 @@ def load(store: Store, n: int, per: int, seed: int = 1) -> int:
             p = 0.35 if seg == want[i] else 0.05
             ts = start + timedelta(minutes=int(rng.integers(0, 115 * 1440)))
             # already valid: skip per-event validation so loading does not dominate the benchmark
-            base = dict(customer_id=f"c{i}", channel=ch, kind=Kind.sales, message_id=f"m-{seg}-{ch}-{ts:%W}",
-                        topics=[f"segment:{SEGMENTS[seg]}"], properties={})
+            base = dict(
+                customer_id=f"c{i}",
+                channel=ch,
+                kind=Kind.sales,
+                message_id=f"m-{seg}-{ch}-{ts:%W}",
+                topics=[f"segment:{SEGMENTS[seg]}"],
+                properties={},
+            )
             outcome = EventType.clicked if rng.random() < p else EventType.ignored
             batch.append(Event.model_construct(event_id=f"c{i}-{k}-d", type=EventType.delivered, ts=ts, **base))
-            batch.append(Event.model_construct(event_id=f"c{i}-{k}-o", type=outcome, ts=ts + timedelta(hours=5), **base))
+            batch.append(
+                Event.model_construct(event_id=f"c{i}-{k}-o", type=outcome, ts=ts + timedelta(hours=5), **base)
+            )
             total += 1
         if len(batch) >= 20_000:
             events.ingest(store, "bench", batch)
@@ -76,9 +89,10 @@ def load(store: Store, n: int, per: int, seed: int = 1) -> int:
 
 def rss_mb(pid: int) -> float:
     """Resident memory of a process, in MB."""
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
     return float("nan")
 
 
@@ -92,20 +106,28 @@ def memory(data_dir: Path, store: Store, key: str, version: str, dim: int) -> No
         for target in (10_000, 1_000_000):
             pipe = store.bulk.pipeline(transaction=False)
             for i in range(stored, target):
-                pipe.hset(keys.vectors("bench", f"m{i}"), version, pack(rng.normal(size=dim + 1).astype(np.float32) * 0.1))
+                pipe.hset(
+                    keys.vectors("bench", f"m{i}"), version, pack(rng.normal(size=dim + 1).astype(np.float32) * 0.1)
+                )
                 if i % 20_000 == 19_999:
                     pipe.execute()
             pipe.execute()
             stored = target
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # loading outlived keep-alive
             for _ in range(3000):
-                body = {"customer_id": f"m{int(rng.integers(target))}", "dry_run": True,
-                        "message": {"message_id": "x", "channel": "email", "kind": "sales", "topics": ["segment:suv"]}}
+                body = {
+                    "customer_id": f"m{int(rng.integers(target))}",
+                    "dry_run": True,
+                    "message": {"message_id": "x", "channel": "email", "kind": "sales", "topics": ["segment:suv"]},
+                }
                 conn.request("POST", "/v1/decisions", json.dumps(body), headers)
                 r = conn.getresponse()
                 r.read()
                 assert r.status == 200
-            print(f"serving process with {target:>9,} customers' vectors in Redis: {rss_mb(server.pid):.0f} MB resident", flush=True)
+            print(
+                f"serving process with {target:>9,} customers' vectors in Redis: {rss_mb(server.pid):.0f} MB resident",
+                flush=True,
+            )
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -128,7 +150,10 @@ def main() -> None:
             key = apikeys.create_key(store, "bench")
             t = time.time()
             n = load(store, args.customers, args.per_customer)
-            print(f"loaded {n:,} interactions ({args.customers:,} customers) through ingestion in {time.time() - t:.0f} s", flush=True)
+            print(
+                f"loaded {n:,} interactions ({args.customers:,} customers) through ingestion in {time.time() - t:.0f} s",
+                flush=True,
+            )
             # the read phase side by side: Python's cyclic collector running (as before), then paused (as
             # train_tenant now does); each read's result is dropped before the next
             from suppressor.training import dataset as ds_mod
@@ -143,8 +168,11 @@ def main() -> None:
                 t = time.time()
                 ds_mod.read(store, "bench")
                 paused = time.time() - t
-            print(f"reading the events: {running:.1f} s with the collector running, {paused:.1f} s paused "
-                  f"({running / paused:.2f}x, same run)", flush=True)
+            print(
+                f"reading the events: {running:.1f} s with the collector running, {paused:.1f} s paused "
+                f"({running / paused:.2f}x, same run)",
+                flush=True,
+            )
             marks = [time.time()]
             phases = []
 
@@ -157,10 +185,18 @@ def main() -> None:
             model = train_tenant(store, "bench", TrainConfig(epochs=args.epochs), progress=progress)
             total = time.time() - t
             m = model.metrics
-            print(f"trained {model.version} on {m['n_pairs']:,} pairs in {total:.1f} s "
-                  f"(holdout AUC {m.get('auc'):.3f}; {m.get('epochs')} epochs on 80%, then a warm start on all)")
-            for label, needle in (("read events", "read "), ("build pairs", " pairs, "), ("holdout fit", "holdout fit"),
-                                  ("final fit", "final fit"), ("write vectors", "wrote vectors"), ("activate", "activated")):
+            print(
+                f"trained {model.version} on {m['n_pairs']:,} pairs in {total:.1f} s "
+                f"(holdout AUC {m.get('auc'):.3f}; {m.get('epochs')} epochs on 80%, then a warm start on all)"
+            )
+            for label, needle in (
+                ("read events", "read "),
+                ("build pairs", " pairs, "),
+                ("holdout fit", "holdout fit"),
+                ("final fit", "final fit"),
+                ("write vectors", "wrote vectors"),
+                ("activate", "activated"),
+            ):
                 secs = sum(s for msg, s in phases if needle in msg)
                 print(f"  {label:<14} {secs:6.1f} s")
             if not args.skip_memory:

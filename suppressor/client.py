@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlencode
 
@@ -52,16 +52,27 @@ def _decision_body(customer_id: str, message: dict[str, Any], **options: Any) ->
 
 def fallback(mode: FailMode, customer_id: str, message: dict[str, Any], retry_after: float, why: str) -> Decision:
     """The verdict the caller chose for a service that does not answer (reason ``unavailable``)."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     action = Action(mode)
     return Decision(
-        decision_id="", customer_id=customer_id, message_id=str(message.get("message_id", "")), action=action,
+        decision_id="",
+        customer_id=customer_id,
+        message_id=str(message.get("message_id", "")),
+        action=action,
         channel=message.get("channel") if action == Action.send else None,
-        requested_channel=str(message.get("channel", "")), score=None, policy_version=0, model_version=None,
+        requested_channel=str(message.get("channel", "")),
+        score=None,
+        policy_version=0,
+        model_version=None,
         not_before=now + timedelta(seconds=retry_after) if action == Action.defer else None,
-        reasons=[Reason(code="unavailable", message=f"suppressor did not answer ({why}): {mode}, as this client "
-                        "was told to do when it does not")],
-        decided_at=now)
+        reasons=[
+            Reason(
+                code="unavailable",
+                message=f"suppressor did not answer ({why}): {mode}, as this client was told to do when it does not",
+            )
+        ],
+        decided_at=now,
+    )
 
 
 class _Attempts:
@@ -82,7 +93,7 @@ class _Attempts:
         """The pause before the next attempt (Retry-After when given); raises Unavailable past the budget."""
         self.why = why
         given = r.headers.get("retry-after", "") if r is not None else ""
-        pause = float(given) if given.isdigit() else min(0.05 * 2 ** self.n, 0.5)
+        pause = float(given) if given.isdigit() else min(0.05 * 2**self.n, 0.5)
         self.n += 1
         if time.monotonic() + pause >= self.deadline:
             raise Unavailable(why)
@@ -99,8 +110,16 @@ def _deferred_path(due_before: datetime | None, page_size: int, cursor: str | No
 
 
 class _Base:
-    def __init__(self, base_url: str, api_key: str, *, when_unavailable: FailMode, timeout: float = 0.25,
-                 budget: float = 1.0, retry_after: float = 300.0):
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        when_unavailable: FailMode,
+        timeout: float = 0.25,
+        budget: float = 1.0,
+        retry_after: float = 300.0,
+    ):
         if when_unavailable not in ("send", "suppress", "defer"):
             raise ValueError("when_unavailable must be 'send' (fail open), 'suppress' or 'defer' (fail closed)")
         self.base_url, self.when_unavailable = base_url.rstrip("/"), when_unavailable
@@ -124,19 +143,36 @@ class _Base:
         return Decision.model_validate(payload)
 
     def _fallbacks(self, items: list[dict[str, Any]], why: str) -> list[Decision]:
-        return [fallback(self.when_unavailable, it["customer_id"], it["message"], self.retry_after, why) for it in items]
+        return [
+            fallback(self.when_unavailable, it["customer_id"], it["message"], self.retry_after, why) for it in items
+        ]
 
 
 class Client(_Base):
     """Synchronous client: ``timeout`` per attempt and ``budget`` for a call with its retries, in seconds."""
 
-    def __init__(self, base_url: str, api_key: str, *, when_unavailable: FailMode, timeout: float = 0.25,
-                 budget: float = 1.0, retry_after: float = 300.0, transport: httpx.BaseTransport | None = None):
-        super().__init__(base_url, api_key, when_unavailable=when_unavailable, timeout=timeout, budget=budget,
-                         retry_after=retry_after)
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        when_unavailable: FailMode,
+        timeout: float = 0.25,
+        budget: float = 1.0,
+        retry_after: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
+    ):
+        super().__init__(
+            base_url,
+            api_key,
+            when_unavailable=when_unavailable,
+            timeout=timeout,
+            budget=budget,
+            retry_after=retry_after,
+        )
         self.http = httpx.Client(base_url=self.base_url, headers=self.headers, transport=transport)
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -161,8 +197,9 @@ class Client(_Base):
     def decide(self, customer_id: str, message: dict[str, Any], **options: Any) -> Decision:
         """One verdict (options: channels, allow_reroute, dry_run, ...); the chosen fallback if unavailable."""
         try:
-            return Decision.model_validate(self._call("POST", "/v1/decisions",
-                                                      _decision_body(customer_id, message, **options)))
+            return Decision.model_validate(
+                self._call("POST", "/v1/decisions", _decision_body(customer_id, message, **options))
+            )
         except Unavailable as exc:
             return fallback(self.when_unavailable, customer_id, message, self.retry_after, str(exc))
 
@@ -178,8 +215,9 @@ class Client(_Base):
         """Store behavior events (stored once per event_id); raises Unavailable if the service does not answer."""
         return IngestResult.model_validate(self._call("POST", "/v1/events", {"events": list(events)}, timeout=timeout))
 
-    def iter_deferred(self, due_before: datetime | None = None, page_size: int = 100,
-                      timeout: float = 10.0) -> Iterator[dict[str, Any]]:
+    def iter_deferred(
+        self, due_before: datetime | None = None, page_size: int = 100, timeout: float = 10.0
+    ) -> Iterator[dict[str, Any]]:
         """The tenant's deferred verdicts due by ``due_before`` (default: now), soonest first, page after
         page: each {customer_id, message_id, decision_id, not_before, request}; ask again with ``request``."""
         cursor = None
@@ -204,13 +242,28 @@ class Client(_Base):
 class AsyncClient(_Base):
     """The same client for asyncio."""
 
-    def __init__(self, base_url: str, api_key: str, *, when_unavailable: FailMode, timeout: float = 0.25,
-                 budget: float = 1.0, retry_after: float = 300.0, transport: httpx.AsyncBaseTransport | None = None):
-        super().__init__(base_url, api_key, when_unavailable=when_unavailable, timeout=timeout, budget=budget,
-                         retry_after=retry_after)
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        when_unavailable: FailMode,
+        timeout: float = 0.25,
+        budget: float = 1.0,
+        retry_after: float = 300.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        super().__init__(
+            base_url,
+            api_key,
+            when_unavailable=when_unavailable,
+            timeout=timeout,
+            budget=budget,
+            retry_after=retry_after,
+        )
         self.http = httpx.AsyncClient(base_url=self.base_url, headers=self.headers, transport=transport)
 
-    async def __aenter__(self) -> "AsyncClient":
+    async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -235,8 +288,9 @@ class AsyncClient(_Base):
     async def decide(self, customer_id: str, message: dict[str, Any], **options: Any) -> Decision:
         """One verdict; the chosen fallback if unavailable."""
         try:
-            return Decision.model_validate(await self._call("POST", "/v1/decisions",
-                                                            _decision_body(customer_id, message, **options)))
+            return Decision.model_validate(
+                await self._call("POST", "/v1/decisions", _decision_body(customer_id, message, **options))
+            )
         except Unavailable as exc:
             return fallback(self.when_unavailable, customer_id, message, self.retry_after, str(exc))
 
@@ -250,11 +304,13 @@ class AsyncClient(_Base):
 
     async def track(self, events: Iterable[dict[str, Any]], timeout: float = 10.0) -> IngestResult:
         """Store behavior events; raises Unavailable if the service does not answer."""
-        return IngestResult.model_validate(await self._call("POST", "/v1/events", {"events": list(events)},
-                                                            timeout=timeout))
+        return IngestResult.model_validate(
+            await self._call("POST", "/v1/events", {"events": list(events)}, timeout=timeout)
+        )
 
-    async def iter_deferred(self, due_before: datetime | None = None, page_size: int = 100,
-                            timeout: float = 10.0) -> AsyncIterator[dict[str, Any]]:
+    async def iter_deferred(
+        self, due_before: datetime | None = None, page_size: int = 100, timeout: float = 10.0
+    ) -> AsyncIterator[dict[str, Any]]:
         """The tenant's due deferred verdicts, soonest first, page after page (as ``Client.iter_deferred``)."""
         cursor = None
         while True:

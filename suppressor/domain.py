@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Iterable, NamedTuple
+from typing import Annotated, Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -48,7 +49,6 @@ def format_duration(seconds: int) -> str:
     return f"{seconds}s"
 
 
-
 def opaque_id(value: str) -> str:
     """Check an identifier as the data it is: 1-128 printable characters, nothing else asked.
 
@@ -75,6 +75,7 @@ AttrScalar = str | int | float | bool | None
 
 def _unique(values: list[str]) -> list[str]:
     return list(dict.fromkeys(values))
+
 
 EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[^@\s<>(),;:\"\[\]]+\.[^@\s<>(),;:\"\[\]]+$")
 PHONE = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -125,6 +126,7 @@ class EventType(StrEnum):
     unsubscribed = "unsubscribed"
     complained = "complained"
     bounced = "bounced"
+    withheld = "withheld"  # the message was withheld from this customer at random: a control group
 
 
 class Kind(StrEnum):
@@ -156,8 +158,10 @@ def zoned(value: Any) -> Any:
             raise ValueError("has no time zone")
         return value
     if not isinstance(value, str):
-        raise ValueError(f"a timestamp is ISO 8601 text with a time zone, like {EXAMPLE_TS}; "
-                         f"got the {type(value).__name__} {value!r}")
+        raise ValueError(
+            f"a timestamp is ISO 8601 text with a time zone, like {EXAMPLE_TS}; "
+            f"got the {type(value).__name__} {value!r}"
+        )
     try:
         ts = datetime.fromisoformat(value)
     except ValueError:
@@ -169,18 +173,18 @@ def zoned(value: Any) -> Any:
     return ts
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _aware_past(ts: datetime) -> datetime:
-    if ts > datetime.now(timezone.utc) + timedelta(days=1):
+    if ts > datetime.now(UTC) + timedelta(days=1):
         raise ValueError("timestamp is more than a day in the future")
     if ts < EPOCH:
         raise ValueError(f"{ts.isoformat()} is before 1970: behavior is stored by unix time")
-    return ts.astimezone(timezone.utc)
+    return ts.astimezone(UTC)
 
 
-Timestamp = Annotated[datetime, BeforeValidator(zoned), AfterValidator(lambda ts: ts.astimezone(timezone.utc))]
+Timestamp = Annotated[datetime, BeforeValidator(zoned), AfterValidator(lambda ts: ts.astimezone(UTC))]
 PastTimestamp = Annotated[datetime, BeforeValidator(zoned), AfterValidator(_aware_past)]
 
 
@@ -209,8 +213,11 @@ class Event(Strict):
     campaign_id: Identifier | None = None
     kind: Kind | None = None
     topics: Topics
-    properties: dict[str, Any] = Field(default_factory=dict, description="free details, at most 20 keys and "
-                                       "2,048 bytes as JSON (scope: 'channel' or 'topics' for unsubscribes)")
+    properties: dict[str, Any] = Field(
+        default_factory=dict,
+        description="free details, at most 20 keys and "
+        "2,048 bytes as JSON (scope: 'channel' or 'topics' for unsubscribes)",
+    )
 
     @field_validator("properties")
     @classmethod
@@ -225,17 +232,20 @@ class Event(Strict):
         return props
 
     @model_validator(mode="after")
-    def _money(self) -> "Event":
+    def _money(self) -> Event:
         if not self.properties:
             return self
         amount, currency = self.properties.get("amount"), self.properties.get("currency")
         if amount is not None:
             if self.type not in MONEY_EVENTS:
-                raise ValueError(f"properties.amount is counted only on {', '.join(MONEY_EVENTS)} events, "
-                                 f"not on {self.type.value}")
+                raise ValueError(
+                    f"properties.amount is counted only on {', '.join(MONEY_EVENTS)} events, not on {self.type.value}"
+                )
             if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not 0 <= amount <= 1e9:
-                raise ValueError(f"properties.amount must be a number from 0 to 1,000,000,000 in the tenant's "
-                                 f"currency (a sale's value, 34999.0); got {amount!r}")
+                raise ValueError(
+                    f"properties.amount must be a number from 0 to 1,000,000,000 in the tenant's "
+                    f"currency (a sale's value, 34999.0); got {amount!r}"
+                )
         if currency is not None and not (isinstance(currency, str) and re.match(CURRENCY, currency)):
             raise ValueError(f"properties.currency must be an ISO 4217 code like 'USD'; got {currency!r}")
         return self
@@ -252,8 +262,11 @@ class IngestResult(BaseModel):
 
     accepted: int = Field(description="events stored by this call")
     duplicates: int = Field(description="events whose event_id this tenant already stored (or repeated in the batch)")
-    reused_ids: list[str] = Field(default_factory=list, description="up to 10 event_ids of this batch already "
-                                  "stored for another customer: event ids are unique per tenant, so these were not stored")
+    reused_ids: list[str] = Field(
+        default_factory=list,
+        description="up to 10 event_ids of this batch already "
+        "stored for another customer: event ids are unique per tenant, so these were not stored",
+    )
 
 
 class Vehicle(Strict):
@@ -264,7 +277,8 @@ class Vehicle(Strict):
     make: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = None
     model: Annotated[str, StringConstraints(min_length=1, max_length=60)] | None = None
     segment: Annotated[str, StringConstraints(min_length=1, max_length=40)] | None = Field(
-        default=None, description="e.g. suv, truck, sedan, ev")
+        default=None, description="e.g. suv, truck, sedan, ev"
+    )
     purchased_at: Timestamp | None = None
     last_service_at: Timestamp | None = None
     next_service_due: Timestamp | None = None
@@ -276,18 +290,30 @@ class CustomerIn(Strict):
     attributes: dict[str, AttrScalar | list[AttrScalar]] = Field(default_factory=dict)
     consent: dict[Channel, bool] = Field(default_factory=dict)
     consent_at: PastTimestamp | None = Field(
-        default=None, description="when the customer gave this consent; a channel they unsubscribed from "
-        "is re-opened only by consent=true given after the unsubscribe")
+        default=None,
+        description="when the customer gave this consent; a channel they unsubscribed from "
+        "is re-opened only by consent=true given after the unsubscribe",
+    )
     preferred_channel: Channel | None = None
     timezone: str | None = None
     household_id: Identifier | None = Field(
-        default=None, description="customers with the same household_id share the policy's household rules "
-        "(caps, offers, the quiet period after a purchase)")
+        default=None,
+        description="customers with the same household_id share the policy's household rules "
+        "(caps, offers, the quiet period after a purchase)",
+    )
     vehicles: list[Vehicle] = Field(default_factory=list, max_length=20)
-    emails: Emails = Field(default_factory=list, max_length=10, description=(
-        "the customer's e-mail addresses: a provider's webhook about one of them lands on this customer"))
-    phones: Phones = Field(default_factory=list, max_length=10, description=(
-        "the customer's phone numbers in E.164 ('+15551234567'): an SMS status or STOP lands on this customer"))
+    emails: Emails = Field(
+        default_factory=list,
+        max_length=10,
+        description=("the customer's e-mail addresses: a provider's webhook about one of them lands on this customer"),
+    )
+    phones: Phones = Field(
+        default_factory=list,
+        max_length=10,
+        description=(
+            "the customer's phone numbers in E.164 ('+15551234567'): an SMS status or STOP lands on this customer"
+        ),
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -315,10 +341,15 @@ class Affinity(BaseModel):
     """A learned interest in a topic or channel, in words a person can read."""
 
     name: str
-    chance: float = Field(description="calibrated chance the customer engages with a message about this topic "
-                          "(or on this channel), from 0 to 1")
-    evidence: int | None = Field(default=None, description="the customer's own events about it (null: not counted "
-                                 "in this answer); 0 means the chance comes from customers like them")
+    chance: float = Field(
+        description="calibrated chance the customer engages with a message about this topic "
+        "(or on this channel), from 0 to 1"
+    )
+    evidence: int | None = Field(
+        default=None,
+        description="the customer's own events about it (null: not counted "
+        "in this answer); 0 means the chance comes from customers like them",
+    )
     affinity: float = Field(description="the model's log-odds contribution: > 0 draws, < 0 repels")
 
 
@@ -340,15 +371,18 @@ class CustomerOut(CustomerIn):
 
     customer_id: str
     revoked: dict[str, datetime] = Field(
-        default_factory=dict, description="channels the customer unsubscribed from or complained on, and when")
+        default_factory=dict, description="channels the customer unsubscribed from or complained on, and when"
+    )
     created_at: datetime | None = None
     updated_at: datetime | None = None
     event_count: int = 0
     model_version: str | None = None
     interests: list[Affinity] = Field(default_factory=list)
     channel_affinities: list[Affinity] = Field(default_factory=list)
-    offers: list[ActiveOffer] = Field(default_factory=list, description="offers standing for the customer and "
-                                      "their household, on every channel, newest first")
+    offers: list[ActiveOffer] = Field(
+        default_factory=list,
+        description="offers standing for the customer and their household, on every channel, newest first",
+    )
 
 
 class Signature(NamedTuple):
@@ -360,7 +394,7 @@ class Signature(NamedTuple):
     topics: tuple[str, ...]
 
     @classmethod
-    def of(cls, channel: str | None, kind: str | None, topics: Iterable[str] = ()) -> "Signature":
+    def of(cls, channel: str | None, kind: str | None, topics: Iterable[str] = ()) -> Signature:
         """The signature of a message or an event (topics in any order)."""
         return cls(channel or None, kind or None, tuple(sorted(topics)))
 
@@ -370,7 +404,9 @@ class Offer(Strict):
 
     key: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     terms: dict[str, Any] = Field(default_factory=dict)
-    expires: Timestamp | None = Field(default=None, description="when the offer ends (default: the policy's offer window)")
+    expires: Timestamp | None = Field(
+        default=None, description="when the offer ends (default: the policy's offer window)"
+    )
 
 
 class Message(Strict):
@@ -382,8 +418,13 @@ class Message(Strict):
     kind: Kind
     topics: Topics
     offer: Offer | None = None
-    priority: int | None = Field(default=None, ge=0, le=100, description="0-100: what a cap's reserved slots and "
-                                 "a choice among candidates weigh (default: the policy's `priorities` for its kind)")
+    priority: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="0-100: what a cap's reserved slots and "
+        "a choice among candidates weigh (default: the policy's `priorities` for its kind)",
+    )
 
 
 class DecisionRequest(Strict):
@@ -412,8 +453,9 @@ class ChooseRequest(Strict):
     candidates: list[Message] = Field(min_length=1, max_length=50)
     pick: int = Field(default=1, ge=1, le=50, description="how many of the candidates may go out")
     allow_reroute: StrictBool = True
-    channels: list[Channel] | None = Field(default=None, description="channels the caller can send on (reroute "
-                                           "targets); default: any")
+    channels: list[Channel] | None = Field(
+        default=None, description="channels the caller can send on (reroute targets); default: any"
+    )
     dry_run: StrictBool = False
 
     @field_validator("candidates")
@@ -451,14 +493,22 @@ class Decision(BaseModel):
     requested_channel: str
     not_before: datetime | None = None
     score: float | None = Field(description="calibrated P(engage) on `channel`; null without a model")
+    uplift: float | None = Field(
+        default=None,
+        description="the calibrated difference sending makes to the chance "
+        "of an outcome; null while unknown (no uplift model for this tenant yet)",
+    )
     channel_scores: dict[str, float] = Field(default_factory=dict)
     reasons: list[Reason]
     substitute: dict[str, Any] | None = None
     policy_version: int
     model_version: str | None
     dry_run: bool = False
-    replayed: bool = Field(default=False, description="true when this message was already decided and the verdict "
-                           "still stands: the same verdict and decision_id, nothing recorded again")
+    replayed: bool = Field(
+        default=False,
+        description="true when this message was already decided and the verdict "
+        "still stands: the same verdict and decision_id, nothing recorded again",
+    )
     decided_at: datetime
 
 

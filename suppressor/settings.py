@@ -1,10 +1,11 @@
 """Runtime configuration, read once from the environment."""
 
 from functools import lru_cache
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, IPvAnyNetwork, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,9 +14,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="SUPPRESSOR_", extra="ignore", populate_by_name=True)
 
-    redis_url: str | None = Field(
-        default=None, validation_alias=AliasChoices("REDIS_URL", "SUPPRESSOR_REDIS_URL")
-    )
+    redis_url: str | None = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "SUPPRESSOR_REDIS_URL"))
     # a Redis Cluster: set this, or give REDIS_URL as redis+cluster://host:port (any node will do)
     redis_cluster: bool = False
     data_dir: Path = Path(".suppressor")
@@ -35,6 +34,15 @@ class Settings(BaseSettings):
     # beats a degraded one); two missed pings mark the store down: answers then come at once
     # (degraded verdicts, 503 elsewhere) until a ping succeeds. A dead embedded server is restarted.
     store_check_seconds: float = Field(default=0.05, gt=0, le=10)
+    # a Redis whose maxmemory-policy may evict keys (anything but noeviction; volatile-* too: profiles and
+    # ledgers carry TTLs) can silently erase consent, caps and verdicts: /readyz answers 503 on one
+    # unless this accepts the risk
+    accept_evicting_store: bool = False
+    # the store counts as full (writes answer 503, /readyz 503) once less than this share of its
+    # maxmemory is left; decisions still write until Redis itself refuses (then they degrade)
+    store_memory_headroom: float = Field(default=0.05, ge=0.0, lt=1.0)
+    # how often the store monitor reads the store's memory and eviction policy (INFO memory, CONFIG GET)
+    store_memory_check_seconds: float = Field(default=1.0, gt=0, le=300)
     max_batch: int = Field(default=10_000, ge=1)
     max_events_per_customer: int = Field(default=2_000, ge=10)
     customer_ttl_days: int = Field(default=730, ge=1)
@@ -62,6 +70,44 @@ class Settings(BaseSettings):
     # the base URL providers call (scheme, host, port, path prefix) when a proxy sits in front: Twilio
     # signs the URL it called, so the service must know it; unset, the request's own URL is used
     public_url: str | None = None
+    # provider webhooks: seconds a signature stays acceptable per provider (hooks/freshness.py has each
+    # default), as JSON, e.g. {"mailgun": 3600}
+    hook_windows: dict[str, int] = Field(default_factory=dict)
+    # the largest body a provider's webhook takes, per provider (hooks/providers has each default), as JSON
+    hook_body_bytes: dict[str, int] = Field(default_factory=dict)
+    # per webhook endpoint (shared by every server process); 0 = no limit
+    hook_rate_per_second: float = Field(default=200.0, ge=0.0)
+    hook_rate_burst: float = Field(default=2000.0, ge=0.0)
+    # the AWS regions whose SNS signing certificates an SES webhook may fetch, as JSON; unset, SES's regions
+    ses_regions: list[str] | None = None
+    # `suppressor smtp-gateway` (see docs/integrations.md, "SMTP gateway"). Client networks that
+    # may relay without SMTP AUTH (JSON list of CIDRs); anyone else must authenticate or is refused (554)
+    smtp_clients: list[IPvAnyNetwork] = Field(
+        default_factory=lambda: [IPv4Network("127.0.0.0/8"), IPv6Network("::1/128")]
+    )
+    # SMTP AUTH (PLAIN, LOGIN) with this one account; over STARTTLS unless smtp_auth_without_tls
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    # certificate chain and key (PEM files) for STARTTLS
+    smtp_tls_cert: Path | None = None
+    smtp_tls_key: Path | None = None
+    # accept AUTH without TLS, from clients on private networks only (RFC 1918, fc00::/7, loopback)
+    smtp_auth_without_tls: bool = False
+    # a message larger than this is refused (552), announced in EHLO (SIZE) so senders refuse it first
+    smtp_max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # recipients per message; past it each RCPT is answered 452 (RFC 5321: the sender sends the rest later)
+    smtp_max_recipients: int = Field(default=100, ge=1, le=100)
+    # open connections; one more is answered 421 and closed
+    smtp_max_connections: int = Field(default=100, ge=1, le=10_000)
+    # open connections from one client address (Postfix opens up to 20 to one relay by default)
+    smtp_max_connections_per_client: int = Field(default=20, ge=1, le=10_000)
+    # a connection that sends nothing for this long is closed
+    smtp_idle_timeout_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # a recipient no profile lists: "drop" (answered 250, not relayed, logged) or "relay" (ungoverned)
+    smtp_unknown: Literal["drop", "relay"] = "drop"
+    # how long a relayed recipient is remembered (per Message-ID), so a sender's retry never relays it
+    # twice; longer than any sender retries (Postfix gives up after 5 days)
+    smtp_remember_days: float = Field(default=7.0, gt=0, le=90)
     log_level: str = "info"
     access_log: bool = False  # one log line per request costs more than a decision
 

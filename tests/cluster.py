@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -125,8 +126,19 @@ def start(root: Path, ports: list[int], persist: bool = False) -> LocalCluster:
         if len(ports) == 1:  # `--cluster create` wants three masters; one node simply takes every slot
             redis.Redis(port=ports[0]).execute_command("CLUSTER ADDSLOTS", *range(16384))
         else:
-            subprocess.run(["redis-cli", "--cluster", "create", *(f"127.0.0.1:{p}" for p in ports),
-                            "--cluster-replicas", "0", "--cluster-yes"], check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    "redis-cli",
+                    "--cluster",
+                    "create",
+                    *(f"127.0.0.1:{p}" for p in ports),
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
         _wait_ok(ports)
     except BaseException:
         stop(root, ports)  # no node left running behind a failed start
@@ -139,28 +151,49 @@ def _launch(root: Path, ports: list[int]) -> None:
     aof = ["yes", "--appendfsync", "always"] if (root / "persist").exists() else ["no"]
     for port in ports:
         d = root / str(port)
-        subprocess.run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes",
-                        "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                        "--cluster-node-timeout", "5000", "--save", "", "--appendonly", *aof,
-                        "--dir", str(d), "--pidfile", str(d / "redis.pid"), "--logfile", str(d / "redis.log")],
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                "redis-server",
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--daemonize",
+                "yes",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "5000",
+                "--save",
+                "",
+                "--appendonly",
+                *aof,
+                "--dir",
+                str(d),
+                "--pidfile",
+                str(d / "redis.pid"),
+                "--logfile",
+                str(d / "redis.log"),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     for port in ports:
         _wait(lambda p=port: redis.Redis(port=p, socket_timeout=1).ping())
 
 
 def _wait_ok(ports: list[int]) -> None:
-    _wait(lambda: all(redis.Redis(port=p, socket_timeout=1).cluster("info")["cluster_state"] == "ok"
-                      for p in ports))
+    _wait(lambda: all(redis.Redis(port=p, socket_timeout=1).cluster("info")["cluster_state"] == "ok" for p in ports))
 
 
 def stop(root: Path, ports: list[int] | None = None) -> None:
     """Shut down the nodes under ``root`` (every port directory found there when none are given)."""
     ports = ports or [int(d.name) for d in root.glob("*") if d.name.isdigit()]
     for port in ports:
-        try:
+        with contextlib.suppress(redis.RedisError):  # already gone (shutdown also drops the connection it came on)
             redis.Redis(port=port, socket_timeout=2).shutdown(nosave=True)
-        except redis.RedisError:
-            pass  # already gone (shutdown also drops the connection it came on)
     shutil.rmtree(root, ignore_errors=True)
 
 

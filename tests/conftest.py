@@ -36,8 +36,12 @@ def redis_url_for_tests() -> str | None:
 
 @pytest.fixture(scope="session")
 def settings(tmp_path_factory) -> Settings:
-    return Settings(redis_url=redis_url_for_tests(), data_dir=tmp_path_factory.mktemp("data"),
-                    model_refresh_seconds=0.0, decision_deadline_ms=2000)
+    return Settings(
+        redis_url=redis_url_for_tests(),
+        data_dir=tmp_path_factory.mktemp("data"),
+        model_refresh_seconds=0.0,
+        decision_deadline_ms=2000,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -25,7 +25,7 @@ def auth(key: str) -> dict[str, str]:
 
 
 def iso(days_ago: float = 0.0, now: datetime | None = None) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     return (now - timedelta(days=days_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -49,7 +49,7 @@ class Governed:
 def build_governed(store: Store) -> Governed:
     """300 customers, 8 weeks of shouting to learn from, then 14 days of governed daily campaigns."""
     # whole hours and one training thread: the same world on every run (LightFM's threads race)
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     dealer = synthetic.generate(300, weeks=8, seed=3, end=now - timedelta(days=16))
     synthetic.load(store, GOVERNED_TENANT, dealer)
     train_tenant(store, GOVERNED_TENANT, TrainConfig(threads=1))
@@ -65,10 +65,15 @@ def tiny_model(version: str) -> ExportedModel:
     """A two-feature model small enough to check by hand."""
     rng = np.random.default_rng(0)
     return ExportedModel(
-        version=version, item_features=["channel:email", "topic:a"],
-        item_emb=rng.normal(size=(2, 4)).astype(np.float32), item_bias=np.zeros(2, np.float32),
-        user_features=["age=30"], user_emb=rng.normal(size=(1, 4)).astype(np.float32),
-        user_bias=np.zeros(1, np.float32), numeric_edges={}, calibration={"a": 1.0, "b": 0.0},
+        version=version,
+        item_features=["channel:email", "topic:a"],
+        item_emb=rng.normal(size=(2, 4)).astype(np.float32),
+        item_bias=np.zeros(2, np.float32),
+        user_features=["age=30"],
+        user_emb=rng.normal(size=(1, 4)).astype(np.float32),
+        user_bias=np.zeros(1, np.float32),
+        numeric_edges={},
+        calibration={"a": 1.0, "b": 0.0},
     )
 
 
@@ -80,40 +85,57 @@ def fan_events(n_fans: int = 30, weeks: int = 8) -> list[dict]:
             cid = f"{team}-fan-{i}"
             for w in range(weeks):
                 for t, typ in ((team, "clicked"), (other, "ignored")):
-                    base = {"customer_id": cid, "channel": "email", "kind": "sales",
-                            "message_id": f"tickets-{t}-w{w}", "topics": [f"team:{t}", "offer:tickets"]}
+                    base = {
+                        "customer_id": cid,
+                        "channel": "email",
+                        "kind": "sales",
+                        "message_id": f"tickets-{t}-w{w}",
+                        "topics": [f"team:{t}", "offer:tickets"],
+                    }
                     out.append({**base, "event_id": f"{cid}-{t}-{w}-d", "type": "delivered", "ts": iso(60 - 7 * w)})
                     out.append({**base, "event_id": f"{cid}-{t}-{w}-x", "type": typ, "ts": iso(59.5 - 7 * w)})
     return out
 
 
-def reaction(cid: str, key: str, at: datetime, answered: bool, later: timedelta = timedelta(hours=1),
-             **message) -> list[dict]:
+def reaction(
+    cid: str, key: str, at: datetime, answered: bool, later: timedelta = timedelta(hours=1), **message
+) -> list[dict]:
     """A message delivered to ``cid`` at ``at`` and then clicked (``answered``) or ignored ``later``;
     ``message``: channel, message_id, kind, topics; ``key`` makes the event ids unique."""
     base = {"customer_id": cid, **message}
-    return [{**base, "event_id": f"{cid}-{key}-d", "type": "delivered", "ts": at.isoformat()},
-            {**base, "event_id": f"{cid}-{key}-x", "type": "clicked" if answered else "ignored",
-             "ts": (at + later).isoformat()}]
+    return [
+        {**base, "event_id": f"{cid}-{key}-d", "type": "delivered", "ts": at.isoformat()},
+        {
+            **base,
+            "event_id": f"{cid}-{key}-x",
+            "type": "clicked" if answered else "ignored",
+            "ts": (at + later).isoformat(),
+        },
+    ]
 
 
 def ingest(store, tenant, evs):
     """Store events as the API would, in batches of 10,000."""
     for i in range(0, len(evs), 10_000):
-        events.ingest(store, tenant, EventBatch.model_validate({"events": evs[i:i + 10_000]}).events)
+        events.ingest(store, tenant, EventBatch.model_validate({"events": evs[i : i + 10_000]}).events)
 
 
 # decisions under a fixed clock, one rule at a time -----------------------------------------
 
-NOW = datetime(2026, 11, 18, 16, 0, tzinfo=timezone.utc)  # 10:00 in Chicago
+NOW = datetime(2026, 11, 18, 16, 0, tzinfo=UTC)  # 10:00 in Chicago
 
 
 def quiet_policy(**kw) -> Policy:
     """Every rule off, then ``kw`` on: each test looks at one rule."""
-    base = {"caps": [], "fatigue": {"enabled": False}, "balance": {"enabled": False},
-            "offers": {"enabled": False}, "channels": {"learned_reroute": False},
-            "quiet_hours": {"enabled": False}, "lifecycle": {"post_purchase_quiet": 0,
-                                                             "block_sales_while_service_open": False}}
+    base = {
+        "caps": [],
+        "fatigue": {"enabled": False},
+        "balance": {"enabled": False},
+        "offers": {"enabled": False},
+        "channels": {"learned_reroute": False},
+        "quiet_hours": {"enabled": False},
+        "lifecycle": {"post_purchase_quiet": 0, "block_sales_while_service_open": False},
+    }
     base.update(kw)
     return Policy.model_validate(base)
 
@@ -121,8 +143,17 @@ def quiet_policy(**kw) -> Policy:
 _mids = itertools.count()
 
 
-def req(cid="c-1", channel="email", kind="sales", topics=("segment:suv",), offer=None, campaign=None, mid=None,
-        priority=None, **kw):
+def req(
+    cid="c-1",
+    channel="email",
+    kind="sales",
+    topics=("segment:suv",),
+    offer=None,
+    campaign=None,
+    mid=None,
+    priority=None,
+    **kw,
+):
     """A new message each call unless ``mid`` names one (asking again gets the standing verdict)."""
     msg = {"message_id": mid or f"m-{next(_mids)}", "channel": channel, "kind": kind, "topics": list(topics)}
     if priority is not None:

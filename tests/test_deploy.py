@@ -22,16 +22,24 @@ def exported(client, key) -> set[str]:
     msg = {"message_id": "m", "channel": "email", "kind": "value", "topics": ["x"]}
     client.post("/v1/decisions", headers=h, json={"customer_id": "c", "message": msg})
     client.post("/v1/decisions", headers=h, json={"customer_id": "c", "message": msg})
-    client.post("/v1/decisions", headers=h, json={"customer_id": "c", "dry_run": True, "message": {**msg, "message_id": "d"}})
-    client.post("/v1/events", headers=h, json={"events": [{"event_id": "e", "customer_id": "c", "type": "opened",
-                                                           "ts": "2026-11-20T10:00:00Z"}]})
-    client.post("/v1/events", headers=h, json={"events": [{"event_id": "e", "customer_id": "c", "type": "?",
-                                                           "ts": "2026-11-20T10:00:00Z"}]})
+    client.post(
+        "/v1/decisions", headers=h, json={"customer_id": "c", "dry_run": True, "message": {**msg, "message_id": "d"}}
+    )
+    client.post(
+        "/v1/events",
+        headers=h,
+        json={"events": [{"event_id": "e", "customer_id": "c", "type": "opened", "ts": "2026-11-20T10:00:00Z"}]},
+    )
+    client.post(
+        "/v1/events",
+        headers=h,
+        json={"events": [{"event_id": "e", "customer_id": "c", "type": "?", "ts": "2026-11-20T10:00:00Z"}]},
+    )
     client.post("/v1/hooks/braze/no-such-hook", json={"events": []})
     hook = registry.create(client.app.state.services.store, "acme", "braze")
     client.post(f"/v1/hooks/braze/{hook.id}", headers={"Authorization": "Bearer wrong"}, json={"events": []})
     text = client.get("/metrics").text
-    return {re.split(r"[{ ]", line, 1)[0] for line in text.splitlines() if line and not line.startswith("#")}
+    return {re.split(r"[{ ]", line, maxsplit=1)[0] for line in text.splitlines() if line and not line.startswith("#")}
 
 
 def test_the_dashboard_queries_only_metrics_the_service_exports(client, key):
@@ -74,8 +82,14 @@ def test_the_kubernetes_manifests_are_valid_against_the_kubernetes_schema():
     import kubernetes_validate
 
     objects = manifests()
-    assert {kind for kind, _ in objects} == {"ConfigMap", "Secret", "Deployment", "Service",
-                                             "HorizontalPodAutoscaler", "PodDisruptionBudget"}
+    assert {kind for kind, _ in objects} == {
+        "ConfigMap",
+        "Secret",
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+    }
     for obj in objects.values():  # strict: a misspelt field is an error, not ignored
         kubernetes_validate.validate(obj, "1.30.0", strict=True)
 
@@ -89,7 +103,10 @@ def test_the_api_is_probed_served_and_scaled_and_both_deployments_use_a_cluster_
     assert c["command"][c["command"].index("--port") + 1] == str(port["http"])
     probes = {name: c[name]["httpGet"] for name in ("startupProbe", "livenessProbe", "readinessProbe")}
     assert {name: (p["path"], p["port"]) for name, p in probes.items()} == {
-        "startupProbe": ("/healthz", "http"), "livenessProbe": ("/healthz", "http"), "readinessProbe": ("/readyz", "http")}
+        "startupProbe": ("/healthz", "http"),
+        "livenessProbe": ("/healthz", "http"),
+        "readinessProbe": ("/readyz", "http"),
+    }
     assert c["resources"]["requests"]["cpu"] and c["resources"]["requests"]["memory"]
 
     service = objects["Service", "suppressor-api"]
@@ -107,8 +124,10 @@ def test_the_api_is_probed_served_and_scaled_and_both_deployments_use_a_cluster_
     # the config is what the service reads: valid settings, a cluster store and a plain queue beside it
     from suppressor.settings import Settings
 
-    for name, value in {**objects["ConfigMap", "suppressor"]["data"],
-                        **objects["Secret", "suppressor"]["stringData"]}.items():
+    for name, value in {
+        **objects["ConfigMap", "suppressor"]["data"],
+        **objects["Secret", "suppressor"]["stringData"],
+    }.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
     assert settings.redis_url.startswith("redis+cluster://") and settings.queue_url.startswith("redis://")

@@ -45,14 +45,21 @@ def base_image(tmp_path_factory) -> str:
     if not shutil.which("debootstrap"):
         pytest.fail("debootstrap is needed to make a base image without Docker Hub (apt-get install debootstrap)")
     rootfs = tmp_path_factory.mktemp("rootfs")
-    made = sh("debootstrap", "--variant=minbase", "--include=python3,python3-pip,python3-venv,ca-certificates",
-              "bookworm", str(rootfs), MIRROR)
+    made = sh(
+        "debootstrap",
+        "--variant=minbase",
+        "--include=python3,python3-pip,python3-venv,ca-certificates",
+        "bookworm",
+        str(rootfs),
+        MIRROR,
+    )
     assert made.returncode == 0, made.stderr[-3000:]
     shutil.copy("/etc/ssl/certs/ca-certificates.crt", rootfs / "etc/ssl/certs/ca-certificates.crt")
     (rootfs / "etc/pip.conf").write_text("[global]\ncert = /etc/ssl/certs/ca-certificates.crt\n")
     tar = subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE)
-    imported = subprocess.run(["docker", "import", "-", BASE], stdin=tar.stdout, capture_output=True, text=True,
-                              timeout=600)
+    imported = subprocess.run(
+        ["docker", "import", "-", BASE], stdin=tar.stdout, capture_output=True, text=True, timeout=600
+    )
     tar.wait()
     assert imported.returncode == 0, imported.stderr
     shutil.rmtree(rootfs, ignore_errors=True)
@@ -82,8 +89,14 @@ def test_the_image_builds_on_a_debian_base_and_serves_decisions(base_image):
         assert made.returncode == 0, made.stderr
         h = {"Authorization": f"Bearer {made.stdout.strip()}"}
         assert httpx.put(f"{url}/v1/customers/c-1", headers=h, json={"consent": {"email": True}}).status_code == 200
-        d = httpx.post(f"{url}/v1/decisions", headers=h, json={"customer_id": "c-1", "message": {
-            "message_id": "m-1", "channel": "email", "kind": "value", "topics": ["content:clinic"]}}).json()
+        d = httpx.post(
+            f"{url}/v1/decisions",
+            headers=h,
+            json={
+                "customer_id": "c-1",
+                "message": {"message_id": "m-1", "channel": "email", "kind": "value", "topics": ["content:clinic"]},
+            },
+        ).json()
         assert d["action"] == "send" and d["customer_id"] == "c-1"
         health = sh("docker", "inspect", "--format", "{{json .Config.Healthcheck}}", container, timeout=30)
         assert "healthz" in health.stdout  # the image declares its health check

@@ -32,6 +32,7 @@ class _Built(Exception):
 
 def _parser(build, *args, **kwargs) -> argparse.ArgumentParser:
     """The parser ``build`` makes, caught when it is about to parse (cli.main builds its parser inline)."""
+
     def catch(self, *_, **__):
         raise _Built(self)
 
@@ -84,9 +85,12 @@ def unknown_commands(text: str) -> list[str]:
                 node = node["commands"][word]
             if node is None:
                 continue
-            rest = re.split(r"#|&&|;|\|", segment[m.end():])[0]
-            wrong += [f"{' '.join(named)} {o}" for o in re.findall(r"(?<!\S)(--[a-z][\w-]*)", rest)
-                      if o not in node["options"]]
+            rest = re.split(r"#|&&|;|\|", segment[m.end() :])[0]
+            wrong += [
+                f"{' '.join(named)} {o}"
+                for o in re.findall(r"(?<!\S)(--[a-z][\w-]*)", rest)
+                if o not in node["options"]
+            ]
     return wrong
 
 
@@ -102,9 +106,12 @@ def routes() -> list[tuple[str, re.Pattern]]:
         return re.compile("[^/]+".join(map(re.escape, parts)) + "$")
 
     found = [(method.upper(), pattern(path)) for path, ops in app.openapi()["paths"].items() for method in ops]
-    found += [(method, pattern(re.sub(r":\w+\}", "}", route.path)))
-              for route in app.routes if getattr(route, "include_in_schema", True) is False
-              for method in getattr(route, "methods", None) or ()]
+    found += [
+        (method, pattern(re.sub(r":\w+\}", "}", route.path)))
+        for route in app.routes
+        if getattr(route, "include_in_schema", True) is False
+        for method in getattr(route, "methods", None) or ()
+    ]
     return found
 
 
@@ -114,8 +121,11 @@ def unknown_routes(text: str) -> list[str]:
     for m in re.finditer(rf"\b((?:{METHODS})(?:/(?:{METHODS}))*) (/[^\s`)\]'\",;?]*)", text):
         named += [(method, m.group(2).rstrip(".:")) for method in m.group(1).split("/")]
     named += [(None, path) for path in re.findall(r"\$U(/[^\s\"'?;]*)", text)]
-    return [f"{method or 'any method'} {path}" for method, path in named
-            if not any((method in (None, m)) and p.match(path) for m, p in routes())]
+    return [
+        f"{method or 'any method'} {path}"
+        for method, path in named
+        if not any((method in (None, m)) and p.match(path) for m, p in routes())
+    ]
 
 
 @cache
@@ -151,9 +161,7 @@ def broken_links(page: Path, text: str) -> list[str]:
             continue
         path, _, anchor = target.partition("#")
         file = (page.parent / path).resolve() if path else page
-        if not file.exists():
-            broken.append(target)
-        elif anchor and file.suffix == ".md" and anchor not in anchors(file):
+        if not file.exists() or anchor and file.suffix == ".md" and anchor not in anchors(file):
             broken.append(target)
     return broken
 
@@ -169,25 +177,40 @@ def test_every_command_route_setting_and_link_exists(page):
 
 def test_the_checks_catch_a_wrong_name():
     page = ROOT / "docs" / "index.md"
-    assert unknown_commands("`suppressor keys rotate --tenant a`, `suppressor serve --threads 2`, "
-                            "`suppressor train --tenant a --rounds 3`, `X=1 suppressor lift --tenant a --weekly`") == [
-        "suppressor keys rotate", "suppressor serve --threads", "suppressor train --rounds", "suppressor lift --weekly"]
-    assert unknown_commands("```\nsuppressor keys create --tenant a  # --nope is a comment\n```\n"
-                            "`451 deferred by suppressor until 10:00`") == []
+    assert unknown_commands(
+        "`suppressor keys rotate --tenant a`, `suppressor serve --threads 2`, "
+        "`suppressor train --tenant a --rounds 3`, `X=1 suppressor lift --tenant a --weekly`"
+    ) == [
+        "suppressor keys rotate",
+        "suppressor serve --threads",
+        "suppressor train --rounds",
+        "suppressor lift --weekly",
+    ]
+    assert (
+        unknown_commands(
+            "```\nsuppressor keys create --tenant a  # --nope is a comment\n```\n"
+            "`451 deferred by suppressor until 10:00`"
+        )
+        == []
+    )
     assert unknown_routes("`POST /v1/decision`, `GET/DELETE /v1/policy`, `GET /v1/content/x`, `GET /healthz`") == [
-        "POST /v1/decision", "DELETE /v1/policy"]
+        "POST /v1/decision",
+        "DELETE /v1/policy",
+    ]
     assert unknown_settings("`SUPPRESSOR_DECISION_DEADLINE_MS`, `SUPPRESSOR_DEADLINE_MS`") == ["SUPPRESSOR_DEADLINE_MS"]
     assert broken_links(page, "[a](api.md#households) [b](api.md#nope) [c](nothere.md)") == [
-        "api.md#nope", "nothere.md"]
+        "api.md#nope",
+        "nothere.md",
+    ]
 
 
 def test_the_readme_maps_every_folder():
     """The README's map lists every tracked folder at the top and under the packages, and no other."""
     readme = (ROOT / "README.md").read_text()
-    block = next(b for b in FENCE.findall(readme[readme.index("## Map of the tree"):]))
+    block = next(b for b in FENCE.findall(readme[readme.index("## Map of the tree") :]))
     mapped, stack = set(), []
     for indent, name in re.findall(r"^( *)(\S+)/ ", block, re.M):
-        stack[len(indent) // 2:] = [name]
+        stack[len(indent) // 2 :] = [name]
         mapped.add("/".join(stack))
     try:
         files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
@@ -195,4 +218,6 @@ def test_the_readme_maps_every_folder():
         pytest.skip("not a git checkout")
     folders = {str(Path(f).parent) for f in files.splitlines()} - {"."}
     folders |= {str(p) for f in folders for p in Path(f).parents} - {"."}
-    assert mapped == folders, f"missing from the map: {sorted(folders - mapped)}; not folders: {sorted(mapped - folders)}"
+    assert mapped == folders, (
+        f"missing from the map: {sorted(folders - mapped)}; not folders: {sorted(mapped - folders)}"
+    )

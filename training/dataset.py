@@ -40,14 +40,25 @@ class Dataset:
         return len(self.labels)
 
 
-def read(store: Store, tenant: str, progress: Callable[[str], None] | None = None, chunk: int = 1000) -> tuple[list[str], list[dict], list[list[dict]]]:
+def read(
+    store: Store, tenant: str, progress: Callable[[str], None] | None = None, chunk: int = 1000
+) -> tuple[list[str], list[dict], list[list[dict]]]:
     """Every customer of the tenant with attributes and events (SSCAN + pipelined reads)."""
     ids = sorted(m.decode() for m in store.bulk.sscan_iter(keys.customers_index(tenant), count=5000))
     attrs, events, gone = [], [], []
 
     def fetch(start: int) -> list:
-        return bulk_commands(store, [c for cid in ids[start:start + chunk] for c in (
-            ("HMGET", keys.profile(tenant, cid), "attributes", "vehicles"), ("HVALS", keys.events(tenant, cid)))])
+        return bulk_commands(
+            store,
+            [
+                c
+                for cid in ids[start : start + chunk]
+                for c in (
+                    ("HMGET", keys.profile(tenant, cid), "attributes", "vehicles"),
+                    ("HVALS", keys.events(tenant, cid)),
+                )
+            ],
+        )
 
     # a thread reads the next chunk while this one is parsed (the socket wait releases the interpreter)
     with ThreadPoolExecutor(1, thread_name_prefix="read") as reader:
@@ -56,7 +67,7 @@ def read(store: Store, tenant: str, progress: Callable[[str], None] | None = Non
             res = following.result()
             if start + chunk < len(ids):
                 following = reader.submit(fetch, start + chunk)
-            for cid, (a, vehicles), evs in zip(ids[start:start + chunk], res[0::2], res[1::2]):
+            for cid, (a, vehicles), evs in zip(ids[start : start + chunk], res[0::2], res[1::2], strict=True):
                 if a is None and not evs:
                     gone.append(cid)  # profile and events expired: the customer is gone
                 attrs.append(features.model_attributes(json.loads(a) if a else {}, vehicles))
@@ -181,11 +192,14 @@ def user_matrix(attrs: list[dict], vocab: dict[str, int], edges: dict, identity:
             rows.append(u)
             cols.append(n_attr + u)
             vals.append(w_identity)
-    return sp.csr_matrix((np.asarray(vals, dtype=np.float32), (rows, cols)),
-                         shape=(len(attrs), max(n_attr + len(attrs), 1)), dtype=np.float32)
+    return sp.csr_matrix(
+        (np.asarray(vals, dtype=np.float32), (rows, cols)),
+        shape=(len(attrs), max(n_attr + len(attrs), 1)),
+        dtype=np.float32,
+    )
 
 
-def identity_mask(ds: "Dataset", min_pairs: int) -> np.ndarray:
+def identity_mask(ds: Dataset, min_pairs: int) -> np.ndarray:
     """Customers with at least ``min_pairs`` labeled pairs get an identity feature."""
     counts = np.bincount(ds.users, minlength=len(ds.customer_ids))
     return counts >= min_pairs

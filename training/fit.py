@@ -20,6 +20,7 @@ from suppressor.storage import keys
 from suppressor.storage.store import Store, bulk_commands
 
 from . import dataset as ds_mod
+from . import send_hours as send_hours_mod
 from .dataset import Dataset
 from .metrics import auc, calibration_error, fit_platt, log_loss, precision_at_k
 
@@ -59,24 +60,42 @@ def epochs_for(cfg: TrainConfig, n_pairs: int) -> int:
     return max(cfg.min_epochs, int(cfg.epochs * cfg.large_data_pairs / n_pairs))
 
 
-def _fit(ds: Dataset, mask: np.ndarray, uf: sp.csr_matrix, itf: sp.csr_matrix, cfg: TrainConfig,
-         progress: Callable[[str], None], label: str, epochs: int, model: LightFM | None = None) -> LightFM:
+def _fit(
+    ds: Dataset,
+    mask: np.ndarray,
+    uf: sp.csr_matrix,
+    itf: sp.csr_matrix,
+    cfg: TrainConfig,
+    progress: Callable[[str], None],
+    label: str,
+    epochs: int,
+    model: LightFM | None = None,
+) -> LightFM:
     """Fit (or, given ``model``, keep fitting) on the pairs in ``mask``."""
     shape = (len(ds.customer_ids), len(ds.item_keys))
     inter = sp.coo_matrix((ds.labels[mask], (ds.users[mask], ds.items[mask])), shape=shape)
     weight = sp.coo_matrix((ds.weights[mask], (ds.users[mask], ds.items[mask])), shape=shape)
-    m = model or LightFM(no_components=cfg.dim, loss="logistic", learning_rate=cfg.learning_rate,
-                         item_alpha=cfg.alpha, user_alpha=cfg.alpha, random_state=cfg.seed)
+    m = model or LightFM(
+        no_components=cfg.dim,
+        loss="logistic",
+        learning_rate=cfg.learning_rate,
+        item_alpha=cfg.alpha,
+        user_alpha=cfg.alpha,
+        random_state=cfg.seed,
+    )
     step = max(1, epochs // 5)
     for epoch in range(epochs):
-        m.fit_partial(inter, user_features=uf, item_features=itf, sample_weight=weight,
-                      epochs=1, num_threads=cfg.threads)
+        m.fit_partial(
+            inter, user_features=uf, item_features=itf, sample_weight=weight, epochs=1, num_threads=cfg.threads
+        )
         if (epoch + 1) % step == 0 or epoch + 1 == epochs:
             progress(f"{label}: epoch {epoch + 1}/{epochs}")
     return m
 
 
-def _predict(m: LightFM, ds: Dataset, mask: np.ndarray, uf: sp.csr_matrix, itf: sp.csr_matrix, threads: int) -> np.ndarray:
+def _predict(
+    m: LightFM, ds: Dataset, mask: np.ndarray, uf: sp.csr_matrix, itf: sp.csr_matrix, threads: int
+) -> np.ndarray:
     return m.predict(ds.users[mask], ds.items[mask], user_features=uf, item_features=itf, num_threads=threads)
 
 
@@ -94,10 +113,17 @@ def evaluate_holdout(ds: Dataset, uf, itf, cfg: TrainConfig, progress) -> tuple[
         m = _fit(ds, np.ones(ds.n_pairs, bool), uf, itf, cfg, progress, "fit (no holdout)", epochs)
         raw = _predict(m, ds, np.ones(ds.n_pairs, bool), uf, itf, cfg.threads)
         a, b = fit_platt(raw, y)
-        return {"a": a, "b": b, "source": "in-sample"}, {
-            "holdout": False, "note": "too little behavior for a time holdout; calibrated in-sample",
-            "n_pairs": int(ds.n_pairs), "positive_rate": float(y.mean()),
-        }, m, True
+        return (
+            {"a": a, "b": b, "source": "in-sample"},
+            {
+                "holdout": False,
+                "note": "too little behavior for a time holdout; calibrated in-sample",
+                "n_pairs": int(ds.n_pairs),
+                "positive_rate": float(y.mean()),
+            },
+            m,
+            True,
+        )
     m = _fit(ds, train, uf, itf, cfg, progress, "holdout fit", epochs)
     raw = _predict(m, ds, test, uf, itf, cfg.threads)
     yt = y[test]
@@ -136,15 +162,15 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def train_tenant(store: Store, tenant: str, cfg: TrainConfig | None = None,
-                 progress: Callable[[str], None] | None = None) -> ExportedModel:
+def train_tenant(
+    store: Store, tenant: str, cfg: TrainConfig | None = None, progress: Callable[[str], None] | None = None
+) -> ExportedModel:
     """Read the tenant's behavior, fit, evaluate, export as a new version and activate it."""
     with collector_paused():
         return _train(store, tenant, cfg, progress)
 
 
-def _train(store: Store, tenant: str, cfg: TrainConfig | None,
-           progress: Callable[[str], None] | None) -> ExportedModel:
+def _train(store: Store, tenant: str, cfg: TrainConfig | None, progress: Callable[[str], None] | None) -> ExportedModel:
     cfg = cfg or TrainConfig()
     progress = progress or (lambda msg: log.info("%s: %s", tenant, msg))
     t0 = time.time()
@@ -160,20 +186,40 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None,
     identity = ds_mod.identity_mask(ds, cfg.min_history_pairs)
     uf = ds_mod.user_matrix(ds.attributes, user_vocab, edges, identity)
     itf = ds_mod.item_matrix(ds.item_sigs, item_vocab)
-    progress(f"{len(ids)} customers, {len(ds.item_keys)} messages, {ds.n_pairs} pairs, "
-             f"{len(item_vocab)} message features, {len(user_vocab)} customer features")
+    progress(
+        f"{len(ids)} customers, {len(ds.item_keys)} messages, {ds.n_pairs} pairs, "
+        f"{len(item_vocab)} message features, {len(user_vocab)} customer features"
+    )
 
     calibration, metrics, final, complete = evaluate_holdout(ds, uf, itf, cfg, progress)
     if not complete:
         # keep training the evaluated model on everything, latest slice included (a warm
         # start costs a quarter of a refit and stays close to what was calibrated)
-        final = _fit(ds, np.ones(ds.n_pairs, bool), uf, itf, cfg, progress, "final fit",
-                     max(3, epochs_for(cfg, ds.n_pairs) // 4), model=final)
-    metrics.update({"n_customers": len(ids), "n_with_identity": int(identity.sum()),
-                    "data_until": float(ds.ts.max()), "n_messages": len(ds.item_keys), "n_pairs": int(ds.n_pairs),
-                    "n_events": ds.n_events, "train_seconds": round(time.time() - t0, 2),
-                    "config": {k: v for k, v in asdict(cfg).items() if k != "rules"}})
+        final = _fit(
+            ds,
+            np.ones(ds.n_pairs, bool),
+            uf,
+            itf,
+            cfg,
+            progress,
+            "final fit",
+            max(3, epochs_for(cfg, ds.n_pairs) // 4),
+            model=final,
+        )
+    metrics.update(
+        {
+            "n_customers": len(ids),
+            "n_with_identity": int(identity.sum()),
+            "data_until": float(ds.ts.max()),
+            "n_messages": len(ds.item_keys),
+            "n_pairs": int(ds.n_pairs),
+            "n_events": ds.n_events,
+            "train_seconds": round(time.time() - t0, 2),
+            "config": {k: v for k, v in asdict(cfg).items() if k != "rules"},
+        }
+    )
 
+    send_hours, pooled = send_hours_mod.learn(store, tenant, ids, events)
     n_attr = len(user_vocab)
     exported = ExportedModel(
         version=models.next_version(store, tenant),
@@ -186,6 +232,7 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None,
         numeric_edges=edges,
         calibration=calibration,
         metrics=metrics,
+        send_hours=send_hours,
     )
     exported.validate()  # before anything is written: a broken model never lands
     rejection = quality_gate(store, tenant, metrics, cfg)
@@ -195,6 +242,7 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None,
         progress(f"{exported.version} not activated: {rejection}")
         return exported
     _write_vectors(store, tenant, exported, ds, final, uf, n_attr, identity, progress)
+    send_hours_mod.write(store, tenant, ids, pooled)
     models.save(store, tenant, exported)
     if cfg.activate:
         models.activate(store, tenant, exported.version)
@@ -219,8 +267,18 @@ def quality_gate(store: Store, tenant: str, metrics: dict, cfg: TrainConfig) -> 
     return None
 
 
-def _write_vectors(store: Store, tenant: str, exported: ExportedModel, ds: Dataset, fitted: LightFM,
-                   uf: sp.csr_matrix, n_attr: int, trained: np.ndarray, progress, chunk: int = 2000) -> None:
+def _write_vectors(
+    store: Store,
+    tenant: str,
+    exported: ExportedModel,
+    ds: Dataset,
+    fitted: LightFM,
+    uf: sp.csr_matrix,
+    n_attr: int,
+    trained: np.ndarray,
+    progress,
+    chunk: int = 2000,
+) -> None:
     """Each customer's vector for this version: with their identity where they have history, else from attributes."""
     biases, embs = fitted.get_user_representations(uf)
     ttl = store.settings.customer_ttl_days * 86400

@@ -13,7 +13,7 @@ import csv
 import json
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +32,7 @@ from .metrics import auc
 TENANT = "eval-hillstrom"
 EMAILS = {"Mens E-Mail": "mens", "Womens E-Mail": "womens"}
 ATTRS = ("recency", "history", "mens", "womens", "zip_code", "newbie", "channel")
-START = datetime(2008, 3, 1, tzinfo=timezone.utc)  # the campaign ran in 2008
+START = datetime(2008, 3, 1, tzinfo=UTC)  # the campaign ran in 2008
 
 
 @dataclass
@@ -49,9 +49,17 @@ def read(path: Path) -> Rows:
     attrs, seg, visit = [], [], []
     with open(path, newline="") as fh:
         for r in csv.DictReader(fh):
-            attrs.append({"recency": int(r["recency"]), "history": float(r["history"]), "mens": int(r["mens"]),
-                          "womens": int(r["womens"]), "zip_code": r["zip_code"], "newbie": int(r["newbie"]),
-                          "channel": r["channel"]})
+            attrs.append(
+                {
+                    "recency": int(r["recency"]),
+                    "history": float(r["history"]),
+                    "mens": int(r["mens"]),
+                    "womens": int(r["womens"]),
+                    "zip_code": r["zip_code"],
+                    "newbie": int(r["newbie"]),
+                    "channel": r["channel"],
+                }
+            )
             seg.append(EMAILS.get(r["segment"], "none"))
             visit.append(int(r["visit"]))
     return Rows(attrs, np.array(seg), np.array(visit))
@@ -59,8 +67,13 @@ def read(path: Path) -> Rows:
 
 def message(kind: str) -> dict:
     """The campaign e-mail as a message."""
-    return {"message_id": f"{kind}-email", "campaign_id": "hillstrom-2008", "channel": "email", "kind": "sales",
-            "topics": [f"merchandise:{kind}"]}
+    return {
+        "message_id": f"{kind}-email",
+        "campaign_id": "hillstrom-2008",
+        "channel": "email",
+        "kind": "sales",
+        "topics": [f"merchandise:{kind}"],
+    }
 
 
 def ingest_half(store: Store, rows: Rows, idx: np.ndarray, rng: np.random.Generator) -> int:
@@ -74,13 +87,25 @@ def ingest_half(store: Store, rows: Rows, idx: np.ndarray, rng: np.random.Genera
             continue  # no message, nothing the model can learn about a message
         sent = START + timedelta(days=float(rng.uniform(0, 28)))
         outcome = sent + timedelta(days=float(rng.uniform(0, 14)))
-        base = {"customer_id": cid, **{k: v for k, v in message(kind).items() if k in ("message_id", "campaign_id",
-                                                                                      "channel", "kind", "topics")}}
+        base = {
+            "customer_id": cid,
+            **{
+                k: v
+                for k, v in message(kind).items()
+                if k in ("message_id", "campaign_id", "channel", "kind", "topics")
+            },
+        }
         evs.append({**base, "event_id": f"{cid}-d", "type": "delivered", "ts": sent.isoformat()})
-        evs.append({**base, "event_id": f"{cid}-o", "type": "visited" if rows.visit[i] else "ignored",
-                    "ts": outcome.isoformat()})
+        evs.append(
+            {
+                **base,
+                "event_id": f"{cid}-o",
+                "type": "visited" if rows.visit[i] else "ignored",
+                "ts": outcome.isoformat(),
+            }
+        )
     for k in range(0, len(evs), 10_000):
-        events.ingest(store, TENANT, EventBatch.model_validate({"events": evs[k:k + 10_000]}).events)
+        events.ingest(store, TENANT, EventBatch.model_validate({"events": evs[k : k + 10_000]}).events)
     return len(evs)
 
 
@@ -93,11 +118,15 @@ def score_half(store: Store, rows: Rows, idx: np.ndarray) -> dict[str, np.ndarra
     decider = Decider(store, states, None)
     out = {}
     for kind in EMAILS.values():
-        reqs = [DecisionRequest(customer_id=f"h-{i}", message=message(kind), allow_reroute=False,
-                                channels=["email"], dry_run=True) for i in idx]
+        reqs = [
+            DecisionRequest(
+                customer_id=f"h-{i}", message=message(kind), allow_reroute=False, channels=["email"], dry_run=True
+            )
+            for i in idx
+        ]
         scores = []
         for k in range(0, len(reqs), 5000):
-            scores += [d.channel_scores["email"] for d in decider.decide(TENANT, reqs[k:k + 5000])]
+            scores += [d.channel_scores["email"] for d in decider.decide(TENANT, reqs[k : k + 5000])]
         out[kind] = np.array(scores)
     return out
 
@@ -136,7 +165,7 @@ def evaluate(path: Path, seed: int = 7, bootstrap: int = 200, progress=print) ->
     rows = read(path)
     rng = np.random.default_rng(seed)
     perm = rng.permutation(len(rows.visit))
-    train_idx, test_idx = np.sort(perm[: len(perm) // 2]), np.sort(perm[len(perm) // 2:])
+    train_idx, test_idx = np.sort(perm[: len(perm) // 2]), np.sort(perm[len(perm) // 2 :])
     with tempfile.TemporaryDirectory(prefix="suppressor-hillstrom-") as tmp:
         settings = Settings(data_dir=Path(tmp), redis_url=None)
         store = Store(settings, bulk_timeout=BATCH_TIMEOUT)
@@ -161,10 +190,17 @@ def evaluate(path: Path, seed: int = 7, bootstrap: int = 200, progress=print) ->
     for k, v in point.items():
         vals = np.array([x[k] for x in boots if x[k] is not None])
         figures[k] = {"value": v, "ci95": [float(np.quantile(vals, 0.025)), float(np.quantile(vals, 0.975))]}
-    return {"seed": seed, "n_train": int(len(train_idx)), "n_test": int(len(test_idx)), "bootstrap": bootstrap,
-            "model": {"version": model.version, "metrics": {k: model.metrics.get(k) for k in
-                                                              ("auc", "calibration_error", "log_loss", "train_seconds")}},
-            "figures": figures}
+    return {
+        "seed": seed,
+        "n_train": int(len(train_idx)),
+        "n_test": int(len(test_idx)),
+        "bootstrap": bootstrap,
+        "model": {
+            "version": model.version,
+            "metrics": {k: model.metrics.get(k) for k in ("auc", "calibration_error", "log_loss", "train_seconds")},
+        },
+        "figures": figures,
+    }
 
 
 LABELS = {
@@ -182,8 +218,11 @@ LABELS = {
 
 def report(result: dict) -> str:
     """The figures as a text table."""
-    lines = [f"Hillstrom, seed {result['seed']}: trained on {result['n_train']}, scored {result['n_test']} "
-             f"held-out customers; 95% intervals from {result['bootstrap']} bootstrap resamples", ""]
+    lines = [
+        f"Hillstrom, seed {result['seed']}: trained on {result['n_train']}, scored {result['n_test']} "
+        f"held-out customers; 95% intervals from {result['bootstrap']} bootstrap resamples",
+        "",
+    ]
     for key, label in LABELS.items():
         f = result["figures"][key]
         pct = not key.startswith("auc")

@@ -62,5 +62,5 @@ def precision_at_k(scores: np.ndarray, y: np.ndarray, groups: np.ndarray, k: int
     g, yy = np.asarray(groups)[order], (np.asarray(y) > 0)[order]
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     ends = np.r_[starts[1:], len(g)]
-    precisions = [yy[s:s + k].mean() for s, e in zip(starts, ends) if e - s >= k]
+    precisions = [yy[s : s + k].mean() for s, e in zip(starts, ends, strict=True) if e - s >= k]
     return float(np.mean(precisions)) if precisions else None

@@ -4,7 +4,7 @@ there, never in the worker or the server): a tenant's training, and its nightly 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from suppressor.errors import Conflict
 from suppressor.model import jobs
@@ -41,7 +41,7 @@ def nightly(tenant: str) -> str | None:
         current = get_current_job()
         if at is not None and (current is None or rq_job == current.id.encode()):  # not if it changed meanwhile
             # the night after the one this run was for (a scheduler may start it a moment early or late)
-            after = max(datetime.now(timezone.utc), datetime.fromisoformat(planned.decode()))
+            after = max(datetime.now(UTC), datetime.fromisoformat(planned.decode()))
             jobs.schedule(store, tenant, at.decode(), now=after, running=current.id if current else None)
         try:
             return jobs.enqueue(store, tenant)

@@ -1,13 +1,13 @@
 """PUT/GET/DELETE /v1/content/{content_id}: value content offered as substitutes."""
 
-
 from fastapi import APIRouter, Response
 
+from suppressor.errors import NotFound
 from suppressor.policy import content
 from suppressor.policy.content import Content, ContentIn
 
 from ..deps import PathId, ServicesDep, StoreDep, StoreUp, TenantDep
-from ..errors import NOT_FOUND, RESPONSES, ApiError
+from ..errors import NOT_FOUND, RESPONSES
 from ..responses import ContentList
 
 router = APIRouter(prefix="/v1/content", tags=["content"], dependencies=[StoreUp], responses=RESPONSES)
@@ -30,7 +30,7 @@ def get_content(content_id: PathId, tenant: TenantDep, store: StoreDep) -> Conte
     """One item."""
     item = content.get(store, tenant, content_id)
     if item is None:
-        raise ApiError(404, "Not found", f"no content {content_id!r}", "content_id")
+        raise NotFound(f"no content {content_id!r}", "content_id")
     return item
 
 

@@ -6,9 +6,10 @@ from fastapi import APIRouter, Query, Response
 
 from suppressor.customers import erasure, profiles, timeline
 from suppressor.domain import CustomerIn, CustomerOut, Timestamp
+from suppressor.errors import NotFound
 
 from ..deps import PathId, ServicesDep, StoreDep, StoreUp, TenantDep
-from ..errors import NOT_FOUND, RESPONSES, ApiError
+from ..errors import NOT_FOUND, RESPONSES
 from ..responses import Timeline
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"], dependencies=[StoreUp], responses=RESPONSES)
@@ -17,7 +18,9 @@ agent = APIRouter(prefix="/v1/timeline", tags=["customers"], dependencies=[Store
 
 
 @router.put("/{customer_id:path}", response_model=CustomerOut)
-def put_customer(customer_id: PathId, body: CustomerIn, tenant: TenantDep, store: StoreDep, services: ServicesDep) -> CustomerOut:
+def put_customer(
+    customer_id: PathId, body: CustomerIn, tenant: TenantDep, store: StoreDep, services: ServicesDep
+) -> CustomerOut:
     """Create or replace a profile (attributes, consent, preferred channel, time zone)."""
     return profiles.put(store, tenant, customer_id, body, services.states.get(tenant).model)
 
@@ -27,21 +30,25 @@ def get_customer(customer_id: PathId, tenant: TenantDep, store: StoreDep, servic
     """The profile with learned interests and channel affinities."""
     out = profiles.get(store, tenant, customer_id, services.states.get(tenant).model)
     if out is None:
-        raise ApiError(404, "Not found", f"no customer {customer_id!r}", "customer_id")
+        raise NotFound(f"no customer {customer_id!r}", "customer_id")
     return out
 
 
 @agent.get("/{customer_id:path}", responses=NOT_FOUND)
-def get_timeline(customer_id: PathId, tenant: TenantDep, store: StoreDep, services: ServicesDep,
-                      limit: Annotated[int, Query(ge=1, le=200)] = 50,
-                      before: Annotated[Timestamp | None, Query(description="next page: the last answer's next_before")]
-                      = None) -> Timeline:
+def get_timeline(
+    customer_id: PathId,
+    tenant: TenantDep,
+    store: StoreDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[Timestamp | None, Query(description="next page: the last answer's next_before")] = None,
+) -> Timeline:
     """What the customer was offered and told, and what they did: active offers (theirs and their
     household's) on every channel, then verdicts with reasons and behavior, newest first."""
     services.decision_log.flush()
     found = timeline.timeline(store, tenant, customer_id, limit, before)
     if found is None:
-        raise ApiError(404, "Not found", f"no customer {customer_id!r}", "customer_id")
+        raise NotFound(f"no customer {customer_id!r}", "customer_id")
     return Timeline.model_validate(found)
 
 

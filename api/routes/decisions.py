@@ -27,10 +27,10 @@ from suppressor.domain import (
     DecisionRequest,
     Identifier,
 )
-from suppressor.errors import Refused
+from suppressor.errors import NotFound, Refused
 from suppressor.rules import blocking
 
-from ..bodies import ParsedBodyRoute, json_answer
+from ..bodies import ParsedBodyRoute, json_answer, json_fault
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import NOT_FOUND, RESPONSES, ApiError, field_path
 from ..responses import DecisionLogPage, Released
@@ -91,8 +91,13 @@ async def decide_lean(scope, receive, send, declared) -> None:
 
         return await declared(scope, replay, send)
     payload = result.model_dump_json().encode()
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": payload})
 
 
@@ -113,35 +118,69 @@ async def _decide(req: DecisionRequest, tenant: str, services, arrived: float | 
 
 
 # the GET form's query names for the request fields they fill
-QUERY_NAMES = {"message.message_id": "message_id", "message.campaign_id": "campaign_id", "message.channel": "channel",
-               "message.kind": "kind", "message.topics": "topic", "message.offer": "offer"}
+QUERY_NAMES = {
+    "message.message_id": "message_id",
+    "message.campaign_id": "campaign_id",
+    "message.channel": "channel",
+    "message.kind": "kind",
+    "message.topics": "topic",
+    "message.offer": "offer",
+}
 
 
 def _query_name(field: str) -> str:
     for inner, name in QUERY_NAMES.items():
         if field == inner or field.startswith(inner + ".") or field.startswith(inner + "["):
-            return name + field[len(inner):]
+            return name + field[len(inner) :]
     return field
 
 
-@router.get("/decide", response_model=Decision, responses={409: {"model": Decision, "description": "the verdict, "
-            "when it is not a send and the caller asked for `non_send_status`"}})
-async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Request,
-                     customer_id: Annotated[str, Query()], message_id: Annotated[str, Query()],
-                     channel: Annotated[str, Query()], kind: Annotated[str, Query()],
-                     topic: Annotated[list[str], Query(description="one per topic (repeat the parameter)")] = [],
-                     campaign_id: Annotated[str | None, Query()] = None,
-                     offer: Annotated[str | None, Query(description='the offer as JSON: {"key": "auto-loan", '
-                                                        '"terms": {"apr": 2.9}, "expires": "..."}')] = None,
-                     allow_reroute: Annotated[bool, Query()] = True,
-                     channels: Annotated[list[str] | None, Query(description="reroute targets (repeat)")] = None,
-                     dry_run: Annotated[bool, Query()] = False,
-                     non_send_status: Annotated[int, Query(ge=200, le=599, description="answer this status when "
-                                                            "the verdict is not a send (defer, suppress): for "
-                                                            "feeds that stop a send on a non-2xx")] = 200,
-                     key: Annotated[str | None, Query(description="a decide-only key (dk_..., `suppressor keys "
-                                                      "create --scope decide`) for template engines that cannot "
-                                                      "send a header; any other key only in Authorization")] = None):
+@router.get(
+    "/decide",
+    response_model=Decision,
+    responses={
+        409: {
+            "model": Decision,
+            "description": "the verdict, when it is not a send and the caller asked for `non_send_status`",
+        }
+    },
+)
+async def decide_by_url(
+    tenant: TenantDep,
+    services: ServicesDep,
+    request: Request,
+    customer_id: Annotated[str, Query()],
+    message_id: Annotated[str, Query()],
+    channel: Annotated[str, Query()],
+    kind: Annotated[str, Query()],
+    topic: Annotated[list[str], Query(description="one per topic (repeat the parameter)")] = [],  # noqa: B006 (FastAPI copies defaults)
+    campaign_id: Annotated[str | None, Query()] = None,
+    offer: Annotated[
+        str | None,
+        Query(description='the offer as JSON: {"key": "auto-loan", "terms": {"apr": 2.9}, "expires": "..."}'),
+    ] = None,
+    allow_reroute: Annotated[bool, Query()] = True,
+    channels: Annotated[list[str] | None, Query(description="reroute targets (repeat)")] = None,
+    dry_run: Annotated[bool, Query()] = False,
+    non_send_status: Annotated[
+        int,
+        Query(
+            ge=200,
+            le=599,
+            description="answer this status when "
+            "the verdict is not a send (defer, suppress): for "
+            "feeds that stop a send on a non-2xx",
+        ),
+    ] = 200,
+    key: Annotated[
+        str | None,
+        Query(
+            description="a decide-only key (dk_..., `suppressor keys "
+            "create --scope decide`) for template engines that cannot "
+            "send a header; any other key only in Authorization"
+        ),
+    ] = None,
+):
     """The same verdict as POST /v1/decisions, asked with a URL (Braze Connected Content, Iterable
     data feeds): asking again for the same customer and message_id returns the standing verdict."""
     message: dict = {"message_id": message_id, "channel": channel, "kind": kind, "topics": topic}
@@ -151,8 +190,16 @@ async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Reque
         try:
             message["offer"] = json.loads(offer)
         except ValueError:
-            raise ApiError(422, "Invalid request", 'offer: is not JSON (an object like {"key": "auto-loan", '
-                           '"terms": {"apr": 2.9}})', "offer") from None
+            raise ApiError(
+                422,
+                "Invalid request",
+                'offer: is not JSON (an object like {"key": "auto-loan", "terms": {"apr": 2.9}})',
+                "offer",
+            ) from None
+        fault = json_fault(offer)
+        if fault is not None:
+            where = "offer" if fault[0] == "body" else f"offer{'' if fault[0][0] == '[' else '.'}{fault[0]}"
+            raise ApiError(422, "Invalid request", f"{where}: {fault[1]}; nothing was stored", where)
     body = {"customer_id": customer_id, "message": message, "allow_reroute": allow_reroute, "dry_run": dry_run}
     if channels is not None:
         body["channels"] = channels
@@ -160,8 +207,9 @@ async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Reque
         req = DecisionRequest.model_validate(body)
         result = await _decide(req, tenant, services, request.scope.get("arrived"))
     except ValidationError as exc:
-        raise RequestValidationError([{**e, "loc": ("query", *_query_name(field_path(e["loc"])).split("."))}
-                                      for e in exc.errors()]) from None
+        raise RequestValidationError(
+            [{**e, "loc": ("query", *_query_name(field_path(e["loc"])).split("."))} for e in exc.errors()]
+        ) from None
     except Refused as exc:
         exc.errors = [(_query_name(where), why) for where, why in exc.errors]
         raise
@@ -171,8 +219,7 @@ async def decide_by_url(tenant: TenantDep, services: ServicesDep, request: Reque
 
 
 @router.post("/decisions:batch", response_model=DecisionBatchResult)
-async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep,
-                       request: Request) -> Response:
+async def decide_batch(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep, request: Request) -> Response:
     """Many verdicts in one call, in request order."""
     return json_answer(DecisionBatchResult(results=await _batch(batch, tenant, services, request)))
 
@@ -207,8 +254,9 @@ async def choose_batch(batch: ChooseBatch, tenant: TenantDep, services: Services
     if total > limit:
         raise ApiError(413, "Batch too large", f"{total} candidates in all; at most {limit} per call", "items")
     t0 = request.scope.get("arrived") or time.monotonic()
-    results = await achoose_many(services.decider, tenant, batch.items, services.ahot, services.abulk,
-                                 services.store.bulk_timeout)
+    results = await achoose_many(
+        services.decider, tenant, batch.items, services.ahot, services.abulk, services.store.bulk_timeout
+    )
     services.metrics.decision_seconds.labels("choose-batch").observe(time.monotonic() - t0)
     _count(services, [d for c in results for d in c.results])
     return json_answer(ChooseBatchResult(results=results))
@@ -217,8 +265,13 @@ async def choose_batch(batch: ChooseBatch, tenant: TenantDep, services: Services
 EXCLUSION_COLUMNS = ("customer_id", "message_id", "action", "not_before", "reason", "detail")
 
 
-@router.post("/decisions:exclusions", response_class=Response, responses={200: {
-    "content": {"text/csv": {}}, "description": "one row per customer not to send to (header row first)"}})
+@router.post(
+    "/decisions:exclusions",
+    response_class=Response,
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "one row per customer not to send to (header row first)"}
+    },
+)
 async def exclusion_list(batch: DecisionBatch, tenant: TenantDep, services: ServicesDep, request: Request) -> Response:
     """A large send's verdicts as a CSV exclusion list: the customers not to send to, why, and
     until when (a deferral's not_before); the sends are recorded as for decisions:batch."""
@@ -230,26 +283,45 @@ async def exclusion_list(batch: DecisionBatch, tenant: TenantDep, services: Serv
         if d.action.value in ("send", "reroute"):
             continue
         blocking = next((r for r in reversed(d.reasons) if r.code in BLOCKING), d.reasons[-1] if d.reasons else None)
-        rows.writerow([d.customer_id, d.message_id, d.action.value, d.not_before.isoformat() if d.not_before else "",
-                       blocking.code if blocking else "", blocking.message if blocking else ""])
-    return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="exclusions.csv"'})
+        rows.writerow(
+            [
+                d.customer_id,
+                d.message_id,
+                d.action.value,
+                d.not_before.isoformat() if d.not_before else "",
+                blocking.code if blocking else "",
+                blocking.message if blocking else "",
+            ]
+        )
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="exclusions.csv"'},
+    )
 
 
 LOG_FILTERS = ("limit", "customer_id", "campaign_id")
 
 
 @router.get("/decisions", dependencies=[StoreUp])
-def list_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep, request: Request,
-                     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-                     customer_id: Annotated[Identifier | None, Query(description="one customer's decisions")] = None,
-                     campaign_id: Annotated[Identifier | None, Query(description="one campaign's decisions")] = None,
-                     ) -> DecisionLogPage:
+def list_decisions(
+    tenant: TenantDep,
+    store: StoreDep,
+    services: ServicesDep,
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    customer_id: Annotated[Identifier | None, Query(description="one customer's decisions")] = None,
+    campaign_id: Annotated[Identifier | None, Query(description="one campaign's decisions")] = None,
+) -> DecisionLogPage:
     """The latest logged decisions, newest first; filtered by customer and/or campaign."""
     unknown = [k for k in request.query_params if k not in LOG_FILTERS]
     if unknown:  # a misspelt filter must not answer with everyone's decisions
-        raise ApiError(422, "Invalid request", f"unknown query parameter {unknown[0]!r}; filters are "
-                       f"{', '.join(LOG_FILTERS)}", unknown[0])
+        raise ApiError(
+            422,
+            "Invalid request",
+            f"unknown query parameter {unknown[0]!r}; filters are {', '.join(LOG_FILTERS)}",
+            unknown[0],
+        )
     services.decision_log.flush()
     return DecisionLogPage(decisions=decision_log.recent(store, tenant, limit, customer_id, campaign_id))
 
@@ -258,6 +330,9 @@ def list_decisions(tenant: TenantDep, store: StoreDep, services: ServicesDep, re
 def release_decision(decision_id: str, tenant: TenantDep, store: StoreDep) -> Released:
     """The caller did not send after all: give the capacity (caps, balance, offer) back."""
     if not release(store, tenant, decision_id):
-        raise ApiError(404, "Not found", f"no recorded send for decision {decision_id!r} "
-                       "(unknown, a dry run, already released, or out of every window)", "decision_id")
+        raise NotFound(
+            f"no recorded send for decision {decision_id!r} "
+            "(unknown, a dry run, already released, or out of every window)",
+            "decision_id",
+        )
     return Released(decision_id=decision_id)

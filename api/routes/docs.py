@@ -1,5 +1,6 @@
-"""GET /docs: the OpenAPI explorer, its assets served from the swagger-ui-bundle package (no CDN:
-the page works offline and behind a firewall). Public, like /openapi.json: it holds no data."""
+"""GET /docs: the OpenAPI explorer (Swagger UI 5, which reads OpenAPI 3.1), its assets served from the
+swagger-ui-bundle-v2 package (no CDN: the page works offline and behind a firewall). Public, like
+/openapi.json: it holds no data."""
 
 from fastapi import APIRouter
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -15,7 +16,10 @@ assets = StaticFiles(directory=str(swagger_ui_path))
 @router.get("/docs")
 def docs() -> HTMLResponse:
     """Swagger UI over /openapi.json."""
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="suppressor API",
-                               swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
-                               swagger_css_url=f"{ASSETS}/swagger-ui.css",
-                               swagger_favicon_url=f"{ASSETS}/favicon-32x32.png")
+    return get_swagger_ui_html(
+        openapi_url="/openapi.json",
+        title="suppressor API",
+        swagger_js_url=f"{ASSETS}/swagger-ui-bundle.js",
+        swagger_css_url=f"{ASSETS}/swagger-ui.css",
+        swagger_favicon_url=f"{ASSETS}/favicon-32x32.png",
+    )

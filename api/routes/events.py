@@ -10,8 +10,9 @@ from ..bodies import ParsedBodyRoute
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import RESPONSES, ApiError
 
-router = APIRouter(prefix="/v1", tags=["events"], dependencies=[StoreUp], responses=RESPONSES,
-                   route_class=ParsedBodyRoute)
+router = APIRouter(
+    prefix="/v1", tags=["events"], dependencies=[StoreUp], responses=RESPONSES, route_class=ParsedBodyRoute
+)
 
 
 @router.post("/events", response_model=IngestResult)
@@ -22,8 +23,10 @@ def ingest_events(batch: EventBatch, tenant: TenantDep, store: StoreDep, service
         raise ApiError(413, "Batch too large", f"{len(batch.events)} events; at most {limit} per call", "events")
     policy = services.states.get(tenant).policy
     check_channels(policy, [(f"events[{i}].channel", ev.channel) for i, ev in enumerate(batch.events)])
-    check_currency(policy, [(f"events[{i}].properties.currency", ev.properties.get("currency"))
-                            for i, ev in enumerate(batch.events)])
+    check_currency(
+        policy,
+        [(f"events[{i}].properties.currency", ev.properties.get("currency")) for i, ev in enumerate(batch.events)],
+    )
     changed: set[str] = set()
     result = events.ingest(store, tenant, batch.events, changed)
     services.refresher.enqueue(tenant, changed)  # their vectors move within a second

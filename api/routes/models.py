@@ -3,12 +3,12 @@ POST /v1/models/{v}/activate."""
 
 from fastapi import APIRouter, Response
 
-from suppressor.errors import Conflict
+from suppressor.errors import Conflict, NotFound
 from suppressor.model import exported as models
 from suppressor.model import jobs
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
-from ..errors import CONFLICT, NOT_FOUND, RESPONSES, ApiError, doc
+from ..errors import CONFLICT, NOT_FOUND, RESPONSES, doc
 from ..responses import Activated, ModelList, ScheduleIn, TrainingJob, TrainingSchedule, TrainingStarted
 
 router = APIRouter(prefix="/v1/models", tags=["models"], dependencies=[StoreUp], responses=RESPONSES)
@@ -42,7 +42,7 @@ def get_training_job(job_id: str, tenant: TenantDep, store: StoreDep) -> Trainin
     """Status and latest progress line of a training job."""
     found = jobs.get(store, tenant, job_id)
     if found is None:
-        raise ApiError(404, "Not found", f"no training job {job_id!r}", "job_id")
+        raise NotFound(f"no training job {job_id!r}", "job_id")
     return TrainingJob(**{**found, "job_id": job_id})
 
 
@@ -52,15 +52,28 @@ def get_training_schedule(tenant: TenantDep, store: StoreDep) -> TrainingSchedul
     return TrainingSchedule(**(jobs.nightly(store, tenant) or {}))
 
 
-@router.put("/schedule", responses={409: doc("training runs in the server's own processes: nothing would run "
-                                             "the schedule (set SUPPRESSOR_TRAINING_RUNNER=queue)")})
-def put_training_schedule(body: ScheduleIn, tenant: TenantDep, store: StoreDep,
-                          services: ServicesDep) -> TrainingSchedule:
+@router.put(
+    "/schedule",
+    responses={
+        409: doc(
+            "training runs in the server's own processes: nothing would run "
+            "the schedule (set SUPPRESSOR_TRAINING_RUNNER=queue)"
+        )
+    },
+)
+def put_training_schedule(
+    body: ScheduleIn, tenant: TenantDep, store: StoreDep, services: ServicesDep
+) -> TrainingSchedule:
     """Retrain the tenant every night at ``at`` (HH:MM, UTC): `suppressor worker` queues the job then."""
     if services.settings.training_runner != "queue":
-        raise Conflict("No training queue", "nightly retrains run on the training queue: set "
-                       "SUPPRESSOR_TRAINING_RUNNER=queue and run `suppressor worker`")
-    return TrainingSchedule(at=body.at, next=jobs.schedule(store, tenant, body.at, queue_url=services.settings.queue_url))
+        raise Conflict(
+            "No training queue",
+            "nightly retrains run on the training queue: set "
+            "SUPPRESSOR_TRAINING_RUNNER=queue and run `suppressor worker`",
+        )
+    return TrainingSchedule(
+        at=body.at, next=jobs.schedule(store, tenant, body.at, queue_url=services.settings.queue_url)
+    )
 
 
 @router.delete("/schedule", status_code=204)

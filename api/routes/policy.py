@@ -28,8 +28,9 @@ def put_policy(body: Policy, tenant: TenantDep, services: ServicesDep) -> Versio
 
 
 @router.patch("/policy", response_model=VersionedPolicy)
-def patch_policy(tenant: TenantDep, services: ServicesDep,
-                 changes: Annotated[dict[str, Any], Body()]) -> VersionedPolicy:
+def patch_policy(
+    tenant: TenantDep, services: ServicesDep, changes: Annotated[dict[str, Any], Body()]
+) -> VersionedPolicy:
     """Change some fields and keep the rest (nested objects merge); makes a new version."""
     try:
         return services.admin.patch_policy(tenant, changes)
@@ -44,8 +45,12 @@ def policy_history(tenant: TenantDep, store: StoreDep) -> PolicyHistory:
 
 
 def _campaign_view(current: VersionedPolicy, campaign_id: str) -> CampaignPolicy:
-    return CampaignPolicy(campaign_id=campaign_id, version=current.version, override=current.campaigns.get(campaign_id),
-                          effective=current.for_campaign(campaign_id).model_dump(mode="json"))
+    return CampaignPolicy(
+        campaign_id=campaign_id,
+        version=current.version,
+        override=current.campaigns.get(campaign_id),
+        effective=current.for_campaign(campaign_id).model_dump(mode="json"),
+    )
 
 
 @router.get("/campaigns/{campaign_id:path}/policy")
@@ -55,8 +60,9 @@ def get_campaign_policy(campaign_id: PathId, tenant: TenantDep, store: StoreDep)
 
 
 @router.put("/campaigns/{campaign_id:path}/policy")
-def put_campaign_policy(campaign_id: PathId, tenant: TenantDep, services: ServicesDep,
-                        override: Annotated[dict[str, Any], Body()]) -> CampaignPolicy:
+def put_campaign_policy(
+    campaign_id: PathId, tenant: TenantDep, services: ServicesDep, override: Annotated[dict[str, Any], Body()]
+) -> CampaignPolicy:
     """Set a campaign's override: any subset of the policy fields; nested objects merge."""
     try:
         saved = services.admin.put_campaign(tenant, campaign_id, override)

@@ -9,9 +9,13 @@ from fastapi.responses import HTMLResponse, Response
 router = APIRouter(tags=["studio"], include_in_schema=False)
 
 # no inline or third-party script may run on a page that holds an API key
-HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-           "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-                                      "frame-ancestors 'none'"}
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+    "frame-ancestors 'none'",
+}
 
 
 @lru_cache

@@ -18,22 +18,31 @@ def _base(request: Request, services) -> str:
 
 
 @router.post("", status_code=201)
-def create_webhook(body: HookIn, tenant: TenantDep, store: StoreDep, services: ServicesDep,
-                   request: Request) -> Webhook:
+def create_webhook(
+    body: HookIn, tenant: TenantDep, store: StoreDep, services: ServicesDep, request: Request
+) -> Webhook:
     """A new endpoint for a provider: the URL to give it (and a generated token, answered once)."""
     hook = registry.create(store, tenant, body.provider, body.secret)
     shown = hook.secret if registry.PROVIDERS[hook.provider][1] else None
-    return Webhook(id=hook.id, provider=hook.provider, url=registry.url(_base(request, services), hook.provider,
-                                                                        hook.id, hook.secret),
-                   created=hook.created, secret=shown)
+    return Webhook(
+        id=hook.id,
+        provider=hook.provider,
+        url=registry.url(_base(request, services), hook.provider, hook.id, hook.secret),
+        created=hook.created,
+        secret=shown,
+    )
 
 
 @router.get("")
 def list_webhooks(tenant: TenantDep, store: StoreDep, services: ServicesDep, request: Request) -> WebhookList:
     """The tenant's endpoints and what each received: accepted, duplicates, unknown addresses, ignored."""
     base = _base(request, services)
-    return WebhookList(webhooks=[Webhook(url=registry.url(base, row["provider"], row["id"]), **row)
-                                 for row in registry.listing(store, tenant)])
+    return WebhookList(
+        webhooks=[
+            Webhook(url=registry.url(base, row["provider"], row["id"]), **row)
+            for row in registry.listing(store, tenant)
+        ]
+    )
 
 
 @router.delete("/{hook_id}", status_code=204, responses=NOT_FOUND)

@@ -15,7 +15,7 @@ from email.utils import parseaddr
 from suppressor.domain import email_address as email
 from suppressor.domain import phone_number as phone
 from suppressor.storage import keys
-from suppressor.storage.store import Store, run_scripts
+from suppressor.storage.store import Store, bulk_commands, run_scripts
 
 SHARDS = 16
 
@@ -51,11 +51,12 @@ def points(emails: list[str], phones: list[str]) -> set[tuple[str, str]]:
     return {("email", e) for e in emails} | {("phone", p) for p in phones}
 
 
-def update(store: Store, tenant: str, customer_id: str, old: set[tuple[str, str]], new: set[tuple[str, str]],
-           take: bool = True) -> None:
+def update(
+    store: Store, tenant: str, customer_id: str, old: set[tuple[str, str]], new: set[tuple[str, str]], take: bool = True
+) -> None:
     """Point the index at ``customer_id`` for ``new`` and drop what they held of ``old`` and no longer list;
     ``take`` False points it only at what nobody holds (a repair must not take an address back)."""
-    by_key: dict[str, list] = defaultdict(lambda: [customer_id])
+    by_key: dict[str, list] = defaultdict(lambda: [customer_id, store.settings.customer_ttl_days * 86400])
     for op, pairs in (("-", old - new), ("+" if take else "?", new)):
         for kind, value in pairs:
             field = _field(kind, value)
@@ -68,8 +69,14 @@ def find(store: Store, tenant: str, wanted: list[tuple[str, str]]) -> dict[tuple
     """The customers holding these contact points (those held by nobody are left out)."""
     if not wanted:
         return {}
-    pipe = store.bulk.pipeline(transaction=False)
-    for kind, value in wanted:
-        field = _field(kind, value)
-        pipe.hget(_key(tenant, field), field)
-    return {point: cid.decode() for point, cid in zip(wanted, pipe.execute()) if cid is not None}
+    return held(wanted, bulk_commands(store, find_commands(tenant, wanted)))
+
+
+def find_commands(tenant: str, wanted: list[tuple[str, str]]) -> list[tuple]:
+    """The HGETs that read who holds each of ``wanted`` (for a caller's own pipeline; see ``held``)."""
+    return [("HGET", _key(tenant, field), field) for field in (_field(kind, value) for kind, value in wanted)]
+
+
+def held(wanted: list[tuple[str, str]], answers: list) -> dict[tuple[str, str], str]:
+    """``find``'s answer from the replies to ``find_commands``."""
+    return {point: cid.decode() for point, cid in zip(wanted, answers, strict=True) if cid is not None}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -44,16 +44,20 @@ def _header(settings: Settings, now_ms: int) -> dict[str, Any]:
     return {"lapse_before": _at(now_ms - lapse_ms), "ttl_ms": lapse_ms + MONTH_MS}
 
 
-def changes(tenant: str, decided: list[tuple[DecisionRequest, dict]], settings: Settings,
-            now_ms: int) -> tuple[list[str], list] | None:
+def changes(
+    tenant: str, decided: list[tuple[DecisionRequest, dict]], settings: Settings, now_ms: int
+) -> tuple[list[str], list] | None:
     """The deferred script's call for these fresh, recorded verdicts (request, script verdict): each
     defer put in the index, each message that stood deferred and is now decided otherwise dropped."""
     put, drop = [], []
     for req, res in decided:
         ident = identity(req.customer_id, req.message.message_id)
         if res["action"] == "defer" and res.get("not_before"):
-            entry = {"i": ident, "d": res["did"], "r": req.model_dump(mode="json", exclude_none=True,
-                                                                      exclude={"dry_run"})}
+            entry = {
+                "i": ident,
+                "d": res["did"],
+                "r": req.model_dump(mode="json", exclude_none=True, exclude={"dry_run"}),
+            }
             put.append([ident, _at(res["not_before"]) + "|" + orjson.dumps(entry).decode()])
         elif res.get("dfr"):
             drop.append(ident)
@@ -67,10 +71,16 @@ def forget(store: Store, tenant: str, customer_id: str) -> None:
     """Drop an erased customer's entries (their state marks name the messages)."""
     marks = [f.decode()[4:] for f in store.bulk.hkeys(keys.state(tenant, customer_id)) if f.startswith(b"dfr|")]
     if marks:
-        body = {"op": "change", "put": [], "drop": [identity(customer_id, m) for m in marks],
-                "lapse_before": _at(0), "ttl_ms": 0}  # sweeps nothing: lapses are counted where they are seen
-        store.scripts["deferred"](keys=[keys.deferred(tenant), keys.deferred_entries(tenant)],
-                                  args=[orjson.dumps(body)])
+        body = {
+            "op": "change",
+            "put": [],
+            "drop": [identity(customer_id, m) for m in marks],
+            "lapse_before": _at(0),
+            "ttl_ms": 0,
+        }  # sweeps nothing: lapses are counted where they are seen
+        store.scripts["deferred"](
+            keys=[keys.deferred(tenant), keys.deferred_entries(tenant)], args=[orjson.dumps(body)]
+        )
 
 
 def _cursor(member: bytes) -> str:
@@ -87,22 +97,35 @@ def _member(cursor: str) -> str:
     return member
 
 
-def page(store: Store, tenant: str, due_before: datetime, limit: int, cursor: str | None = None,
-         now: datetime | None = None) -> tuple[list[dict[str, Any]], str | None, int]:
+def page(
+    store: Store, tenant: str, due_before: datetime, limit: int, cursor: str | None = None, now: datetime | None = None
+) -> tuple[list[dict[str, Any]], str | None, int]:
     """The deferred verdicts due by ``due_before`` (not_before at or before it), soonest first:
     (entries, the next page's cursor or None, how many lapsed entries this call removed)."""
-    now_ms = int((now or datetime.now(timezone.utc)).timestamp() * 1000)
-    body = {"op": "page", "after": _member(cursor) if cursor else "", "limit": limit,
-            "before": _at(int(due_before.timestamp() * 1000) + 1), **_header(store.settings, now_ms)}
-    lapsed, *members = store.scripts["deferred"](keys=[keys.deferred(tenant), keys.deferred_entries(tenant)],
-                                                 args=[orjson.dumps(body)])
+    now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
+    body = {
+        "op": "page",
+        "after": _member(cursor) if cursor else "",
+        "limit": limit,
+        "before": _at(int(due_before.timestamp() * 1000) + 1),
+        **_header(store.settings, now_ms),
+    }
+    lapsed, *members = store.scripts["deferred"](
+        keys=[keys.deferred(tenant), keys.deferred_entries(tenant)], args=[orjson.dumps(body)]
+    )
     more = len(members) > limit
     members = members[:limit]
     out = []
     for m in members:
         entry = orjson.loads(m[16:])
         req = entry["r"]
-        out.append({"customer_id": req["customer_id"], "message_id": req["message"]["message_id"],
-                    "decision_id": entry["d"], "not_before": datetime.fromtimestamp(int(m[:15]) / 1000, timezone.utc),
-                    "request": req})
+        out.append(
+            {
+                "customer_id": req["customer_id"],
+                "message_id": req["message"]["message_id"],
+                "decision_id": entry["d"],
+                "not_before": datetime.fromtimestamp(int(m[:15]) / 1000, UTC),
+                "request": req,
+            }
+        )
     return out, (_cursor(members[-1]) if more else None), int(lapsed)

@@ -24,8 +24,13 @@ from suppressor.storage.store import Store
 log = logging.getLogger(__name__)
 
 
-def erase(store: Store, tenant: str, customer_id: str, compactor: Compactor | None = None,
-          flush_log: Callable[[], object] | None = None) -> None:
+def erase(
+    store: Store,
+    tenant: str,
+    customer_id: str,
+    compactor: Compactor | None = None,
+    flush_log: Callable[[], object] | None = None,
+) -> None:
     """Erase everything about a customer: profile, events, vectors, ledgers, verdicts, event-id
     claims and decision-log entries; then have the store's files rewritten. NotFound if none existed.
 

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from suppressor.domain import Event, IngestResult
 from suppressor.storage import keys
@@ -36,16 +37,17 @@ def _digest(text: str, size: int) -> bytes:
 def claim_key(tenant: str, event_id: str, ts: float) -> tuple[str, bytes]:
     """The claims hash of one event id (by shard and by the event's month) and its field there."""
     field = _digest(event_id, 12)
-    at = datetime.fromtimestamp(ts, timezone.utc)
+    at = datetime.fromtimestamp(ts, UTC)
     month = f"{at.year:04d}{at.month:02d}"  # strftime's %Y is not zero-padded before year 1000
     return keys.event_claims(tenant, field[0] % SHARDS, month), field
 
 
-def _expire_at(month: str, retention_days: int) -> int:
-    """When a month's claims can go: its last event is older than the customer retention."""
+def _expire_at(month: str, retention_days: int, now: float) -> int:
+    """When a month's claims can go: the customer retention after the month ends, or after now for a
+    month that ended longer ago (a backfill: its events are stored, and kept, from now on)."""
     y, m = int(month[:4]), int(month[4:])
-    end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=timezone.utc)
-    return int(end.timestamp()) + retention_days * 86400
+    end = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=UTC)
+    return int(max(end.timestamp(), now)) + retention_days * 86400
 
 
 def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | None = None) -> IngestResult:
@@ -77,12 +79,19 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
         if mine is None:
             mine = mine_of[ev.customer_id] = b"p" + _digest(ev.customer_id, 8)
         by_key[key].append((i, field, mine))
-    calls = [([key], [_expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days),
-                      *(x for _, field, mine in rows for x in (field, mine))]) for key, rows in by_key.items()]
+    now = time.time()
+    expire_at = {key: _expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days, now) for key in by_key}
+    calls = [
+        ([key], [expire_at[key], *(x for _, field, mine in rows for x in (field, mine))])
+        for key, rows in by_key.items()
+    ]
     answers = run_scripts(store, "claim", calls, hot=False)
 
-    verdict_of = {i: (key, field, mine, verdict) for (key, rows), verdicts in zip(by_key.items(), answers)
-                  for (i, field, mine), verdict in zip(rows, verdicts)}
+    verdict_of = {
+        i: (key, field, mine, verdict)
+        for (key, rows), verdicts in zip(by_key.items(), answers, strict=True)
+        for (i, field, mine), verdict in zip(rows, verdicts, strict=True)
+    }
     by_customer: dict[str, list[int]] = defaultdict(list)
     to_settle: dict[str, list[bytes]] = defaultdict(list)
     reused = []
@@ -104,15 +113,26 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
             for i in by_customer[cid]:
                 ev = unique[i]
                 args += [ev.event_id, times[i], ev.model_dump_json(exclude_none=True, exclude={"customer_id"})]
-            calls.append(([keys.events(tenant, cid), keys.events_by_time(tenant, cid), keys.profile(tenant, cid),
-                           keys.state(tenant, cid), keys.pending(tenant, cid), keys.blocked_topics(tenant, cid)], args))
+            calls.append(
+                (
+                    [
+                        keys.events(tenant, cid),
+                        keys.events_by_time(tenant, cid),
+                        keys.profile(tenant, cid),
+                        keys.state(tenant, cid),
+                        keys.pending(tenant, cid),
+                        keys.blocked_topics(tenant, cid),
+                    ],
+                    args,
+                )
+            )
         return calls
 
     accepted = 0
     if cids:
         # the index first: a customer must be findable by training once any event is stored
         store.bulk.sadd(keys.customers_index(tenant), *cids)
-        parts = [cids[k:k + CUSTOMERS_PER_PART] for k in range(0, len(cids), CUSTOMERS_PER_PART)]
+        parts = [cids[k : k + CUSTOMERS_PER_PART] for k in range(0, len(cids), CUSTOMERS_PER_PART)]
         if len(parts) == 1:
             added = run_scripts(store, "ingest", scripts(parts[0]), hot=False)
         else:  # a thread runs part k in Redis while this one prepares part k+1 (each customer is in one part)
@@ -120,26 +140,42 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
                 runs = [runner.submit(run_scripts, store, "ingest", scripts(part), hot=False) for part in parts]
                 added = [n for run in runs for n in run.result()]
         if changed is not None:
-            changed.update(cid for cid, n in zip(cids, added) if n)
+            changed.update(cid for cid, n in zip(cids, added, strict=True) if n)
         accepted = sum(added)
-        bulk_commands(store, [("HSET", key, *pairs) for key, pairs in to_settle.items()])
+        # EXPIREAT again: a settle must never leave a claims hash without a TTL
+        bulk_commands(
+            store,
+            [
+                cmd
+                for key, pairs in to_settle.items()
+                for cmd in (("HSET", key, *pairs), ("EXPIREAT", key, expire_at[key]))
+            ],
+        )
         _tell_households(store, tenant, {cid: [unique[i] for i in idx] for cid, idx in by_customer.items()})
     return IngestResult(accepted=accepted, duplicates=len(events) - accepted, reused_ids=reused)
 
 
 def _tell_households(store: Store, tenant: str, by_customer: dict[str, list[Event]]) -> None:
     """A member's purchase starts the household's quiet period (the household's own slot)."""
-    bought = {cid: max(e.ts.timestamp() for e in evs if e.type == "purchased")
-              for cid, evs in by_customer.items() if any(e.type == "purchased" for e in evs)}
+    bought = {
+        cid: max(e.ts.timestamp() for e in evs if e.type == "purchased")
+        for cid, evs in by_customer.items()
+        if any(e.type == "purchased" for e in evs)
+    }
     if not bought:
         return
     pipe = store.bulk.pipeline(transaction=False)
     for cid in bought:
         pipe.hget(keys.profile(tenant, cid), "hh")
     ttl_ms = store.settings.customer_ttl_days * 86_400_000
-    calls = [(keys.household_keys(tenant, hh.decode()),
-              [json.dumps({"op": "purchase", "cid": cid, "at": int(at * 1000), "ttl_ms": ttl_ms})])
-             for (cid, at), hh in zip(bought.items(), pipe.execute()) if hh]
+    calls = [
+        (
+            keys.household_keys(tenant, hh.decode()),
+            [json.dumps({"op": "purchase", "cid": cid, "at": int(at * 1000), "ttl_ms": ttl_ms})],
+        )
+        for (cid, at), hh in zip(bought.items(), pipe.execute(), strict=True)
+        if hh
+    ]
     if calls:
         run_scripts(store, "household", calls, hot=False)
 

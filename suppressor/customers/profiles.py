@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -18,33 +18,46 @@ from suppressor.domain import ActiveOffer, Affinity, CustomerIn, CustomerOut
 from suppressor.model import features
 from suppressor.model.exported import ExportedModel, identity_field, pack, unpack
 from suppressor.storage import keys
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, run_scripts
+
+CONSENT_CHANGES_KEPT = 1000  # re-consent ids remembered per customer (a replay of one cannot apply twice)
 
 
 def put(store: Store, tenant: str, customer_id: str, body: CustomerIn, model: ExportedModel | None) -> CustomerOut:
     """Create or replace a profile (unsubscribes stand unless re-consented later); refresh its vector."""
     pkey, vkey = keys.profile(tenant, customer_id), keys.vectors(tenant, customer_id)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     with store.bulk.pipeline(transaction=True) as pipe:
         while True:
             try:
                 # watched: an unsubscribe landing between our read and write must not be lost
                 pipe.watch(pkey)
-                created, revoked_raw, old_hh, old_emails, old_phones = pipe.hmget(
-                    pkey, "created_at", "revoked", "hh", "emails", "phones")
+                created, old_raw, revoked_raw, changed_raw, old_hh, old_emails, old_phones = pipe.hmget(
+                    pkey, "created_at", "consent", "revoked", "changed", "hh", "emails", "phones"
+                )
                 identity = pipe.hget(vkey, identity_field(model.version)) if model else None
                 n_events = pipe.zcard(keys.events_by_time(tenant, customer_id))
                 consent, revoked = apply_revocations(body, json.loads(revoked_raw) if revoked_raw else {})
+                consent, changed = in_order(
+                    body, json.loads(old_raw or b"{}"), consent, json.loads(changed_raw or b"{}")
+                )
                 mapping: dict[str, Any] = {
                     "attributes": json.dumps(body.attributes),
                     "consent": json.dumps(consent),
                     "updated_at": now,
                     "created_at": created.decode() if created else now,
                     **({"revoked": json.dumps(revoked)} if revoked else {}),
+                    **({"changed": json.dumps(changed)} if changed else {}),
                     **_optional(body),
                 }
-                vec = model.user_vector(features.model_attributes(body.attributes, mapping.get("vehicles")),
-                                        unpack(identity) if identity else None) if model else None
+                vec = (
+                    model.user_vector(
+                        features.model_attributes(body.attributes, mapping.get("vehicles")),
+                        unpack(identity) if identity else None,
+                    )
+                    if model
+                    else None
+                )
                 pipe.multi()
                 pipe.delete(pkey)
                 pipe.hset(pkey, mapping=mapping)
@@ -86,28 +99,23 @@ def _agree(store: Store, tenant: str, customer_id: str, ours: set[tuple[str, str
         standing = again
 
 
-def reconsent(store: Store, tenant: str, customer_id: str, channel: str, at_ms: int) -> bool:
-    """The customer opted back in on ``channel`` at ``at_ms`` (an SMS START): an unsubscribe from before
-    then no longer stands and consent is true; one from after it still stands. True if it changed."""
-    pkey = keys.profile(tenant, customer_id)
-    with store.bulk.pipeline(transaction=True) as pipe:
-        while True:
-            try:
-                pipe.watch(pkey)
-                consent_raw, revoked_raw = pipe.hmget(pkey, "consent", "revoked")
-                if consent_raw is None:
-                    return False  # no profile: nothing was withheld
-                consent, revoked = json.loads(consent_raw), json.loads(revoked_raw or b"{}")
-                if revoked.get(channel, 0) >= at_ms or (consent.get(channel) is True and channel not in revoked):
-                    return False
-                revoked.pop(channel, None)
-                consent[channel] = True
-                pipe.multi()
-                pipe.hset(pkey, mapping={"consent": json.dumps(consent), "revoked": json.dumps(revoked)})
-                pipe.execute()
-                return True
-            except redis.WatchError:
-                continue
+def reconsent(store: Store, tenant: str, customer_id: str, change_id: str, channel: str, at_ms: int) -> int:
+    """The customer opted back in on ``channel`` at ``at_ms`` (an SMS START), by the change ``change_id``:
+    applied once, and only if newer than the channel's last consent change (an unsubscribe from after it
+    still stands). 1 if consent was restored, 0 if not, -1 if this change was applied before."""
+    return int(
+        run_scripts(
+            store,
+            "consent",
+            [
+                (
+                    [keys.profile(tenant, customer_id), keys.consent_changes(tenant, customer_id)],
+                    [change_id, channel, at_ms, store.settings.customer_ttl_days * 86400, CONSENT_CHANGES_KEPT],
+                )
+            ],
+            hot=False,
+        )[0]
+    )
 
 
 def _points(emails: bytes | None, phones: bytes | None) -> set[tuple[str, str]]:
@@ -140,6 +148,28 @@ def _join(store: Store, tenant: str, customer_id: str, old: str | None, new: str
         pipe.sadd(keys.household(tenant, new, "members"), customer_id)
         pipe.expire(keys.household(tenant, new, "members"), ttl)
     pipe.execute()
+
+
+def in_order(
+    body: CustomerIn, old: dict[str, bool], consent: dict[str, bool], changed: dict[str, float]
+) -> tuple[dict[str, bool], dict[str, float]]:
+    """The consent to store and each channel's last consent change (channel -> ms; revocations apart).
+
+    With ``consent_at``, a channel whose value changes takes it as its change time, and a change dated
+    before the channel's last one (a CRM's stale copy) keeps the stored value. Without it, the profile
+    dates nothing: an unsubscribe from any time still closes the channel."""
+    if body.consent_at is None:
+        return consent, changed
+    given = body.consent_at.timestamp() * 1000
+    consent, changed = dict(consent), dict(changed)
+    for ch, value in consent.items():
+        if ch in old and old[ch] == value:
+            continue
+        if given < changed.get(ch, 0) and ch in old:
+            consent[ch] = old[ch]
+        else:
+            changed[ch] = given
+    return consent, changed
 
 
 def apply_revocations(body: CustomerIn, revoked: dict[str, float]) -> tuple[dict[str, bool], dict[str, float]]:
@@ -232,8 +262,9 @@ def get(store: Store, tenant: str, customer_id: str, model: ExportedModel | None
     if not raw and not n_events:
         return None
     out = _out(customer_id, _decode(raw), n_events, model, unpack(vec) if vec else None, _evidence(evs))
-    out.offers = [ActiveOffer.model_validate(o) for o in timeline.active_offers(store, tenant, customer_id,
-                                                                                 out.household_id)]
+    out.offers = [
+        ActiveOffer.model_validate(o) for o in timeline.active_offers(store, tenant, customer_id, out.household_id)
+    ]
     return out
 
 
@@ -241,20 +272,29 @@ def _evidence(evs: list[bytes]) -> dict[str, int]:
     """How many of the customer's events are about each topic and on each channel (feature names)."""
     counts: dict[str, int] = {}
     for e in json.loads(b"[" + b",".join(evs) + b"]") if evs else []:
-        for name in [f"topic:{t}" for t in e.get("topics") or ()] + ([f"channel:{e['channel']}"] if e.get("channel") else []):
+        for name in [f"topic:{t}" for t in e.get("topics") or ()] + (
+            [f"channel:{e['channel']}"] if e.get("channel") else []
+        ):
             counts[name] = counts.get(name, 0) + 1
     return counts
 
 
-def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedModel | None,
-         user: np.ndarray | None, evidence: dict[str, int] | None = None) -> CustomerOut:
+def _out(
+    customer_id: str,
+    prof: dict[str, str],
+    n_events: int,
+    model: ExportedModel | None,
+    user: np.ndarray | None,
+    evidence: dict[str, int] | None = None,
+) -> CustomerOut:
     """The API view of a stored profile, with what the model learned."""
     out = CustomerOut(
         customer_id=customer_id,
         attributes=json.loads(prof.get("attributes", "{}")),
         consent=json.loads(prof.get("consent", "{}")),
-        revoked={ch: datetime.fromtimestamp(ms / 1000, timezone.utc)
-                 for ch, ms in json.loads(prof.get("revoked", "{}")).items()},
+        revoked={
+            ch: datetime.fromtimestamp(ms / 1000, UTC) for ch, ms in json.loads(prof.get("revoked", "{}")).items()
+        },
         preferred_channel=prof.get("preferred_channel"),
         timezone=prof.get("timezone"),
         household_id=prof.get("hh"),
@@ -266,21 +306,25 @@ def _out(customer_id: str, prof: dict[str, str], n_events: int, model: ExportedM
         event_count=n_events,
     )
     if model is not None:
-        user = user if user is not None else model.user_vector(
-            features.model_attributes(out.attributes, prof.get("vehicles")))
+        user = (
+            user
+            if user is not None
+            else model.user_vector(features.model_attributes(out.attributes, prof.get("vehicles")))
+        )
         out.model_version = model.version
         out.interests, out.channel_affinities = learned_affinities(model, user, evidence=evidence)
     return out
 
 
-def learned_affinities(model: ExportedModel, user: np.ndarray, top: int = 10,
-                       evidence: dict[str, int] | None = None) -> tuple[list[Affinity], list[Affinity]]:
+def learned_affinities(
+    model: ExportedModel, user: np.ndarray, top: int = 10, evidence: dict[str, int] | None = None
+) -> tuple[list[Affinity], list[Affinity]]:
     """The topics the tenant sends that the customer is likeliest to engage with, and every channel:
     each with its calibrated chance and (``evidence``: name -> count) the events behind it."""
     aff = model.item_emb @ user[: model.dim] + model.item_bias
     chances = model.calibrate(aff + user[model.dim])
     topics, channels = [], []
-    for name, a, p in zip(model.item_features, aff, chances):
+    for name, a, p in zip(model.item_features, aff, chances, strict=True):
         kind, _, value = name.partition(":")
         if kind in ("topic", "channel"):
             seen = None if evidence is None else evidence.get(name, 0)

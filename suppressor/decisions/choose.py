@@ -36,8 +36,9 @@ def rank_value(priority: int, score: float | None) -> float:
 
 
 def _ask(req: ChooseRequest, msg: Message, dry: bool) -> DecisionRequest:
-    return DecisionRequest(customer_id=req.customer_id, message=msg, allow_reroute=req.allow_reroute,
-                           channels=req.channels, dry_run=dry)
+    return DecisionRequest(
+        customer_id=req.customer_id, message=msg, allow_reroute=req.allow_reroute, channels=req.channels, dry_run=dry
+    )
 
 
 def _standing(d: Decision, dry_run: bool) -> Decision:
@@ -45,8 +46,15 @@ def _standing(d: Decision, dry_run: bool) -> Decision:
     return d if d.dry_run == dry_run else d.model_copy(update={"dry_run": dry_run})
 
 
-async def achoose(decider: Decider, tenant: str, req: ChooseRequest, hot: redis.asyncio.Redis,
-                  bulk: redis.asyncio.Redis, started: float | None = None, now: datetime | None = None) -> Choice:
+async def achoose(
+    decider: Decider,
+    tenant: str,
+    req: ChooseRequest,
+    hot: redis.asyncio.Redis,
+    bulk: redis.asyncio.Redis,
+    started: float | None = None,
+    now: datetime | None = None,
+) -> Choice:
     """The verdicts of one choice among ``req.candidates``, every store call within one decision deadline;
     ``Refused`` (fields named ``candidates[i]...``) before anything is decided."""
     t0 = started if started is not None else time.monotonic()
@@ -58,7 +66,7 @@ async def achoose(decider: Decider, tenant: str, req: ChooseRequest, hot: redis.
         raise
     state = decider.states.cached(tenant)
     rank = {}
-    for i, (m, d) in enumerate(zip(cands, looked)):
+    for i, (m, d) in enumerate(zip(cands, looked, strict=False)):
         priority = state.policy.for_campaign(m.campaign_id).priority_of(m.priority, m.kind)
         rank[i] = (priority, d.score, rank_value(priority, d.score))
     if any(r.code == "degraded" for d in looked for r in d.reasons):
@@ -71,8 +79,10 @@ async def achoose(decider: Decider, tenant: str, req: ChooseRequest, hot: redis.
             if d.action in SENDS:
                 winners.append(i)
     # best first; equal values by message id, so the order candidates arrive in never decides
-    survivors = sorted((i for i, d in enumerate(looked) if not d.replayed and d.action in SENDS),
-                       key=lambda i: (-rank[i][2], cands[i].message_id))
+    survivors = sorted(
+        (i for i, d in enumerate(looked) if not d.replayed and d.action in SENDS),
+        key=lambda i: (-rank[i][2], cands[i].message_id),
+    )
     for i in survivors:
         if len(winners) >= req.pick:
             break
@@ -87,17 +97,25 @@ async def achoose(decider: Decider, tenant: str, req: ChooseRequest, hot: redis.
     # the survivors that lost are held; the others keep their rules' word, and a send they get by now
     # (a slot freed meanwhile) is held too once the pick is full, counting each other's sends
     late = [i for i in rest if i not in survivors]
-    room = {"room": req.pick - len(winners), "rivals": [cands[k].message_id for k in late]} \
-        if len(winners) < req.pick else {}
-    holds = [_outranked(cands, rank, winners, i, req.pick) if i in survivors else
-             {**_outranked(cands, rank, winners, i, req.pick), "after": True, **room} for i in rest]
+    room = (
+        {"room": req.pick - len(winners), "rivals": [cands[k].message_id for k in late]}
+        if len(winners) < req.pick
+        else {}
+    )
+    holds = [
+        _outranked(cands, rank, winners, i, req.pick)
+        if i in survivors
+        else {**_outranked(cands, rank, winners, i, req.pick), "after": True, **room}
+        for i in rest
+    ]
     if req.dry_run:  # the dry runs' verdicts stand as they were: only the survivors that lost are held
-        for i, hold in zip(rest, holds):
+        for i, hold in zip(rest, holds, strict=False):
             results[i] = _held(looked[i], hold)
     elif rest:
-        decided = await decider.adecide(tenant, [_ask(req, cands[i], False) for i in rest], hot, bulk,
-                                        started=t0, now=now, holds=holds)
-        for i, d in zip(rest, decided):
+        decided = await decider.adecide(
+            tenant, [_ask(req, cands[i], False) for i in rest], hot, bulk, started=t0, now=now, holds=holds
+        )
+        for i, d in zip(rest, decided, strict=False):
             results[i] = d
     chosen = [cands[i].message_id for i in winners if results[i].action in SENDS]
     return Choice(customer_id=req.customer_id, chosen=chosen, results=results)
@@ -123,8 +141,14 @@ def _held(d: Decision, hold: dict, keep: bool = False) -> Decision:
     if d.action not in SENDS:
         return d
     reason = Reason(code="outranked", message=rules.text(hold, d.model_version))
-    return d.model_copy(update={"action": Action.suppress, "channel": None, "not_before": None,
-                                "reasons": [*(d.reasons if keep else []), reason]})
+    return d.model_copy(
+        update={
+            "action": Action.suppress,
+            "channel": None,
+            "not_before": None,
+            "reasons": [*(d.reasons if keep else []), reason],
+        }
+    )
 
 
 def _degraded(req: ChooseRequest, looked: list[Decision], rank: dict) -> Choice:
@@ -135,21 +159,28 @@ def _degraded(req: ChooseRequest, looked: list[Decision], rank: dict) -> Choice:
         return Choice(customer_id=req.customer_id, chosen=[], results=results)
     cands = req.candidates
     order = sorted(range(len(cands)), key=lambda i: (-rank[i][2], cands[i].message_id))
-    winners = order[:req.pick]
-    for i in order[req.pick:]:
+    winners = order[: req.pick]
+    for i in order[req.pick :]:
         results[i] = _held(results[i], _outranked(cands, rank, winners, i, req.pick), keep=True)
     return Choice(customer_id=req.customer_id, chosen=[cands[i].message_id for i in winners], results=results)
 
 
 def _candidate_field(where: str, item: int | None = None) -> str:
     """A decision request's field (``items[j].message.channel``) as a choice names it (``candidates[j].channel``)."""
-    named = re.sub(r"^items\[(\d+)\]\.(message\.)?", lambda m: f"candidates[{m.group(1)}]." if m.group(2)
-                   else "", where)
+    named = re.sub(
+        r"^items\[(\d+)\]\.(message\.)?", lambda m: f"candidates[{m.group(1)}]." if m.group(2) else "", where
+    )
     return named if item is None else f"items[{item}].{named}"
 
 
-async def achoose_many(decider: Decider, tenant: str, items: list[ChooseRequest], hot: redis.asyncio.Redis,
-                       bulk: redis.asyncio.Redis, timeout: float) -> list[Choice]:
+async def achoose_many(
+    decider: Decider,
+    tenant: str,
+    items: list[ChooseRequest],
+    hot: redis.asyncio.Redis,
+    bulk: redis.asyncio.Redis,
+    timeout: float,
+) -> list[Choice]:
     """Many choices (one per customer), each within its own decision deadline, in request order; every
     item is checked first (``Refused`` names ``items[k].candidates[i]...``), so a bad one decides nothing."""
     asks = [(k, _ask(item, m, True)) for k, item in enumerate(items) for m in item.candidates]

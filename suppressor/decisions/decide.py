@@ -10,9 +10,10 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import orjson
 import redis
@@ -21,12 +22,12 @@ import redis.asyncio
 from suppressor import rules
 from suppressor.customers import deferred
 from suppressor.decisions.log import DecisionLog
-from suppressor.domain import Action, Decision, DecisionRequest, Kind, Offer, Signature
+from suppressor.domain import EPOCH, Action, Decision, DecisionRequest, Kind, Offer, Signature
 from suppressor.model.exported import ExportedModel, unpack
 from suppressor.policy import content
 from suppressor.policy.document import Policy, check_channels, check_terms
 from suppressor.storage import keys
-from suppressor.storage.store import Store, arun_scripts, astream_scripts, run_scripts
+from suppressor.storage.store import Store, aclose_clients, arun_scripts, astream_scripts, out_of_memory
 from suppressor.tenants.state import TenantState, TenantStateCache
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
         "dim": model.dim if model else 0,
         "cal_a": model.calibration["a"] if model else 1.0,
         "cal_b": model.calibration["b"] if model else 0.0,
+        "send_hours": (model.send_hours if model else None) or [],
         **policy.script_params(),
     }
 
@@ -89,6 +91,7 @@ def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
 def static_params(policy: Policy, model: ExportedModel | None) -> str:
     """The decide script's parameters fixed by a policy and a model, as a JSON body fragment:
     the model's ``model`` (version, '' for none), ``dim``, ``cal_a``/``cal_b`` (Platt calibration),
+    ``send_hours`` (its send-time prior, [] for none),
     then the policy's own (``Policy.script_params``)."""
     return json.dumps(_static_body(policy, model))[1:-1]
 
@@ -101,37 +104,59 @@ def static_args(policy: Policy, model: ExportedModel | None) -> tuple[bytes, lis
     return orjson.dumps(body)[1:-1], groups
 
 
-def request_params(req: DecisionRequest, did: str, now_ms: int) -> dict:
+def request_params(req: DecisionRequest, did: str, now_ms: int, retention_ms: int) -> dict:
     """The script parameters that come from one request (all but ``holdout`` and ``policy_version``).
 
     ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
-    ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, ``offer``
-    {key, terms, terms_json (canonical, to spot a duplicate), until?} when the message has one, and
-    ``priority`` when it names one (so a replay reads it from the logged request). The service may add
-    ``hold``: the ``outranked`` reason of a candidate that lost a choice (a send becomes a suppression)."""
+    ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, ``control_draw``
+    (the control's randomization), ``retention_ms`` (no key the script writes outlives it), ``campaign``
+    (when the message names one), ``offer`` {key, terms, terms_json (canonical, to spot a
+    duplicate), until?} when the message has one, and ``priority`` when it names one (so a replay reads
+    it from the logged request). The service may add ``hold``: the ``outranked`` reason of a candidate
+    that lost a choice (a send becomes a suppression)."""
     msg = req.message
     params = {
-        "now": now_ms, "did": did, "seq": ledger_id(did), "mid": msg.message_id, "channel": msg.channel,
-        "kind": msg.kind.value, "allow_reroute": req.allow_reroute, "is_transactional": msg.kind == Kind.transactional,
-        "dry": req.dry_run, "topics": msg.topics or [],
+        "now": now_ms,
+        "did": did,
+        "seq": ledger_id(did),
+        "mid": msg.message_id,
+        "channel": msg.channel,
+        "kind": msg.kind.value,
+        "allow_reroute": req.allow_reroute,
+        "is_transactional": msg.kind == Kind.transactional,
+        "dry": req.dry_run,
+        "topics": msg.topics or [],
+        "control_draw": control_draw(req.customer_id, msg.message_id),
+        "retention_ms": retention_ms,
     }
-    if msg.offer is not None:  # JSON null would reach Lua as a truthy cjson.null
-        params["offer"] = offer_params(msg.offer)
+    if msg.campaign_id is not None:  # JSON null would reach Lua as a truthy cjson.null
+        params["campaign"] = msg.campaign_id
+    if msg.offer is not None:
+        params["offer"] = offer_params(msg.offer, now_ms, retention_ms)
     if msg.priority is not None:  # else the policy's for its kind (``priorities``)
         params["priority"] = msg.priority
     return params
 
 
-def offer_params(offer: Offer) -> dict:
-    """An offer as the scripts read it: key, terms, canonical terms_json (to spot a duplicate), until?"""
+def control_draw(customer_id: str, message_id: str) -> float:
+    """A uniform draw in [0, 1) fixed per customer and message: the control's randomization (a retry
+    and a what-if replay draw the same; one message's draw says nothing of another's)."""
+    h = hashlib.blake2b(f"control:{customer_id}\x00{message_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
+
+
+def offer_params(offer: Offer, now_ms: int, retention_ms: int) -> dict:
+    """An offer as the scripts read it: key, terms, canonical terms_json (to spot a duplicate), until?
+    (its expiry, held to the customer retention: a customer's data never outlives it)."""
     out = {"key": offer.key, "terms": offer.terms, "terms_json": json.dumps(offer.terms, sort_keys=True)}
     if offer.expires is not None:
-        out["until"] = int(offer.expires.timestamp() * 1000)
+        out["until"] = min(int(offer.expires.timestamp() * 1000), now_ms + retention_ms)
     return out
 
 
-def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: list[str],
-                 memo: dict | None = None) -> list:
+def channel_args(
+    req: DecisionRequest, model: ExportedModel | None, declared: list[str], memo: dict | None = None
+) -> list:
     """The script's trailing arguments: each candidate channel (the requested one, then the caller's
     or the tenant's declared ones) with its packed item vector. ``memo`` (one batch, one model and
     policy) keeps them per message shape: a campaign's batch asks about a few messages many times."""
@@ -153,6 +178,11 @@ def channel_args(req: DecisionRequest, model: ExportedModel | None, declared: li
     return args
 
 
+def _ms(at: datetime) -> int:
+    """Unix milliseconds, exactly (``timestamp() * 1000`` can land a float just below the integer)."""
+    return (at - EPOCH) // timedelta(milliseconds=1)
+
+
 class StoreDown(Exception):
     """The store is known not to answer (its monitor missed it): verdicts are degraded at once."""
 
@@ -171,10 +201,18 @@ class _Batch:
     remember: list[tuple[list[str], list]] = field(default_factory=list)  # substitutes offered (rotation)
     holds: list[dict | None] | None = None  # by request, the outranked reason of a lost choice (``hold``)
 
-    def part(self, start: int, stop: int) -> "_Batch":
+    def part(self, start: int, stop: int) -> _Batch:
         """Requests ``start`` to ``stop`` as a batch of their own (their calls not made yet)."""
-        return _Batch(self.tenant, self.requests[start:stop], self.state, self.policies[start:stop], self.now,
-                      self.ids[start:stop], [], holds=self.holds and self.holds[start:stop])
+        return _Batch(
+            self.tenant,
+            self.requests[start:stop],
+            self.state,
+            self.policies[start:stop],
+            self.now,
+            self.ids[start:stop],
+            [],
+            holds=self.holds and self.holds[start:stop],
+        )
 
 
 class Decider:
@@ -190,41 +228,28 @@ class Decider:
         self.on_lapsed: Callable[[int], object] = lambda n: None
 
     def decide(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> list[Decision]:
-        """Verdicts for ``requests`` in order: one EVALSHA each, all in one round trip."""
-        state = self.states.get(tenant) if self.store.up else self.states.cached(tenant)
-        if not self.store.up or not state.loaded:
-            return self._degraded(self._prepare(state, tenant, requests, now, calls=False), StoreDown())
-        batch = self._prepare(state, tenant, requests, now)
-        hot = len(requests) <= SMALL  # big batches use the bulk connection: the deadline is for single verdicts
-        try:
-            verdicts = self._parse(batch, run_scripts(self.store, "decide", batch.calls, hot=hot))
-            asks = self._household_asks(batch, verdicts)
-            if asks:
-                said = run_scripts(self.store, "household", [call for _, call in asks], hot=hot)
-                undo = self._household_says(batch, verdicts, asks, said)
-                if undo:
-                    run_scripts(self.store, "release", undo, hot=hot)
-        except redis.RedisError as exc:
-            return self._degraded(batch, exc)
-        index = self._deferred_call(batch, verdicts)
-        if index:
-            try:
-                [lapsed] = run_scripts(self.store, "deferred", [index], hot=hot)
-                if lapsed:
-                    self.on_lapsed(lapsed)
-            except redis.RedisError as exc:  # the verdicts stand; the tenant's index misses them
-                log.warning("tenant %s: deferred verdicts not indexed: %r", tenant, exc)
-        out = self._finish(batch, verdicts)
-        if batch.remember:
-            try:
-                run_scripts(self.store, "substitute", batch.remember, hot=hot)
-            except redis.RedisError as exc:  # the verdicts stand; only the rotation may repeat itself
-                log.warning("tenant %s: substitutes offered not remembered: %r", tenant, exc)
-        return out
+        """``adecide`` for a caller without an event loop (the command line, the quickstart, what-if
+        tools): the same flow on a loop and asyncio clients of its own, closed after."""
 
-    async def adecide(self, tenant: str, requests: list[DecisionRequest], hot: redis.asyncio.Redis,
-                      bulk: redis.asyncio.Redis, started: float | None = None,
-                      now: datetime | None = None, holds: list[dict | None] | None = None) -> list[Decision]:
+        async def run() -> list[Decision]:
+            hot, bulk = self.store.async_clients()
+            try:
+                return await self.adecide(tenant, requests, hot, bulk, now=now)
+            finally:
+                await aclose_clients(hot, bulk)
+
+        return asyncio.run(run())
+
+    async def adecide(
+        self,
+        tenant: str,
+        requests: list[DecisionRequest],
+        hot: redis.asyncio.Redis,
+        bulk: redis.asyncio.Redis,
+        started: float | None = None,
+        now: datetime | None = None,
+        holds: list[dict | None] | None = None,
+    ) -> list[Decision]:
         """``decide`` on asyncio clients: small calls answered within the decision deadline (counted
         from ``started``, a ``time.monotonic()``), big batches within the store timeout; decided at
         ``now`` (default: the clock's). ``holds``: per request, the ``outranked`` reason that turns
@@ -258,8 +283,14 @@ class Decider:
         if state.loaded:
             self._prepare(state, tenant, requests, calls=False)
 
-    async def _arun(self, batch: _Batch, client: redis.asyncio.Redis, left: Callable[[], float], small: bool,
-                    raw: list | None = None) -> list[Decision]:
+    async def _arun(
+        self,
+        batch: _Batch,
+        client: redis.asyncio.Redis,
+        left: Callable[[], float],
+        small: bool,
+        raw: list | None = None,
+    ) -> list[Decision]:
         """The batch's verdicts from its decide calls (``raw``: their answers, when already run), the
         household's word, then the decisions (degraded when the store fails on the way)."""
         try:
@@ -269,26 +300,30 @@ class Decider:
             asks = self._household_asks(batch, verdicts)
             if asks:  # members of a household: the household's word, on its own slot
                 said = await self.store.bounded(
-                    arun_scripts(self.store, client, "household", [call for _, call in asks]), left())
+                    arun_scripts(self.store, client, "household", [call for _, call in asks]), left()
+                )
                 undo = self._household_says(batch, verdicts, asks, said)
                 if undo:
                     await self.store.bounded(arun_scripts(self.store, client, "release", undo), left())
-        except (redis.RedisError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, redis.RedisError) as exc:
             return self._degraded(batch, exc)
-        index = self._deferred_call(batch, verdicts) if small else await asyncio.to_thread(
-            self._deferred_call, batch, verdicts)
+        index = (
+            self._deferred_call(batch, verdicts)
+            if small
+            else await asyncio.to_thread(self._deferred_call, batch, verdicts)
+        )
         if index:  # on the tenant's slot, after the decision (see customers/deferred.py)
             try:
                 [lapsed] = await self.store.bounded(arun_scripts(self.store, client, "deferred", [index]), left())
                 if lapsed:
                     self.on_lapsed(lapsed)
-            except (redis.RedisError, asyncio.TimeoutError) as exc:  # the verdicts stand; the index misses them
+            except (TimeoutError, redis.RedisError) as exc:  # the verdicts stand; the index misses them
                 log.warning("tenant %s: deferred verdicts not indexed: %r", batch.tenant, exc)
         out = self._finish(batch, verdicts) if small else await asyncio.to_thread(self._finish, batch, verdicts)
         if batch.remember:
             try:
                 await self.store.bounded(arun_scripts(self.store, client, "substitute", batch.remember), left())
-            except (redis.RedisError, asyncio.TimeoutError) as exc:  # the verdicts stand; the rotation may repeat
+            except (TimeoutError, redis.RedisError) as exc:  # the verdicts stand; the rotation may repeat
                 log.warning("tenant %s: substitutes offered not remembered: %r", batch.tenant, exc)
         return out
 
@@ -299,30 +334,44 @@ class Decider:
         parts = [batch.part(a, a + PART) for a in range(0, len(batch.requests), PART)]
         out: list[Decision] = []
         done = 0
-        stream = astream_scripts(self.store, client, "decide", parts,
-                                 lambda p: asyncio.to_thread(lambda: self._fill_calls(p).calls), left)
+        stream = astream_scripts(
+            self.store, client, "decide", parts, lambda p: asyncio.to_thread(lambda: self._fill_calls(p).calls), left
+        )
         try:
             async for raw in stream:
                 out += await self._arun(parts[done], client, left, False, raw)
                 done += 1
-        except (redis.RedisError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, redis.RedisError) as exc:
             for p in parts[done:]:
                 out += self._degraded(p, exc)
         finally:
             await stream.aclose()
         return out
 
-    def _prepare(self, state: TenantState, tenant: str, requests: list[DecisionRequest],
-                 now: datetime | None = None, calls: bool = True, holds: list[dict | None] | None = None) -> _Batch:
+    def _prepare(
+        self,
+        state: TenantState,
+        tenant: str,
+        requests: list[DecisionRequest],
+        now: datetime | None = None,
+        calls: bool = True,
+        holds: list[dict | None] | None = None,
+    ) -> _Batch:
         """Each request's policy and decision id, and (``calls``) its script arguments; an undeclared
         channel or an uncomparable offer term is refused before anything runs."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps ms: a replay says the same
         batch = _Batch(tenant, requests, state, [], now, [], [], holds=holds)
         for i, req in enumerate(requests):
             policy = state.policy.for_campaign(req.message.campaign_id)
             if state.loaded:  # refused, never guessed at (a default policy knows nothing to refuse)
-                check_channels(policy, [(f"items[{i}].message.channel", req.message.channel),
-                                        *((f"items[{i}].channels[{j}]", ch) for j, ch in enumerate(req.channels or ()))])
+                check_channels(
+                    policy,
+                    [
+                        (f"items[{i}].message.channel", req.message.channel),
+                        *((f"items[{i}].channels[{j}]", ch) for j, ch in enumerate(req.channels or ())),
+                    ],
+                )
                 if req.message.offer is not None:
                     check_terms(policy, f"items[{i}].message.offer.terms", req.message.offer.terms)
             did = new_decision_id(req.customer_id)
@@ -332,32 +381,50 @@ class Decider:
 
     def _fill_calls(self, batch: _Batch) -> _Batch:
         """The batch's decide calls (keys, arguments), one per request."""
-        now_ms = int(batch.now.timestamp() * 1000)
+        now_ms = _ms(batch.now)
         memo: dict = {}  # this batch's channel arguments by policy, model and message shape
-        holds = batch.holds or itertools.repeat(None)
-        batch.calls = [self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo, hold)
-                       for req, policy, did, hold in zip(batch.requests, batch.policies, batch.ids, holds)]
+        holds = batch.holds or [None] * len(batch.requests)
+        batch.calls = [
+            self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo, hold)
+            for req, policy, did, hold in zip(batch.requests, batch.policies, batch.ids, holds, strict=True)
+        ]
         return batch
 
-    def _call(self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str,
-              now_ms: int, memo: dict, hold: dict | None = None) -> tuple[list[str], list]:
+    def _call(
+        self,
+        tenant: str,
+        req: DecisionRequest,
+        policy: Policy,
+        state: TenantState,
+        did: str,
+        now_ms: int,
+        memo: dict,
+        hold: dict | None = None,
+    ) -> tuple[list[str], list]:
         model, msg = state.model, req.message
         # keyed by tenant: every tenant's policy starts at version 1 (one tenant's caps must never reach another)
-        skey = (tenant, state.policy.version, msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
-                model.version if model else None)
+        skey = (
+            tenant,
+            state.policy.version,
+            msg.campaign_id if msg.campaign_id in state.policy.campaigns else None,
+            model.version if model else None,
+        )
         static = self._static.get(skey)
         if static is None:
             if len(self._static) > 1000:
                 self._static.clear()
             static = self._static[skey] = static_args(policy, model)
         core, groups = static
-        dynamic = request_params(req, did, now_ms)
+        dynamic = request_params(req, did, now_ms, self.store.settings.customer_ttl_days * 86_400_000)
         dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["policy_version"] = state.policy.version
         if hold is not None:
             dynamic["hold"] = hold
-        args: list = [b"{" + core + b"," + orjson.dumps(dynamic)[1:], *groups,
-                      *channel_args(req, model, policy.declared_channels, memo.setdefault(skey, {}))]
+        args: list = [
+            b"{" + core + b"," + orjson.dumps(dynamic)[1:],
+            *groups,
+            *channel_args(req, model, policy.declared_channels, memo.setdefault(skey, {})),
+        ]
         return keys.decision_keys(tenant, req.customer_id), args
 
     @staticmethod
@@ -377,7 +444,7 @@ class Decider:
         failed between the two steps must not let a retry skip the household. Past the household's
         ledger window its word can no longer be read back, so an old standing send stands."""
         asks = []
-        now_ms = int(batch.now.timestamp() * 1000)
+        now_ms = _ms(batch.now)
         for i, (res, _, replayed) in enumerate(verdicts):
             if not res.get("hh") or res["action"] not in ("send", "reroute"):
                 continue
@@ -387,11 +454,22 @@ class Decider:
             if replayed and now_ms - res["at"] >= household["ledger_ms"]:
                 continue
             did = res["did"] if replayed else batch.ids[i]
-            params = {"op": "check", "now": res["at"], "did": did, "seq": ledger_id(did), "cid": req.customer_id,
-                      "channel": res["channel"], "kind": msg.kind.value, "dry": req.dry_run, "household": household,
-                      "priority": policy.priority_of(msg.priority, msg.kind)}
+            retention_ms = self.store.settings.customer_ttl_days * 86_400_000
+            params = {
+                "op": "check",
+                "now": res["at"],
+                "did": did,
+                "seq": ledger_id(did),
+                "cid": req.customer_id,
+                "channel": res["channel"],
+                "kind": msg.kind.value,
+                "dry": req.dry_run,
+                "household": household,
+                "ttl_ms": retention_ms,
+                "priority": policy.priority_of(msg.priority, msg.kind),
+            }
             if msg.offer is not None:
-                params["offer"] = offer_params(msg.offer)
+                params["offer"] = offer_params(msg.offer, res["at"], retention_ms)
             asks.append((i, (keys.household_keys(batch.tenant, res["hh"]), [json.dumps(params)])))
         return asks
 
@@ -402,49 +480,79 @@ class Decider:
             hit = self._static[key] = policy.household_params()
         return hit
 
-    def _household_says(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]], asks: list[tuple[int, tuple]],
-                        said: list) -> list[tuple[list[str], list]]:
+    def _household_says(
+        self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]], asks: list[tuple[int, tuple]], said: list
+    ) -> list[tuple[list[str], list]]:
         """Turn the sends a household refused into suppressions; the release calls that take their
         ledger entries back and leave the suppression standing for the message."""
         undo = []
-        for (i, _), word in zip(asks, said):
+        for (i, _), word in zip(asks, said, strict=True):
             if not word:
                 continue
             res, user, replayed = verdicts[i]
             if replayed:
                 batch.ids[i] = res["did"]  # the standing decision, refused now: it keeps its id
-            res.update(action="suppress", channel=None, considered=res.get("channel"), not_before=None,
-                       reasons=[*(res.get("reasons") or []), json.loads(word)])
+            res.update(
+                action="suppress",
+                channel=None,
+                considered=res.get("channel"),
+                not_before=None,
+                reasons=[*(res.get("reasons") or []), json.loads(word)],
+            )
             verdicts[i] = (res, user, False)
             req, did = batch.requests[i], batch.ids[i]
             if not req.dry_run:
                 cid = req.customer_id
-                undo.append(([keys.sends(batch.tenant, cid), keys.offers(batch.tenant, cid),
-                              keys.verdicts(batch.tenant, cid), keys.verdicts_expiry(batch.tenant, cid)],
-                             [did, ledger_id(did), req.message.message_id, json.dumps(res), res["until"]]))
+                undo.append(
+                    (
+                        [
+                            keys.sends(batch.tenant, cid),
+                            keys.offers(batch.tenant, cid),
+                            keys.verdicts(batch.tenant, cid),
+                            keys.verdicts_expiry(batch.tenant, cid),
+                        ],
+                        [did, ledger_id(did), req.message.message_id, json.dumps(res), res["until"]],
+                    )
+                )
         return undo
 
     def _deferred_call(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> tuple | None:
         """The tenant index's changes for the batch's fresh, recorded verdicts (deferred.changes)."""
-        fresh = [(req, res) for req, (res, _, replayed) in zip(batch.requests, verdicts)
-                 if not replayed and not req.dry_run and (res["action"] == "defer" or res.get("dfr"))]
+        fresh = [
+            (req, res)
+            for req, (res, _, replayed) in zip(batch.requests, verdicts, strict=False)
+            if not replayed and not req.dry_run and (res["action"] == "defer" or res.get("dfr"))
+        ]
         if not fresh:
             return None
         return deferred.changes(batch.tenant, fresh, self.store.settings, int(batch.now.timestamp() * 1000))
 
     def _finish(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[Decision]:
         out = []
-        for i, (req, did, (res, user, replayed)) in enumerate(zip(batch.requests, batch.ids, verdicts)):
+        for i, (req, did, (res, user, replayed)) in enumerate(zip(batch.requests, batch.ids, verdicts, strict=True)):
             d = self._decision(batch, req, did, res, user, replayed, batch.customers.get(i))
             out.append(d)
             if self.log is not None and not req.dry_run and not d.replayed:
                 # the request rides along so a later replay can re-decide it under another policy
-                record = d.model_dump_json(exclude_none=True)[:-1] + ',"request":' + req.model_dump_json(exclude_none=True) + "}"
+                record = (
+                    d.model_dump_json(exclude_none=True)[:-1]
+                    + ',"request":'
+                    + req.model_dump_json(exclude_none=True)
+                    + "}"
+                )
                 self.log.append(batch.tenant, record, req.customer_id)
         return out
 
-    def _decision(self, batch: _Batch, req: DecisionRequest, did: str, res: dict, user: bytes,
-                  replayed: bool = False, customer: content.Customer | None = None) -> Decision:
+    def _decision(
+        self,
+        batch: _Batch,
+        req: DecisionRequest,
+        did: str,
+        res: dict,
+        user: bytes,
+        replayed: bool = False,
+        customer: content.Customer | None = None,
+    ) -> Decision:
         model = batch.state.model
         # a standing verdict answers as it was given: its id, time, policy and model
         version = res.get("mv") or None if replayed else (model.version if model else None)
@@ -453,13 +561,23 @@ class Decider:
         channel = res.get("channel")
         substitute = None
         if any(r["code"] == "sales_balance" for r in codes):
-            substitute = content.best_substitute(batch.state.catalog, model, unpack(user) if user else None,
-                                                 res.get("considered") or req.message.channel, batch.now, customer,
-                                                 req.message.message_id)
+            substitute = content.best_substitute(
+                batch.state.catalog,
+                model,
+                unpack(user) if user else None,
+                res.get("considered") or req.message.channel,
+                batch.now,
+                customer,
+                req.message.message_id,
+            )
             mine = substitute and {"mid": req.message.message_id, "content": substitute["content_id"]}
             if mine and not req.dry_run and customer is not None and customer.last != mine:
-                batch.remember.append(([keys.state(batch.tenant, req.customer_id)],
-                                       [json.dumps(mine), self.store.settings.customer_ttl_days * 86_400_000]))
+                batch.remember.append(
+                    (
+                        [keys.state(batch.tenant, req.customer_id)],
+                        [json.dumps(mine), self.store.settings.customer_ttl_days * 86_400_000],
+                    )
+                )
         nb = res.get("not_before")
         return Decision(
             decision_id=res["did"] if replayed else did,
@@ -468,7 +586,7 @@ class Decider:
             action=Action(res["action"]),
             channel=channel,
             requested_channel=req.message.channel,
-            not_before=datetime.fromtimestamp(nb / 1000, timezone.utc) if nb else None,
+            not_before=datetime.fromtimestamp(nb / 1000, UTC) if nb else None,
             score=scores.get(channel or req.message.channel),
             channel_scores=scores,
             # plain dicts: pydantic builds the Reason objects in Rust (model_construct per reason cost more)
@@ -478,7 +596,7 @@ class Decider:
             model_version=version,
             dry_run=req.dry_run,
             replayed=replayed,
-            decided_at=datetime.fromtimestamp(res["at"] / 1000, timezone.utc) if replayed else batch.now,
+            decided_at=EPOCH + timedelta(milliseconds=res["at"]) if replayed else batch.now,
         )
 
     def _degraded(self, batch: _Batch, exc: Exception) -> list[Decision]:
@@ -486,15 +604,24 @@ class Decider:
         if time.monotonic() - last > 10:  # one line per tenant per 10 s, not one per decision
             self._warned_at[batch.tenant] = time.monotonic()
             level = logging.ERROR if isinstance(exc, redis.ResponseError) else logging.WARNING
-            log.log(level, "tenant %s: decisions degraded: %r", batch.tenant, exc)
-        return [self._degraded_one(batch, req, policy, did, exc)
-                for req, policy, did in zip(batch.requests, batch.policies, batch.ids)]
+            log.log(
+                level,
+                "tenant %s: decisions degraded: %s",
+                batch.tenant,
+                "the store is full (maxmemory)" if out_of_memory(exc) else repr(exc),
+            )
+        return [
+            self._degraded_one(batch, req, policy, did, exc)
+            for req, policy, did in zip(batch.requests, batch.policies, batch.ids, strict=True)
+        ]
 
     def _degraded_one(self, batch: _Batch, req: DecisionRequest, policy: Policy, did: str, exc: Exception) -> Decision:
         mode = policy.failure_mode
-        why = "store down" if isinstance(exc, StoreDown) else type(exc).__name__
-        detail = (f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
-                  f"({why}); tenant failure mode is '{mode}'")
+        why = "store down" if isinstance(exc, StoreDown) else "store full" if out_of_memory(exc) else type(exc).__name__
+        detail = (
+            f"store unavailable within {self.store.settings.decision_deadline_ms} ms "
+            f"({why}); tenant failure mode is '{mode}'"
+        )
         model = batch.state.model
         return Decision(
             decision_id=did,
@@ -518,11 +645,21 @@ def release(store: Store, tenant: str, decision_id: str) -> bool:
     cid = customer_of(decision_id)
     if cid is None:
         return False
-    released = bool(store.scripts["release"](
-        keys=[keys.sends(tenant, cid), keys.offers(tenant, cid), keys.verdicts(tenant, cid), keys.verdicts_expiry(tenant, cid)],
-        args=[decision_id, ledger_id(decision_id)]))
+    released = bool(
+        store.scripts["release"](
+            keys=[
+                keys.sends(tenant, cid),
+                keys.offers(tenant, cid),
+                keys.verdicts(tenant, cid),
+                keys.verdicts_expiry(tenant, cid),
+            ],
+            args=[decision_id, ledger_id(decision_id)],
+        )
+    )
     hh = store.bulk.hget(keys.profile(tenant, cid), "hh") if released else None
     if hh:
-        store.scripts["household"](keys=keys.household_keys(tenant, hh.decode()),
-                                   args=[json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})])
+        store.scripts["household"](
+            keys=keys.household_keys(tenant, hh.decode()),
+            args=[json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})],
+        )
     return released

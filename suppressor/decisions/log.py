@@ -80,16 +80,24 @@ class DecisionLog(Periodic):
         return len(items)
 
 
-def recent(store: Store, tenant: str, limit: int = 50, customer_id: str | None = None,
-           campaign_id: str | None = None, scan: int = 100_000) -> list[dict]:
+def recent(
+    store: Store,
+    tenant: str,
+    limit: int = 50,
+    customer_id: str | None = None,
+    campaign_id: str | None = None,
+    scan: int = 100_000,
+) -> list[dict]:
     """The latest decisions, newest first; of one customer (their own recent list) and/or one
     campaign (the log read newest first, at most ``scan`` records)."""
+
     def wanted(d: dict) -> bool:
-        return campaign_id is None or (d.get("request") or {}).get("message", {}).get("campaign_id") == campaign_id
+        return campaign_id is None or timeline.campaign_of(d) == campaign_id
 
     if customer_id is not None:
-        return [d for d in timeline.recent_decisions(store, tenant, customer_id, timeline.RECENT_DECISIONS)
-                if wanted(d)][:limit]
+        return [
+            d for d in timeline.recent_decisions(store, tenant, customer_id, timeline.RECENT_DECISIONS) if wanted(d)
+        ][:limit]
     out, start, seen = [], "+", 0
     while len(out) < limit and seen < scan:
         rows = store.bulk.xrevrange(keys.decision_log(tenant), max=start, count=min(1000, scan - seen))

@@ -1,10 +1,11 @@
 """One provider delivery in: verify, map, find the customers, store (see the package docstring).
 
 A delivery whose signature (or credentials) does not verify raises ``Unauthorized`` before anything
-is read from its body: nothing is stored. Every mapped event gets the id ``<provider>:<the
-provider's event id>``, so a provider's retry is a duplicate and never collides with the tenant's
-own ids. An event about an address no profile lists is counted (``unknown``) and reported with the
-address masked, not stored: the customer it belongs to cannot be known."""
+is read from its body: nothing is stored. A signature is accepted fresh and once (hooks.freshness).
+Every mapped event gets the id ``<provider>:<the provider's event id>``, so a provider's retry is a
+duplicate and never collides with the tenant's own ids. An event about an address no profile lists
+is counted (``unknown``) and reported with the address masked, not stored: the customer it belongs
+to cannot be known."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import hashlib
 import hmac
 import json
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -22,7 +24,8 @@ from suppressor.customers import contacts, events, profiles
 from suppressor.domain import ID_MAX, Event
 from suppressor.storage.store import Store
 
-from . import registry
+from . import freshness, registry
+from .freshness import Proof
 
 log = logging.getLogger(__name__)
 RESUBSCRIBED = "resubscribed"  # not an event type: consent restored on the channel (SMS START)
@@ -30,6 +33,10 @@ RESUBSCRIBED = "resubscribed"  # not an event type: consent restored on the chan
 
 class Unauthorized(Exception):
     """The delivery's signature or credentials do not verify (said in words, without the secret)."""
+
+
+class Busy(Exception):
+    """The delivery cannot be checked now (a certificate fetch is not allowed yet): the provider retries."""
 
 
 class BadPayload(ValueError):
@@ -44,6 +51,7 @@ class Delivery:
     headers: dict[str, str]  # lower-case names
     url: str  # the full URL the provider called (query included)
     fetch: Callable[[str], bytes] | None = None  # GET over HTTPS (SNS certificates and confirmations)
+    sns_regions: frozenset[str] | None = None  # regions whose SNS certificates may be fetched (None: SES's)
 
 
 @dataclass
@@ -73,9 +81,10 @@ class Parsed:
 
 
 class Provider(Protocol):
-    """A provider module: ``verify`` raises Unauthorized; ``parse`` raises BadPayload."""
+    """A provider module: ``verify`` raises Unauthorized, or gives the delivery's Proof (None for a shared
+    token, which proves nothing per delivery); ``parse`` raises BadPayload."""
 
-    def verify(self, delivery: Delivery, secret: str | None) -> None: ...
+    def verify(self, delivery: Delivery, secret: str | None) -> Proof | None: ...
 
     def parse(self, delivery: Delivery) -> Parsed: ...
 
@@ -100,13 +109,13 @@ class HookResult:
 
 def stamp(seconds: float | int | str) -> datetime:
     """A unix time (seconds) as a UTC datetime."""
-    return datetime.fromtimestamp(float(seconds), timezone.utc)
+    return datetime.fromtimestamp(float(seconds), UTC)
 
 
 def iso(text: str) -> datetime:
     """An ISO 8601 time from a provider ('2026-11-20T10:00:00.1234567Z', '2026-11-20 10:00:00 +00:00')."""
     ts = datetime.fromisoformat(text.strip())
-    return ts if ts.tzinfo else ts.replace(tzinfo=timezone.utc)
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def event_id(provider: str, *parts: object) -> str:
@@ -126,16 +135,57 @@ def mask(address: str) -> str:
     return address[:5] + "***" + address[-2:]
 
 
-def receive(store: Store, hook: registry.Hook, provider: Provider, delivery: Delivery,
-            changed: set[str] | None = None) -> HookResult:
-    """Verify, map, resolve and store one delivery; Unauthorized or BadPayload change nothing."""
-    provider.verify(delivery, hook.secret)
+def receive(
+    store: Store,
+    hook: registry.Hook,
+    provider: Provider,
+    delivery: Delivery,
+    changed: set[str] | None = None,
+    windows: dict[str, int] | None = None,
+) -> HookResult:
+    """Verify, map, resolve and store one delivery; Unauthorized or BadPayload change nothing.
+
+    A signature is taken once: a delivery that fails here leaves it free for the provider's retry."""
+    proof = provider.verify(delivery, hook.secret)
+    if proof is None:
+        return _receive(store, hook, provider, delivery, changed)
     try:
-        parsed = provider.parse(delivery)
+        taken = freshness.admit(
+            store, hook.tenant, hook.id, hook.provider, proof, delivery.body, freshness.window(hook.provider, windows)
+        )
+    except freshness.Stale as exc:
+        raise Unauthorized(str(exc)) from None
+    if proof.pin and not registry.pin(store, hook, proof.pin):
+        freshness.release(store, hook.tenant, hook.id, proof)
+        raise Unauthorized(f"this webhook already keeps another {hook.provider} topic; refused {proof.pin!r}")
+    if taken == "resent":  # parsed for its counts and reply only: it fetches nothing (an SNS confirmation)
+        parsed = _parse(hook, provider, replace(delivery, fetch=lambda url: b""))
+        mapped = len(parsed.events)
+        return HookResult(
+            received=mapped + parsed.ignored, duplicates=mapped, ignored=parsed.ignored, reply=parsed.reply
+        )
+    try:
+        result = _receive(store, hook, provider, delivery, changed)
+    except BaseException:
+        freshness.release(store, hook.tenant, hook.id, proof)
+        raise
+    freshness.settle(store, hook.tenant, hook.id, proof, delivery.body)
+    return result
+
+
+def _parse(hook: registry.Hook, provider: Provider, delivery: Delivery) -> Parsed:
+    try:
+        return provider.parse(delivery)
     except BadPayload:
         raise
     except SHAPE_ERRORS as exc:
         raise BadPayload(f"the body is not what {hook.provider} sends ({type(exc).__name__}: {exc})") from None
+
+
+def _receive(
+    store: Store, hook: registry.Hook, provider: Provider, delivery: Delivery, changed: set[str] | None
+) -> HookResult:
+    parsed = _parse(hook, provider, delivery)
     result = HookResult(received=len(parsed.events) + parsed.ignored, ignored=parsed.ignored, reply=parsed.reply)
     wanted = sorted({p for inc in parsed.events if inc.customer_id is None for p in _points(inc)})
     holders = contacts.find(store, hook.tenant, wanted)
@@ -149,12 +199,25 @@ def receive(store: Store, hook: registry.Hook, provider: Provider, delivery: Del
                 result.unknown_addresses.append(shown)
             continue
         if inc.type == RESUBSCRIBED:
-            result.consent += profiles.reconsent(store, hook.tenant, cid, inc.channel, int(inc.ts.timestamp() * 1000))
+            at_ms = int(inc.ts.timestamp() * 1000)
+            applied = profiles.reconsent(store, hook.tenant, cid, inc.event_id, inc.channel, at_ms)
+            result.consent += applied == 1
+            result.duplicates += applied == -1
             continue
         try:
-            to_store.append(Event(event_id=inc.event_id, customer_id=cid, type=inc.type, ts=inc.ts, channel=inc.channel,
-                                  message_id=inc.message_id, campaign_id=inc.campaign_id, topics=inc.topics,
-                                  properties=inc.properties))
+            to_store.append(
+                Event(
+                    event_id=inc.event_id,
+                    customer_id=cid,
+                    type=inc.type,
+                    ts=inc.ts,
+                    channel=inc.channel,
+                    message_id=inc.message_id,
+                    campaign_id=inc.campaign_id,
+                    topics=inc.topics,
+                    properties=inc.properties,
+                )
+            )
         except ValidationError as exc:  # a provider's value outside our bounds: count it, keep the rest
             log.info("%s webhook event %s not stored: %s", hook.provider, inc.event_id, exc.errors()[0]["msg"])
             result.ignored += 1
@@ -182,7 +245,6 @@ def custom(fields: dict[str, Any] | None) -> dict[str, str | None]:
     return {name: one(name) for name in ("customer_id", "message_id", "campaign_id")}
 
 
-
 SHAPE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)  # a field of the wrong shape
 
 
@@ -207,7 +269,7 @@ def json_body(delivery: Delivery, provider: str) -> Any:
     """The body as JSON, or BadPayload in words."""
     try:
         return json.loads(delivery.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise BadPayload(f"the body is not JSON, as {provider} sends it") from None
 
 

@@ -40,11 +40,6 @@ local function for_substitute()
 end
 
 -- a verdict is asked once per message: while it stands, the same answer, and nothing recorded
-local expired = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 100)
-if #expired > 0 then
-  redis.call('HDEL', KEYS[8], unpack(expired))
-  redis.call('ZREM', KEYS[9], unpack(expired))
-end
 local standing = redis.call('HGET', KEYS[8], P.mid)
 if standing then
   local v = cjson.decode(standing)
@@ -108,7 +103,6 @@ end
 score(requested)  -- always reported, even when a rule stops the send
 
 -- the sends ledger in the longest window any rule looks at: {did, ch, kind, ts}
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - P.ledger_ms)
 local ledger = {}
 local raw_ledger = redis.call('ZRANGEBYSCORE', KEYS[3], now - P.ledger_ms, '+inf', 'WITHSCORES')
 for i = 1, #raw_ledger, 2 do
@@ -191,23 +185,34 @@ else
   if P.hold and (D.action == 'send' or D.action == 'reroute') and held() then hold() end
 end
 
--- record: the send counts against every cap from now on (released if the caller does not send)
+-- record. A full store (noeviction past maxmemory) refuses a script's first write when it may grow
+-- memory (Redis 6.2 and 7 alike), and then refuses the whole script; once a script has written,
+-- the rest goes through. So every write below starts with ZADD or HSET, and the sweeps of what
+-- lapsed (deletions) come last: a full store refuses the verdict whole (the caller's failure mode),
+-- never records half of it past the limit.
 local action, channel = D.action, D.channel
+local wrote = false
+-- the send counts against every cap from now on (released if the caller does not send)
 if (action == 'send' or action == 'reroute') and not P.dry
     and (not P.is_transactional or P.transactional.count_toward_caps) then
+  wrote = true
   redis.call('ZADD', KEYS[3], now, P.seq .. '|' .. channel .. '|' .. kind)
-  redis.call('PEXPIRE', KEYS[3], P.ledger_ms + 86400000)
+  redis.call('PEXPIRE', KEYS[3], math.min(P.ledger_ms + 86400000, P.retention_ms))
   if P.offer and not P.is_transactional then
     redis.call('HSET', KEYS[4], P.offer.key, cjson.encode({ terms = P.offer.terms, tj = P.offer.terms_json, ch = channel,
       ['until'] = P.offer['until'] or (now + P.offers.window_ms), at = now, did = P.did }))
-    redis.call('PEXPIRE', KEYS[4], math.max(P.offers.window_ms, (P.offer['until'] or 0) - now) + 86400000)
+    redis.call('PEXPIRE', KEYS[4], math.min(math.max(P.offers.window_ms, (P.offer['until'] or 0) - now) + 86400000,
+                                            P.retention_ms))
   end
 end
 
 -- the verdict stands for the window; a deferred one only until it may go out
 local v_until = now + P.verdict_window_ms
 if action == 'defer' then v_until = math.min(D.not_before, v_until) end
+-- rc (the requested channel) and cp (the campaign): the verdict is its own record when the log's copy was
+-- lost with the process that held it (suppressor/customers/timeline.py reads both)
 local verdict = cjson.encode({ action = action, channel = channel, considered = D.considered, not_before = D.not_before,
+                               rc = requested, cp = P.campaign,
                                scores = scores, reasons = D.reasons, did = P.did, at = now, pv = P.policy_version,
                                mv = P.model, sub = D.need_vector, ['until'] = v_until,
                                hh = (not P.is_transactional and not P.holdout) and prof[6] or nil })
@@ -219,17 +224,26 @@ if not P.dry then
   was_deferred = redis.call('HDEL', KEYS[5], mark)
   if action == 'defer' then
     redis.call('HSET', KEYS[5], mark, D.not_before)
-    if redis.call('PTTL', KEYS[5]) < 0 then  -- a state hash with no TTL yet: a month past the deferral
-      redis.call('PEXPIRE', KEYS[5], D.not_before - now + 31 * 86400000)
+    if redis.call('PTTL', KEYS[5]) < 0 then  -- no TTL yet: a month past the deferral (within the retention)
+      redis.call('PEXPIRE', KEYS[5], math.min(D.not_before - now + 31 * 86400000, P.retention_ms))
     end
   end
 end
 if was_deferred == 1 then verdict = string.sub(verdict, 1, -2) .. ',"dfr":true}' end
 if not P.dry and v_until > now then
+  wrote = true
   redis.call('HSET', KEYS[8], P.mid, verdict)
   redis.call('ZADD', KEYS[9], v_until, P.mid)
-  redis.call('PEXPIRE', KEYS[8], P.verdict_window_ms + 60000)
-  redis.call('PEXPIRE', KEYS[9], P.verdict_window_ms + 60000)
+  redis.call('PEXPIRE', KEYS[8], math.min(P.verdict_window_ms + 60000, P.retention_ms))
+  redis.call('PEXPIRE', KEYS[9], math.min(P.verdict_window_ms + 60000, P.retention_ms))
+end
+if wrote then  -- the sweeps: lapsed verdicts, sends older than any rule looks at
+  local expired = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 100)
+  if #expired > 0 then
+    redis.call('HDEL', KEYS[8], unpack(expired))
+    redis.call('ZREM', KEYS[9], unpack(expired))
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - P.ledger_ms)
 end
 if D.need_vector then return { verdict, user_raw or '', 0, unpack(for_substitute()) } end
 return { verdict, '', 0 }

@@ -4,7 +4,7 @@
 -- KEYS: 1 sends (ledger id by ms), 2 their details (ledger id -> JSON), 3 offers (offer key -> JSON),
 --       4 purchases (customer id -> ms), 5 members
 -- ARGV[1]: JSON {op, ...}:
---   op 'check': {now, did, seq (ledger id), cid, channel, kind, priority, dry, offer? {key, terms, terms_json,
+--   op 'check': {now, did, seq (ledger id), cid, channel, kind, priority, dry, ttl_ms (the retention), offer? {key, terms, terms_json,
 --     until?}, household (Policy.household_params: caps, offers, shared, quiet_ms, ledger_ms,
 --     conflict, better, offer_window_ms)}; returns '' when the household allows the send, else the
 --     JSON of a `household` reason.
@@ -71,11 +71,6 @@ if H.offers and P.offer then
 end
 
 -- caps over every member's sends
-local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - H.ledger_ms)
-if #stale > 0 then
-  redis.call('ZREM', KEYS[1], unpack(stale))
-  redis.call('HDEL', KEYS[2], unpack(stale))
-end
 if #H.caps > 0 then
   local sent = {}
   local ids = redis.call('ZRANGEBYSCORE', KEYS[1], now - H.ledger_ms, '+inf', 'WITHSCORES')
@@ -114,7 +109,9 @@ if #H.caps > 0 then
 end
 
 if P.dry then return '' end
-local ttl = math.max(H.ledger_ms, H.offer_window_ms) + 86400000
+-- the first write grows memory (ZADD), the sweep of lapsed sends comes after: a full store refuses the
+-- script whole (a deletion first would let the rest write past maxmemory; see lua/decide.lua)
+local ttl = math.min(math.max(H.ledger_ms, H.offer_window_ms) + 86400000, P.ttl_ms)  -- the members' retention
 redis.call('ZADD', KEYS[1], now, P.seq)
 redis.call('HSET', KEYS[2], P.seq, cjson.encode({ ch = P.channel, kind = P.kind, cid = P.cid, did = P.did,
                                                   offer = P.offer and P.offer.key or nil }))
@@ -123,5 +120,10 @@ if H.offers and P.offer then
   redis.call('HSET', KEYS[3], P.offer.key, cjson.encode({ terms = P.offer.terms, tj = P.offer.terms_json, ch = P.channel,
     ['until'] = P.offer['until'] or (now + H.offer_window_ms), at = now, did = P.did, cid = P.cid }))
   redis.call('PEXPIRE', KEYS[3], ttl)
+end
+local stale = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - H.ledger_ms)
+if #stale > 0 then
+  redis.call('ZREM', KEYS[1], unpack(stale))
+  redis.call('HDEL', KEYS[2], unpack(stale))
 end
 return ''

@@ -14,10 +14,13 @@ local function clear_pending(ch)
   end
 end
 
--- the revocation is kept apart (channel -> ms) so a later PUT of stale consent cannot undo it
+-- the revocation is kept apart (channel -> ms) so a later PUT of stale consent cannot undo it; one
+-- older than the channel's last consent change (changed: a re-consent) is recorded as an event but
+-- does not close what that change opened
 local function revoke(ch, ts)
-  local raw = redis.call('HMGET', KEYS[3], 'consent', 'revoked')
+  local raw = redis.call('HMGET', KEYS[3], 'consent', 'revoked', 'changed')
   local consent = raw[1] and cjson.decode(raw[1]) or {}
+  if consent[ch] == true and raw[3] and (cjson.decode(raw[3])[ch] or 0) > ts * 1000 then return end
   local revoked = raw[2] and cjson.decode(raw[2]) or {}
   consent[ch] = false
   revoked[ch] = math.max(revoked[ch] or 0, ts * 1000)

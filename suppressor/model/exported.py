@@ -18,6 +18,8 @@ from suppressor.storage import keys
 from suppressor.storage.store import Store
 
 ARRAYS = ("item_emb", "item_bias", "user_emb", "user_bias")
+HOURS_OF_WEEK = 168
+SEND_HOURS_FIELD = "hours"  # vector-hash field: a customer's packed 168 chances of an answer (training writes it)
 
 
 def identity_field(version: str) -> str:
@@ -60,6 +62,9 @@ class ExportedModel:
     calibration: dict[str, float]
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
+    # the tenant's chance of an answer per hour of the week in customers' local time (168, Monday 00:00
+    # first, summing to 1): the send-time prior of a customer with little history (None: not learned)
+    send_hours: list[float] | None = None
 
     def __post_init__(self) -> None:
         self.item_index = {name: i for i, name in enumerate(self.item_features)}
@@ -105,7 +110,9 @@ class ExportedModel:
 
     def user_vector(self, attributes: dict[str, Any], identity: np.ndarray | None = None) -> np.ndarray:
         """Embedding + bias of a customer: attribute features plus the identity part if trained."""
-        idx = [self.user_index[f] for f in features.user_features(attributes, self.numeric_edges) if f in self.user_index]
+        idx = [
+            self.user_index[f] for f in features.user_features(attributes, self.numeric_edges) if f in self.user_index
+        ]
         w_attr, w_identity = features.row_weights(len(idx), identity is not None)
         vec = np.zeros(self.dim + 1, dtype=np.float32)
         if idx:
@@ -126,13 +133,19 @@ class ExportedModel:
             if not np.all(np.isfinite(arr)):
                 raise ValueError(f"model {self.version}: {name} has non-finite values")
         if self.item_emb.ndim != 2 or self.item_emb.shape[0] != len(self.item_features):
-            raise ValueError(f"model {self.version}: item_emb shape {self.item_emb.shape} != {len(self.item_features)} features")
+            raise ValueError(
+                f"model {self.version}: item_emb shape {self.item_emb.shape} != {len(self.item_features)} features"
+            )
         if self.item_bias.shape != (len(self.item_features),):
             raise ValueError(f"model {self.version}: item_bias shape {self.item_bias.shape}")
         if self.user_emb.shape != (len(self.user_features), self.dim):
             raise ValueError(f"model {self.version}: user_emb shape {self.user_emb.shape}")
         if self.user_bias.shape != (len(self.user_features),):
             raise ValueError(f"model {self.version}: user_bias shape {self.user_bias.shape}")
+        if self.send_hours is not None and (
+            len(self.send_hours) != HOURS_OF_WEEK or not all(np.isfinite(h) and h >= 0 for h in self.send_hours)
+        ):
+            raise ValueError(f"model {self.version}: send_hours must be {HOURS_OF_WEEK} finite non-negative numbers")
         cal = [self.calibration.get("a"), self.calibration.get("b")]
         if any(c is None or not np.isfinite(c) for c in cal):
             raise ValueError(f"model {self.version}: calibration {self.calibration} is not finite")
@@ -148,6 +161,7 @@ class ExportedModel:
             "calibration": self.calibration,
             "metrics": self.metrics,
             "created_at": self.created_at,
+            "send_hours": self.send_hours,
         }
 
     def to_mapping(self) -> dict[str, bytes]:
@@ -157,7 +171,7 @@ class ExportedModel:
         return out
 
     @classmethod
-    def from_mapping(cls, mapping: dict[bytes, bytes]) -> "ExportedModel":
+    def from_mapping(cls, mapping: dict[bytes, bytes]) -> ExportedModel:
         """Rebuild from the Redis hash fields."""
         meta = json.loads(mapping[b"meta"])
         arrays = {name: _load_npy(mapping[name.encode()]) for name in ARRAYS}
@@ -169,6 +183,7 @@ class ExportedModel:
             calibration=meta["calibration"],
             metrics=meta.get("metrics", {}),
             created_at=meta.get("created_at", 0.0),
+            send_hours=meta.get("send_hours"),
             **arrays,
         )
 

@@ -6,7 +6,7 @@ import json
 import time
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -108,7 +108,7 @@ def vehicle_born(vehicle: Mapping[str, Any]) -> float | None:
     """When a vehicle's age starts (epoch seconds): 1 January of its model year, else its purchase."""
     year = vehicle.get("year")
     if isinstance(year, int):
-        return datetime(year, 1, 1, tzinfo=timezone.utc).timestamp()
+        return datetime(year, 1, 1, tzinfo=UTC).timestamp()
     return _when(vehicle.get("purchased_at"))
 
 
@@ -143,13 +143,15 @@ def vehicle_attributes(vehicles: Iterable[Mapping[str, Any]], now: float) -> dic
     due = service_due_at(vehicles)
     if due is not None:
         months = (due - now) / (YEAR_S / 12)
-        out["service_due"] = "overdue" if months < 0 else "within 1 month" if months < 1 else \
-            "1-3 months" if months < 3 else "3+ months"
+        out["service_due"] = (
+            "overdue" if months < 0 else "within 1 month" if months < 1 else "1-3 months" if months < 3 else "3+ months"
+        )
     return out
 
 
-def model_attributes(attributes: Mapping[str, Any], vehicles: Iterable[Mapping[str, Any]] | str | bytes | None,
-                     now: float | None = None) -> dict[str, Any]:
+def model_attributes(
+    attributes: Mapping[str, Any], vehicles: Iterable[Mapping[str, Any]] | str | bytes | None, now: float | None = None
+) -> dict[str, Any]:
     """The attributes the model reads of a customer: their own, and their vehicles' (``vehicles``
     as stored, JSON text, or a list of dicts)."""
     if isinstance(vehicles, (str, bytes)):
@@ -175,4 +177,5 @@ EVENT_WEIGHTS: dict[str, float] = {
     "complained": -8.0,
     "delivered": 0.0,
     "bounced": 0.0,
+    "withheld": 0.0,  # a control group's exposure: no interaction to learn from, only a comparison
 }

@@ -28,8 +28,9 @@ from suppressor.storage.store import Store
 log = logging.getLogger(__name__)
 
 
-def fold_in(prior: np.ndarray, items: np.ndarray, y: np.ndarray, w: np.ndarray, strength: float = 1.0,
-            steps: int = 10) -> np.ndarray:
+def fold_in(
+    prior: np.ndarray, items: np.ndarray, y: np.ndarray, w: np.ndarray, strength: float = 1.0, steps: int = 10
+) -> np.ndarray:
     """The user vector (embedding + bias) minimizing weighted log loss on ``items`` + strength * |u - prior|^2."""
     prior = prior.astype(np.float64)
     x = np.hstack([items[:, :-1], np.ones((len(items), 1))])  # the user bias multiplies 1
@@ -62,8 +63,14 @@ def fold_in(prior: np.ndarray, items: np.ndarray, y: np.ndarray, w: np.ndarray, 
     return u.astype(np.float32)
 
 
-def refreshed_vector(model: ExportedModel, attributes: dict, identity: np.ndarray | None, events: list[dict],
-                     rules: LabelRules, now: float) -> np.ndarray | None:
+def refreshed_vector(
+    model: ExportedModel,
+    attributes: dict,
+    identity: np.ndarray | None,
+    events: list[dict],
+    rules: LabelRules,
+    now: float,
+) -> np.ndarray | None:
     """The customer's vector with behavior after the model's data folded in; None if there is none."""
     since = model.metrics.get("data_until", model.created_at)
     fresh = [e for e in events if epoch(e["ts"]) > since]
@@ -85,8 +92,13 @@ def refreshed_vector(model: ExportedModel, attributes: dict, identity: np.ndarra
 class Refresher(Periodic):
     """Folds fresh behavior in from a background thread, a few hundred milliseconds after ingest."""
 
-    def __init__(self, store: Store, model_of: Callable[[str], ExportedModel | None], interval: float = 0.2,
-                 rules: LabelRules | None = None):
+    def __init__(
+        self,
+        store: Store,
+        model_of: Callable[[str], ExportedModel | None],
+        interval: float = 0.2,
+        rules: LabelRules | None = None,
+    ):
         self.store = store
         self.model_of = model_of  # a tenant's active model, from the process's tenant cache
         self.rules = rules or LabelRules()
@@ -117,7 +129,7 @@ class Refresher(Periodic):
             return 0
         now, done = time.time(), 0
         for start in range(0, len(ids), chunk):
-            part = ids[start:start + chunk]
+            part = ids[start : start + chunk]
             pipe = self.store.bulk.pipeline(transaction=False)
             for cid in part:
                 pipe.hmget(keys.profile(tenant, cid), "attributes", "vehicles")
@@ -126,10 +138,11 @@ class Refresher(Periodic):
             res = pipe.execute()
             write = self.store.bulk.pipeline(transaction=False)
             for i, cid in enumerate(part):
-                (attrs, vehicles), ident, evs = res[3 * i:3 * i + 3]
+                (attrs, vehicles), ident, evs = res[3 * i : 3 * i + 3]
                 attributes = features.model_attributes(json.loads(attrs) if attrs else {}, vehicles, now)
-                vec = refreshed_vector(model, attributes, unpack(ident) if ident else None,
-                                       [json.loads(e) for e in evs], self.rules, now)
+                vec = refreshed_vector(
+                    model, attributes, unpack(ident) if ident else None, [json.loads(e) for e in evs], self.rules, now
+                )
                 if vec is not None:
                     write.hset(keys.vectors(tenant, cid), model.version, pack(vec))
                     write.expire(keys.vectors(tenant, cid), self.store.settings.customer_ttl_days * 86400)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -10,7 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import redis
 
@@ -72,8 +73,10 @@ def queue_connection(store: Store, timeout: float | None = None, url: str | None
     if url:
         return redis.Redis.from_url(url, **options)
     if store.cluster:
-        raise Unavailable("the training queue needs a plain Redis (RQ cannot use a Redis Cluster): set "
-                          "SUPPRESSOR_QUEUE_URL", "SUPPRESSOR_QUEUE_URL")
+        raise Unavailable(
+            "the training queue needs a plain Redis (RQ cannot use a Redis Cluster): set SUPPRESSOR_QUEUE_URL",
+            "SUPPRESSOR_QUEUE_URL",
+        )
     if store.embedded is not None:
         return redis.Redis(unix_socket_path=store.embedded.socket_file, **options)
     return redis.Redis.from_url(store.url, **options)
@@ -92,8 +95,15 @@ def enqueue(store: Store, tenant: str, queue_url: str | None = None) -> str:
     try:
         # by name: the core never imports training (nor LightFM); the worker's job process does
         queue.enqueue(
-            "suppressor.training.worker.train", tenant, job_id, job_id=job_id, retry=Retry(max=1),
-            job_timeout=LOCK_SECONDS, result_ttl=JOB_TTL, failure_ttl=JOB_TTL)
+            "suppressor.training.worker.train",
+            tenant,
+            job_id,
+            job_id=job_id,
+            retry=Retry(max=1),
+            job_timeout=LOCK_SECONDS,
+            result_ttl=JOB_TTL,
+            failure_ttl=JOB_TTL,
+        )
     except redis.RedisError as exc:
         update(store, tenant, job_id, status="failed", error=f"the training queue did not take the job: {exc}")
         raise
@@ -105,8 +115,14 @@ def nightly_key(tenant: str) -> str:
     return keys.tenant(tenant, "train", "nightly")
 
 
-def schedule(store: Store, tenant: str, at: str | None, now: datetime | None = None,
-             running: str | None = None, queue_url: str | None = None) -> datetime | None:
+def schedule(
+    store: Store,
+    tenant: str,
+    at: str | None,
+    now: datetime | None = None,
+    running: str | None = None,
+    queue_url: str | None = None,
+) -> datetime | None:
     """Retrain the tenant every night at ``at`` ("HH:MM", UTC) on the queue, replacing any schedule it had;
     None cancels it. The next run's time after ``now`` (the worker's scheduler queues it then).
 
@@ -118,17 +134,20 @@ def schedule(store: Store, tenant: str, at: str | None, now: datetime | None = N
     conn = queue_connection(store, store.bulk_timeout, queue_url)
     old = store.bulk.hget(nightly_key(tenant), "rq_job")
     if old and old.decode() != running:
-        try:
+        with contextlib.suppress(NoSuchJobError):  # it ran (and is rescheduling itself right now) or expired
             Job.fetch(old.decode(), connection=conn).delete()
-        except NoSuchJobError:
-            pass  # it ran (and is rescheduling itself right now) or expired
     if at is None:
         store.bulk.delete(nightly_key(tenant))
         return None
     when = next_run(at, now)
     job = Queue(QUEUE, connection=conn).enqueue_at(
-        when, "suppressor.training.worker.nightly", tenant, job_id=f"nightly_{tenant}_{int(when.timestamp())}",
-        result_ttl=JOB_TTL, failure_ttl=JOB_TTL)
+        when,
+        "suppressor.training.worker.nightly",
+        tenant,
+        job_id=f"nightly_{tenant}_{int(when.timestamp())}",
+        result_ttl=JOB_TTL,
+        failure_ttl=JOB_TTL,
+    )
     store.bulk.hset(nightly_key(tenant), mapping={"at": at, "next": when.isoformat(), "rq_job": job.id})
     return when
 
@@ -142,7 +161,7 @@ def nightly(store: Store, tenant: str) -> dict[str, str] | None:
 def next_run(at: str, now: datetime | None = None) -> datetime:
     """The next time of day ``at`` ("HH:MM", UTC) after ``now``."""
     hour, minute = (int(x) for x in at.split(":"))
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     when = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
     return when if when > now else when + timedelta(days=1)
 
@@ -166,16 +185,26 @@ def launch(store: Store, tenant: str, finished: Callable[[str, float], None] | N
         env["REDIS_URL"] = store.settings.redis_url
     # by module name, not import: the core never imports training (nor LightFM)
     t0 = time.monotonic()
-    child = subprocess.Popen([sys.executable, "-m", "suppressor.training", "--tenant", tenant, "--job", job_id],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "suppressor.training", "--tenant", tenant, "--job", job_id],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
     def watch() -> None:
         code = child.wait()
         status = EXIT_STATUS.get(code, "crashed")
         if status == "crashed":  # killed before it could say how it ended: say it, and free the lock now
             try:
-                update(store, tenant, job_id, status="failed",
-                       error=f"the training process ended with code {code} before it finished")
+                update(
+                    store,
+                    tenant,
+                    job_id,
+                    status="failed",
+                    error=f"the training process ended with code {code} before it finished",
+                )
             except redis.RedisError as exc:
                 log.warning("tenant %s: job %s crashed and could not be marked failed: %r", tenant, job_id, exc)
         if finished is not None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import numpy as np
@@ -27,16 +27,25 @@ CLOSE, CLOSE_SHARE = 0.02, 0.25
 class Audience(Strict):
     """Who an item is for: every criterion given must hold (any one value of a list will do)."""
 
-    segments: list[Label] = Field(default_factory=list, max_length=20,
-                                  description="a vehicle segment the customer owns, or their attribute `segment`")
-    makes: list[Label] = Field(default_factory=list, max_length=50,
-                               description="a make the customer owns, or their attribute `make`")
+    segments: list[Label] = Field(
+        default_factory=list,
+        max_length=20,
+        description="a vehicle segment the customer owns, or their attribute `segment`",
+    )
+    makes: list[Label] = Field(
+        default_factory=list, max_length=50, description="a make the customer owns, or their attribute `make`"
+    )
     stages: list[Label] = Field(default_factory=list, max_length=10, description="the customer's `lead_stage`")
-    min_vehicle_age: float | None = Field(default=None, ge=0, le=100, description="years; some vehicle at least this old")
-    max_vehicle_age: float | None = Field(default=None, ge=0, le=100, description="years; some vehicle at most this old")
+    min_vehicle_age: float | None = Field(
+        default=None, ge=0, le=100, description="years; some vehicle at least this old"
+    )
+    max_vehicle_age: float | None = Field(
+        default=None, ge=0, le=100, description="years; some vehicle at most this old"
+    )
 
     def admits(self, attributes: Mapping[str, Any], vehicles: list[Mapping[str, Any]], now: float) -> bool:
         """Whether a customer with these attributes and vehicles is in the audience."""
+
         def owned(field: str, attr: str) -> set[str]:
             mine = {str(v[field]).strip().lower() for v in vehicles if v.get(field)}
             value = attributes.get(attr)
@@ -67,11 +76,12 @@ class ContentIn(Strict):
     valid_from: Timestamp | None = None
     valid_until: Timestamp | None = None
     url: str | None = Field(default=None, max_length=2000)
-    audience: Audience | None = Field(default=None, description="who it is for (segments, makes, stages, vehicle "
-                                      "age); none: everyone")
+    audience: Audience | None = Field(
+        default=None, description="who it is for (segments, makes, stages, vehicle age); none: everyone"
+    )
 
     @model_validator(mode="after")
-    def _sane(self) -> "ContentIn":
+    def _sane(self) -> ContentIn:
         if self.kind in (Kind.sales, Kind.transactional):
             raise ValueError("substitute content must be of kind 'value' or 'service'")
         if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
@@ -111,8 +121,9 @@ def delete(store: Store, tenant: str, content_id: str) -> bool:
 
 def load_all(store: Store, tenant: str) -> list[Content]:
     """The whole catalog (cached per process, reloaded when its version changes)."""
-    return sorted((Content.model_validate_json(v) for v in store.bulk.hvals(keys.content(tenant))),
-                  key=lambda c: c.content_id)
+    return sorted(
+        (Content.model_validate_json(v) for v in store.bulk.hvals(keys.content(tenant))), key=lambda c: c.content_id
+    )
 
 
 @dataclass
@@ -125,22 +136,32 @@ class Customer:
     last: dict[str, str] | None = None
 
     @classmethod
-    def stored(cls, attributes: bytes | str, vehicles: bytes | str, last: bytes | str) -> "Customer":
+    def stored(cls, attributes: bytes | str, vehicles: bytes | str, last: bytes | str) -> Customer:
         """From the decide script's answer (JSON as stored; '' for no last substitute)."""
         return cls(json.loads(attributes or "{}"), json.loads(vehicles or "[]"), json.loads(last) if last else None)
 
 
-def best_substitute(catalog: list[Content], model: ExportedModel | None, user: np.ndarray | None,
-                    channel: str, now: datetime | None = None, customer: Customer | None = None,
-                    message_id: str | None = None) -> dict[str, Any] | None:
+def best_substitute(
+    catalog: list[Content],
+    model: ExportedModel | None,
+    user: np.ndarray | None,
+    channel: str,
+    now: datetime | None = None,
+    customer: Customer | None = None,
+    message_id: str | None = None,
+) -> dict[str, Any] | None:
     """The valid item for this customer (its audience admits them) most likely to engage them on
     ``channel`` (or its own channel); items that score close to the best take turns: the one
     offered last time is passed over, unless this is the same message asked again."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     customer = customer or Customer()
-    live = [c for c in catalog if (c.valid_from is None or c.valid_from <= now)
-            and (c.valid_until is None or now < c.valid_until)
-            and (c.audience is None or c.audience.admits(customer.attributes, customer.vehicles, now.timestamp()))]
+    live = [
+        c
+        for c in catalog
+        if (c.valid_from is None or c.valid_from <= now)
+        and (c.valid_until is None or now < c.valid_until)
+        and (c.audience is None or c.audience.admits(customer.attributes, customer.vehicles, now.timestamp()))
+    ]
     ranked = []
     for c in live:
         ch = channel if not c.channels or channel in c.channels else c.channels[0]
@@ -163,5 +184,12 @@ def best_substitute(catalog: list[Content], model: ExportedModel | None, user: n
     else:
         pick = next((r for r in close if r[1].content_id != last.get("content")), close[0])
     _, c, ch, score = pick
-    return {"content_id": c.content_id, "title": c.title, "kind": c.kind.value, "channel": ch, "topics": c.topics,
-            "url": c.url, "score": round(score, 6) if score is not None else None}
+    return {
+        "content_id": c.content_id,
+        "title": c.title,
+        "kind": c.kind.value,
+        "channel": ch,
+        "topics": c.topics,
+        "url": c.url,
+        "score": round(score, 6) if score is not None else None,
+    }

@@ -30,10 +30,22 @@ from suppressor.storage import keys
 from suppressor.storage.store import Store
 
 # answered as text ('7d'); accepted as text or a number of seconds: the schema says both
-Duration = Annotated[int, BeforeValidator(parse_duration), PlainSerializer(format_duration, return_type=str),
-                     WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0},
-                                               {"type": "string", "pattern": r"^\s*\d+\s*[smhdw]\s*$"}],
-                                     "examples": ["7d", "12h", 3600]})]
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer", "minimum": 0}, {"type": "string", "pattern": r"^\s*\d+\s*[smhdw]\s*$"}],
+            "examples": ["7d", "12h", 3600],
+        }
+    ),
+]
+# "any" is itself a valid channel name: one string schema (a generated client reads an anyOf of a pattern and
+# a const as the const alone, and refused every channel)
+ChannelOrAny = Annotated[
+    Channel | Literal["any"], WithJsonSchema({"type": "string", "pattern": r"^[a-z][a-z0-9_]{0,31}$"})
+]
 LocalTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -61,12 +73,15 @@ class Reserve(Strict):
 class CapRule(Strict):
     """A frequency cap: at most `max` sends in `window` (per channel or any, optionally per kind)."""
 
-    channel: Channel | Literal["any"] = Field(default="any", description="a channel, or any channel")
+    channel: ChannelOrAny = Field(default="any", description="a channel, or any channel")
     kind: Kind | None = Field(default=None, description="count only this kind (default: every kind)")
     max: int = Field(ge=0, le=10_000, description="sends allowed in the window")
     window: Duration = Field(description="rolling window, e.g. '7d'")
-    reserve: Reserve | None = Field(default=None, description="keep the last slots for high priorities, e.g. "
-                                    "{slots: 1, min_priority: 50}: a lower priority is suppressed (reason reserved)")
+    reserve: Reserve | None = Field(
+        default=None,
+        description="keep the last slots for high priorities, e.g. "
+        "{slots: 1, min_priority: 50}: a lower priority is suppressed (reason reserved)",
+    )
 
     @field_validator("window")
     @classmethod
@@ -76,16 +91,20 @@ class CapRule(Strict):
         return v
 
     @model_validator(mode="after")
-    def _reserve_fits(self) -> "CapRule":
+    def _reserve_fits(self) -> CapRule:
         if self.reserve is not None and self.reserve.slots > self.max:
             raise ValueError(f"reserve.slots ({self.reserve.slots}) cannot be more than the cap's max ({self.max})")
         return self
 
     def params(self) -> dict[str, Any]:
         """The cap as the scripts read it: channel, max, window_ms, kind?, reserve? {slots, min_priority}."""
-        return {"channel": self.channel, "max": self.max, "window_ms": self.window * 1000,
-                **({"kind": self.kind.value} if self.kind else {}),
-                **({"reserve": self.reserve.model_dump()} if self.reserve else {})}
+        return {
+            "channel": self.channel,
+            "max": self.max,
+            "window_ms": self.window * 1000,
+            **({"kind": self.kind.value} if self.kind else {}),
+            **({"reserve": self.reserve.model_dump()} if self.reserve else {}),
+        }
 
 
 class Fatigue(Strict):
@@ -93,16 +112,24 @@ class Fatigue(Strict):
 
     enabled: StrictBool = True
     ignore_streak: int = Field(default=3, ge=1, le=100, description="unanswered messages in a row on one channel")
-    unanswered_after: Duration = Field(default=3 * 86400, description="a delivery with no engagement this long counts as ignored")
-    cooldown: Duration = Field(default=7 * 86400, description="a tired channel gets at most one send per cooldown until the customer engages")
+    unanswered_after: Duration = Field(
+        default=3 * 86400, description="a delivery with no engagement this long counts as ignored"
+    )
+    cooldown: Duration = Field(
+        default=7 * 86400, description="a tired channel gets at most one send per cooldown until the customer engages"
+    )
 
 
 class Balance(Strict):
     """Reciprocity: sales asks balanced by value content."""
 
     enabled: StrictBool = True
-    max_sales_share: float = Field(default=0.67, ge=0.0, le=1.0, description="share of sales sends in the window, this one included")
-    min_value_between_sales: int = Field(default=1, ge=0, le=20, description="non-sales sends needed between two sales asks")
+    max_sales_share: float = Field(
+        default=0.67, ge=0.0, le=1.0, description="share of sales sends in the window, this one included"
+    )
+    min_value_between_sales: int = Field(
+        default=1, ge=0, le=20, description="non-sales sends needed between two sales asks"
+    )
     window: Duration = 30 * 86400
 
 
@@ -111,20 +138,34 @@ class Offers(Strict):
 
     enabled: StrictBool = True
     conflict: Literal["suppress", "better_only"] = Field(
-        default="suppress", description="a different offer for an active key: suppress it, or allow only a strictly better one")
-    window: Duration = Field(default=30 * 86400, description="how long a sent offer stays active (unless the message says `expires`)")
+        default="suppress",
+        description="a different offer for an active key: suppress it, or allow only a strictly better one",
+    )
+    window: Duration = Field(
+        default=30 * 86400, description="how long a sent offer stays active (unless the message says `expires`)"
+    )
     better: dict[str, Literal["lower", "higher"]] = Field(
-        default_factory=lambda: {"apr": "lower", "rate": "lower", "monthly_payment": "lower", "price": "lower",
-                                 "down_payment": "lower", "cash_back": "higher", "discount": "higher",
-                                 "trade_in_bonus": "higher"},
-        description="which way each numeric term is better for the customer")
+        default_factory=lambda: {
+            "apr": "lower",
+            "rate": "lower",
+            "monthly_payment": "lower",
+            "price": "lower",
+            "down_payment": "lower",
+            "cash_back": "higher",
+            "discount": "higher",
+            "trade_in_bonus": "higher",
+        },
+        description="which way each numeric term is better for the customer",
+    )
 
 
 class Channels(Strict):
     """Rerouting to the channel the customer answers."""
 
     learned_reroute: StrictBool = True
-    margin: float = Field(default=0.05, ge=0.0, le=1.0, description="reroute when another consented channel scores this much higher")
+    margin: float = Field(
+        default=0.05, ge=0.0, le=1.0, description="reroute when another consented channel scores this much higher"
+    )
 
 
 class QuietHours(Strict):
@@ -145,16 +186,21 @@ class SendWindow(Strict):
     """When one channel (or any) may send, in the customer's local time: weekdays, from start to end."""
 
     channel: Channel | Literal["any"] = Field(description="a channel, or any channel")
-    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS), min_length=1, max_length=7,
-                                description="the local weekdays it is open on")
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS),
+        min_length=1,
+        max_length=7,
+        description="the local weekdays it is open on",
+    )
     start: LocalTime = Field(default="00:00", description="local time it opens")
     end: LocalEnd = Field(default="24:00", description="local time it closes (exclusive; 24:00 is midnight)")
 
     @model_validator(mode="after")
     def _ordered(self) -> SendWindow:
         if self.end <= self.start:
-            raise ValueError(f"a send window closes after it opens: {self.start}-{self.end} (two windows make an "
-                             "overnight one)")
+            raise ValueError(
+                f"a send window closes after it opens: {self.start}-{self.end} (two windows make an overnight one)"
+            )
         return self
 
 
@@ -162,28 +208,94 @@ class SendWindows(Strict):
     """Send windows per channel and weekday in the customer's local time, and blackout dates."""
 
     windows: list[SendWindow] = Field(
-        default_factory=list, max_length=50, description="a channel with windows sends only inside one of them "
-        "(a channel without any is not held by this rule); e.g. sms 08:00-21:00 every day")
-    blackout_dates: list[date] = Field(default_factory=list, max_length=400,
-                                       description="local dates on which no channel sends (holidays)")
+        default_factory=list,
+        max_length=50,
+        description="a channel with windows sends only inside one of them "
+        "(a channel without any is not held by this rule); e.g. sms 08:00-21:00 every day",
+    )
+    blackout_dates: list[date] = Field(
+        default_factory=list, max_length=400, description="local dates on which no channel sends (holidays)"
+    )
+
+
+def within(v: int, lo: int, hi: int, words: str) -> int:
+    """``v`` if ``lo <= v <= hi``, else ValueError(``words``)."""
+    if not lo <= v <= hi:
+        raise ValueError(words)
+    return v
+
+
+class SendTime(Strict):
+    """Sending at the hour the customer answers: learned per hour of the week in their time zone."""
+
+    optimize: StrictBool = Field(
+        default=False,
+        description="defer a send asked for at an hour the customer rarely "
+        "answers to their best hour within `within` (reason send_time)",
+    )
+    within: Duration = Field(default=86_400, description="how far ahead the best hour may be (1 hour to 7 days)")
+    channels: list[Channel] | None = Field(default=None, description="channels it applies to (default: all)")
+    min_ratio: float = Field(
+        default=2.0,
+        ge=1.0,
+        le=100.0,
+        description="defer only when the best hour's chance of an answer is at least this many times the asked hour's",
+    )
+
+    _within = field_validator("within")(
+        lambda v: within(v, 3600, 7 * 86400, "send_time.within is between 1 hour and 7 days")
+    )
+
+
+class Incrementality(Strict):
+    """Measuring what messages add: a randomized control withheld from would-be sends."""
+
+    control_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="share of would-be sends withheld at random (reason `control`, "
+        "logged with this probability) so each message's effect is measured; 0 = off",
+    )
+    window: Duration = Field(
+        default=14 * 86400,
+        description="an outcome counts for every message delivered to or "
+        "withheld from the customer this long before it, attributed or not",
+    )
+
+    _window = field_validator("window")(
+        lambda v: within(v, 3600, 90 * 86400, "the incrementality window is between 1 hour and 90 days")
+    )
 
 
 class Lifecycle(Strict):
     """Dealership lifecycle gates."""
 
     post_purchase_quiet: Duration = Field(default=30 * 86400, description="no sales asks this long after a purchase")
-    block_sales_while_service_open: StrictBool = Field(default=True, description="uses the customer attribute service_order_open")
+    block_sales_while_service_open: StrictBool = Field(
+        default=True, description="uses the customer attribute service_order_open"
+    )
     service_due_within: Duration = Field(
-        default=30 * 86400, description="a service message to a customer whose vehicle is due for service within this "
-        "long (or overdue: vehicles[].next_service_due) is relevant whatever its score (0 = off)")
+        default=30 * 86400,
+        description="a service message to a customer whose vehicle is due for service within this "
+        "long (or overdue: vehicles[].next_service_due) is relevant whatever its score (0 = off)",
+    )
     trade_in_age_years: float = Field(
-        default=8.0, ge=0.0, le=50.0, description="a sales message on one of trade_in_topics to the owner of a vehicle "
-        "at least this old (vehicles[].year, else purchased_at) is relevant whatever its score (0 = off)")
-    trade_in_topics: list[Topic] = Field(default_factory=lambda: ["offer:trade-in"], max_length=20,
-                                         description="the topics that make a message a trade-in offer")
+        default=8.0,
+        ge=0.0,
+        le=50.0,
+        description="a sales message on one of trade_in_topics to the owner of a vehicle "
+        "at least this old (vehicles[].year, else purchased_at) is relevant whatever its score (0 = off)",
+    )
+    trade_in_topics: list[Topic] = Field(
+        default_factory=lambda: ["offer:trade-in"],
+        max_length=20,
+        description="the topics that make a message a trade-in offer",
+    )
     thresholds_by_stage: dict[str, float] = Field(
         default_factory=dict,
-        description="relevance threshold per value of the customer attribute lead_stage, e.g. {'researching': 0.12, 'ready': 0.03}")
+        description="relevance threshold per value of the customer attribute lead_stage, e.g. {'researching': 0.12, 'ready': 0.03}",
+    )
 
     @field_validator("thresholds_by_stage")
     @classmethod
@@ -203,16 +315,27 @@ class HouseholdCap(CapRule):
 class Household(Strict):
     """Rules that hold across the members of a household (customers with the same household_id)."""
 
-    caps: list[HouseholdCap] = Field(default_factory=list, max_length=20,
-                                     description="caps over all members' sends, e.g. one direct-mail piece per "
-                                     "offer per 30 days: {channel: direct_mail, max: 1, window: 30d, per_offer: true}")
-    offers: StrictBool = Field(default=True, description="a member's active offer binds the household: other "
-                               "terms for the same offer key are a conflict (offers.conflict and offers.better apply)")
-    shared_channels: list[Channel] = Field(default_factory=lambda: ["direct_mail"], description="channels that "
-                                           "reach the whole household: an offer already sent to one member on them "
-                                           "is not sent again to another")
-    post_purchase_quiet: Duration = Field(default=30 * 86400, description="no sales asks to the other members this "
-                                          "long after a member's purchase (0 = off)")
+    caps: list[HouseholdCap] = Field(
+        default_factory=list,
+        max_length=20,
+        description="caps over all members' sends, e.g. one direct-mail piece per "
+        "offer per 30 days: {channel: direct_mail, max: 1, window: 30d, per_offer: true}",
+    )
+    offers: StrictBool = Field(
+        default=True,
+        description="a member's active offer binds the household: other "
+        "terms for the same offer key are a conflict (offers.conflict and offers.better apply)",
+    )
+    shared_channels: list[Channel] = Field(
+        default_factory=lambda: ["direct_mail"],
+        description="channels that "
+        "reach the whole household: an offer already sent to one member on them "
+        "is not sent again to another",
+    )
+    post_purchase_quiet: Duration = Field(
+        default=30 * 86400,
+        description="no sales asks to the other members this long after a member's purchase (0 = off)",
+    )
 
 
 class Transactional(Strict):
@@ -224,19 +347,34 @@ class Transactional(Strict):
 
 StageName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_ -]{0,39}$")]
 # decided before the customer's stage is read (in Python, or by the household script)
-NOT_BY_STAGE = frozenset({"stages", "currency", "declared_channels", "household", "holdout_fraction", "failure_mode",
-                          "failure_retry_seconds", "verdict_window"})
+NOT_BY_STAGE = frozenset(
+    {
+        "stages",
+        "currency",
+        "declared_channels",
+        "household",
+        "holdout_fraction",
+        "failure_mode",
+        "failure_retry_seconds",
+        "verdict_window",
+    }
+)
 
 
 class Policy(Strict):
     """The marketer's knobs (see the README, field by field)."""
 
     declared_channels: list[Channel] = Field(
-        default_factory=lambda: list(KNOWN_CHANNELS), min_length=1, max_length=32,
+        default_factory=lambda: list(KNOWN_CHANNELS),
+        min_length=1,
+        max_length=32,
         description="the channels this tenant sends on; a message, event or content item on any other is refused "
-        "(422), and reroutes only go to these")
+        "(422), and reroutes only go to these",
+    )
     relevance_threshold: float = Field(
-        default=0.05, ge=0.0, le=1.0,
+        default=0.05,
+        ge=0.0,
+        le=1.0,
         description="suppress when the calibrated chance of engagement is below this",
     )
     require_opt_in: list[Channel] = Field(
@@ -244,12 +382,18 @@ class Policy(Strict):
         description="channels that need an explicit consent=true (others: allowed unless opted out)",
     )
     caps: list[CapRule] = Field(
-        default_factory=lambda: [CapRule(channel="any", max=7, window=7 * 86400),
-                                 CapRule(channel="sms", max=2, window=7 * 86400)],
-        max_length=50, description="frequency caps; the most restrictive wins")
+        default_factory=lambda: [
+            CapRule(channel="any", max=7, window=7 * 86400),
+            CapRule(channel="sms", max=2, window=7 * 86400),
+        ],
+        max_length=50,
+        description="frequency caps; the most restrictive wins",
+    )
     priorities: dict[Kind, Priority] = Field(
-        default_factory=lambda: dict(DEFAULT_PRIORITIES), description="each kind's priority (0-100) when a message "
-        "names none: reserved cap slots and choices among candidates weigh it (kinds left out keep their default)")
+        default_factory=lambda: dict(DEFAULT_PRIORITIES),
+        description="each kind's priority (0-100) when a message names none: reserved cap slots and choices "
+        "among candidates weigh it (kinds left out keep their default)",
+    )
     min_gap: Duration = Field(default=0, description="cool-down between any two sends to a customer (0 = off)")
     fatigue: Fatigue = Field(default_factory=Fatigue)
     balance: Balance = Field(default_factory=Balance)
@@ -258,27 +402,44 @@ class Policy(Strict):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     lifecycle: Lifecycle = Field(default_factory=Lifecycle)
     send_windows: SendWindows = Field(default_factory=SendWindows)
+    incrementality: Incrementality = Field(default_factory=Incrementality)
+    send_time: SendTime = Field(default_factory=SendTime)
     household: Household = Field(default_factory=Household)
-    allowed_kinds: list[Kind] = Field(default_factory=lambda: list(Kind), min_length=1,
-                                      description="the kinds of message that may go out at all (a stage may allow fewer)")
+    allowed_kinds: list[Kind] = Field(
+        default_factory=lambda: list(Kind),
+        min_length=1,
+        description="the kinds of message that may go out at all (a stage may allow fewer)",
+    )
     stages: dict[StageName, dict[str, Any]] = Field(
-        default_factory=dict, description="overrides per lead stage (the customer attribute lead_stage), merged over "
-        "the policy like a campaign override: any field but " + ", ".join(sorted(NOT_BY_STAGE)))
+        default_factory=dict,
+        description="overrides per lead stage (the customer attribute lead_stage), merged over "
+        "the policy like a campaign override: any field but " + ", ".join(sorted(NOT_BY_STAGE)),
+    )
     transactional: Transactional = Field(default_factory=Transactional)
     currency: Annotated[str, StringConstraints(pattern=CURRENCY)] = Field(
-        default="USD", description="ISO 4217 code of the amounts on purchased, converted and service_visit events "
-        "(an event naming another currency is refused); lift and what-ifs report revenue in it")
-    holdout_fraction: float = Field(default=0.0, ge=0.0, le=0.5,
-                                    description="share of customers who get every relevant-or-not message (to measure lift)")
+        default="USD",
+        description="ISO 4217 code of the amounts on purchased, converted and service_visit events "
+        "(an event naming another currency is refused); lift and what-ifs report revenue in it",
+    )
+    holdout_fraction: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.5,
+        description="share of customers who get every relevant-or-not message (to measure lift)",
+    )
     failure_mode: FailureMode = Field(
         default=FailureMode.defer,
         description="verdict when the store is unavailable within the deadline: "
         "send (consent unchecked!), defer (retry at not_before) or suppress",
     )
-    failure_retry_seconds: int = Field(default=300, ge=1, le=86_400, description="not_before offset for a degraded defer")
+    failure_retry_seconds: int = Field(
+        default=300, ge=1, le=86_400, description="not_before offset for a degraded defer"
+    )
     verdict_window: Duration = Field(
-        default=86_400, description="how long a verdict stands: asking again for the same customer and message_id "
-        "within it returns the same verdict and records nothing (a deferred message is decided anew at not_before)")
+        default=86_400,
+        description="how long a verdict stands: asking again for the same customer and message_id "
+        "within it returns the same verdict and records nothing (a deferred message is decided anew at not_before)",
+    )
 
     @field_validator("priorities")
     @classmethod
@@ -299,8 +460,11 @@ class Policy(Strict):
         parameters (``suppressor.rules``: each unit names its own, under the policy's names), and
         the script head's ``ledger_ms`` (the longest window any rule reads back) and
         ``verdict_window_ms`` (how long a verdict stands)."""
-        return {**rules.params(self), "ledger_ms": rules.ledger_window(self) * 1000,
-                "verdict_window_ms": self.verdict_window * 1000}
+        return {
+            **rules.params(self),
+            "ledger_ms": rules.ledger_window(self) * 1000,
+            "verdict_window_ms": self.verdict_window * 1000,
+        }
 
     def household_params(self) -> dict[str, Any]:
         """What lua/household.lua reads of this policy (``P.household``), apart from the decide
@@ -341,12 +505,13 @@ class Policy(Strict):
         return stages
 
     @model_validator(mode="after")
-    def _channels_declared(self) -> "Policy":
+    def _channels_declared(self) -> Policy:
         declared = set(self.declared_channels)
         named = [("require_opt_in", ch) for ch in self.require_opt_in]
         named += [(f"caps[{i}].channel", c.channel) for i, c in enumerate(self.caps) if c.channel != "any"]
-        named += [(f"household.caps[{i}].channel", c.channel) for i, c in enumerate(self.household.caps)
-                  if c.channel != "any"]
+        named += [
+            (f"household.caps[{i}].channel", c.channel) for i, c in enumerate(self.household.caps) if c.channel != "any"
+        ]
         named += [("quiet_hours.channels", ch) for ch in self.quiet_hours.channels or ()]
         for where, ch in named:
             if ch not in declared:
@@ -365,7 +530,9 @@ class VersionedPolicy(Policy):
     """The tenant policy with its version and campaign overrides."""
 
     version: int = 0
-    campaigns: dict[str, dict[str, Any]] = Field(default_factory=dict, description="campaign overrides (partial policies)")
+    campaigns: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="campaign overrides (partial policies)"
+    )
 
     _effective: dict[str, Policy] = PrivateAttr(default_factory=dict)
 
@@ -399,12 +566,16 @@ def with_changes(current: VersionedPolicy, changes: dict[str, Any]) -> Policy:
 
 def as_candidate(current: VersionedPolicy, tenant_policy: Policy) -> VersionedPolicy:
     """``tenant_policy`` in place of the current one, campaign overrides kept (for what-ifs)."""
-    return VersionedPolicy(version=current.version, campaigns=current.campaigns,
-                           **tenant_policy.model_dump(exclude={"version", "campaigns"}))
+    return VersionedPolicy(
+        version=current.version,
+        campaigns=current.campaigns,
+        **tenant_policy.model_dump(exclude={"version", "campaigns"}),
+    )
 
 
-def candidate(current: VersionedPolicy, whole: Policy | None = None,
-              changes: dict[str, Any] | None = None) -> VersionedPolicy:
+def candidate(
+    current: VersionedPolicy, whole: Policy | None = None, changes: dict[str, Any] | None = None
+) -> VersionedPolicy:
     """The policy a what-if asks about: a whole tenant policy, changes to the current one, or the
     current one itself; raises pydantic.ValidationError for changes that make no valid policy."""
     if whole is not None:
@@ -430,9 +601,12 @@ redis.call('LTRIM', KEYS[2], 0, 199)
 return v
 """
 
+# the first write grows memory (HINCRBY), the deletion follows: a full store refuses the script whole (a
+# deletion first would let the rest write past maxmemory)
 _DEL = """
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
+redis.call('HDEL', KEYS[1], ARGV[1])
 local t = redis.call('TIME')
 redis.call('HSET', KEYS[1], 'stamp', t[1] .. '.' .. t[2])
 redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',' .. string.sub(ARGV[2], 2))
@@ -462,51 +636,74 @@ def get(store: Store, tenant: str) -> VersionedPolicy:
 def put(store: Store, tenant: str, policy: Policy, at: str) -> VersionedPolicy:
     """Save a new tenant policy version (the caller validated it)."""
     doc = policy.model_dump(mode="json")
-    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), "doc", json.dumps(doc),
-                    _entry(at, "doc", doc))
+    store.bulk.eval(
+        _PUT, 2, keys.policy(tenant), keys.policy_history(tenant), "doc", json.dumps(doc), _entry(at, "doc", doc)
+    )
     return get(store, tenant)
 
 
 def put_campaign(store: Store, tenant: str, campaign_id: str, override: dict[str, Any], at: str) -> VersionedPolicy:
     """Save a campaign override (validated by ``validate_override``) as a new version."""
     field = f"campaign:{campaign_id}"
-    store.bulk.eval(_PUT, 2, keys.policy(tenant), keys.policy_history(tenant), field, json.dumps(override),
-                    _entry(at, field, override))
+    store.bulk.eval(
+        _PUT,
+        2,
+        keys.policy(tenant),
+        keys.policy_history(tenant),
+        field,
+        json.dumps(override),
+        _entry(at, field, override),
+    )
     return get(store, tenant)
 
 
 def delete_campaign(store: Store, tenant: str, campaign_id: str, at: str) -> bool:
     """Drop a campaign override (a new version); False if there was none."""
     field = f"campaign:{campaign_id}"
-    return bool(store.bulk.eval(_DEL, 2, keys.policy(tenant), keys.policy_history(tenant), field,
-                                _entry(at, field, None)))
+    return bool(
+        store.bulk.eval(_DEL, 2, keys.policy(tenant), keys.policy_history(tenant), field, _entry(at, field, None))
+    )
 
 
 def check_channels(policy: Policy, named: list[tuple[str, str | None]]) -> None:
     """Refuse each (field, channel) whose channel the policy does not declare."""
     declared = policy.declared_channels
-    bad = [(where, f"channel {ch!r} is not declared by this tenant's policy (declared: {', '.join(declared)}); "
-                   "add it to declared_channels or fix the name")
-           for where, ch in named if ch is not None and ch not in declared]
+    bad = [
+        (
+            where,
+            f"channel {ch!r} is not declared by this tenant's policy (declared: {', '.join(declared)}); "
+            "add it to declared_channels or fix the name",
+        )
+        for where, ch in named
+        if ch is not None and ch not in declared
+    ]
     if bad:
         raise Refused(bad)
 
 
 def check_currency(policy: Policy, named: list[tuple[str, Any]]) -> None:
     """Refuse each (field, currency) that is not the tenant's: amounts in two currencies cannot be summed."""
-    bad = [(where, f"currency {cur!r} is not this tenant's ({policy.currency}); send amounts in "
-                   f"{policy.currency} or change the policy's currency")
-           for where, cur in named if cur is not None and cur != policy.currency]
+    bad = [
+        (
+            where,
+            f"currency {cur!r} is not this tenant's ({policy.currency}); send amounts in "
+            f"{policy.currency} or change the policy's currency",
+        )
+        for where, cur in named
+        if cur is not None and cur != policy.currency
+    ]
     if bad:
         raise Refused(bad)
 
 
 def check_terms(policy: Policy, where: str, terms: dict[str, Any]) -> None:
     """Refuse an offer term the policy compares (``offers.better``) that is not a number ('2.9%' is a typo)."""
-    bad = [(f"{where}.{term}", f"must be a number: the policy compares {term!r} ({way} is better); got {value!r}")
-           for term, way in policy.offers.better.items()
-           if term in terms and (isinstance(terms[term], bool) or not isinstance(terms[term], (int, float)))
-           for value in (terms[term],)]
+    bad = [
+        (f"{where}.{term}", f"must be a number: the policy compares {term!r} ({way} is better); got {value!r}")
+        for term, way in policy.offers.better.items()
+        if term in terms and (isinstance(terms[term], bool) or not isinstance(terms[term], (int, float)))
+        for value in (terms[term],)
+    ]
     if bad:
         raise Refused(bad)
 

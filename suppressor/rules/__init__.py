@@ -88,8 +88,9 @@ def script_rules() -> tuple[Rule, ...]:
     return tuple(r for r in all_rules() if r.in_script)
 
 
-# the head's own lazily decoded group: per lead stage, the parameters its override changes
-HEAD_LAZY = ("by_stage",)
+# the head's own lazily decoded groups: per lead stage, the parameters its override changes; the
+# model's send-time prior (168 numbers, read only by the send_time rule)
+HEAD_LAZY = ("by_stage", "send_hours")
 
 
 def lazy() -> tuple[str, ...]:
@@ -172,6 +173,7 @@ def reference() -> str:
 
 # sentence helpers the units share -----------------------------------------------------------------
 
+
 def score(x: float) -> str:
     """A chance as the sentences print it."""
     return f"{x:.3f}" if x >= 0.001 else f"{x:.2g}"
@@ -210,5 +212,3 @@ def hhmm(minutes: int) -> str:
 def minutes(text: str) -> int:
     """'hh:mm' as minutes of the day."""
     return int(text[:2]) * 60 + int(text[3:])
-
-

@@ -10,19 +10,38 @@ def kept(r, whom: str = "") -> str:
     kind = f"{r['kind']} " if r.get("kind") else ""
     where = "on any channel" if r["channel"] == "any" else f"on {r['channel']}"
     n = r["slots"]
-    return (f"the last {n} of {r['max']} {kind}sends {where}{whom} in {duration(r['window_ms'])} "
-            f"{'is' if n == 1 else 'are'} kept for priority {r['min_priority']}+; this message is priority "
-            f"{r['priority']} ({r['count']} sent)")
+    return (
+        f"the last {n} of {r['max']} {kind}sends {where}{whom} in {duration(r['window_ms'])} "
+        f"{'is' if n == 1 else 'are'} kept for priority {r['min_priority']}+; this message is priority "
+        f"{r['priority']} ({r['count']} sent)"
+    )
 
 
 RULE = Rule(
-    name="caps", order=90, section="caps",
-    params=lambda p: {"caps": [c.params() for c in p.caps],
-                      "priorities": {k.value: v for k, v in p.priorities.items()}},
+    name="caps",
+    order=90,
+    section="caps",
+    params=lambda p: {
+        "caps": [c.params() for c in p.caps],
+        "priorities": {k.value: v for k, v in p.priorities.items()},
+    },
     lazy=("caps",),
     windows=lambda p: [c.window for c in p.caps],
-    codes=(Code("frequency_cap", "suppress", True, "a cap is full (every full cap is listed; the most restrictive "
-                "wins)", lambda r, _mv: cap(r)),
-           Code("reserved", "suppress", True, "the cap's last slots are reserved for higher priorities "
-                "(`caps[].reserve`) and this message's priority is below them", lambda r, _mv: kept(r))),
+    codes=(
+        Code(
+            "frequency_cap",
+            "suppress",
+            True,
+            "a cap is full (every full cap is listed; the most restrictive wins)",
+            lambda r, _mv: cap(r),
+        ),
+        Code(
+            "reserved",
+            "suppress",
+            True,
+            "the cap's last slots are reserved for higher priorities "
+            "(`caps[].reserve`) and this message's priority is below them",
+            lambda r, _mv: kept(r),
+        ),
+    ),
 )

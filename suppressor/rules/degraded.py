@@ -4,7 +4,17 @@ the tenant's failure mode."""
 from suppressor.rules import Code, Rule
 
 RULE = Rule(
-    name="degraded", order=1000, section="failure_mode", in_script=False,
-    codes=(Code("degraded", "failure mode", True, "the store did not answer within the deadline (answered by the "
-                "service, not the script)", lambda r, _mv: r["detail"]),),
+    name="degraded",
+    order=1000,
+    section="failure_mode",
+    in_script=False,
+    codes=(
+        Code(
+            "degraded",
+            "failure mode",
+            True,
+            "the store did not answer within the deadline (answered by the service, not the script)",
+            lambda r, _mv: r["detail"],
+        ),
+    ),
 )

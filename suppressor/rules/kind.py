@@ -9,8 +9,17 @@ def _sentence(r, _mv):
 
 
 RULE = Rule(
-    name="kind", order=40, section="allowed_kinds",
+    name="kind",
+    order=40,
+    section="allowed_kinds",
     params=lambda p: {"allowed_kinds": p.allowed_kinds},
-    codes=(Code("kind_not_allowed", "suppress", True, "the policy (or the customer's lead stage) does not send this "
-                "kind of message (`allowed_kinds`)", _sentence),),
+    codes=(
+        Code(
+            "kind_not_allowed",
+            "suppress",
+            True,
+            "the policy (or the customer's lead stage) does not send this kind of message (`allowed_kinds`)",
+            _sentence,
+        ),
+    ),
 )

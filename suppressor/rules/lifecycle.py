@@ -14,14 +14,26 @@ def _sentence(r, _mv):
 
 
 RULE = Rule(
-    name="lifecycle", order=50, section="lifecycle",
-    params=lambda p: {"lifecycle": {
-        "post_purchase_quiet_ms": p.lifecycle.post_purchase_quiet * 1000,
-        "block_sales_while_service_open": p.lifecycle.block_sales_while_service_open,
-        "service_due_within_ms": p.lifecycle.service_due_within * 1000,
-        "trade_in_age_years": p.lifecycle.trade_in_age_years,
-        "trade_in_topics": p.lifecycle.trade_in_topics}},
+    name="lifecycle",
+    order=50,
+    section="lifecycle",
+    params=lambda p: {
+        "lifecycle": {
+            "post_purchase_quiet_ms": p.lifecycle.post_purchase_quiet * 1000,
+            "block_sales_while_service_open": p.lifecycle.block_sales_while_service_open,
+            "service_due_within_ms": p.lifecycle.service_due_within * 1000,
+            "trade_in_age_years": p.lifecycle.trade_in_age_years,
+            "trade_in_topics": p.lifecycle.trade_in_topics,
+        }
+    },
     lazy=("lifecycle",),
-    codes=(Code("lifecycle", "suppress", True, "a sales ask within the post-purchase quiet period, or while a service "
-                "order is open", _sentence),),
+    codes=(
+        Code(
+            "lifecycle",
+            "suppress",
+            True,
+            "a sales ask within the post-purchase quiet period, or while a service order is open",
+            _sentence,
+        ),
+    ),
 )

@@ -12,8 +12,10 @@ def _sentence(r, _mv) -> str:
     if r.get("rule") == "logged":
         return "another candidate was chosen when it was decided (what-ifs keep the choice)"
     if r.get("rule") == "pick":
-        return (f"not picked: the pick of {r['pick']} went to other candidates of this choice first (this "
-                f"message: {_rank(r['priority'], r['score'], r['value'])})")
+        return (
+            f"not picked: the pick of {r['pick']} went to other candidates of this choice first (this "
+            f"message: {_rank(r['priority'], r['score'], r['value'])})"
+        )
     by, best = r["by"], r["best"]
     mine = _rank(r["priority"], r["score"], r["value"])
     theirs = _rank(best["priority"], best["score"], best["value"])
@@ -23,7 +25,18 @@ def _sentence(r, _mv) -> str:
 
 
 RULE = Rule(
-    name="outranked", order=1010, section=None, in_script=False,
-    codes=(Code("outranked", "suppress", True, "decisions:choose picked other candidates for this customer: their "
-                "priority x score ranked higher (the winners are named)", _sentence),),
+    name="outranked",
+    order=1010,
+    section=None,
+    in_script=False,
+    codes=(
+        Code(
+            "outranked",
+            "suppress",
+            True,
+            "decisions:choose picked other candidates for this customer: their "
+            "priority x score ranked higher (the winners are named)",
+            _sentence,
+        ),
+    ),
 )

@@ -1,27 +1,43 @@
 -- send windows per channel and weekday in the customer's local time, and blackout dates (customers
 -- without a time zone are not held, as for quiet hours)
-local function rule_send_windows()
+local function weekday(d) return (d + 3) % 7 + 1 end  -- 1 = Monday; day 0 (1970-01-01) was a Thursday
+
+-- the windows of channel ch, and the blackout dates as a set
+local function send_windows_of(ch)
   local W = P.send_windows
-  if not prof[5] or (#W.windows == 0 and #W.blackout_dates == 0) then return end
   local mine, black = {}, {}
   for _, w in ipairs(W.windows) do
-    if w.channel == 'any' or w.channel == D.channel then mine[#mine + 1] = w end
+    if w.channel == 'any' or w.channel == ch then mine[#mine + 1] = w end
   end
   for _, d in ipairs(W.blackout_dates) do black[d] = true end
-  if #mine == 0 and #W.blackout_dates == 0 then return end
+  return mine, black
+end
+
+local function opens_on(w, d)
+  for _, x in ipairs(w.days) do if x == weekday(d) then return true end end
+  return false
+end
+
+-- true when a send on ch may go out at ms (no windows and no blackouts: always)
+local function window_open_at(ms, ch)
+  local W = P.send_windows
+  if not prof[5] or (#W.windows == 0 and #W.blackout_dates == 0) then return true end
+  local mine, black = send_windows_of(ch)
+  local t = ms / 1000 + utc_offset(ms)
+  local day, minute = math.floor(t / 86400), math.floor((t % 86400) / 60)
+  if black[day] then return false end
+  if #mine == 0 then return true end
+  for _, w in ipairs(mine) do
+    if opens_on(w, day) and minute >= w.start_min and minute < w.end_min then return true end
+  end
+  return false
+end
+
+local function rule_send_windows()
+  if window_open_at(now, D.channel) then return end
+  local mine, black = send_windows_of(D.channel)
   local t = now / 1000 + utc_offset(now)
   local day, minute = math.floor(t / 86400), math.floor((t % 86400) / 60)
-  local function weekday(d) return (d + 3) % 7 + 1 end  -- 1 = Monday; day 0 (1970-01-01) was a Thursday
-  local function opens(w, d)
-    for _, x in ipairs(w.days) do if x == weekday(d) then return true end end
-    return false
-  end
-  if not black[day] then
-    if #mine == 0 then return end
-    for _, w in ipairs(mine) do
-      if opens(w, day) and minute >= w.start_min and minute < w.end_min then return end
-    end
-  end
   -- closed: the next local minute a window opens (or a day that is not a blackout starts)
   local best = nil
   for k = 0, 31 do
@@ -31,7 +47,7 @@ local function rule_send_windows()
         if k > 0 then best = d * 1440 end
       else
         for _, w in ipairs(mine) do
-          if opens(w, d) and (k > 0 or w.start_min > minute) and (best == nil or d * 1440 + w.start_min < best) then
+          if opens_on(w, d) and (k > 0 or w.start_min > minute) and (best == nil or d * 1440 + w.start_min < best) then
             best = d * 1440 + w.start_min
           end
         end

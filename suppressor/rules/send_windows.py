@@ -19,6 +19,7 @@ def _windows(ws: list[dict]) -> str:
         if d == list(range(d[0], d[-1] + 1)) and len(d) > 2:
             return f"{DAYS[d[0] - 1].title()}-{DAYS[d[-1] - 1].title()}"
         return ", ".join(DAYS[x - 1].title() for x in d)
+
     return "; ".join(f"{days(w)} {hhmm(w['start_min'])}-{hhmm(w['end_min'])}" for w in ws)
 
 
@@ -32,12 +33,32 @@ def _sentence(r, _mv):
 
 
 RULE = Rule(
-    name="send_windows", order=140, section="send_windows",
-    params=lambda p: {"send_windows": {
-        "windows": [{"channel": w.channel, "days": [DAYS.index(d) + 1 for d in w.days],
-                     "start_min": minutes(w.start), "end_min": minutes(w.end)} for w in p.send_windows.windows],
-        "blackout_dates": [(d - EPOCH).days for d in p.send_windows.blackout_dates]}},
+    name="send_windows",
+    order=140,
+    section="send_windows",
+    params=lambda p: {
+        "send_windows": {
+            "windows": [
+                {
+                    "channel": w.channel,
+                    "days": [DAYS.index(d) + 1 for d in w.days],
+                    "start_min": minutes(w.start),
+                    "end_min": minutes(w.end),
+                }
+                for w in p.send_windows.windows
+            ],
+            "blackout_dates": [(d - EPOCH).days for d in p.send_windows.blackout_dates],
+        }
+    },
     lazy=("send_windows",),
-    codes=(Code("send_window", "defer / suppress", True, "outside the channel's send windows (weekdays and hours in "
-                "the customer's local time) or on a blackout date; `not_before` is the next opening", _sentence),),
+    codes=(
+        Code(
+            "send_window",
+            "defer / suppress",
+            True,
+            "outside the channel's send windows (weekdays and hours in "
+            "the customer's local time) or on a blackout date; `not_before` is the next opening",
+            _sentence,
+        ),
+    ),
 )

@@ -195,12 +195,35 @@ def decision_keys(t: str, c: str) -> list[str]:
 
 def customer_keys(t: str, c: str) -> list[str]:
     """Every key that holds data about one customer (for erasure)."""
-    return [profile(t, c), events(t, c), events_by_time(t, c), vectors(t, c),
-            sends(t, c), offers(t, c), state(t, c), pending(t, c), blocked_topics(t, c),
-            verdicts(t, c), verdicts_expiry(t, c), recent_decisions(t, c)]
+    return [
+        profile(t, c),
+        events(t, c),
+        events_by_time(t, c),
+        vectors(t, c),
+        sends(t, c),
+        offers(t, c),
+        state(t, c),
+        pending(t, c),
+        blocked_topics(t, c),
+        verdicts(t, c),
+        verdicts_expiry(t, c),
+        recent_decisions(t, c),
+        consent_changes(t, c),
+    ]
 
 
-SCRATCH = ("profile", "state", "pending", "blocked", "ev", "evt", "sends", "offers", "verdicts", "vexp")  # = NAMES in replay.lua
+SCRATCH = (
+    "profile",
+    "state",
+    "pending",
+    "blocked",
+    "ev",
+    "evt",
+    "sends",
+    "offers",
+    "verdicts",
+    "vexp",
+)  # = NAMES in replay.lua
 
 
 def replay_keys(t: str, c: str) -> list[str]:
@@ -224,3 +247,20 @@ def hooks(t: str) -> str:
 def hook_stats(t: str, hook_id: str) -> str:
     """Hash: what one webhook endpoint received (counters by outcome, the last unknown address)."""
     return tenant(t, "hooks", "stats", hook_id)
+
+
+def hook_seen(t: str, hook_id: str, digest: str) -> str:
+    """String: one signature a webhook accepted ('p' in flight or 'd' done, + the body's digest);
+    expires with the provider's freshness window (see hooks/freshness.py)."""
+    return tenant(t, "hooks", "seen", hook_id, digest)
+
+
+def consent_changes(t: str, c: str) -> str:
+    """Sorted set: ids of the consent changes (re-consents) applied to a customer, by time (ms); trimmed."""
+    return customer(t, c, "consent")
+
+
+def smtp_relayed(t: str, message: str) -> str:
+    """Hash: digest of a recipient address -> when the SMTP gateway relayed this message to it (ms);
+    ``message`` is a digest of the Message-ID, each message on a slot of its own; expires (smtp_remember_days)."""
+    return f"{PREFIX}:{{{t}~smtp~{message}}}:relayed"

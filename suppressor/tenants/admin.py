@@ -7,7 +7,7 @@ processes see it within ``SUPPRESSOR_MODEL_REFRESH_SECONDS``). Callers never cle
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from suppressor.errors import NotFound
@@ -22,7 +22,7 @@ from suppressor.tenants.state import TenantStateCache
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 class TenantAdmin:
@@ -57,8 +57,9 @@ class TenantAdmin:
 
     def put_content(self, tenant: str, content_id: str, body: ContentIn) -> Content:
         """Create or replace a catalog item; Refused when it names a channel the policy does not declare."""
-        policies.check_channels(self.states.get(tenant).policy,
-                                [(f"channels[{i}]", ch) for i, ch in enumerate(body.channels)])
+        policies.check_channels(
+            self.states.get(tenant).policy, [(f"channels[{i}]", ch) for i, ch in enumerate(body.channels)]
+        )
         item = content.put(self.store, tenant, content_id, body)
         self.states.invalidate(tenant)
         return item

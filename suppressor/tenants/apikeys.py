@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import secrets
@@ -36,7 +35,7 @@ class KeyRecord:
     scope: str = "all"  # or "decide": only GET /v1/decide, and may travel in its URL (template engines)
 
     @classmethod
-    def parse(cls, raw: bytes | str, digest: str) -> "KeyRecord":
+    def parse(cls, raw: bytes | str, digest: str) -> KeyRecord:
         text = raw.decode() if isinstance(raw, bytes) else raw
         if not text.startswith("{"):  # a key made before keys had ids: the tenant alone
             return cls(text, _id_of(digest), 0.0)
@@ -44,8 +43,15 @@ class KeyRecord:
         return cls(d["tenant"], d["id"], d["created"], d.get("expires"), d.get("scope", "all"))
 
     def dump(self) -> str:
-        return json.dumps({"tenant": self.tenant, "id": self.key_id, "created": self.created, "expires": self.expires,
-                           **({"scope": self.scope} if self.scope != "all" else {})})
+        return json.dumps(
+            {
+                "tenant": self.tenant,
+                "id": self.key_id,
+                "created": self.created,
+                "expires": self.expires,
+                **({"scope": self.scope} if self.scope != "all" else {}),
+            }
+        )
 
     def valid(self, now: float | None = None) -> bool:
         """False once the key has expired."""
@@ -81,8 +87,17 @@ def list_keys(store: Store, tenant: str | None = None) -> list[dict]:
     for digest, raw in store.bulk.hgetall(keys.API_KEYS).items():
         rec = KeyRecord.parse(raw, digest.decode())
         if tenant is None or rec.tenant == tenant:
-            out.append({"id": rec.key_id, "tenant": rec.tenant, "scope": rec.scope, "created": rec.created or None,
-                        "expires": rec.expires, "last_used": used.get(rec.key_id), "expired": not rec.valid()})
+            out.append(
+                {
+                    "id": rec.key_id,
+                    "tenant": rec.tenant,
+                    "scope": rec.scope,
+                    "created": rec.created or None,
+                    "expires": rec.expires,
+                    "last_used": used.get(rec.key_id),
+                    "expired": not rec.valid(),
+                }
+            )
     return sorted(out, key=lambda r: (r["tenant"], r["created"] or 0))
 
 
@@ -163,7 +178,7 @@ class KeyResolver(Periodic):
             raise redis.ConnectionError("store down")
         try:
             raw = await self.store.bounded(client.hget(keys.API_KEYS, digest), timeout)
-        except (redis.RedisError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, redis.RedisError) as exc:
             if hit:
                 return hit[0]
             raise redis.TimeoutError(str(exc) or "timeout") from exc

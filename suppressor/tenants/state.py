@@ -76,7 +76,7 @@ class TenantStateCache:
         if self.store.up and self.needs_refresh(tenant):
             try:
                 return await self.store.bounded(asyncio.to_thread(self.get, tenant), timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass  # the refresh finishes (or fails) in its thread
         return self.cached(tenant)
 
@@ -120,6 +120,14 @@ class TenantStateCache:
             retry_at = time.monotonic() + max(5.0, self.ttl)
             if old is None or not old.loaded:
                 return TenantState(VersionedPolicy(), None, retry_at, stale=True, loaded=False)
-            return TenantState(old.policy, old.model, retry_at, old.catalog, old.catalog_version, stale=True,
-                               policy_stamp=old.policy_stamp, rate_limit=old.rate_limit)
+            return TenantState(
+                old.policy,
+                old.model,
+                retry_at,
+                old.catalog,
+                old.catalog_version,
+                stale=True,
+                policy_stamp=old.policy_stamp,
+                rate_limit=old.rate_limit,
+            )
         return TenantState(policy, model, time.monotonic(), catalog, cver, policy_stamp=stamp, rate_limit=limit)

@@ -29,8 +29,9 @@ class RateByScore:
     rates: list[float] = field(default_factory=lambda: [0.0])
 
     @classmethod
-    def fit(cls, scores: list[float], flags: list[bool], bins: int = 10, min_per_bin: int = 50,
-            prior_weight: float = 20.0) -> "RateByScore":
+    def fit(
+        cls, scores: list[float], flags: list[bool], bins: int = 10, min_per_bin: int = 50, prior_weight: float = 20.0
+    ) -> RateByScore:
         """Quantile bins of at least ``min_per_bin`` sends, each shrunk toward the overall rate."""
         if not flags:
             return cls()
@@ -39,8 +40,10 @@ class RateByScore:
         n_bins = max(1, min(bins, len(s) // min_per_bin))
         edges = sorted(set(np.quantile(s, np.linspace(0, 1, n_bins + 1)[1:-1]).tolist()))
         which = np.searchsorted(edges, s, side="right")
-        rates = [float((f[which == b].sum() + overall * prior_weight) / ((which == b).sum() + prior_weight))
-                 for b in range(len(edges) + 1)]
+        rates = [
+            float((f[which == b].sum() + overall * prior_weight) / ((which == b).sum() + prior_weight))
+            for b in range(len(edges) + 1)
+        ]
         return cls(edges, rates)
 
     def __call__(self, score: float | None) -> float:
@@ -64,32 +67,48 @@ class Estimator:
     sales_per_engagement: dict[str, tuple[float, float, float]] = field(default_factory=dict)
 
     @classmethod
-    def fit(cls, history: History, baseline: list[dict]) -> "Estimator":
+    def fit(cls, history: History, baseline: list[dict]) -> Estimator:
         """Rates by score from the sends that really went out, scored as the baseline replay scores them."""
         outcomes = observed(history)
         scores, unsub, compl, engaged = [], [], [], []
         sales: dict[str, np.ndarray] = {}
-        for d, o, v in zip(history.decisions, outcomes, baseline):
+        for d, o, v in zip(history.decisions, outcomes, baseline, strict=True):
             if o is None:
                 continue
             engaged.append(o.engaged)
             sales.setdefault(d.request.message.kind.value, np.zeros(4))[:] += (
-                o.engaged, o.converted, o.service_visit, o.revenue)
+                o.engaged,
+                o.converted,
+                o.service_visit,
+                o.revenue,
+            )
             s = (v.get("scores") or {}).get(d.record.get("channel"))
             if s is not None:
                 scores.append(s)
                 unsub.append(o.unsubscribed)
                 compl.append(o.complained)
         per = {kind: tuple(float(x / n[0]) for x in n[1:]) for kind, n in sales.items() if n[0]}
-        return cls(outcomes, RateByScore.fit(scores, unsub), RateByScore.fit(scores, compl),
-                   float(np.mean(engaged)) if engaged else 0.0, per)
+        return cls(
+            outcomes,
+            RateByScore.fit(scores, unsub),
+            RateByScore.fit(scores, compl),
+            float(np.mean(engaged)) if engaged else 0.0,
+            per,
+        )
 
     def expect(self, d: Logged, o: Outcome | None, v: dict) -> tuple[tuple[float, ...], bool]:
         """The ``COLUMNS`` expected of one replayed send, and whether they were observed."""
         ch = v.get("channel")
         if o is not None and ch == d.record.get("channel"):
-            return (1.0, float(o.engaged), float(o.unsubscribed), float(o.complained), float(o.converted),
-                    float(o.service_visit), o.revenue), True
+            return (
+                1.0,
+                float(o.engaged),
+                float(o.unsubscribed),
+                float(o.complained),
+                float(o.converted),
+                float(o.service_visit),
+                o.revenue,
+            ), True
         s = (v.get("scores") or {}).get(ch)
         e = s if s is not None else self.engagement_rate
         conv, visit, rev = self.sales_per_engagement.get(d.request.message.kind.value, (0.0, 0.0, 0.0))
@@ -108,7 +127,7 @@ def summarize(history: History, verdicts: list[dict], est: Estimator) -> tuple[d
     mix: Counter = Counter()
     eng_observed = 0.0
     observed_sends = 0
-    for d, o, v in zip(history.decisions, est.outcomes, verdicts):
+    for d, o, v in zip(history.decisions, est.outcomes, verdicts, strict=True):
         act = v["action"]
         actions[act] += 1
         codes = [r["code"] for r in v.get("reasons") or []]
@@ -132,8 +151,10 @@ def summarize(history: History, verdicts: list[dict], est: Estimator) -> tuple[d
         "suppressed_by": dict(suppressed.most_common()),
         "deferred_by": dict(deferred.most_common()),
         "rerouted_by": dict(rerouted.most_common()),
-        "mix": {**{k: mix[k] for k in ("sales", "value", "service", "transactional")},
-                "sales_share": round(mix["sales"] / sends, 4) if sends else 0.0},
+        "mix": {
+            **{k: mix[k] for k in ("sales", "value", "service", "transactional")},
+            "sales_share": round(mix["sales"] / sends, 4) if sends else 0.0,
+        },
         "engagement": round(eng, 2),
         "engagement_observed": round(eng_observed, 2),
         "engagement_modeled": round(eng - eng_observed, 2),
@@ -161,11 +182,17 @@ def intervals(cur: np.ndarray, cand: np.ndarray, draws: int = 200, seed: int = 0
         w = np.bincount(rng.integers(0, n, n), minlength=n)
         c[b], k[b] = w @ cur, w @ cand
     with np.errstate(divide="ignore", invalid="ignore"):
-        stats = {"sends_pct": 100 * k[:, 0] / c[:, 0], "engagement_pct": 100 * k[:, 1] / c[:, 1],
-                 "unsubscribes_pct": 100 * k[:, 2] / c[:, 2],
-                 "unsubscribes_avoided": c[:, 2] - k[:, 2], "complaints_avoided": c[:, 3] - k[:, 3],
-                 "conversions_pct": 100 * k[:, 4] / c[:, 4], "service_visits_pct": 100 * k[:, 5] / c[:, 5],
-                 "revenue_pct": 100 * k[:, 6] / c[:, 6], "revenue_per_customer_change": (k[:, 6] - c[:, 6]) / n}
+        stats = {
+            "sends_pct": 100 * k[:, 0] / c[:, 0],
+            "engagement_pct": 100 * k[:, 1] / c[:, 1],
+            "unsubscribes_pct": 100 * k[:, 2] / c[:, 2],
+            "unsubscribes_avoided": c[:, 2] - k[:, 2],
+            "complaints_avoided": c[:, 3] - k[:, 3],
+            "conversions_pct": 100 * k[:, 4] / c[:, 4],
+            "service_visits_pct": 100 * k[:, 5] / c[:, 5],
+            "revenue_pct": 100 * k[:, 6] / c[:, 6],
+            "revenue_per_customer_change": (k[:, 6] - c[:, 6]) / n,
+        }
     out = {}
     for name, x in stats.items():
         x = x[np.isfinite(x)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import orjson
@@ -78,8 +78,9 @@ def _sample_order(tenant: str, customer_id: str) -> bytes:
     return hashlib.blake2b(f"sample:{tenant}:{customer_id}".encode(), digest_size=8).digest()
 
 
-def _records(store: Store, tenant: str, since: datetime | None, until: datetime | None,
-             chunk: int = 5_000) -> list[tuple[dict, int]]:
+def _records(
+    store: Store, tenant: str, since: datetime | None, until: datetime | None, chunk: int = 5_000
+) -> list[tuple[dict, int]]:
     """Every logged record in the window that can be replayed (it carries its request), with its time."""
     lo = since.timestamp() * 1000 if since else -np.inf
     hi = until.timestamp() * 1000 if until else np.inf
@@ -110,8 +111,9 @@ def read_log(store: Store, tenant: str, since: datetime | None = None, until: da
     return [d for d in (_logged(rec, at) for rec, at in _records(store, tenant, since, until)) if d]
 
 
-def load_history(store: Store, tenant: str, since: datetime | None = None, until: datetime | None = None,
-                 max_decisions: int = 50_000) -> History:
+def load_history(
+    store: Store, tenant: str, since: datetime | None = None, until: datetime | None = None, max_decisions: int = 50_000
+) -> History:
     """The logged decisions of a sample of customers (all of each one's) and their stored events."""
     by_customer: dict[str, list[tuple[dict, int]]] = defaultdict(list)
     logged = _records(store, tenant, since, until)
@@ -131,12 +133,12 @@ def load_history(store: Store, tenant: str, since: datetime | None = None, until
     events: dict[str, list[dict]] = {}
     for i in range(0, len(chosen), 500):
         pipe = store.bulk.pipeline(transaction=False)
-        for cid in chosen[i:i + 500]:
+        for cid in chosen[i : i + 500]:
             pipe.hgetall(keys.events(tenant, cid))
-        for cid, raw in zip(chosen[i:i + 500], pipe.execute()):
+        for cid, raw in zip(chosen[i : i + 500], pipe.execute(), strict=True):
             bodies = list(raw.values())
             evs = orjson.loads(b"[" + b",".join(bodies) + b"]")  # one parse per customer, not per event
-            for e, eid, body in zip(evs, raw, bodies):
+            for e, eid, body in zip(evs, raw, bodies, strict=True):
                 e["event_id"], e["_raw"], e["_ms"] = eid.decode(), body, _ms(e["ts"])
             events[cid] = sorted(evs, key=lambda e: e["_ms"])
     return History(tenant, decisions, events, len(by_customer), len(logged))
@@ -150,7 +152,7 @@ def amount(event: dict) -> float:
 
 def iso(ms: int) -> str:
     """Milliseconds since the epoch as ISO-8601 UTC text."""
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat()
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat()
 
 
 def observed(history: History, window_days: float = ATTRIBUTION_DAYS) -> list[Outcome | None]:

@@ -21,8 +21,13 @@ from suppressor.storage.store import Store
 from suppressor.whatif.history import CONVERSIONS, ENGAGED, History, amount, iso, load_history
 
 Z = 1.959964  # 95%
-OUTCOMES = {"engaged": ENGAGED, "unsubscribed": frozenset({"unsubscribed"}), "complained": frozenset({"complained"}),
-            "converted": CONVERSIONS, "service_visit": frozenset({"service_visit"})}
+OUTCOMES = {
+    "engaged": ENGAGED,
+    "unsubscribed": frozenset({"unsubscribed"}),
+    "complained": frozenset({"complained"}),
+    "converted": CONVERSIONS,
+    "service_visit": frozenset({"service_visit"}),
+}
 
 
 def wilson(k: int, n: int, z: float = Z) -> tuple[float, float, float]:
@@ -41,6 +46,15 @@ def newcombe(k1: int, n1: int, k2: int, n2: int) -> tuple[float, float, float]:
     p2, l2, u2 = wilson(k2, n2)
     d = p1 - p2
     return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+def mean_and_variance(total: float, total_sq: float, n: int) -> tuple[float, float]:
+    """The mean of ``n`` values from their sum and sum of squares, and the variance of that mean."""
+    if n == 0:
+        return 0.0, 0.0
+    mean = total / n
+    var = max(0.0, total_sq / n - mean * mean) * n / (n - 1) if n > 1 else 0.0
+    return mean, var / n
 
 
 @dataclass
@@ -65,23 +79,29 @@ class _Tally:
 
     def mean_and_var(self) -> tuple[float, float]:
         """Revenue per customer and the variance of that mean."""
-        n = self.customers
-        if n == 0:
-            return 0.0, 0.0
-        mean = self.revenue / n
-        var = max(0.0, self.revenue_sq / n - mean * mean) * n / (n - 1) if n > 1 else 0.0
-        return mean, var / n
+        return mean_and_variance(self.revenue, self.revenue_sq, self.customers)
 
     def view(self) -> dict:
-        out: dict = {"customers": self.customers,
-                     "sends_per_customer": round(self.sends / self.customers, 3) if self.customers else None}
+        out: dict = {
+            "customers": self.customers,
+            "sends_per_customer": round(self.sends / self.customers, 3) if self.customers else None,
+        }
         for name in OUTCOMES:
             rate, lo, hi = wilson(getattr(self, name), self.customers)
-            out[name] = {"count": getattr(self, name), "rate": round(rate, 5), "low": round(lo, 5), "high": round(hi, 5)}
+            out[name] = {
+                "count": getattr(self, name),
+                "rate": round(rate, 5),
+                "low": round(lo, 5),
+                "high": round(hi, 5),
+            }
         mean, var = self.mean_and_var()
         half = Z * math.sqrt(var)
-        out["revenue_per_customer"] = {"total": round(self.revenue, 2), "mean": round(mean, 2),
-                                       "low": round(max(0.0, mean - half), 2), "high": round(mean + half, 2)}
+        out["revenue_per_customer"] = {
+            "total": round(self.revenue, 2),
+            "mean": round(mean, 2),
+            "low": round(max(0.0, mean - half), 2),
+            "high": round(mean + half, 2),
+        }
         return out
 
 
@@ -92,28 +112,44 @@ def _difference(gov: _Tally, hold: _Tally) -> dict:
         out[name] = {"diff": round(d, 5), "low": round(lo, 5), "high": round(hi, 5)}
     (m1, v1), (m2, v2) = gov.mean_and_var(), hold.mean_and_var()
     half = Z * math.sqrt(v1 + v2)  # Welch: the groups' variances apart
-    out["revenue_per_customer"] = {"diff": round(m1 - m2, 2), "low": round(m1 - m2 - half, 2),
-                                   "high": round(m1 - m2 + half, 2)}
+    out["revenue_per_customer"] = {
+        "diff": round(m1 - m2, 2),
+        "low": round(m1 - m2 - half, 2),
+        "high": round(m1 - m2 + half, 2),
+    }
     return out
 
 
 def holdout_groups(history: History, fraction: float) -> dict[str, bool]:
     """Customer -> in the holdout (logged as such, or assigned by the current fraction)."""
-    held = {d.customer_id for d in history.decisions
-            if any(r["code"] == "holdout" for r in d.record.get("reasons") or [])}
+    held = {
+        d.customer_id for d in history.decisions if any(r["code"] == "holdout" for r in d.record.get("reasons") or [])
+    }
     return {cid: cid in held or in_holdout(history.tenant, cid, fraction) for cid in history.events}
 
 
-def lift(store: Store, tenant: str, bucket_days: float = 7.0, since: datetime | None = None,
-         until: datetime | None = None, max_decisions: int = 500_000) -> dict:
+def lift(
+    store: Store,
+    tenant: str,
+    bucket_days: float = 7.0,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_decisions: int = 500_000,
+) -> dict:
     """Engagement, unsubscribes, complaints, conversions, service visits and revenue per customer of
     governed vs holdout customers, over time."""
     current = policies.get(store, tenant)
     history = load_history(store, tenant, since, until, max_decisions)
     groups = holdout_groups(history, current.holdout_fraction)
     if not history.decisions:
-        return {"bucket_days": bucket_days, "holdout_fraction": current.holdout_fraction,
-                "currency": current.currency, "customers": {}, "overall": None, "buckets": []}
+        return {
+            "bucket_days": bucket_days,
+            "holdout_fraction": current.holdout_fraction,
+            "currency": current.currency,
+            "customers": {},
+            "overall": None,
+            "buckets": [],
+        }
     start = min(d.at_ms for d in history.decisions)
     end = max(d.at_ms for d in history.decisions)
     width = int(bucket_days * 86_400_000)
@@ -152,6 +188,7 @@ def lift(store: Store, tenant: str, bucket_days: float = 7.0, since: datetime | 
         "customers": {"governed": sum(not g for g in groups.values()), "holdout": sum(groups.values())},
         "window": {"from": iso(start), "to": iso(end)},
         "overall": block(-1),
-        "buckets": [{"from": iso(start + b * width), "to": iso(start + (b + 1) * width), **block(b)}
-                    for b in range(n_buckets)],
+        "buckets": [
+            {"from": iso(start + b * width), "to": iso(start + (b + 1) * width), **block(b)} for b in range(n_buckets)
+        ],
     }

@@ -3,7 +3,7 @@ studio: which logged decisions to replay, a candidate policy to simulate, a knob
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
@@ -15,12 +15,11 @@ from suppressor.policy.document import Policy, parse_duration
 def when(v: Any) -> Any:
     """'14d' (that long ago) or an ISO-8601 time."""
     if isinstance(v, str) and v and v[-1] in "smhdw" and v[:-1].strip().isdigit():
-        return datetime.now(timezone.utc) - timedelta(seconds=parse_duration(v))
+        return datetime.now(UTC) - timedelta(seconds=parse_duration(v))
     return v
 
 
-When = Annotated[datetime, BeforeValidator(when),
-                 AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=timezone.utc))]
+When = Annotated[datetime, BeforeValidator(when), AfterValidator(lambda d: d if d.tzinfo else d.replace(tzinfo=UTC))]
 
 
 class Window(Strict):
@@ -28,8 +27,12 @@ class Window(Strict):
 
     since: When | None = Field(default=None, description="ISO time, or a duration like '14d' meaning that long ago")
     until: When | None = None
-    max_decisions: int = Field(default=20_000, ge=1, le=500_000,
-                               description="replay a stable sample of whole customers up to this many decisions")
+    max_decisions: int = Field(
+        default=20_000,
+        ge=1,
+        le=500_000,
+        description="replay a stable sample of whole customers up to this many decisions",
+    )
 
     def load(self) -> dict[str, Any]:
         return {"since": self.since, "until": self.until, "max_decisions": self.max_decisions}
@@ -43,7 +46,7 @@ class SimulateRequest(Window):
     examples: int = Field(default=20, ge=0, le=200, description="changed decisions to show")
 
     @model_validator(mode="after")
-    def _one(self) -> "SimulateRequest":
+    def _one(self) -> SimulateRequest:
         if self.policy is not None and self.changes is not None:
             raise ValueError("give either policy or changes, not both")
         return self
@@ -54,12 +57,16 @@ class TradeoffRequest(Window):
 
     param: Literal["relevance_threshold", "cap_scale"] = "relevance_threshold"
     values: list[Annotated[float, Field(ge=0.0, le=100.0)]] | None = Field(
-        default=None, min_length=1, max_length=40, description="points to try (default: score deciles, or cap multipliers)")
+        default=None,
+        min_length=1,
+        max_length=40,
+        description="points to try (default: score deciles, or cap multipliers)",
+    )
     changes: dict[str, Any] | None = Field(default=None, description="changes applied before sweeping")
     max_decisions: int = Field(default=5_000, ge=1, le=500_000)
 
     @model_validator(mode="after")
-    def _range(self) -> "TradeoffRequest":
+    def _range(self) -> TradeoffRequest:
         if self.param == "relevance_threshold" and any(v > 1 for v in self.values or ()):
             raise ValueError("values: a relevance threshold is between 0 and 1")
         return self

@@ -4,8 +4,9 @@ the production decide script (see lua/replay.lua)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
@@ -40,8 +41,9 @@ def _revocations(evs: Iterable[dict]) -> tuple[set[str], set[str]]:
     return channels, topics
 
 
-def _statics(pols: list[VersionedPolicy], campaigns: set[str], model: ExportedModel | None
-             ) -> tuple[list[str], list[dict[str, int]]]:
+def _statics(
+    pols: list[VersionedPolicy], campaigns: set[str], model: ExportedModel | None
+) -> tuple[list[str], list[dict[str, int]]]:
     texts: list[str] = []
     index: dict[str, int] = {}
     sidx = []
@@ -57,8 +59,15 @@ def _statics(pols: list[VersionedPolicy], campaigns: set[str], model: ExportedMo
     return texts, sidx
 
 
-def _customer_args(store: Store, history: History, cid: str, decisions: list[Logged], pols: list[VersionedPolicy],
-                   texts: list[str], model: ExportedModel | None) -> tuple[dict, list]:
+def _customer_args(
+    store: Store,
+    history: History,
+    cid: str,
+    decisions: list[Logged],
+    pols: list[VersionedPolicy],
+    texts: list[str],
+    model: ExportedModel | None,
+) -> tuple[dict, list]:
     """The replay script's header (less the policies a call runs) and its other arguments."""
     tenant, settings = history.tenant, store.settings
     evs = history.events.get(cid, [])
@@ -85,9 +94,10 @@ def _customer_args(store: Store, history: History, cid: str, decisions: list[Log
         lines.append("d")
         req = item.request
         cmp = req.message.campaign_id or ""
-        holds = "".join("1" if in_holdout(tenant, cid, p.for_campaign(cmp or None).holdout_fraction) else "0"
-                        for p in pols)
-        dyn = request_params(req, item.record["decision_id"], item.at_ms)
+        holds = "".join(
+            "1" if in_holdout(tenant, cid, p.for_campaign(cmp or None).holdout_fraction) else "0" for p in pols
+        )
+        dyn = request_params(req, item.record["decision_id"], item.at_ms, settings.customer_ttl_days * 86_400_000)
         dyn.update(holds=holds, cmp=cmp, mid=req.message.message_id, dry=False)
         if any(r["code"] == "household" for r in item.record.get("reasons") or []):
             # household rules span customers and a replay runs one customer at a time: it keeps the
@@ -99,8 +109,15 @@ def _customer_args(store: Store, history: History, cid: str, decisions: list[Log
         # every policy replays with the same candidates: the union of their declared channels
         pairs = channel_args(req, model, list(dict.fromkeys(ch for p in pols for ch in p.declared_channels)))
         args += [orjson.dumps(dyn), len(pairs) // 2, *pairs]
-    header = {"ns": len(texts), "max": settings.max_events_per_customer, "ttl": settings.customer_ttl_days * 86400,
-              "t0": t0, "pre": len(pre), "restore": sorted(restore), "unblock": sorted(unblock)}
+    header = {
+        "ns": len(texts),
+        "max": settings.max_events_per_customer,
+        "ttl": settings.customer_ttl_days * 86400,
+        "t0": t0,
+        "pre": len(pre),
+        "restore": sorted(restore),
+        "unblock": sorted(unblock),
+    }
     return header, [*texts, "\n".join(lines), b"\n".join(bodies), *args]
 
 
@@ -124,8 +141,9 @@ def _event_line(e: dict) -> str:
     return f"e\t{e['event_id']}\t{e['_ms'] / 1000}\t{e.get('message_id') or ''}\t{e.get('channel') or ''}"
 
 
-def replay(store: Store, history: History, pols: list[VersionedPolicy], model: ExportedModel | None
-           ) -> list[list[dict]]:
+def replay(
+    store: Store, history: History, pols: list[VersionedPolicy], model: ExportedModel | None
+) -> list[list[dict]]:
     """Each policy's verdicts for ``history.decisions``, in their order."""
     by_customer: dict[str, list[Logged]] = defaultdict(list)
     for d in history.decisions:
@@ -137,19 +155,19 @@ def replay(store: Store, history: History, pols: list[VersionedPolicy], model: E
 
     def build(first_cid: int) -> tuple[list, list]:
         calls, owners = [], []
-        for cid in cids[first_cid:first_cid + CUSTOMERS_PER_CALL]:
+        for cid in cids[first_cid : first_cid + CUSTOMERS_PER_CALL]:
             header, args = _customer_args(store, history, cid, by_customer[cid], pols, texts, model)
             step = max(1, REPLAYS_PER_CALL // len(by_customer[cid]))
             for first in range(0, len(pols), step):
                 group = range(first, min(first + step, len(pols)))
-                group_header = orjson.dumps({**header, "first": first, "sidx": sidx[first:group.stop]})
+                group_header = orjson.dumps({**header, "first": first, "sidx": sidx[first : group.stop]})
                 calls.append((keys.replay_keys(history.tenant, cid), [group_header, *args]))
                 owners.append(group)
         return calls, owners
 
     def collect(owners: list, answers: list) -> None:
-        for group, per_policy in zip(owners, answers):
-            for k, verdicts in zip(group, per_policy):
+        for group, per_policy in zip(owners, answers, strict=True):
+            for k, verdicts in zip(group, per_policy, strict=True):
                 out[k].extend(map(orjson.loads, verdicts))
 
     # Redis replays one set of customers while a thread prepares the next and reads the last

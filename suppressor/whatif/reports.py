@@ -41,8 +41,11 @@ def _compare(cur: dict, cand: dict) -> dict:
 
 
 def _view(v: dict, model_version: str | None) -> dict:
-    return {"action": v["action"], "channel": v.get("channel"),
-            "reasons": [{"code": r["code"], "message": rules.text(r, model_version)} for r in v.get("reasons") or []]}
+    return {
+        "action": v["action"],
+        "channel": v.get("channel"),
+        "reasons": [{"code": r["code"], "message": rules.text(r, model_version)} for r in v.get("reasons") or []],
+    }
 
 
 @dataclass
@@ -54,13 +57,20 @@ class Prepared:
     current: VersionedPolicy
 
 
-def prepare(store: Store, tenant: str, since: datetime | None = None, until: datetime | None = None,
-            max_decisions: int = 50_000, current: VersionedPolicy | None = None) -> Prepared:
+def prepare(
+    store: Store,
+    tenant: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_decisions: int = 50_000,
+    current: VersionedPolicy | None = None,
+) -> Prepared:
     """Load what every simulation of this tenant needs; ``current`` defaults to the saved policy."""
     active = models.active_version(store, tenant)
     model = models.load(store, tenant, active) if active else None
-    return Prepared(load_history(store, tenant, since, until, max_decisions), model,
-                    current or policies.get(store, tenant))
+    return Prepared(
+        load_history(store, tenant, since, until, max_decisions), model, current or policies.get(store, tenant)
+    )
 
 
 def _frame(p: Prepared) -> dict:
@@ -68,40 +78,63 @@ def _frame(p: Prepared) -> dict:
     times = [d.at_ms for d in h.decisions]
     return {
         "window": {"from": iso(min(times)) if times else None, "to": iso(max(times)) if times else None},
-        "decisions": len(h.decisions), "customers": h.customers,
-        "sampled": {"decisions": len(h.decisions), "of_decisions": h.decisions_total,
-                    "customers": h.customers, "of_customers": h.customers_total},
+        "decisions": len(h.decisions),
+        "customers": h.customers,
+        "sampled": {
+            "decisions": len(h.decisions),
+            "of_decisions": h.decisions_total,
+            "customers": h.customers,
+            "of_customers": h.customers_total,
+        },
         "model_version": p.model.version if p.model else None,
         "attribution_days": ATTRIBUTION_DAYS,
         "currency": p.current.currency,
     }
 
 
-def simulate(store: Store, tenant: str, candidate: VersionedPolicy, prepared: Prepared | None = None,
-             examples: int = 20, **load: Any) -> dict:
+def simulate(
+    store: Store,
+    tenant: str,
+    candidate: VersionedPolicy,
+    prepared: Prepared | None = None,
+    examples: int = 20,
+    **load: Any,
+) -> dict:
     """Candidate vs current policy over the logged decisions: what each keeps, stops and costs."""
     p = prepared or prepare(store, tenant, **load)
     h = p.history
     cur_v, cand_v = replay(store, h, [p.current, candidate], p.model) if h.decisions else ([], [])
     est = Estimator.fit(h, cur_v)
     (cur, cur_rows), (cand, cand_rows) = summarize(h, cur_v, est), summarize(h, cand_v, est)
-    changed = [i for i, (a, b) in enumerate(zip(cur_v, cand_v))
-               if (a["action"], a.get("channel")) != (b["action"], b.get("channel"))]
+    changed = [
+        i
+        for i, (a, b) in enumerate(zip(cur_v, cand_v, strict=True))
+        if (a["action"], a.get("channel")) != (b["action"], b.get("channel"))
+    ]
     version = p.model.version if p.model else None
-    agree = sum(d.record["action"] == v["action"] for d, v in zip(h.decisions, cur_v))
+    agree = sum(d.record["action"] == v["action"] for d, v in zip(h.decisions, cur_v, strict=True))
     return {
         **_frame(p),
         "current": {"policy_version": p.current.version, **cur},
         "candidate": cand,
-        "change": {**_compare(cur, cand), "decisions_changed": len(changed),
-                   "intervals": intervals(cur_rows, cand_rows)},
+        "change": {
+            **_compare(cur, cand),
+            "decisions_changed": len(changed),
+            "intervals": intervals(cur_rows, cand_rows),
+        },
         # how faithfully the replay reproduces what was decided at the time (model or policy since changed?)
         "agreement_with_log_pct": _pct(agree, len(h.decisions)),
-        "examples": [{"decision_id": h.decisions[i].record["decision_id"], "customer_id": h.decisions[i].customer_id,
-                      "message_id": h.decisions[i].request.message.message_id,
-                      "decided_at": h.decisions[i].record["decided_at"],
-                      "current": _view(cur_v[i], version), "candidate": _view(cand_v[i], version)}
-                     for i in changed[:examples]],
+        "examples": [
+            {
+                "decision_id": h.decisions[i].record["decision_id"],
+                "customer_id": h.decisions[i].customer_id,
+                "message_id": h.decisions[i].request.message.message_id,
+                "decided_at": h.decisions[i].record["decided_at"],
+                "current": _view(cur_v[i], version),
+                "candidate": _view(cand_v[i], version),
+            }
+            for i in changed[:examples]
+        ],
     }
 
 
@@ -121,8 +154,11 @@ def _scaled(cap: dict, value: float) -> dict:
     """A cap with its max scaled (a reserve keeps its slots, as many as the scaled cap holds)."""
     top = cap["max"] and max(1, round(cap["max"] * value))
     keep = cap.get("reserve")
-    return {**cap, "max": top, **({"reserve": {**keep, "slots": min(keep["slots"], top)}} if keep and top else
-                                  {"reserve": None})}
+    return {
+        **cap,
+        "max": top,
+        **({"reserve": {**keep, "slots": min(keep["slots"], top)}} if keep and top else {"reserve": None}),
+    }
 
 
 def default_values(p: Prepared, param: str) -> list[float]:
@@ -134,8 +170,14 @@ def default_values(p: Prepared, param: str) -> list[float]:
     return sorted({0.0, round(p.current.relevance_threshold, 4), *(round(q, 4) for q in qs)})
 
 
-def tradeoff(store: Store, tenant: str, param: str = "relevance_threshold", values: list[float] | None = None,
-             prepared: Prepared | None = None, **load: Any) -> dict:
+def tradeoff(
+    store: Store,
+    tenant: str,
+    param: str = "relevance_threshold",
+    values: list[float] | None = None,
+    prepared: Prepared | None = None,
+    **load: Any,
+) -> dict:
     """Sends vs expected engagement vs expected unsubscribes as one parameter sweeps, vs the current policy."""
     if param not in SWEEPABLE:
         raise ValueError(f"cannot sweep {param!r}; choose one of {', '.join(SWEEPABLE)}")
@@ -148,27 +190,51 @@ def tradeoff(store: Store, tenant: str, param: str = "relevance_threshold", valu
     cur, cur_rows = summarize(h, verdicts[0], est)
     current_value = p.current.relevance_threshold if param == "relevance_threshold" else 1.0
     points = []
-    for value, vs in zip(values, verdicts[1:]):
+    for value, vs in zip(values, verdicts[1:], strict=True):
         s, rows = summarize(h, vs, est)
         ci = intervals(cur_rows, rows)
-        points.append({
-            "value": value, "current": value == current_value,
-            "sends": s["sends"], "sends_pct": _pct(s["sends"], cur["sends"]),
-            "engagement": s["engagement"], "engagement_pct": _pct(s["engagement"], cur["engagement"]),
-            "unsubscribes": s["unsubscribes"], "unsubscribes_pct": _pct(s["unsubscribes"], cur["unsubscribes"]),
-            "complaints": s["complaints"], "sales_share": s["mix"]["sales_share"],
-            "conversions": s["conversions"], "revenue": s["revenue"], "revenue_pct": _pct(s["revenue"], cur["revenue"]),
-            "intervals": {k: ci.get(k) for k in ("sends_pct", "engagement_pct", "unsubscribes_pct", "revenue_pct")},
-        })
+        points.append(
+            {
+                "value": value,
+                "current": value == current_value,
+                "sends": s["sends"],
+                "sends_pct": _pct(s["sends"], cur["sends"]),
+                "engagement": s["engagement"],
+                "engagement_pct": _pct(s["engagement"], cur["engagement"]),
+                "unsubscribes": s["unsubscribes"],
+                "unsubscribes_pct": _pct(s["unsubscribes"], cur["unsubscribes"]),
+                "complaints": s["complaints"],
+                "sales_share": s["mix"]["sales_share"],
+                "conversions": s["conversions"],
+                "revenue": s["revenue"],
+                "revenue_pct": _pct(s["revenue"], cur["revenue"]),
+                "intervals": {k: ci.get(k) for k in ("sends_pct", "engagement_pct", "unsubscribes_pct", "revenue_pct")},
+            }
+        )
     picks = {}
     for target in (95, 98, 99):
         ok = [pt for pt in points if (pt["engagement_pct"] or 0) >= target]
         if ok:
             best = min(ok, key=lambda pt: pt["sends"])
-            picks[f"{target}%"] = {"value": best["value"], "sends_pct": best["sends_pct"],
-                                   "engagement_pct": best["engagement_pct"], "unsubscribes_pct": best["unsubscribes_pct"]}
-    return {**_frame(p), "param": param, "policy_version": p.current.version,
-            "current": {"value": current_value, "sends": cur["sends"], "engagement": cur["engagement"],
-                        "unsubscribes": cur["unsubscribes"], "complaints": cur["complaints"],
-                        "conversions": cur["conversions"], "revenue": cur["revenue"]},
-            "points": points, "picks": picks}
+            picks[f"{target}%"] = {
+                "value": best["value"],
+                "sends_pct": best["sends_pct"],
+                "engagement_pct": best["engagement_pct"],
+                "unsubscribes_pct": best["unsubscribes_pct"],
+            }
+    return {
+        **_frame(p),
+        "param": param,
+        "policy_version": p.current.version,
+        "current": {
+            "value": current_value,
+            "sends": cur["sends"],
+            "engagement": cur["engagement"],
+            "unsubscribes": cur["unsubscribes"],
+            "complaints": cur["complaints"],
+            "conversions": cur["conversions"],
+            "revenue": cur["revenue"],
+        },
+        "points": points,
+        "picks": picks,
+    }

@@ -17,16 +17,25 @@ def env_for(settings):
 
 
 def test_keys_create_prints_a_working_key(store, settings):
-    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "keys", "create", "--tenant", "acme"],
-                         env=env_for(settings), capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "suppressor.api.cli", "keys", "create", "--tenant", "acme"],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     key = out.stdout.strip()
     assert key.startswith("sk_acme_")
     assert KeyResolver(store).tenant_for(key) == "acme"
 
 
 def test_keys_create_rejects_a_bad_tenant_name(settings):
-    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "keys", "create", "--tenant", "Bad Name"],
-                         env=env_for(settings), capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "suppressor.api.cli", "keys", "create", "--tenant", "Bad Name"],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "--tenant" in out.stderr
 
 
@@ -36,8 +45,13 @@ def test_quickstart_runs_end_to_end_and_reports_recovery(tmp_path):
     url = redis_url_for_tests()
     if url:
         env["REDIS_URL"] = url
-    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "quickstart", "--no-serve", "--customers", "400",
-                          "--weeks", "10"], env=env, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-m", "suppressor.api.cli", "quickstart", "--no-serve", "--customers", "400", "--weeks", "10"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     assert "AUC of the learned score" in out.stdout
     assert "activated v1" in out.stdout
@@ -45,8 +59,21 @@ def test_quickstart_runs_end_to_end_and_reports_recovery(tmp_path):
 
 
 def test_train_rejects_unknown_event_weights(settings):
-    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "train", "--tenant", "acme",
-                          "--event-weights", '{"teleported": 1}'], env=env_for(settings), capture_output=True, text=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "suppressor.api.cli",
+            "train",
+            "--tenant",
+            "acme",
+            "--event-weights",
+            '{"teleported": 1}',
+        ],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2 and "unknown event types ['teleported']" in out.stderr
 
 
@@ -60,16 +87,29 @@ def test_event_weights_change_the_labels():
 
 
 def test_simulate_prints_the_comparison_and_the_sweep_writes_csv_and_png(store, settings, governed, tmp_path):
-    run = lambda *a: subprocess.run([sys.executable, "-m", "suppressor.api.cli", *a], env=env_for(settings),  # noqa: E731
-                                    capture_output=True, text=True)
+    run = lambda *a: subprocess.run(  # noqa: E731
+        [sys.executable, "-m", "suppressor.api.cli", *a],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+    )
     out = run("simulate", "--tenant", "acme", "--set", "relevance_threshold=0.15")
     assert out.returncode == 0, out.stderr
     assert "reproduces 100.0% of the logged verdicts" in out.stdout
     assert "suppressed by irrelevant" in out.stdout and "engagement kept" in out.stdout
     assert "95% intervals (customers resampled)" in out.stdout
 
-    out = run("simulate", "--tenant", "acme", "--sweep", "relevance_threshold", "--values", "0,0.05,0.2",
-              "--out", str(tmp_path))
+    out = run(
+        "simulate",
+        "--tenant",
+        "acme",
+        "--sweep",
+        "relevance_threshold",
+        "--values",
+        "0,0.05,0.2",
+        "--out",
+        str(tmp_path),
+    )
     assert out.returncode == 0, out.stderr
     rows = (tmp_path / "tradeoff-relevance_threshold.csv").read_text().splitlines()
     assert rows[0].startswith("value,current,sends,sends_pct") and len(rows) == 4
@@ -86,8 +126,12 @@ def test_simulate_prints_the_comparison_and_the_sweep_writes_csv_and_png(store, 
 
 
 def test_lift_prints_both_groups_with_intervals(store, settings, governed):
-    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "lift", "--tenant", "acme"], env=env_for(settings),
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "suppressor.api.cli", "lift", "--tenant", "acme"],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 0, out.stderr
     assert "governed vs" in out.stdout and "unsubscribed" in out.stdout and "difference" in out.stdout
 
@@ -101,8 +145,12 @@ def test_keys_have_a_lifecycle_list_revoke_expire(store, settings):
     from tests.faults import serve
 
     def cli(*args):
-        return subprocess.run([sys.executable, "-m", "suppressor.api.cli", "keys", *args], env=env_for(settings),
-                              capture_output=True, text=True)
+        return subprocess.run(
+            [sys.executable, "-m", "suppressor.api.cli", "keys", *args],
+            env=env_for(settings),
+            capture_output=True,
+            text=True,
+        )
 
     made = cli("create", "--tenant", "acme")
     key = made.stdout.strip()

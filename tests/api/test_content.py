@@ -2,8 +2,12 @@
 
 from tests.factories import auth
 
-CLINIC = {"title": "Winter safety clinic", "topics": ["content:safety-clinic"], "channels": ["email", "sms"],
-          "valid_until": "2030-01-01T00:00:00Z"}
+CLINIC = {
+    "title": "Winter safety clinic",
+    "topics": ["content:safety-clinic"],
+    "channels": ["email", "sms"],
+    "valid_until": "2030-01-01T00:00:00Z",
+}
 
 
 def test_content_crud(client, key, other_key):
@@ -27,8 +31,10 @@ def test_sales_content_cannot_be_a_substitute(client, key):
 def test_substitute_over_http(client, key):
     client.put("/v1/policy", json={"quiet_hours": {"enabled": False}}, headers=auth(key))
     client.put("/v1/content/clinic", json=CLINIC, headers=auth(key))
+
     def body(mid):
         return {"customer_id": "c-1", "message": {"message_id": mid, "channel": "email", "kind": "sales"}}
+
     assert client.post("/v1/decisions", json=body("m-1"), headers=auth(key)).json()["action"] == "send"
     d = client.post("/v1/decisions", json=body("m-2"), headers=auth(key)).json()
     assert d["action"] == "suppress" and d["reasons"][-1]["code"] == "sales_balance"

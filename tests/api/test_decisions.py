@@ -14,8 +14,17 @@ def body(cid="c-1", channel="email", mid=None, **kw):
 
 def test_response_carries_the_contract_fields(client, key):
     d = client.post("/v1/decisions", json=body(), headers=auth(key)).json()
-    for field in ("decision_id", "action", "channel", "not_before", "score", "reasons", "substitute",
-                  "policy_version", "model_version"):
+    for field in (
+        "decision_id",
+        "action",
+        "channel",
+        "not_before",
+        "score",
+        "reasons",
+        "substitute",
+        "policy_version",
+        "model_version",
+    ):
         assert field in d
     assert d["action"] == "send" and d["policy_version"] == 0
 
@@ -23,7 +32,7 @@ def test_response_carries_the_contract_fields(client, key):
 def test_an_opted_out_channel_never_gets_send(client, key):
     channels = ["email", "sms", "push", "direct_mail"]
     for i, states in enumerate(itertools.product([True, False, None], repeat=2)):
-        consent = {ch: s for ch, s in zip(("email", "sms"), states) if s is not None}
+        consent = {ch: s for ch, s in zip(("email", "sms"), states, strict=True) if s is not None}
         client.put(f"/v1/customers/c-{i}", json={"consent": consent}, headers=auth(key))
         for ch, reroute in itertools.product(channels, (True, False)):
             d = client.post("/v1/decisions", json=body(f"c-{i}", ch, allow_reroute=reroute), headers=auth(key)).json()
@@ -64,9 +73,14 @@ def test_metrics_count_verdicts(client, key):
     client.post("/v1/decisions", json=body(), headers=auth(key))
     text = client.get("/metrics").text
     assert 'suppressor_decisions_total{action="send"} 1.0' in text
-    for name in ("suppressor_decision_log_pending", "suppressor_decision_log_dropped_total",
-                 "suppressor_decision_log_written_total", "suppressor_store_up 1.0", "suppressor_store_restarts_total",
-                 "suppressor_decision_replays_total"):  # the names the README promises
+    for name in (
+        "suppressor_decision_log_pending",
+        "suppressor_decision_log_dropped_total",
+        "suppressor_decision_log_written_total",
+        "suppressor_store_up 1.0",
+        "suppressor_store_restarts_total",
+        "suppressor_decision_replays_total",
+    ):  # the names the README promises
         assert f"\n{name}" in text, name
 
 
@@ -101,8 +115,11 @@ def test_unreachable_store_answers_degraded_over_http_within_the_deadline(settin
 
 
 def test_release_over_http(client, key):
-    client.put("/v1/policy", json={"caps": [{"channel": "any", "max": 1, "window": "1d"}],
-                                   "quiet_hours": {"enabled": False}}, headers=auth(key))
+    client.put(
+        "/v1/policy",
+        json={"caps": [{"channel": "any", "max": 1, "window": "1d"}], "quiet_hours": {"enabled": False}},
+        headers=auth(key),
+    )
     first = client.post("/v1/decisions", json=body(), headers=auth(key)).json()
     assert client.post("/v1/decisions", json=body(), headers=auth(key)).json()["action"] == "suppress"
     r = client.post(f"/v1/decisions/{first['decision_id']}/release", headers=auth(key))
@@ -120,9 +137,15 @@ def test_concurrent_http_decisions_respect_the_cap(app, key):
         transport = httpx.ASGITransport(app=app)
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-                await c.put("/v1/policy", json={"caps": [{"channel": "any", "max": 3, "window": "1d"}],
-                                                "quiet_hours": {"enabled": False}, "balance": {"enabled": False}},
-                            headers=auth(key))
+                await c.put(
+                    "/v1/policy",
+                    json={
+                        "caps": [{"channel": "any", "max": 3, "window": "1d"}],
+                        "quiet_hours": {"enabled": False},
+                        "balance": {"enabled": False},
+                    },
+                    headers=auth(key),
+                )
                 rs = await asyncio.gather(*[c.post("/v1/decisions", json=body(), headers=auth(key)) for _ in range(50)])
                 return [r.json()["action"] for r in rs]
 
@@ -151,9 +174,15 @@ def test_twenty_identical_concurrent_requests_record_one_verdict(app, key):
     async def run():
         async with app.router.lifespan_context(app):
             async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as c:
-                await c.put("/v1/policy", json={"caps": [{"channel": "any", "max": 2, "window": "1d"}],
-                                                "quiet_hours": {"enabled": False}, "balance": {"enabled": False}},
-                            headers=auth(key))
+                await c.put(
+                    "/v1/policy",
+                    json={
+                        "caps": [{"channel": "any", "max": 2, "window": "1d"}],
+                        "quiet_hours": {"enabled": False},
+                        "balance": {"enabled": False},
+                    },
+                    headers=auth(key),
+                )
                 same = body(mid="render-me")
                 rs = await asyncio.gather(*[c.post("/v1/decisions", json=same, headers=auth(key)) for _ in range(20)])
                 batch = (await c.post("/v1/decisions:batch", json={"items": [same, body()]}, headers=auth(key))).json()
@@ -179,7 +208,13 @@ def test_a_channel_the_tenant_never_declared_is_refused_everywhere(client, key):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "items[1].message.channel"
     r = client.post("/v1/decisions", json=body(channels=["sms", "fax"]), headers=auth(key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "channels[1]"
-    ev = {"event_id": "e-1", "customer_id": "c-1", "type": "opened", "ts": "2026-11-20T10:00:00Z", "channel": "whatsapp"}
+    ev = {
+        "event_id": "e-1",
+        "customer_id": "c-1",
+        "type": "opened",
+        "ts": "2026-11-20T10:00:00Z",
+        "channel": "whatsapp",
+    }
     r = client.post("/v1/events", json={"events": [ev]}, headers=auth(key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "events[0].channel"
     assert client.get("/v1/customers/c-1", headers=auth(key)).json()["event_count"] == 0  # nothing stored
@@ -187,12 +222,17 @@ def test_a_channel_the_tenant_never_declared_is_refused_everywhere(client, key):
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "channels[0]"
     assert client.get("/v1/decisions", headers=auth(key)).json()["decisions"] == []  # nothing decided
     # a policy names its channels; then they work, and nothing else may name an undeclared one
-    r = client.patch("/v1/policy", json={"caps": [{"channel": "whatsapp", "max": 1, "window": "7d"}]}, headers=auth(key))
+    r = client.patch(
+        "/v1/policy", json={"caps": [{"channel": "whatsapp", "max": 1, "window": "7d"}]}, headers=auth(key)
+    )
     assert r.status_code == 422 and "declared_channels does not list" in r.json()["detail"]
     r = client.patch("/v1/policy", json={"declared_channels": ["email", "sms", "whatsapp"]}, headers=auth(key))
     assert r.status_code == 422 and "require_opt_in names the channel 'phone'" in r.json()["detail"]
-    r = client.patch("/v1/policy", json={"declared_channels": ["email", "sms", "whatsapp"], "require_opt_in": ["sms"]},
-                     headers=auth(key))
+    r = client.patch(
+        "/v1/policy",
+        json={"declared_channels": ["email", "sms", "whatsapp"], "require_opt_in": ["sms"]},
+        headers=auth(key),
+    )
     assert r.status_code == 200
     assert client.post("/v1/decisions", json=body(channel="whatsapp"), headers=auth(key)).json()["action"] == "send"
     rerouted = client.post("/v1/decisions", json=body(channel="email"), headers=auth(key)).json()
@@ -218,11 +258,17 @@ def test_metrics_for_operators_responses_rejections_dry_runs_and_the_store(clien
 
     h = auth(key)
     client.post("/v1/decisions", json=body(), headers=h)
-    client.post("/v1/decisions", json={**body(), "dry_run": True, "message": {**body()["message"], "message_id": "q"}},
-                headers=h)
+    client.post(
+        "/v1/decisions",
+        json={**body(), "dry_run": True, "message": {**body()["message"], "message_id": "q"}},
+        headers=h,
+    )
     client.get("/v1/customers/ann%2F42", headers=h)  # 404, on a route with an id in its path
-    client.post("/v1/events", json={"events": [{"event_id": "e", "customer_id": "c", "type": "teleported",
-                                                "ts": "2026-11-20T10:00:00Z"}]}, headers=h)
+    client.post(
+        "/v1/events",
+        json={"events": [{"event_id": "e", "customer_id": "c", "type": "teleported", "ts": "2026-11-20T10:00:00Z"}]},
+        headers=h,
+    )
     client.post("/v1/decisions", json=body(), headers={"Authorization": "Bearer nope"})
     text = client.get("/metrics").text
     assert 'suppressor_decisions_total{action="send"} 1.0' in text  # the dry run is apart
@@ -239,7 +285,11 @@ def test_the_lean_single_decision_path_answers_errors_as_the_declared_route_does
     """POST /v1/decisions is served by a plain ASGI handler; what it cannot answer (a body that does not
     validate, a refused channel) goes to the declared FastAPI route: the same problems as :batch gives."""
     h = auth(key)
-    r = client.post("/v1/decisions", content=b'{"customer_id": "c-1", "message": ', headers={**h, "content-type": "application/json"})
+    r = client.post(
+        "/v1/decisions",
+        content=b'{"customer_id": "c-1", "message": ',
+        headers={**h, "content-type": "application/json"},
+    )
     assert r.status_code == 400 and r.json()["title"] == "Malformed JSON"
     r = client.post("/v1/decisions", json={**body(), "dry_run": "yes"}, headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "dry_run"
@@ -250,4 +300,16 @@ def test_the_lean_single_decision_path_answers_errors_as_the_declared_route_does
     ok = client.post("/v1/decisions", json=body(), headers=h)
     assert ok.status_code == 200 and ok.headers["content-type"] == "application/json"
     assert int(ok.headers["content-length"]) == len(ok.content)
-    assert client.get("/v1/decisions?limit=5", headers=h).json()["decisions"][0]["decision_id"] == ok.json()["decision_id"]
+    assert (
+        client.get("/v1/decisions?limit=5", headers=h).json()["decisions"][0]["decision_id"] == ok.json()["decision_id"]
+    )
+
+
+def test_a_replayed_verdict_is_the_verdict_given_to_the_microsecond(client, key):
+    """Asked again, the same answer: decided_at included (it once came back cut to milliseconds)."""
+    client.put("/v1/policy", json={"quiet_hours": {"enabled": False}, "balance": {"enabled": False}}, headers=auth(key))
+    for attempt in range(5):  # a fresh verdict at an exact millisecond would hide the cut
+        first = client.post("/v1/decisions", json=body(mid=f"once-{attempt}"), headers=auth(key)).json()
+        again = client.post("/v1/decisions", json=body(mid=f"once-{attempt}"), headers=auth(key)).json()
+        assert again.pop("replayed") and not first.pop("replayed")
+        assert again == first

@@ -5,8 +5,17 @@ from tests.factories import auth, iso
 
 
 def ev(i: int, customer: str = "c-1", typ: str = "clicked", **extra) -> dict:
-    return {"event_id": f"e-{i}", "customer_id": customer, "type": typ, "ts": iso(1),
-            "channel": "email", "message_id": "m-1", "kind": "sales", "topics": ["team:yankees"], **extra}
+    return {
+        "event_id": f"e-{i}",
+        "customer_id": customer,
+        "type": typ,
+        "ts": iso(1),
+        "channel": "email",
+        "message_id": "m-1",
+        "kind": "sales",
+        "topics": ["team:yankees"],
+        **extra,
+    }
 
 
 def stored(store, tenant="acme", customer="c-1") -> int:
@@ -110,15 +119,36 @@ def test_new_behavior_moves_the_score_within_seconds_without_retraining(client, 
     train_tenant(store, "acme", TrainConfig())
 
     def sox_score():
-        return client.post("/v1/decisions", headers=auth(key), json={
-            "customer_id": "yankees-fan-4", "dry_run": True, "allow_reroute": False,
-            "message": {"message_id": "m", "channel": "email", "kind": "sales", "topics": ["team:red-sox", "offer:tickets"]},
-        }).json()["score"]
+        return client.post(
+            "/v1/decisions",
+            headers=auth(key),
+            json={
+                "customer_id": "yankees-fan-4",
+                "dry_run": True,
+                "allow_reroute": False,
+                "message": {
+                    "message_id": "m",
+                    "channel": "email",
+                    "kind": "sales",
+                    "topics": ["team:red-sox", "offer:tickets"],
+                },
+            },
+        ).json()["score"]
 
     before = sox_score()
-    clicks = [{"event_id": f"sox-{i}", "customer_id": "yankees-fan-4", "type": "clicked", "ts": iso(0.01),
-               "channel": "email", "kind": "sales", "message_id": f"sox-{i}", "topics": ["team:red-sox", "offer:tickets"]}
-              for i in range(6)]
+    clicks = [
+        {
+            "event_id": f"sox-{i}",
+            "customer_id": "yankees-fan-4",
+            "type": "clicked",
+            "ts": iso(0.01),
+            "channel": "email",
+            "kind": "sales",
+            "message_id": f"sox-{i}",
+            "topics": ["team:red-sox", "offer:tickets"],
+        }
+        for i in range(6)
+    ]
     assert client.post("/v1/events", json={"events": clicks}, headers=auth(key)).json()["accepted"] == 6
     deadline = time.time() + 5
     while sox_score() <= before + 0.1 and time.time() < deadline:

@@ -25,7 +25,9 @@ def raw_post(url: str, headers: dict[str, str], body_prefix: bytes = b"") -> tup
         elapsed = time.monotonic() - t0
         while b"\r\n\r\n" in data:  # the whole answer: headers, then content-length bytes of body
             top, _, body = data.partition(b"\r\n\r\n")
-            length = next((int(h.split(b":")[1]) for h in top.split(b"\r\n") if h.lower().startswith(b"content-length")), 0)
+            length = next(
+                (int(h.split(b":")[1]) for h in top.split(b"\r\n") if h.lower().startswith(b"content-length")), 0
+            )
             if len(body) >= length:
                 break
             more = s.recv(65536)
@@ -55,8 +57,13 @@ def test_a_huge_body_is_refused_before_it_is_read(live, key):
 
 
 def test_event_properties_are_bounded(client, key):
-    ev = {"event_id": "e-1", "customer_id": "c-1", "type": "opened", "ts": "2026-11-20T10:00:00Z",
-          "properties": {"blob": "x" * 5000}}
+    ev = {
+        "event_id": "e-1",
+        "customer_id": "c-1",
+        "type": "opened",
+        "ts": "2026-11-20T10:00:00Z",
+        "properties": {"blob": "x" * 5000},
+    }
     r = client.post("/v1/events", json={"events": [ev]}, headers=auth(key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "events[0].properties"
     assert "at most 2,048" in r.json()["errors"][0]["message"]
@@ -69,8 +76,25 @@ def test_per_key_rate_limit_answers_429_with_retry_after(client, store, settings
 
     from tests.faults import env_for
 
-    out = subprocess.run([sys.executable, "-m", "suppressor.api.cli", "keys", "limit", "--tenant", "acme", "--rate", "1",
-                          "--burst", "2"], env=env_for(settings), capture_output=True, text=True, cwd=os.getcwd())
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "suppressor.api.cli",
+            "keys",
+            "limit",
+            "--tenant",
+            "acme",
+            "--rate",
+            "1",
+            "--burst",
+            "2",
+        ],
+        env=env_for(settings),
+        capture_output=True,
+        text=True,
+        cwd=os.getcwd(),
+    )
     assert out.returncode == 0, out.stderr
     client.app.state.services.states.invalidate("acme")
     client.get("/v1/policy", headers=auth(key))  # loads the tenant's limit
@@ -109,8 +133,12 @@ def test_metrics_without_an_ops_token_answer_loopback_only(settings, store):
 def test_only_the_webhook_receiver_lives_under_the_keyless_path(app, client, key):
     from suppressor.api.gate import WEBHOOKS
 
-    under = {(path, method, op["operationId"]) for path, ops in app.openapi()["paths"].items()
-             if path.startswith(WEBHOOKS) for method, op in ops.items()}
+    under = {
+        (path, method, op["operationId"])
+        for path, ops in app.openapi()["paths"].items()
+        if path.startswith(WEBHOOKS)
+        for method, op in ops.items()
+    }
     assert under == {("/v1/hooks/{provider}/{hook_id}", "post", "receiveWebhook")}
     # a path that starts like a webhook reaches no other route, with or without a key
     for raw in ("/v1/hooks/%2E%2E/customers/c-1", "/v1/hooks/x/%2E%2E/%2E%2E/customers/c-1"):

@@ -17,10 +17,13 @@ from tests.faults import serve
 _n = itertools.count()
 # every printable character, the separators our key layout and scripts use among them
 printable = st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp", "Cf", "Co", "Cn"))
-ids = st.one_of(st.sampled_from(["acme|42", "crm/123", "ann@example.com", "c{1}", "a}:x", "x|sms|sales", "%2F", "a b"]),
-                st.text(printable, min_size=1, max_size=40)).filter(lambda s: s.isprintable() and s not in (".", ".."))
-topics = st.lists(st.text(printable, min_size=1, max_size=20).filter(str.isprintable).map(str.strip).filter(bool),
-                  max_size=3)
+ids = st.one_of(
+    st.sampled_from(["acme|42", "crm/123", "ann@example.com", "c{1}", "a}:x", "x|sms|sales", "%2F", "a b"]),
+    st.text(printable, min_size=1, max_size=40),
+).filter(lambda s: s.isprintable() and s not in (".", ".."))
+topics = st.lists(
+    st.text(printable, min_size=1, max_size=20).filter(str.isprintable).map(str.strip).filter(bool), max_size=3
+)
 
 
 def path(cid: str) -> str:
@@ -38,21 +41,41 @@ def live(settings, store, key):
 def test_any_printable_id_is_ingested_decided_read_and_erased(live, store, cid, topic_list):
     client, h = live, {}
     n = next(_n)
-    assert client.put("/v1/policy", json={"caps": [{"channel": "email", "max": 1, "window": "7d"}],
-                                          "quiet_hours": {"enabled": False}, "balance": {"enabled": False}},
-                      headers=h).status_code == 200
+    assert (
+        client.put(
+            "/v1/policy",
+            json={
+                "caps": [{"channel": "email", "max": 1, "window": "7d"}],
+                "quiet_hours": {"enabled": False},
+                "balance": {"enabled": False},
+            },
+            headers=h,
+        ).status_code
+        == 200
+    )
     # the id is its own household's id too: household keys and scripts must take it as data as well
-    r = client.put(path(cid), json={"consent": {"email": True}, "attributes": {"note": cid}, "household_id": cid},
-                   headers=h)
+    r = client.put(
+        path(cid), json={"consent": {"email": True}, "attributes": {"note": cid}, "household_id": cid}, headers=h
+    )
     assert r.status_code == 200, r.text
     assert r.json()["customer_id"] == cid
-    ev = {"event_id": f"{cid}|e{n}", "customer_id": cid, "type": "opened", "channel": "email",
-          "ts": "2026-11-20T10:00:00Z", "message_id": cid, "topics": topic_list}
+    ev = {
+        "event_id": f"{cid}|e{n}",
+        "customer_id": cid,
+        "type": "opened",
+        "channel": "email",
+        "ts": "2026-11-20T10:00:00Z",
+        "message_id": cid,
+        "topics": topic_list,
+    }
     assert client.post("/v1/events", json={"events": [ev]}, headers=h).json()["accepted"] == 1
     verdicts = []
     for i in range(3):  # a cap of one e-mail: the id must not let the ledger be misread
-        body = {"customer_id": cid, "allow_reroute": False,
-                "message": {"message_id": f"{cid}|m{n}-{i}", "channel": "email", "kind": "value", "topics": topic_list}}
+        body = {
+            "customer_id": cid,
+            "allow_reroute": False,
+            "message": {"message_id": f"{cid}|m{n}-{i}", "channel": "email", "kind": "value", "topics": topic_list},
+        }
         verdicts.append(client.post("/v1/decisions", json=body, headers=h).json())
     assert [d["action"] for d in verdicts] == ["send", "suppress", "suppress"], verdicts
     assert verdicts[1]["reasons"][-1]["code"] == "frequency_cap"

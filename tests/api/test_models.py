@@ -21,8 +21,11 @@ _mids = itertools.count()
 
 
 def decide(client, key, team):
-    return client.post("/v1/decisions", headers=auth(key), json={
-        "customer_id": "yankees-fan-1", "message": message(f"m-{next(_mids)}", [f"team:{team}"])}).json()
+    return client.post(
+        "/v1/decisions",
+        headers=auth(key),
+        json={"customer_id": "yankees-fan-1", "message": message(f"m-{next(_mids)}", [f"team:{team}"])},
+    ).json()
 
 
 def test_train_endpoint_then_live_server_uses_the_model(client, key, store):

@@ -5,17 +5,30 @@ from suppressor.api.app import create_app
 
 # renaming any of these breaks every generated client: change them only with a new API version
 OPERATIONS = {
-    ("post", "/v1/decisions"): "decide", ("post", "/v1/decisions:batch"): "decideBatch",
-    ("get", "/v1/decide"): "decideByUrl", ("post", "/v1/decisions:exclusions"): "exclusionList", ("get", "/v1/decisions"): "listDecisions",
-    ("post", "/v1/decisions/{decision_id}/release"): "releaseDecision", ("post", "/v1/events"): "ingestEvents",
-    ("put", "/v1/customers/{customer_id}"): "putCustomer", ("get", "/v1/customers/{customer_id}"): "getCustomer",
-    ("delete", "/v1/customers/{customer_id}"): "deleteCustomer", ("get", "/v1/timeline/{customer_id}"): "getTimeline",
-    ("get", "/v1/policy"): "getPolicy", ("put", "/v1/policy"): "putPolicy", ("patch", "/v1/policy"): "patchPolicy",
-    ("post", "/v1/policy:simulate"): "simulatePolicy", ("post", "/v1/policy:tradeoff"): "tradeoffCurve",
-    ("get", "/v1/holdout"): "holdoutLift", ("post", "/v1/models/train"): "trainModel",
-    ("post", "/v1/hooks/{provider}/{hook_id}"): "receiveWebhook", ("post", "/v1/webhooks"): "createWebhook",
-    ("get", "/v1/webhooks"): "listWebhooks", ("delete", "/v1/webhooks/{hook_id}"): "deleteWebhook",
-    ("put", "/v1/models/schedule"): "putTrainingSchedule", ("get", "/v1/models/schedule"): "getTrainingSchedule",
+    ("post", "/v1/decisions"): "decide",
+    ("post", "/v1/decisions:batch"): "decideBatch",
+    ("get", "/v1/decide"): "decideByUrl",
+    ("post", "/v1/decisions:exclusions"): "exclusionList",
+    ("get", "/v1/decisions"): "listDecisions",
+    ("post", "/v1/decisions/{decision_id}/release"): "releaseDecision",
+    ("post", "/v1/events"): "ingestEvents",
+    ("put", "/v1/customers/{customer_id}"): "putCustomer",
+    ("get", "/v1/customers/{customer_id}"): "getCustomer",
+    ("delete", "/v1/customers/{customer_id}"): "deleteCustomer",
+    ("get", "/v1/timeline/{customer_id}"): "getTimeline",
+    ("get", "/v1/policy"): "getPolicy",
+    ("put", "/v1/policy"): "putPolicy",
+    ("patch", "/v1/policy"): "patchPolicy",
+    ("post", "/v1/policy:simulate"): "simulatePolicy",
+    ("post", "/v1/policy:tradeoff"): "tradeoffCurve",
+    ("get", "/v1/holdout"): "holdoutLift",
+    ("post", "/v1/models/train"): "trainModel",
+    ("post", "/v1/hooks/{provider}/{hook_id}"): "receiveWebhook",
+    ("post", "/v1/webhooks"): "createWebhook",
+    ("get", "/v1/webhooks"): "listWebhooks",
+    ("delete", "/v1/webhooks/{hook_id}"): "deleteWebhook",
+    ("put", "/v1/models/schedule"): "putTrainingSchedule",
+    ("get", "/v1/models/schedule"): "getTrainingSchedule",
     ("delete", "/v1/models/schedule"): "deleteTrainingSchedule",
 }
 
@@ -30,7 +43,10 @@ def test_operation_ids_are_stable_and_unique():
 def test_every_tenant_operation_declares_the_bearer_key_and_problem_answers():
     spec = create_app().openapi()
     assert spec["components"]["securitySchemes"]["apiKey"] == {
-        "type": "http", "scheme": "bearer", "description": "a tenant API key: `suppressor keys create`"}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "a tenant API key: `suppressor keys create`",
+    }
     for path, ops in spec["paths"].items():
         if not path.startswith("/v1/"):
             continue

@@ -27,8 +27,11 @@ def test_invalid_policy_is_rejected_and_the_old_one_stays(client, key):
 
 def test_decisions_report_the_policy_version(client, key):
     client.put("/v1/policy", json={"relevance_threshold": 0.2}, headers=auth(key))
-    d = client.post("/v1/decisions", headers=auth(key), json={
-        "customer_id": "c", "message": {"message_id": "m", "channel": "email", "kind": "value"}}).json()
+    d = client.post(
+        "/v1/decisions",
+        headers=auth(key),
+        json={"customer_id": "c", "message": {"message_id": "m", "channel": "email", "kind": "value"}},
+    ).json()
     assert d["policy_version"] == 1
 
 
@@ -38,7 +41,9 @@ def test_policies_are_per_tenant(client, key, other_key):
 
 
 def test_nested_policy_errors_name_the_field(client, key):
-    r = client.put("/v1/policy", json={"caps": [{"channel": "email", "max": 3, "window": "7 fortnights"}]}, headers=auth(key))
+    r = client.put(
+        "/v1/policy", json={"caps": [{"channel": "email", "max": 3, "window": "7 fortnights"}]}, headers=auth(key)
+    )
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "caps[0].window"
     r = client.put("/v1/policy", json={"quiet_hours": {"start": "25:00"}}, headers=auth(key))
     assert r.json()["errors"][0]["field"] == "quiet_hours.start"
@@ -46,16 +51,22 @@ def test_nested_policy_errors_name_the_field(client, key):
 
 
 def test_durations_read_back_as_text(client, key):
-    client.put("/v1/policy", json={"caps": [{"channel": "email", "max": 3, "window": 604800}], "min_gap": "12h"},
-               headers=auth(key))
+    client.put(
+        "/v1/policy",
+        json={"caps": [{"channel": "email", "max": 3, "window": 604800}], "min_gap": "12h"},
+        headers=auth(key),
+    )
     got = client.get("/v1/policy", headers=auth(key)).json()
     assert got["caps"] == [{"channel": "email", "kind": None, "max": 3, "window": "7d", "reserve": None}]
     assert got["min_gap"] == "12h" and got["balance"]["window"] == "30d"
 
 
 def test_campaign_override_merges_and_versions(client, key):
-    r = client.put("/v1/campaigns/blitz/policy", json={"relevance_threshold": 0.3, "quiet_hours": {"start": "20:00"}},
-                   headers=auth(key))
+    r = client.put(
+        "/v1/campaigns/blitz/policy",
+        json={"relevance_threshold": 0.3, "quiet_hours": {"start": "20:00"}},
+        headers=auth(key),
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["version"] == 1 and body["override"]["relevance_threshold"] == 0.3
@@ -73,13 +84,21 @@ def test_campaign_override_merges_and_versions(client, key):
 
 
 def test_patch_changes_one_knob_and_keeps_the_rest(client, key):
-    client.put("/v1/policy", json={"caps": [{"channel": "email", "max": 2, "window": "7d"}], "min_gap": "12h"},
-               headers=auth(key))
-    r = client.patch("/v1/policy", json={"relevance_threshold": 0.1, "quiet_hours": {"start": "22:00"}}, headers=auth(key))
+    client.put(
+        "/v1/policy",
+        json={"caps": [{"channel": "email", "max": 2, "window": "7d"}], "min_gap": "12h"},
+        headers=auth(key),
+    )
+    r = client.patch(
+        "/v1/policy", json={"relevance_threshold": 0.1, "quiet_hours": {"start": "22:00"}}, headers=auth(key)
+    )
     assert r.status_code == 200
     got = r.json()
     assert got["version"] == 2 and got["relevance_threshold"] == 0.1
-    assert got["caps"] == [{"channel": "email", "kind": None, "max": 2, "window": "7d", "reserve": None}] and got["min_gap"] == "12h"
+    assert (
+        got["caps"] == [{"channel": "email", "kind": None, "max": 2, "window": "7d", "reserve": None}]
+        and got["min_gap"] == "12h"
+    )
     assert got["quiet_hours"]["start"] == "22:00" and got["quiet_hours"]["end"] == "08:00"
     r = client.patch("/v1/policy", json={"balance": {"max_sales_share": 2}}, headers=auth(key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "balance.max_sales_share"
@@ -89,7 +108,9 @@ def test_patch_changes_one_knob_and_keeps_the_rest(client, key):
 def test_a_hostile_campaign_id_cannot_break_or_forge_the_history(client, key):
     forged = 'x","at":"1999-01-01T00:00:00Z","field":"doc'
     for cid in ['o"neil', forged]:
-        r = client.put(f"/v1/campaigns/{quote(cid, safe='')}/policy", json={"relevance_threshold": 0.2}, headers=auth(key))
+        r = client.put(
+            f"/v1/campaigns/{quote(cid, safe='')}/policy", json={"relevance_threshold": 0.2}, headers=auth(key)
+        )
         assert r.status_code == 200, r.text
     history = client.get("/v1/policy/history", headers=auth(key))
     assert history.status_code == 200

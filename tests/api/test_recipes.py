@@ -87,15 +87,22 @@ def test_a_large_send_gets_its_exclusion_list_as_csv(client, key, store):
     h = setup(client, key)
     client.patch("/v1/policy", headers=h, json={"caps": [{"channel": "any", "max": 1, "window": "7d"}]})
     client.put('/v1/customers/"carol", the 3rd', headers=h, json={"consent": {"email": True}})
-    items = [{"customer_id": cid, "allow_reroute": False,
-              "message": {"message_id": "blast-1", "channel": "email", "kind": "value", "topics": ["content:clinic"]}}
-             for cid in ("ann@example.com", "bob|42", '"carol", the 3rd')]
+    items = [
+        {
+            "customer_id": cid,
+            "allow_reroute": False,
+            "message": {"message_id": "blast-1", "channel": "email", "kind": "value", "topics": ["content:clinic"]},
+        }
+        for cid in ("ann@example.com", "bob|42", '"carol", the 3rd')
+    ]
     client.post("/v1/decisions", headers=h, json={**items[2], "message": {**items[2]["message"], "message_id": "x"}})
     r = client.post("/v1/decisions:exclusions", headers=h, json={"items": items})
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [(x["customer_id"], x["action"], x["reason"]) for x in rows] == [
-        ("bob|42", "suppress", "consent"), ('"carol", the 3rd', "suppress", "frequency_cap")]
+        ("bob|42", "suppress", "consent"),
+        ('"carol", the 3rd', "suppress", "frequency_cap"),
+    ]
     assert "1 of 1" in rows[1]["detail"]
     again = client.post("/v1/decisions:exclusions", headers=h, json={"items": items})
     assert again.text == r.text  # asked twice: the same list, nothing counted twice
@@ -105,8 +112,10 @@ def test_a_large_send_gets_its_exclusion_list_as_csv(client, key, store):
 def sfmc_url(dk: str, subscriber_key: str, job_id: str) -> str:
     """The URL the README's AMPscript builds: Concat with URLEncode(…, 1, 1) on the subscriber key."""
     sk = quote(subscriber_key, safe="")
-    return (f"{BASE}?key={dk}&customer_id={sk}&message_id={job_id}-{sk}&channel=email&kind=sales"
-            "&topic=offer%3Alease&non_send_status=409")
+    return (
+        f"{BASE}?key={dk}&customer_id={sk}&message_id={job_id}-{sk}&channel=email&kind=sales"
+        "&topic=offer%3Alease&non_send_status=409"
+    )
 
 
 def test_sfmc_httpget_asks_with_a_decide_only_key_in_the_url(client, key, store):

@@ -4,8 +4,11 @@ from tests.factories import auth
 
 
 def test_simulate_changes_against_the_current_policy(client, governed):
-    r = client.post("/v1/policy:simulate", headers=auth(governed.key),
-                    json={"changes": {"relevance_threshold": 0.15}, "examples": 3})
+    r = client.post(
+        "/v1/policy:simulate",
+        headers=auth(governed.key),
+        json={"changes": {"relevance_threshold": 0.15}, "examples": 3},
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["agreement_with_log_pct"] == 100.0
@@ -15,7 +18,11 @@ def test_simulate_changes_against_the_current_policy(client, governed):
 
 
 def test_simulate_a_whole_policy_and_nothing_is_saved(client, governed):
-    r = client.post("/v1/policy:simulate", headers=auth(governed.key), json={"policy": {"relevance_threshold": 0.0, "holdout_fraction": 0.1}})
+    r = client.post(
+        "/v1/policy:simulate",
+        headers=auth(governed.key),
+        json={"policy": {"relevance_threshold": 0.0, "holdout_fraction": 0.1}},
+    )
     assert r.status_code == 200 and r.json()["change"]["sends_pct"] > 100
     assert client.get("/v1/policy", headers=auth(governed.key)).json()["version"] == 1
 

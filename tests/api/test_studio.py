@@ -19,8 +19,16 @@ from tests.factories import auth
 
 CHROMIUM = os.environ.get("SUPPRESSOR_CHROMIUM", "/usr/bin/chromium")
 # as the machine's notes advise: no background connections out of a closed network
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 SENDS_BLUE = (0x2F, 0x6F, 0xDE)
 
 
@@ -59,11 +67,18 @@ def a_send_we_can_tip_over(base: str, key: str, dealer) -> tuple[dict, float]:
     """A request the current policy sends (as a dry run), and its score."""
     # value content: a service reminder stays relevant for a customer due for service whatever the threshold
     values = [m for m in dealer.messages if m.kind == "value"]
-    reqs = [{"customer_id": c.customer_id, "allow_reroute": False, "dry_run": True,
-             "message": {**values[i % len(values)].on("email"), "message_id": "studio-check"}}
-            for i, c in enumerate(dealer.customers) if c.consent["email"]]
+    reqs = [
+        {
+            "customer_id": c.customer_id,
+            "allow_reroute": False,
+            "dry_run": True,
+            "message": {**values[i % len(values)].on("email"), "message_id": "studio-check"},
+        }
+        for i, c in enumerate(dealer.customers)
+        if c.consent["email"]
+    ]
     results = httpx.post(f"{base}/v1/decisions:batch", headers=auth(key), json={"items": reqs}).json()["results"]
-    for req, d in zip(reqs, results):
+    for req, d in zip(reqs, results, strict=True):
         if d["action"] == "send" and d["reasons"][-1]["code"] == "relevant" and d["score"] < 0.8:
             return req, d["score"]
     raise AssertionError("no sendable message found")

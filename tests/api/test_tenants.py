@@ -14,10 +14,20 @@ from tests.faults import serve
 
 # Both tenants are at policy version 1 and model version v1: only the tenant tells them apart.
 POLICIES = {
-    "alpha": {"caps": [], "relevance_threshold": 0.5, "quiet_hours": {"enabled": False},
-              "balance": {"enabled": False}, "require_opt_in": []},
-    "beta": {"caps": [{"channel": "email", "max": 1, "window": "7d"}], "relevance_threshold": 0.5,
-             "quiet_hours": {"enabled": False}, "balance": {"enabled": False}, "require_opt_in": ["email", "sms", "phone"]},
+    "alpha": {
+        "caps": [],
+        "relevance_threshold": 0.5,
+        "quiet_hours": {"enabled": False},
+        "balance": {"enabled": False},
+        "require_opt_in": [],
+    },
+    "beta": {
+        "caps": [{"channel": "email", "max": 1, "window": "7d"}],
+        "relevance_threshold": 0.5,
+        "quiet_hours": {"enabled": False},
+        "balance": {"enabled": False},
+        "require_opt_in": ["email", "sms", "phone"],
+    },
 }
 # planted item biases: alpha's customers like topic:y, beta's do not
 BIASES = {"alpha": {"topic:x": 3.0, "topic:y": 3.0}, "beta": {"topic:x": 3.0, "topic:y": -3.0}}
@@ -28,9 +38,17 @@ def plant(store, tenant: str) -> None:
     """A model v1 whose scores are known: sigmoid(3 * mean item bias) for a customer without history."""
     names = ["topic:x", "topic:y", "channel:email", "kind:value"]
     bias = np.array([BIASES[tenant].get(n, 0.0) for n in names], dtype=np.float32)
-    m = ExportedModel(version="v1", item_features=names, item_emb=np.zeros((4, 2), np.float32), item_bias=bias,
-                      user_features=["x=1"], user_emb=np.zeros((1, 2), np.float32), user_bias=np.zeros(1, np.float32),
-                      numeric_edges={}, calibration={"a": 3.0, "b": 0.0})
+    m = ExportedModel(
+        version="v1",
+        item_features=names,
+        item_emb=np.zeros((4, 2), np.float32),
+        item_bias=bias,
+        user_features=["x=1"],
+        user_emb=np.zeros((1, 2), np.float32),
+        user_bias=np.zeros(1, np.float32),
+        numeric_edges={},
+        calibration={"a": 3.0, "b": 0.0},
+    )
     models.save(store, tenant, m)
     models.activate(store, tenant, "v1")
 
@@ -45,8 +63,11 @@ def keys_by_tenant(store):
 
 
 def ask(c, key, topic, customer="c-1", consent=None):
-    body = {"customer_id": customer, "message": {"message_id": f"m-{next(_mids)}", "channel": "email", "kind": "value",
-                                                 "topics": [topic]}, "allow_reroute": False}
+    body = {
+        "customer_id": customer,
+        "message": {"message_id": f"m-{next(_mids)}", "channel": "email", "kind": "value", "topics": [topic]},
+        "allow_reroute": False,
+    }
     r = c.post("/v1/decisions", json=body, headers=auth(key))
     assert r.status_code == 200, r.text
     return r.json()

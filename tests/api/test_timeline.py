@@ -8,14 +8,25 @@ from tests.factories import auth, iso
 def setup_household(client, h):
     client.put("/v1/policy", headers=h, json={"quiet_hours": {"enabled": False}, "balance": {"enabled": False}})
     for cid in ("ann", "bob/2 x"):
-        client.put(f"/v1/customers/{quote(cid, safe='')}", headers=h,
-                   json={"household_id": "hh-1", "consent": {"email": True, "direct_mail": True}})
+        client.put(
+            f"/v1/customers/{quote(cid, safe='')}",
+            headers=h,
+            json={"household_id": "hh-1", "consent": {"email": True, "direct_mail": True}},
+        )
 
 
 def ask(client, h, cid, mid, channel, apr, campaign="loans"):
-    body = {"customer_id": cid, "message": {"message_id": mid, "campaign_id": campaign, "channel": channel,
-                                             "kind": "sales", "topics": ["offer:auto-loan"],
-                                             "offer": {"key": "auto-loan", "terms": {"apr": apr}}}}
+    body = {
+        "customer_id": cid,
+        "message": {
+            "message_id": mid,
+            "campaign_id": campaign,
+            "channel": channel,
+            "kind": "sales",
+            "topics": ["offer:auto-loan"],
+            "offer": {"key": "auto-loan", "terms": {"apr": apr}},
+        },
+    }
     return client.post("/v1/decisions", headers=h, json=body).json()
 
 
@@ -25,8 +36,15 @@ def test_the_agent_sees_the_households_offer_and_why_the_other_was_refused(clien
     assert ask(client, h, "ann", "loan-mail", "direct_mail", 2.9)["action"] == "send"
     refused = ask(client, h, "bob/2 x", "loan-email", "email", 3.9)
     assert refused["action"] == "suppress"
-    client.post("/v1/events", headers=h, json={"events": [
-        {"event_id": "o-1", "customer_id": "bob/2 x", "type": "opened", "ts": iso(0), "channel": "email"}]})
+    client.post(
+        "/v1/events",
+        headers=h,
+        json={
+            "events": [
+                {"event_id": "o-1", "customer_id": "bob/2 x", "type": "opened", "ts": iso(0), "channel": "email"}
+            ]
+        },
+    )
 
     bob = quote("bob/2 x", safe="")
     view = client.get(f"/v1/timeline/{bob}", headers=h).json()

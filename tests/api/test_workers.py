@@ -18,13 +18,16 @@ REFRESH = 1.0
 
 def burst(url: str, key: str, bodies: list[dict]) -> list[dict]:
     """Every body at once, each on a connection of its own (so the kernel spreads them over the workers)."""
+
     async def go():
         async def one(body):
             async with httpx.AsyncClient(base_url=url, headers=auth(key), timeout=30) as c:
                 r = await c.post("/v1/decisions", json=body)
                 assert r.status_code == 200, r.text
                 return r.json()
+
         return await asyncio.gather(*(one(b) for b in bodies))
+
     return asyncio.run(go())
 
 
@@ -38,9 +41,22 @@ def spread(url: str, key: str, cid: str, tag: str, n: int = 20) -> list[dict]:
     connections to whichever worker accepts first: one burst may all land on one)."""
     answers: list[dict] = []
     for round_ in range(10):
-        answers += burst(url, key, [{"customer_id": cid, "message": {
-            "message_id": f"{tag}-{round_}-{i}", "channel": "email", "kind": "value", "topics": ["x"]}}
-            for i in range(n)])
+        answers += burst(
+            url,
+            key,
+            [
+                {
+                    "customer_id": cid,
+                    "message": {
+                        "message_id": f"{tag}-{round_}-{i}",
+                        "channel": "email",
+                        "kind": "value",
+                        "topics": ["x"],
+                    },
+                }
+                for i in range(n)
+            ],
+        )
         if workers_seen(answers) >= 2:
             return answers
     raise AssertionError("one worker answered every request")

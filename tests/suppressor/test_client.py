@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -35,8 +35,16 @@ def api_key(store, running):
 
 
 def event(i: int) -> dict:
-    return {"event_id": f"e-{i}", "customer_id": "c-1", "type": "clicked", "ts": iso(1), "channel": "email",
-            "message_id": "m-0", "kind": "value", "topics": ["content:clinic"]}
+    return {
+        "event_id": f"e-{i}",
+        "customer_id": "c-1",
+        "type": "clicked",
+        "ts": iso(1),
+        "channel": "email",
+        "message_id": "m-0",
+        "kind": "value",
+        "topics": ["content:clinic"],
+    }
 
 
 def test_a_verdict_and_the_same_verdict_when_asked_again(running, api_key):
@@ -51,15 +59,16 @@ def test_events_are_stored_once_and_a_batch_is_answered_in_order(running, api_ke
     with Client(running, api_key, when_unavailable="suppress") as sup:
         assert sup.track([event(1), event(2)]).accepted == 2
         assert sup.track([event(1), event(2)]).duplicates == 2
-        verdicts = sup.decide_batch([{"customer_id": f"c-{i}", "message": {**MESSAGE, "message_id": f"b-{i}"}}
-                                     for i in range(5)])
+        verdicts = sup.decide_batch(
+            [{"customer_id": f"c-{i}", "message": {**MESSAGE, "message_id": f"b-{i}"}} for i in range(5)]
+        )
     assert [d.customer_id for d in verdicts] == [f"c-{i}" for i in range(5)]
     assert all(d.policy_version >= 1 for d in verdicts)  # real verdicts, not fallbacks
 
 
 def test_the_due_deferrals_come_back_page_after_page(running, api_key, store):
     policies.put(store, "acme", quiet_policy(min_gap="12h"), "test")
-    later = datetime.now(timezone.utc) + timedelta(days=1)
+    later = datetime.now(UTC) + timedelta(days=1)
     with Client(running, api_key, when_unavailable="suppress", budget=5.0) as sup:
         assert sup.decide("c-9", {**MESSAGE, "message_id": "d-0"}).action == "send"
         asked = [sup.decide("c-9", {**MESSAGE, "message_id": f"d-{i}"}) for i in (1, 2, 3)]
@@ -121,8 +130,11 @@ class FlakyProxy:
                     self.send_header("content-length", "0")
                     self.end_headers()
                     return
-                r = httpx.post(proxy.upstream + self.path, content=body,
-                               headers={k: v for k, v in self.headers.items() if k.lower() != "host"})
+                r = httpx.post(
+                    proxy.upstream + self.path,
+                    content=body,
+                    headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
+                )
                 self.send_response(r.status_code)
                 self.send_header("content-type", r.headers["content-type"])
                 self.send_header("content-length", str(len(r.content)))
@@ -162,8 +174,7 @@ def test_the_async_client_against_the_running_server(running, api_key):
             first, again = await asyncio.gather(sup.decide("c-2", MESSAGE), sup.decide("c-2", MESSAGE))
             stored = await sup.track([event(3)])
             released = await sup.release(first.decision_id)
-        async with AsyncClient(f"http://127.0.0.1:{free_port()}", api_key, when_unavailable="send",
-                               budget=0.3) as down:
+        async with AsyncClient(f"http://127.0.0.1:{free_port()}", api_key, when_unavailable="send", budget=0.3) as down:
             fallback = await down.decide("c-2", MESSAGE)
         return first, again, stored, released, fallback
 

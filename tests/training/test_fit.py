@@ -33,8 +33,12 @@ def test_yankees_fan_gets_yankees_and_not_red_sox(client, key, store):
     # readable: a calibrated chance per topic the tenant sends, with the customer's own evidence
     chance = {i["name"]: i for i in profile["interests"]}
     assert 0.5 < chance["team:yankees"]["chance"] <= 1 and chance["team:red-sox"]["chance"] < 0.5
-    assert chance["team:yankees"]["evidence"] == chance["team:red-sox"]["evidence"] == 16  # 8 weeks x delivered + reaction
-    assert [c["name"] for c in profile["channel_affinities"]] == ["email"] and profile["channel_affinities"][0]["evidence"] == 32
+    assert (
+        chance["team:yankees"]["evidence"] == chance["team:red-sox"]["evidence"] == 16
+    )  # 8 weeks x delivered + reaction
+    assert [c["name"] for c in profile["channel_affinities"]] == ["email"] and profile["channel_affinities"][0][
+        "evidence"
+    ] == 32
     assert profile["model_version"] == "v1"
 
 

@@ -13,8 +13,22 @@ def write_csv(path, n=3000, seed=0):
     rng = np.random.default_rng(seed)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["recency", "history_segment", "history", "mens", "womens", "zip_code", "newbie", "channel",
-                    "segment", "visit", "conversion", "spend"])
+        w.writerow(
+            [
+                "recency",
+                "history_segment",
+                "history",
+                "mens",
+                "womens",
+                "zip_code",
+                "newbie",
+                "channel",
+                "segment",
+                "visit",
+                "conversion",
+                "spend",
+            ]
+        )
         for _ in range(n):
             mens = int(rng.random() < 0.5)
             recency = int(rng.integers(1, 13))
@@ -22,8 +36,22 @@ def write_csv(path, n=3000, seed=0):
             p = 0.03 + 0.02 * (12 - recency) / 11
             if seg != "No E-Mail" and (seg == "Mens E-Mail") == bool(mens):
                 p += 0.4  # the planted answer: the e-mail for your side
-            w.writerow([recency, "x", round(float(rng.uniform(30, 3000)), 2), mens, 1 - mens, "Urban", 0, "Web", seg,
-                        int(rng.random() < p), 0, 0])
+            w.writerow(
+                [
+                    recency,
+                    "x",
+                    round(float(rng.uniform(30, 3000)), 2),
+                    mens,
+                    1 - mens,
+                    "Urban",
+                    0,
+                    "Web",
+                    seg,
+                    int(rng.random() < p),
+                    0,
+                    0,
+                ]
+            )
 
 
 def test_planted_answer_is_found_through_the_product_path(tmp_path):

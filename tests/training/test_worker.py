@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psutil
 import pytest
@@ -52,10 +52,18 @@ def qclient(queued, store):
 
 def worker(settings, *args: str) -> subprocess.Popen:
     """A `suppressor worker` process on the test store (and queue)."""
-    env = env_for(settings, SUPPRESSOR_TRAINING_RUNNER="queue",
-                  **({"SUPPRESSOR_QUEUE_URL": settings.queue_url} if settings.queue_url else {}))
-    return subprocess.Popen([sys.executable, "-c", "from suppressor.api.cli import main; main()", "worker", *args],
-                            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = env_for(
+        settings,
+        SUPPRESSOR_TRAINING_RUNNER="queue",
+        **({"SUPPRESSOR_QUEUE_URL": settings.queue_url} if settings.queue_url else {}),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", "from suppressor.api.cli import main; main()", "worker", *args],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_for(client, poll: str, key: str, statuses, seconds: float = 120.0) -> dict:
@@ -106,14 +114,16 @@ def test_a_job_whose_process_is_killed_is_retried_once_and_never_runs_twice_at_o
 def test_a_nightly_retrain_is_scheduled_moved_run_and_cancelled(queued, store, qclient):
     ingest(store, "acme", fan_events())
     key = apikeys.create_key(store, "acme")
-    queue = Queue(jobs.QUEUE, connection=redis.Redis.from_url(queued.queue_url) if queued.queue_url
-                  else jobs.queue_connection(store))
+    queue = Queue(
+        jobs.QUEUE,
+        connection=redis.Redis.from_url(queued.queue_url) if queued.queue_url else jobs.queue_connection(store),
+    )
     scheduled = ScheduledJobRegistry(queue=queue)
 
     r = qclient.put("/v1/models/schedule", json={"at": "03:00"}, headers=auth(key))
     assert r.status_code == 200
     first = datetime.fromisoformat(r.json()["next"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     assert (first.hour, first.minute) == (3, 0) and now < first <= now + timedelta(days=1)
     r = qclient.put("/v1/models/schedule", json={"at": "04:30"}, headers=auth(key))
     planned = datetime.fromisoformat(r.json()["next"])

@@ -20,13 +20,21 @@ from suppressor.hooks.inbound import (
 )
 
 TYPES = {
-    "emailSend": ("email", "delivered"), "emailOpen": ("email", "opened"), "emailClick": ("email", "clicked"),
-    "emailBounce": ("email", "bounced"), "emailComplaint": ("email", "complained"),
-    "emailUnSubscribe": ("email", "unsubscribed"), "hostedUnsubscribeClick": ("email", "unsubscribed"),
+    "emailSend": ("email", "delivered"),
+    "emailOpen": ("email", "opened"),
+    "emailClick": ("email", "clicked"),
+    "emailBounce": ("email", "bounced"),
+    "emailComplaint": ("email", "complained"),
+    "emailUnSubscribe": ("email", "unsubscribed"),
+    "hostedUnsubscribeClick": ("email", "unsubscribed"),
     "emailSubscribe": ("email", RESUBSCRIBED),
-    "smsSend": ("sms", "delivered"), "smsBounce": ("sms", "bounced"), "smsClick": ("sms", "clicked"),
+    "smsSend": ("sms", "delivered"),
+    "smsBounce": ("sms", "bounced"),
+    "smsClick": ("sms", "clicked"),
     "smsReceived": ("sms", "replied"),
-    "pushSend": ("push", "delivered"), "pushOpen": ("push", "opened"), "pushBounce": ("push", "bounced"),
+    "pushSend": ("push", "delivered"),
+    "pushOpen": ("push", "opened"),
+    "pushBounce": ("push", "bounced"),
 }
 
 
@@ -35,8 +43,9 @@ def verify(delivery: Delivery, secret: str | None) -> None:
     raw = delivery.headers.get("authorization", "").strip()
     token = raw.split(" ", 1)[1].strip() if " " in raw else raw
     if not same_secret(token, secret):
-        raise Unauthorized("Iterable sends the webhook's Auth Token in Authorization: it is missing or not this "
-                           "webhook's")
+        raise Unauthorized(
+            "Iterable sends the webhook's Auth Token in Authorization: it is missing or not this webhook's"
+        )
 
 
 def parse(delivery: Delivery) -> Parsed:
@@ -52,10 +61,22 @@ def parse(delivery: Delivery) -> Parsed:
     ids = custom(data)
     who = body.get("email") or data.get("email")
     ts: datetime = iso(created)
-    return Parsed(events=[Incoming(
-        event_id=event_id("iterable", body["eventName"], data.get("messageId"), who, created, data.get("url")),
-        type=kind, ts=ts, channel=channel, customer_id=ids["customer_id"], email=loose_email(who),
-        # smsReceived is the user texting us: its toPhoneNumber is our number, the user is fromPhoneNumber
-        phone=loose_phone(data.get("fromPhoneNumber" if body["eventName"] == "smsReceived" else "toPhoneNumber")),
-        message_id=ids["message_id"], campaign_id=ids["campaign_id"] or (str(data["campaignId"]) if data.get(
-            "campaignId") else None), properties={"scope": "channel"} if kind == "unsubscribed" else {})])
+    return Parsed(
+        events=[
+            Incoming(
+                event_id=event_id("iterable", body["eventName"], data.get("messageId"), who, created, data.get("url")),
+                type=kind,
+                ts=ts,
+                channel=channel,
+                customer_id=ids["customer_id"],
+                email=loose_email(who),
+                # smsReceived is the user texting us: its toPhoneNumber is our number, the user is fromPhoneNumber
+                phone=loose_phone(
+                    data.get("fromPhoneNumber" if body["eventName"] == "smsReceived" else "toPhoneNumber")
+                ),
+                message_id=ids["message_id"],
+                campaign_id=ids["campaign_id"] or (str(data["campaignId"]) if data.get("campaignId") else None),
+                properties={"scope": "channel"} if kind == "unsubscribed" else {},
+            )
+        ]
+    )

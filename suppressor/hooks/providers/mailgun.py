@@ -11,6 +11,7 @@ from suppressor.hooks.inbound import (
     Delivery,
     Incoming,
     Parsed,
+    Proof,
     Unauthorized,
     custom,
     event_id,
@@ -18,23 +19,32 @@ from suppressor.hooks.inbound import (
     stamp,
 )
 
-TYPES = {"delivered": "delivered", "opened": "opened", "clicked": "clicked", "failed": "bounced",
-         "unsubscribed": "unsubscribed", "complained": "complained"}
+TYPES = {
+    "delivered": "delivered",
+    "opened": "opened",
+    "clicked": "clicked",
+    "failed": "bounced",
+    "unsubscribed": "unsubscribed",
+    "complained": "complained",
+}
 # A permanent failure because the address is on one of Mailgun's suppression lists says which list.
 SUPPRESSED = {"suppress-unsubscribe": "unsubscribed", "suppress-complaint": "complained"}
 
 
-def verify(delivery: Delivery, secret: str | None) -> None:
-    """``signature.signature`` = HMAC-SHA256(signing key, timestamp + token), hex."""
+def verify(delivery: Delivery, secret: str | None) -> Proof:
+    """``signature.signature`` = HMAC-SHA256(signing key, timestamp + token), hex; it signs no body, so
+    the proof is the signature with its timestamp (fresh, once: hooks.freshness)."""
     try:
         sig = json_body(delivery, "Mailgun")["signature"]
-        given, message = sig["signature"], f"{sig['timestamp']}{sig['token']}"
-    except (BadPayload, KeyError, TypeError):
-        raise Unauthorized("Mailgun signs its webhooks: the body has no signature object "
-                           "(timestamp, token, signature)") from None
+        given, message, at = sig["signature"], f"{sig['timestamp']}{sig['token']}", float(sig["timestamp"])
+    except (BadPayload, KeyError, TypeError, ValueError):
+        raise Unauthorized(
+            "Mailgun signs its webhooks: the body has no signature object (timestamp, token, signature)"
+        ) from None
     expected = hmac.new((secret or "").encode(), message.encode(), hashlib.sha256).hexdigest()
     if not isinstance(given, str) or not hmac.compare_digest(expected, given):
         raise Unauthorized("the Mailgun signature does not verify with this webhook's signing key")
+    return Proof(given, at)
 
 
 def parse(delivery: Delivery) -> Parsed:
@@ -48,7 +58,18 @@ def parse(delivery: Delivery) -> Parsed:
     if kind == "bounced":
         kind = SUPPRESSED.get(data.get("reason"), kind)
     ids = custom(data.get("user-variables"))
-    return Parsed(events=[Incoming(
-        event_id=event_id("mailgun", data["id"]), type=kind, ts=stamp(data.get("timestamp", 0)), channel="email",
-        customer_id=ids["customer_id"], email=loose_email(data.get("recipient")), message_id=ids["message_id"],
-        campaign_id=ids["campaign_id"], properties={"scope": "channel"} if kind == "unsubscribed" else {})])
+    return Parsed(
+        events=[
+            Incoming(
+                event_id=event_id("mailgun", data["id"]),
+                type=kind,
+                ts=stamp(data.get("timestamp", 0)),
+                channel="email",
+                customer_id=ids["customer_id"],
+                email=loose_email(data.get("recipient")),
+                message_id=ids["message_id"],
+                campaign_id=ids["campaign_id"],
+                properties={"scope": "channel"} if kind == "unsubscribed" else {},
+            )
+        ]
+    )

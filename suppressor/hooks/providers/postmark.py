@@ -30,8 +30,10 @@ def verify(delivery: Delivery, secret: str | None) -> None:
     except ValueError:
         given = None
     if not same_secret(given, secret):
-        raise Unauthorized("Postmark webhooks carry basic auth: put the URL printed by "
-                           "'suppressor hooks create', credentials included, in Postmark")
+        raise Unauthorized(
+            "Postmark webhooks carry basic auth: put the URL printed by "
+            "'suppressor hooks create', credentials included, in Postmark"
+        )
 
 
 def parse(delivery: Delivery) -> Parsed:
@@ -48,21 +50,44 @@ def parse(delivery: Delivery) -> Parsed:
     elif kind == "SpamComplaint":
         mapped = ("complained", event_id("postmark", "spam", rec.get("ID")), rec.get("BouncedAt"), rec.get("Email"))
     elif kind == "Open":
-        mapped = ("opened", event_id("postmark", mid, "open", rec.get("ReceivedAt")), rec.get("ReceivedAt"),
-                  rec.get("Recipient"))
+        mapped = (
+            "opened",
+            event_id("postmark", mid, "open", rec.get("ReceivedAt")),
+            rec.get("ReceivedAt"),
+            rec.get("Recipient"),
+        )
     elif kind == "Click":
-        mapped = ("clicked", event_id("postmark", mid, "click", rec.get("ReceivedAt"), rec.get("OriginalLink")),
-                  rec.get("ReceivedAt"), rec.get("Recipient"))
+        mapped = (
+            "clicked",
+            event_id("postmark", mid, "click", rec.get("ReceivedAt"), rec.get("OriginalLink")),
+            rec.get("ReceivedAt"),
+            rec.get("Recipient"),
+        )
     elif kind == "SubscriptionChange" and rec.get("SuppressionReason") in (None, "ManualSuppression"):
         change = "unsubscribed" if rec.get("SuppressSending") else RESUBSCRIBED
-        mapped = (change, event_id("postmark", mid, "subscription", rec.get("ChangedAt")), rec.get("ChangedAt"),
-                  rec.get("Recipient"))
+        mapped = (
+            change,
+            event_id("postmark", mid, "subscription", rec.get("ChangedAt")),
+            rec.get("ChangedAt"),
+            rec.get("Recipient"),
+        )
     else:
         return Parsed(ignored=1)
     kind, eid, at, to = mapped
     if not at or (not mid and kind not in ("bounced", "complained")):
         return Parsed(ignored=1)
-    return Parsed(events=[Incoming(
-        event_id=eid, type=kind, ts=iso(at), channel="email", customer_id=ids["customer_id"], email=loose_email(to),
-        message_id=ids["message_id"], campaign_id=ids["campaign_id"],
-        properties={"scope": "channel"} if kind == "unsubscribed" else {})])
+    return Parsed(
+        events=[
+            Incoming(
+                event_id=eid,
+                type=kind,
+                ts=iso(at),
+                channel="email",
+                customer_id=ids["customer_id"],
+                email=loose_email(to),
+                message_id=ids["message_id"],
+                campaign_id=ids["campaign_id"],
+                properties={"scope": "channel"} if kind == "unsubscribed" else {},
+            )
+        ]
+    )

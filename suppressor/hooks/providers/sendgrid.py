@@ -10,6 +10,7 @@ from suppressor.hooks.inbound import (
     Delivery,
     Incoming,
     Parsed,
+    Proof,
     Unauthorized,
     custom,
     each,
@@ -20,26 +21,34 @@ from suppressor.hooks.inbound import (
 
 SIGNATURE = "x-twilio-email-event-webhook-signature"
 TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
-TYPES = {"delivered": "delivered", "open": "opened", "click": "clicked", "bounce": "bounced",
-         "spamreport": "complained", "unsubscribe": "unsubscribed", "group_unsubscribe": "unsubscribed"}
+TYPES = {
+    "delivered": "delivered",
+    "open": "opened",
+    "click": "clicked",
+    "bounce": "bounced",
+    "spamreport": "complained",
+    "unsubscribe": "unsubscribed",
+    "group_unsubscribe": "unsubscribed",
+}
 # A drop because the address is on one of SendGrid's suppression lists says which list; other drops
 # (a bad header, a quota) say nothing about the address.
-DROPPED = {"Bounced Address": "bounced", "Spam Reporting Address": "complained",
-           "Unsubscribed Address": "unsubscribed"}
+DROPPED = {"Bounced Address": "bounced", "Spam Reporting Address": "complained", "Unsubscribed Address": "unsubscribed"}
 
 
-def verify(delivery: Delivery, secret: str | None) -> None:
+def verify(delivery: Delivery, secret: str | None) -> Proof:
     """The signature over timestamp + raw body, with the account's verification key."""
     signature, timestamp = delivery.headers.get(SIGNATURE), delivery.headers.get(TIMESTAMP)
     if not signature or not timestamp:
         raise Unauthorized(f"SendGrid signs its events: the {SIGNATURE} and {TIMESTAMP} headers are missing")
     try:
+        at = float(timestamp)
         hook = EventWebhook(secret)
         ok = hook.verify_signature(delivery.body.decode("utf-8"), signature, timestamp)
     except (ValueError, UnicodeDecodeError):  # a malformed signature or key
         ok = False
     if not ok:
         raise Unauthorized("the SendGrid signature does not verify with this webhook's verification key")
+    return Proof(signature, at)
 
 
 def parse(delivery: Delivery) -> Parsed:
@@ -69,6 +78,14 @@ def _one(ev: dict) -> Incoming | None:
     elif kind == "unsubscribed":
         props["scope"] = "channel"
     return Incoming(
-        event_id=event_id("sendgrid", ev["sg_event_id"]), type=kind, ts=stamp(ev.get("timestamp", 0)),
-        channel="email", customer_id=ids["customer_id"], email=loose_email(ev.get("email")),
-        message_id=ids["message_id"], campaign_id=ids["campaign_id"], topics=topics, properties=props)
+        event_id=event_id("sendgrid", ev["sg_event_id"]),
+        type=kind,
+        ts=stamp(ev.get("timestamp", 0)),
+        channel="email",
+        customer_id=ids["customer_id"],
+        email=loose_email(ev.get("email")),
+        message_id=ids["message_id"],
+        campaign_id=ids["campaign_id"],
+        topics=topics,
+        properties=props,
+    )

@@ -14,13 +14,15 @@ def put(store, cid, tenant="acme", **body):
 def test_addresses_are_normalized_and_found(store):
     out = put(store, "c-1", emails=[" Ann@Example.COM ", "ann@example.com"], phones=["+1 (555) 010-2030"])
     assert out.emails == ["ann@example.com"] and out.phones == ["+15550102030"]
-    found = contacts.find(store, "acme", [("email", "ann@example.com"), ("phone", "+15550102030"),
-                                          ("email", "nobody@example.com")])
+    found = contacts.find(
+        store, "acme", [("email", "ann@example.com"), ("phone", "+15550102030"), ("email", "nobody@example.com")]
+    )
     assert found == {("email", "ann@example.com"): "c-1", ("phone", "+15550102030"): "c-1"}
 
 
-@pytest.mark.parametrize("field,value,words", [("emails", "ann-at-example.com", "not an e-mail address"),
-                                               ("phones", "555-1234", "E.164")])
+@pytest.mark.parametrize(
+    "field,value,words", [("emails", "ann-at-example.com", "not an e-mail address"), ("phones", "555-1234", "E.164")]
+)
 def test_bad_contact_points_are_refused_in_words(field, value, words):
     with pytest.raises(ValidationError) as err:
         CustomerIn(**{field: [value]})
@@ -59,7 +61,7 @@ def test_concurrent_puts_of_one_customer_leave_the_index_as_the_profile_stands(s
     lists = [[f"{x}{n}@example.com"] for x in "abcdef" for n in range(2)]
     with ThreadPoolExecutor(max_workers=6) as pool:
         for round_ in range(300):
-            mine = [[e.replace("@", f"+{round_}@") for e in emails] for emails in lists[round_ % 3::3][:4]]
+            mine = [[e.replace("@", f"+{round_}@") for e in emails] for emails in lists[round_ % 3 :: 3][:4]]
             list(pool.map(lambda emails: put(store, "c-1", emails=emails), mine))
             listed = set(profiles.get(store, "acme", "c-1", None).emails)
             every = [("email", e) for emails in mine for e in emails]

@@ -1,17 +1,24 @@
 """Event idempotency: by tenant and event_id, for as long as events are kept, whatever the trim."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from suppressor.customers import events, profiles
 from suppressor.domain import Event
 from suppressor.storage import keys
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def ev(eid, typ="opened", cid="c-1", at=None, channel="email"):
-    return Event.model_validate({"event_id": eid, "customer_id": cid, "type": typ, "channel": channel,
-                                 "ts": (at or NOW - timedelta(days=1)).isoformat()})
+    return Event.model_validate(
+        {
+            "event_id": eid,
+            "customer_id": cid,
+            "type": typ,
+            "channel": channel,
+            "ts": (at or NOW - timedelta(days=1)).isoformat(),
+        }
+    )
 
 
 def delivered_then_opened(prefix: str, n: int, days_ago: int) -> list[Event]:
@@ -20,9 +27,18 @@ def delivered_then_opened(prefix: str, n: int, days_ago: int) -> list[Event]:
     for i in range(n):
         at = NOW - timedelta(days=days_ago, minutes=-i)
         for typ, later in (("delivered", 0), ("opened", 30)):
-            batch.append(Event.model_validate({"event_id": f"{prefix}{i}-{typ}", "customer_id": f"{prefix}-{i}",
-                                               "type": typ, "channel": "sms", "message_id": f"m-{i}",
-                                               "ts": (at + timedelta(seconds=later)).isoformat()}))
+            batch.append(
+                Event.model_validate(
+                    {
+                        "event_id": f"{prefix}{i}-{typ}",
+                        "customer_id": f"{prefix}-{i}",
+                        "type": typ,
+                        "channel": "sms",
+                        "message_id": f"m-{i}",
+                        "ts": (at + timedelta(seconds=later)).isoformat(),
+                    }
+                )
+            )
     return batch
 
 
@@ -62,14 +78,27 @@ def test_an_event_claimed_but_not_stored_is_stored_by_the_retry(store):
 
 
 def test_claims_expire_with_the_retention_and_go_with_the_customer(store):
-    e = ev("e-1", at=datetime(2026, 10, 31, 23, 0, tzinfo=timezone.utc))
+    now = datetime.now(UTC)
+    e = ev("e-1", at=now - timedelta(minutes=1))
     events.ingest(store, "acme", [e])
     key, field = events.claim_key("acme", "e-1", e.ts.timestamp())
-    end_of_month = datetime(2026, 11, 1, tzinfo=timezone.utc).timestamp()
+    at = e.ts
+    end_of_month = datetime(at.year + (at.month == 12), at.month % 12 + 1, 1, tzinfo=UTC).timestamp()
     expected = end_of_month + store.settings.customer_ttl_days * 86400
-    assert abs(store.bulk.ttl(key) + datetime.now(timezone.utc).timestamp() - expected) <= 2  # no EXPIRETIME on 6.2
+    assert abs(store.bulk.ttl(key) + now.timestamp() - expected) <= 2  # no EXPIRETIME on 6.2
     profiles.delete(store, "acme", "c-1")
     assert not store.bulk.hexists(key, field)
+
+
+def test_a_backfilled_event_is_claimed_for_the_retention_from_now(store):
+    """An event older than the retention is stored (and kept) from now on: its claim lasts as long, in
+    a claims hash that expires like any other (a 1970 claim once stayed forever)."""
+    old = ev("e-1970", at=datetime(1970, 1, 2, tzinfo=UTC))
+    assert events.ingest(store, "acme", [old]).accepted == 1
+    key, field = events.claim_key("acme", "e-1970", old.ts.timestamp())
+    assert key.endswith(":claims:197001") and store.bulk.hget(key, field)[:1] == b"s"
+    assert abs(store.bulk.ttl(key) - store.settings.customer_ttl_days * 86400) <= 2
+    assert events.ingest(store, "acme", [old]).accepted == 0  # still a duplicate
 
 
 def test_a_batch_is_applied_in_its_order_whatever_the_claims_shards(store):
@@ -100,7 +129,7 @@ def test_a_batch_stored_in_parts_keeps_each_customers_order_and_counts_once(stor
 
 
 def test_events_either_side_of_a_month_end_are_claimed_in_their_own_months(store):
-    late, early = datetime(2026, 8, 31, 23, 59, 59, tzinfo=timezone.utc), datetime(2026, 9, 1, tzinfo=timezone.utc)
+    late, early = datetime(2026, 8, 31, 23, 59, 59, tzinfo=UTC), datetime(2026, 9, 1, tzinfo=UTC)
     batch = [ev("m-aug", at=late), ev("m-sep", at=early)]
     assert events.ingest(store, "acme", batch).accepted == 2
     for e in batch:

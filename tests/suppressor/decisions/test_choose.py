@@ -33,8 +33,13 @@ def setup(store, caps=ONE_LEFT, household=None, customers=("ann", "bob", "cat"),
         body["household"] = household
     policy.put(store, "acme", quiet_policy(**body), "test")
     for cid in customers:
-        profiles.put(store, "acme", cid, CustomerIn(consent={"email": True, "sms": True, "direct_mail": True},
-                                                     household_id=hh), None)
+        profiles.put(
+            store,
+            "acme",
+            cid,
+            CustomerIn(consent={"email": True, "sms": True, "direct_mail": True}, household_id=hh),
+            None,
+        )
 
 
 def cand(mid, kind="sales", channel="email", **kw):
@@ -79,13 +84,17 @@ def by_id(choice):
 def test_the_higher_priority_takes_the_last_slot_whatever_the_order(any_store, order):
     setup(any_store)
     sent_before(any_store, "ann", 2)  # one slot of three left this week
-    shapes = {"loan": cand("loan", offer={"key": "auto-loan", "terms": {"apr": 2.9}}), "recall": cand("recall", "service")}
+    shapes = {
+        "loan": cand("loan", offer={"key": "auto-loan", "terms": {"apr": 2.9}}),
+        "recall": cand("recall", "service"),
+    }
     c = choose(any_store, ask("ann", *(shapes[o] for o in order)))
     got = by_id(c)
     assert c.chosen == ["recall"] and got["recall"].action == "send"
     assert got["loan"].action == "suppress" and codes(got["loan"]) == ["outranked"]
-    assert got["loan"].reasons[-1].message == ("outranked by recall (priority 60 x score 0.500 = 30; this message: "
-                                              "priority 30 x score 0.500 = 15)")
+    assert got["loan"].reasons[-1].message == (
+        "outranked by recall (priority 60 x score 0.500 = 30; this message: priority 30 x score 0.500 = 15)"
+    )
     assert [d.message_id for d in c.results] == list(order)  # verdicts in request order
     assert any_store.bulk.zcard(keys.sends("acme", "ann")) == 3
     assert not any_store.bulk.hexists(keys.offers("acme", "ann"), "auto-loan")  # the loser's offer is not held
@@ -93,10 +102,17 @@ def test_the_higher_priority_takes_the_last_slot_whatever_the_order(any_store, o
 
 def scored_model():
     """Loans score 0.881 (sigmoid 2), recalls 0.269 (sigmoid -1): nothing else is known to it."""
-    return ExportedModel(version="v1", item_features=["topic:loan", "topic:recall"],
-                         item_emb=np.zeros((2, 4), np.float32), item_bias=np.array([2.0, -1.0], np.float32),
-                         user_features=["age=30"], user_emb=np.zeros((1, 4), np.float32),
-                         user_bias=np.zeros(1, np.float32), numeric_edges={}, calibration={"a": 1.0, "b": 0.0})
+    return ExportedModel(
+        version="v1",
+        item_features=["topic:loan", "topic:recall"],
+        item_emb=np.zeros((2, 4), np.float32),
+        item_bias=np.array([2.0, -1.0], np.float32),
+        user_features=["age=30"],
+        user_emb=np.zeros((1, 4), np.float32),
+        user_bias=np.zeros(1, np.float32),
+        numeric_edges={},
+        calibration={"a": 1.0, "b": 0.0},
+    )
 
 
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)])
@@ -105,18 +121,23 @@ def test_priority_times_score_decides_not_priority_alone(any_store, order):
     models.save(any_store, "acme", scored_model())
     models.activate(any_store, "acme", "v1")
     sent_before(any_store, "ann", 2)
-    shapes = [{"message_id": "loan", "channel": "email", "kind": "sales", "topics": ["loan"]},  # 30 x 0.881 = 26.4
-              {"message_id": "recall", "channel": "email", "kind": "service", "topics": ["recall"]}]  # 60 x 0.269
+    shapes = [
+        {"message_id": "loan", "channel": "email", "kind": "sales", "topics": ["loan"]},  # 30 x 0.881 = 26.4
+        {"message_id": "recall", "channel": "email", "kind": "service", "topics": ["recall"]},
+    ]  # 60 x 0.269
     c = choose(any_store, ask("ann", *(shapes[i] for i in order)))
     assert c.chosen == ["loan"]
-    assert by_id(c)["recall"].reasons[-1].message == ("outranked by loan (priority 30 x score 0.881 = 26.4; this "
-                                                      "message: priority 60 x score 0.269 = 16.1)")
+    assert by_id(c)["recall"].reasons[-1].message == (
+        "outranked by loan (priority 30 x score 0.881 = 26.4; this message: priority 60 x score 0.269 = 16.1)"
+    )
     # the recall's own priority, given, turns it round: 90 x 0.269 = 24.2 < 26.4, 100 x 0.269 = 26.9 > 26.4
-    close = choose(any_store, ask("bob", {**shapes[1], "message_id": "r-90", "priority": 90}, shapes[0] | {
-        "message_id": "l-2"}))
+    close = choose(
+        any_store, ask("bob", {**shapes[1], "message_id": "r-90", "priority": 90}, shapes[0] | {"message_id": "l-2"})
+    )
     assert close.chosen == ["l-2"]
-    high = choose(any_store, ask("cat", {**shapes[1], "message_id": "r-100", "priority": 100}, shapes[0] | {
-        "message_id": "l-3"}))
+    high = choose(
+        any_store, ask("cat", {**shapes[1], "message_id": "r-100", "priority": 100}, shapes[0] | {"message_id": "l-3"})
+    )
     assert high.chosen == ["r-100"]
 
 
@@ -171,8 +192,9 @@ def test_a_winner_refused_by_then_makes_way_for_the_next_survivor(any_store, mon
     async def main():
         hot, bulk = any_store.async_clients()
         try:
-            return await achoose(decider, "acme", ask("ann", cand("recall", "service"), cand("text", channel="sms")),
-                                 hot, bulk, now=NOW)
+            return await achoose(
+                decider, "acme", ask("ann", cand("recall", "service"), cand("text", channel="sms")), hot, bulk, now=NOW
+            )
         finally:
             await aclose_clients(hot, bulk)
 
@@ -188,35 +210,50 @@ def test_a_bad_candidate_is_refused_by_name_before_anything_is_decided(any_store
     assert refused.value.errors[0][0] == "candidates[1].channel"
     assert any_store.bulk.hlen(keys.verdicts("acme", "ann")) == 0
     with pytest.raises(Refused) as refused:
-        run(any_store, lambda d, h, b: achoose_many(d, "acme", [ask("ann", cand("m-1")),
-                                                               ask("bob", cand("m-2"), cand("m-3", channel="fax"))],
-                                                    h, b, 2.0))
+        run(
+            any_store,
+            lambda d, h, b: achoose_many(
+                d, "acme", [ask("ann", cand("m-1")), ask("bob", cand("m-2"), cand("m-3", channel="fax"))], h, b, 2.0
+            ),
+        )
     assert refused.value.errors[0][0] == "items[1].candidates[1].channel"
     assert any_store.bulk.hlen(keys.verdicts("acme", "ann")) == 0
 
 
 def test_a_batch_of_choices_answers_each_in_order(any_store):
     setup(any_store, customers=("ann", "bob"))
-    [out] = run(any_store, lambda d, h, b: achoose_many(d, "acme", [ask("ann", cand("a-1"), cand("a-2", "service")),
-                                                                     ask("bob", cand("b-1", "value"), cand("b-2"))],
-                                                          h, b, 2.0))
+    [out] = run(
+        any_store,
+        lambda d, h, b: achoose_many(
+            d,
+            "acme",
+            [ask("ann", cand("a-1"), cand("a-2", "service")), ask("bob", cand("b-1", "value"), cand("b-2"))],
+            h,
+            b,
+            2.0,
+        ),
+    )
     assert [(c.customer_id, c.chosen) for c in out] == [("ann", ["a-2"]), ("bob", ["b-1"])]
 
 
 def test_concurrent_choices_and_single_calls_never_exceed_a_cap(any_store):
     setup(any_store, caps=[{"channel": "any", "max": 2, "window": "7d"}])
-    chooses = [lambda d, h, b, i=i: achoose(d, "acme", ask("ann", cand(f"c{i}-1"), cand(f"c{i}-2", "service")),
-                                            h, b, now=NOW) for i in range(12)]
+    chooses = [
+        lambda d, h, b, i=i: achoose(d, "acme", ask("ann", cand(f"c{i}-1"), cand(f"c{i}-2", "service")), h, b, now=NOW)
+        for i in range(12)
+    ]
     singles = [lambda d, h, b, i=i: d.adecide("acme", [req("ann", mid=f"s-{i}")], h, b, now=NOW) for i in range(12)]
-    out = run(any_store, *[f for pair in zip(chooses, singles) for f in pair])
+    out = run(any_store, *[f for pair in zip(chooses, singles, strict=False) for f in pair])
     sends = sum(len(c.chosen) for c in out[0::2]) + sum(d.action == "send" for [d] in out[1::2])
     assert sends == 2 and any_store.bulk.zcard(keys.sends("acme", "ann")) == 2
 
 
 def test_concurrent_low_priorities_never_take_the_reserved_slot(any_store):
     setup(any_store, caps=[{"channel": "any", "max": 3, "window": "7d", "reserve": {"slots": 1, "min_priority": 50}}])
-    chooses = [lambda d, h, b, i=i: achoose(d, "acme", ask("ann", cand(f"c{i}-1"), cand(f"c{i}-2", "value")),
-                                            h, b, now=NOW) for i in range(10)]
+    chooses = [
+        lambda d, h, b, i=i: achoose(d, "acme", ask("ann", cand(f"c{i}-1"), cand(f"c{i}-2", "value")), h, b, now=NOW)
+        for i in range(10)
+    ]
     singles = [lambda d, h, b, i=i: d.adecide("acme", [req("ann", mid=f"s-{i}")], h, b, now=NOW) for i in range(10)]
     run(any_store, *chooses, *singles)
     assert any_store.bulk.zcard(keys.sends("acme", "ann")) == 2  # the third, reserved slot is still free
@@ -229,9 +266,14 @@ DM_ONCE = {"caps": [{"channel": "direct_mail", "max": 1, "window": "30d"}], "off
 
 def test_two_teams_offers_to_one_household_go_through_one_choice(any_store):
     setup(any_store, caps=[], household=DM_ONCE, customers=("ann", "bob"), hh="hh-1")
-    c = choose(any_store, ask("ann", cand("trade-in", channel="direct_mail", offer={"key": "trade-in", "terms": {}}),
-                              cand("service-plan", "service", channel="direct_mail",
-                                   offer={"key": "service-plan", "terms": {}})))
+    c = choose(
+        any_store,
+        ask(
+            "ann",
+            cand("trade-in", channel="direct_mail", offer={"key": "trade-in", "terms": {}}),
+            cand("service-plan", "service", channel="direct_mail", offer={"key": "service-plan", "terms": {}}),
+        ),
+    )
     assert c.chosen == ["service-plan"] and "outranked by service-plan" in by_id(c)["trade-in"].reasons[-1].message
     assert any_store.bulk.zcard(keys.household("acme", "hh-1", "sends")) == 1
     other = choose(any_store, ask("bob", cand("b-trade-in", channel="direct_mail", priority=100)))
@@ -241,10 +283,20 @@ def test_two_teams_offers_to_one_household_go_through_one_choice(any_store):
 def test_concurrent_choices_for_a_households_members_give_it_one_piece(any_store):
     members = [f"m-{i}" for i in range(8)]
     setup(any_store, caps=[], household=DM_ONCE, customers=members, hh="hh-1")
-    out = run(any_store, *[lambda d, h, b, cid=cid: achoose(d, "acme", ask(cid, cand(f"{cid}-a", channel="direct_mail"),
-                                                                                 cand(f"{cid}-b", "service",
-                                                                                      channel="direct_mail")),
-                                                                      h, b, now=NOW) for cid in members])
+    out = run(
+        any_store,
+        *[
+            lambda d, h, b, cid=cid: achoose(
+                d,
+                "acme",
+                ask(cid, cand(f"{cid}-a", channel="direct_mail"), cand(f"{cid}-b", "service", channel="direct_mail")),
+                h,
+                b,
+                now=NOW,
+            )
+            for cid in members
+        ],
+    )
     assert sum(len(c.chosen) for c in out) == 1
     assert any_store.bulk.zcard(keys.household("acme", "hh-1", "sends")) == 1
 
@@ -260,8 +312,9 @@ def test_an_unreachable_store_answers_every_candidate_in_the_failure_mode(store,
     async def main():
         hot, bulk = dead.async_clients()
         try:
-            return await achoose(Decider(dead, states, None), "acme", ask("ann", cand("m-1"), cand("m-2", "service")),
-                                 hot, bulk)
+            return await achoose(
+                Decider(dead, states, None), "acme", ask("ann", cand("m-1"), cand("m-2", "service")), hot, bulk
+            )
         finally:
             await aclose_clients(hot, bulk)
 
@@ -271,8 +324,10 @@ def test_an_unreachable_store_answers_every_candidate_in_the_failure_mode(store,
         assert c.chosen == [] and [(d.action, codes(d)) for d in c.results] == [("suppress", ["degraded"])] * 2
     else:  # failing open sends only the pick, by priority (no score is known)
         assert c.chosen == ["m-2"]
-        assert [(d.action, codes(d)) for d in c.results] == [("suppress", ["degraded", "outranked"]),
-                                                             ("send", ["degraded"])]
+        assert [(d.action, codes(d)) for d in c.results] == [
+            ("suppress", ["degraded", "outranked"]),
+            ("send", ["degraded"]),
+        ]
 
 
 def test_slots_freed_meanwhile_never_send_more_than_the_pick(any_store, monkeypatch):

@@ -3,7 +3,7 @@
 import asyncio
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,6 +41,7 @@ def ev(eid, typ, at, channel="email", cid="c-1", **kw):
 
 
 # consent, reroute, opt-in, no model, degraded --------------------------------------------
+
 
 def test_opted_out_channel_is_rerouted_to_a_consented_one(store, decider):
     put(store, "c-1", consent={"email": False, "sms": True})
@@ -103,6 +104,7 @@ def test_unreachable_store_answers_in_the_failure_mode(store, mode, action):
 
 # frequency caps ---------------------------------------------------------------------------
 
+
 def test_cap_counts_sends_and_explains_the_number(store, decider):
     use(store, caps=[{"channel": "email", "max": 3, "window": "7d"}])
     actions = [one(decider, req(), NOW + timedelta(hours=i)).action for i in range(4)]
@@ -115,8 +117,13 @@ def test_cap_counts_sends_and_explains_the_number(store, decider):
 
 
 def test_most_restrictive_cap_wins_and_kind_caps_count_only_their_kind(store, decider):
-    use(store, caps=[{"channel": "any", "max": 5, "window": "7d"},
-                     {"channel": "any", "kind": "sales", "max": 1, "window": "7d"}])
+    use(
+        store,
+        caps=[
+            {"channel": "any", "max": 5, "window": "7d"},
+            {"channel": "any", "kind": "sales", "max": 1, "window": "7d"},
+        ],
+    )
     assert one(decider, req(kind="sales")).action == "send"
     d = one(decider, req(kind="sales", channel="sms", allow_reroute=False), NOW)
     assert d.action == "suppress"  # sms needs opt-in anyway; use push for the cap
@@ -151,8 +158,10 @@ def test_release_gives_capacity_back_and_dry_run_records_nothing(store, decider)
 
 # a verdict is asked once per message ------------------------------------------------------
 
+
 def ledger(store, cid="c-1"):
     from suppressor.storage import keys
+
     return store.bulk.zcard(keys.sends("acme", cid))
 
 
@@ -184,6 +193,7 @@ def test_a_deferred_message_is_decided_anew_at_not_before(store, decider):
 
 def test_the_verdict_window_is_a_policy_setting_and_its_keys_expire(store, decider):
     from suppressor.storage import keys
+
     use(store, verdict_window="1h")
     first = one(decider, req(mid="m-a"))
     assert one(decider, req(mid="m-a"), NOW + timedelta(minutes=59)).replayed
@@ -232,6 +242,7 @@ def test_a_released_message_is_decided_anew(store, decider):
 
 # fatigue, unsubscribes, complaints ---------------------------------------------------------
 
+
 def test_ignore_streak_rests_the_channel_until_the_customer_engages(store, decider):
     use(store, fatigue={"enabled": True, "ignore_streak": 3, "unanswered_after": "3d", "cooldown": "7d"})
     first = one(decider, req(), NOW - timedelta(days=1))
@@ -249,9 +260,12 @@ def test_ignore_streak_rests_the_channel_until_the_customer_engages(store, decid
 def test_deliveries_never_answered_count_as_ignored(store, decider):
     use(store, fatigue={"enabled": True, "ignore_streak": 2, "unanswered_after": "3d", "cooldown": "7d"})
     one(decider, req(), NOW - timedelta(days=1))
-    ingest(store, ev("d1", "delivered", NOW - timedelta(days=6), message_id="a"),
-           ev("d2", "delivered", NOW - timedelta(days=5), message_id="b"),
-           ev("d3", "delivered", NOW - timedelta(hours=2), message_id="c"))  # too recent to count
+    ingest(
+        store,
+        ev("d1", "delivered", NOW - timedelta(days=6), message_id="a"),
+        ev("d2", "delivered", NOW - timedelta(days=5), message_id="b"),
+        ev("d3", "delivered", NOW - timedelta(hours=2), message_id="c"),
+    )  # too recent to count
     d = one(decider, req())
     assert d.action == "defer" and "2 unanswered" in d.reasons[-1].message
 
@@ -282,11 +296,16 @@ def test_a_complaint_revokes_the_channel_and_blocks_its_topics(store, decider):
 
 # sales / value balance ---------------------------------------------------------------------
 
+
 def test_sales_balance_needs_value_between_sales_and_offers_a_substitute(store, decider):
     use(store, balance={"enabled": True, "max_sales_share": 0.67, "min_value_between_sales": 1, "window": "30d"})
     content.put(store, "acme", "clinic", ContentIn(title="Winter safety clinic", topics=["content:safety-clinic"]))
-    content.put(store, "acme", "old", ContentIn(title="Expired event", topics=["content:event"],
-                                                valid_until=NOW - timedelta(days=1)))
+    content.put(
+        store,
+        "acme",
+        "old",
+        ContentIn(title="Expired event", topics=["content:event"], valid_until=NOW - timedelta(days=1)),
+    )
     assert one(decider, req(kind="sales"), NOW - timedelta(hours=3)).action == "send"
     d = one(decider, req(kind="sales"), NOW - timedelta(hours=2))
     assert d.action == "suppress" and codes(d)[-1] == "sales_balance"
@@ -331,17 +350,22 @@ def test_better_only_lets_a_strictly_better_offer_through(store, decider):
     assert one(decider, req(offer={"key": "auto-loan", "terms": {"apr": 3.9}})).action == "suppress"
     assert one(decider, req(offer={"key": "auto-loan", "terms": {"apr": 2.9, "gift": "mug"}})).action == "suppress"
     assert one(decider, req(offer={"key": "auto-loan", "terms": {"apr": 2.5}})).action == "send"
-    assert one(decider, req(offer={"key": "auto-loan", "terms": {"apr": 2.7}})).action == "suppress"  # 2.5 is active now
+    assert (
+        one(decider, req(offer={"key": "auto-loan", "terms": {"apr": 2.7}})).action == "suppress"
+    )  # 2.5 is active now
 
 
 def test_offer_expiry_from_the_message(store, decider):
     use(store, offers={"enabled": True, "conflict": "suppress", "window": "30d"})
     short = {**LOAN, "expires": (NOW + timedelta(days=1)).isoformat()}
     assert one(decider, req(offer=short)).action == "send"
-    assert one(decider, req(offer={"key": "auto-loan", "terms": {"apr": 3.1}}), NOW + timedelta(days=2)).action == "send"
+    assert (
+        one(decider, req(offer={"key": "auto-loan", "terms": {"apr": 3.1}}), NOW + timedelta(days=2)).action == "send"
+    )
 
 
 # channels ----------------------------------------------------------------------------------
+
 
 def test_stated_preference_reroutes_when_the_caller_allows(store, decider):
     use(store)
@@ -354,12 +378,13 @@ def test_stated_preference_reroutes_when_the_caller_allows(store, decider):
 
 # time --------------------------------------------------------------------------------------
 
+
 def test_quiet_hours_in_the_customers_time_zone_defer_to_morning(store, decider):
     use(store, quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"})
     profiles.put(store, "acme", "c-1", CustomerIn(timezone="America/Chicago"), None)
-    night = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # 22:00 CST
+    night = datetime(2026, 11, 20, 4, 0, tzinfo=UTC)  # 22:00 CST
     d = one(decider, req(), night)
-    assert d.action == "defer" and d.not_before == datetime(2026, 11, 20, 14, 0, tzinfo=timezone.utc)
+    assert d.action == "defer" and d.not_before == datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
     assert d.reasons[-1].message == "22:00 local time is within quiet hours 21:00-08:00"
     assert one(decider, req(), NOW).action == "send"  # 10:00 CST
 
@@ -367,9 +392,9 @@ def test_quiet_hours_in_the_customers_time_zone_defer_to_morning(store, decider)
 def test_quiet_hours_follow_daylight_saving(store, decider):
     use(store, quiet_hours={"enabled": True, "start": "21:00", "end": "08:00"})
     profiles.put(store, "acme", "c-1", CustomerIn(timezone="America/Chicago"), None)
-    summer_night = datetime(2027, 7, 1, 3, 0, tzinfo=timezone.utc)  # 22:00 CDT (UTC-5)
+    summer_night = datetime(2027, 7, 1, 3, 0, tzinfo=UTC)  # 22:00 CDT (UTC-5)
     d = one(decider, req(), summer_night)
-    assert d.action == "defer" and d.not_before == datetime(2027, 7, 1, 13, 0, tzinfo=timezone.utc)
+    assert d.action == "defer" and d.not_before == datetime(2027, 7, 1, 13, 0, tzinfo=UTC)
 
 
 def test_cooldown_between_sends(store, decider):
@@ -382,11 +407,15 @@ def test_cooldown_between_sends(store, decider):
 
 # lifecycle, transactional, holdout ---------------------------------------------------------
 
+
 def test_no_sales_after_a_purchase_or_while_service_is_open(store, decider):
     use(store, lifecycle={"post_purchase_quiet": "30d", "block_sales_while_service_open": True})
     ingest(store, ev("p1", "purchased", NOW - timedelta(days=5), topics=["segment:suv"]))
     d = one(decider, req(kind="sales"))
-    assert d.action == "suppress" and d.reasons[-1].message == "purchased 5 days ago: no sales asks within 30 days of a purchase"
+    assert (
+        d.action == "suppress"
+        and d.reasons[-1].message == "purchased 5 days ago: no sales asks within 30 days of a purchase"
+    )
     assert one(decider, req(kind="service")).action == "send"
     assert one(decider, req(kind="sales"), NOW + timedelta(days=26)).action == "send"
     profiles.put(store, "acme", "c-2", CustomerIn(attributes={"service_order_open": True}), None)
@@ -397,7 +426,7 @@ def test_no_sales_after_a_purchase_or_while_service_is_open(store, decider):
 def test_transactional_is_exempt_from_caps_but_honors_consent(store, decider):
     use(store, caps=[{"channel": "any", "max": 0, "window": "7d"}], quiet_hours={"enabled": True})
     profiles.put(store, "acme", "c-1", CustomerIn(consent={"push": False}, timezone="America/Chicago"), None)
-    d = one(decider, req(kind="transactional"), datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc))
+    d = one(decider, req(kind="transactional"), datetime(2026, 11, 20, 4, 0, tzinfo=UTC))
     assert d.action == "send" and codes(d) == ["transactional"]
     assert one(decider, req(kind="transactional", channel="push", allow_reroute=False)).action == "suppress"
     assert one(decider, req(kind="sales")).action == "suppress"
@@ -422,6 +451,7 @@ def test_holdout_customers_get_send_whatever_the_rules(store, decider):
 
 # policy versions and campaign overrides ----------------------------------------------------
 
+
 def test_campaign_override_applies_only_to_its_campaign(store, decider):
     use(store, caps=[{"channel": "any", "max": 5, "window": "7d"}])
     policy.put_campaign(store, "acme", "blitz", {"caps": [{"channel": "any", "max": 1, "window": "7d"}]}, "t")
@@ -437,8 +467,9 @@ def test_ledgers_survive_a_restart_of_the_embedded_store(tmp_path):
 
     settings = Settings(data_dir=tmp_path / "d", redis_url=None)
     st = Store(settings)
-    policy.put(st, "acme", quiet_policy(caps=[{"channel": "any", "max": 1, "window": "7d"}],
-                                        offers={"enabled": True}), "t")
+    policy.put(
+        st, "acme", quiet_policy(caps=[{"channel": "any", "max": 1, "window": "7d"}], offers={"enabled": True}), "t"
+    )
     d = Decider(st, TenantStateCache(st, 0.0), None)
     assert one(d, req(offer=LOAN)).action == "send"
     ingest(st, ev("u1", "unsubscribed", NOW - timedelta(hours=1), topics=["team:red-sox"]))
@@ -456,6 +487,7 @@ def test_ledgers_survive_a_restart_of_the_embedded_store(tmp_path):
 
 # rules that need the learned model ---------------------------------------------------------
 
+
 def channel_people(n: int = 30, weeks: int = 8) -> list[dict]:
     """Texters answer sms and ignore email; emailers the opposite. Everyone likes yankees, not red-sox."""
     out = []
@@ -466,8 +498,16 @@ def channel_people(n: int = 30, weeks: int = 8) -> list[dict]:
                 for ch in ("sms", "email"):
                     for team in ("yankees", "red-sox"):
                         at = NOW - timedelta(days=60 - 7 * w, hours=2 * (ch == "sms") + (team == "red-sox"))
-                        out += reaction(cid, f"{w}-{ch}-{team}", at, ch == good and team == "yankees", channel=ch,
-                                        kind="value", message_id=f"{team}-{ch}-{w}", topics=[f"team:{team}"])
+                        out += reaction(
+                            cid,
+                            f"{w}-{ch}-{team}",
+                            at,
+                            ch == good and team == "yankees",
+                            channel=ch,
+                            kind="value",
+                            message_id=f"{team}-{ch}-{w}",
+                            topics=[f"team:{team}"],
+                        )
     return out
 
 
@@ -477,11 +517,12 @@ def trained(store):
 
     for c in ("texter-0", "emailer-0"):
         stage = "researching" if c.startswith("texter") else "ready"
-        profiles.put(store, "acme", c, CustomerIn(consent={"sms": True, "email": True},
-                                                   attributes={"lead_stage": stage}), None)
+        profiles.put(
+            store, "acme", c, CustomerIn(consent={"sms": True, "email": True}, attributes={"lead_stage": stage}), None
+        )
     evs = channel_people()
     for i in range(0, len(evs), 5000):
-        events.ingest(store, "acme", [Event.model_validate(e) for e in evs[i:i + 5000]])
+        events.ingest(store, "acme", [Event.model_validate(e) for e in evs[i : i + 5000]])
     return train_tenant(store, "acme", TrainConfig())
 
 
@@ -498,8 +539,11 @@ def test_learned_channel_affinity_reroutes_to_the_channel_the_customer_answers(s
 
 
 def test_threshold_by_lead_stage(store, decider, trained):
-    use(store, relevance_threshold=0.5, lifecycle={"thresholds_by_stage": {"researching": 0.99, "ready": 0.2},
-                                                   "post_purchase_quiet": 0})
+    use(
+        store,
+        relevance_threshold=0.5,
+        lifecycle={"thresholds_by_stage": {"researching": 0.99, "ready": 0.2}, "post_purchase_quiet": 0},
+    )
     texter = one(decider, req(cid="texter-0", channel="sms", kind="value", topics=["team:yankees"]))
     emailer = one(decider, req(cid="emailer-0", channel="email", kind="value", topics=["team:yankees"]))
     assert texter.action == "suppress" and "(lead stage researching)" in texter.reasons[-1].message
@@ -524,11 +568,13 @@ def test_the_groups_decoded_on_demand_are_the_same_in_python_and_lua():
 
     lua = re.search(r"local LAZY = \{([^}]*)\}", script_source("decide")).group(1)
     assert tuple(re.findall(r"'([a-z_]+)'", lua)) == LAZY
-    pol = policy.Policy(stages={"ready": {"relevance_threshold": 0.5}}, caps=[{"channel": "sms", "max": 1, "window": "1d"}])
+    pol = policy.Policy(
+        stages={"ready": {"relevance_threshold": 0.5}}, caps=[{"channel": "sms", "max": 1, "window": "1d"}]
+    )
     core, groups = static_args(pol, None)
     whole = json.loads("{" + static_params(pol, None) + "}")
     # every group is a real value (JSON null would reach Lua as a truthy cjson.null), and nothing is lost
-    assert {**json.loads(b"{" + core + b"}"), **{n: json.loads(g) for n, g in zip(LAZY, groups)}} == whole
+    assert {**json.loads(b"{" + core + b"}"), **{n: json.loads(g) for n, g in zip(LAZY, groups, strict=True)}} == whole
     assert all(whole[name] is not None for name in LAZY)
 
 
@@ -586,5 +632,5 @@ def test_a_store_that_hangs_midway_through_a_big_batch_degrades_only_the_parts_n
     degraded = [any(r.code == "degraded" for r in d.reasons) for d in out]
     assert not any(degraded[:PART]) and all(degraded[-PART:])  # the first part stands, the last never ran
     assert degraded == sorted(degraded)  # decided, then degraded: never a decided part after a degraded one
-    assert all(d.action == "send" for d, bad in zip(out, degraded) if not bad)
-    assert all(d.action == "suppress" for d, bad in zip(out, degraded) if bad)  # the tenant's failure mode
+    assert all(d.action == "send" for d, bad in zip(out, degraded, strict=True) if not bad)
+    assert all(d.action == "suppress" for d, bad in zip(out, degraded, strict=True) if bad)  # the tenant's failure mode

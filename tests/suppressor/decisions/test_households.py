@@ -19,7 +19,6 @@ DM_ONCE = {"channel": "direct_mail", "max": 1, "window": "30d", "per_offer": Tru
 TRADE_IN = {"key": "trade-in", "terms": {"bonus": 1500}}
 
 
-
 def use(store, **household):
     """Every customer rule off but offers (a household's offers follow the tenant's offer rules)."""
     policy.put(store, "acme", quiet_policy(household=household, offers={"enabled": True}), "test")
@@ -42,7 +41,9 @@ def test_one_direct_mail_piece_per_offer_per_household(store, decider):
     assert "1 of 1 trade-in sends on direct_mail to this household in 30d" in second.reasons[-1].message
     # another household, another offer, or another channel: not this cap's business
     assert one(decider, req("cat", channel="direct_mail", offer=TRADE_IN)).action == "send"
-    assert one(decider, req("bob", channel="direct_mail", offer={"key": "service-coupon", "terms": {}})).action == "send"
+    assert (
+        one(decider, req("bob", channel="direct_mail", offer={"key": "service-coupon", "terms": {}})).action == "send"
+    )
     assert one(decider, req("bob", channel="email", offer=TRADE_IN)).action == "send"
 
 
@@ -53,8 +54,10 @@ def test_a_household_cap_keeps_its_last_slot_for_high_priorities(store, decider)
     assert one(decider, req("ann")).action == "send"
     kept = one(decider, req("bob"))  # sales: priority 30
     assert kept.action == "suppress" and codes(kept)[-1] == "household"
-    assert kept.reasons[-1].message == ("the last 1 of 2 sends on any channel to this household in 7d is kept for "
-                                        "priority 50+; this message is priority 30 (1 sent)")
+    assert kept.reasons[-1].message == (
+        "the last 1 of 2 sends on any channel to this household in 7d is kept for "
+        "priority 50+; this message is priority 30 (1 sent)"
+    )
     assert store.bulk.zcard(keys.sends("acme", "bob")) == 0  # nothing counted for the refused member
     assert one(decider, req("bob", priority=80)).action == "send"
     full = one(decider, req("cat", kind="service"))  # now full for everyone
@@ -124,8 +127,11 @@ def test_a_members_purchase_quiets_sales_to_the_household(store, decider):
     use(store)
     member(store, "ann")
     member(store, "bob")
-    events.ingest(store, "acme", [Event(event_id="p-1", customer_id="ann", type="purchased",
-                                        ts=(NOW - timedelta(days=3)).isoformat())])
+    events.ingest(
+        store,
+        "acme",
+        [Event(event_id="p-1", customer_id="ann", type="purchased", ts=(NOW - timedelta(days=3)).isoformat())],
+    )
     d = one(decider, req("bob", kind="sales"))
     assert d.action == "suppress" and "another member of the household bought 3 days ago" in d.reasons[-1].message
     assert one(decider, req("bob", kind="value")).action == "send"
@@ -202,8 +208,7 @@ def test_twenty_concurrent_identical_calls_for_a_member_record_one_household_sen
     assert store.bulk.zcard(keys.sends("acme", "ann")) == 1
 
 
-def test_a_store_failing_between_the_customer_and_the_household_step_lets_no_retry_through(store, decider,
-                                                                                           monkeypatch):
+def test_a_store_failing_between_the_customer_and_the_household_step_lets_no_retry_through(store, decider, monkeypatch):
     """The customer's step records a send and its standing verdict; the store fails before the
     household's word. The caller got a degraded answer and retries the same message: the standing
     send must not skip the household, whose cap another member has used meanwhile."""
@@ -214,16 +219,16 @@ def test_a_store_failing_between_the_customer_and_the_household_step_lets_no_ret
     use(store, caps=[DM_ONCE], offers=False)
     member(store, "ann")
     member(store, "bob")
-    real = decide_mod.run_scripts
+    real = decide_mod.arun_scripts
 
-    def household_fails_once(st, name, calls, **kw):
+    async def household_fails_once(st, client, name, calls):
         if name == "household" and not failed:
             failed.append(name)
             raise redis.ConnectionError("the store went away between the two steps")
-        return real(st, name, calls, **kw)
+        return await real(st, client, name, calls)
 
     failed: list = []
-    monkeypatch.setattr(decide_mod, "run_scripts", household_fails_once)
+    monkeypatch.setattr(decide_mod, "arun_scripts", household_fails_once)
     first = one(decider, req("ann", channel="direct_mail", offer=TRADE_IN, mid="mailer"))
     assert failed and first.reasons[-1].code == "degraded"
     assert one(decider, req("bob", channel="direct_mail", offer=TRADE_IN, mid="mailer")).action == "send"

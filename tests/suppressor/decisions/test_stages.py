@@ -13,10 +13,18 @@ def lead(store, cid, stage):
 
 
 def test_a_stage_override_changes_caps_and_kinds_for_that_stage_only(store, decider):
-    policy.put(store, "acme", quiet_policy(
-        caps=[{"channel": "any", "max": 3, "window": "7d"}],
-        stages={"researching": {"caps": [{"channel": "any", "max": 1, "window": "7d"}]},
-                "lost": {"allowed_kinds": ["value", "service", "transactional"]}}), "test")
+    policy.put(
+        store,
+        "acme",
+        quiet_policy(
+            caps=[{"channel": "any", "max": 3, "window": "7d"}],
+            stages={
+                "researching": {"caps": [{"channel": "any", "max": 1, "window": "7d"}]},
+                "lost": {"allowed_kinds": ["value", "service", "transactional"]},
+            },
+        ),
+        "test",
+    )
     lead(store, "early", "researching")
     lead(store, "late", "ready")
     lead(store, "gone", "lost")
@@ -37,11 +45,14 @@ def test_a_campaign_override_and_a_stage_override_combine(store, decider):
     assert one(decider, req("late", kind="sales")).action == "send"
 
 
-@pytest.mark.parametrize("override,words", [
-    ({"holdout_fraction": 0.2}, "holdout_fraction cannot change by stage"),
-    ({"household": {}}, "household cannot change by stage"),
-    ({"caps": [{"channel": "any", "max": -1, "window": "7d"}]}, "greater than or equal to 0"),
-])
+@pytest.mark.parametrize(
+    "override,words",
+    [
+        ({"holdout_fraction": 0.2}, "holdout_fraction cannot change by stage"),
+        ({"household": {}}, "household cannot change by stage"),
+        ({"caps": [{"channel": "any", "max": -1, "window": "7d"}]}, "greater than or equal to 0"),
+    ],
+)
 def test_stage_overrides_are_validated(override, words):
     with pytest.raises(ValueError, match=words):
         policy.Policy.model_validate({"stages": {"lost": override}})
@@ -53,7 +64,7 @@ def test_the_policy_references_shopping_cycle_policy_is_valid_and_differs_by_sta
     from pathlib import Path
 
     page = (Path(__file__).resolve().parents[3] / "docs" / "policy.md").read_text()
-    section = page[page.index("## Lead stages"):]
+    section = page[page.index("## Lead stages") :]
     doc = json.loads(re.search(r"```json\n(.*?)\n```", section, re.S).group(1))
     by_stage = policy.Policy.model_validate(doc).script_params()["by_stage"]
     assert set(by_stage) == {"researching", "shopping", "ready", "owner", "lost"}

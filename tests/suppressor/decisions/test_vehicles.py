@@ -2,7 +2,7 @@
 offers, owners due for service who answer service reminders; the model finds both for customers
 it has never seen behave, and the rules make those messages relevant whatever the score."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,13 +12,19 @@ from suppressor.model import features
 from suppressor.policy import document as policy
 from tests.factories import codes, one, quiet_policy, reaction, req
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 TRADE_IN, LEASE, SERVICE = ["offer:trade-in"], ["offer:lease"], ["content:service-reminder"]
 
 
 def vehicle(year: int, due_in_days: float, make: str = "ford") -> dict:
-    return {"vin": f"VIN{year}{make}", "year": year, "make": make, "model": "F-150", "segment": "truck",
-            "next_service_due": (NOW + timedelta(days=due_in_days)).isoformat()}
+    return {
+        "vin": f"VIN{year}{make}",
+        "year": year,
+        "make": make,
+        "model": "F-150",
+        "segment": "truck",
+        "next_service_due": (NOW + timedelta(days=due_in_days)).isoformat(),
+    }
 
 
 def owner(store, cid: str, year: int, due_in_days: float, model=None) -> None:
@@ -35,10 +41,22 @@ def planted() -> list[dict]:
         cid = f"owner-{i}"
         for w in range(6):
             at = NOW - timedelta(days=7 * w + 3)
-            for name, topics, kind, answered in (("t", TRADE_IN, "sales", old), ("l", LEASE, "sales", not old),
-                                                 ("s", SERVICE, "service", due_soon)):
-                out += reaction(cid, f"{w}-{name}", at, answered, timedelta(hours=2), channel="email",
-                                message_id=f"m-{name}-{w}", kind=kind, topics=topics)
+            for name, topics, kind, answered in (
+                ("t", TRADE_IN, "sales", old),
+                ("l", LEASE, "sales", not old),
+                ("s", SERVICE, "service", due_soon),
+            ):
+                out += reaction(
+                    cid,
+                    f"{w}-{name}",
+                    at,
+                    answered,
+                    timedelta(hours=2),
+                    channel="email",
+                    message_id=f"m-{name}-{w}",
+                    kind=kind,
+                    topics=topics,
+                )
     return out
 
 
@@ -54,13 +72,22 @@ def vehicle_world(store):
 
 
 def test_vehicle_facts_become_model_attributes():
-    now = datetime(2026, 11, 28, tzinfo=timezone.utc).timestamp()
-    attrs = features.model_attributes({"zip": "60614"}, [
-        {"year": 2017, "make": "Chevrolet", "segment": "Minivan",
-         "next_service_due": "2026-12-10T00:00:00+00:00"},
-        {"year": 2025, "make": "Ford"}], now)
-    assert attrs == {"zip": "60614", "vehicle_make": ["chevrolet", "ford"], "vehicle_segment": ["minivan"],
-                     "vehicle_age": "9y+", "service_due": "within 1 month"}
+    now = datetime(2026, 11, 28, tzinfo=UTC).timestamp()
+    attrs = features.model_attributes(
+        {"zip": "60614"},
+        [
+            {"year": 2017, "make": "Chevrolet", "segment": "Minivan", "next_service_due": "2026-12-10T00:00:00+00:00"},
+            {"year": 2025, "make": "Ford"},
+        ],
+        now,
+    )
+    assert attrs == {
+        "zip": "60614",
+        "vehicle_make": ["chevrolet", "ford"],
+        "vehicle_segment": ["minivan"],
+        "vehicle_age": "9y+",
+        "service_due": "within 1 month",
+    }
     assert features.model_attributes({"zip": "1"}, None) == {"zip": "1"}
 
 
@@ -97,7 +124,14 @@ def test_service_due_soon_and_an_old_car_make_the_message_relevant_whatever_the_
     assert one(decider, req("old", kind="sales", topics=LEASE), NOW).action == "suppress"
     assert one(decider, req("young", kind="sales", topics=TRADE_IN), NOW).action == "suppress"
 
-    policy.put(store, "acme", quiet_policy(relevance_threshold=0.99, lifecycle={
-        "service_due_within": 0, "trade_in_age_years": 0, "post_purchase_quiet": 0}), "test")
+    policy.put(
+        store,
+        "acme",
+        quiet_policy(
+            relevance_threshold=0.99,
+            lifecycle={"service_due_within": 0, "trade_in_age_years": 0, "post_purchase_quiet": 0},
+        ),
+        "test",
+    )
     assert one(decider, req("due", kind="service", topics=SERVICE), NOW).action == "suppress"  # rules off
     assert one(decider, req("old", kind="sales", topics=TRADE_IN), NOW).action == "suppress"

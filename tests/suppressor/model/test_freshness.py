@@ -1,6 +1,6 @@
 """Fresh between retrains: new behavior moves a customer's scores before the next training."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
@@ -23,16 +23,36 @@ def test_fold_in_moves_toward_the_behavior_and_the_prior_holds_it_back():
 
 
 def score(decider, cid, team):
-    [d] = decider.decide("acme", [DecisionRequest(customer_id=cid, message=message("m", [f"team:{team}", "offer:tickets"]),
-                                                  allow_reroute=False, dry_run=True)])
+    [d] = decider.decide(
+        "acme",
+        [
+            DecisionRequest(
+                customer_id=cid,
+                message=message("m", [f"team:{team}", "offer:tickets"]),
+                allow_reroute=False,
+                dry_run=True,
+            )
+        ],
+    )
     return d.score
 
 
 def new_events(cid, team, typ, n, start):
-    return [Event.model_validate({"event_id": f"new-{cid}-{team}-{typ}-{k}", "customer_id": cid, "type": typ,
-                                  "ts": (start + timedelta(minutes=k)).isoformat(), "channel": "email",
-                                  "kind": "sales", "message_id": f"fresh-{team}-{k}",
-                                  "topics": [f"team:{team}", "offer:tickets"]}) for k in range(n)]
+    return [
+        Event.model_validate(
+            {
+                "event_id": f"new-{cid}-{team}-{typ}-{k}",
+                "customer_id": cid,
+                "type": typ,
+                "ts": (start + timedelta(minutes=k)).isoformat(),
+                "channel": "email",
+                "kind": "sales",
+                "message_id": f"fresh-{team}-{k}",
+                "topics": [f"team:{team}", "offer:tickets"],
+            }
+        )
+        for k in range(n)
+    ]
 
 
 def test_new_clicks_and_a_fresh_unsubscribe_move_scores_before_the_next_retrain(store):
@@ -42,8 +62,11 @@ def test_new_clicks_and_a_fresh_unsubscribe_move_scores_before_the_next_retrain(
     decider = Decider(store, states, None)
     refresher = Refresher(store, lambda t: states.get(t).model, interval=3600)
     try:
-        now = datetime.now(timezone.utc) - timedelta(hours=1)
-        before_sox, before_yankees = score(decider, "yankees-fan-1", "red-sox"), score(decider, "yankees-fan-1", "yankees")
+        now = datetime.now(UTC) - timedelta(hours=1)
+        before_sox, before_yankees = (
+            score(decider, "yankees-fan-1", "red-sox"),
+            score(decider, "yankees-fan-1", "yankees"),
+        )
 
         changed: set[str] = set()
         events.ingest(store, "acme", new_events("yankees-fan-1", "red-sox", "clicked", 6, now), changed)
@@ -53,9 +76,25 @@ def test_new_clicks_and_a_fresh_unsubscribe_move_scores_before_the_next_retrain(
         after_sox = score(decider, "yankees-fan-1", "red-sox")
         assert after_sox > before_sox + 0.1  # six clicks on the rival team count at once
 
-        events.ingest(store, "acme", [Event.model_validate({
-            "event_id": "unsub-1", "customer_id": "yankees-fan-2", "type": "unsubscribed", "ts": now.isoformat(),
-            "channel": "email", "kind": "sales", "message_id": "fresh-y", "topics": ["team:yankees", "offer:tickets"]})], changed)
+        events.ingest(
+            store,
+            "acme",
+            [
+                Event.model_validate(
+                    {
+                        "event_id": "unsub-1",
+                        "customer_id": "yankees-fan-2",
+                        "type": "unsubscribed",
+                        "ts": now.isoformat(),
+                        "channel": "email",
+                        "kind": "sales",
+                        "message_id": "fresh-y",
+                        "topics": ["team:yankees", "offer:tickets"],
+                    }
+                )
+            ],
+            changed,
+        )
         refresher.enqueue("acme", {"yankees-fan-2"})
         refresher.flush()
         assert score(decider, "yankees-fan-2", "yankees") < before_yankees - 0.05

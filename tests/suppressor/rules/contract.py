@@ -49,6 +49,7 @@ class Case:
     gap_minutes: float = 60.0
     prior: dict[str, Any] | None = None  # the sends before, if their message differs (over ``message``)
     customer_id: str = "c-1"
+    setup: Callable[..., None] | None = None  # (store, tenant, customer id): state to plant before deciding
     model: bool = False
     at: datetime = NOW
     channel: str | None = None  # the channel the verdict names, when it matters
@@ -142,10 +143,20 @@ async def decide_case(store, hot, bulk, tenant: str, case: Case):
     if case.model:
         models.save(store, tenant, tiny_model("v1"))
         models.activate(store, tenant, "v1")
-    evs = [Event.model_validate({"customer_id": cid, "channel": "email", **{k: v for k, v in e.items()
-                                 if k != "hours_ago"}, "event_id": f"e-{n}",
-                                 "ts": (at - timedelta(hours=e["hours_ago"])).isoformat()})
-           for n, e in enumerate(case.events)]
+    if case.setup is not None:
+        case.setup(store, tenant, cid)
+    evs = [
+        Event.model_validate(
+            {
+                "customer_id": cid,
+                "channel": "email",
+                **{k: v for k, v in e.items() if k != "hours_ago"},
+                "event_id": f"e-{n}",
+                "ts": (at - timedelta(hours=e["hours_ago"])).isoformat(),
+            }
+        )
+        for n, e in enumerate(case.events)
+    ]
     if evs:
         events.ingest(store, tenant, evs)
     decider = Decider(store, TenantStateCache(store, 0.0), None)

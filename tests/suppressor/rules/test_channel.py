@@ -9,8 +9,20 @@ PREFERS_SMS = {"consent": EMAIL_SMS_PUSH, "preferred_channel": "sms"}
 class TestChannel(RuleContract):
     rule = channel.RULE
     cases = [
-        Case("the customer prefers sms", "reroute", "channel_preference", customer=PREFERS_SMS, channel="sms",
-             says="prefers sms"),
-        Case("the caller allows no reroute", "send", None, customer=PREFERS_SMS, request={"allow_reroute": False},
-             channel="email"),
+        Case(
+            "the customer prefers sms",
+            "reroute",
+            "channel_preference",
+            customer=PREFERS_SMS,
+            channel="sms",
+            says="prefers sms",
+        ),
+        Case(
+            "the caller allows no reroute",
+            "send",
+            None,
+            customer=PREFERS_SMS,
+            request={"allow_reroute": False},
+            channel="email",
+        ),
     ]

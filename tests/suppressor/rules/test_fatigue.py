@@ -13,8 +13,22 @@ IGNORED = [{"type": "ignored", "hours_ago": 48}, {"type": "ignored", "hours_ago"
 class TestFatigue(RuleContract):
     rule = fatigue.RULE
     cases = [
-        Case("a tired channel sent to an hour ago", "defer", "fatigue", policy=ON, events=IGNORED, sends=1,
-             not_before=NOW - timedelta(hours=1) + timedelta(days=7), says="2 unanswered email messages"),
-        Case("the customer engaged since", "send", None, policy=ON, sends=1,
-             events=[*IGNORED, {"type": "clicked", "hours_ago": 40}]),
+        Case(
+            "a tired channel sent to an hour ago",
+            "defer",
+            "fatigue",
+            policy=ON,
+            events=IGNORED,
+            sends=1,
+            not_before=NOW - timedelta(hours=1) + timedelta(days=7),
+            says="2 unanswered email messages",
+        ),
+        Case(
+            "the customer engaged since",
+            "send",
+            None,
+            policy=ON,
+            sends=1,
+            events=[*IGNORED, {"type": "clicked", "hours_ago": 40}],
+        ),
     ]

