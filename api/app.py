@@ -28,6 +28,7 @@ from .routes import (
     content,
     customers,
     decisions,
+    deferred,
     docs,
     events,
     health,
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             fetch=hooks.fetch,
         )
         app.state.services.metrics.watch(log, st)
+        app.state.services.decider.on_lapsed = app.state.services.metrics.deferred_lapsed.inc
         # what startup built lives as long as the app: out of the collector's way, so a full collection
         # during a 10,000-event batch does not walk every module and model again (1.7x on validation,
         # bench/ingest.py); given back at shutdown, so apps made and dropped (tests) leak nothing
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         webhooks,
         customers,
         decisions,
+        deferred,
         policy,
         simulation,
         content,

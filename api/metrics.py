@@ -125,6 +125,11 @@ class Metrics:
             ["provider", "outcome"],
             registry=self.registry,
         )
+        self.deferred_lapsed = Counter(
+            "suppressor_deferred_lapsed_total",
+            "Deferred verdicts that lapsed unclaimed: due longer ago than deferred_lapse_seconds and never asked again",
+            registry=self.registry,
+        )
         self.responses = Counter(
             "suppressor_http_responses_total",
             "HTTP responses by route template and status",

@@ -25,6 +25,23 @@ class DecisionLogPage(BaseModel):
     decisions: list[dict[str, Any]]
 
 
+class DeferredVerdict(BaseModel):
+    """A deferred verdict that is due: ask again with ``request`` (POST /v1/decisions) to decide it anew."""
+
+    customer_id: str
+    message_id: str
+    decision_id: str = Field(description="the deferral's decision")
+    not_before: datetime
+    request: dict[str, Any] = Field(description="the decision request that was deferred, as it was asked")
+
+
+class DeferredPage(BaseModel):
+    """Due deferred verdicts, soonest first; ``next_cursor`` (null on the last page) asks for the next page."""
+
+    deferred: list[DeferredVerdict]
+    next_cursor: str | None
+
+
 class TimelineItem(BaseModel):
     """One verdict (type "decision") or one piece of behavior (type "event")."""
 

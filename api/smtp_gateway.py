@@ -308,7 +308,7 @@ class Gateway:
             return []
         hot, _ = self.clients()
         key, now_ms = keys.smtp_relayed(self.tenant, mkey), int(time.time() * 1000)
-        won = await self.store.bounded(
+        *won, _expiry = await self.store.bounded(
             acommands(hot, [*(("HSETNX", key, p.key, now_ms) for p in sends), ("PEXPIRE", key, self.remember_ms)]),
             budget,
         )

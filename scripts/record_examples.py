@@ -25,6 +25,13 @@ SUV = {
     "offer": {"key": "suv-lease", "terms": {"apr": 2.9}},
 }
 CLINIC = {"message_id": "m-winter-clinic", "channel": "email", "kind": "value", "topics": ["content:clinic"]}
+RECALL = {
+    "message_id": "m-airbag-recall",
+    "campaign_id": "recall-24v",
+    "channel": "email",
+    "kind": "service",
+    "topics": ["service:recall"],
+}
 
 
 def _recent(hours: float) -> str:
@@ -120,7 +127,36 @@ def steps(demo_customer: str) -> list[tuple[str, str, str, dict | None, Any]]:
         ),
         ("decideBatch", "POST", "/v1/decisions:batch", None, batch),
         ("exclusionList", "POST", "/v1/decisions:exclusions", None, batch),
+        (
+            "choose",
+            "POST",
+            "/v1/decisions:choose",
+            None,
+            {
+                "customer_id": demo_customer,
+                "pick": 1,
+                "candidates": [{**SUV, "message_id": "m-spring-lease", "priority": 30}, RECALL],
+            },
+        ),
+        (
+            "chooseBatch",
+            "POST",
+            "/v1/decisions:choose-batch",
+            None,
+            {
+                "items": [
+                    {
+                        "customer_id": CUSTOMER,
+                        "candidates": [
+                            {**CLINIC, "message_id": "m-plan-clinic"},
+                            {**RECALL, "message_id": "m-plan-recall"},
+                        ],
+                    }
+                ]
+            },
+        ),
         ("listDecisions", "GET", "/v1/decisions", {"limit": 2, "customer_id": CUSTOMER}, None),
+        ("listDeferred", "GET", "/v1/deferred", {"due_before": _recent(-48), "limit": 2}, None),
         ("getTimeline", "GET", f"/v1/timeline/{CUSTOMER}", {"limit": 4}, None),
         ("releaseDecision", "POST", "/v1/decisions/{decision_id}/release", None, None),
         (

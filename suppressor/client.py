@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 import httpx
 
@@ -97,6 +98,15 @@ class _Attempts:
         if time.monotonic() + pause >= self.deadline:
             raise Unavailable(why)
         return pause
+
+
+def _deferred_path(due_before: datetime | None, page_size: int, cursor: str | None) -> str:
+    query: dict[str, Any] = {"limit": page_size}
+    if due_before is not None:
+        query["due_before"] = due_before.isoformat()
+    if cursor is not None:
+        query["cursor"] = cursor
+    return "/v1/deferred?" + urlencode(query)
 
 
 class _Base:
@@ -205,6 +215,19 @@ class Client(_Base):
         """Store behavior events (stored once per event_id); raises Unavailable if the service does not answer."""
         return IngestResult.model_validate(self._call("POST", "/v1/events", {"events": list(events)}, timeout=timeout))
 
+    def iter_deferred(
+        self, due_before: datetime | None = None, page_size: int = 100, timeout: float = 10.0
+    ) -> Iterator[dict[str, Any]]:
+        """The tenant's deferred verdicts due by ``due_before`` (default: now), soonest first, page after
+        page: each {customer_id, message_id, decision_id, not_before, request}; ask again with ``request``."""
+        cursor = None
+        while True:
+            page = self._call("GET", _deferred_path(due_before, page_size, cursor), timeout=timeout)
+            yield from page["deferred"]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
+
     def release(self, decision_id: str) -> bool:
         """Give a send's capacity back (the message did not go out); False if nothing was held."""
         try:
@@ -284,6 +307,19 @@ class AsyncClient(_Base):
         return IngestResult.model_validate(
             await self._call("POST", "/v1/events", {"events": list(events)}, timeout=timeout)
         )
+
+    async def iter_deferred(
+        self, due_before: datetime | None = None, page_size: int = 100, timeout: float = 10.0
+    ) -> AsyncIterator[dict[str, Any]]:
+        """The tenant's due deferred verdicts, soonest first, page after page (as ``Client.iter_deferred``)."""
+        cursor = None
+        while True:
+            page = await self._call("GET", _deferred_path(due_before, page_size, cursor), timeout=timeout)
+            for item in page["deferred"]:
+                yield item
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return
 
     async def release(self, decision_id: str) -> bool:
         """Give a send's capacity back; False if nothing was held."""

@@ -418,6 +418,13 @@ class Message(Strict):
     kind: Kind
     topics: Topics
     offer: Offer | None = None
+    priority: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="0-100: what a cap's reserved slots and "
+        "a choice among candidates weigh (default: the policy's `priorities` for its kind)",
+    )
 
 
 class DecisionRequest(Strict):
@@ -436,6 +443,36 @@ class DecisionBatch(Strict):
     """The body of POST /v1/decisions:batch."""
 
     items: list[DecisionRequest] = Field(min_length=1)
+
+
+class ChooseRequest(Strict):
+    """The body of POST /v1/decisions:choose: a customer's competing candidates, of which the best
+    ``pick`` go out."""
+
+    customer_id: Identifier
+    candidates: list[Message] = Field(min_length=1, max_length=50)
+    pick: int = Field(default=1, ge=1, le=50, description="how many of the candidates may go out")
+    allow_reroute: StrictBool = True
+    channels: list[Channel] | None = Field(
+        default=None, description="channels the caller can send on (reroute targets); default: any"
+    )
+    dry_run: StrictBool = False
+
+    @field_validator("candidates")
+    @classmethod
+    def _one_verdict_per_message(cls, v: list[Message]) -> list[Message]:
+        seen: set[str] = set()
+        for m in v:
+            if m.message_id in seen:
+                raise ValueError(f"message_id {m.message_id!r} is named twice; each candidate is its own message")
+            seen.add(m.message_id)
+        return v
+
+
+class ChooseBatch(Strict):
+    """The body of POST /v1/decisions:choose-batch (a CRM's nightly plan)."""
+
+    items: list[ChooseRequest] = Field(min_length=1)
 
 
 class Reason(BaseModel):
@@ -479,3 +516,17 @@ class DecisionBatchResult(BaseModel):
     """Verdicts in request order."""
 
     results: list[Decision]
+
+
+class Choice(BaseModel):
+    """The verdicts of one choice: every candidate's, in request order; the losers ``outranked``."""
+
+    customer_id: str
+    chosen: list[str] = Field(description="the message ids that go out (send or reroute), best first")
+    results: list[Decision]
+
+
+class ChooseBatchResult(BaseModel):
+    """Choices in request order."""
+
+    results: list[Choice]

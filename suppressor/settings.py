@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=10_000, ge=1)
     max_events_per_customer: int = Field(default=2_000, ge=10)
     customer_ttl_days: int = Field(default=730, ge=1)
+    # a deferred verdict due longer ago than this, and never asked again, lapses from GET /v1/deferred
+    # (counted as suppressor_deferred_lapsed_total)
+    deferred_lapse_seconds: int = Field(default=7 * 86_400, ge=60, le=30 * 86_400)
     decision_log_max: int = Field(default=100_000, ge=100)
     model_refresh_seconds: float = Field(default=1.0, ge=0.0)
     # where POST /v1/models/train runs training: a child process of the server ("process"), or a job on

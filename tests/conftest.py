@@ -18,6 +18,8 @@ from suppressor.tenants import apikeys
 from suppressor.tenants.state import TenantStateCache
 from tests.factories import GOVERNED_NOW, Governed, build_governed
 
+pytest_plugins = ["tests.stores"]  # any_store: the session store, then a local cluster
+
 TEST_DB = int(os.environ.get("SUPPRESSOR_TEST_REDIS_DB", "13"))
 
 

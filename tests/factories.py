@@ -148,9 +148,21 @@ def quiet_policy(**kw) -> Policy:
 _mids = itertools.count()
 
 
-def req(cid="c-1", channel="email", kind="sales", topics=("segment:suv",), offer=None, campaign=None, mid=None, **kw):
+def req(
+    cid="c-1",
+    channel="email",
+    kind="sales",
+    topics=("segment:suv",),
+    offer=None,
+    campaign=None,
+    mid=None,
+    priority=None,
+    **kw,
+):
     """A new message each call unless ``mid`` names one (asking again gets the standing verdict)."""
     msg = {"message_id": mid or f"m-{next(_mids)}", "channel": channel, "kind": kind, "topics": list(topics)}
+    if priority is not None:
+        msg["priority"] = priority
     if offer:
         msg["offer"] = offer
     if campaign:

@@ -15,8 +15,19 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 
 from suppressor.decisions import log as decision_log
+from suppressor.decisions.choose import achoose, achoose_many
 from suppressor.decisions.decide import release
-from suppressor.domain import Decision, DecisionBatch, DecisionBatchResult, DecisionRequest, Identifier
+from suppressor.domain import (
+    Choice,
+    ChooseBatch,
+    ChooseBatchResult,
+    ChooseRequest,
+    Decision,
+    DecisionBatch,
+    DecisionBatchResult,
+    DecisionRequest,
+    Identifier,
+)
 from suppressor.errors import NotFound, Refused
 from suppressor.rules import blocking
 
@@ -228,6 +239,33 @@ async def _batch(batch: DecisionBatch, tenant: str, services, request: Request) 
     services.metrics.decision_seconds.labels("batch").observe(time.monotonic() - t0)
     _count(services, results)
     return results
+
+
+@router.post("/decisions:choose", response_model=Choice)
+async def choose(req: ChooseRequest, tenant: TenantDep, services: ServicesDep, request: Request) -> Response:
+    """Decide among a customer's competing candidates: the best ``pick`` by priority x score go out
+    (recorded as sends, atomically with the caps), the others are suppressed as ``outranked``."""
+    t0 = request.scope.get("arrived") or time.monotonic()
+    result = await achoose(services.decider, tenant, req, services.ahot, services.abulk, started=t0)
+    services.metrics.decision_seconds.labels("choose").observe(time.monotonic() - t0)
+    _count(services, result.results)
+    return json_answer(result)
+
+
+@router.post("/decisions:choose-batch", response_model=ChooseBatchResult)
+async def choose_batch(batch: ChooseBatch, tenant: TenantDep, services: ServicesDep, request: Request) -> Response:
+    """Many choices in one call (a CRM's nightly plan), in request order; each item is checked before any is decided."""
+    total = sum(len(item.candidates) for item in batch.items)
+    limit = services.settings.max_batch
+    if total > limit:
+        raise ApiError(413, "Batch too large", f"{total} candidates in all; at most {limit} per call", "items")
+    t0 = request.scope.get("arrived") or time.monotonic()
+    results = await achoose_many(
+        services.decider, tenant, batch.items, services.ahot, services.abulk, services.store.bulk_timeout
+    )
+    services.metrics.decision_seconds.labels("choose-batch").observe(time.monotonic() - t0)
+    _count(services, [d for c in results for d in c.results])
+    return json_answer(ChooseBatchResult(results=results))
 
 
 EXCLUSION_COLUMNS = ("customer_id", "message_id", "action", "not_before", "reason", "detail")

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import redis
 
-from suppressor.customers import profiles
+from suppressor.customers import deferred, profiles
 from suppressor.errors import NotFound
 from suppressor.storage import keys
 from suppressor.storage.background import Periodic
@@ -37,6 +37,7 @@ def erase(
     ``flush_log`` writes the process's pending decision records first, so none lands after the erasure."""
     if flush_log is not None:
         flush_log()
+    deferred.forget(store, tenant, customer_id)  # the tenant's index names them
     existed = profiles.delete(store, tenant, customer_id)
     logged = erase_logged(store, tenant, customer_id)
     if compactor is not None:

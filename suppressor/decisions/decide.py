@@ -20,6 +20,7 @@ import redis
 import redis.asyncio
 
 from suppressor import rules
+from suppressor.customers import deferred
 from suppressor.decisions.log import DecisionLog
 from suppressor.domain import EPOCH, Action, Decision, DecisionRequest, Kind, Offer, Signature
 from suppressor.model.exported import ExportedModel, unpack
@@ -109,8 +110,10 @@ def request_params(req: DecisionRequest, did: str, now_ms: int, retention_ms: in
     ``now`` (ms), ``did`` (the decision id), ``seq`` (its ledger part), ``mid`` (message id),
     ``channel``, ``kind``, ``allow_reroute``, ``is_transactional``, ``dry``, ``topics``, ``control_draw``
     (the control's randomization), ``retention_ms`` (no key the script writes outlives it), ``campaign``
-    (when the message names one), and ``offer`` {key, terms, terms_json (canonical, to spot a
-    duplicate), until?} when the message has one."""
+    (when the message names one), ``offer`` {key, terms, terms_json (canonical, to spot a
+    duplicate), until?} when the message has one, and ``priority`` when it names one (so a replay reads
+    it from the logged request). The service may add ``hold``: the ``outranked`` reason of a candidate
+    that lost a choice (a send becomes a suppression)."""
     msg = req.message
     params = {
         "now": now_ms,
@@ -130,6 +133,8 @@ def request_params(req: DecisionRequest, did: str, now_ms: int, retention_ms: in
         params["campaign"] = msg.campaign_id
     if msg.offer is not None:
         params["offer"] = offer_params(msg.offer, now_ms, retention_ms)
+    if msg.priority is not None:  # else the policy's for its kind (``priorities``)
+        params["priority"] = msg.priority
     return params
 
 
@@ -195,6 +200,7 @@ class _Batch:
     # by request index, when a substitute is needed: the customer it is chosen for
     customers: dict[int, content.Customer] = field(default_factory=dict)
     remember: list[tuple[list[str], list]] = field(default_factory=list)  # substitutes offered (rotation)
+    holds: list[dict | None] | None = None  # by request, the outranked reason of a lost choice (``hold``)
 
     def part(self, start: int, stop: int) -> _Batch:
         """Requests ``start`` to ``stop`` as a batch of their own (their calls not made yet)."""
@@ -206,6 +212,7 @@ class _Batch:
             self.now,
             self.ids[start:stop],
             [],
+            holds=self.holds and self.holds[start:stop],
         )
 
 
@@ -218,6 +225,8 @@ class Decider:
         self.log = decision_log
         self._static: dict[tuple, Any] = {}
         self._warned_at: dict[str, float] = {}
+        # told how many deferred verdicts lapsed unclaimed (the app counts them: suppressor_deferred_lapsed_total)
+        self.on_lapsed: Callable[[int], object] = lambda n: None
 
     def decide(self, tenant: str, requests: list[DecisionRequest], now: datetime | None = None) -> list[Decision]:
         """``adecide`` for a caller without an event loop (the command line, the quickstart, what-if
@@ -240,10 +249,12 @@ class Decider:
         bulk: redis.asyncio.Redis,
         started: float | None = None,
         now: datetime | None = None,
+        holds: list[dict | None] | None = None,
     ) -> list[Decision]:
         """``decide`` on asyncio clients: small calls answered within the decision deadline (counted
         from ``started``, a ``time.monotonic()``), big batches within the store timeout; decided at
-        ``now`` (default: the clock's)."""
+        ``now`` (default: the clock's). ``holds``: per request, the ``outranked`` reason that turns
+        its send into a suppression (decisions:choose's losers)."""
         small = len(requests) <= SMALL
         t0 = started if started is not None else time.monotonic()
         # the store's share of the deadline; the rest is for turning its answer into verdicts
@@ -257,15 +268,21 @@ class Decider:
         if not self.store.up or not state.loaded:
             return self._degraded(self._prepare(state, tenant, requests, now, calls=False), StoreDown())
         if small:
-            return await self._arun(self._prepare(state, tenant, requests, now), hot, left, small)
+            return await self._arun(self._prepare(state, tenant, requests, now, holds=holds), hot, left, small)
         # a big batch's Python work goes to a thread so single decisions keep flowing beside it; every
         # item is checked (and an undeclared channel refused) before anything runs
-        batch = await asyncio.to_thread(self._prepare, state, tenant, requests, now, False)
+        batch = await asyncio.to_thread(self._prepare, state, tenant, requests, now, False, holds)
         # Redis answers a pipeline only after running all of it: a 10,000-item batch takes longer
         # than one decision's deadline, so it goes on the bulk client
         if isinstance(bulk, redis.asyncio.RedisCluster):  # one pipeline, split by node
             return await self._arun(await asyncio.to_thread(self._fill_calls, batch), bulk, left, small)
         return await self._astream(batch, bulk, left)
+
+    async def acheck(self, tenant: str, requests: list[DecisionRequest], timeout: float) -> None:
+        """Refuse (``Refused``, fields named ``items[i]...``) what ``adecide`` would refuse, deciding nothing."""
+        state = await self.states.aget(tenant, timeout)
+        if state.loaded:
+            self._prepare(state, tenant, requests, calls=False)
 
     async def _arun(
         self,
@@ -291,6 +308,18 @@ class Decider:
                     await self.store.bounded(arun_scripts(self.store, client, "release", undo), left())
         except (TimeoutError, redis.RedisError) as exc:
             return self._degraded(batch, exc)
+        index = (
+            self._deferred_call(batch, verdicts)
+            if small
+            else await asyncio.to_thread(self._deferred_call, batch, verdicts)
+        )
+        if index:  # on the tenant's slot, after the decision (see customers/deferred.py)
+            try:
+                [lapsed] = await self.store.bounded(arun_scripts(self.store, client, "deferred", [index]), left())
+                if lapsed:
+                    self.on_lapsed(lapsed)
+            except (TimeoutError, redis.RedisError) as exc:  # the verdicts stand; the index misses them
+                log.warning("tenant %s: deferred verdicts not indexed: %r", batch.tenant, exc)
         out = self._finish(batch, verdicts) if small else await asyncio.to_thread(self._finish, batch, verdicts)
         if batch.remember:
             try:
@@ -327,12 +356,13 @@ class Decider:
         requests: list[DecisionRequest],
         now: datetime | None = None,
         calls: bool = True,
+        holds: list[dict | None] | None = None,
     ) -> _Batch:
         """Each request's policy and decision id, and (``calls``) its script arguments; an undeclared
         channel or an uncomparable offer term is refused before anything runs."""
         now = now or datetime.now(UTC)
         now = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps ms: a replay says the same
-        batch = _Batch(tenant, requests, state, [], now, [], [])
+        batch = _Batch(tenant, requests, state, [], now, [], [], holds=holds)
         for i, req in enumerate(requests):
             policy = state.policy.for_campaign(req.message.campaign_id)
             if state.loaded:  # refused, never guessed at (a default policy knows nothing to refuse)
@@ -354,14 +384,23 @@ class Decider:
         """The batch's decide calls (keys, arguments), one per request."""
         now_ms = _ms(batch.now)
         memo: dict = {}  # this batch's channel arguments by policy, model and message shape
+        holds = batch.holds or [None] * len(batch.requests)
         batch.calls = [
-            self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo)
-            for req, policy, did in zip(batch.requests, batch.policies, batch.ids, strict=True)
+            self._call(batch.tenant, req, policy, batch.state, did, now_ms, memo, hold)
+            for req, policy, did, hold in zip(batch.requests, batch.policies, batch.ids, holds, strict=True)
         ]
         return batch
 
     def _call(
-        self, tenant: str, req: DecisionRequest, policy: Policy, state: TenantState, did: str, now_ms: int, memo: dict
+        self,
+        tenant: str,
+        req: DecisionRequest,
+        policy: Policy,
+        state: TenantState,
+        did: str,
+        now_ms: int,
+        memo: dict,
+        hold: dict | None = None,
     ) -> tuple[list[str], list]:
         model, msg = state.model, req.message
         # keyed by tenant: every tenant's policy starts at version 1 (one tenant's caps must never reach another)
@@ -380,6 +419,8 @@ class Decider:
         dynamic = request_params(req, did, now_ms, self.store.settings.customer_ttl_days * 86_400_000)
         dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["policy_version"] = state.policy.version
+        if hold is not None:
+            dynamic["hold"] = hold
         args: list = [
             b"{" + core + b"," + orjson.dumps(dynamic)[1:],
             *groups,
@@ -426,6 +467,7 @@ class Decider:
                 "dry": req.dry_run,
                 "household": household,
                 "ttl_ms": retention_ms,
+                "priority": policy.priority_of(msg.priority, msg.kind),
             }
             if msg.offer is not None:
                 params["offer"] = offer_params(msg.offer, res["at"], retention_ms)
@@ -474,6 +516,17 @@ class Decider:
                     )
                 )
         return undo
+
+    def _deferred_call(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> tuple | None:
+        """The tenant index's changes for the batch's fresh, recorded verdicts (deferred.changes)."""
+        fresh = [
+            (req, res)
+            for req, (res, _, replayed) in zip(batch.requests, verdicts, strict=False)
+            if not replayed and not req.dry_run and (res["action"] == "defer" or res.get("dfr"))
+        ]
+        if not fresh:
+            return None
+        return deferred.changes(batch.tenant, fresh, self.store.settings, int(batch.now.timestamp() * 1000))
 
     def _finish(self, batch: _Batch, verdicts: list[tuple[dict, bytes, bool]]) -> list[Decision]:
         out = []

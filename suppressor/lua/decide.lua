@@ -5,7 +5,7 @@
 --   suppressor/decisions/decide.py (`static_params` for the policy and model, `request_params` per call);
 --   live, the larger policy groups named in LAZY come apart, as ARGV[2 .. 1 + #LAZY] (JSON each);
 --   then pairs: candidate channel, packed float32 item vector for it ('' = unknown to the model)
--- Returns { JSON verdict, packed user vector when a substitute is needed (else ''), 1 if the verdict
+-- Returns { JSON verdict (with "dfr": true when the message stood deferred before), packed user vector when a substitute is needed (else ''), 1 if the verdict
 -- is one given earlier for this message (asked again while it stands: nothing recorded) else 0 },
 -- and when a substitute is needed: the profile's attributes and vehicles (JSON) and the last
 -- substitute offered ('' for none).
@@ -154,8 +154,35 @@ end
 -- the rules: suppressor/rules/<name>.lua, in their order (suppressor.rules.assemble puts them here)
 -- @rules
 -- in order: a suppression ends the evaluation, deferrals combine (the latest not_before)
-for _, rule in ipairs(RULES) do
-  if rule() == 'exempt' or D.action == 'suppress' then break end
+-- P.hold (decisions:choose, an `outranked` reason the service names): a candidate that lost is
+-- suppressed by it without the rules (they would only say that the winner filled the cap); with
+-- `after`, one the rules refused in the choice's dry run keeps their word, and a send is held, unless
+-- the pick has `room` left that its `rivals` (the choice's other such candidates) have not taken
+local function held()
+  local room = P.hold.room
+  if not room then return true end
+  for _, mid in ipairs(P.hold.rivals) do
+    local v = mid ~= P.mid and redis.call('HGET', KEYS[8], mid)
+    v = v and cjson.decode(v)
+    if v and (v.action == 'send' or v.action == 'reroute') and now < v['until'] then room = room - 1 end
+  end
+  return room <= 0
+end
+local function hold()
+  local r = {}
+  for k, v in pairs(P.hold) do
+    if k ~= 'after' and k ~= 'room' and k ~= 'rivals' then r[k] = v end
+  end
+  fire(r)
+  stop('suppress')
+end
+if P.hold and not P.hold.after then
+  hold()
+else
+  for _, rule in ipairs(RULES) do
+    if rule() == 'exempt' or D.action == 'suppress' then break end
+  end
+  if P.hold and (D.action == 'send' or D.action == 'reroute') and held() then hold() end
 end
 
 -- record. A full store (noeviction past maxmemory) refuses a script's first write when it may grow
@@ -189,6 +216,20 @@ local verdict = cjson.encode({ action = action, channel = channel, considered = 
                                scores = scores, reasons = D.reasons, did = P.did, at = now, pv = P.policy_version,
                                mv = P.model, sub = D.need_vector, ['until'] = v_until,
                                hh = (not P.is_transactional and not P.holdout) and prof[6] or nil })
+-- a deferred message is marked in the state hash ('dfr|' .. message id), so the service can tell the
+-- tenant's index of due deferrals (suppressor/customers/deferred.py) when it is decided again
+local was_deferred = 0
+if not P.dry then
+  local mark = 'dfr|' .. P.mid
+  was_deferred = redis.call('HDEL', KEYS[5], mark)
+  if action == 'defer' then
+    redis.call('HSET', KEYS[5], mark, D.not_before)
+    if redis.call('PTTL', KEYS[5]) < 0 then  -- no TTL yet: a month past the deferral (within the retention)
+      redis.call('PEXPIRE', KEYS[5], math.min(D.not_before - now + 31 * 86400000, P.retention_ms))
+    end
+  end
+end
+if was_deferred == 1 then verdict = string.sub(verdict, 1, -2) .. ',"dfr":true}' end
 if not P.dry and v_until > now then
   wrote = true
   redis.call('HSET', KEYS[8], P.mid, verdict)

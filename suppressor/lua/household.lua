@@ -4,7 +4,7 @@
 -- KEYS: 1 sends (ledger id by ms), 2 their details (ledger id -> JSON), 3 offers (offer key -> JSON),
 --       4 purchases (customer id -> ms), 5 members
 -- ARGV[1]: JSON {op, ...}:
---   op 'check': {now, did, seq (ledger id), cid, channel, kind, dry, ttl_ms (the retention), offer? {key, terms, terms_json,
+--   op 'check': {now, did, seq (ledger id), cid, channel, kind, priority, dry, ttl_ms (the retention), offer? {key, terms, terms_json,
 --     until?}, household (Policy.household_params: caps, offers, shared, quiet_ms, ledger_ms,
 --     conflict, better, offer_window_ms)}; returns '' when the household allows the send, else the
 --     JSON of a `household` reason.
@@ -97,6 +97,12 @@ if #H.caps > 0 then
         return cjson.encode({ code = 'household', rule = 'cap', channel = cap.channel, kind = cap.kind,
                               offer = cap.per_offer and P.offer.key or nil, count = n, max = cap.max,
                               window_ms = cap.window_ms })
+      end
+      local keep = cap.reserve  -- its last slots kept for high priorities, as a customer's cap keeps them
+      if keep and P.priority < keep.min_priority and n >= cap.max - keep.slots then
+        return cjson.encode({ code = 'household', rule = 'reserved', channel = cap.channel, kind = cap.kind,
+                              count = n, max = cap.max, window_ms = cap.window_ms, slots = keep.slots,
+                              min_priority = keep.min_priority, priority = P.priority })
       end
     end
   end

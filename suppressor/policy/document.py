@@ -57,6 +57,19 @@ class FailureMode(StrEnum):
     suppress = "suppress"
 
 
+Priority = Annotated[int, Field(ge=0, le=100)]
+# transactional first (receipts, password resets must never wait for a marketing slot), then service
+# (recalls, a service that is due), value content, and sales last: sales asks are what caps exist to restrain
+DEFAULT_PRIORITIES = {Kind.transactional: 100, Kind.service: 60, Kind.value: 40, Kind.sales: 30}
+
+
+class Reserve(Strict):
+    """The last `slots` of a cap's window, kept for messages of priority `min_priority` or more."""
+
+    slots: int = Field(ge=1, le=10_000, description="how many of the cap's last sends are kept")
+    min_priority: Priority = Field(description="the priority a message needs to take a kept slot")
+
+
 class CapRule(Strict):
     """A frequency cap: at most `max` sends in `window` (per channel or any, optionally per kind)."""
 
@@ -64,6 +77,11 @@ class CapRule(Strict):
     kind: Kind | None = Field(default=None, description="count only this kind (default: every kind)")
     max: int = Field(ge=0, le=10_000, description="sends allowed in the window")
     window: Duration = Field(description="rolling window, e.g. '7d'")
+    reserve: Reserve | None = Field(
+        default=None,
+        description="keep the last slots for high priorities, e.g. "
+        "{slots: 1, min_priority: 50}: a lower priority is suppressed (reason reserved)",
+    )
 
     @field_validator("window")
     @classmethod
@@ -71,6 +89,22 @@ class CapRule(Strict):
         if v <= 0 or v > 366 * 86400:
             raise ValueError("window must be between 1 second and 366 days")
         return v
+
+    @model_validator(mode="after")
+    def _reserve_fits(self) -> CapRule:
+        if self.reserve is not None and self.reserve.slots > self.max:
+            raise ValueError(f"reserve.slots ({self.reserve.slots}) cannot be more than the cap's max ({self.max})")
+        return self
+
+    def params(self) -> dict[str, Any]:
+        """The cap as the scripts read it: channel, max, window_ms, kind?, reserve? {slots, min_priority}."""
+        return {
+            "channel": self.channel,
+            "max": self.max,
+            "window_ms": self.window * 1000,
+            **({"kind": self.kind.value} if self.kind else {}),
+            **({"reserve": self.reserve.model_dump()} if self.reserve else {}),
+        }
 
 
 class Fatigue(Strict):
@@ -357,6 +391,11 @@ class Policy(Strict):
         max_length=50,
         description="frequency caps; the most restrictive wins",
     )
+    priorities: dict[Kind, Priority] = Field(
+        default_factory=lambda: dict(DEFAULT_PRIORITIES),
+        description="each kind's priority (0-100) when a message names none: reserved cap slots and choices "
+        "among candidates weigh it (kinds left out keep their default)",
+    )
     min_gap: Duration = Field(default=0, description="cool-down between any two sends to a customer (0 = off)")
     fatigue: Fatigue = Field(default_factory=Fatigue)
     balance: Balance = Field(default_factory=Balance)
@@ -404,6 +443,15 @@ class Policy(Strict):
         "within it returns the same verdict and records nothing (a deferred message is decided anew at not_before)",
     )
 
+    @field_validator("priorities")
+    @classmethod
+    def _every_kind(cls, v: dict[Kind, int]) -> dict[Kind, int]:
+        return {**DEFAULT_PRIORITIES, **v}
+
+    def priority_of(self, priority: int | None, kind: Kind) -> int:
+        """A message's priority: its own, else its kind's."""
+        return self.priorities[kind] if priority is None else priority
+
     def script_params(self) -> dict[str, Any]:
         """``_base_params`` and ``by_stage``: per lead stage, the parameters its override changes."""
         mine = self._base_params()
@@ -427,16 +475,7 @@ class Policy(Strict):
         tenant's offer rules ``conflict``, ``better``, ``offer_window_ms``."""
         h = self.household
         return {
-            "caps": [
-                {
-                    "channel": c.channel,
-                    "max": c.max,
-                    "window_ms": c.window * 1000,
-                    "per_offer": c.per_offer,
-                    **({"kind": c.kind.value} if c.kind else {}),
-                }
-                for c in h.caps
-            ],
+            "caps": [{**c.params(), "per_offer": c.per_offer} for c in h.caps],
             "offers": h.offers and self.offers.enabled,
             "shared": h.shared_channels,
             "quiet_ms": h.post_purchase_quiet * 1000,

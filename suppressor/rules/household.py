@@ -3,6 +3,7 @@ household's slot after the member's own verdict (Policy.household_params); a wha
 word the household gave when the decision was logged."""
 
 from suppressor.rules import Code, Rule, ago, cap, terms
+from suppressor.rules.caps import kept
 
 
 def _sentence(r, _mv):
@@ -21,6 +22,8 @@ def _sentence(r, _mv):
             f"another member of the household holds a {r['key']} offer ({terms(r)}, sent on "
             f"{r['prev_channel']} {ago(r['days'])}); one face to the household"
         )
+    if rule == "reserved":
+        return kept(r, " to this household")
     return cap(r, " to this household")
 
 
@@ -34,7 +37,8 @@ RULE = Rule(
             "suppress",
             True,
             "the customer's household: another member holds this offer on other "
-            "terms or got this piece on a shared channel, a household cap is full, or a member just bought",
+            "terms or got this piece on a shared channel, a household cap is full (or its last slots are "
+            "reserved for higher priorities), or a member just bought",
             _sentence,
         ),
     ),

@@ -43,6 +43,16 @@ def decision_log(t: str) -> str:
     return tenant(t, "decisions")
 
 
+def deferred(t: str) -> str:
+    """Sorted set: the tenant's deferred verdicts by when they are due (see decisions/deferred.py)."""
+    return tenant(t, "deferred")
+
+
+def deferred_entries(t: str) -> str:
+    """Hash: a deferred message's identity (JSON [customer id, message id]) -> its member of ``deferred``."""
+    return tenant(t, "deferred", "entries")
+
+
 def model_active(t: str) -> str:
     """String: the active model version."""
     return tenant(t, "model", "active")

@@ -44,6 +44,7 @@ SCRIPTS = (
     "contacts",
     "release_lock",
     "consent",
+    "deferred",
 )
 BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
 _MUX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # asyncio hot client -> its Multiplexer

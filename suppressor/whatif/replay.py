@@ -104,6 +104,9 @@ def _customer_args(
             # household rules span customers and a replay runs one customer at a time: it keeps the
             # household's logged word (see the README, "What-ifs")
             dyn["household_said"] = {"code": "household", "rule": "logged"}
+        if any(r["code"] == "outranked" for r in item.record.get("reasons") or []):
+            # a choice spans candidates and a replay decides one message at a time: it keeps the choice
+            dyn["hold"] = {"code": "outranked", "rule": "logged"}
         # every policy replays with the same candidates: the union of their declared channels
         pairs = channel_args(req, model, list(dict.fromkeys(ch for p in pols for ch in p.declared_channels)))
         args += [orjson.dumps(dyn), len(pairs) // 2, *pairs]

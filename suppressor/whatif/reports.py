@@ -144,10 +144,21 @@ def vary(base: VersionedPolicy, param: str, value: float) -> VersionedPolicy:
     if param == "relevance_threshold":
         doc["relevance_threshold"] = value
     elif param == "cap_scale":
-        doc["caps"] = [{**c, "max": c["max"] and max(1, round(c["max"] * value))} for c in doc["caps"]]
+        doc["caps"] = [_scaled(c, value) for c in doc["caps"]]
     else:
         raise ValueError(f"cannot sweep {param!r}; choose one of {', '.join(SWEEPABLE)}")
     return VersionedPolicy.model_validate(doc)
+
+
+def _scaled(cap: dict, value: float) -> dict:
+    """A cap with its max scaled (a reserve keeps its slots, as many as the scaled cap holds)."""
+    top = cap["max"] and max(1, round(cap["max"] * value))
+    keep = cap.get("reserve")
+    return {
+        **cap,
+        "max": top,
+        **({"reserve": {**keep, "slots": min(keep["slots"], top)}} if keep and top else {"reserve": None}),
+    }
 
 
 def default_values(p: Prepared, param: str) -> list[float]:

@@ -57,7 +57,7 @@ def test_durations_read_back_as_text(client, key):
         headers=auth(key),
     )
     got = client.get("/v1/policy", headers=auth(key)).json()
-    assert got["caps"] == [{"channel": "email", "kind": None, "max": 3, "window": "7d"}]
+    assert got["caps"] == [{"channel": "email", "kind": None, "max": 3, "window": "7d", "reserve": None}]
     assert got["min_gap"] == "12h" and got["balance"]["window"] == "30d"
 
 
@@ -95,7 +95,10 @@ def test_patch_changes_one_knob_and_keeps_the_rest(client, key):
     assert r.status_code == 200
     got = r.json()
     assert got["version"] == 2 and got["relevance_threshold"] == 0.1
-    assert got["caps"] == [{"channel": "email", "kind": None, "max": 2, "window": "7d"}] and got["min_gap"] == "12h"
+    assert (
+        got["caps"] == [{"channel": "email", "kind": None, "max": 2, "window": "7d", "reserve": None}]
+        and got["min_gap"] == "12h"
+    )
     assert got["quiet_hours"]["start"] == "22:00" and got["quiet_hours"]["end"] == "08:00"
     r = client.patch("/v1/policy", json={"balance": {"max_sales_share": 2}}, headers=auth(key))
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "balance.max_sales_share"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
@@ -14,7 +15,7 @@ import pytest
 from suppressor.client import AsyncClient, Client, Refused, Unavailable
 from suppressor.policy import document as policies
 from suppressor.tenants import apikeys
-from tests.factories import iso
+from tests.factories import iso, quiet_policy
 from tests.faults import free_port, serve
 
 MESSAGE = {"message_id": "m-1", "channel": "email", "kind": "value", "topics": ["content:clinic"]}
@@ -63,6 +64,23 @@ def test_events_are_stored_once_and_a_batch_is_answered_in_order(running, api_ke
         )
     assert [d.customer_id for d in verdicts] == [f"c-{i}" for i in range(5)]
     assert all(d.policy_version >= 1 for d in verdicts)  # real verdicts, not fallbacks
+
+
+def test_the_due_deferrals_come_back_page_after_page(running, api_key, store):
+    policies.put(store, "acme", quiet_policy(min_gap="12h"), "test")
+    later = datetime.now(UTC) + timedelta(days=1)
+    with Client(running, api_key, when_unavailable="suppress", budget=5.0) as sup:
+        assert sup.decide("c-9", {**MESSAGE, "message_id": "d-0"}).action == "send"
+        asked = [sup.decide("c-9", {**MESSAGE, "message_id": f"d-{i}"}) for i in (1, 2, 3)]
+        got = list(sup.iter_deferred(later, page_size=2))
+    assert [d["message_id"] for d in got] == ["d-1", "d-2", "d-3"]
+    assert [d["decision_id"] for d in got] == [d.decision_id for d in asked]
+
+    async def run():
+        async with AsyncClient(running, api_key, when_unavailable="suppress", budget=5.0) as sup:
+            return [d["message_id"] async for d in sup.iter_deferred(later, page_size=1)]
+
+    assert asyncio.run(run()) == ["d-1", "d-2", "d-3"]
 
 
 def test_a_bad_request_is_refused_in_words_and_not_retried(running, api_key):

@@ -47,6 +47,23 @@ def test_one_direct_mail_piece_per_offer_per_household(store, decider):
     assert one(decider, req("bob", channel="email", offer=TRADE_IN)).action == "send"
 
 
+def test_a_household_cap_keeps_its_last_slot_for_high_priorities(store, decider):
+    use(store, caps=[{"channel": "any", "max": 2, "window": "7d", "reserve": {"slots": 1, "min_priority": 50}}])
+    for cid in ("ann", "bob", "cat"):
+        member(store, cid)
+    assert one(decider, req("ann")).action == "send"
+    kept = one(decider, req("bob"))  # sales: priority 30
+    assert kept.action == "suppress" and codes(kept)[-1] == "household"
+    assert kept.reasons[-1].message == (
+        "the last 1 of 2 sends on any channel to this household in 7d is kept for "
+        "priority 50+; this message is priority 30 (1 sent)"
+    )
+    assert store.bulk.zcard(keys.sends("acme", "bob")) == 0  # nothing counted for the refused member
+    assert one(decider, req("bob", priority=80)).action == "send"
+    full = one(decider, req("cat", kind="service"))  # now full for everyone
+    assert full.action == "suppress" and "2 of 2 sends" in full.reasons[-1].message
+
+
 def test_a_refused_send_counts_nowhere_and_stands_when_asked_again(store, decider):
     use(store, caps=[DM_ONCE])
     member(store, "ann")

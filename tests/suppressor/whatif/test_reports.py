@@ -1,18 +1,21 @@
 """Replay: the production rules re-run over logged decisions and the behavior that followed."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from suppressor.customers import events, profiles
+from suppressor.decisions.choose import achoose
 from suppressor.decisions.decide import Decider
 from suppressor.decisions.log import DecisionLog
-from suppressor.domain import CustomerIn, DecisionRequest, Event
+from suppressor.domain import ChooseRequest, CustomerIn, DecisionRequest, Event
 from suppressor.policy import document as policies
+from suppressor.storage.store import aclose_clients
 from suppressor.tenants.state import TenantStateCache
 from suppressor.whatif import estimate, history, replay, reports
 from tests.factories import GOVERNED_TENANT as T
-from tests.factories import message
+from tests.factories import message, quiet_policy
 
 
 def candidate(store, **changes):
@@ -204,3 +207,45 @@ def test_a_sample_holds_the_holdout_in_its_share(store, governed):
     h = history.load_history(store, T, max_decisions=governed.campaigns["decisions"] // 3)
     held = sum(in_holdout(T, c, 0.1) for c in h.events)
     assert 0.02 < held / h.customers < 0.2  # about 10%, not the holdout first
+
+
+def test_a_replay_reproduces_reserved_slots_and_keeps_a_choices_word(store):
+    """The priority rides in the logged request, so a replay refuses the reserved slot as it was
+    refused and gives it to the priority that took it; a choice spans candidates, so a replay keeps
+    the logged outranked verdicts."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    for cid in ("ann", "bob"):
+        profiles.put(store, T, cid, CustomerIn(consent={"email": True}), None)
+    policies.put(
+        store,
+        T,
+        quiet_policy(caps=[{"channel": "any", "max": 3, "window": "7d", "reserve": {"slots": 1, "min_priority": 50}}]),
+        "test",
+    )
+    log = DecisionLog(store)
+    decider = Decider(store, TenantStateCache(store, 0.0), log)
+    at = now - timedelta(days=1)
+    for i, priority in enumerate((None, None, None, 80)):  # sales: priority 30 unless the message says
+        msg = message(f"m-{i}", ["offer:loan"], "email", "sales")
+        ask = DecisionRequest(customer_id="ann", message=msg if priority is None else {**msg, "priority": priority})
+        decider.decide(T, [ask], now=at + timedelta(minutes=i))
+    choice = ChooseRequest(
+        customer_id="bob",
+        candidates=[
+            message("c-1", ["offer:loan"], "email", "sales"),
+            {**message("c-2", ["offer:loan"], "email", "sales"), "priority": 40},
+        ],
+    )
+
+    async def choose():
+        hot, bulk = store.async_clients()
+        try:
+            return await achoose(decider, T, choice, hot, bulk, now=at)
+        finally:
+            await aclose_clients(hot, bulk)
+
+    assert asyncio.run(choose()).chosen == ["c-2"]
+    log.close()
+    r = reports.simulate(store, T, candidate(store, relevance_threshold=0.0))
+    assert r["agreement_with_log_pct"] == 100.0
+    assert r["current"]["suppressed_by"] == {"reserved": 1, "outranked": 1}

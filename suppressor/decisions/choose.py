@@ -1,0 +1,203 @@
+"""Choosing among a customer's competing messages (POST /v1/decisions:choose).
+
+Every candidate goes through the rules as a dry run (one pipeline); the survivors are ranked by the
+objective score (the engagement ``score``; 0.5 where there is none) times priority; the best are then
+decided for real one at a time, in rank order, each atomically with the caps, offers and household
+like any decision, and a winner refused by then (a concurrent call took the slot) makes way for the
+next survivor. The rest are decided for real with an ``outranked`` hold naming the winners (the
+survivors that lost are suppressed by it; the others keep their rules' verdict, and a send they would
+get by now is suppressed by it too): no candidate but a winner can ever take a slot, so
+concurrent choices and single calls for one customer cannot exceed a cap or a reserve. A candidate
+whose verdict stands (asked before) keeps it, so asking again returns the same verdicts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import datetime
+
+import redis.asyncio
+
+from suppressor import rules
+from suppressor.decisions.decide import Decider
+from suppressor.domain import Action, Choice, ChooseRequest, Decision, DecisionRequest, Message, Reason
+from suppressor.errors import Refused
+
+SENDS = (Action.send, Action.reroute)
+NO_SCORE = 0.5  # a candidate the model cannot score ranks as a coin toss
+BATCH_CONCURRENCY = 32  # choices of a choose-batch in flight at once (each its own customer and deadline)
+
+
+def rank_value(priority: int, score: float | None) -> float:
+    """What a candidate is ranked by: its objective score (0.5 when unknown) times its priority."""
+    return (NO_SCORE if score is None else score) * priority
+
+
+def _ask(req: ChooseRequest, msg: Message, dry: bool) -> DecisionRequest:
+    return DecisionRequest(
+        customer_id=req.customer_id, message=msg, allow_reroute=req.allow_reroute, channels=req.channels, dry_run=dry
+    )
+
+
+def _standing(d: Decision, dry_run: bool) -> Decision:
+    """A verdict given earlier, answered as this choice's (a dry run's ask reports dry_run)."""
+    return d if d.dry_run == dry_run else d.model_copy(update={"dry_run": dry_run})
+
+
+async def achoose(
+    decider: Decider,
+    tenant: str,
+    req: ChooseRequest,
+    hot: redis.asyncio.Redis,
+    bulk: redis.asyncio.Redis,
+    started: float | None = None,
+    now: datetime | None = None,
+) -> Choice:
+    """The verdicts of one choice among ``req.candidates``, every store call within one decision deadline;
+    ``Refused`` (fields named ``candidates[i]...``) before anything is decided."""
+    t0 = started if started is not None else time.monotonic()
+    cands = req.candidates
+    try:
+        looked = await decider.adecide(tenant, [_ask(req, m, True) for m in cands], hot, bulk, started=t0, now=now)
+    except Refused as exc:
+        exc.errors = [(_candidate_field(where), why) for where, why in exc.errors]
+        raise
+    state = decider.states.cached(tenant)
+    rank = {}
+    for i, (m, d) in enumerate(zip(cands, looked, strict=False)):
+        priority = state.policy.for_campaign(m.campaign_id).priority_of(m.priority, m.kind)
+        rank[i] = (priority, d.score, rank_value(priority, d.score))
+    if any(r.code == "degraded" for d in looked for r in d.reasons):
+        return _degraded(req, looked, rank)
+    results: list[Decision | None] = [None] * len(cands)
+    winners: list[int] = []
+    for i, d in enumerate(looked):
+        if d.replayed:  # decided before (this choice asked again): its verdict stands
+            results[i] = _standing(d, req.dry_run)
+            if d.action in SENDS:
+                winners.append(i)
+    # best first; equal values by message id, so the order candidates arrive in never decides
+    survivors = sorted(
+        (i for i, d in enumerate(looked) if not d.replayed and d.action in SENDS),
+        key=lambda i: (-rank[i][2], cands[i].message_id),
+    )
+    for i in survivors:
+        if len(winners) >= req.pick:
+            break
+        if req.dry_run:
+            results[i] = looked[i]
+        else:  # for real, atomically with the caps: a slot taken meanwhile refuses it, and the next one is asked
+            [results[i]] = await decider.adecide(tenant, [_ask(req, cands[i], False)], hot, bulk, started=t0, now=now)
+        if results[i].action in SENDS:
+            winners.append(i)
+    winners.sort(key=lambda i: (-rank[i][2], cands[i].message_id))
+    rest = [i for i, d in enumerate(results) if d is None]
+    # the survivors that lost are held; the others keep their rules' word, and a send they get by now
+    # (a slot freed meanwhile) is held too once the pick is full, counting each other's sends
+    late = [i for i in rest if i not in survivors]
+    room = (
+        {"room": req.pick - len(winners), "rivals": [cands[k].message_id for k in late]}
+        if len(winners) < req.pick
+        else {}
+    )
+    holds = [
+        _outranked(cands, rank, winners, i, req.pick)
+        if i in survivors
+        else {**_outranked(cands, rank, winners, i, req.pick), "after": True, **room}
+        for i in rest
+    ]
+    if req.dry_run:  # the dry runs' verdicts stand as they were: only the survivors that lost are held
+        for i, hold in zip(rest, holds, strict=False):
+            results[i] = _held(looked[i], hold)
+    elif rest:
+        decided = await decider.adecide(
+            tenant, [_ask(req, cands[i], False) for i in rest], hot, bulk, started=t0, now=now, holds=holds
+        )
+        for i, d in zip(rest, decided, strict=False):
+            results[i] = d
+    chosen = [cands[i].message_id for i in winners if results[i].action in SENDS]
+    return Choice(customer_id=req.customer_id, chosen=chosen, results=results)
+
+
+def _outranked(cands: list[Message], rank: dict, winners: list[int], i: int, pick: int) -> dict:
+    """The ``outranked`` reason of candidate ``i``: the winners (none yet: the pick), the lowest winner's
+    rank and its own."""
+
+    def part(k: int) -> dict:
+        priority, score, value = rank[k]
+        return {"priority": priority, "score": NO_SCORE if score is None else score, "value": value}
+
+    if not winners:
+        return {"code": "outranked", "rule": "pick", "pick": pick, **part(i)}
+    low = min(winners, key=lambda w: rank[w][2])
+    return {"code": "outranked", "by": [cands[w].message_id for w in winners], "best": part(low), **part(i)}
+
+
+def _held(d: Decision, hold: dict, keep: bool = False) -> Decision:
+    """A verdict with the hold applied as the script applies it: a send that lost is suppressed by it
+    alone (``keep``: beside the reasons it had)."""
+    if d.action not in SENDS:
+        return d
+    reason = Reason(code="outranked", message=rules.text(hold, d.model_version))
+    return d.model_copy(
+        update={
+            "action": Action.suppress,
+            "channel": None,
+            "not_before": None,
+            "reasons": [*(d.reasons if keep else []), reason],
+        }
+    )
+
+
+def _degraded(req: ChooseRequest, looked: list[Decision], rank: dict) -> Choice:
+    """The store is away: every candidate gets the failure mode; when that is a send, only the best
+    ``pick`` by priority (no score is known) go out, the others are suppressed as outranked."""
+    results = [_standing(d, req.dry_run) for d in looked]
+    if not any(d.action in SENDS for d in results):
+        return Choice(customer_id=req.customer_id, chosen=[], results=results)
+    cands = req.candidates
+    order = sorted(range(len(cands)), key=lambda i: (-rank[i][2], cands[i].message_id))
+    winners = order[: req.pick]
+    for i in order[req.pick :]:
+        results[i] = _held(results[i], _outranked(cands, rank, winners, i, req.pick), keep=True)
+    return Choice(customer_id=req.customer_id, chosen=[cands[i].message_id for i in winners], results=results)
+
+
+def _candidate_field(where: str, item: int | None = None) -> str:
+    """A decision request's field (``items[j].message.channel``) as a choice names it (``candidates[j].channel``)."""
+    named = re.sub(
+        r"^items\[(\d+)\]\.(message\.)?", lambda m: f"candidates[{m.group(1)}]." if m.group(2) else "", where
+    )
+    return named if item is None else f"items[{item}].{named}"
+
+
+async def achoose_many(
+    decider: Decider,
+    tenant: str,
+    items: list[ChooseRequest],
+    hot: redis.asyncio.Redis,
+    bulk: redis.asyncio.Redis,
+    timeout: float,
+) -> list[Choice]:
+    """Many choices (one per customer), each within its own decision deadline, in request order; every
+    item is checked first (``Refused`` names ``items[k].candidates[i]...``), so a bad one decides nothing."""
+    asks = [(k, _ask(item, m, True)) for k, item in enumerate(items) for m in item.candidates]
+    try:
+        await decider.acheck(tenant, [a for _, a in asks], timeout)
+    except Refused as exc:
+        errors = []
+        for where, why in exc.errors:
+            j = int(re.match(r"^items\[(\d+)\]", where).group(1))
+            k = asks[j][0]
+            first = next(n for n, (kk, _) in enumerate(asks) if kk == k)
+            errors.append((_candidate_field(where.replace(f"items[{j}]", f"items[{j - first}]", 1), k), why))
+        raise Refused(errors) from None
+    gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+    async def one(item: ChooseRequest) -> Choice:
+        async with gate:
+            return await achoose(decider, tenant, item, hot, bulk, started=time.monotonic())
+
+    return await asyncio.gather(*(one(item) for item in items))

@@ -1,0 +1,43 @@
+"""POST /v1/decisions:choose and :choose-batch over HTTP."""
+
+from tests.factories import auth, message
+
+
+def choice(cid, *mids, **kw):
+    return {"customer_id": cid, "candidates": [message(m, ["segment:suv"]) for m in mids], **kw}
+
+
+def test_choose_answers_every_candidate_and_names_the_winner(client, key):
+    body = choice("c-1", "m-loan", "m-recall")
+    body["candidates"][1]["kind"] = "service"
+    got = client.post("/v1/decisions:choose", json=body, headers=auth(key))
+    assert got.status_code == 200, got.text
+    out = got.json()
+    assert out["chosen"] == ["m-recall"] and [d["message_id"] for d in out["results"]] == ["m-loan", "m-recall"]
+    loser = out["results"][0]
+    assert loser["action"] == "suppress" and loser["reasons"][-1]["code"] == "outranked"
+    assert "outranked by m-recall" in loser["reasons"][-1]["message"]
+    again = client.post("/v1/decisions:choose", json=body, headers=auth(key)).json()
+    assert [d["decision_id"] for d in again["results"]] == [d["decision_id"] for d in out["results"]]
+    assert all(d["replayed"] for d in again["results"])
+
+
+def test_a_bad_choice_is_refused_by_field_and_decides_nothing(client, key):
+    twice = client.post("/v1/decisions:choose", json=choice("c-1", "m-1", "m-1"), headers=auth(key))
+    assert twice.status_code == 422 and "named twice" in twice.text and "candidates" in twice.text
+    fax = choice("c-1", "m-1", "m-2")
+    fax["candidates"][1]["channel"] = "fax"
+    refused = client.post("/v1/decisions:choose", json=fax, headers=auth(key))
+    assert refused.status_code == 422 and "candidates[1].channel" in refused.text
+    batch = {"items": [choice("c-2", "m-3"), fax]}
+    refused = client.post("/v1/decisions:choose-batch", json=batch, headers=auth(key))
+    assert refused.status_code == 422 and "items[1].candidates[1].channel" in refused.text
+    log = client.get("/v1/decisions", params={"customer_id": "c-2"}, headers=auth(key)).json()
+    assert log["decisions"] == []
+
+
+def test_choose_batch_answers_in_order(client, key):
+    items = [choice("c-1", "a-1", "a-2"), choice("c-2", "b-1", "b-2", pick=2)]
+    items[1]["candidates"][1]["kind"] = "service"  # a second sales ask would be the balance rule's business
+    out = client.post("/v1/decisions:choose-batch", json={"items": items}, headers=auth(key)).json()["results"]
+    assert [(c["customer_id"], c["chosen"]) for c in out] == [("c-1", ["a-1"]), ("c-2", ["b-2", "b-1"])]
