@@ -42,4 +42,4 @@ def list_deferred(
     items, next_cursor, lapsed = deferred.page(store, tenant, due_before or datetime.now(UTC), limit, cursor)
     if lapsed:
         services.metrics.deferred_lapsed.inc(lapsed)
-    return DeferredPage(deferred=items, next_cursor=next_cursor)
+    return DeferredPage.model_validate({"deferred": items, "next_cursor": next_cursor})

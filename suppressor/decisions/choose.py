@@ -90,7 +90,7 @@ async def achoose(
             results[i] = looked[i]
         else:  # for real, atomically with the caps: a slot taken meanwhile refuses it, and the next one is asked
             [results[i]] = await decider.adecide(tenant, [_ask(req, cands[i], False)], hot, bulk, started=t0, now=now)
-        if results[i].action in SENDS:
+        if (got := results[i]) is not None and got.action in SENDS:
             winners.append(i)
     winners.sort(key=lambda i: (-rank[i][2], cands[i].message_id))
     rest = [i for i, d in enumerate(results) if d is None]
@@ -102,7 +102,7 @@ async def achoose(
         if len(winners) < req.pick
         else {}
     )
-    holds = [
+    holds: list[dict] = [
         _outranked(cands, rank, winners, i, req.pick)
         if i in survivors
         else {**_outranked(cands, rank, winners, i, req.pick), "after": True, **room}
@@ -113,12 +113,14 @@ async def achoose(
             results[i] = _held(looked[i], hold)
     elif rest:
         decided = await decider.adecide(
-            tenant, [_ask(req, cands[i], False) for i in rest], hot, bulk, started=t0, now=now, holds=holds
+            tenant, [_ask(req, cands[i], False) for i in rest], hot, bulk, started=t0, now=now, holds=list(holds)
         )
         for i, d in zip(rest, decided, strict=False):
             results[i] = d
-    chosen = [cands[i].message_id for i in winners if results[i].action in SENDS]
-    return Choice(customer_id=req.customer_id, chosen=chosen, results=results)
+    final = [d for d in results if d is not None]
+    assert len(final) == len(results)  # every candidate is decided by now: a winner, a held survivor or the rest
+    chosen = [cands[i].message_id for i in winners if final[i].action in SENDS]
+    return Choice(customer_id=req.customer_id, chosen=chosen, results=final)
 
 
 def _outranked(cands: list[Message], rank: dict, winners: list[int], i: int, pick: int) -> dict:
@@ -189,7 +191,9 @@ async def achoose_many(
     except Refused as exc:
         errors = []
         for where, why in exc.errors:
-            j = int(re.match(r"^items\[(\d+)\]", where).group(1))
+            found = re.match(r"^items\[(\d+)\]", where)
+            assert found is not None  # acheck names every fault by its request: items[j]...
+            j = int(found.group(1))
             k = asks[j][0]
             first = next(n for n, (kk, _) in enumerate(asks) if kk == k)
             errors.append((_candidate_field(where.replace(f"items[{j}]", f"items[{j - first}]", 1), k), why))
