@@ -27,7 +27,7 @@ from suppressor import rules
 from suppressor.domain import CURRENCY, KNOWN_CHANNELS, Channel, Kind, Strict, Topic, format_duration, parse_duration
 from suppressor.errors import Refused
 from suppressor.storage import keys
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, script_source
 
 # answered as text ('7d'); accepted as text or a number of seconds: the schema says both
 Duration = Annotated[
@@ -592,30 +592,6 @@ def validate_override(override: dict[str, Any]) -> dict[str, Any]:
     return override
 
 
-_PUT = """
-local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
-local t = redis.call('TIME')  -- with the version, tells servers their cached copy is current
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], 'stamp', t[1] .. '.' .. t[2])
--- ARGV[3] is the history entry as JSON, built by json.dumps: only the version number joins it here
-redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',' .. string.sub(ARGV[3], 2))
-redis.call('LTRIM', KEYS[2], 0, 199)
-return v
-"""
-
-# the first write grows memory (HINCRBY), the deletion follows: a full store refuses the script whole (a
-# deletion first would let the rest write past maxmemory)
-_DEL = """
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-local v = redis.call('HINCRBY', KEYS[1], 'version', 1)
-redis.call('HDEL', KEYS[1], ARGV[1])
-local t = redis.call('TIME')
-redis.call('HSET', KEYS[1], 'stamp', t[1] .. '.' .. t[2])
-redis.call('LPUSH', KEYS[2], '{"version":' .. v .. ',' .. string.sub(ARGV[2], 2))
-redis.call('LTRIM', KEYS[2], 0, 199)
-return v
-"""
-
-
 def _entry(at: str, field: str, doc: Any) -> str:
     """A history entry as JSON (every caller string escaped by json.dumps; the script adds the version)."""
     return json.dumps({"at": at, "field": field, "doc": doc})
@@ -638,7 +614,13 @@ def put(store: Store, tenant: str, policy: Policy, at: str) -> VersionedPolicy:
     """Save a new tenant policy version (the caller validated it)."""
     doc = policy.model_dump(mode="json")
     store.bulk.eval(
-        _PUT, 2, keys.policy(tenant), keys.policy_history(tenant), "doc", json.dumps(doc), _entry(at, "doc", doc)
+        script_source("policy_put"),
+        2,
+        keys.policy(tenant),
+        keys.policy_history(tenant),
+        "doc",
+        json.dumps(doc),
+        _entry(at, "doc", doc),
     )
     return get(store, tenant)
 
@@ -647,7 +629,7 @@ def put_campaign(store: Store, tenant: str, campaign_id: str, override: dict[str
     """Save a campaign override (validated by ``validate_override``) as a new version."""
     field = f"campaign:{campaign_id}"
     store.bulk.eval(
-        _PUT,
+        script_source("policy_put"),
         2,
         keys.policy(tenant),
         keys.policy_history(tenant),
@@ -662,7 +644,14 @@ def delete_campaign(store: Store, tenant: str, campaign_id: str, at: str) -> boo
     """Drop a campaign override (a new version); False if there was none."""
     field = f"campaign:{campaign_id}"
     return bool(
-        store.bulk.eval(_DEL, 2, keys.policy(tenant), keys.policy_history(tenant), field, _entry(at, field, None))
+        store.bulk.eval(
+            script_source("policy_delete"),
+            2,
+            keys.policy(tenant),
+            keys.policy_history(tenant),
+            field,
+            _entry(at, field, None),
+        )
     )
 
 

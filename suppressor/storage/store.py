@@ -480,6 +480,7 @@ def _lua(name: str) -> str:
     return resources.files("suppressor.lua").joinpath(f"{name}.lua").read_text()
 
 
+@functools.cache
 def script_source(name: str) -> str:
     """A script's Lua text: decide and household start with lua/offers.lua (the offer comparison both
     use), decide with its rules put in (``rules.assemble``); `replay` embeds the production decide and ingest scripts verbatim (decide
