@@ -146,3 +146,14 @@ def test_the_client_needs_only_the_public_shapes():
     # a sender's process imports the client without the store, the model or the policy engine
     mine = {n.split(".")[1] for n in imported(ROOT / "suppressor" / "client.py") if n.startswith("suppressor.")}
     assert mine <= {"domain"}
+
+
+def test_lua_lives_only_in_lua_and_the_rule_units():
+    # a script beside Python code is a script nobody finds (the key layout, the full-store write order)
+    inline = [
+        str(p.relative_to(ROOT))
+        for folder in ("suppressor", "api", "training")
+        for p in (ROOT / folder).rglob("*.py")
+        if "redis.call(" in p.read_text()
+    ]
+    assert inline == []

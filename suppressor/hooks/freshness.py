@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from suppressor.storage import keys
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, script_source
 
 # seconds a signature stays acceptable, per provider: the span of the provider's documented retries
 # when it resends the original signature (and memory of it); Twilio signs no time, only remembers
@@ -49,22 +49,6 @@ class Stale(Exception):
 
 
 ABANDONED = 60  # seconds: a delivery in flight this long died with its process; its retry may take over
-
-# KEYS[1] the hook's memory of this signature; ARGV body digest, ttl (s), ABANDONED (s).
-# 0: new (remembered as in flight since now), 1: the same delivery, already answered, 2: used before
-# otherwise, or in flight (the same body, in flight for longer than ABANDONED, is taken over: 0)
-_CLAIM = """
-local t = redis.call('TIME')
-local now = tonumber(t[1])
-local v = redis.call('GET', KEYS[1])
-local mine = 'p' .. ARGV[1] .. ':'
-if v and v == 'd' .. ARGV[1] then return 1 end
-if v and not (string.sub(v, 1, #mine) == mine and now - tonumber(string.sub(v, #mine + 1)) > tonumber(ARGV[3])) then
-  return 2
-end
-redis.call('SET', KEYS[1], mine .. now, 'EX', ARGV[2])
-return 0
-"""
 
 
 def window(provider: str, overrides: dict[str, int] | None = None) -> int:
@@ -98,7 +82,9 @@ def admit(
         if proof.at > now + SKEW:
             raise Stale(f"the {provider} signature is dated {_span(proof.at - now)} ahead of our clock")
     digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-    answer = int(store.bulk.eval(_CLAIM, 1, _key(tenant, hook_id, proof), digest, seconds + SKEW, ABANDONED))
+    answer = int(
+        store.bulk.eval(script_source("hook_claim"), 1, _key(tenant, hook_id, proof), digest, seconds + SKEW, ABANDONED)
+    )
     if answer == 2:
         raise Stale(f"this {provider} signature was already used (a signature proves one delivery, once)")
     return "resent" if answer else "new"
