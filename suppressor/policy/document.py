@@ -24,7 +24,18 @@ from pydantic import (
 )
 
 from suppressor import rules
-from suppressor.domain import CURRENCY, KNOWN_CHANNELS, Channel, Kind, Strict, Topic, format_duration, parse_duration
+from suppressor.domain import (
+    CURRENCY,
+    KNOWN_CHANNELS,
+    WEEKDAYS,
+    Channel,
+    Kind,
+    Strict,
+    Topic,
+    Weekday,
+    format_duration,
+    parse_duration,
+)
 from suppressor.errors import Refused
 from suppressor.storage import keys
 from suppressor.storage.store import Store, script_source
@@ -179,8 +190,6 @@ class QuietHours(Strict):
     channels: list[Channel] | None = Field(default=None, description="channels it applies to (default: all)")
 
 
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 LocalEnd = Annotated[str, Field(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")]
 
 

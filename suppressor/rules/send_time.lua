@@ -18,10 +18,10 @@ local function rule_send_time()
   else
     return  -- nothing learned: no made-up hour
   end
-  local function bin(ms)  -- the local hour of the week at ms (1-based)
+  local function bin(ms)  -- the local hour of the week at ms (1-based; weekday() is send_windows')
     local t = ms / 1000 + utc_offset(ms)
-    local day = math.floor(t / 86400)
-    return ((day + 3) % 7) * 24 + math.floor((t % 86400) / 3600) + 1, math.floor((t % 86400) / 60)
+    return (weekday(math.floor(t / 86400)) - 1) * 24 + math.floor((t % 86400) / 3600) + 1,
+      math.floor((t % 86400) / 60)
   end
   local here, here_min = bin(now)
   local floor = 1e-6  -- a bin nobody answered in is not infinitely worse

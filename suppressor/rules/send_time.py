@@ -5,16 +5,15 @@ customer's time zone, are learned at training from their opens, clicks and repli
 toward the tenant's curve (training/send_hours.py); a customer with no history of their own gets
 the tenant's curve, and a tenant with none gets no deferral (no made-up hour)."""
 
+from suppressor.domain import WEEKDAYS
 from suppressor.rules import Code, Rule, hhmm
-
-DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
 def _sentence(r, _mv):
     who = "the customer answers" if r.get("own") else "customers like this one answer"
     same = r["at_day"] == r["now_day"]
-    at = hhmm(r["at_min"]) if same else f"{DAYS[r['at_day'] - 1]} {hhmm(r['at_min'])}"
-    asked = hhmm(r["now_min"]) if same else f"{DAYS[r['now_day'] - 1]} {hhmm(r['now_min'])}"
+    at = hhmm(r["at_min"]) if same else f"{WEEKDAYS[r['at_day'] - 1].title()} {hhmm(r['at_min'])}"
+    asked = hhmm(r["now_min"]) if same else f"{WEEKDAYS[r['now_day'] - 1].title()} {hhmm(r['now_min'])}"
     return (
         f"{who} {r['ratio']:.1f}x more often at {at} than at {asked} in their time zone: "
         f"deferred to {at} on {r['channel']}"

@@ -5,9 +5,9 @@ send outside is deferred to the next opening (`not_before`), or suppressed when 
 
 from datetime import date
 
+from suppressor.domain import WEEKDAYS as DAYS
 from suppressor.rules import Code, Rule, hhmm, minutes
 
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 EPOCH = date(1970, 1, 1)
 
 
