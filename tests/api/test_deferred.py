@@ -49,3 +49,15 @@ def test_bad_parameters_are_refused_by_name(client, key):
     ):
         r = client.get("/v1/deferred", params=params, headers=auth(key))
         assert r.status_code == 422 and field in r.text, (params, r.text)
+
+
+def test_a_tenant_sees_only_its_own_deferrals_with_the_same_ids(client, key, other_key, store):
+    for tenant in ("acme", "globex"):
+        policies.put(store, tenant, quiet_policy(min_gap="12h"), "test")
+    for k in (key, other_key):  # the same customer and message ids in both tenants
+        assert ask(client, k, "m-0")["action"] == "send"
+    assert ask(client, key, "m-1")["action"] == "defer"
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    mine = client.get("/v1/deferred", params={"due_before": later}, headers=auth(key)).json()["deferred"]
+    theirs = client.get("/v1/deferred", params={"due_before": later}, headers=auth(other_key)).json()["deferred"]
+    assert [d["message_id"] for d in mine] == ["m-1"] and theirs == []

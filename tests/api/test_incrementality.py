@@ -57,3 +57,36 @@ def test_control_share_withholds_that_share_and_the_report_compares_the_arms(cli
 def test_the_window_is_checked_in_words(client, key):
     r = client.get("/v1/incrementality", params={"window": "200d"}, headers=auth(key))
     assert r.status_code == 422 and "90 days" in r.text
+
+
+def test_a_tenant_measures_only_its_own_campaigns(client, key, other_key):
+    for k in (key, other_key):
+        assert (
+            client.patch(
+                "/v1/policy",
+                json={"incrementality": {"control_share": 0.5}, "caps": [], "quiet_hours": {"enabled": False}},
+                headers=auth(k),
+            ).status_code
+            == 200
+        )
+    items = [
+        {
+            "customer_id": f"c-{i}",
+            "message": {
+                "message_id": f"m-{i}",
+                "campaign_id": "fall",
+                "channel": "email",
+                "kind": "value",
+                "topics": ["content:clinic"],
+            },
+        }
+        for i in range(40)
+    ]
+    for i in range(40):
+        client.put(f"/v1/customers/c-{i}", json={"consent": {"email": True}}, headers=auth(key))
+    client.post("/v1/decisions:batch", json={"items": items}, headers=auth(key))
+    mine = client.get("/v1/incrementality", headers=auth(key)).json()
+    theirs = client.get("/v1/incrementality", headers=auth(other_key)).json()
+    [fall] = mine["campaigns"]
+    assert fall["delivered"]["exposures"] + fall["withheld"]["exposures"] == 40
+    assert theirs["campaigns"] == [] and theirs["customers"] == 0
