@@ -138,11 +138,6 @@ def registry() -> dict[str, Code]:
     return out
 
 
-def owner(code: str) -> Rule | None:
-    """The rule that declares ``code``."""
-    return next((r for r in all_rules() if any(c.code == code for c in r.codes)), None)
-
-
 def text(r: dict[str, Any], model_version: str | None) -> str:
     """The sentence for one reason returned by the decide script."""
     entry = registry().get(r["code"])

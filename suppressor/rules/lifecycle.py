@@ -2,13 +2,11 @@
 Its section also says what a customer's vehicles make relevant whatever the score (read by the
 relevance rule): service due soon, an old car and a trade-in offer."""
 
-from suppressor.rules import Code, Rule
+from suppressor.rules import Code, Rule, ago
 
 
 def _sentence(r, _mv):
     if r["gate"] == "post_purchase":
-        from suppressor.rules import ago
-
         return f"purchased {ago(r['days'])}: no sales asks within {r['quiet_days']:.0f} days of a purchase"
     return "a service order is open: no sales asks until it closes"
 
