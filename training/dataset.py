@@ -42,10 +42,13 @@ class Dataset:
 
 def read(
     store: Store, tenant: str, progress: Callable[[str], None] | None = None, chunk: int = 1000
-) -> tuple[list[str], list[dict], list[list[dict]]]:
-    """Every customer of the tenant with attributes and events (SSCAN + pipelined reads)."""
+) -> tuple[list[str], list[dict], list[list[dict]], list[str | None]]:
+    """Every customer of the tenant with attributes, events and time zone (SSCAN + pipelined reads)."""
     ids = sorted(m.decode() for m in store.bulk.sscan_iter(keys.customers_index(tenant), count=5000))
-    attrs, events, gone = [], [], []
+    attrs: list[dict] = []
+    events: list[list[dict]] = []
+    zones: list[str | None] = []
+    gone: list[str] = []
 
     def fetch(start: int) -> list:
         return bulk_commands(
@@ -54,7 +57,7 @@ def read(
                 c
                 for cid in ids[start : start + chunk]
                 for c in (
-                    ("HMGET", keys.profile(tenant, cid), "attributes", "vehicles"),
+                    ("HMGET", keys.profile(tenant, cid), "attributes", "vehicles", "timezone"),
                     ("HVALS", keys.events(tenant, cid)),
                 )
             ],
@@ -67,10 +70,11 @@ def read(
             res = following.result()
             if start + chunk < len(ids):
                 following = reader.submit(fetch, start + chunk)
-            for cid, (a, vehicles), evs in zip(ids[start : start + chunk], res[0::2], res[1::2], strict=True):
+            for cid, (a, vehicles, tz), evs in zip(ids[start : start + chunk], res[0::2], res[1::2], strict=True):
                 if a is None and not evs:
                     gone.append(cid)  # profile and events expired: the customer is gone
                 attrs.append(features.model_attributes(json.loads(a) if a else {}, vehicles))
+                zones.append(tz.decode() if tz else None)
                 evs = orjson.loads(b"[" + b",".join(evs) + b"]")  # one parse per customer, not per event
                 # HVALS order is the server's hash order (seeded at each start): fix it, or the same
                 # data would train a different model on every run
@@ -80,7 +84,7 @@ def read(
                 progress(f"read {min(start + chunk, len(ids))}/{len(ids)} customers")
     if gone:  # the index shrinks with the customers (it is only read here, off the hot path)
         store.bulk.srem(keys.customers_index(tenant), *gone)
-    return ids, attrs, events
+    return ids, attrs, events, zones
 
 
 def build(ids: list[str], attrs: list[dict], events: list[list[dict]], rules: LabelRules | None = None) -> Dataset:

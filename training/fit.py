@@ -174,7 +174,7 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None, progress: Callabl
     cfg = cfg or TrainConfig()
     progress = progress or (lambda msg: log.info("%s: %s", tenant, msg))
     t0 = time.time()
-    ids, attrs, events = ds_mod.read(store, tenant, progress)
+    ids, attrs, events, zones = ds_mod.read(store, tenant, progress)
     ds = ds_mod.build(ids, attrs, events, cfg.rules)
     y = ds.labels > 0
     if ds.n_pairs < cfg.min_pairs or y.all() or not y.any():
@@ -219,7 +219,7 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None, progress: Callabl
         }
     )
 
-    send_hours, pooled = send_hours_mod.learn(store, tenant, ids, events)
+    send_hours, pooled = send_hours_mod.learn(events, zones)
     n_attr = len(user_vocab)
     exported = ExportedModel(
         version=models.next_version(store, tenant),

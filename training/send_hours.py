@@ -33,17 +33,6 @@ def hours_of_week(ts: np.ndarray, tz: str) -> np.ndarray:
     return ((local // 86400 + 3) % 7) * 24 + (local % 86400) // 3600
 
 
-def timezones(store: Store, tenant: str, ids: list[str], chunk: int = 2000) -> list[str | None]:
-    """Each customer's time zone as their profile gives it (None without one)."""
-    out: list[str | None] = []
-    for start in range(0, len(ids), chunk):
-        pipe = store.bulk.pipeline(transaction=False)
-        for cid in ids[start : start + chunk]:
-            pipe.hget(keys.profile(tenant, cid), "timezone")
-        out += [raw.decode() if raw else None for raw in pipe.execute()]
-    return out
-
-
 def counts(events: list[list[dict]], zones: list[str | None]) -> dict[int, np.ndarray]:
     """Per customer (by position) with a time zone and answers: their answers by local hour of the week."""
     out: dict[int, np.ndarray] = {}
@@ -57,11 +46,11 @@ def counts(events: list[list[dict]], zones: list[str | None]) -> dict[int, np.nd
 
 
 def learn(
-    store: Store, tenant: str, ids: list[str], events: list[list[dict]], strength: float = STRENGTH
+    events: list[list[dict]], zones: list[str | None], strength: float = STRENGTH
 ) -> tuple[list[float] | None, dict[int, np.ndarray]]:
     """The tenant's curve (None when no customer with a time zone ever answered) and each answering
-    customer's pooled curve, by position in ``ids``."""
-    mine = counts(events, timezones(store, tenant, ids))
+    customer's pooled curve, by position (``events`` and ``zones`` as ``dataset.read`` gives them)."""
+    mine = counts(events, zones)
     if not mine:
         return None, {}
     # one answer spread over the week: no bin is 0

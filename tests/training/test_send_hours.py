@@ -10,7 +10,7 @@ from suppressor.customers import profiles
 from suppressor.domain import CustomerIn
 from suppressor.model.exported import SEND_HOURS_FIELD, unpack
 from suppressor.storage import keys
-from suppressor.training import send_hours
+from suppressor.training import dataset, send_hours
 
 CHICAGO = ZoneInfo("America/Chicago")
 
@@ -37,7 +37,9 @@ def test_evening_openers_peak_at_wednesday_19_local_across_the_dst_change_and_po
         [],
         opens_at("no-zone", 19, 10, start),
     ]
-    prior, pooled = send_hours.learn(store, "acme", ids, events)
+    read_ids, _, _, zones = dataset.read(store, "acme")  # training reads each customer's zone with the rest
+    assert read_ids == ids and zones == ["America/Chicago"] * 3 + [None]
+    prior, pooled = send_hours.learn(events, zones)
     wed = lambda h: 2 * 24 + h  # noqa: E731
     assert set(pooled) == {0, 1}  # the newcomer has no answers, no-zone no time zone
     assert int(np.argmax(pooled[0])) == wed(19)  # all ten opens in one bin, DST or not
@@ -53,7 +55,7 @@ def test_evening_openers_peak_at_wednesday_19_local_across_the_dst_change_and_po
 
 def test_a_tenant_with_no_answers_learns_nothing(store):
     profiles.put(store, "acme", "c-1", CustomerIn(timezone="America/Chicago"), None)
-    assert send_hours.learn(store, "acme", ["c-1"], [[{"type": "delivered", "ts": "2026-11-18T16:00:00Z"}]]) == (
+    assert send_hours.learn([[{"type": "delivered", "ts": "2026-11-18T16:00:00Z"}]], ["America/Chicago"]) == (
         None,
         {},
     )
