@@ -1,21 +1,39 @@
 """A synthetic dealership with planted, hidden truth, for the quickstart, tests and benchmarks.
 
 Each customer has real interests (a segment, a make, offers that fit their stage on the
-90/60/30-day shopping cycle, kinds of value content) and a channel they answer. The
-dealership "shouts": random messages on random consented channels for weeks; customers
-engage with the probability their hidden truth gives, and some of those who engage buy (a
-click on a sales offer, likelier the closer they are to buying) or bring the car in for service (an
-engaged service reminder), with the amount on the event. The truth is kept so we can check how
-much of it the model recovers and what suppression does to sales.
+90/60/30-day shopping cycle, kinds of value content), a channel they answer, an hour of the day
+they are active in their time zone, and a way a message changes what they do (their response):
+
+- sure things visit, buy and come in for service whether messaged or not (and open much of what
+  they are sent);
+- persuadables do so mostly when a message they open asks them (a click on a sales offer ends in a
+  purchase, likelier the closer they are to buying; an opened service reminder brings the car in);
+- lost causes do neither;
+- the pushed away visit and buy on their own, but a message raises their chance to unsubscribe and
+  makes them buy less for the two weeks after it.
+
+Visits, purchases and service visits happen on the customer's own schedule (naming no message) or
+because of a message (naming it); the amounts are on the events. Opens come in the customer's
+active hours, and a send that lands in them is opened more; many sends in a week lower engagement
+(fatigue). An unsubscribed customer is lost for good: they unsubscribe from every channel and
+buy nothing more. The dealership first "shouts" (random messages on random consented channels for
+weeks), then may be governed by suppressor (``run_campaigns``), with a randomized control whose
+planted effect the world computes from its own counterfactuals (``planted_effects``).
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
+import math
+from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -57,13 +75,46 @@ ZONES = ("America/New_York", "America/Chicago", "America/Denver", "America/Los_A
 # Which offers fit which stage of the shopping cycle (90/60/30 days out, or owning).
 STAGE_OFFERS = {"researching": (), "shopping": ("lease", "trade-in"), "ready": ("auto-loan", "cash-back"), "owner": ()}
 STAGE_SALES = {"researching": -0.8, "shopping": 0.0, "ready": 0.6, "owner": -1.2}
-# The sales the messages cause: a click on a sales offer ends in a purchase this often, by stage, and
-# an engaged service reminder brings the car in this often (the amounts are in dollars).
-STAGE_BUYS = {"researching": 0.03, "shopping": 0.08, "ready": 0.2, "owner": 0.02}
+# What a message a persuadable opens makes them do: a click on a sales offer ends in a purchase this
+# often, by stage; an opened service reminder brings the car in this often; any open, a visit.
+STAGE_BUYS = {"researching": 0.06, "shopping": 0.15, "ready": 0.35, "owner": 0.04}
 SERVICE_VISIT = 0.35
+CAUSED_VISIT = 0.4
 PRICE = (22_000, 58_000)
 SERVICE_BILL = (90, 900)
 BASE_LOGIT = -2.4
+
+RESPONSES = ("sure_thing", "persuadable", "lost_cause", "pushed_away")
+# The response mix by lead stage (sure, persuadable, lost, pushed away): the ready buy anyway more
+# often, the researching can be persuaded, owners are lost causes or pushed away.
+RESPONSE_MIX = {
+    "researching": (0.10, 0.50, 0.30, 0.10),
+    "shopping": (0.25, 0.45, 0.15, 0.15),
+    "ready": (0.45, 0.30, 0.10, 0.15),
+    "owner": (0.20, 0.15, 0.30, 0.35),
+}
+ENGAGE_SHIFT = {"sure_thing": 0.8, "persuadable": 0.3, "lost_cause": -0.8, "pushed_away": 0.0}
+# Outcomes on the customer's own schedule, per week: visits, purchases, service visits.
+ORGANIC = {
+    "sure_thing": (0.30, 0.03, 0.05),
+    "persuadable": (0.03, 0.002, 0.005),
+    "lost_cause": (0.01, 0.0, 0.0),
+    "pushed_away": (0.20, 0.025, 0.05),
+}
+ANNOYANCE = 0.75  # a pushed-away customer's own outcomes happen this much less per message in the 14 days before
+ANNOYANCE_DAYS = 14
+PUSHED_AWAY_UNSUBSCRIBE = 0.01  # their extra chance, per message they do not open, to unsubscribe
+UNSUBSCRIBE_RATE = 0.0008  # everyone's chance to unsubscribe, per unit of negative log-odds of engaging
+# Active hours: the local hour each customer is active around, drawn by age band.
+ACTIVE_HOURS = {"18-34": (18, 19, 20), "35-54": (8, 12, 13, 19), "55+": (9, 10, 11, 14)}
+STRAY_OPENS = 0.2  # the share of opens at any hour, 0.5-30 h after the send
+ACTIVE_BONUS = 1.0  # log-odds added to engaging with a message delivered within an hour of it
+FATIGUE_FREE = 2  # deliveries in the 7 days before a send that cost nothing
+FATIGUE = 0.3  # log-odds off engaging per delivery beyond those
+OUTCOME_TYPES = frozenset({"visited", "converted", "purchased", "service_visit", "attended", "replied"})
+MONEY = frozenset({"purchased", "converted", "service_visit"})
+UNSUBSCRIBES = frozenset({"unsubscribed", "complained"})
+DAY = 86400.0
 
 
 @dataclass
@@ -81,6 +132,8 @@ class Customer:
     topic_weights: dict[str, float] = field(default_factory=dict)
     household_id: str | None = None
     service_due_days: int = 90  # the vehicle's next service, from the day the profile is loaded
+    response: str = "persuadable"  # how a message changes what they do (RESPONSES)
+    active_hour: int = 12  # the local hour they are active around (opens come then)
 
     def profile(self, now: datetime | None = None) -> dict:
         """The PUT /v1/customers body (what the dealership knows): attributes, consent, the
@@ -100,6 +153,25 @@ class Customer:
         if self.household_id:
             body["household_id"] = self.household_id
         return body
+
+    def local_hour(self, ts: float) -> int:
+        """The hour of the day on the customer's clock at unix time ``ts``."""
+        return datetime.fromtimestamp(ts, _zone(self.timezone)).hour
+
+    def in_active_hours(self, ts: float) -> bool:
+        """True when ``ts`` is within an hour of the customer's active hour, on their clock."""
+        return hour_distance(self.local_hour(ts), self.active_hour) <= 1
+
+
+def hour_distance(a: int, b: int) -> int:
+    """Hours between two hours of the day, around the clock."""
+    d = abs(a - b) % 24
+    return min(d, 24 - d)
+
+
+@cache
+def _zone(tz: str) -> ZoneInfo:
+    return ZoneInfo(tz)
 
 
 @dataclass
@@ -123,8 +195,37 @@ class Message:
 
 
 @dataclass
+class Outcome:
+    """An outcome the world drew for a customer (or a click, the outcome of its own message): its
+    time, type, amount, the message that caused it (None: their own schedule), and for those on their
+    own schedule the draw that decides whether it happens (``u < ANNOYANCE ** recent messages``)."""
+
+    ts: float
+    type: str
+    amount: float
+    cause: str | None
+    u: float | None = None
+    realized: bool = True
+
+
+@dataclass
+class Exposure:
+    """One governed message to one customer: delivered, or withheld by the control (then ``potential``
+    holds the events it would have caused)."""
+
+    customer_id: str
+    at: float
+    message_id: str
+    campaign_id: str
+    kind: str
+    withheld: bool
+    potential: list[dict] = field(default_factory=list)
+    opened: bool = False
+
+
+@dataclass
 class Dealership:
-    """The synthetic world: customers, catalog, behavior and the truth behind it."""
+    """The synthetic world: customers, catalog, behavior, and the truth and state behind it."""
 
     customers: list[Customer]
     messages: list[Message]
@@ -132,20 +233,50 @@ class Dealership:
     start: datetime
     end: datetime
     rng: np.random.Generator
+    delivered: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))  # delivery times, sorted
+    lost: dict[str, tuple[float, str | None]] = field(default_factory=dict)  # unsubscribed: (when, message)
+    outcomes: dict[str, list[Outcome]] = field(default_factory=lambda: defaultdict(list))  # governed period
+    exposures: list[Exposure] = field(default_factory=list)
 
-    def logit(self, c: Customer, m: Message, channel: str) -> float:
-        """The hidden truth: log-odds that ``c`` engages with ``m`` on ``channel``."""
+    def logit(self, c: Customer, m: Message, channel: str, at: float | None = None, recent: int = 0) -> float:
+        """The hidden truth: log-odds that ``c`` engages with ``m`` on ``channel`` (delivered at unix
+        time ``at``, in their active hours or not; ``recent`` deliveries in the 7 days before)."""
         z = BASE_LOGIT + sum(c.topic_weights.get(t, 0.0) for t in m.topics)
         z += 1.6 if channel == c.true_channel else -1.0
         if m.kind == "sales":
             z += STAGE_SALES[c.attributes["lead_stage"]]
         if m.kind == "service" and c.service_due_days <= 30:  # due soon: a reminder is welcome
             z += 1.0
-        return z
+        z += ENGAGE_SHIFT[c.response]
+        if at is not None and channel != "direct_mail" and c.in_active_hours(at):
+            z += ACTIVE_BONUS
+        return z - FATIGUE * max(0, recent - FATIGUE_FREE)
 
-    def p_engage(self, c: Customer, m: Message, channel: str) -> float:
+    def p_engage(self, c: Customer, m: Message, channel: str, at: float | None = None, recent: int = 0) -> float:
         """The hidden truth as a probability."""
-        return float(1 / (1 + np.exp(-self.logit(c, m, channel))))
+        return float(1 / (1 + np.exp(-self.logit(c, m, channel, at, recent))))
+
+    def recent(self, cid: str, ts: float, days: float = 7) -> int:
+        """Deliveries to ``cid`` in the ``days`` before unix time ``ts``."""
+        times = self.delivered.get(cid, [])
+        return bisect.bisect_left(times, ts) - bisect.bisect_left(times, ts - days * DAY)
+
+    def lost_by(self, cid: str, ts: float) -> bool:
+        """True when ``cid`` unsubscribed before unix time ``ts``."""
+        lost = self.lost.get(cid)
+        return lost is not None and lost[0] < ts
+
+    def happens(self, c: Customer, o: Outcome, add: float | None = None, drop: float | None = None) -> bool:
+        """Whether an outcome on the customer's own schedule happens past the messages of the 14 days
+        before it (they put the pushed away off); ``add`` or ``drop``: with one more delivery at that
+        time, or without the one there (the world's counterfactuals)."""
+        if c.response != "pushed_away" or o.u is None:
+            return True
+        k = self.recent(c.customer_id, o.ts, ANNOYANCE_DAYS)
+        for at, step in ((add, 1), (drop, -1)):
+            if at is not None and o.ts - ANNOYANCE_DAYS * DAY <= at < o.ts:
+                k += step
+        return o.u < ANNOYANCE**k
 
 
 def make_customer(i: int, rng: np.random.Generator) -> Customer:
@@ -174,21 +305,27 @@ def make_customer(i: int, rng: np.random.Generator) -> Customer:
     consent = {ch: bool(ch == true_channel or rng.random() < 0.6) for ch in CHANNELS}
     consent["email"] = consent["email"] or rng.random() < 0.8
     year = int(rng.integers(2012, 2025))
+    attributes = {
+        "vehicle": f"{year} {current_make.title()} {MODELS[(current_make, current_segment)]}",
+        "make": current_make,
+        "segment": current_segment,
+        "vehicle_year": year,
+        "household_size": household,
+        "age_band": age,
+        "lead_stage": stage,
+        "zip": f"{int(rng.integers(600, 700)):03d}{int(rng.integers(0, 100)):02d}",
+    }
+    preferred = true_channel if rng.random() < 0.3 else None
+    timezone = ZONES[rng.integers(len(ZONES))]
+    hours = ACTIVE_HOURS[age]
+    # one in six is active at any hour of the day the dealership may write (08:00-20:00)
+    active = int(rng.integers(8, 21)) if rng.random() < 1 / 6 else hours[rng.integers(len(hours))]
     return Customer(
         customer_id=f"c-{i:06d}",
-        attributes={
-            "vehicle": f"{year} {current_make.title()} {MODELS[(current_make, current_segment)]}",
-            "make": current_make,
-            "segment": current_segment,
-            "vehicle_year": year,
-            "household_size": household,
-            "age_band": age,
-            "lead_stage": stage,
-            "zip": f"{int(rng.integers(600, 700)):03d}{int(rng.integers(0, 100)):02d}",
-        },
+        attributes=attributes,
         consent=consent,
-        preferred_channel=true_channel if rng.random() < 0.3 else None,
-        timezone=ZONES[rng.integers(len(ZONES))],
+        preferred_channel=preferred,
+        timezone=timezone,
         true_segment=true_segment,
         true_make=true_make,
         true_channel=true_channel,
@@ -197,6 +334,8 @@ def make_customer(i: int, rng: np.random.Generator) -> Customer:
         # so the rest of the world is the same with or without households
         household_id=f"hh-{i // 2:06d}" if i % 10 < 4 else None,
         service_due_days=(i * 37) % 210 - 30,
+        response=RESPONSES[rng.choice(4, p=RESPONSE_MIX[stage])],
+        active_hour=active,
     )
 
 
@@ -222,40 +361,77 @@ def catalog(rng: np.random.Generator, n_sales: int = 40) -> list[Message]:
 def generate(
     n_customers: int = 2000, weeks: int = 16, sends_per_week: float = 2.5, seed: int = 42, end: datetime | None = None
 ) -> Dealership:
-    """Customers, a message catalog and ``weeks`` of simulated behavior ending at ``end``."""
+    """Customers, a message catalog and ``weeks`` of simulated behavior ending at ``end``: the
+    dealership sends at random, and stops writing to whoever unsubscribed."""
     rng = np.random.default_rng(seed)
     end = end or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     start = end - timedelta(weeks=weeks)
     customers = [make_customer(i, rng) for i in range(n_customers)]
     messages = catalog(rng)
-    dealer = Dealership(customers, messages, [], start, end, rng)
-    events = dealer.events
-    span = (end - start).total_seconds()
+    d = Dealership(customers, messages, [], start, end, rng)
+    t0, t1 = start.timestamp(), end.timestamp()
     for c in customers:
         channels = [ch for ch in CHANNELS if c.consent[ch]]
-        n = rng.poisson(sends_per_week * weeks)
+        n = int(rng.poisson(sends_per_week * weeks))
+        # leave room for the outcome (a purchase comes up to 3 days after the send)
+        times = np.sort(t0 + rng.random(n) * (t1 - t0 - 4 * DAY))
+        picks, chans = rng.integers(len(messages), size=n), rng.integers(len(channels), size=n)
+        mine: list[dict] = []
+        lost_at = math.inf
         for k in range(n):
-            m = messages[rng.integers(len(messages))]
-            ch = channels[rng.integers(len(channels))]
-            # leave room for the outcome (ignored = 3 days later, conversions 2 days after a click)
-            ts = start + timedelta(seconds=float(rng.random() * (span - 4 * 86400)))
-            events.extend(_outcome(dealer, c, m, ch, ts, f"{c.customer_id}-{k}"))
-        for k in range(int(rng.poisson(1.5))):  # organic site visits about what they want
-            ts = start + timedelta(seconds=float(rng.random() * span))
-            events.append(
-                _event(
-                    f"{c.customer_id}-w{k}",
-                    c.customer_id,
-                    "visited",
-                    ts,
-                    None,
-                    None,
-                    "value",
-                    [f"segment:{c.true_segment}", f"make:{c.true_make}"],
-                )
+            ts = float(times[k])
+            if ts >= lost_at:
+                break  # lost for good: no more sends
+            m, ch = messages[picks[k]], channels[chans[k]]
+            at = datetime.fromtimestamp(ts, UTC)
+            mid = f"{m.message_id}-{ch}-w{int((ts - t0) // (7 * DAY))}"  # one campaign send per week
+            evs = _outcome(d, c, m, ch, at, f"{c.customer_id}-{k}", mid, recent=d.recent(c.customer_id, ts))
+            d.delivered[c.customer_id].append(ts)
+            lost_at = min(lost_at, _unsubscribed_at(evs))
+            mine += evs
+        if lost_at < math.inf:
+            d.lost[c.customer_id] = (lost_at, None)
+        mine = [e for e in mine if _epoch(e["ts"]) <= lost_at]  # nothing after they left but the leaving
+        for o, ev in _own_schedule(d, c, start, end, "h"):
+            if not d.lost_by(c.customer_id, o.ts) and d.happens(c, o):
+                mine.append(ev)
+        d.events.extend(mine)
+    d.events.sort(key=lambda e: e["ts"])
+    return d
+
+
+def _epoch(ts: str) -> float:
+    return datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
+
+
+def _unsubscribed_at(evs: list[dict]) -> float:
+    return min((_epoch(e["ts"]) for e in evs if e["type"] in UNSUBSCRIBES), default=math.inf)
+
+
+def _own_schedule(d: Dealership, c: Customer, start: datetime, end: datetime, tag: str) -> list[tuple[Outcome, dict]]:
+    """The outcomes on the customer's own schedule from ``start`` to ``end`` (naming no message), each
+    with its event; whether each happens is decided when it is due (``Dealership.happens``)."""
+    visits, buys, services = ORGANIC[c.response]
+    weeks = (end - start).total_seconds() / (7 * DAY)
+    t0 = start.timestamp()
+    out = []
+    for typ, rate in (("visited", visits), ("purchased", buys), ("service_visit", services)):
+        for _ in range(int(d.rng.poisson(rate * weeks))):
+            ts = t0 + float(d.rng.random()) * weeks * 7 * DAY
+            at = datetime.fromtimestamp(ts, UTC)
+            topics = (
+                ["content:service-reminder"]
+                if typ == "service_visit"
+                else [f"segment:{c.true_segment}", f"make:{c.true_make}"]
             )
-    events.sort(key=lambda e: e["ts"])
-    return dealer
+            kind = "service" if typ == "service_visit" else "value" if typ == "visited" else None
+            ev = _event(f"{c.customer_id}-{tag}{len(out)}", c.customer_id, typ, at, None, None, kind, topics)
+            amount = 0.0
+            if typ in MONEY:
+                amount = round(float(d.rng.uniform(*(PRICE if typ == "purchased" else SERVICE_BILL))), 2)
+                ev["properties"] = {"amount": amount}
+            out.append((Outcome(ts, typ, amount, None, float(d.rng.random())), ev))
+    return out
 
 
 def _event(
@@ -267,15 +443,32 @@ def _event(
     message_id: str | None,
     kind: str | None,
     topics: list[str],
+    campaign_id: str | None = None,
 ) -> dict:
     ev = {"event_id": eid, "customer_id": cid, "type": typ, "ts": ts.strftime("%Y-%m-%dT%H:%M:%SZ"), "topics": topics}
     if channel:
         ev["channel"] = channel
     if message_id:
         ev["message_id"] = message_id
+    if campaign_id:
+        ev["campaign_id"] = campaign_id
     if kind:
         ev["kind"] = kind
     return ev
+
+
+def _open_at(c: Customer, ts: datetime, rng: np.random.Generator) -> datetime:
+    """When a message delivered at ``ts`` is opened: soon, in the customer's active hours, or at the
+    next time those come round on their clock (a few at any hour)."""
+    if rng.random() < STRAY_OPENS:
+        return ts + timedelta(hours=float(rng.uniform(0.5, 30)))
+    if c.in_active_hours(ts.timestamp()):
+        return ts + timedelta(minutes=float(rng.uniform(2, 50)))
+    local = ts.astimezone(_zone(c.timezone))
+    target = local.replace(hour=c.active_hour, minute=0, second=0, microsecond=0)
+    if target <= local:
+        target += timedelta(days=1)
+    return target.astimezone(UTC) + timedelta(minutes=float(rng.uniform(0, 50)))
 
 
 def _outcome(
@@ -287,40 +480,72 @@ def _outcome(
     eid: str,
     mid: str | None = None,
     complaints: bool = False,
-    unsubscribe_rate: float = 0.004,
+    unsubscribe_rate: float = UNSUBSCRIBE_RATE,
+    recent: int = 0,
+    campaign_id: str | None = None,
 ) -> list[dict]:
+    """What ``c`` does about ``m`` delivered on ``ch`` at ``ts``, by their hidden truth: the delivery,
+    an open and a click (in their active hours), what a persuadable then does; or, unopened, maybe an
+    unsubscribe from every channel (likelier the less the message fits, and for the pushed away)."""
     mid = mid or f"{m.message_id}-{ch}-w{int((ts - d.start).days // 7)}"  # one campaign send per week
     base: dict[str, Any] = dict(cid=c.customer_id, channel=ch, message_id=mid, kind=m.kind, topics=m.topics)
+    base["campaign_id"] = campaign_id
     out = [_event(f"{eid}-d", typ="delivered", ts=ts, **base)]
-    p = d.p_engage(c, m, ch)
-    later = ts + timedelta(hours=float(d.rng.uniform(0.5, 30)))
-    if d.rng.random() < p:
-        out.append(_event(f"{eid}-o", typ="opened", ts=later, **base))
-        if d.rng.random() < 0.5:
-            out.append(_event(f"{eid}-c", typ="clicked", ts=later + timedelta(minutes=3), **base))
-            if m.kind == "sales" and d.rng.random() < 0.08:
-                out.append(_event(f"{eid}-v", typ="converted", ts=later + timedelta(days=1), **base))
-            if m.kind == "sales" and d.rng.random() < STAGE_BUYS[c.attributes["lead_stage"]]:
-                buy = _event(f"{eid}-p", typ="purchased", ts=later + timedelta(days=2), **base)
-                buy["properties"] = {"amount": round(float(d.rng.uniform(*PRICE)), 2)}
+    z = d.logit(c, m, ch, ts.timestamp(), recent)
+    rng = d.rng
+    if rng.random() < 1 / (1 + math.exp(-z)):
+        opened = _open_at(c, ts, rng) if ch != "direct_mail" else ts + timedelta(hours=float(rng.uniform(4, 30)))
+        out.append(_event(f"{eid}-o", typ="opened", ts=opened, **base))
+        clicked = rng.random() < 0.5
+        if clicked:
+            out.append(_event(f"{eid}-c", typ="clicked", ts=opened + timedelta(minutes=3), **base))
+        if c.response != "persuadable":
+            return out  # the sure things buy anyway, the others never or less
+        if rng.random() < CAUSED_VISIT:
+            out.append(
+                _event(f"{eid}-w", typ="visited", ts=opened + timedelta(hours=float(rng.uniform(1, 30))), **base)
+            )
+        if clicked and m.kind == "sales":
+            if rng.random() < 0.08:
+                out.append(_event(f"{eid}-v", typ="converted", ts=opened + timedelta(days=1), **base))
+            if rng.random() < STAGE_BUYS[c.attributes["lead_stage"]]:
+                buy = _event(f"{eid}-p", typ="purchased", ts=opened + timedelta(days=2), **base)
+                buy["properties"] = {"amount": round(float(rng.uniform(*PRICE)), 2)}
                 out.append(buy)
-        if m.kind == "service" and d.rng.random() < SERVICE_VISIT:
-            visit = _event(f"{eid}-s", typ="service_visit", ts=later + timedelta(days=2), **base)
-            visit["properties"] = {"amount": round(float(d.rng.uniform(*SERVICE_BILL)), 2)}
+        if m.kind == "service" and rng.random() < SERVICE_VISIT:
+            visit = _event(f"{eid}-s", typ="service_visit", ts=opened + timedelta(days=2), **base)
+            visit["properties"] = {"amount": round(float(rng.uniform(*SERVICE_BILL)), 2)}
             out.append(visit)
-    elif d.rng.random() < unsubscribe_rate * max(0.0, -d.logit(c, m, ch)):
-        if complaints and d.rng.random() < 0.15:  # some mark it as spam instead
+        return out
+    chance = unsubscribe_rate * max(0.0, -z) + (PUSHED_AWAY_UNSUBSCRIBE if c.response == "pushed_away" else 0.0)
+    if rng.random() < chance:
+        later = ts + timedelta(hours=float(rng.uniform(0.5, 30)))
+        if complaints and rng.random() < 0.15:  # some mark it as spam instead
             out.append(_event(f"{eid}-x", typ="complained", ts=later, **base))
-        else:
-            unsub = _event(f"{eid}-u", typ="unsubscribed", ts=later, **base)
-            unsub["properties"] = {"scope": "channel"}  # the footer link: no more of this channel
+        else:  # the footer link
+            out.append(_event(f"{eid}-u", typ="unsubscribed", ts=later, **base))
+            out[-1]["properties"] = {"scope": "channel"}
+        for k, other in enumerate(x for x in CHANNELS if x != ch and c.consent[x]):  # and every other list they are on
+            unsub = _event(f"{eid}-u{k}", c.customer_id, "unsubscribed", later, other, None, None, [])
+            unsub["properties"] = {"scope": "channel"}
             out.append(unsub)
-    else:
-        out.append(_event(f"{eid}-i", typ="ignored", ts=ts + timedelta(days=3), **base))
     return out
 
 
 CAMPAIGN_CHANNELS = (("email", 0.6), ("sms", 0.15), ("push", 0.15), ("direct_mail", 0.1))
+
+
+@dataclass
+class _Ask:
+    at: datetime
+    seq: int
+    customer: Customer = field(compare=False)
+    message: Message = field(compare=False)
+    request: dict = field(compare=False)
+    first: datetime = field(compare=False)
+
+    def __lt__(self, other: _Ask) -> bool:
+        return (self.at, self.seq) < (other.at, other.seq)
 
 
 def run_campaigns(
@@ -331,82 +556,235 @@ def run_campaigns(
     days: int,
     reach: float = 0.5,
     hour: int = 17,
-    unsubscribe_rate: float = 0.004,
+    unsubscribe_rate: float = UNSUBSCRIBE_RATE,
     until: datetime | None = None,
+    campaign: Callable[[Customer, Message], str] | None = None,
+    honor_defer: timedelta = timedelta(days=1),
 ) -> dict[str, int]:
-    """Daily campaigns (one a week a service reminder) governed by suppressor: ``decide`` (request dicts, time) -> verdict dicts
-    before every send, and ``ingest`` of what customers then did (by their hidden truth, with
-    unsubscribes and complaints more likely the less a message fits: ``unsubscribe_rate`` per unit
-    of negative log-odds of engaging), in time order, up to ``until`` (default: the clock's now)."""
-    pending: list[tuple[str, int, dict]] = []
-    seq = decisions = sends = ingested = 0
+    """Daily campaigns (one a week a service reminder) governed by suppressor: ``decide`` (request
+    dicts, time) -> verdict dicts (action, channel, not_before, codes) before every send, and
+    ``ingest`` of what customers then did (by their hidden truth, with complaints), in time order,
+    up to ``until`` (default: the clock's now). A message deferred to less than ``honor_defer`` after
+    its first ask is asked about again then; one withheld by the control (reason ``control``) is recorded
+    with what it would have caused. ``campaign`` names each request's campaign (default: the
+    message's)."""
+    until = until or datetime.now(UTC)
+    end_text = until.strftime("%Y-%m-%dT%H:%M:%SZ")
+    pending: list[tuple[str, int, dict, Outcome | None]] = []
+    asks: list[_Ask] = []
+    counts = dict(decisions=0, sends=0, withheld=0, deferred=0, events=0)
+    seq = 0
+    by_id = {c.customer_id: c for c in d.customers}
+    for c in d.customers:
+        for o, ev in _own_schedule(d, c, start, until, f"o{start:%Y%m%d%H}-"):
+            seq += 1
+            heapq.heappush(pending, (ev["ts"], seq, ev, o))
     service = [m for m in d.messages if m.kind == "service"]
     names = [name for name, _ in CAMPAIGN_CHANNELS]
     weights = [weight for _, weight in CAMPAIGN_CHANNELS]
 
-    def flush(until: datetime) -> int:
-        due, before = [], until.strftime("%Y-%m-%dT%H:%M:%SZ")  # event times are this text
+    def flush(t: datetime) -> None:
+        due, before = [], min(t.strftime("%Y-%m-%dT%H:%M:%SZ"), end_text)  # event times are this text
         while pending and pending[0][0] < before:
-            due.append(heapq.heappop(pending)[2])
+            _, _, ev, own = heapq.heappop(pending)
+            cid = ev["customer_id"]
+            ts = _epoch(ev["ts"])
+            lost = d.lost.get(cid)
+            if own is not None:  # on their own schedule: it happens unless they left or messages put them off
+                own.realized = not d.lost_by(cid, ts) and d.happens(by_id[cid], own)
+                d.outcomes[cid].append(own)
+                if not own.realized:
+                    continue
+            elif lost and ts > lost[0]:
+                continue  # nothing after they left
+            elif ev["type"] in OUTCOME_TYPES or ev["type"] == "clicked":
+                amount = float(ev.get("properties", {}).get("amount", 0.0))
+                d.outcomes[cid].append(Outcome(ts, ev["type"], amount, ev["message_id"]))
+            due.append(ev)
         if due:
             ingest(due)
-        return len(due)
+            counts["events"] += len(due)
+
+    def handle(batch: list[_Ask], now: datetime) -> None:
+        nonlocal seq
+        counts["decisions"] += len(batch)
+        for ask, verdict in zip(batch, decide([a.request for a in batch], now), strict=True):
+            c, m, msg = ask.customer, ask.message, ask.request["message"]
+            cid, action = c.customer_id, verdict["action"]
+            at = now + timedelta(minutes=1)
+            if action in ("send", "reroute"):
+                counts["sends"] += 1
+                if d.lost_by(cid, at.timestamp()):
+                    continue
+                evs = _outcome(
+                    d,
+                    c,
+                    m,
+                    verdict["channel"],
+                    at,
+                    f"{cid}-{msg['message_id']}",
+                    msg["message_id"],
+                    complaints=True,
+                    unsubscribe_rate=unsubscribe_rate,
+                    recent=d.recent(cid, at.timestamp()),
+                    campaign_id=msg["campaign_id"],
+                )
+                bisect.insort(d.delivered[cid], at.timestamp())
+                left = _unsubscribed_at(evs)
+                if left < math.inf and not d.lost_by(cid, left + 1):
+                    d.lost[cid] = (left, msg["message_id"])
+                opened = any(e["type"] == "opened" for e in evs)
+                d.exposures.append(
+                    Exposure(cid, at.timestamp(), msg["message_id"], msg["campaign_id"], m.kind, False, opened=opened)
+                )
+                for e in evs:
+                    seq += 1
+                    heapq.heappush(pending, (e["ts"], seq, e, None))
+            elif "control" in verdict.get("codes", ()):
+                counts["withheld"] += 1
+                potential = _outcome(
+                    d,
+                    c,
+                    m,
+                    verdict.get("channel") or msg["channel"],
+                    at,
+                    f"{cid}-{msg['message_id']}",
+                    msg["message_id"],
+                    complaints=True,
+                    unsubscribe_rate=unsubscribe_rate,
+                    recent=d.recent(cid, at.timestamp()),
+                )
+                d.exposures.append(
+                    Exposure(cid, at.timestamp(), msg["message_id"], msg["campaign_id"], m.kind, True, potential)
+                )
+            elif action == "defer" and verdict.get("not_before") is not None:
+                nb = verdict["not_before"]
+                if nb - ask.first < honor_defer and nb < until:
+                    counts["deferred"] += 1
+                    seq += 1
+                    heapq.heappush(asks, _Ask(nb, seq, c, m, ask.request, ask.first))
+
+    def asks_until(t: datetime) -> None:
+        nonlocal seq
+        while asks and asks[0].at < t:
+            at = asks[0].at
+            batch = []
+            while asks and asks[0].at == at:
+                batch.append(heapq.heappop(asks))
+            flush(at)
+            handle(batch, at)
 
     for day in range(days):
         now = (start + timedelta(days=day)).replace(hour=hour, minute=0, second=0, microsecond=0)
-        ingested += flush(now)
+        asks_until(now)
+        flush(now)
         m = d.messages[d.rng.integers(len(d.messages))]
         if day % 7 == 2:  # the weekly service reminder, on top of the campaign of the day's draw
             m = service[day // 7 % len(service)]
         channel = names[d.rng.choice(len(names), p=weights)]
         audience = [c for c in d.customers if d.rng.random() < reach]
         mid = f"{m.message_id}-{channel}-{now:%Y%m%d}"
-        reqs = [
-            {
+        batch = []
+        for c in audience:
+            seq += 1
+            req = {
                 "customer_id": c.customer_id,
                 "allow_reroute": True,
                 "message": {
                     "message_id": mid,
-                    "campaign_id": m.campaign_id,
+                    "campaign_id": campaign(c, m) if campaign else m.campaign_id,
                     "channel": channel,
                     "kind": m.kind,
                     "topics": m.topics,
                 },
             }
-            for c in audience
-        ]
-        decisions += len(reqs)
-        for c, verdict in zip(audience, decide(reqs, now) if reqs else [], strict=True):
-            if verdict["action"] not in ("send", "reroute"):
-                continue
-            sends += 1
-            at = now + timedelta(minutes=1)
-            for e in _outcome(
-                d,
-                c,
-                m,
-                verdict["channel"],
-                at,
-                f"{c.customer_id}-{mid}",
-                mid,
-                complaints=True,
-                unsubscribe_rate=unsubscribe_rate,
-            ):
-                seq += 1
-                heapq.heappush(pending, (e["ts"], seq, e))
-    ingested += flush(until or datetime.now(UTC))
-    return {"decisions": decisions, "sends": sends, "events": ingested}
+            batch.append(_Ask(now, seq, c, m, req, now))
+        if batch:
+            handle(batch, now)
+    asks_until(until)
+    flush(until)
+    return counts
 
 
-def load(store, tenant: str, d: Dealership, now: datetime | None = None) -> None:
-    """Profiles (written at ``now``, default: the clock's) and behavior of the dealership, through the ingest path."""
+def planted_effects(
+    d: Dealership, window: float, until: datetime, key: Callable[[Exposure], str] = lambda x: x.campaign_id
+) -> dict[str, dict[str, float]]:
+    """The planted truth of what each governed message did, grouped by ``key`` (default: campaign):
+    per exposure, an outcome (or a click on it) within ``window`` seconds after it, with the message
+    against without it, everything else as it happened (the world's own counterfactual); the mean of
+    those differences, of the revenue's, and the exposures counted."""
+    by_id = {c.customer_id: c for c in d.customers}
+    end = until.timestamp()
+    sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for x in d.exposures:
+        c = by_id[x.customer_id]
+        hi = min(x.at + window, end)
+        seen = _after(d, x, hi)
+        if x.withheld:
+            happened = [o for o in seen if o.realized]
+            left = _unsubscribed_at(x.potential)
+            lost = d.lost.get(x.customer_id)
+            if lost is not None and lost[0] <= x.at:
+                left = math.inf  # already gone: the message would not have reached them
+            kept = [o for o in happened if o.ts <= left and (o.cause is not None or d.happens(c, o, add=x.at))]
+            caused = [
+                Outcome(_epoch(e["ts"]), e["type"], float(e.get("properties", {}).get("amount", 0.0)), x.message_id)
+                for e in x.potential
+                if (e["type"] in OUTCOME_TYPES or e["type"] == "clicked") and x.at < _epoch(e["ts"]) <= hi
+            ]
+            with_it, without = kept + caused, happened
+        else:
+            with_it = [o for o in seen if o.realized]
+            lost = d.lost.get(x.customer_id)
+            left_by_it = lost is not None and lost[1] == x.message_id
+            without = [o for o in with_it if o.cause != x.message_id]
+            without += [
+                o
+                for o in seen
+                if not o.realized
+                and o.cause is None
+                and (left_by_it or not d.lost_by(x.customer_id, o.ts))
+                and d.happens(c, o, drop=x.at)
+            ]
+        s = sums[key(x)]
+        s[0] += bool(with_it) - bool(without)
+        s[1] += sum(o.amount for o in with_it) - sum(o.amount for o in without)
+        s[2] += 1
+    return {k: {"outcome": s[0] / s[2], "revenue": s[1] / s[2], "exposures": s[2]} for k, s in sums.items()}
+
+
+def _after(d: Dealership, x: Exposure, hi: float) -> list[Outcome]:
+    """The customer's outcomes drawn after exposure ``x`` up to ``hi`` (a click only on its own message)."""
+    return [
+        o
+        for o in d.outcomes.get(x.customer_id, [])
+        if x.at < o.ts <= hi and (o.type != "clicked" or o.cause == x.message_id)
+    ]
+
+
+def load(store, tenant: str, d: Dealership, now: datetime | None = None, threads: int = 4) -> None:
+    """Profiles (written at ``now``, default: the clock's) and behavior of the dealership, through the
+    ingest path: a few profiles at a time in ``threads``, and events in batches of whole customers
+    (each customer's in one script call)."""
     from suppressor.customers import events, profiles
     from suppressor.domain import CustomerIn, EventBatch
 
-    for c in d.customers:
+    def put(c: Customer) -> None:
         profiles.put(store, tenant, c.customer_id, CustomerIn.model_validate(c.profile(now)), None, now=now)
-    for i in range(0, len(d.events), 10_000):
-        events.ingest(store, tenant, EventBatch.model_validate({"events": d.events[i : i + 10_000]}).events)
+
+    with ThreadPoolExecutor(threads, thread_name_prefix="profiles") as pool:
+        list(pool.map(put, d.customers))
+    by_customer: dict[str, list[dict]] = defaultdict(list)
+    for e in d.events:
+        by_customer[e["customer_id"]].append(e)
+    batch: list[dict] = []
+    for evs in by_customer.values():
+        batch += evs
+        if len(batch) >= 20_000:
+            events.ingest(store, tenant, EventBatch.model_validate({"events": batch}).events)
+            batch = []
+    if batch:
+        events.ingest(store, tenant, EventBatch.model_validate({"events": batch}).events)
 
 
 def govern(
@@ -416,8 +794,9 @@ def govern(
     start: datetime,
     days: int,
     reach: float = 0.5,
-    unsubscribe_rate: float = 0.004,
+    unsubscribe_rate: float = UNSUBSCRIBE_RATE,
     until: datetime | None = None,
+    campaign: Callable[[Customer, Message], str] | None = None,
 ) -> dict[str, int]:
     """``run_campaigns`` decided by suppressor in this process, every decision logged."""
     from suppressor.customers import events
@@ -433,7 +812,15 @@ def govern(
         out = []
         for i in range(0, len(reqs), 5_000):
             batch = [DecisionRequest.model_validate(r) for r in reqs[i : i + 5_000]]
-            out += [{"action": x.action.value, "channel": x.channel} for x in decider.decide(tenant, batch, now=at)]
+            out += [
+                {
+                    "action": x.action.value,
+                    "channel": x.channel,
+                    "not_before": x.not_before,
+                    "codes": [r.code for r in x.reasons],
+                }
+                for x in decider.decide(tenant, batch, now=at)
+            ]
         return out
 
     def ingest(evs: list[dict]) -> None:
@@ -441,6 +828,8 @@ def govern(
             events.ingest(store, tenant, EventBatch.model_validate({"events": evs[i : i + 10_000]}).events)
 
     try:
-        return run_campaigns(d, decide, ingest, start, days, reach, unsubscribe_rate=unsubscribe_rate, until=until)
+        return run_campaigns(
+            d, decide, ingest, start, days, reach, unsubscribe_rate=unsubscribe_rate, until=until, campaign=campaign
+        )
     finally:
         log.close()

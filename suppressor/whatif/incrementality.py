@@ -7,8 +7,10 @@ without one) or withheld (a ``withheld`` event, or a logged ``control`` verdict)
 (``visited``, ``converted``, ``purchased``, ``service_visit``, ``attended``, ``replied``, or a click
 on the message itself) counts for every exposure of the customer in the window before it, whether
 or not it names a message. Per campaign: the outcome rate of each arm with its 95% Wilson interval,
-the difference (Newcombe's interval), and revenue per exposure (Welch's interval on the
-difference); overall, the campaigns with both arms, weighted by their exposures.
+the difference (Newcombe's interval), and revenue per exposure (a normal interval on the
+difference, its variance Welch's or the pooled one, whichever is larger); overall, the campaigns
+with both arms, weighted by their exposures. ``grouped`` measures the same per any grouping of the
+exposures (a segment, a test arm).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -59,6 +62,10 @@ class _Arm:
 
     def mean_var(self) -> tuple[float, float]:
         return mean_and_variance(self.revenue, self.revenue_sq, self.exposures)
+
+    def squares(self) -> float:
+        """The sum of squared deviations of the revenue from its mean."""
+        return max(0.0, self.revenue_sq - self.revenue * self.revenue / self.exposures) if self.exposures else 0.0
 
     def view(self) -> dict:
         rate, lo, hi = wilson(self.outcomes, self.exposures)
@@ -129,6 +136,18 @@ def _events(store: Store, tenant: str, customers: list[str]) -> dict[str, list[d
     return out
 
 
+def revenue_variance(sent: _Arm, held: _Arm) -> float:
+    """The variance of the difference of the arms' revenue per exposure: Welch's, or the pooled one
+    when larger. A sale is rare and large: a small control group that happens to hold none has a
+    variance near 0, and Welch's alone would call the difference certain."""
+    (_, v1), (_, v2) = sent.mean_var(), held.mean_var()
+    n1, n2 = sent.exposures, held.exposures
+    if n1 + n2 <= 2 or not n1 or not n2:
+        return v1 + v2
+    pooled = (sent.squares() + held.squares()) / (n1 + n2 - 2) * (1 / n1 + 1 / n2)
+    return max(v1 + v2, pooled)
+
+
 def _stratified(pairs: list[tuple[_Arm, _Arm]]) -> dict | None:
     """The campaigns' differences pooled, each weighted by its exposures, with a normal 95% interval
     (each campaign is its own randomized experiment: pooling the arms directly would mix shares)."""
@@ -141,9 +160,9 @@ def _stratified(pairs: list[tuple[_Arm, _Arm]]) -> dict | None:
         p1, p2 = a.outcomes / a.exposures, b.outcomes / b.exposures
         diff += w * (p1 - p2)
         var += w * w * (p1 * (1 - p1) / a.exposures + p2 * (1 - p2) / b.exposures)
-        (m1, v1), (m2, v2) = a.mean_var(), b.mean_var()
+        (m1, _), (m2, _) = a.mean_var(), b.mean_var()
         revenue += w * (m1 - m2)
-        revenue_var += w * w * (v1 + v2)
+        revenue_var += w * w * revenue_variance(a, b)
     half, rhalf = Z * math.sqrt(var), Z * math.sqrt(revenue_var)
     return {
         "campaigns": len(pairs),
@@ -157,6 +176,68 @@ def _stratified(pairs: list[tuple[_Arm, _Arm]]) -> dict | None:
     }
 
 
+def _arms(
+    store: Store,
+    tenant: str,
+    key: Callable[[str, Exposure], Iterable[str]],
+    window: int,
+    since: datetime | None,
+    until: datetime | None,
+    max_customers: int,
+) -> tuple[dict[str, tuple[_Arm, _Arm]], int]:
+    """The delivered and withheld arms of each group ``key`` (customer id, exposure) names the
+    exposure in, and the customers read."""
+    lo = since.timestamp() * 1000 if since else -math.inf
+    hi = until.timestamp() * 1000 if until else math.inf
+    customers = _customers(store, tenant, max_customers)
+    events = _events(store, tenant, customers)
+    arms: dict[str, tuple[_Arm, _Arm]] = defaultdict(lambda: (_Arm(), _Arm()))
+    for cid, xs in exposures(_records(store, tenant, since, until), events).items():
+        credit(xs, events.get(cid, []), window * 1000)
+        for x in xs:
+            if lo <= x.at_ms <= hi:
+                for name in key(cid, x):
+                    arms[name][1 if x.withheld else 0].add(x)
+    return arms, len(customers)
+
+
+def _row(sent: _Arm, held: _Arm) -> dict:
+    d, dlo, dhi = newcombe(sent.outcomes, sent.exposures, held.outcomes, held.exposures)
+    (m1, _), (m2, _) = sent.mean_var(), held.mean_var()
+    measured = sent.exposures > 0 and held.exposures > 0
+    half = Z * math.sqrt(revenue_variance(sent, held)) if measured else 0.0
+    return {
+        "delivered": sent.view(),
+        "withheld": held.view(),
+        "difference": {"diff": round(d, 5), "low": round(dlo, 5), "high": round(dhi, 5)} if measured else None,
+        "revenue_per_exposure": {
+            "diff": round(m1 - m2, 2),
+            "low": round(m1 - m2 - half, 2),
+            "high": round(m1 - m2 + half, 2),
+        }
+        if measured
+        else None,
+        "measured": measured,
+    }
+
+
+def grouped(
+    store: Store,
+    tenant: str,
+    key: Callable[[str, Exposure], Iterable[str]],
+    window_s: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_customers: int = 50_000,
+) -> dict[str, dict]:
+    """Per group, outcomes after delivered against withheld messages, with 95% intervals (each group
+    shaped like a campaign of ``incrementality``); ``key`` (customer id, exposure) names the groups an
+    exposure counts in (none, one or several: a campaign and a segment in one read)."""
+    window = window_s if window_s is not None else policies.get(store, tenant).incrementality.window
+    arms, _ = _arms(store, tenant, key, window, since, until, max_customers)
+    return {name: _row(sent, held) for name, (sent, held) in sorted(arms.items())}
+
+
 def incrementality(
     store: Store,
     tenant: str,
@@ -168,46 +249,16 @@ def incrementality(
     """Per campaign, outcomes after delivered against withheld messages, with 95% intervals."""
     policy = policies.get(store, tenant)
     window = window_s if window_s is not None else policy.incrementality.window
-    lo = since.timestamp() * 1000 if since else -math.inf
-    hi = until.timestamp() * 1000 if until else math.inf
-    customers = _customers(store, tenant, max_customers)
-    events = _events(store, tenant, customers)
-    arms: dict[str, tuple[_Arm, _Arm]] = defaultdict(lambda: (_Arm(), _Arm()))
-    for cid, xs in exposures(_records(store, tenant, since, until), events).items():
-        credit(xs, events.get(cid, []), window * 1000)
-        for x in xs:
-            if lo <= x.at_ms <= hi:
-                arms[x.campaign][1 if x.withheld else 0].add(x)
-    campaigns = []
-    for name, (sent, held) in sorted(arms.items()):
-        d, dlo, dhi = newcombe(sent.outcomes, sent.exposures, held.outcomes, held.exposures)
-        (m1, v1), (m2, v2) = sent.mean_var(), held.mean_var()
-        half = Z * math.sqrt(v1 + v2)
-        measured = sent.exposures > 0 and held.exposures > 0
-        campaigns.append(
-            {
-                "campaign_id": name,
-                "delivered": sent.view(),
-                "withheld": held.view(),
-                "difference": {"diff": round(d, 5), "low": round(dlo, 5), "high": round(dhi, 5)} if measured else None,
-                "revenue_per_exposure": {
-                    "diff": round(m1 - m2, 2),
-                    "low": round(m1 - m2 - half, 2),
-                    "high": round(m1 - m2 + half, 2),
-                }
-                if measured
-                else None,
-                "measured": measured,
-            }
-        )
+    arms, customers = _arms(store, tenant, lambda _cid, x: (x.campaign,), window, since, until, max_customers)
+    campaigns = [{"campaign_id": name, **_row(sent, held)} for name, (sent, held) in sorted(arms.items())]
     overall = _stratified([(sent, held) for sent, held in arms.values() if sent.exposures and held.exposures])
     return {
         "window": format_duration(window),
         "control_share": policy.incrementality.control_share,
         "currency": policy.currency,
-        "customers": len(customers),
-        "since": iso(int(lo)) if since else None,
-        "until": iso(int(hi)) if until else None,
+        "customers": customers,
+        "since": iso(int(since.timestamp() * 1000)) if since else None,
+        "until": iso(int(until.timestamp() * 1000)) if until else None,
         "overall": overall,
         "campaigns": campaigns,
     }

@@ -11,6 +11,7 @@ overall and per time bucket.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -135,9 +136,11 @@ def lift(
     since: datetime | None = None,
     until: datetime | None = None,
     max_decisions: int = 500_000,
+    segments: Mapping[str, str] | None = None,
 ) -> dict:
     """Engagement, unsubscribes, complaints, conversions, service visits and revenue per customer of
-    governed vs holdout customers, over time."""
+    governed vs holdout customers, over time; with ``segments`` (customer -> name, e.g. the arms of
+    a test of policies), also each segment's governed customers against the whole holdout."""
     current = policies.get(store, tenant)
     history = load_history(store, tenant, since, until, max_decisions)
     groups = holdout_groups(history, current.holdout_fraction)
@@ -180,6 +183,16 @@ def lift(
         gov, hold = tallies.get((b, False), _Tally()), tallies.get((b, True), _Tally())
         return {"governed": gov.view(), "holdout": hold.view(), "difference": _difference(gov, hold)}
 
+    extra = {}
+    if segments is not None:
+        parts: dict[str, _Tally] = {}
+        for (b, cid), (sends, seen, revenue) in active.items():
+            if b == -1 and not groups[cid] and cid in segments:
+                parts.setdefault(segments[cid], _Tally()).add(sends, seen, revenue)
+        hold = tallies.get((-1, True), _Tally())
+        extra["segments"] = {
+            name: {"governed": t.view(), "difference": _difference(t, hold)} for name, t in sorted(parts.items())
+        }
     return {
         "bucket_days": bucket_days,
         "holdout_fraction": current.holdout_fraction,
@@ -190,4 +203,5 @@ def lift(
         "buckets": [
             {"from": iso(start + b * width), "to": iso(start + (b + 1) * width), **block(b)} for b in range(n_buckets)
         ],
+        **extra,
     }
