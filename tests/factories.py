@@ -57,9 +57,9 @@ def build_governed(store: Store, now: datetime) -> Governed:
     synthetic.load(store, GOVERNED_TENANT, dealer, now=now)
     train_tenant(store, GOVERNED_TENANT, TrainConfig(threads=1))
     policies.put(store, GOVERNED_TENANT, policies.Policy(relevance_threshold=0.05, holdout_fraction=0.1), "test")
-    # unsubscribes planted 5x the quickstart's rate: enough of them for a known answer at this size
+    # unsubscribes planted far above the quickstart's rate: enough of them for a known answer at this size
     counts = synthetic.govern(
-        store, GOVERNED_TENANT, dealer, now - timedelta(days=15), 14, unsubscribe_rate=0.02, until=now
+        store, GOVERNED_TENANT, dealer, now - timedelta(days=15), 14, unsubscribe_rate=0.03, until=now
     )
     key = apikeys.create_key(store, GOVERNED_TENANT)
     snapshot = [(k, store.bulk.pttl(k), store.bulk.dump(k)) for k in store.bulk.scan_iter(count=1000)]

@@ -112,9 +112,16 @@ def read_log(store: Store, tenant: str, since: datetime | None = None, until: da
 
 
 def load_history(
-    store: Store, tenant: str, since: datetime | None = None, until: datetime | None = None, max_decisions: int = 50_000
+    store: Store,
+    tenant: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    max_decisions: int = 50_000,
+    recent_events: bool = False,
 ) -> History:
-    """The logged decisions of a sample of customers (all of each one's) and their stored events."""
+    """The logged decisions of a sample of customers (all of each one's) and their stored events:
+    all of them, or with ``recent_events`` only those from the first sampled decision on (what came
+    before does not count for the lift, and a long history is then not read at all)."""
     by_customer: dict[str, list[tuple[dict, int]]] = defaultdict(list)
     logged = _records(store, tenant, since, until)
     for rec, at in logged:
@@ -130,18 +137,41 @@ def load_history(
         if mine:
             chosen.append(cid)
             decisions.extend(mine)
-    events: dict[str, list[dict]] = {}
-    for i in range(0, len(chosen), 500):
+    first = min((d.at_ms for d in decisions), default=None) if recent_events else None
+    return History(tenant, decisions, read_events(store, tenant, chosen, first), len(by_customer), len(logged))
+
+
+def read_events(
+    store: Store, tenant: str, customers: list[str], since_ms: float | None = None, chunk: int = 500
+) -> dict[str, list[dict]]:
+    """Each customer's stored events in time order, each with ``event_id``, ``_raw`` (the stored JSON)
+    and ``_ms``; with ``since_ms``, only those from then on (read by the time index, so the older
+    ones are never sent or parsed)."""
+    out: dict[str, list[dict]] = {}
+    for i in range(0, len(customers), chunk):
+        part = customers[i : i + chunk]
         pipe = store.bulk.pipeline(transaction=False)
-        for cid in chosen[i : i + 500]:
-            pipe.hgetall(keys.events(tenant, cid))
-        for cid, raw in zip(chosen[i : i + 500], pipe.execute(), strict=True):
-            bodies = list(raw.values())
-            evs = orjson.loads(b"[" + b",".join(bodies) + b"]")  # one parse per customer, not per event
-            for e, eid, body in zip(evs, raw, bodies, strict=True):
+        if since_ms is None:
+            for cid in part:
+                pipe.hgetall(keys.events(tenant, cid))
+            stored = [list(raw.items()) for raw in pipe.execute()]
+        else:
+            for cid in part:
+                pipe.zrangebyscore(keys.events_by_time(tenant, cid), since_ms / 1000, "+inf")
+            ids = pipe.execute()
+            pipe = store.bulk.pipeline(transaction=False)
+            for cid, mine in zip(part, ids, strict=True):
+                if mine:
+                    pipe.hmget(keys.events(tenant, cid), mine)
+            bodies = iter(pipe.execute())
+            # an id the trim dropped between the two reads has no body: it is gone
+            stored = [[(e, b) for e, b in zip(mine, next(bodies), strict=True) if b] if mine else [] for mine in ids]
+        for cid, pairs in zip(part, stored, strict=True):
+            evs = orjson.loads(b"[" + b",".join(b for _, b in pairs) + b"]")  # one parse per customer, not per event
+            for e, (eid, body) in zip(evs, pairs, strict=True):
                 e["event_id"], e["_raw"], e["_ms"] = eid.decode(), body, _ms(e["ts"])
-            events[cid] = sorted(evs, key=lambda e: e["_ms"])
-    return History(tenant, decisions, events, len(by_customer), len(logged))
+            out[cid] = sorted(evs, key=lambda e: e["_ms"])
+    return out
 
 
 def amount(event: dict) -> float:

@@ -22,13 +22,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-import orjson
-
 from suppressor.domain import MONEY_EVENTS, format_duration
 from suppressor.policy import document as policies
 from suppressor.storage import keys
 from suppressor.storage.store import Store
-from suppressor.whatif.history import SENT, _ms, _records, amount, iso
+from suppressor.whatif.history import SENT, _records, amount, iso, read_events
 from suppressor.whatif.lift import Z, mean_and_variance, newcombe, wilson
 
 OUTCOMES = frozenset({"visited", "converted", "purchased", "service_visit", "attended", "replied"})
@@ -121,21 +119,6 @@ def _customers(store: Store, tenant: str, most: int) -> list[str]:
     return sorted(ids, key=lambda c: hashlib.blake2b(f"incr:{tenant}:{c}".encode(), digest_size=8).digest())[:most]
 
 
-def _events(store: Store, tenant: str, customers: list[str]) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for i in range(0, len(customers), 500):
-        part = customers[i : i + 500]
-        pipe = store.bulk.pipeline(transaction=False)
-        for cid in part:
-            pipe.hgetall(keys.events(tenant, cid))
-        for cid, raw in zip(part, pipe.execute(), strict=True):
-            evs = orjson.loads(b"[" + b",".join(raw.values()) + b"]") if raw else []
-            for e in evs:
-                e["_ms"] = _ms(e["ts"])
-            out[cid] = sorted(evs, key=lambda e: e["_ms"])
-    return out
-
-
 def revenue_variance(sent: _Arm, held: _Arm) -> float:
     """The variance of the difference of the arms' revenue per exposure: Welch's, or the pooled one
     when larger. A sale is rare and large: a small control group that happens to hold none has a
@@ -190,7 +173,7 @@ def _arms(
     lo = since.timestamp() * 1000 if since else -math.inf
     hi = until.timestamp() * 1000 if until else math.inf
     customers = _customers(store, tenant, max_customers)
-    events = _events(store, tenant, customers)
+    events = read_events(store, tenant, customers, None if since is None else lo)  # what came before counts for nothing
     arms: dict[str, tuple[_Arm, _Arm]] = defaultdict(lambda: (_Arm(), _Arm()))
     for cid, xs in exposures(_records(store, tenant, since, until), events).items():
         credit(xs, events.get(cid, []), window * 1000)

@@ -142,7 +142,7 @@ def lift(
     governed vs holdout customers, over time; with ``segments`` (customer -> name, e.g. the arms of
     a test of policies), also each segment's governed customers against the whole holdout."""
     current = policies.get(store, tenant)
-    history = load_history(store, tenant, since, until, max_decisions)
+    history = load_history(store, tenant, since, until, max_decisions, recent_events=True)
     groups = holdout_groups(history, current.holdout_fraction)
     if not history.decisions:
         return {

@@ -55,6 +55,11 @@ def test_quickstart_runs_end_to_end_and_reports_recovery(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "AUC of the learned score" in out.stdout
     assert "activated v1" in out.stdout
+    assert "learned best hour within ±1 h" in out.stdout
+    # the governed arms against the holdout, what each message adds against the planted truth, send time
+    assert "engagement " in out.stdout and "send-time " in out.stdout and "holdout " in out.stdout
+    assert "measured by the control" in out.stdout and "by planted response" in out.stdout
+    assert "send time: " in out.stdout
     assert any(word in out.stdout for word in ("SEND", "SUPPRESS", "REROUTE"))
 
 

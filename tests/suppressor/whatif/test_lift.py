@@ -55,6 +55,24 @@ def test_lift_over_time_buckets_add_up(store, governed):
         assert r["overall"][g]["customers"] <= weekly <= 2 * r["overall"][g]["customers"]
 
 
+def test_segments_split_the_governed_and_each_meets_the_whole_holdout(store, governed):
+    """An A/B of policies: each arm's governed customers against the same holdout."""
+    arm = {c.customer_id: "a" if i % 2 else "b" for i, c in enumerate(governed.dealer.customers)}
+    r = lift.lift(store, T, segments=arm)
+    gov, hold, parts = r["overall"]["governed"], r["overall"]["holdout"], r["segments"]
+    assert set(parts) == {"a", "b"}
+    assert parts["a"]["governed"]["customers"] + parts["b"]["governed"]["customers"] == gov["customers"]
+    sends = sum(p["governed"]["sends_per_customer"] * p["governed"]["customers"] for p in parts.values())
+    assert sends == pytest.approx(gov["sends_per_customer"] * gov["customers"], abs=1)  # each rounded to 0.001
+    for p in parts.values():
+        d = p["difference"]["unsubscribed"]
+        assert d["diff"] == pytest.approx(
+            p["governed"]["unsubscribed"]["rate"] - hold["unsubscribed"]["rate"], abs=1e-4
+        )
+        assert d["low"] <= d["diff"] <= d["high"]
+    assert "segments" not in lift.lift(store, T)
+
+
 def test_holdout_membership_is_the_stable_hash(store, governed):
     from suppressor.whatif.history import load_history
 
