@@ -264,10 +264,10 @@ def _governed(store: Store, dealer: synthetic.Dealership, now: datetime, clock: 
             _effect_line(name, row, planted[name])
     say("      the same by planted response (the governed customers, and the messages each got):")
     governed = Counter(response[c] for c, a in arms.items() if a != "holdout")
-    for r in synthetic.RESPONSES:
-        if r in rows and rows[r]["measured"]:
-            each = rows[r]["delivered"]["exposures"] / max(governed[r], 1)
-            _effect_line(f"{RESPONSE_NAMES[r]} ({each:.1f} each)", rows[r], planted[r])
+    for kind in synthetic.RESPONSES:
+        if kind in rows and rows[kind]["measured"]:
+            each = rows[kind]["delivered"]["exposures"] / max(governed[kind], 1)
+            _effect_line(f"{RESPONSE_NAMES[kind]} ({each:.1f} each)", rows[kind], planted[kind])
     _send_time(dealer)
     clock.lap("measuring")
 
@@ -280,7 +280,7 @@ def _governed(store: Store, dealer: synthetic.Dealership, now: datetime, clock: 
     )
     say(
         f"      {ch['sends_pct']}% of the sends, {ch['engagement_kept_pct']}% of the engagement, "
-        f"{ch['unsubscribes_avoided']:.0f} of {r['current']['unsubscribes']:.0f} unsubscribes avoided; "
+        f"{round(ch['unsubscribes_avoided'])} of {r['current']['unsubscribes']:.0f} unsubscribes avoided; "
         f"{ch['conversions_kept_pct']}% of the purchases credited to a message, {ch['revenue_kept_pct']}% of their revenue"
     )
 

@@ -414,7 +414,7 @@ def _own_schedule(d: Dealership, c: Customer, start: datetime, end: datetime, ta
     visits, buys, services = ORGANIC[c.response]
     weeks = (end - start).total_seconds() / (7 * DAY)
     t0 = start.timestamp()
-    out = []
+    out: list[tuple[Outcome, dict]] = []
     for typ, rate in (("visited", visits), ("purchased", buys), ("service_visit", services)):
         for _ in range(int(d.rng.poisson(rate * weeks))):
             ts = t0 + float(d.rng.random()) * weeks * 7 * DAY
@@ -606,6 +606,23 @@ def run_campaigns(
             ingest(due)
             counts["events"] += len(due)
 
+    def reaction(ask: _Ask, channel: str, at: datetime) -> list[dict]:
+        """What the customer does about the message delivered on ``channel`` at ``at`` (or would have)."""
+        c, msg = ask.customer, ask.request["message"]
+        return _outcome(
+            d,
+            c,
+            ask.message,
+            channel,
+            at,
+            f"{c.customer_id}-{msg['message_id']}",
+            msg["message_id"],
+            complaints=True,
+            unsubscribe_rate=unsubscribe_rate,
+            recent=d.recent(c.customer_id, at.timestamp()),
+            campaign_id=msg["campaign_id"],
+        )
+
     def handle(batch: list[_Ask], now: datetime) -> None:
         nonlocal seq
         counts["decisions"] += len(batch)
@@ -617,19 +634,7 @@ def run_campaigns(
                 counts["sends"] += 1
                 if d.lost_by(cid, at.timestamp()):
                     continue
-                evs = _outcome(
-                    d,
-                    c,
-                    m,
-                    verdict["channel"],
-                    at,
-                    f"{cid}-{msg['message_id']}",
-                    msg["message_id"],
-                    complaints=True,
-                    unsubscribe_rate=unsubscribe_rate,
-                    recent=d.recent(cid, at.timestamp()),
-                    campaign_id=msg["campaign_id"],
-                )
+                evs = reaction(ask, verdict["channel"], at)
                 bisect.insort(d.delivered[cid], at.timestamp())
                 left = _unsubscribed_at(evs)
                 if left < math.inf and not d.lost_by(cid, left + 1):
@@ -643,18 +648,7 @@ def run_campaigns(
                     heapq.heappush(pending, (e["ts"], seq, e, None))
             elif "control" in verdict.get("codes", ()):
                 counts["withheld"] += 1
-                potential = _outcome(
-                    d,
-                    c,
-                    m,
-                    verdict["channel"] or msg["channel"],
-                    at,
-                    f"{cid}-{msg['message_id']}",
-                    msg["message_id"],
-                    complaints=True,
-                    unsubscribe_rate=unsubscribe_rate,
-                    recent=d.recent(cid, at.timestamp()),
-                )
+                potential = reaction(ask, verdict["channel"] or msg["channel"], at)
                 d.exposures.append(
                     Exposure(cid, at.timestamp(), msg["message_id"], msg["campaign_id"], m.kind, True, potential)
                 )
