@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -63,19 +64,28 @@ def post(conn: http.client.HTTPConnection, key: str, body: bytes) -> dict:
     return orjson.loads(data)
 
 
-def over_http(port: int, key: str, batches: list[list[dict]]) -> tuple[float, int, int]:
-    """Seconds to POST every batch (encoded beforehand), events accepted, duplicates among them."""
+def over_http(port: int, key: str, batches: list[list[dict]], clients: int = 1) -> tuple[float, int, int]:
+    """Seconds to POST every batch (encoded beforehand) from ``clients`` concurrent clients, events
+    accepted, duplicates among them."""
     bodies = [orjson.dumps({"events": b}) for b in batches]
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
-    accepted = duplicates = 0
+    answers: list[dict] = []
+
+    def client(mine: list[bytes]) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+        answers.extend(post(conn, key, body) for body in mine)
+        conn.close()
+
     t = time.perf_counter()
-    for body in bodies:
-        answer = post(conn, key, body)
-        accepted += answer["accepted"]
-        duplicates += answer["duplicates"]
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(client, [bodies[i::clients] for i in range(clients)]))
     seconds = time.perf_counter() - t
-    conn.close()
-    return seconds, accepted, duplicates
+    return seconds, sum(a["accepted"] for a in answers), sum(a["duplicates"] for a in answers)
+
+
+def redis_cpu(store: Store) -> float:
+    """CPU seconds the Redis server has used so far (INFO cpu: commands, scripts, sockets)."""
+    cpu = store.bulk.info("cpu")
+    return float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
 def floor(store: Store, batches: list[list[dict]]) -> float:
@@ -160,29 +170,41 @@ def main() -> None:
             f"events per round ({args.weeks} weeks), batches of {BATCH:,}, one worker, one client\n"
         )
         post(http.client.HTTPConnection("127.0.0.1", port, timeout=300), key, orjson.dumps({"events": events[:100]}))
-        print(f"{'round':<8}{'POST /v1/events':>18}{'yardstick':>14}{'ratio':>8}{'stored':>10}{'duplicates':>12}")
-        rates, floors = [], []
-        for r in range(args.rounds):
-            seconds, accepted, duplicates = over_http(port, key, fresh(events, f"h{r}"))
-            assert accepted == len(events), f"round {r}: {accepted:,} of {len(events):,} events stored"
-            low = floor(store, fresh(events, f"f{r}"))
-            rates.append(len(events) / seconds)
-            floors.append(len(events) / low)
-            print(
-                f"{r + 1:<8}{rates[-1]:>12,.0f} ev/s{floors[-1]:>10,.0f} ev/s{rates[-1] / floors[-1]:>7.2f}x"
-                f"{accepted:>10,}{duplicates:>12,}"
-            )
         print(
-            f"{'median':<8}{statistics.median(rates):>12,.0f} ev/s{statistics.median(floors):>10,.0f} ev/s"
-            f"{statistics.median(r / f for r, f in zip(rates, floors, strict=True)):>7.2f}x"
+            f"{'round':<7}{'clients':>8}{'POST /v1/events':>18}{'Redis':>10}{'yardstick':>14}{'Redis':>10}{'ratio':>8}"
         )
+        got: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+        for r in range(args.rounds):
+            for clients in (1, 2):
+                before = redis_cpu(store)
+                seconds, accepted, duplicates = over_http(port, key, fresh(events, f"h{r}-{clients}"), clients)
+                assert (accepted, duplicates) == (len(events), 0), (
+                    f"round {r}: {accepted:,} stored, {duplicates:,} dup."
+                )
+                ours = (redis_cpu(store) - before) / len(events) * 1e6
+                before = redis_cpu(store)
+                low = floor(store, fresh(events, f"f{r}-{clients}"))
+                theirs = (redis_cpu(store) - before) / len(events) * 1e6
+                got[clients].append((len(events) / seconds, len(events) / low))
+                rate, yard = got[clients][-1]
+                print(
+                    f"{r + 1:<7}{clients:>8}{rate:>12,.0f} ev/s{ours:>7.1f} µs{yard:>10,.0f} ev/s{theirs:>7.1f} µs"
+                    f"{rate / yard:>7.2f}x"
+                )
+        for clients, runs in got.items():
+            print(
+                f"{'median':<7}{clients:>8}{statistics.median(a for a, _ in runs):>12,.0f} ev/s{'':>10}"
+                f"{statistics.median(b for _, b in runs):>10,.0f} ev/s{'':>10}"
+                f"{statistics.median(a / b for a, b in runs):>7.2f}x"
+            )
+        print("(Redis: the CPU time the Redis server spent per event stored, from INFO cpu)")
         again = post(
             http.client.HTTPConnection("127.0.0.1", port, timeout=300),
             key,
-            orjson.dumps({"events": fresh(events, "h0")[0]}),
+            orjson.dumps({"events": fresh(events, "h0-1")[0]}),
         )
         print(
-            f"\nevery timed answer stored every event it was sent (0 duplicates); the first batch sent again: "
+            f"every timed answer stored every event it was sent (0 duplicates); the first batch sent again: "
             f"{again['accepted']} stored, {again['duplicates']:,} duplicates"
         )
         assert again["accepted"] == 0
