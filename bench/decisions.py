@@ -63,9 +63,12 @@ def request(rng: np.random.Generator, n: int, messages) -> dict:
 
 
 def replays(answers: list[dict]) -> str:
-    """'0 replays' (as it must be), or the count, loudly."""
+    """'0 replays' (as it must be), or the count, loudly; and any degraded answer (the store missed the
+    deadline: no decision was made either)."""
     n = sum(1 for a in answers if a.get("replayed"))
-    return "0 replays" if n == 0 else f"{n} REPLAYS (the figure is not of real decisions)"
+    out = "0 replays" if n == 0 else f"{n} REPLAYS (the figure is not of real decisions)"
+    degraded = sum(1 for a in answers if any(r.get("code") == "degraded" for r in a.get("reasons", [])))
+    return out + (f", {degraded} DEGRADED" if degraded else "")
 
 
 def main() -> None:
@@ -233,18 +236,21 @@ def measure(port: int, key: str, store: Store, args) -> None:
 
     c = Client(port, key)  # the first connection idled past the server's keep-alive
     for size in (1000, 10_000):
-        rates, floors, answers = [], [], []
+        rates, floors, answers, in_redis = [], [], [], []
         for _ in range(3):  # three batches, each of fresh messages, each beside its floor
             items = [request(rng, n, messages) for _ in range(size)]
+            store.bulk.config_resetstat()
             t = time.perf_counter()
             res = c.post("/v1/decisions:batch", {"items": items})
             rates.append(size / (time.perf_counter() - t))
+            in_redis.append(store.bulk.info("commandstats").get("cmdstat_evalsha", {}).get("usec", 0) / size)
             answers += res["results"]
             floors.append(floor(store, items))
         ratio = statistics.median(r / f for r, f in zip(rates, floors, strict=True))
         print(
             f"batch of {size} over HTTP: {statistics.median(rates):.0f} decisions/s ({replays(answers)}); "
-            f"floor {statistics.median(floors):.0f} decisions/s; {ratio:.2f}x of it (target: 0.6x)",
+            f"floor {statistics.median(floors):.0f} decisions/s; {ratio:.2f}x of it (target: 0.6x); "
+            f"{statistics.median(in_redis):.0f} µs of scripts in Redis per decision",
             flush=True,
         )
     actions: dict[str, int] = {}

@@ -13,6 +13,7 @@ connections, every rule on, and suppressor's latency paced at 70% of the most it
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import shutil
@@ -27,12 +28,13 @@ from server import free_port, start, wait_ready
 from world import build
 
 HERE = Path(__file__).resolve().parent
+RUNS = (f"{os.getpid()}.{time.time():.0f}.{k}" for k in itertools.count())  # message ids new in every wrk run
 SCRIPT = HERE / "wrk" / "single.lua"
 
 
 def wrk(port: int, key: str, customers: int, seconds: float, connections: int, delay_ms: float = 0) -> dict:
     """One wrk run against POST /v1/decisions: requests/s, non-200 answers, p50 and p99 (ms)."""
-    env = dict(os.environ, KEY=key, CUSTOMERS=str(customers), DELAY_MS=str(int(delay_ms)))
+    env = dict(os.environ, KEY=key, CUSTOMERS=str(customers), DELAY_MS=str(int(delay_ms)), RUN=f"{next(RUNS)}")
     out = subprocess.run(
         [
             "wrk",
