@@ -87,15 +87,20 @@ def _logit(p: float) -> float:
     return float(np.log(p / (1 - p)))
 
 
-def tiny_uplift_model(version: str, sent: float = 0.061, withheld: float = 0.049, harm: float = 0.008) -> ExportedModel:
+def tiny_uplift_model(
+    version: str, sent: float = 0.061, withheld: float = 0.049, harm: float = 0.008, topic_b: float = 0.0
+) -> ExportedModel:
     """``tiny_model`` with an uplift checkable by hand: for a customer it has no vectors for and a message on
     email with topic a, the heads' chances are ``sent``, ``withheld`` and ``harm`` (the arm feature weighs half
-    of the message's vector and carries the whole bias); an outcome is worth 50, a customer 120."""
-    feats = ["channel:email", "topic:a", "topic:treatment:sent", "topic:treatment:none"]
+    of the message's vector and carries the whole bias); an outcome is worth 50, a customer 120. A message
+    with topic b adds ``topic_b`` / 4 to the sent head's raw score."""
+    feats = ["channel:email", "topic:a", "topic:treatment:sent", "topic:treatment:none", "topic:b"]
 
     def head(bias_at: int, p: float) -> Head:
         bias = np.zeros(len(feats), np.float32)
         bias[bias_at] = 2 * _logit(p)
+        if bias_at == 2 and p == sent:
+            bias[4] = topic_b
         return Head(
             user_emb=np.full((1, 2), 0.1, np.float32),
             user_bias=np.zeros(1, np.float32),
