@@ -118,3 +118,26 @@ def test_without_withheld_messages_the_uplift_is_absent_and_says_why(client, key
     assert d["uplift"] is None and d["action"] == "send", d
     said = next(r["message"] for r in d["reasons"] if r["code"] == "no_uplift")
     assert "no message was withheld yet" in said and "decided on engagement" in said
+
+
+def test_what_ifs_replay_the_uplift_objective_and_sweep_its_threshold(planted, client, key):
+    kinds, _ = planted
+    h = auth(key)
+    policy = {"objective": "uplift", "uplift_threshold": 0.2, "incrementality": {"window": "3d"}}
+    client.put("/v1/policy", json=policy, headers=h)
+    for i in range(60):  # real decisions, logged
+        body = {"customer_id": f"c{i}", "message": message(f"lease-next-{i}", ["offer:lease"])}
+        assert client.post("/v1/decisions", json=body, headers=h).status_code == 200
+    same = client.post("/v1/policy:simulate", json={"changes": {}}, headers=h).json()
+    assert same["decisions"] == 60 and same["agreement_with_log_pct"] == 100.0
+    # deciding the same asks by engagement instead sends to other customers: the sure things
+    engagement = {"objective": "engagement", "relevance_threshold": 0.5}
+    other = client.post("/v1/policy:simulate", json={"changes": engagement, "examples": 60}, headers=h).json()
+    changed = {(kinds[int(e["customer_id"][1:])], e["candidate"]["action"]) for e in other["examples"]}
+    assert changed == {("sure_thing", "send"), ("persuadable", "suppress")}, changed
+    # the trade-off curve sweeps the objective's threshold by default, at deciles of the logged uplift
+    curve = client.post("/v1/policy:tradeoff", json={}, headers=h).json()
+    assert curve["param"] == "uplift_threshold" and curve["current"]["value"] == 0.2
+    assert len(curve["points"]) > 3 and any(p["value"] < 0.1 for p in curve["points"])
+    refused = client.post("/v1/policy:tradeoff", json={"values": [0.1, 2]}, headers=h)
+    assert refused.status_code == 422 and "uplift_threshold is between -1 and 1" in refused.text
