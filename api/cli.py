@@ -251,7 +251,7 @@ def _smtp_gateway(args: argparse.Namespace) -> int:
     from suppressor.domain import Kind
     from suppressor.storage.store import Store
 
-    from .smtp_gateway import run
+    from .smtp.gateway import run
 
     if _bad_tenant(args.tenant):
         return 2
