@@ -24,6 +24,7 @@ import numpy as np
 import scipy.sparse as sp
 from lightfm import LightFM
 
+from suppressor.decisions.decide import released
 from suppressor.domain import MONEY_EVENTS, Signature
 from suppressor.model import features
 from suppressor.model.uplift import Head, UpliftModel, arm, feature_weights
@@ -74,6 +75,7 @@ class UpliftConfig:
     train: TrainConfig = field(default_factory=lambda: TrainConfig(threads=1))
     min_treated: int = 500  # fewer customers in an arm: no uplift, and the export says why
     min_control: int = 500
+    min_outcomes: int = 10  # fewer outcomes in an arm (or in a share held out of it): no uplift, and why
     validation: float = 0.2  # share of the trial held out: half calibrates the heads, half chooses the method
     final_fit: bool = True  # then train the chosen method on the whole trial a little longer (calibration kept)
     methods: tuple[str, ...] = METHODS
@@ -155,6 +157,21 @@ def _fit_heads(
     return {"treated": _head(fitted["treated"], n_attr), "control": _head(fitted["control"], n_attr)}, fitted
 
 
+def _no_outcomes(outcome: np.ndarray, treated: np.ndarray, shares: dict[str, np.ndarray], least: int) -> str | None:
+    """Why the outcomes cannot measure an uplift (too few of them, or too few without one, in an arm or in a
+    share held out of it), or None."""
+    for name, mask in {"trial": np.ones(len(outcome), bool), **shares}.items():
+        for side, in_arm in (("treated", treated), ("control", ~treated)):
+            y = outcome[mask & in_arm]
+            if min(int(y.sum()), int((~y).sum())) < (least if name == "trial" else 1):
+                where = f"the {side} exposures" + ("" if name == "trial" else f" held out for {name}")
+                return (
+                    f"too few outcomes to measure an uplift: {int(y.sum())} of {len(y)} {where} were followed "
+                    f"by one within the window (at least {least} with and without one are needed)"
+                )
+    return None
+
+
 def _calibrate(model: UpliftModel, rows: np.ndarray, msgs: list[Signature], treated: np.ndarray, y: dict) -> None:
     """Platt-scale each head of ``model`` on the pairs of its own arm (the harm head: the sent ones)."""
     raws = model.raw_pairs(rows, msgs)
@@ -182,11 +199,17 @@ def fit_all(
         "control_rate": float(outcome[~treated].mean()) if n_c else None,
     }
     short = [
-        f"{n} {arm} customers (min_{arm} is {need})"
+        f"{n} {arm} exposures (min_{arm} is {need})"
         for arm, n, need in (("treated", n_t, cfg.min_treated), ("control", n_c, cfg.min_control))
         if n < need
     ]
-    if short:
+    why = "too few exposures to measure an uplift: " + "; ".join(short) if short else None
+    part = np.random.default_rng(cfg.train.seed).random(len(treated))
+    fit_mask = part >= cfg.validation
+    cal, held = part < cfg.validation / 2, (part >= cfg.validation / 2) & ~fit_mask
+    if why is None:
+        why = _no_outcomes(outcome, treated, {"calibration": cal, "choice": held}, cfg.min_outcomes)
+    if why is not None:
         return UpliftModel(
             version=version,
             treatment=trial.treatment,
@@ -195,21 +218,20 @@ def fit_all(
             numeric_edges={},
             heads={},
             metrics=counts,
-            absent="too few customers to measure an uplift: " + "; ".join(short),
+            absent=why,
         ), {}
     ds = _dataset(trial)
     msgs = trial.messages
     item_vocab, user_vocab, edges = ds_mod.vocabularies(ds, cfg.train.min_user_feature_count)
     uf = ds_mod.user_matrix(ds.attributes, user_vocab, edges, np.zeros(len(ds.attributes), bool))
     itf = _item_matrix(ds.item_sigs, item_vocab)
-    rows = uf[:, : len(user_vocab)].toarray()
-    part = np.random.default_rng(cfg.train.seed).random(len(treated))
-    fit_mask = part >= cfg.validation
-    cal, held = part < cfg.validation / 2, (part >= cfg.validation / 2) & ~fit_mask
+    rows = uf[:, : len(user_vocab)].tocsr()  # sparse, as the engagement fit holds them
     cal_msgs, held_msgs = (
         [m for m, c in zip(msgs, cal, strict=True) if c],
         [m for m, h in zip(msgs, held, strict=True) if h],
     )
+
+    compared = sorted({f for m, t in zip(msgs, treated, strict=True) if not t for f in features.item_features(m)})
 
     def model_of(method: str, heads: dict[str, Head], metrics: dict) -> UpliftModel:
         return UpliftModel(
@@ -218,6 +240,7 @@ def fit_all(
             method=method,
             user_features=list(user_vocab),
             item_features=list(item_vocab),
+            measured=compared,
             numeric_edges=edges,
             heads=heads,
             metrics=metrics,
@@ -317,7 +340,7 @@ def own_trial(
             if e["type"] in MONEY_EVENTS:
                 revenue += amount(e)
         timed[cid] = evs
-    found = incrementality.exposures(_records(store, tenant, None, None), timed)
+    found = incrementality.exposures(_records(store, tenant, None, None), timed, released(store, tenant, ids))
     rows: list[tuple[dict, incrementality.Exposure]] = []
     for cid, xs in found.items():
         incrementality.credit(xs, timed.get(cid, []), window_s * 1000)

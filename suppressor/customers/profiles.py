@@ -16,7 +16,7 @@ from suppressor.customers import contacts, timeline
 from suppressor.customers.events import forget
 from suppressor.domain import ActiveOffer, Affinity, CustomerIn, CustomerOut
 from suppressor.model import features
-from suppressor.model.exported import ExportedModel, identity_field, pack, unpack
+from suppressor.model.exported import ExportedModel, identity_field, pack, unpack, uplift_field
 from suppressor.storage import keys
 from suppressor.storage.store import Store, run_scripts
 
@@ -73,6 +73,9 @@ def put(
                 pipe.expire(pkey, store.settings.customer_ttl_days * 86400)
                 if vec is not None and model is not None:  # a vector only comes of a model
                     pipe.hset(vkey, model.version, pack(vec))
+                    if model.lifts is not None:  # the uplift sees attributes only: rescored as they are now
+                        attrs = features.model_attributes(body.attributes, mapping.get("vehicles"))
+                        pipe.hset(vkey, uplift_field(model.version), model.lifts.packed_users([attrs])[0].tobytes())
                     pipe.expire(vkey, store.settings.customer_ttl_days * 86400)
                 pipe.execute()
                 break

@@ -663,6 +663,21 @@ class Decider:
         return Decision.model_validate(fields)  # plain dicts for the reasons
 
 
+RELEASED = "rel|"  # state-hash field prefix: a decision the caller released (did not send after all)
+
+
+def released(store: Store, tenant: str, customer_ids: list[str]) -> set[str]:
+    """The decisions these customers' callers released (``release``)."""
+    out: set[str] = set()
+    for start in range(0, len(customer_ids), 500):
+        pipe = store.bulk.pipeline(transaction=False)
+        for cid in customer_ids[start : start + 500]:
+            pipe.hkeys(keys.state(tenant, cid))
+        for fields in pipe.execute():
+            out.update(f.decode()[len(RELEASED) :] for f in fields if f.startswith(RELEASED.encode()))
+    return out
+
+
 def release(store: Store, tenant: str, decision_id: str) -> bool:
     """Give back the capacity of a decision the caller did not send after all (the household's too)."""
     cid = customer_of(decision_id)
@@ -679,6 +694,11 @@ def release(store: Store, tenant: str, decision_id: str) -> bool:
             args=[decision_id, ledger_id(decision_id)],
         )
     )
+    if released:  # marked in the customer's state: a released send was never an exposure (the uplift's trial)
+        state = keys.state(tenant, cid)
+        store.bulk.hset(state, RELEASED + decision_id, int(time.time() * 1000))
+        if store.bulk.pttl(state) < 0:
+            store.bulk.expire(state, store.settings.customer_ttl_days * 86400)
     hh = store.bulk.hget(keys.profile(tenant, cid), "hh") if released else None
     if hh:
         store.scripts["household"](

@@ -101,6 +101,9 @@ class UpliftModel:
     numeric_edges: dict[str, list[float]]
     heads: dict[str, Head]  # "treated", "control" (and "harm" where the data records it); empty when absent
     item_features: list[str] = field(default_factory=list)
+    # the message features some withheld exposure had: a message with none of them was never compared with
+    # its own absence, and has no uplift (not one borrowed from other messages' controls)
+    measured: list[str] = field(default_factory=list)
     absent: str | None = None  # why there is no uplift (e.g. too few control customers); heads empty then
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: float = field(default_factory=time.time)
@@ -108,6 +111,7 @@ class UpliftModel:
     def __post_init__(self) -> None:
         self.user_index = {name: i for i, name in enumerate(self.user_features)}
         self.item_index = {name: i for i, name in enumerate(self.item_features)}
+        self._measured = frozenset(self.measured)
         self._packed: dict[Signature, bytes] = {}
 
     @property
@@ -124,8 +128,11 @@ class UpliftModel:
         return [f for f in features.item_features(sig) if f in self.item_index]
 
     def knows(self, sig: Signature) -> bool:
-        """Whether the model knows any of the message's own features (the arm's do not count)."""
-        return bool(self._known(sig))
+        """Whether some withheld exposure was a message like this one: of its kind or on one of its topics (the
+        channel says where a message went, not what it was; the arm's features do not count)."""
+        known = self._known(sig)
+        what = [f for f in known if not f.startswith("channel:")]
+        return bool(known) and (not self.measured or any(f in self._measured for f in what))
 
     def items(self, sig: Signature) -> dict[str, np.ndarray]:
         """Each head's vector for the message: the treated and harm heads see it sent, the control head withheld."""
@@ -148,8 +155,11 @@ class UpliftModel:
 
     def packed_users(self, customers: list[dict[str, Any]]) -> np.ndarray:
         """Each customer's heads' vectors concatenated in ``head_names`` order (n, heads * (dim + 1)), float32."""
-        rows = self.rows(customers)
-        return np.hstack([self.heads[h].users(rows) for h in self.head_names]).astype("<f4")
+        out = np.empty((len(customers), len(self.head_names) * (self.dim + 1)), dtype="<f4")
+        for start in range(0, len(customers), 1000):  # dense rows a thousand at a time: memory stays bounded
+            rows = self.rows(customers[start : start + 1000])
+            out[start : start + len(rows)] = np.hstack([self.heads[h].users(rows) for h in self.head_names])
+        return out
 
     def rows(self, customers: list[dict[str, Any]]) -> np.ndarray:
         """Customers' attributes as feature-weight rows (each known feature weighs 1/n, as in training)."""
@@ -238,6 +248,7 @@ class UpliftModel:
             "method": self.method,
             "user_features": self.user_features,
             "item_features": self.item_features,
+            "measured": self.measured,
             "numeric_edges": self.numeric_edges,
             "absent": self.absent,
             "calibration": {k: h.calibration for k, h in self.heads.items()},
@@ -272,6 +283,7 @@ class UpliftModel:
             method=meta["method"],
             user_features=meta["user_features"],
             item_features=meta.get("item_features", []),
+            measured=meta.get("measured", []),
             numeric_edges=meta["numeric_edges"],
             heads=heads,
             absent=meta["absent"],

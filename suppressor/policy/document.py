@@ -18,6 +18,7 @@ from pydantic import (
     PrivateAttr,
     StrictBool,
     StringConstraints,
+    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -547,7 +548,11 @@ class Policy(Strict):
             fixed = sorted(NOT_BY_STAGE & set(override))
             if fixed:
                 raise ValueError(f"stages.{stage}: {', '.join(fixed)} cannot change by stage")
-            validate_override(override)
+            try:
+                validate_override(override)
+            except ValidationError as exc:  # named under its stage: stages.<stage>.<field>
+                errors = [{**e, "loc": (stage, *e["loc"])} for e in exc.errors()]
+                raise ValidationError.from_exception_data(exc.title, errors) from None  # type: ignore[arg-type]
         return stages
 
     @model_validator(mode="after")
@@ -631,7 +636,14 @@ def candidate(
 
 
 def validate_override(override: dict[str, Any]) -> dict[str, Any]:
-    """Check a campaign override merges into a valid policy; raises pydantic.ValidationError."""
+    """Check a campaign override merges into a valid policy; raises pydantic.ValidationError. The currency is
+    the tenant's (its events' amounts and what training measured are in it): no override changes it."""
+    if "currency" in override:
+        why = ValueError("the currency is the tenant's (its amounts are in it): an override cannot change it")
+        raise ValidationError.from_exception_data(
+            "Policy",
+            [{"type": "value_error", "loc": ("currency",), "input": override["currency"], "ctx": {"error": why}}],
+        )
     Policy.model_validate(merge(Policy().model_dump(), override))
     return override
 

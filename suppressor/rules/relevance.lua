@@ -35,6 +35,9 @@ local function rule_relevance()
         fire({ code = 'no_uplift', channel = D.channel,
                why = U.absent ~= '' and U.absent or "the uplift knows none of this message's features" })
         objective = 'engagement'
+      elseif objective == 'value' and U.rpo <= 0 then  -- nothing to weigh an outcome by yet
+        fire({ code = 'no_revenue', channel = D.channel, threshold = P.uplift_threshold })
+        objective = 'uplift'
       end
     end
     local r, ok = { channel = D.channel }, nil
@@ -56,8 +59,9 @@ local function rule_relevance()
       end
     end
     local fit = not ok and lifecycle_fit()
-    if fit then
-      fit.channel, fit.score, fit.threshold = D.channel, s, th
+    if fit then  -- it says what it overrode: the score, the uplift or the value against its threshold
+      for k, v in pairs(r) do fit[k] = v end
+      fit.objective = objective
       fire(fit)
     else
       if objective == 'engagement' then

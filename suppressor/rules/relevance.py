@@ -48,20 +48,26 @@ def _value(op: str):
     return sentence
 
 
+def _overrode(r) -> str:
+    """What a lifecycle reason made relevant anyway: the score, the uplift or the value below its threshold."""
+    objective = r.get("objective", "engagement")
+    if objective == "uplift":
+        return f"whatever it adds ({_uplift('below')(r, None)})"
+    if objective == "value":
+        return f"whatever it is worth ({_value('below')(r, None)})"
+    return f"whatever the score ({score(r['score'])} < threshold {score(r['threshold'])} on {r['channel']})"
+
+
 def _service_due(r, _mv):
     when = f"overdue by {-r['days']:.0f} days" if r["days"] < 0 else f"due in {r['days']:.0f} days"
-    return (
-        f"vehicle service {when}: relevant whatever the score ({score(r['score'])} < threshold "
-        f"{score(r['threshold'])} on {r['channel']})"
-    )
+    return f"vehicle service {when}: relevant {_overrode(r)}"
 
 
 def _trade_in_age(r, _mv):
     years = int(round(r["years"]))
     article = "an" if str(years).startswith("8") or years in (11, 18) else "a"
     return (
-        f"owns {article} {years}-year-old vehicle and this is a trade-in offer ({r['topic']}): relevant "
-        f"whatever the score ({score(r['score'])} < threshold {score(r['threshold'])} on {r['channel']})"
+        f"owns {article} {years}-year-old vehicle and this is a trade-in offer ({r['topic']}): relevant {_overrode(r)}"
     )
 
 
@@ -115,6 +121,17 @@ RULE = Rule(
             False,
             "objective uplift or value, but no uplift for this message (the reason given): decided on engagement",
             lambda r, _mv: f"no uplift on {r['channel']}: {r['why']}; decided on engagement",
+        ),
+        Code(
+            "no_revenue",
+            "(note)",
+            False,
+            "objective value, but the model measured no revenue per outcome (outcomes carried no amounts): "
+            "decided on the uplift against `uplift_threshold`",
+            lambda r, _mv: (
+                f"no revenue per outcome measured yet (no amounts on the outcomes): decided on what sending adds on "
+                f"{r['channel']}, against the uplift threshold of {r['threshold'] * 100:.1f} points"
+            ),
         ),
         Code(
             "adds_little",

@@ -21,6 +21,7 @@ from datetime import datetime
 
 import orjson
 
+from suppressor.decisions import decide
 from suppressor.domain import MONEY_EVENTS, Signature, format_duration
 from suppressor.policy import document as policies
 from suppressor.storage import keys
@@ -76,8 +77,11 @@ class _Arm:
         }
 
 
-def exposures(records: list[tuple[dict, int]], events: dict[str, list[dict]]) -> dict[str, list[Exposure]]:
-    """Every customer's exposures (from their events and the logged verdicts, one per message)."""
+def exposures(
+    records: list[tuple[dict, int]], events: dict[str, list[dict]], released: set[str] | frozenset[str] = frozenset()
+) -> dict[str, list[Exposure]]:
+    """Every customer's exposures (from their events and the logged verdicts, one per message; a logged send
+    the caller ``released`` did not go out, and is none)."""
     out: dict[str, dict[str, Exposure]] = defaultdict(dict)
     for cid, evs in events.items():
         for e in evs:
@@ -95,6 +99,8 @@ def exposures(records: list[tuple[dict, int]], events: dict[str, list[dict]]) ->
         req = rec["request"]
         cid, mid = str(req.get("customer_id")), str(req["message"].get("message_id"))
         withheld = any(r.get("code") == "control" for r in rec.get("reasons") or [])
+        if rec.get("decision_id") in released:
+            continue
         if (withheld or rec.get("action") in SENT) and cid in events and mid not in out[cid]:
             msg = req["message"]
             sig = _signature(rec.get("channel") or msg.get("channel"), msg.get("kind"), msg.get("topics"))
@@ -194,7 +200,8 @@ def incrementality(
     customers = _customers(store, tenant, max_customers)
     events = _events(store, tenant, customers)
     arms: dict[str, tuple[_Arm, _Arm]] = defaultdict(lambda: (_Arm(), _Arm()))
-    for cid, xs in exposures(_records(store, tenant, since, until), events).items():
+    gone = decide.released(store, tenant, customers)
+    for cid, xs in exposures(_records(store, tenant, since, until), events, gone).items():
         credit(xs, events.get(cid, []), window * 1000)
         for x in xs:
             if lo <= x.at_ms <= hi:

@@ -152,8 +152,9 @@ def simulate(
 def vary(base: VersionedPolicy, param: str, value: float) -> VersionedPolicy:
     """``base`` with one swept parameter set (campaign overrides kept)."""
     doc = base.model_dump(mode="json")
-    if param in THRESHOLDS:
+    if param in THRESHOLDS:  # a threshold weighs only under its own objective: the point decides by it
         doc[param] = value
+        doc["objective"] = list(Objective)[THRESHOLDS.index(param)].value
     elif param == "cap_scale":
         doc["caps"] = [_scaled(c, value) for c in doc["caps"]]
     else:
@@ -175,13 +176,20 @@ def _scaled(cap: dict, value: float) -> dict:
     }
 
 
-def default_values(p: Prepared, param: str) -> list[float]:
+def default_values(store: Store, p: Prepared, param: str) -> list[float]:
     """Sweep points: a threshold at the deciles of what it is weighed against in the logged decisions (the
     score, the uplift or the value), or cap multipliers."""
     if param == "cap_scale":
         return [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
     field = MEASURES[param]
     seen = [d.record[field] for d in p.history.decisions if d.record.get(field) is not None]
+    if not seen and p.history.decisions:  # logged before the objective weighed it: as its objective sees them
+        short = {"uplift": "up", "value": "val"}.get(field, field)
+        seen = [
+            v[short]
+            for v in replay(store, p.history, [vary(p.current, param, 0.0)], p.model)[0]
+            if v.get(short) is not None
+        ]
     qs = np.quantile(seen, np.linspace(0, 0.9, 10)).tolist() if seen else []
     return sorted({0.0, round(getattr(p.current, param), 4), *(round(q, 4) for q in qs)})
 
@@ -201,13 +209,15 @@ def tradeoff(
     if param not in SWEEPABLE:
         raise ValueError(f"cannot sweep {param!r}; choose one of {', '.join(SWEEPABLE)}")
     check_sweep(param, values or [])
-    values = sorted(set(values)) if values else default_values(p, param)
+    values = sorted(set(values)) if values else default_values(store, p, param)
     h = p.history
     pols = [p.current, *(vary(p.current, param, v) for v in values)]
     verdicts = replay(store, h, pols, p.model) if h.decisions else [[] for _ in pols]
     est = Estimator.fit(h, verdicts[0])
     cur, cur_rows = summarize(h, verdicts[0], est)
     current_value = getattr(p.current, param) if param in THRESHOLDS else 1.0
+    # a threshold of another objective than the current policy's: no point of the sweep is the current policy
+    same = param not in THRESHOLDS or threshold_of(p.current) == param
     points = []
     for value, vs in zip(values, verdicts[1:], strict=True):
         s, rows = summarize(h, vs, est)
@@ -215,7 +225,7 @@ def tradeoff(
         points.append(
             {
                 "value": value,
-                "current": value == current_value,
+                "current": same and value == current_value,
                 "sends": s["sends"],
                 "sends_pct": _pct(s["sends"], cur["sends"]),
                 "engagement": s["engagement"],

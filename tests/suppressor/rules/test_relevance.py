@@ -1,10 +1,19 @@
 """Relevance: the tiny model's score against the threshold, and what makes a message relevant anyway."""
 
+from suppressor.model import exported as models
 from suppressor.rules import relevance
+from tests.factories import tiny_uplift_model
 from tests.suppressor.rules.contract import EMAIL_SMS_PUSH, Case, RuleContract
 
 KNOWN = {"topics": ["a"]}  # the tiny model knows channel:email and topic:a
 OLD_CAR = {"vin": "1FMCU9J98MUA12345", "year": 2010, "make": "ford", "model": "escape"}
+
+
+def no_revenue(store, tenant, _cid):
+    """The tiny uplift model of a tenant whose outcomes carried no amounts (visits only)."""
+    model = tiny_uplift_model("v1")
+    model.uplift.metrics = {"revenue_per_outcome": 0.0, "revenue_per_customer": 0.0, "qini": 0.1}
+    models.save(store, tenant, model)
 
 
 class TestRelevance(RuleContract):
@@ -88,6 +97,16 @@ class TestRelevance(RuleContract):
             message=KNOWN,
             policy={"objective": "value", "relevance_threshold": 0.0},
             says="expected value -0.36 USD",
+        ),
+        Case(
+            "objective value with no revenue measured: decided on what sending adds",
+            "send",
+            "no_revenue",
+            model="uplift",
+            setup=no_revenue,
+            message=KNOWN,
+            policy={"objective": "value", "uplift_threshold": 0.01},
+            says="decided on what sending adds on email, against the uplift threshold of 1.0 points",
         ),
         Case(
             "a service reminder due in ten days, below the threshold",
