@@ -17,7 +17,7 @@ from suppressor.model import exported as models
 from suppressor.model.exported import ExportedModel, identity_field, pack
 from suppressor.model.labels import LabelRules
 from suppressor.storage import keys
-from suppressor.storage.store import Store, bulk_commands
+from suppressor.storage.store import Store, run
 
 from . import dataset as ds_mod
 from . import send_hours as send_hours_mod
@@ -299,5 +299,5 @@ def _write_vectors(
             if doomed_fields:
                 commands.append(("HDEL", key, *doomed_fields))
             commands.append(("EXPIRE", key, ttl))
-        bulk_commands(store, commands)
+        run(store, commands)
         progress(f"wrote vectors {min(start + chunk, len(ds.customer_ids))}/{len(ds.customer_ids)}")

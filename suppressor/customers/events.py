@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from suppressor.domain import Event, IngestResult
 from suppressor.storage import keys
-from suppressor.storage.store import Store, bulk_commands, run_scripts
+from suppressor.storage.store import Store, evalsha, run
 
 SHARDS = 16
 CUSTOMERS_PER_PART = 500  # a big batch is stored in parts, Python preparing one while Redis runs another
@@ -85,7 +85,7 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
         ([key], [expire_at[key], *(x for _, field, mine in rows for x in (field, mine))])
         for key, rows in by_key.items()
     ]
-    answers = run_scripts(store, "claim", calls, hot=False)
+    answers = run(store, evalsha(store, "claim", calls))
 
     verdict_of = {
         i: (key, field, mine, verdict)
@@ -134,16 +134,16 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
         store.bulk.sadd(keys.customers_index(tenant), *cids)
         parts = [cids[k : k + CUSTOMERS_PER_PART] for k in range(0, len(cids), CUSTOMERS_PER_PART)]
         if len(parts) == 1:
-            added = run_scripts(store, "ingest", scripts(parts[0]), hot=False)
+            added = run(store, evalsha(store, "ingest", scripts(parts[0])))
         else:  # a thread runs part k in Redis while this one prepares part k+1 (each customer is in one part)
             with ThreadPoolExecutor(1, thread_name_prefix="ingest") as runner:
-                runs = [runner.submit(run_scripts, store, "ingest", scripts(part), hot=False) for part in parts]
-                added = [n for run in runs for n in run.result()]
+                runs = [runner.submit(run, store, evalsha(store, "ingest", scripts(part))) for part in parts]
+                added = [n for ran in runs for n in ran.result()]
         if changed is not None:
             changed.update(cid for cid, n in zip(cids, added, strict=True) if n)
         accepted = sum(added)
         # EXPIREAT again: a settle must never leave a claims hash without a TTL
-        bulk_commands(
+        run(
             store,
             [
                 cmd
@@ -177,7 +177,7 @@ def _tell_households(store: Store, tenant: str, by_customer: dict[str, list[Even
         if hh
     ]
     if calls:
-        run_scripts(store, "household", calls, hot=False)
+        run(store, evalsha(store, "household", calls))
 
 
 def forget(store: Store, tenant: str, stored: list[tuple[bytes, float]]) -> None:

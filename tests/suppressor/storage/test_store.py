@@ -12,7 +12,7 @@ from suppressor.customers import events, profiles
 from suppressor.domain import CustomerIn, Event
 from suppressor.model import exported as models
 from suppressor.settings import Settings
-from suppressor.storage.store import Memory, Store, aclose_clients, arun_scripts, memory_problems, read_memory
+from suppressor.storage.store import Memory, Store, aclose_clients, arun, evalsha, memory_problems, read_memory
 from suppressor.tenants import apikeys
 from tests import cluster
 from tests.factories import iso, tiny_model
@@ -57,8 +57,9 @@ def test_a_pipeline_cut_short_by_its_deadline_leaves_no_stray_replies(store):
         for round_ in range(5):
             calls = [([f"k{round_}-{i}"], [f"{round_}-{i}"]) for i in range(20_000)]
             with suppress(TimeoutError):
-                await asyncio.wait_for(arun_scripts(store, hot, "echo", calls), 0.002 * (round_ + 1))
-            answers.append(await arun_scripts(store, hot, "echo", [(["a"], ["a"]), (["b"], ["b"]), (["c"], ["c"])]))
+                await asyncio.wait_for(arun(store, hot, evalsha(store, "echo", calls), 5), 0.002 * (round_ + 1))
+            last = evalsha(store, "echo", [(["a"], ["a"]), (["b"], ["b"]), (["c"], ["c"])])
+            answers.append(await arun(store, hot, last, 5))
         await aclose_clients(hot, bulk)
         return answers
 
