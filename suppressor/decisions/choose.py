@@ -1,7 +1,8 @@
 """Choosing among a customer's competing messages (POST /v1/decisions:choose).
 
 Every candidate goes through the rules as a dry run (one pipeline); the survivors are ranked by the
-objective score (the engagement ``score``; 0.5 where there is none) times priority; the best are then
+tenant policy's objective (the engagement ``score``, 0.5 where there is none; the ``uplift``; or the
+``value``: by engagement when a survivor has no uplift) times priority; the best are then
 decided for real one at a time, in rank order, each atomically with the caps, offers and household
 like any decision, and a winner refused by then (a concurrent call took the slot) makes way for the
 next survivor. The rest are decided for real with an ``outranked`` hold naming the winners (the
@@ -24,15 +25,29 @@ from suppressor import rules
 from suppressor.decisions.decide import Decider
 from suppressor.domain import Action, Choice, ChooseRequest, Decision, DecisionRequest, Message, Reason
 from suppressor.errors import Refused
+from suppressor.policy.document import Objective
 
 SENDS = (Action.send, Action.reroute)
 NO_SCORE = 0.5  # a candidate the model cannot score ranks as a coin toss
 BATCH_CONCURRENCY = 32  # choices of a choose-batch in flight at once (each its own customer and deadline)
 
 
-def rank_value(priority: int, score: float | None) -> float:
-    """What a candidate is ranked by: its objective score (0.5 when unknown) times its priority."""
-    return (NO_SCORE if score is None else score) * priority
+def rank_value(priority: int, measure: float | None, by: str = "score") -> float:
+    """What a candidate is ranked by: its objective's measure (a score of 0.5 when unknown) times its
+    priority (divided by it when negative, so a higher priority always ranks higher)."""
+    if measure is None:
+        measure = NO_SCORE if by == "score" else 0.0
+    return measure * priority if measure >= 0 else measure / max(priority, 1)
+
+
+def ranking(looked: list[Decision], objective: Objective) -> tuple[str, list[float | None]]:
+    """What a choice ranks by (``score``, ``uplift`` or ``value``) and each candidate's measure: the objective's,
+    or the engagement score when a candidate that could be sent has none of it."""
+    by = {Objective.uplift: "uplift", Objective.value: "value"}.get(objective, "score")
+    measures = [getattr(d, by) for d in looked]
+    if by != "score" and any(m is None for m, d in zip(measures, looked, strict=True) if d.action in SENDS):
+        return "score", [d.score for d in looked]
+    return by, measures
 
 
 def _ask(req: ChooseRequest, msg: Message, dry: bool) -> DecisionRequest:
@@ -65,10 +80,11 @@ async def achoose(
         exc.errors = [(_candidate_field(where), why) for where, why in exc.errors]
         raise
     state = decider.states.cached(tenant)
+    by, measures = ranking(looked, state.policy.objective)
     rank = {}
-    for i, (m, d) in enumerate(zip(cands, looked, strict=False)):
+    for i, (m, measure) in enumerate(zip(cands, measures, strict=False)):
         priority = state.policy.for_campaign(m.campaign_id).priority_of(m.priority, m.kind)
-        rank[i] = (priority, d.score, rank_value(priority, d.score))
+        rank[i] = (priority, measure, rank_value(priority, measure, by), by)
     if any(r.code == "degraded" for d in looked for r in d.reasons):
         return _degraded(req, looked, rank)
     results: list[Decision | None] = [None] * len(cands)
@@ -128,8 +144,10 @@ def _outranked(cands: list[Message], rank: dict, winners: list[int], i: int, pic
     rank and its own."""
 
     def part(k: int) -> dict:
-        priority, score, value = rank[k]
-        return {"priority": priority, "score": NO_SCORE if score is None else score, "value": value}
+        priority, measure, value, by = rank[k]
+        if measure is None:
+            measure = NO_SCORE if by == "score" else 0.0
+        return {"priority": priority, "score": measure, "value": value, "ranked_by": by}
 
     if not winners:
         return {"code": "outranked", "rule": "pick", "pick": pick, **part(i)}

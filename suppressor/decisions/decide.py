@@ -23,7 +23,7 @@ from suppressor import rules
 from suppressor.customers import deferred
 from suppressor.decisions.log import DecisionLog
 from suppressor.domain import EPOCH, Action, Decision, DecisionRequest, Kind, Offer, Signature
-from suppressor.model.exported import ExportedModel, unpack
+from suppressor.model.exported import ExportedModel, unpack, uplift_field
 from suppressor.policy import content
 from suppressor.policy.document import Policy, check_channels, check_terms
 from suppressor.storage import keys
@@ -77,6 +77,23 @@ def in_holdout(tenant: str, customer_id: str, fraction: float) -> bool:
 LAZY = rules.lazy()
 
 
+def uplift_params(model: ExportedModel | None) -> dict:
+    """What the decide script reads of the model's uplift: the customers' vector field, the heads' dimension
+    and calibrations (sent, withheld, harm), revenue per outcome and per customer; or why there is none."""
+    lifts = model.lifts if model else None
+    if model is None or lifts is None:
+        why = model.uplift.absent if model and model.uplift else f"model {model.version if model else ''} has none"
+        return {"field": "", "absent": why}
+    return {
+        "field": uplift_field(model.version),
+        "absent": "",
+        "dim": lifts.dim,
+        "cal": [[lifts.heads[h].calibration["a"], lifts.heads[h].calibration["b"]] for h in lifts.head_names],
+        "rpo": float(lifts.metrics.get("revenue_per_outcome") or 0.0),
+        "rpc": float(lifts.metrics.get("revenue_per_customer") or 0.0),
+    }
+
+
 def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
     return {
         "model": model.version if model else "",
@@ -84,6 +101,7 @@ def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
         "cal_a": model.calibration["a"] if model else 1.0,
         "cal_b": model.calibration["b"] if model else 0.0,
         "send_hours": (model.send_hours if model else None) or [],
+        "uplift": uplift_params(model),
         **policy.script_params(),
     }
 
@@ -91,7 +109,7 @@ def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
 def static_params(policy: Policy, model: ExportedModel | None) -> str:
     """The decide script's parameters fixed by a policy and a model, as a JSON body fragment:
     the model's ``model`` (version, '' for none), ``dim``, ``cal_a``/``cal_b`` (Platt calibration),
-    ``send_hours`` (its send-time prior, [] for none),
+    ``send_hours`` (its send-time prior, [] for none), ``uplift`` (``uplift_params``),
     then the policy's own (``Policy.script_params``)."""
     return json.dumps(_static_body(policy, model))[1:-1]
 
@@ -593,6 +611,8 @@ class Decider:
             not_before=datetime.fromtimestamp(nb / 1000, UTC) if nb else None,
             score=scores.get(channel or req.message.channel),
             channel_scores=scores,
+            uplift=None if res.get("up") is None else round(float(res["up"]), 6),
+            value=None if res.get("val") is None else round(float(res["val"]), 4),
             # plain dicts: pydantic builds the Reason objects in Rust (model_construct per reason cost more)
             reasons=[{"code": r["code"], "message": rules.text(r, version)} for r in codes],
             substitute=substitute,

@@ -258,6 +258,14 @@ class SendTime(Strict):
     )
 
 
+class Objective(StrEnum):
+    """What the relevance rule decides by."""
+
+    engagement = "engagement"
+    uplift = "uplift"
+    value = "value"
+
+
 class Incrementality(Strict):
     """Measuring what messages add: a randomized control withheld from would-be sends."""
 
@@ -386,7 +394,34 @@ class Policy(Strict):
         default=0.05,
         ge=0.0,
         le=1.0,
-        description="suppress when the calibrated chance of engagement is below this",
+        description="suppress when the calibrated chance of engagement is below this (objective engagement)",
+    )
+    objective: Objective = Field(
+        default=Objective.engagement,
+        description="what relevance is judged by: the chance of engagement (`engagement`), what sending adds to "
+        "the chance of an outcome (`uplift`, against `uplift_threshold`) or what the send is worth (`value`: the "
+        "uplift times the revenue an outcome brings, less the chance of an unsubscribe times `unsubscribe_cost`, "
+        "against `value_threshold`); without an uplift (too little control data) it is decided on engagement",
+    )
+    uplift_threshold: float = Field(
+        default=0.0,
+        ge=-1.0,
+        le=1.0,
+        description="objective uplift: suppress when sending adds less than this to the chance of an outcome "
+        "(0.01 = one point)",
+    )
+    value_threshold: float = Field(
+        default=0.0,
+        ge=-1e9,
+        le=1e9,
+        description="objective value: suppress when the send's expected incremental revenue (in `currency`) is below this",
+    )
+    unsubscribe_cost: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1e9,
+        description="objective value: what losing a customer to an unsubscribe or complaint costs (in `currency`); "
+        "unset: the revenue per customer the model measured",
     )
     require_opt_in: list[Channel] = Field(
         default_factory=lambda: ["sms", "phone"],

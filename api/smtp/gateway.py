@@ -1,6 +1,6 @@
 """An SMTP relay that asks for a verdict per recipient: any sender that speaks SMTP (Mautic, listmonk,
 Postal, a CRM's own mailer) is governed without code. Who may hand it mail, and how much, is
-``smtp_access``; what it does with a message is here.
+``access``; what it does with a message is here.
 
 The message says what it is in headers: ``X-Suppressor-Message-Id`` (else its ``Message-ID``),
 ``X-Suppressor-Kind`` (else the gateway's default), ``X-Suppressor-Topics`` (comma-separated),
@@ -49,7 +49,7 @@ from suppressor.storage import keys
 from suppressor.storage.store import Store, aclose_clients, arun
 from suppressor.tenants.state import TenantStateCache
 
-from .smtp_access import TOO_MANY_RECIPIENTS, Door, GatewaySMTP
+from .access import TOO_MANY_RECIPIENTS, Door, GatewaySMTP
 
 log = logging.getLogger("suppressor.smtp")
 HEADER = b"x-suppressor-"
