@@ -40,7 +40,7 @@ from server import start as start_server  # bench/server.py (scripts run from be
 from suppressor.api import synthetic
 from suppressor.settings import Settings
 from suppressor.storage import keys
-from suppressor.storage.store import BATCH_TIMEOUT, Store, bulk_commands
+from suppressor.storage.store import BATCH_TIMEOUT, Store, run
 from suppressor.tenants import apikeys
 
 BATCH = 10_000
@@ -105,7 +105,7 @@ def floor(store: Store, batches: list[list[dict]]) -> float:
                 hset += [e["event_id"], orjson.dumps(e)]
                 zadd += [datetime.fromisoformat(e["ts"]).timestamp(), e["event_id"]]
             commands += [tuple(hset), tuple(zadd), ("EXPIRE", stored, ttl), ("EXPIRE", by_time, ttl)]
-        bulk_commands(store, commands)
+        run(store, commands)
     return time.perf_counter() - t
 
 

@@ -18,7 +18,7 @@ from suppressor.model.exported import ExportedModel, identity_field, pack, uplif
 from suppressor.model.labels import LabelRules
 from suppressor.policy import document as policies
 from suppressor.storage import keys
-from suppressor.storage.store import Store, bulk_commands
+from suppressor.storage.store import Store, run
 
 from . import dataset as ds_mod
 from . import send_hours as send_hours_mod
@@ -329,5 +329,5 @@ def _write_vectors(
             if doomed_fields:
                 commands.append(("HDEL", key, *doomed_fields))
             commands.append(("EXPIRE", key, ttl))
-        bulk_commands(store, commands)
+        run(store, commands)
         progress(f"wrote vectors {min(start + chunk, len(ds.customer_ids))}/{len(ds.customer_ids)}")

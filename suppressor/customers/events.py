@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from suppressor.domain import Event, IngestResult
 from suppressor.storage import keys
-from suppressor.storage.store import Store, bulk_commands, run_scripts
+from suppressor.storage.store import Store, evalsha, run
 
 SHARDS = 16
 CUSTOMERS_PER_PART = 500  # a big batch is stored in parts, Python preparing one while Redis runs another
@@ -118,7 +118,7 @@ def ingest(
         pairs_of[key] += (field, mine)
     now = time.time()
     expire_at = {key: _expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days, now) for key in rows_of}
-    answers = run_scripts(store, "claim", [([key], [expire_at[key], *pairs_of[key]]) for key in rows_of], hot=False)
+    answers = run(store, evalsha(store, "claim", [([key], [expire_at[key], *pairs_of[key]]) for key in rows_of]))
 
     verdicts = [0] * len(unique)
     key_of: list[str] = [""] * len(unique)
@@ -163,17 +163,17 @@ def ingest(
         store.bulk.sadd(keys.customers_index(tenant), *cids)
         parts = [cids[k : k + CUSTOMERS_PER_PART] for k in range(0, len(cids), CUSTOMERS_PER_PART)]
         if len(parts) == 1:
-            runs = [run_scripts(store, "ingest", scripts(parts[0]), hot=False)]
+            runs = [run(store, evalsha(store, "ingest", scripts(parts[0])))]
         else:  # a thread runs part k in Redis while this one prepares part k+1 (each customer is in one part)
             with ThreadPoolExecutor(1, thread_name_prefix="ingest") as runner:
-                futures = [runner.submit(run_scripts, store, "ingest", scripts(part), hot=False) for part in parts]
+                futures = [runner.submit(run, store, evalsha(store, "ingest", scripts(part))) for part in parts]
                 runs = [f.result() for f in futures]
-        added = [n for run in runs for counts in run for n in counts]
+        added = [n for ran in runs for counts in ran for n in counts]
         if changed is not None:
             changed.update(cid for cid, n in zip(cids, added, strict=True) if n)
         accepted = sum(added)
         # EXPIREAT again: a settle must never leave a claims hash without a TTL
-        bulk_commands(
+        run(
             store,
             [
                 cmd
@@ -207,7 +207,7 @@ def _tell_households(store: Store, tenant: str, by_customer: dict[str, list[Inco
         if hh
     ]
     if calls:
-        run_scripts(store, "household", calls, hot=False)
+        run(store, evalsha(store, "household", calls))
 
 
 def forget(store: Store, tenant: str, stored: list[tuple[bytes, float]]) -> None:

@@ -27,7 +27,7 @@ from suppressor.model.exported import ExportedModel, unpack, uplift_field
 from suppressor.policy import content
 from suppressor.policy.document import Policy, check_channels, check_terms
 from suppressor.storage import keys
-from suppressor.storage.store import Store, aclose_clients, arun_scripts, astream_scripts, out_of_memory
+from suppressor.storage.store import Store, aclose_clients, arun, astream, evalsha, out_of_memory, run
 from suppressor.tenants.state import TenantState, TenantStateCache
 
 log = logging.getLogger(__name__)
@@ -312,18 +312,17 @@ class Decider:
     ) -> list[Decision]:
         """The batch's verdicts from its decide calls (``raw``: their answers, when already run), the
         household's word, then the decisions (degraded when the store fails on the way)."""
+        st = self.store
         try:
             if raw is None:
-                raw = await self.store.bounded(arun_scripts(self.store, client, "decide", batch.calls), left())
+                raw = await arun(st, client, evalsha(st, "decide", batch.calls), left())
             verdicts = self._parse(batch, raw)
             asks = self._household_asks(batch, verdicts)
             if asks:  # members of a household: the household's word, on its own slot
-                said = await self.store.bounded(
-                    arun_scripts(self.store, client, "household", [call for _, call in asks]), left()
-                )
+                said = await arun(st, client, evalsha(st, "household", [call for _, call in asks]), left())
                 undo = self._household_says(batch, verdicts, asks, said)
                 if undo:
-                    await self.store.bounded(arun_scripts(self.store, client, "release", undo), left())
+                    await arun(st, client, evalsha(st, "release", undo), left())
         except (TimeoutError, redis.RedisError) as exc:
             return self._degraded(batch, exc)
         index = (
@@ -333,7 +332,7 @@ class Decider:
         )
         if index:  # on the tenant's slot, after the decision (see customers/deferred.py)
             try:
-                [lapsed] = await self.store.bounded(arun_scripts(self.store, client, "deferred", [index]), left())
+                [lapsed] = await arun(st, client, evalsha(st, "deferred", [index]), left())
                 if lapsed:
                     self.on_lapsed(lapsed)
             except (TimeoutError, redis.RedisError) as exc:  # the verdicts stand; the index misses them
@@ -341,7 +340,7 @@ class Decider:
         out = self._finish(batch, verdicts) if small else await asyncio.to_thread(self._finish, batch, verdicts)
         if batch.remember:
             try:
-                await self.store.bounded(arun_scripts(self.store, client, "substitute", batch.remember), left())
+                await arun(st, client, evalsha(st, "substitute", batch.remember), left())
             except (TimeoutError, redis.RedisError) as exc:  # the verdicts stand; the rotation may repeat
                 log.warning("tenant %s: substitutes offered not remembered: %r", batch.tenant, exc)
         return out
@@ -353,8 +352,12 @@ class Decider:
         parts = [batch.part(a, a + PART) for a in range(0, len(batch.requests), PART)]
         out: list[Decision] = []
         done = 0
-        stream = astream_scripts(
-            self.store, client, "decide", parts, lambda p: asyncio.to_thread(lambda: self._fill_calls(p).calls), left
+        stream = astream(
+            self.store,
+            client,
+            parts,
+            lambda p: asyncio.to_thread(lambda: evalsha(self.store, "decide", self._fill_calls(p).calls)),
+            left,
         )
         try:
             async for raw in stream:
@@ -683,17 +686,13 @@ def release(store: Store, tenant: str, decision_id: str) -> bool:
     cid = customer_of(decision_id)
     if cid is None:
         return False
-    released = bool(
-        store.scripts["release"](
-            keys=[
-                keys.sends(tenant, cid),
-                keys.offers(tenant, cid),
-                keys.verdicts(tenant, cid),
-                keys.verdicts_expiry(tenant, cid),
-            ],
-            args=[decision_id, ledger_id(decision_id)],
-        )
-    )
+    ks = [
+        keys.sends(tenant, cid),
+        keys.offers(tenant, cid),
+        keys.verdicts(tenant, cid),
+        keys.verdicts_expiry(tenant, cid),
+    ]
+    [released] = run(store, evalsha(store, "release", [(ks, [decision_id, ledger_id(decision_id)])]))
     if released:  # marked in the customer's state: a released send was never an exposure (the uplift's trial)
         state = keys.state(tenant, cid)
         store.bulk.hset(state, RELEASED + decision_id, int(time.time() * 1000))
@@ -701,8 +700,6 @@ def release(store: Store, tenant: str, decision_id: str) -> bool:
             store.bulk.expire(state, store.settings.customer_ttl_days * 86400)
     hh = store.bulk.hget(keys.profile(tenant, cid), "hh") if released else None
     if hh:
-        store.scripts["household"](
-            keys=keys.household_keys(tenant, hh.decode()),
-            args=[json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})],
-        )
-    return released
+        body = json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})
+        run(store, evalsha(store, "household", [(keys.household_keys(tenant, hh.decode()), [body])]))
+    return bool(released)

@@ -39,7 +39,7 @@ from suppressor.domain import (
 )
 from suppressor.errors import Refused
 from suppressor.storage import keys
-from suppressor.storage.store import Store, script_source
+from suppressor.storage.store import Store, evalsha, run
 
 # answered as text ('7d'); accepted as text or a number of seconds: the schema says both
 Duration = Annotated[
@@ -669,46 +669,27 @@ def get(store: Store, tenant: str) -> VersionedPolicy:
 def put(store: Store, tenant: str, policy: Policy, at: str) -> VersionedPolicy:
     """Save a new tenant policy version (the caller validated it)."""
     doc = policy.model_dump(mode="json")
-    store.bulk.eval(
-        script_source("policy_put"),
-        2,
-        keys.policy(tenant),
-        keys.policy_history(tenant),
-        "doc",
-        json.dumps(doc),
-        _entry(at, "doc", doc),
-    )
+    _change(store, tenant, "policy_put", ["doc", json.dumps(doc), _entry(at, "doc", doc)])
     return get(store, tenant)
 
 
 def put_campaign(store: Store, tenant: str, campaign_id: str, override: dict[str, Any], at: str) -> VersionedPolicy:
     """Save a campaign override (validated by ``validate_override``) as a new version."""
     field = f"campaign:{campaign_id}"
-    store.bulk.eval(
-        script_source("policy_put"),
-        2,
-        keys.policy(tenant),
-        keys.policy_history(tenant),
-        field,
-        json.dumps(override),
-        _entry(at, field, override),
-    )
+    _change(store, tenant, "policy_put", [field, json.dumps(override), _entry(at, field, override)])
     return get(store, tenant)
 
 
 def delete_campaign(store: Store, tenant: str, campaign_id: str, at: str) -> bool:
     """Drop a campaign override (a new version); False if there was none."""
     field = f"campaign:{campaign_id}"
-    return bool(
-        store.bulk.eval(
-            script_source("policy_delete"),
-            2,
-            keys.policy(tenant),
-            keys.policy_history(tenant),
-            field,
-            _entry(at, field, None),
-        )
-    )
+    return bool(_change(store, tenant, "policy_delete", [field, _entry(at, field, None)]))
+
+
+def _change(store: Store, tenant: str, script: str, args: list) -> Any:
+    """One policy script on the tenant's policy and its history; its answer."""
+    [answer] = run(store, evalsha(store, script, [([keys.policy(tenant), keys.policy_history(tenant)], args)]))
+    return answer
 
 
 def check_channels(policy: Policy, named: list[tuple[str, str | None]]) -> None:
