@@ -251,7 +251,7 @@ def _smtp_gateway(args: argparse.Namespace) -> int:
     from suppressor.domain import Kind
     from suppressor.storage.store import Store
 
-    from .smtp_gateway import run
+    from .smtp.gateway import run
 
     if _bad_tenant(args.tenant):
         return 2
@@ -327,10 +327,11 @@ def _simulate(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
+    from suppressor.errors import Refused
     from suppressor.policy import document as policies
     from suppressor.storage.store import BATCH_TIMEOUT, Store
     from suppressor.whatif import reports
-    from suppressor.whatif.questions import TradeoffRequest, Window
+    from suppressor.whatif.questions import TradeoffRequest, Window, check_sweep
 
     from . import report
 
@@ -339,8 +340,12 @@ def _simulate(args: argparse.Namespace) -> int:
         values = None
         if args.sweep and args.values:  # checked as the API checks them
             values = TradeoffRequest(param=args.sweep, values=args.values.split(",")).values
+            check_sweep(args.sweep, values or [])
     except ValidationError as exc:
         print(f"--since/--until/--max-decisions/--values: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    except Refused as exc:
+        print(f"--values: {'; '.join(why for _, why in exc.errors)}", file=sys.stderr)
         return 2
     store = Store(Settings(), bulk_timeout=BATCH_TIMEOUT)
     try:

@@ -193,9 +193,7 @@ class Gate:
         rate, burst = state.rate_limit or (services.settings.rate_limit_per_second, services.settings.rate_limit_burst)
         if rate > 0 and services.store.up:
             try:
-                wait_ms = await services.store.bounded(
-                    take(services.ahot, tenant, key_id(key), rate, burst), deadline / 2
-                )
+                wait_ms = await take(services.store, services.ahot, tenant, key_id(key), rate, burst, deadline / 2)
             except (TimeoutError, redis.RedisError):
                 wait_ms = 0  # a limiter that cannot be read does not stop the caller
             if wait_ms:

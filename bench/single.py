@@ -1,7 +1,8 @@
 """Single decisions against a bare FastAPI endpoint of the same shapes, side by side in one run.
 
-Loads the decisions bench's tenant (100,000 customers, 20% with behavior, trained; `--data DIR`
-keeps it for the next run), starts `suppressor serve` (one worker, embedded store) and the bare
+The tenant is the quickstart's dealership (bench/world.py: 3,000 customers, every one with 16
+weeks of history, trained, 14 days of governed campaigns; `--data DIR` keeps it for the next
+run); the script starts `suppressor serve` (one worker, embedded store) and the bare
 app of bench/bare.py (one uvicorn worker, the same uvloop and httptools), then drives each with
 wrk (Debian's `wrk`) on the same two cores: the most each answers on `--connections`
 connections, every rule on, and suppressor's latency paced at 70% of the most it answered.
@@ -12,6 +13,7 @@ connections, every rule on, and suppressor's latency paced at 70% of the most it
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import shutil
@@ -21,16 +23,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from decisions import ALL_RULES, load, put_policy  # bench/decisions.py (scripts run from bench/)
+from decisions import ALL_RULES, put_policy  # bench/decisions.py (scripts run from bench/)
 from server import free_port, start, wait_ready
+from world import build
 
 HERE = Path(__file__).resolve().parent
+RUNS = (f"{os.getpid()}.{time.time():.0f}.{k}" for k in itertools.count())  # message ids new in every wrk run
 SCRIPT = HERE / "wrk" / "single.lua"
 
 
 def wrk(port: int, key: str, customers: int, seconds: float, connections: int, delay_ms: float = 0) -> dict:
     """One wrk run against POST /v1/decisions: requests/s, non-200 answers, p50 and p99 (ms)."""
-    env = dict(os.environ, KEY=key, CUSTOMERS=str(customers), DELAY_MS=str(int(delay_ms)))
+    env = dict(os.environ, KEY=key, CUSTOMERS=str(customers), DELAY_MS=str(int(delay_ms)), RUN=f"{next(RUNS)}")
     out = subprocess.run(
         [
             "wrk",
@@ -59,7 +63,7 @@ def wrk(port: int, key: str, customers: int, seconds: float, connections: int, d
 def main() -> None:
     """Run both servers and print the figures."""
     p = argparse.ArgumentParser()
-    p.add_argument("--customers", type=int, default=100_000)
+    p.add_argument("--customers", type=int, default=3000)
     p.add_argument("--seconds", type=int, default=10)
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--data", type=Path, help="keep the loaded data here and reuse it on the next run")
@@ -67,10 +71,8 @@ def main() -> None:
     if shutil.which("wrk") is None:
         raise SystemExit("needs Debian's wrk (apt-get install wrk)")
     data = args.data or Path(tempfile.mkdtemp(prefix="suppressor-bench-"))
-    key_file = data / "bench-key.txt"
-    if not key_file.exists():
-        key_file.write_text(load(data, args.customers, 0.2))
-    key = key_file.read_text().strip()
+    world = build(data, args.customers)
+    key, args.customers = world.key, world.customers
     bare_port = free_port()
     bare = subprocess.Popen(
         [
@@ -110,7 +112,8 @@ def main() -> None:
         if not args.data:
             shutil.rmtree(data, ignore_errors=True)
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; wrk shares the cores"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; wrk shares the "
+        f"cores; store: embedded\n{world.describe()}"
     )
     print(f"{'POST /v1/decisions':<44}{'requests/s':>12}{'p50 ms':>9}{'p99 ms':>9}{'non-200':>9}{'replays':>9}")
     for name, r in (

@@ -498,8 +498,14 @@ class Decision(BaseModel):
     score: float | None = Field(description="calibrated P(engage) on `channel`; null without a model")
     uplift: float | None = Field(
         default=None,
-        description="the calibrated difference sending makes to the chance "
-        "of an outcome; null while unknown (no uplift model for this tenant yet)",
+        description="the calibrated difference sending makes to the chance of an outcome on `channel` (the "
+        "considered one when suppressed): P(outcome | sent) - P(outcome | withheld); null while unknown (no "
+        "uplift for this tenant yet: too little control data, or the message's features are new to it)",
+    )
+    value: float | None = Field(
+        default=None,
+        description="objective value: the send's expected incremental revenue (the uplift times the revenue an "
+        "outcome brings, less the chance of an unsubscribe times its cost), where the relevance rule weighed it",
     )
     channel_scores: dict[str, float] = Field(default_factory=dict)
     reasons: list[Reason]

@@ -13,6 +13,7 @@ from suppressor.api import synthetic
 from suppressor.customers import events
 from suppressor.domain import DecisionRequest, EventBatch
 from suppressor.model.exported import ExportedModel
+from suppressor.model.uplift import Head, UpliftModel
 from suppressor.policy import document as policies
 from suppressor.policy.document import Policy
 from suppressor.storage.store import Store
@@ -80,6 +81,46 @@ def tiny_model(version: str) -> ExportedModel:
         numeric_edges={},
         calibration={"a": 1.0, "b": 0.0},
     )
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1 - p)))
+
+
+def tiny_uplift_model(
+    version: str, sent: float = 0.061, withheld: float = 0.049, harm: float = 0.008, topic_b: float = 0.0
+) -> ExportedModel:
+    """``tiny_model`` with an uplift checkable by hand: for a customer it has no vectors for and a message on
+    email with topic a, the heads' chances are ``sent``, ``withheld`` and ``harm`` (the arm feature weighs half
+    of the message's vector and carries the whole bias); an outcome is worth 50, a customer 120. A message
+    with topic b adds ``topic_b`` / 4 to the sent head's raw score."""
+    feats = ["channel:email", "topic:a", "topic:treatment:sent", "topic:treatment:none", "topic:b"]
+
+    def head(bias_at: int, p: float) -> Head:
+        bias = np.zeros(len(feats), np.float32)
+        bias[bias_at] = 2 * _logit(p)
+        if bias_at == 2 and p == sent:
+            bias[4] = topic_b
+        return Head(
+            user_emb=np.full((1, 2), 0.1, np.float32),
+            user_bias=np.zeros(1, np.float32),
+            item_emb=np.full((len(feats), 2), 0.1, np.float32) * (bias_at != 0),
+            item_bias=bias,
+            calibration={"a": 1.0, "b": 0.0},
+        )
+
+    model = tiny_model(version)
+    model.uplift = UpliftModel(
+        version=version,
+        treatment="(own sends)",
+        method="two_model",
+        user_features=["age=30"],
+        item_features=feats,
+        numeric_edges={},
+        heads={"treated": head(2, sent), "control": head(3, withheld), "harm": head(2, harm)},
+        metrics={"revenue_per_outcome": 50.0, "revenue_per_customer": 120.0, "qini": 0.1},
+    )
+    return model
 
 
 def fan_events(n_fans: int = 30, weeks: int = 8) -> list[dict]:

@@ -16,7 +16,7 @@ from suppressor.domain import Signature
 from suppressor.model import features
 from suppressor.model.labels import LabelRules, epoch
 from suppressor.storage import keys
-from suppressor.storage.store import Store, bulk_commands
+from suppressor.storage.store import Store, run
 
 
 @dataclass
@@ -51,7 +51,7 @@ def read(
     gone: list[str] = []
 
     def fetch(start: int) -> list:
-        return bulk_commands(
+        return run(
             store,
             [
                 c

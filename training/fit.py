@@ -14,10 +14,11 @@ import scipy.sparse as sp
 from lightfm import LightFM
 
 from suppressor.model import exported as models
-from suppressor.model.exported import ExportedModel, identity_field, pack
+from suppressor.model.exported import ExportedModel, identity_field, pack, uplift_field
 from suppressor.model.labels import LabelRules
+from suppressor.policy import document as policies
 from suppressor.storage import keys
-from suppressor.storage.store import Store, bulk_commands
+from suppressor.storage.store import Store, run
 
 from . import dataset as ds_mod
 from . import send_hours as send_hours_mod
@@ -50,6 +51,8 @@ class TrainConfig:
     max_auc_drop: float = 0.02  # ...and no worse than the active model by more than this
     large_data_pairs: int = 200_000  # above this many pairs, fewer epochs (see epochs_for)
     min_epochs: int = 8
+    uplift_dim: int = 8  # the uplift heads see customers' attributes only: a small embedding is enough
+    uplift_epochs: int = 20
     rules: LabelRules = field(default_factory=LabelRules)
 
 
@@ -221,8 +224,31 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None, progress: Callabl
 
     send_hours, pooled = send_hours_mod.learn(events, zones)
     n_attr = len(user_vocab)
+    version = models.next_version(store, tenant)
+    from . import uplift as uplift_mod  # here: the uplift's fitting is built on this module's
+
+    lift = uplift_mod.fit_own(
+        store,
+        tenant,
+        ids,
+        attrs,
+        events,
+        policies.get(store, tenant).incrementality.window,
+        version,
+        uplift_mod.UpliftConfig(
+            train=TrainConfig(dim=cfg.uplift_dim, epochs=cfg.uplift_epochs, seed=cfg.seed, threads=1)
+        ),
+        progress,
+    )
+    progress(f"uplift: {lift.absent or lift.method + ', Qini ' + format(lift.metrics['qini'], '.4f')}")
+    metrics["uplift"] = {
+        "method": lift.method,
+        "absent": lift.absent,
+        **{k: lift.metrics.get(k) for k in ("qini", "n_treated", "n_control", "treated_rate", "control_rate", "harm")},
+        **{k: lift.metrics.get(k) for k in ("revenue_per_outcome", "revenue_per_customer")},
+    }
     exported = ExportedModel(
-        version=models.next_version(store, tenant),
+        version=version,
         item_features=list(item_vocab),
         item_emb=final.item_embeddings.astype(np.float32),
         item_bias=final.item_biases.astype(np.float32),
@@ -233,6 +259,7 @@ def _train(store: Store, tenant: str, cfg: TrainConfig | None, progress: Callabl
         calibration=calibration,
         metrics=metrics,
         send_hours=send_hours,
+        uplift=lift,
     )
     exported.validate()  # before anything is written: a broken model never lands
     rejection = quality_gate(store, tenant, metrics, cfg)
@@ -282,10 +309,11 @@ def _write_vectors(
     """Each customer's vector for this version: with their identity where they have history, else from attributes."""
     biases, embs = fitted.get_user_representations(uf)
     ttl = store.settings.customer_ttl_days * 86400
-    v, idf = exported.version, identity_field(exported.version)
+    v, idf, upf = exported.version, identity_field(exported.version), uplift_field(exported.version)
     # vectors of the versions prune() drops once this one lands go now, in the same pass
     doomed = models.versions_to_drop(store, tenant, store.settings.models_kept - 1)
-    doomed_fields = [f for x in doomed for f in (x, identity_field(x))]
+    doomed_fields = [f for x in doomed for f in (x, identity_field(x), uplift_field(x))]
+    lifts = exported.lifts.packed_users(ds.attributes) if exported.lifts is not None else None
     full = np.hstack([embs, biases[:, None]]).astype("<f4")  # each row as pack() gives it
     ident = np.hstack([fitted.user_embeddings[n_attr:], fitted.user_biases[n_attr:, None]]).astype("<f4")
     for start in range(0, len(ds.customer_ids), chunk):
@@ -296,8 +324,10 @@ def _write_vectors(
                 commands.append(("HSET", key, v, full[u].tobytes(), idf, ident[u].tobytes()))
             else:
                 commands.append(("HSET", key, v, pack(exported.user_vector(ds.attributes[u]))))
+            if lifts is not None:
+                commands.append(("HSET", key, upf, lifts[u].tobytes()))
             if doomed_fields:
                 commands.append(("HDEL", key, *doomed_fields))
             commands.append(("EXPIRE", key, ttl))
-        bulk_commands(store, commands)
+        run(store, commands)
         progress(f"wrote vectors {min(start + chunk, len(ds.customer_ids))}/{len(ds.customer_ids)}")

@@ -284,8 +284,8 @@ def _evaluate_arm(
     if chosen.absent:
         progress(f"{kind}: no uplift model: {chosen.absent}")
     else:
-        scores[f"suppressor uplift (chosen: {chosen.method})"] = chosen.score(test.attributes)
-        scores.update({f"  LightFM {m}": model.score(test.attributes) for m, model in each.items()})
+        scores[f"suppressor uplift (chosen: {chosen.method})"] = chosen.score(test.attributes, test.messages[0])
+        scores.update({f"  LightFM {m}": model.score(test.attributes, test.messages[0]) for m, model in each.items()})
     y = fit_on.outcome.astype(int)
     for name, fit in BASELINES.items():
         scores[name] = fit(fit_on.attributes, fit_on.treated, y, seed)(test.attributes)

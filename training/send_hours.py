@@ -18,7 +18,7 @@ from suppressor.customers.profiles import utc_offsets
 from suppressor.model.exported import HOURS_OF_WEEK, SEND_HOURS_FIELD, pack
 from suppressor.model.labels import epoch
 from suppressor.storage import keys
-from suppressor.storage.store import Store, bulk_commands
+from suppressor.storage.store import Store, run
 
 ANSWERS = frozenset({"opened", "clicked", "replied"})
 STRENGTH = 10.0  # answers' worth of the tenant's curve in a customer's
@@ -72,4 +72,4 @@ def write(store: Store, tenant: str, ids: list[str], pooled: dict[int, np.ndarra
         else:
             groups[u // chunk].append(("HDEL", key, SEND_HOURS_FIELD))
     for part in groups.values():
-        bulk_commands(store, part)
+        run(store, part)

@@ -243,8 +243,9 @@ async def _batch(batch: DecisionBatch, tenant: str, services, request: Request) 
 
 @router.post("/decisions:choose", response_model=Choice)
 async def choose(req: ChooseRequest, tenant: TenantDep, services: ServicesDep, request: Request) -> Response:
-    """Decide among a customer's competing candidates: the best ``pick`` by priority x score go out
-    (recorded as sends, atomically with the caps), the others are suppressed as ``outranked``."""
+    """Decide among a customer's competing candidates: the best ``pick`` go out (recorded as sends,
+    atomically with the caps), ranked by priority x the policy objective's measure (the engagement score,
+    the uplift or the value; transactional candidates first), the others are suppressed as ``outranked``."""
     t0 = request.scope.get("arrived") or time.monotonic()
     result = await achoose(services.decider, tenant, req, services.ahot, services.abulk, started=t0)
     services.metrics.decision_seconds.labels("choose").observe(time.monotonic() - t0)

@@ -97,10 +97,8 @@ async def _within_rate(services, hook: registry.Hook) -> None:
     if rate <= 0 or not services.store.up:
         return
     try:
-        wait_ms = await services.store.bounded(
-            take(services.ahot, hook.tenant, f"hook~{hook.id}", rate, max(burst, 1)),
-            services.settings.decision_deadline_ms / 1000,
-        )
+        budget = services.settings.decision_deadline_ms / 1000
+        wait_ms = await take(services.store, services.ahot, hook.tenant, f"hook~{hook.id}", rate, max(burst, 1), budget)
     except (TimeoutError, redis.RedisError):
         return  # a limiter that cannot be read does not stop the provider
     if wait_ms:

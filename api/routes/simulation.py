@@ -15,7 +15,7 @@ from suppressor.policy import document as policies
 from suppressor.policy.document import Policy, VersionedPolicy
 from suppressor.storage import keys
 from suppressor.whatif import incrementality, lift, reports
-from suppressor.whatif.questions import SimulateRequest, TradeoffRequest, Window
+from suppressor.whatif.questions import SimulateRequest, TradeoffRequest, Window, check_sweep
 
 from ..deps import ServicesDep, StoreDep, StoreUp, TenantDep
 from ..errors import RESPONSES, ApiError, invalid
@@ -73,6 +73,8 @@ def tradeoff_curve(body: TradeoffRequest, tenant: TenantDep, store: StoreDep, se
     hit = services.what_if_cache.get(key)
     if hit and time.monotonic() - hit[0] < CACHE_SECONDS:
         return hit[1]
+    if body.param is not None:  # refused before the log is read
+        check_sweep(body.param, body.values or [])
     base = _candidate(policies.get(store, tenant), None, body.changes)
     services.decision_log.flush()
     with _Slot():

@@ -1,6 +1,10 @@
 "use strict";
 const $ = (id) => document.getElementById(id);
-const state = { key: sessionStorage.getItem("suppressor-key") || "", policy: null, curve: null };
+const state = { key: sessionStorage.getItem("suppressor-key") || "", policy: null, curve: null, param: "relevance_threshold" };
+// the threshold each objective decides by, and how the studio names it
+const THRESHOLDS = { engagement: ["relevance_threshold", "relevance threshold"], uplift: ["uplift_threshold", "uplift threshold"],
+                     value: ["value_threshold", "value threshold"] };
+const knobName = () => THRESHOLDS[state.policy ? state.policy.objective : "engagement"][1];
 $("api-key").value = state.key;
 
 function status(text, error) { const s = $("status"); s.textContent = text; s.className = error ? "error" : ""; }
@@ -31,7 +35,8 @@ function showPolicy(p) {
   $("policy-version").textContent = "version " + p.version;
   const caps = p.caps.map((c) => c.max + " per " + c.window + " on " + c.channel + (c.kind ? " (" + c.kind + ")" : "")).join("; ");
   fill($("policy-summary"), ["knob", "value"], [
-    ["relevance threshold", p.relevance_threshold.toFixed(3)],
+    ["objective", p.objective],
+    [THRESHOLDS[p.objective][1], p[THRESHOLDS[p.objective][0]].toFixed(3)],
     ["caps", caps || "none"],
     ["sales share at most", p.balance.enabled ? (100 * p.balance.max_sales_share).toFixed(0) + "% over " + p.balance.window : "off"],
     ["fatigue", p.fatigue.enabled ? p.fatigue.ignore_streak + " unanswered in a row rests a channel " + p.fatigue.cooldown : "off"],
@@ -40,7 +45,9 @@ function showPolicy(p) {
     ["campaign overrides", Object.keys(p.campaigns).join(", ") || "none"],
   ]);
   $("policy-json").textContent = JSON.stringify(p, null, 2);
-  setThreshold(p.relevance_threshold);
+  state.param = THRESHOLDS[p.objective][0];
+  $("knob-name").textContent = knobName();
+  setThreshold(p[state.param]);
 }
 
 function interpolate(points, x, field) {
@@ -62,13 +69,14 @@ function drawCurve() {
   if (!c) return;
   const W = 640, H = 300, L = 44, R = 12, T = 12, B = 30;
   const pts = c.points, xmax = Math.max(...pts.map((p) => p.value), c.current.value, 0.01);
+  const xmin = Math.min(0, ...pts.map((p) => p.value), c.current.value);
   const ys = pts.flatMap((p) => [p.sends_pct, p.engagement_pct, p.unsubscribes_pct]).filter((v) => v != null);
   const ymax = Math.max(120, ...ys);
-  const X = (v) => L + (W - L - R) * v / xmax, Y = (v) => T + (H - T - B) * (1 - v / ymax);
+  const X = (v) => L + (W - L - R) * (v - xmin) / (xmax - xmin), Y = (v) => T + (H - T - B) * (1 - v / ymax);
   const ns = "http://www.w3.org/2000/svg";
   const add = (tag, attrs, text) => { const n = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v); if (text != null) n.textContent = text; svg.append(n); return n; };
   for (let v = 0; v <= ymax; v += 25) { add("line", { x1: L, x2: W - R, y1: Y(v), y2: Y(v), stroke: "#eef0f3" }); add("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end" }, v + "%"); }
-  for (let i = 0; i <= 5; i++) { const v = xmax * i / 5; add("text", { x: X(v), y: H - 10, "text-anchor": "middle" }, v.toFixed(3)); }
+  for (let i = 0; i <= 5; i++) { const v = xmin + (xmax - xmin) * i / 5; add("text", { x: X(v), y: H - 10, "text-anchor": "middle" }, v.toFixed(3)); }
   const series = [["sends_pct", "var(--sends)"], ["engagement_pct", "var(--eng)"], ["unsubscribes_pct", "var(--unsub)"]];
   for (const [field, color] of series) {
     const p = pts.filter((q) => q[field] != null);
@@ -82,9 +90,11 @@ function drawCurve() {
 }
 
 function setThreshold(v) {
-  state.threshold = Math.max(0, Math.min(1, Number(v) || 0));
+  const lo = state.param === "relevance_threshold" ? 0 : state.param === "uplift_threshold" ? -1 : -1e9;
+  const hi = state.param === "value_threshold" ? 1e9 : 1;
+  state.threshold = Math.max(lo, Math.min(hi, Number(v) || 0));
   $("threshold").value = state.threshold; $("threshold-value").value = state.threshold;
-  const changed = state.policy && Math.abs(state.threshold - state.policy.relevance_threshold) > 1e-9;
+  const changed = state.policy && Math.abs(state.threshold - state.policy[state.param]) > 1e-9;
   $("save").disabled = !changed; $("simulate").disabled = !state.policy;
   const c = state.curve, box = $("effect");
   box.replaceChildren();
@@ -100,11 +110,13 @@ function setThreshold(v) {
 
 async function loadCurve() {
   status("Replaying logged decisions for the curve…");
-  const c = await api("POST", "/v1/policy:tradeoff", {});
+  const c = await api("POST", "/v1/policy:tradeoff", { param: state.param });
   state.curve = c;
-  const xmax = Math.max(...c.points.map((p) => p.value), 0.01);
-  $("threshold").max = Math.min(1, Math.max(xmax, state.threshold) * 1.2).toFixed(3);
-  $("picks").textContent = Object.entries(c.picks).map(([k, p]) => "keep " + k + " of engagement: threshold " + p.value.toFixed(3) + " → " + pct(p.sends_pct) + " of sends").join(" · ")
+  const xmax = Math.max(...c.points.map((p) => p.value), 0.01), xmin = Math.min(0, ...c.points.map((p) => p.value));
+  $("threshold").min = state.param === "relevance_threshold" ? "0" : Math.min(xmin, state.threshold).toFixed(3);
+  $("threshold").max = (state.param === "relevance_threshold" ? Math.min(1, Math.max(xmax, state.threshold) * 1.2)
+                                                               : Math.max(xmax, state.threshold) * 1.2).toFixed(3);
+  $("picks").textContent = Object.entries(c.picks).map(([k, p]) => "keep " + k + " of engagement: " + knobName() + " " + p.value.toFixed(3) + " → " + pct(p.sends_pct) + " of sends").join(" · ")
     + " (" + c.decisions + " decisions of " + c.customers + " customers, model " + (c.model_version || "none") + ")";
   drawCurve(); setThreshold(state.threshold);
 }
@@ -170,8 +182,8 @@ async function refresh() {
 }
 
 async function simulateExactly() {
-  status("Simulating threshold " + state.threshold.toFixed(3) + "…");
-  const r = await api("POST", "/v1/policy:simulate", { changes: { relevance_threshold: state.threshold }, examples: 10 });
+  status("Simulating " + knobName() + " " + state.threshold.toFixed(3) + "…");
+  const r = await api("POST", "/v1/policy:simulate", { changes: { [state.param]: state.threshold }, examples: 10 });
   const cur = r.current, cand = r.candidate, iv = r.change.intervals || {};
   const ci = (name, unit) => iv[name] ? " (95%: " + iv[name][0] + unit + " to " + iv[name][1] + unit + ")" : "";
   const by = (field) => [...new Set([...Object.keys(cur[field]), ...Object.keys(cand[field])])]
@@ -196,10 +208,11 @@ async function simulateExactly() {
 
 async function save() {
   $("save").disabled = true;
-  const p = await api("PATCH", "/v1/policy", { relevance_threshold: state.threshold });
+  const p = await api("PATCH", "/v1/policy", { [state.param]: state.threshold });
   showPolicy(p);
-  status("Saved: policy version " + p.version + ", relevance threshold " + p.relevance_threshold.toFixed(3) + ".");
-  loadCurve().then(() => status("Saved: policy version " + p.version + ", relevance threshold " + p.relevance_threshold.toFixed(3) + ".")).catch((e) => status(e.message, true));
+  const saved = "Saved: policy version " + p.version + ", " + knobName() + " " + p[state.param].toFixed(3) + ".";
+  status(saved);
+  loadCurve().then(() => status(saved)).catch((e) => status(e.message, true));
 }
 
 const guard = (fn) => () => fn().catch((e) => status(e.message, true));

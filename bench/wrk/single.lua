@@ -1,15 +1,21 @@
 -- wrk script: POST a new decision per request for one of CUSTOMERS loaded customers (c-000000 ..),
 -- rotating channels and kinds; DELAY_MS (optional) paces each connection. Prints one RESULT line:
 -- requests, non-200 answers, replayed verdicts (must be 0: every id is new), p50 and p99 latency (ms).
+-- A message id is RUN (one per wrk run), the thread and a count: never asked before.
 local n, key, customers = 0, os.getenv("KEY"), tonumber(os.getenv("CUSTOMERS") or "1000")
+local run = os.getenv("RUN") or tostring(os.time())
 local pause = tonumber(os.getenv("DELAY_MS") or "0")
 local channels = { "email", "sms", "push", "direct_mail" }
 local kinds = { "sales", "value", "service" }
 local topics = { '["segment:suv","offer:lease"]', '["content:safety-clinic"]', '["service:oil"]', '["segment:truck"]' }
 local threads = {}
-function setup(thread) table.insert(threads, thread) end
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("me", #threads)
+end
 
 function init(args)
+  math.randomseed(os.time() + me)
   bad = 0
   replayed = 0
   wrk.headers["Content-Type"] = "application/json"
@@ -22,8 +28,8 @@ function request()
   n = n + 1
   local c = math.random(0, customers - 1)
   return wrk.format("POST", "/v1/decisions", nil, string.format(
-    '{"customer_id":"c-%06d","message":{"message_id":"m-%d-%d","channel":"%s","kind":"%s","topics":%s}}',
-    c, math.random(1, 2^30), n, channels[n % 4 + 1], kinds[n % 3 + 1], topics[n % 4 + 1]))
+    '{"customer_id":"c-%06d","message":{"message_id":"m-%s-%d-%d","channel":"%s","kind":"%s","topics":%s}}',
+    c, run, me, n, channels[n % 4 + 1], kinds[n % 3 + 1], topics[n % 4 + 1]))
 end
 
 function response(status, headers, body)

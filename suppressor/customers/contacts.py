@@ -15,7 +15,7 @@ from email.utils import parseaddr
 from suppressor.domain import email_address as email
 from suppressor.domain import phone_number as phone
 from suppressor.storage import keys
-from suppressor.storage.store import Store, bulk_commands, run_scripts
+from suppressor.storage.store import Store, evalsha, run
 
 SHARDS = 16
 
@@ -62,14 +62,14 @@ def update(
             field = _field(kind, value)
             by_key[_key(tenant, field)] += [op, field]
     if by_key:
-        run_scripts(store, "contacts", [([key], args) for key, args in by_key.items()], hot=False)
+        run(store, evalsha(store, "contacts", [([key], args) for key, args in by_key.items()]))
 
 
 def find(store: Store, tenant: str, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
     """The customers holding these contact points (those held by nobody are left out)."""
     if not wanted:
         return {}
-    return held(wanted, bulk_commands(store, find_commands(tenant, wanted)))
+    return held(wanted, run(store, find_commands(tenant, wanted)))
 
 
 def find_commands(tenant: str, wanted: list[tuple[str, str]]) -> list[tuple]:

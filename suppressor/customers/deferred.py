@@ -24,7 +24,7 @@ from suppressor.domain import DecisionRequest
 from suppressor.errors import Refused
 from suppressor.settings import Settings
 from suppressor.storage import keys
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, evalsha, run
 
 MONTH_MS = 31 * 86_400_000
 
@@ -78,8 +78,11 @@ def forget(store: Store, tenant: str, customer_id: str) -> None:
             "lapse_before": _at(0),
             "ttl_ms": 0,
         }  # sweeps nothing: lapses are counted where they are seen
-        store.scripts["deferred"](
-            keys=[keys.deferred(tenant), keys.deferred_entries(tenant)], args=[orjson.dumps(body)]
+        run(
+            store,
+            evalsha(
+                store, "deferred", [([keys.deferred(tenant), keys.deferred_entries(tenant)], [orjson.dumps(body)])]
+            ),
         )
 
 
@@ -110,8 +113,9 @@ def page(
         "before": _at(int(due_before.timestamp() * 1000) + 1),
         **_header(store.settings, now_ms),
     }
-    lapsed, *members = store.scripts["deferred"](
-        keys=[keys.deferred(tenant), keys.deferred_entries(tenant)], args=[orjson.dumps(body)]
+    [(lapsed, *members)] = run(
+        store,
+        evalsha(store, "deferred", [([keys.deferred(tenant), keys.deferred_entries(tenant)], [orjson.dumps(body)])]),
     )
     more = len(members) > limit
     members = members[:limit]

@@ -19,15 +19,21 @@ import hashlib
 import json
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from suppressor.domain import Event, IngestResult
 from suppressor.storage import keys
-from suppressor.storage.store import Store, bulk_commands, run_scripts
+from suppressor.storage.store import Store, evalsha, run
 
 SHARDS = 16
 CUSTOMERS_PER_PART = 500  # a big batch is stored in parts, Python preparing one while Redis runs another
+# one customer script call stores up to this many customers or events (each call's overhead, paid once
+# for many; short enough that a decision never waits long behind one)
+CUSTOMERS_PER_CALL = 64
+EVENTS_PER_CALL = 256
 
 
 def _digest(text: str, size: int) -> bytes:
@@ -50,82 +56,105 @@ def _expire_at(month: str, retention_days: int, now: float) -> int:
     return int(max(end.timestamp(), now)) + retention_days * 86400
 
 
-def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | None = None) -> IngestResult:
+class Incoming(NamedTuple):
+    """An event as ingest stores it: the six values the customer script takes, in its order, then the
+    customer and what the route checks against the policy."""
+
+    event_id: str
+    ts: float  # unix seconds
+    type: str
+    channel: str  # "" for none
+    message_id: str  # "" for none
+    body: bytes  # the stored JSON: the event without its customer_id
+    customer_id: str
+    currency: Any = None  # properties.currency, when given
+
+
+def incoming(ev: Event) -> Incoming:
+    """A validated event as ingest stores it."""
+    return Incoming(
+        ev.event_id,
+        ev.ts.timestamp(),
+        ev.type.value,
+        ev.channel or "",
+        ev.message_id or "",
+        ev.model_dump_json(exclude_none=True, exclude={"customer_id"}).encode(),
+        ev.customer_id,
+        ev.properties.get("currency") if ev.properties else None,
+    )
+
+
+def ingest(
+    store: Store, tenant: str, events: Sequence[Event | Incoming], changed: set[str] | None = None
+) -> IngestResult:
     """Store validated events; an event_id this tenant already stored (for any customer) is a duplicate.
 
     Customers who got at least one new event are added to ``changed`` (when given)."""
-    unique: list[Event] = []
+    unique: list[Incoming] = []
     seen: set[str] = set()
     for ev in events:
         if ev.event_id not in seen:
             seen.add(ev.event_id)
-            unique.append(ev)
+            unique.append(ev if isinstance(ev, Incoming) else incoming(ev))
 
     settings = store.settings
     # one claim script per claims hash (a shard and a month): a few dozen calls for 10,000 events
-    by_key: dict[str, list[tuple[int, bytes, bytes]]] = defaultdict(list)
+    rows_of: dict[str, list[int]] = defaultdict(list)
+    pairs_of: dict[str, list[bytes]] = defaultdict(list)
     mine_of: dict[str, bytes] = {}
     claims_of: dict[tuple[int, int], str] = {}  # (shard, day) -> claims hash
-    times = []
+    fields: list[bytes] = []
     for i, ev in enumerate(unique):
-        ts = ev.ts.timestamp()
-        times.append(ts)
         field = _digest(ev.event_id, 12)
-        where = (field[0] % SHARDS, int(ts // 86400))  # a UTC day lies in one month: claim_key's hash
+        fields.append(field)
+        where = (field[0] % SHARDS, int(ev.ts // 86400))  # a UTC day lies in one month: claim_key's hash
         key = claims_of.get(where)
         if key is None:
-            key = claims_of[where] = claim_key(tenant, ev.event_id, ts)[0]
+            key = claims_of[where] = claim_key(tenant, ev.event_id, ev.ts)[0]
         mine = mine_of.get(ev.customer_id)
         if mine is None:
             mine = mine_of[ev.customer_id] = b"p" + _digest(ev.customer_id, 8)
-        by_key[key].append((i, field, mine))
+        rows_of[key].append(i)
+        pairs_of[key] += (field, mine)
     now = time.time()
-    expire_at = {key: _expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days, now) for key in by_key}
-    calls = [
-        ([key], [expire_at[key], *(x for _, field, mine in rows for x in (field, mine))])
-        for key, rows in by_key.items()
-    ]
-    answers = run_scripts(store, "claim", calls, hot=False)
+    expire_at = {key: _expire_at(key.rsplit(":", 1)[1], settings.customer_ttl_days, now) for key in rows_of}
+    answers = run(store, evalsha(store, "claim", [([key], [expire_at[key], *pairs_of[key]]) for key in rows_of]))
 
-    verdict_of = {
-        i: (key, field, mine, verdict)
-        for (key, rows), verdicts in zip(by_key.items(), answers, strict=True)
-        for (i, field, mine), verdict in zip(rows, verdicts, strict=True)
-    }
-    by_customer: dict[str, list[int]] = defaultdict(list)
+    verdicts = [0] * len(unique)
+    key_of: list[str] = [""] * len(unique)
+    for (key, rows), answer in zip(rows_of.items(), answers, strict=True):
+        for i, verdict in zip(rows, answer, strict=True):
+            verdicts[i], key_of[i] = verdict, key
+    by_customer: dict[str, list[Incoming]] = defaultdict(list)
     to_settle: dict[str, list[bytes]] = defaultdict(list)
     reused: list[str] = []
     for i, ev in enumerate(unique):  # in the batch's order: state depends on it (a delivery before its open)
-        key, field, mine, verdict = verdict_of[i]
+        verdict = verdicts[i]
         if verdict == 1:  # ours now, or ours from an attempt that stopped before settling
-            by_customer[ev.customer_id].append(i)
-            to_settle[key] += [field, b"s" + mine[1:]]
+            by_customer[ev.customer_id].append(ev)
+            to_settle[key_of[i]] += (fields[i], b"s" + mine_of[ev.customer_id][1:])
         elif verdict == 2 and len(reused) < 10:
             reused.append(ev.event_id)
 
-    ttl = settings.customer_ttl_days * 86400
+    head = [settings.max_events_per_customer, settings.customer_ttl_days * 86400]
     cids = list(by_customer)
+    together = 1 if store.cluster else CUSTOMERS_PER_CALL  # a cluster call's keys share one slot
 
     def scripts(part: list[str]) -> list[tuple[list[str], list]]:
-        calls = []
+        calls: list[tuple[list[str], list]] = []
+        ks: list[str] = []
+        args: list = []
         for cid in part:
-            args: list = [settings.max_events_per_customer, ttl]
-            for i in by_customer[cid]:
-                ev = unique[i]
-                args += [ev.event_id, times[i], ev.model_dump_json(exclude_none=True, exclude={"customer_id"})]
-            calls.append(
-                (
-                    [
-                        keys.events(tenant, cid),
-                        keys.events_by_time(tenant, cid),
-                        keys.profile(tenant, cid),
-                        keys.state(tenant, cid),
-                        keys.pending(tenant, cid),
-                        keys.blocked_topics(tenant, cid),
-                    ],
-                    args,
-                )
-            )
+            evs = by_customer[cid]
+            ks += keys.ingest_keys(tenant, cid)
+            args.append(len(evs))
+            for ev in evs:
+                args += ev[:6]
+            if len(ks) >= 6 * together or len(args) >= 6 * EVENTS_PER_CALL:
+                calls.append((ks, head + args))
+                ks, args = [], []
+        if ks:
+            calls.append((ks, head + args))
         return calls
 
     accepted = 0
@@ -134,16 +163,17 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
         store.bulk.sadd(keys.customers_index(tenant), *cids)
         parts = [cids[k : k + CUSTOMERS_PER_PART] for k in range(0, len(cids), CUSTOMERS_PER_PART)]
         if len(parts) == 1:
-            added = run_scripts(store, "ingest", scripts(parts[0]), hot=False)
+            runs = [run(store, evalsha(store, "ingest", scripts(parts[0])))]
         else:  # a thread runs part k in Redis while this one prepares part k+1 (each customer is in one part)
             with ThreadPoolExecutor(1, thread_name_prefix="ingest") as runner:
-                runs = [runner.submit(run_scripts, store, "ingest", scripts(part), hot=False) for part in parts]
-                added = [n for run in runs for n in run.result()]
+                futures = [runner.submit(run, store, evalsha(store, "ingest", scripts(part))) for part in parts]
+                runs = [f.result() for f in futures]
+        added = [n for ran in runs for counts in ran for n in counts]
         if changed is not None:
             changed.update(cid for cid, n in zip(cids, added, strict=True) if n)
         accepted = sum(added)
         # EXPIREAT again: a settle must never leave a claims hash without a TTL
-        bulk_commands(
+        run(
             store,
             [
                 cmd
@@ -151,17 +181,17 @@ def ingest(store: Store, tenant: str, events: list[Event], changed: set[str] | N
                 for cmd in (("HSET", key, *pairs), ("EXPIREAT", key, expire_at[key]))
             ],
         )
-        _tell_households(store, tenant, {cid: [unique[i] for i in idx] for cid, idx in by_customer.items()})
+        _tell_households(store, tenant, by_customer)
     return IngestResult(accepted=accepted, duplicates=len(events) - accepted, reused_ids=reused)
 
 
-def _tell_households(store: Store, tenant: str, by_customer: dict[str, list[Event]]) -> None:
+def _tell_households(store: Store, tenant: str, by_customer: dict[str, list[Incoming]]) -> None:
     """A member's purchase starts the household's quiet period (the household's own slot)."""
-    bought = {
-        cid: max(e.ts.timestamp() for e in evs if e.type == "purchased")
-        for cid, evs in by_customer.items()
-        if any(e.type == "purchased" for e in evs)
-    }
+    bought: dict[str, float] = {}
+    for cid, evs in by_customer.items():
+        for e in evs:
+            if e.type == "purchased" and e.ts > bought.get(cid, -1.0):
+                bought[cid] = e.ts
     if not bought:
         return
     pipe = store.bulk.pipeline(transaction=False)
@@ -177,7 +207,7 @@ def _tell_households(store: Store, tenant: str, by_customer: dict[str, list[Even
         if hh
     ]
     if calls:
-        run_scripts(store, "household", calls, hot=False)
+        run(store, evalsha(store, "household", calls))
 
 
 def forget(store: Store, tenant: str, stored: list[tuple[bytes, float]]) -> None:

@@ -16,9 +16,9 @@ from suppressor.customers import contacts, timeline
 from suppressor.customers.events import forget
 from suppressor.domain import ActiveOffer, Affinity, CustomerIn, CustomerOut
 from suppressor.model import features
-from suppressor.model.exported import ExportedModel, identity_field, pack, unpack
+from suppressor.model.exported import ExportedModel, identity_field, pack, unpack, uplift_field
 from suppressor.storage import keys
-from suppressor.storage.store import Store, run_scripts
+from suppressor.storage.store import Store, evalsha, run
 
 CONSENT_CHANGES_KEPT = 1000  # re-consent ids remembered per customer (a replay of one cannot apply twice)
 
@@ -73,6 +73,9 @@ def put(
                 pipe.expire(pkey, store.settings.customer_ttl_days * 86400)
                 if vec is not None and model is not None:  # a vector only comes of a model
                     pipe.hset(vkey, model.version, pack(vec))
+                    if model.lifts is not None:  # the uplift sees attributes only: rescored as they are now
+                        attrs = features.model_attributes(body.attributes, mapping.get("vehicles"))
+                        pipe.hset(vkey, uplift_field(model.version), model.lifts.packed_users([attrs])[0].tobytes())
                     pipe.expire(vkey, store.settings.customer_ttl_days * 86400)
                 pipe.execute()
                 break
@@ -112,19 +115,10 @@ def reconsent(store: Store, tenant: str, customer_id: str, change_id: str, chann
     """The customer opted back in on ``channel`` at ``at_ms`` (an SMS START), by the change ``change_id``:
     applied once, and only if newer than the channel's last consent change (an unsubscribe from after it
     still stands). 1 if consent was restored, 0 if not, -1 if this change was applied before."""
-    return int(
-        run_scripts(
-            store,
-            "consent",
-            [
-                (
-                    [keys.profile(tenant, customer_id), keys.consent_changes(tenant, customer_id)],
-                    [change_id, channel, at_ms, store.settings.customer_ttl_days * 86400, CONSENT_CHANGES_KEPT],
-                )
-            ],
-            hot=False,
-        )[0]
-    )
+    ks = [keys.profile(tenant, customer_id), keys.consent_changes(tenant, customer_id)]
+    args = [change_id, channel, at_ms, store.settings.customer_ttl_days * 86400, CONSENT_CHANGES_KEPT]
+    [answer] = run(store, evalsha(store, "consent", [(ks, args)]))
+    return int(answer)
 
 
 def _points(emails: bytes | None, phones: bytes | None) -> set[tuple[str, str]]:

@@ -118,6 +118,8 @@ def _record(customer_id: str, message_id: str, v: dict) -> dict:
         "not_before": _stamp(v["not_before"]) if v.get("not_before") else None,
         "score": scores.get(v.get("channel") or requested),
         "channel_scores": scores,
+        **({"uplift": round(float(v["up"]), 6)} if v.get("up") is not None else {}),
+        **({"value": round(float(v["val"]), 4)} if v.get("val") is not None else {}),
         "reasons": [{"code": r["code"], "message": rules.text(r, v.get("mv") or None)} for r in v.get("reasons") or []],
         "policy_version": int(v.get("pv") or 0),
         "model_version": v.get("mv") or None,

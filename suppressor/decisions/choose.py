@@ -1,7 +1,8 @@
 """Choosing among a customer's competing messages (POST /v1/decisions:choose).
 
 Every candidate goes through the rules as a dry run (one pipeline); the survivors are ranked by the
-objective score (the engagement ``score``; 0.5 where there is none) times priority; the best are then
+tenant policy's objective (the engagement ``score``, 0.5 where there is none; the ``uplift``; or the
+``value``: by engagement when a survivor has no uplift) times priority; the best are then
 decided for real one at a time, in rank order, each atomically with the caps, offers and household
 like any decision, and a winner refused by then (a concurrent call took the slot) makes way for the
 next survivor. The rest are decided for real with an ``outranked`` hold naming the winners (the
@@ -22,17 +23,53 @@ import redis.asyncio
 
 from suppressor import rules
 from suppressor.decisions.decide import Decider
-from suppressor.domain import Action, Choice, ChooseRequest, Decision, DecisionRequest, Message, Reason
+from suppressor.domain import Action, Choice, ChooseRequest, Decision, DecisionRequest, Kind, Message, Reason
 from suppressor.errors import Refused
+from suppressor.policy.document import Objective
 
 SENDS = (Action.send, Action.reroute)
 NO_SCORE = 0.5  # a candidate the model cannot score ranks as a coin toss
 BATCH_CONCURRENCY = 32  # choices of a choose-batch in flight at once (each its own customer and deadline)
 
 
-def rank_value(priority: int, score: float | None) -> float:
-    """What a candidate is ranked by: its objective score (0.5 when unknown) times its priority."""
-    return (NO_SCORE if score is None else score) * priority
+def rank_value(priority: int, measure: float | None, by: str = "score") -> float:
+    """What a candidate is ranked by: its objective's measure (a score of 0.5 when unknown) times its
+    priority (divided by it when negative, so a higher priority always ranks higher)."""
+    if measure is None:
+        measure = NO_SCORE if by == "score" else 0.0
+    return measure * priority if measure >= 0 else measure / max(priority, 1)
+
+
+# the relevance rule's reasons say which objective decided a verdict (a lead stage's or a campaign's own)
+DECIDED_BY = {"adds": "uplift", "adds_little": "uplift", "worth": "value", "not_worth": "value"}
+MEASURE = {Objective.uplift: "uplift", Objective.value: "value"}
+
+
+def ranking(looked: list[Decision], objectives: list[Objective]) -> tuple[str, list[float | None]]:
+    """What a choice ranks by (``score``, ``uplift`` or ``value``) and each candidate's measure: the objective
+    that decided the candidates that could be sent (their relevance reasons say; else their policy's
+    ``objectives``), when they agree and each has its measure; else the engagement score. Transactional
+    candidates are not weighed (they go first, see ``_order``)."""
+    weighed = [
+        (d, next((DECIDED_BY[r.code] for r in d.reasons if r.code in DECIDED_BY), MEASURE.get(o, "score")))
+        for d, o in zip(looked, objectives, strict=True)
+        if d.action in SENDS and not _transactional(d)
+    ]
+    kinds = {by for _, by in weighed}
+    by = kinds.pop() if len(kinds) == 1 else "score"
+    if by != "score" and any(getattr(d, by) is None for d, _ in weighed):
+        by = "score"
+    return by, [getattr(d, by) for d in looked]
+
+
+def _order(rank: dict, cands: list[Message]):
+    """The sort key of candidate ``i``, best first: transactional ones, then by rank value, then by message id
+    (so the order candidates arrive in never decides)."""
+    return lambda i: (not rank[i][4], -rank[i][2], cands[i].message_id)
+
+
+def _transactional(d: Decision) -> bool:
+    return any(r.code == "transactional" for r in d.reasons)
 
 
 def _ask(req: ChooseRequest, msg: Message, dry: bool) -> DecisionRequest:
@@ -65,10 +102,12 @@ async def achoose(
         exc.errors = [(_candidate_field(where), why) for where, why in exc.errors]
         raise
     state = decider.states.cached(tenant)
+    by, measures = ranking(looked, [state.policy.for_campaign(m.campaign_id).objective for m in cands])
     rank = {}
-    for i, (m, d) in enumerate(zip(cands, looked, strict=False)):
+    for i, (m, measure) in enumerate(zip(cands, measures, strict=False)):
         priority = state.policy.for_campaign(m.campaign_id).priority_of(m.priority, m.kind)
-        rank[i] = (priority, d.score, rank_value(priority, d.score))
+        # a transactional message is not weighed against marketing: it goes first (``_order``)
+        rank[i] = (priority, measure, rank_value(priority, measure, by), by, m.kind == Kind.transactional)
     if any(r.code == "degraded" for d in looked for r in d.reasons):
         return _degraded(req, looked, rank)
     results: list[Decision | None] = [None] * len(cands)
@@ -80,8 +119,7 @@ async def achoose(
                 winners.append(i)
     # best first; equal values by message id, so the order candidates arrive in never decides
     survivors = sorted(
-        (i for i, d in enumerate(looked) if not d.replayed and d.action in SENDS),
-        key=lambda i: (-rank[i][2], cands[i].message_id),
+        (i for i, d in enumerate(looked) if not d.replayed and d.action in SENDS), key=_order(rank, cands)
     )
     for i in survivors:
         if len(winners) >= req.pick:
@@ -92,7 +130,7 @@ async def achoose(
             [results[i]] = await decider.adecide(tenant, [_ask(req, cands[i], False)], hot, bulk, started=t0, now=now)
         if (got := results[i]) is not None and got.action in SENDS:
             winners.append(i)
-    winners.sort(key=lambda i: (-rank[i][2], cands[i].message_id))
+    winners.sort(key=_order(rank, cands))
     rest = [i for i, d in enumerate(results) if d is None]
     # the survivors that lost are held; the others keep their rules' word, and a send they get by now
     # (a slot freed meanwhile) is held too once the pick is full, counting each other's sends
@@ -128,12 +166,14 @@ def _outranked(cands: list[Message], rank: dict, winners: list[int], i: int, pic
     rank and its own."""
 
     def part(k: int) -> dict:
-        priority, score, value = rank[k]
-        return {"priority": priority, "score": NO_SCORE if score is None else score, "value": value}
+        priority, measure, value, by, _ = rank[k]
+        if measure is None:
+            measure = NO_SCORE if by == "score" else 0.0
+        return {"priority": priority, "score": measure, "value": value, "ranked_by": by}
 
     if not winners:
         return {"code": "outranked", "rule": "pick", "pick": pick, **part(i)}
-    low = min(winners, key=lambda w: rank[w][2])
+    low = max(winners, key=_order(rank, cands))
     return {"code": "outranked", "by": [cands[w].message_id for w in winners], "best": part(low), **part(i)}
 
 
@@ -160,7 +200,7 @@ def _degraded(req: ChooseRequest, looked: list[Decision], rank: dict) -> Choice:
     if not any(d.action in SENDS for d in results):
         return Choice(customer_id=req.customer_id, chosen=[], results=results)
     cands = req.candidates
-    order = sorted(range(len(cands)), key=lambda i: (-rank[i][2], cands[i].message_id))
+    order = sorted(range(len(cands)), key=_order(rank, cands))
     winners = order[: req.pick]
     for i in order[req.pick :]:
         results[i] = _held(results[i], _outranked(cands, rank, winners, i, req.pick), keep=True)

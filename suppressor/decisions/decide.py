@@ -23,11 +23,11 @@ from suppressor import rules
 from suppressor.customers import deferred
 from suppressor.decisions.log import DecisionLog
 from suppressor.domain import EPOCH, Action, Decision, DecisionRequest, Kind, Offer, Signature
-from suppressor.model.exported import ExportedModel, unpack
+from suppressor.model.exported import ExportedModel, unpack, uplift_field
 from suppressor.policy import content
 from suppressor.policy.document import Policy, check_channels, check_terms
 from suppressor.storage import keys
-from suppressor.storage.store import Store, aclose_clients, arun_scripts, astream_scripts, out_of_memory
+from suppressor.storage.store import Store, aclose_clients, arun, astream, evalsha, out_of_memory, run
 from suppressor.tenants.state import TenantState, TenantStateCache
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,23 @@ def in_holdout(tenant: str, customer_id: str, fraction: float) -> bool:
 LAZY = rules.lazy()
 
 
+def uplift_params(model: ExportedModel | None) -> dict:
+    """What the decide script reads of the model's uplift: the customers' vector field, the heads' dimension
+    and calibrations (sent, withheld, harm), revenue per outcome and per customer; or why there is none."""
+    lifts = model.lifts if model else None
+    if model is None or lifts is None:
+        why = model.uplift.absent if model and model.uplift else f"model {model.version if model else ''} has none"
+        return {"field": "", "absent": why}
+    return {
+        "field": uplift_field(model.version),
+        "absent": "",
+        "dim": lifts.dim,
+        "cal": [[lifts.heads[h].calibration["a"], lifts.heads[h].calibration["b"]] for h in lifts.head_names],
+        "rpo": float(lifts.metrics.get("revenue_per_outcome") or 0.0),
+        "rpc": float(lifts.metrics.get("revenue_per_customer") or 0.0),
+    }
+
+
 def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
     return {
         "model": model.version if model else "",
@@ -84,6 +101,7 @@ def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
         "cal_a": model.calibration["a"] if model else 1.0,
         "cal_b": model.calibration["b"] if model else 0.0,
         "send_hours": (model.send_hours if model else None) or [],
+        "uplift": uplift_params(model),
         **policy.script_params(),
     }
 
@@ -91,7 +109,7 @@ def _static_body(policy: Policy, model: ExportedModel | None) -> dict:
 def static_params(policy: Policy, model: ExportedModel | None) -> str:
     """The decide script's parameters fixed by a policy and a model, as a JSON body fragment:
     the model's ``model`` (version, '' for none), ``dim``, ``cal_a``/``cal_b`` (Platt calibration),
-    ``send_hours`` (its send-time prior, [] for none),
+    ``send_hours`` (its send-time prior, [] for none), ``uplift`` (``uplift_params``),
     then the policy's own (``Policy.script_params``)."""
     return json.dumps(_static_body(policy, model))[1:-1]
 
@@ -294,18 +312,17 @@ class Decider:
     ) -> list[Decision]:
         """The batch's verdicts from its decide calls (``raw``: their answers, when already run), the
         household's word, then the decisions (degraded when the store fails on the way)."""
+        st = self.store
         try:
             if raw is None:
-                raw = await self.store.bounded(arun_scripts(self.store, client, "decide", batch.calls), left())
+                raw = await arun(st, client, evalsha(st, "decide", batch.calls), left())
             verdicts = self._parse(batch, raw)
             asks = self._household_asks(batch, verdicts)
             if asks:  # members of a household: the household's word, on its own slot
-                said = await self.store.bounded(
-                    arun_scripts(self.store, client, "household", [call for _, call in asks]), left()
-                )
+                said = await arun(st, client, evalsha(st, "household", [call for _, call in asks]), left())
                 undo = self._household_says(batch, verdicts, asks, said)
                 if undo:
-                    await self.store.bounded(arun_scripts(self.store, client, "release", undo), left())
+                    await arun(st, client, evalsha(st, "release", undo), left())
         except (TimeoutError, redis.RedisError) as exc:
             return self._degraded(batch, exc)
         index = (
@@ -315,7 +332,7 @@ class Decider:
         )
         if index:  # on the tenant's slot, after the decision (see customers/deferred.py)
             try:
-                [lapsed] = await self.store.bounded(arun_scripts(self.store, client, "deferred", [index]), left())
+                [lapsed] = await arun(st, client, evalsha(st, "deferred", [index]), left())
                 if lapsed:
                     self.on_lapsed(lapsed)
             except (TimeoutError, redis.RedisError) as exc:  # the verdicts stand; the index misses them
@@ -323,7 +340,7 @@ class Decider:
         out = self._finish(batch, verdicts) if small else await asyncio.to_thread(self._finish, batch, verdicts)
         if batch.remember:
             try:
-                await self.store.bounded(arun_scripts(self.store, client, "substitute", batch.remember), left())
+                await arun(st, client, evalsha(st, "substitute", batch.remember), left())
             except (TimeoutError, redis.RedisError) as exc:  # the verdicts stand; the rotation may repeat
                 log.warning("tenant %s: substitutes offered not remembered: %r", batch.tenant, exc)
         return out
@@ -335,8 +352,12 @@ class Decider:
         parts = [batch.part(a, a + PART) for a in range(0, len(batch.requests), PART)]
         out: list[Decision] = []
         done = 0
-        stream = astream_scripts(
-            self.store, client, "decide", parts, lambda p: asyncio.to_thread(lambda: self._fill_calls(p).calls), left
+        stream = astream(
+            self.store,
+            client,
+            parts,
+            lambda p: asyncio.to_thread(lambda: evalsha(self.store, "decide", self._fill_calls(p).calls)),
+            left,
         )
         try:
             async for raw in stream:
@@ -590,6 +611,8 @@ class Decider:
             not_before=datetime.fromtimestamp(nb / 1000, UTC) if nb else None,
             score=scores.get(channel or req.message.channel),
             channel_scores=scores,
+            uplift=None if res.get("up") is None else round(float(res["up"]), 6),
+            value=None if res.get("val") is None else round(float(res["val"]), 4),
             # plain dicts: pydantic builds the Reason objects in Rust (model_construct per reason cost more)
             reasons=[{"code": r["code"], "message": rules.text(r, version)} for r in codes],
             substitute=substitute,
@@ -643,26 +666,40 @@ class Decider:
         return Decision.model_validate(fields)  # plain dicts for the reasons
 
 
+RELEASED = "rel|"  # state-hash field prefix: a decision the caller released (did not send after all)
+
+
+def released(store: Store, tenant: str, customer_ids: list[str]) -> set[str]:
+    """The decisions these customers' callers released (``release``)."""
+    out: set[str] = set()
+    for start in range(0, len(customer_ids), 500):
+        pipe = store.bulk.pipeline(transaction=False)
+        for cid in customer_ids[start : start + 500]:
+            pipe.hkeys(keys.state(tenant, cid))
+        for fields in pipe.execute():
+            out.update(f.decode()[len(RELEASED) :] for f in fields if f.startswith(RELEASED.encode()))
+    return out
+
+
 def release(store: Store, tenant: str, decision_id: str) -> bool:
     """Give back the capacity of a decision the caller did not send after all (the household's too)."""
     cid = customer_of(decision_id)
     if cid is None:
         return False
-    released = bool(
-        store.scripts["release"](
-            keys=[
-                keys.sends(tenant, cid),
-                keys.offers(tenant, cid),
-                keys.verdicts(tenant, cid),
-                keys.verdicts_expiry(tenant, cid),
-            ],
-            args=[decision_id, ledger_id(decision_id)],
-        )
-    )
+    ks = [
+        keys.sends(tenant, cid),
+        keys.offers(tenant, cid),
+        keys.verdicts(tenant, cid),
+        keys.verdicts_expiry(tenant, cid),
+    ]
+    [released] = run(store, evalsha(store, "release", [(ks, [decision_id, ledger_id(decision_id)])]))
+    if released:  # marked in the customer's state: a released send was never an exposure (the uplift's trial)
+        state = keys.state(tenant, cid)
+        store.bulk.hset(state, RELEASED + decision_id, int(time.time() * 1000))
+        if store.bulk.pttl(state) < 0:
+            store.bulk.expire(state, store.settings.customer_ttl_days * 86400)
     hh = store.bulk.hget(keys.profile(tenant, cid), "hh") if released else None
     if hh:
-        store.scripts["household"](
-            keys=keys.household_keys(tenant, hh.decode()),
-            args=[json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})],
-        )
-    return released
+        body = json.dumps({"op": "release", "did": decision_id, "seq": ledger_id(decision_id)})
+        run(store, evalsha(store, "household", [(keys.household_keys(tenant, hh.decode()), [body])]))
+    return bool(released)

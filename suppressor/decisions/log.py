@@ -12,7 +12,7 @@ import redis
 from suppressor.customers import timeline
 from suppressor.storage import keys
 from suppressor.storage.background import Periodic
-from suppressor.storage.store import Store, bulk_commands
+from suppressor.storage.store import Store, run
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class DecisionLog(Periodic):
             if cid is not None:
                 commands += timeline.remember(tenant, cid, rec, ttl)
         try:
-            bulk_commands(self.store, commands)
+            run(self.store, commands)
         except redis.RedisError as exc:
             # an XADD that went through before the failure may be written twice; a record is never lost quietly
             log.warning("decision log: %d records kept for a retry: %s", len(items), exc)

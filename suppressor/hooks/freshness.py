@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from suppressor.storage import keys
-from suppressor.storage.store import Store, script_source
+from suppressor.storage.store import Store, evalsha, run
 
 # seconds a signature stays acceptable, per provider: the span of the provider's documented retries
 # when it resends the original signature (and memory of it); Twilio signs no time, only remembers
@@ -82,8 +82,8 @@ def admit(
         if proof.at > now + SKEW:
             raise Stale(f"the {provider} signature is dated {_span(proof.at - now)} ahead of our clock")
     digest = hashlib.blake2b(body, digest_size=16).hexdigest()
-    answer = int(
-        store.bulk.eval(script_source("hook_claim"), 1, _key(tenant, hook_id, proof), digest, seconds + SKEW, ABANDONED)
+    [answer] = run(
+        store, evalsha(store, "hook_claim", [([_key(tenant, hook_id, proof)], [digest, seconds + SKEW, ABANDONED])])
     )
     if answer == 2:
         raise Stale(f"this {provider} signature was already used (a signature proves one delivery, once)")

@@ -82,7 +82,14 @@ end
 
 -- scoring: the customer vector once, each channel lazily
 local fmt = '<' .. string.rep('f', dim + 1)
-local user_raw = (P.model ~= '') and redis.call('HGET', KEYS[2], P.model) or false
+local U = P.uplift  -- the model's uplift heads (field '' when it has none)
+local user_raw, up_raw = false, false
+if P.model ~= '' and U.field ~= '' then
+  local r = redis.call('HMGET', KEYS[2], P.model, U.field)
+  user_raw, up_raw = r[1], r[2]
+elseif P.model ~= '' then
+  user_raw = redis.call('HGET', KEYS[2], P.model)
+end
 local user = user_raw and { struct.unpack(fmt, user_raw) } or nil
 local scores, candidates, items = {}, {}, {}
 for i = first_pair, #ARGV, 2 do
@@ -101,6 +108,36 @@ local function score(ch)
   return scores[ch]
 end
 score(requested)  -- always reported, even when a rule stops the send
+
+-- what sending adds on a channel: each uplift head's calibrated chance (sent, withheld, harm) from the
+-- customer's heads' vectors (none: a customer trained after, scored from the message alone) and the
+-- message's (after the engagement vector in the channel's argument)
+local lifts, up_user = {}, nil
+local function lift(ch)
+  if lifts[ch] ~= nil then return lifts[ch] or nil end
+  local it, base = items[ch], 4 * (dim + 1)
+  if U.field == '' or not it or #it <= base then
+    lifts[ch] = false
+    return nil
+  end
+  local ud, n = U.dim, #U.cal
+  local ufmt = '<' .. string.rep('f', n * (ud + 1))
+  if up_user == nil then up_user = up_raw and { struct.unpack(ufmt, up_raw) } or false end
+  local iv = { struct.unpack(ufmt, it, base + 1) }
+  local p = {}
+  for h = 1, n do
+    local o = (h - 1) * (ud + 1)
+    local raw = iv[o + ud + 1]
+    if up_user then
+      raw = raw + up_user[o + ud + 1]
+      for k = 1, ud do raw = raw + up_user[o + k] * iv[o + k] end
+    end
+    p[h] = 1 / (1 + math.exp(-(U.cal[h][1] * raw + U.cal[h][2])))
+  end
+  local r = { with = p[1], without = p[2], harm = p[3] or 0, uplift = p[1] - p[2] }
+  lifts[ch] = r
+  return r
+end
 
 -- the sends ledger in the longest window any rule looks at: {did, ch, kind, ts}
 local ledger = {}
@@ -141,6 +178,7 @@ end
 -- the verdict under way -----------------------------------------------------------------------
 local D = { action = 'send', channel = requested, not_before = nil, reasons = {}, need_vector = false,
             considered = requested }  -- considered: the channel a suppressed message would have gone out on
+-- D.value: the send's expected incremental revenue, where the relevance rule weighed it (objective value)
 local function fire(r) D.reasons[#D.reasons + 1] = r end
 local function stop(action)
   if D.channel ~= cjson.null then D.considered = D.channel end
@@ -211,9 +249,10 @@ local v_until = now + P.verdict_window_ms
 if action == 'defer' then v_until = math.min(D.not_before, v_until) end
 -- rc (the requested channel) and cp (the campaign): the verdict is its own record when the log's copy was
 -- lost with the process that held it (suppressor/customers/timeline.py reads both)
+local lu = lift(channel ~= cjson.null and channel or D.considered)
 local verdict = cjson.encode({ action = action, channel = channel, considered = D.considered, not_before = D.not_before,
                                rc = requested, cp = P.campaign,
-                               scores = scores, reasons = D.reasons, did = P.did, at = now, pv = P.policy_version,
+                               scores = scores, up = lu and lu.uplift, val = D.value, reasons = D.reasons, did = P.did, at = now, pv = P.policy_version,
                                mv = P.model, sub = D.need_vector, ['until'] = v_until,
                                hh = (not P.is_transactional and not P.holdout) and prof[6] or nil })
 -- a deferred message is marked in the state hash ('dfr|' .. message id), so the service can tell the

@@ -45,9 +45,11 @@ redis.call('DEL', unpack(scratch))
 -- production ingests events in batches; so does the replay: consecutive events in one call
 local function into(k, evs)
   if #evs == 0 then return 0 end
-  local argv = { H.max, H.ttl }
+  local argv = { H.max, H.ttl, #evs }
   for _, e in ipairs(evs) do
-    argv[#argv + 1], argv[#argv + 2], argv[#argv + 3] = e.eid, e.ts, e.body
+    local n = #argv
+    argv[n + 1], argv[n + 2], argv[n + 3] = e.eid, e.ts, cjson.decode(e.body).type
+    argv[n + 4], argv[n + 5], argv[n + 6] = e.ch, e.mid, e.body
   end
   return ingest({ k.ev, k.evt, k.profile, k.state, k.pending, k.blocked }, argv)
 end

@@ -14,6 +14,7 @@ import numpy as np
 from suppressor.domain import Signature
 from suppressor.errors import NotFound, Refused
 from suppressor.model import features
+from suppressor.model.uplift import UpliftModel
 from suppressor.storage import keys
 from suppressor.storage.store import Store
 
@@ -25,6 +26,14 @@ SEND_HOURS_FIELD = "hours"  # vector-hash field: a customer's packed 168 chances
 def identity_field(version: str) -> str:
     """Vector-hash field holding the raw identity embedding+bias of a trained customer."""
     return f"id:{version}"
+
+
+def uplift_field(version: str) -> str:
+    """Vector-hash field holding a customer's uplift heads' vectors (``UpliftModel.packed_users``)."""
+    return f"up:{version}"
+
+
+UPLIFT_PREFIX = "uplift/"  # the uplift model's fields in the model's hash
 
 
 def pack(vec: np.ndarray) -> bytes:
@@ -65,6 +74,8 @@ class ExportedModel:
     # the tenant's chance of an answer per hour of the week in customers' local time (168, Monday 00:00
     # first, summing to 1): the send-time prior of a customer with little history (None: not learned)
     send_hours: list[float] | None = None
+    # what sending adds (trained from the tenant's delivered and withheld messages), or why it is absent
+    uplift: UpliftModel | None = None
 
     def __post_init__(self) -> None:
         self.item_index = {name: i for i, name in enumerate(self.item_features)}
@@ -97,12 +108,20 @@ class ExportedModel:
         self._item_cache[sig] = vec
         return vec
 
+    @property
+    def lifts(self) -> UpliftModel | None:
+        """The uplift model when it has heads (None when absent)."""
+        return self.uplift if self.uplift is not None and not self.uplift.absent else None
+
     def packed_item(self, sig: Signature) -> bytes:
-        """``item_vector`` packed for the decide script ('' when the model knows none of its features)."""
+        """``item_vector`` packed for the decide script ('' when the model knows none of its features), then
+        the uplift heads' vectors for it where there is an uplift that knows the message."""
         hit = self._packed_cache.get(sig)
         if hit is None:
             vec = self.item_vector(sig)
             hit = pack(vec) if vec is not None else b""
+            if hit and self.lifts is not None:
+                hit += self.lifts.packed_item(sig)
             if len(self._packed_cache) > 50_000:
                 self._packed_cache.clear()
             self._packed_cache[sig] = hit
@@ -155,6 +174,8 @@ class ExportedModel:
         cal = [self.calibration.get("a"), self.calibration.get("b")]
         if any(c is None or not np.isfinite(c) for c in cal):
             raise ValueError(f"model {self.version}: calibration {self.calibration} is not finite")
+        if self.uplift is not None:
+            self.uplift.validate()
 
     def meta(self) -> dict[str, Any]:
         """Everything but the arrays, as JSON-ready data."""
@@ -174,6 +195,8 @@ class ExportedModel:
         """The Redis hash fields of this model."""
         out = {name: _npy(getattr(self, name)) for name in ARRAYS}
         out["meta"] = json.dumps(self.meta()).encode()
+        if self.uplift is not None:
+            out.update({UPLIFT_PREFIX + k: v for k, v in self.uplift.to_mapping().items()})
         return out
 
     @classmethod
@@ -181,6 +204,8 @@ class ExportedModel:
         """Rebuild from the Redis hash fields."""
         meta = json.loads(mapping[b"meta"])
         arrays = {name: _load_npy(mapping[name.encode()]) for name in ARRAYS}
+        prefix = UPLIFT_PREFIX.encode()
+        lifted = {k[len(prefix) :]: v for k, v in mapping.items() if k.startswith(prefix)}
         return cls(
             version=meta["version"],
             item_features=meta["item_features"],
@@ -190,6 +215,7 @@ class ExportedModel:
             metrics=meta.get("metrics", {}),
             created_at=meta.get("created_at", 0.0),
             send_hours=meta.get("send_hours"),
+            uplift=UpliftModel.from_mapping(lifted) if lifted else None,
             **arrays,
         )
 

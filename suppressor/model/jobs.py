@@ -18,7 +18,7 @@ import redis
 
 from suppressor.errors import Conflict, Unavailable
 from suppressor.storage import keys
-from suppressor.storage.store import Store
+from suppressor.storage.store import Store, evalsha, run
 
 JOB_TTL = 7 * 86400
 LOCK_SECONDS = 3600  # a training holds its tenant's lock this long at most (also a queued job's time limit)
@@ -51,7 +51,7 @@ def update(store: Store, tenant: str, job_id: str, **fields) -> None:
     pipe.expire(key, JOB_TTL)
     pipe.execute()
     if fields.get("status") in ("succeeded", "failed", "rejected"):
-        store.scripts["release_lock"](keys=[lock_key(tenant)], args=[job_id], client=store.bulk)
+        run(store, evalsha(store, "release_lock", [([lock_key(tenant)], [job_id])]))
 
 
 def take(store: Store, tenant: str, job_id: str) -> bool:

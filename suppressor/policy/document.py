@@ -18,6 +18,7 @@ from pydantic import (
     PrivateAttr,
     StrictBool,
     StringConstraints,
+    ValidationError,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -38,7 +39,7 @@ from suppressor.domain import (
 )
 from suppressor.errors import Refused
 from suppressor.storage import keys
-from suppressor.storage.store import Store, script_source
+from suppressor.storage.store import Store, evalsha, run
 
 # answered as text ('7d'); accepted as text or a number of seconds: the schema says both
 Duration = Annotated[
@@ -258,6 +259,14 @@ class SendTime(Strict):
     )
 
 
+class Objective(StrEnum):
+    """What the relevance rule decides by."""
+
+    engagement = "engagement"
+    uplift = "uplift"
+    value = "value"
+
+
 class Incrementality(Strict):
     """Measuring what messages add: a randomized control withheld from would-be sends."""
 
@@ -386,7 +395,34 @@ class Policy(Strict):
         default=0.05,
         ge=0.0,
         le=1.0,
-        description="suppress when the calibrated chance of engagement is below this",
+        description="suppress when the calibrated chance of engagement is below this (objective engagement)",
+    )
+    objective: Objective = Field(
+        default=Objective.engagement,
+        description="what relevance is judged by: the chance of engagement (`engagement`), what sending adds to "
+        "the chance of an outcome (`uplift`, against `uplift_threshold`) or what the send is worth (`value`: the "
+        "uplift times the revenue an outcome brings, less the chance of an unsubscribe times `unsubscribe_cost`, "
+        "against `value_threshold`); without an uplift (too little control data) it is decided on engagement",
+    )
+    uplift_threshold: float = Field(
+        default=0.0,
+        ge=-1.0,
+        le=1.0,
+        description="objective uplift: suppress when sending adds less than this to the chance of an outcome "
+        "(0.01 = one point)",
+    )
+    value_threshold: float = Field(
+        default=0.0,
+        ge=-1e9,
+        le=1e9,
+        description="objective value: suppress when the send's expected incremental revenue (in `currency`) is below this",
+    )
+    unsubscribe_cost: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1e9,
+        description="objective value: what losing a customer to an unsubscribe or complaint costs (in `currency`); "
+        "unset: the revenue per customer the model measured",
     )
     require_opt_in: list[Channel] = Field(
         default_factory=lambda: ["sms", "phone"],
@@ -512,7 +548,11 @@ class Policy(Strict):
             fixed = sorted(NOT_BY_STAGE & set(override))
             if fixed:
                 raise ValueError(f"stages.{stage}: {', '.join(fixed)} cannot change by stage")
-            validate_override(override)
+            try:
+                validate_override(override)
+            except ValidationError as exc:  # named under its stage: stages.<stage>.<field>
+                errors = [{**e, "loc": (stage, *e["loc"])} for e in exc.errors()]
+                raise ValidationError.from_exception_data(exc.title, errors) from None  # type: ignore[arg-type]
         return stages
 
     @model_validator(mode="after")
@@ -596,7 +636,14 @@ def candidate(
 
 
 def validate_override(override: dict[str, Any]) -> dict[str, Any]:
-    """Check a campaign override merges into a valid policy; raises pydantic.ValidationError."""
+    """Check a campaign override merges into a valid policy; raises pydantic.ValidationError. The currency is
+    the tenant's (its events' amounts and what training measured are in it): no override changes it."""
+    if "currency" in override:
+        why = ValueError("the currency is the tenant's (its amounts are in it): an override cannot change it")
+        raise ValidationError.from_exception_data(
+            "Policy",
+            [{"type": "value_error", "loc": ("currency",), "input": override["currency"], "ctx": {"error": why}}],
+        )
     Policy.model_validate(merge(Policy().model_dump(), override))
     return override
 
@@ -622,46 +669,27 @@ def get(store: Store, tenant: str) -> VersionedPolicy:
 def put(store: Store, tenant: str, policy: Policy, at: str) -> VersionedPolicy:
     """Save a new tenant policy version (the caller validated it)."""
     doc = policy.model_dump(mode="json")
-    store.bulk.eval(
-        script_source("policy_put"),
-        2,
-        keys.policy(tenant),
-        keys.policy_history(tenant),
-        "doc",
-        json.dumps(doc),
-        _entry(at, "doc", doc),
-    )
+    _change(store, tenant, "policy_put", ["doc", json.dumps(doc), _entry(at, "doc", doc)])
     return get(store, tenant)
 
 
 def put_campaign(store: Store, tenant: str, campaign_id: str, override: dict[str, Any], at: str) -> VersionedPolicy:
     """Save a campaign override (validated by ``validate_override``) as a new version."""
     field = f"campaign:{campaign_id}"
-    store.bulk.eval(
-        script_source("policy_put"),
-        2,
-        keys.policy(tenant),
-        keys.policy_history(tenant),
-        field,
-        json.dumps(override),
-        _entry(at, field, override),
-    )
+    _change(store, tenant, "policy_put", [field, json.dumps(override), _entry(at, field, override)])
     return get(store, tenant)
 
 
 def delete_campaign(store: Store, tenant: str, campaign_id: str, at: str) -> bool:
     """Drop a campaign override (a new version); False if there was none."""
     field = f"campaign:{campaign_id}"
-    return bool(
-        store.bulk.eval(
-            script_source("policy_delete"),
-            2,
-            keys.policy(tenant),
-            keys.policy_history(tenant),
-            field,
-            _entry(at, field, None),
-        )
-    )
+    return bool(_change(store, tenant, "policy_delete", [field, _entry(at, field, None)]))
+
+
+def _change(store: Store, tenant: str, script: str, args: list) -> Any:
+    """One policy script on the tenant's policy and its history; its answer."""
+    [answer] = run(store, evalsha(store, script, [([keys.policy(tenant), keys.policy_history(tenant)], args)]))
+    return answer
 
 
 def check_channels(policy: Policy, named: list[tuple[str, str | None]]) -> None:

@@ -125,7 +125,7 @@ def profile(t: str, c: str) -> str:
 
 
 def events(t: str, c: str) -> str:
-    """Hash: event_id -> event JSON (HSETNX makes ingestion idempotent)."""
+    """Hash: event_id -> event JSON (the ingest script stores an id once: ingestion is idempotent)."""
     return customer(t, c, "ev")
 
 
@@ -191,6 +191,17 @@ def decision_keys(t: str, c: str) -> list[str]:
     for every decision)."""
     base = customer(t, c) + ":"
     return [base + part for part in _DECIDE]
+
+
+# = events, events_by_time, profile, state, pending, blocked_topics (a test keeps them equal)
+_INGEST = ("ev", "evt", "profile", "state", "pending", "blocked")
+
+
+def ingest_keys(t: str, c: str) -> list[str]:
+    """The six keys the ingest script takes for one customer, in its KEYS order (built from one prefix:
+    ingest names them for every customer of a batch)."""
+    base = customer(t, c) + ":"
+    return [base + part for part in _INGEST]
 
 
 def customer_keys(t: str, c: str) -> list[str]:

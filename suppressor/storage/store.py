@@ -20,7 +20,6 @@ from typing import Any
 import hiredis
 import redis
 import redis.asyncio
-import redis.asyncio.cluster
 import redis.cluster
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
@@ -29,6 +28,7 @@ from redis.retry import Retry
 from suppressor import rules
 from suppressor.settings import Settings
 from suppressor.storage.background import Periodic
+from suppressor.storage.cluster import AsyncCluster, Cluster, reported
 from suppressor.storage.mux import Multiplexer
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,10 @@ SCRIPTS = (
     "release_lock",
     "consent",
     "deferred",
+    "hook_claim",
+    "policy_put",
+    "policy_delete",
+    "take_token",
 )
 BATCH_TIMEOUT = 60.0  # seconds; what training and the command line wait for one store call
 _MUX: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # asyncio hot client -> its Multiplexer
@@ -98,7 +102,13 @@ class Store:
 
     def _client(self, cls: Any, **options: Any) -> Any:
         if self.cluster:
-            return _harden(_CLUSTER[cls].from_url(self.url, reinitialize_steps=0, **options))
+            assert self.url is not None  # a cluster store always has a URL
+            # reinitialize_steps=0: a MOVED answer (a slot moved) patches that slot in the client's map.
+            # redis-py's default rebuilds the whole map every fifth MOVED, closing every connection of the
+            # client as it does: other requests' calls in flight then fail (degraded verdicts in a resharding)
+            return (AsyncCluster if cls is redis.asyncio.Redis else Cluster).from_url(
+                self.url, reinitialize_steps=0, **options
+            )
         if self.url:
             return cls.from_url(self.url, **options)
         assert self.embedded is not None  # no URL: __init__ started the embedded server
@@ -117,11 +127,9 @@ class Store:
         if self.cluster:
             assert self.url is not None  # a cluster store always has a URL
             # a pool per node; the cluster client fails a call past its size instead of waiting, so
-            # it is kept well above the concurrency one process sees
-            hot = _harden(
-                redis.asyncio.cluster.RedisCluster.from_url(
-                    self.url, max_connections=max(self.settings.redis_pool_size, 1000), reinitialize_steps=0, **common
-                )
+            # it is kept well above the concurrency one process sees (reinitialize_steps: see _client)
+            hot: Any = AsyncCluster.from_url(
+                self.url, max_connections=max(self.settings.redis_pool_size, 1000), reinitialize_steps=0, **common
             )
             return hot, self._client(
                 redis.asyncio.Redis,
@@ -144,7 +152,7 @@ class Store:
                 **common,
             )
         hot = redis.asyncio.Redis(connection_pool=pool)
-        if mux is not None:  # the hot client's script pipelines share one connection (apipelined)
+        if mux is not None:  # the hot client's commands share one connection (arun)
             _MUX[hot] = mux
         return hot, self._client(
             redis.asyncio.Redis,
@@ -528,77 +536,6 @@ def _start_embedded(data_dir: Path):
     return server
 
 
-# reinitialize_steps=0 in both: a MOVED answer (a slot moved) patches that slot in the client's map.
-# redis-py's default rebuilds the whole map every fifth MOVED, closing every connection of the client
-# as it does: other requests' calls in flight then fail (seen as degraded verdicts during a resharding).
-_CLUSTER: dict[type, Any] = {
-    redis.Redis: redis.cluster.RedisCluster,
-    redis.asyncio.Redis: redis.asyncio.cluster.RedisCluster,
-}
-
-
-class _Nodes(redis.cluster.NodesManager):
-    __slots__ = ()
-
-    def initialize(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().initialize(*args, **kwargs)
-        except redis.exceptions.RedisClusterException as exc:
-            raise redis.ConnectionError(str(exc)) from exc
-
-
-class _AsyncNodes(redis.asyncio.cluster.NodesManager):
-    __slots__ = ()
-
-    async def initialize(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return await super().initialize(*args, **kwargs)
-        except redis.exceptions.RedisClusterException as exc:
-            raise redis.ConnectionError(str(exc)) from exc
-
-
-@functools.cache
-def _checked_writes(base: type) -> type:
-    """``base`` (a plain or TLS asyncio connection class) whose writes report a closed connection as
-    redis.ConnectionError."""
-    if getattr(base, "checks_writes", False):
-        return base
-
-    class Checked(base):
-        checks_writes = True
-
-        async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-            try:
-                await super().send_packed_command(command, check_health)
-            except (AttributeError, TypeError, RuntimeError) as exc:  # RuntimeError: uvloop's "handler is closed"
-                await self.disconnect(nowait=True)
-                raise redis.ConnectionError(f"the connection closed while writing ({exc})") from exc
-
-    Checked.__name__ = f"Checked{base.__name__}"
-    return Checked
-
-
-def _harden(client: Any) -> Any:
-    """Make a cluster client report a store it cannot reach as redis.ConnectionError, as a plain client
-    does: every handler here (degraded verdicts, 503s, the store monitor) knows that one.
-
-    redis-py 8.1 raises RedisClusterException (not a RedisError) when no node answers to map the slots,
-    and its asyncio cluster client disconnects connections other requests are writing on when a node
-    fails, which leaks AttributeError (RuntimeError on uvloop) from the write (redis-py #3546, #4287; 500s
-    when a cluster died under load). The slot map (a slotted class) becomes the same class with only
-    the first difference; asyncio nodes open connections of a class with only the second."""
-    manager = client.nodes_manager
-    if isinstance(manager, redis.asyncio.cluster.NodesManager):
-        manager.__class__ = _AsyncNodes
-        kwargs = manager.connection_kwargs
-        kwargs["connection_class"] = _checked_writes(kwargs.get("connection_class", redis.asyncio.Connection))
-        for node in (*client.startup_nodes, *manager.startup_nodes.values()):
-            node.connection_class = _checked_writes(node.connection_class)
-    else:
-        manager.__class__ = _Nodes
-    return client
-
-
 def _is_cluster_url(url: str) -> bool:
     return url.split("://", 1)[0] in ("redis+cluster", "rediss+cluster")
 
@@ -626,7 +563,13 @@ def _redact(url: str) -> str:
     return url
 
 
-# a cluster node refused these before running anything (a slot mid-move, a failover): safe to send again
+# Three ways to run commands, each for a different caller: `run` (sync, the bulk client: the API's
+# writes, the command line, training), `arun` (asyncio, bounded by a deadline: decisions, the SMTP
+# gateway, rate limits) and `astream` (asyncio, a big decision batch in parts on one connection). A
+# script runs as its EVALSHA commands (`evalsha`) in any of them.
+
+# a node refused these before running anything (a script cache emptied by a restart, a slot mid-move, a
+# failover): safe to send again
 _REFUSED = (
     redis.exceptions.TryAgainError,
     redis.exceptions.AskError,
@@ -637,8 +580,139 @@ _REFUSED = (
 )
 
 
-def _evalshas(sha: str, calls: list[tuple[list[str], list]]) -> list[tuple]:
+def evalsha(store: Store, name: str, calls: list[tuple[list[str], list]]) -> list[tuple]:
+    """The commands that run script ``name`` once for each (keys, args), for ``run``, ``arun`` or ``astream``."""
+    sha = store.scripts[name].sha
     return [("EVALSHA", sha, len(ks), *ks, *args) for ks, args in calls]
+
+
+def run(store: Store, commands: list[tuple]) -> list:
+    """Commands (tuples of str, bytes, int, float; ``evalsha``'s among them) in one round trip on the bulk
+    client, within the store timeout; each reply in order.
+
+    A command a node refused before running it (a script cache emptied by a restart: the script is
+    loaded; a Redis Cluster slot being moved) is sent again until it runs or the store timeout has
+    passed; none runs twice. Any other error is raised once every reply is in. On a plain Redis the
+    commands are packed in C and written on one pooled connection; on a cluster, sent as one plain
+    pipeline per node (``_by_node``), a refused one again through the cluster client."""
+    client = store.bulk
+    limit = time.monotonic() + store.bulk_timeout
+    out: list = [None] * len(commands)
+    todo, first = list(range(len(commands))), True
+    while todo:
+        subset = [commands[i] for i in todo]
+        if not store.cluster:
+            got = _pipelined(client, subset)
+        elif first:
+            got = _by_node(client, subset)
+        else:  # through the cluster client, which follows redirections
+            got = _cluster_pipeline(client, subset).execute(raise_on_error=False)
+        first = False
+        todo, load = _settle(store, out, commands, todo, got, limit)
+        for script in load:
+            client.script_load(script)  # the server restarted or flushed its script cache
+        if todo and not load:
+            time.sleep(0.02)
+    store.answered_at = time.monotonic()  # an answer is as good as a ping: the store is alive
+    return out
+
+
+async def arun(store: Store, client: redis.asyncio.Redis, commands: list[tuple], budget: float) -> list:
+    """``run`` on an asyncio client of ``Store.async_clients`` (the hot client's commands share its
+    multiplexed connection), bounded by ``budget`` seconds as ``Store.bounded`` bounds a call: past it,
+    asyncio.TimeoutError, and the connection is left with no reply unread."""
+    return await store.bounded(_arun(store, client, commands), budget)
+
+
+async def _arun(store: Store, client: redis.asyncio.Redis, commands: list[tuple]) -> list:
+    limit = time.monotonic() + store.bulk_timeout
+    out: list = [None] * len(commands)
+    todo = list(range(len(commands)))
+    while todo:
+        subset = [commands[i] for i in todo]
+        if isinstance(client, redis.asyncio.RedisCluster):
+            got = await _cluster_pipeline(client, subset).execute(raise_on_error=False)
+        else:
+            got = await _apipelined(client, subset)
+        todo, load = _settle(store, out, commands, todo, got, limit)
+        for script in load:
+            await client.script_load(script)
+        if todo and not load:
+            await asyncio.sleep(0.02)
+    store.answered_at = time.monotonic()
+    return out
+
+
+async def astream(
+    store: Store,
+    client: redis.asyncio.Redis,
+    parts: list,
+    build: Callable[[Any], Awaitable[list[tuple]]],
+    budget: Callable[[], float],
+) -> AsyncGenerator[list, None]:
+    """Commands part after part, in order, on one connection of a plain asyncio client: the commands of
+    part k+1 (``build``, awaited) are made and sent while Redis runs part k, and each part's replies are
+    yielded while Redis runs the next, so the Python work and Redis's overlap. A part is sent only once
+    the one before has run; its commands refused (a script cache emptied by a restart) are sent again
+    first (``arun``). Each read is bounded by ``budget()`` (seconds, as ``Store.bounded``)."""
+    pool = client.connection_pool
+    conn = await pool.get_connection()
+
+    async def ping() -> None:  # a pooled socket found dead (a restarted server) is replaced, not a failure
+        await conn.send_command("PING")
+        await conn.read_response()
+
+    try:
+        await store.bounded(conn.retry.call_with_retry(ping, lambda _: conn.disconnect()), budget())
+        commands = await build(parts[0])
+        await conn.send_packed_command(_pack(commands))
+        for k in range(len(parts)):
+            following = asyncio.ensure_future(build(parts[k + 1])) if k + 1 < len(parts) else None
+            try:
+                got = await store.bounded(_aanswers(conn, len(commands)), budget())
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                raise
+            answers: list = [None] * len(commands)
+            every = list(range(len(commands)))
+            refused, _ = _settle(store, answers, commands, every, got, time.monotonic() + store.bulk_timeout)
+            if refused:  # run before the next part is sent: every command runs in order
+                again = await arun(store, client, [commands[i] for i in refused], budget())
+                for i, answer in zip(refused, again, strict=True):
+                    answers[i] = answer
+            if following is not None:
+                next_commands = await following
+                await conn.send_packed_command(_pack(next_commands))
+            store.answered_at = time.monotonic()
+            yield answers
+            if following is not None:
+                commands = next_commands
+    except BaseException:
+        await conn.disconnect(nowait=True)  # replies may be left unread on it
+        raise
+    finally:
+        await pool.release(conn)
+
+
+def _settle(
+    store: Store, out: list, commands: list[tuple], todo: list[int], got: list, limit: float
+) -> tuple[list[int], list[str]]:
+    """Place each reply at its command's index and raise any other error (a script's own, as a pipeline
+    would); the commands a node refused before running them, to send again, and the scripts to load
+    first. Past ``limit`` (monotonic seconds) a refusal is raised instead."""
+    refused: list[tuple[int, Exception]] = []
+    for i, answer in zip(todo, got, strict=True):
+        if isinstance(answer, _REFUSED):
+            refused.append((i, answer))
+        elif isinstance(answer, Exception):
+            raise answer
+        else:
+            out[i] = answer
+    if refused and time.monotonic() > limit:
+        raise refused[0][1]
+    missing = {commands[i][1] for i, e in refused if isinstance(e, redis.exceptions.NoScriptError)}
+    return [i for i, _ in refused], [s.script for s in store.scripts.values() if s.sha in missing]
 
 
 def _pack(commands: list[tuple]) -> bytes:
@@ -666,21 +740,21 @@ async def _aanswers(conn: Any, n: int) -> list:
     return out
 
 
-def pipelined(client: redis.Redis, commands: list[tuple]) -> list:
-    """Commands (tuples of str, bytes, int, float) as one pipeline on a plain client, packed in C
-    (redis-py packs each argument in Python: 37 us for a decision's 21 arguments against 6 here) and
-    written as one buffer on one pooled connection; each reply in order, a command's error in its
-    place. Retried once on a dead pooled socket, as redis-py retries a pipeline."""
+def _pipelined(client: redis.Redis, commands: list[tuple]) -> list:
+    """Commands as one pipeline on a plain client, packed in C (redis-py packs each argument in Python:
+    37 us for a decision's 21 arguments against 6 here) and written as one buffer on one pooled
+    connection; each reply in order, a command's error in its place. Retried once on a dead pooled
+    socket, as redis-py retries a pipeline."""
     data = _pack(commands)
     pool = client.connection_pool
     conn = pool.get_connection()
 
-    def run() -> list:
+    def send() -> list:
         conn.send_packed_command([data])
         return _answers(conn, len(commands))
 
     try:
-        return conn.retry.call_with_retry(run, lambda _: conn.disconnect())
+        return conn.retry.call_with_retry(send, lambda _: conn.disconnect())
     except BaseException:
         conn.disconnect()  # replies may be left unread on it
         raise
@@ -688,38 +762,8 @@ def pipelined(client: redis.Redis, commands: list[tuple]) -> list:
         pool.release(conn)
 
 
-def bulk_commands(store: Store, commands: list[tuple]) -> list:
-    """Commands as one pipeline on the bulk client, each reply in order; a command's error is raised
-    once every reply is in. Packed in C on a plain Redis (``pipelined``), routed by key on a cluster."""
-    if store.cluster:
-        pipe = store.bulk.pipeline(transaction=False)
-        for c in commands:
-            pipe.execute_command(*c)
-        return pipe.execute()
-    answers = pipelined(store.bulk, commands)
-    failed = next((a for a in answers if isinstance(a, Exception)), None)
-    if failed is not None:
-        raise failed
-    return answers
-
-
-async def acommands(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
-    """``bulk_commands`` on an asyncio client (the caller bounds it by its deadline): one pipeline,
-    routed by key on a cluster; a command's error is raised once every reply is in."""
-    if isinstance(client, redis.asyncio.RedisCluster):
-        pipe = client.pipeline(transaction=False)
-        for c in commands:
-            pipe.execute_command(*c)
-        return await pipe.execute()
-    answers = await apipelined(client, commands)
-    failed = next((a for a in answers if isinstance(a, Exception)), None)
-    if failed is not None:
-        raise failed
-    return answers
-
-
-async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
-    """``pipelined`` on an asyncio client (on its multiplexed connection when it has one: the hot
+async def _apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list:
+    """``_pipelined`` on an asyncio client (on its multiplexed connection when it has one: the hot
     client of ``Store.async_clients``); a cancelled call (its deadline) leaves no connection with
     replies unread in the pool."""
     mux = _MUX.get(client)
@@ -729,7 +773,7 @@ async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list
     pool = client.connection_pool
     conn = await pool.get_connection()
 
-    async def run() -> list:
+    async def send() -> list:
         await conn.send_packed_command(data)
         return await _aanswers(conn, len(commands))
 
@@ -737,7 +781,7 @@ async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list
         await conn.disconnect()
 
     try:
-        return await conn.retry.call_with_retry(run, dead)
+        return await conn.retry.call_with_retry(send, dead)
     except BaseException:
         await conn.disconnect(nowait=True)
         raise
@@ -745,161 +789,39 @@ async def apipelined(client: redis.asyncio.Redis, commands: list[tuple]) -> list
         await pool.release(conn)
 
 
-async def astream_scripts(
-    store: Store,
-    client: redis.asyncio.Redis,
-    name: str,
-    parts: list,
-    build: Callable[[Any], Awaitable[list]],
-    budget: Callable[[], float],
-) -> AsyncGenerator[list, None]:
-    """One script's calls, part after part, in order on one connection of a plain asyncio client: the
-    calls of part k+1 (``build``, awaited) are made and sent while Redis runs part k, and each part's
-    answers are yielded while Redis runs the next, so the Python work and Redis's overlap. A part is
-    sent only once the one before has run; its calls refused (a script cache emptied by a restart) are
-    sent again first, as ``arun_scripts`` does. Each read is bounded by ``budget()`` (seconds, as
-    ``Store.bounded``)."""
-    script = store.scripts[name]
-    pool = client.connection_pool
-    conn = await pool.get_connection()
-
-    async def ping() -> None:  # a pooled socket found dead (a restarted server) is replaced, not a failure
-        await conn.send_command("PING")
-        await conn.read_response()
-
-    try:
-        await store.bounded(conn.retry.call_with_retry(ping, lambda _: conn.disconnect()), budget())
-        calls = await build(parts[0])
-        await conn.send_packed_command(_pack(_evalshas(script.sha, calls)))
-        for k in range(len(parts)):
-            following = asyncio.ensure_future(build(parts[k + 1])) if k + 1 < len(parts) else None
-            try:
-                got = await store.bounded(_aanswers(conn, len(calls)), budget())
-            except BaseException:
-                if following is not None:
-                    following.cancel()
-                raise
-            answers: list = [None] * len(calls)
-            refused, _ = _settle(answers, list(range(len(calls))), got, time.monotonic() + store.bulk_timeout)
-            if refused:  # run before the next part is sent: every call runs in order
-                for i, answer in zip(
-                    refused,
-                    await store.bounded(arun_scripts(store, client, name, [calls[i] for i in refused]), budget()),
-                    strict=True,
-                ):
-                    answers[i] = answer
-            if following is not None:
-                next_calls = await following
-                await conn.send_packed_command(_pack(_evalshas(script.sha, next_calls)))
-            store.answered_at = time.monotonic()
-            yield answers
-            if following is not None:
-                calls = next_calls
-    except BaseException:
-        await conn.disconnect(nowait=True)  # replies may be left unread on it
-        raise
-    finally:
-        await pool.release(conn)
-
-
-def _pipeline_calls(client: Any, sha: str, calls: list[tuple[list[str], list]]) -> Any:
+def _cluster_pipeline(client: Any, commands: list[tuple]) -> Any:
     pipe = client.pipeline(transaction=False)
-    for ks, args in calls:
+    for c in commands:
         # execute_command: a cluster pipeline routes EVALSHA by its keys but blocks the evalsha method
-        pipe.execute_command("EVALSHA", sha, len(ks), *ks, *args)
+        pipe.execute_command(*c)
     return pipe
 
 
-def _by_node(client: redis.cluster.RedisCluster, sha: str, calls: list[tuple[list[str], list]]) -> list:
-    """The calls as one plain pipeline per cluster node, by the slot map the client holds; a call whose
-    slot moved comes back refused (MOVED, ASK) and is sent again through the cluster client.
+def _by_node(client: redis.cluster.RedisCluster, commands: list[tuple]) -> list:
+    """The commands as one plain pipeline per cluster node, by the slot map the client holds and each
+    command's first key (a script's follows its key count); a command whose slot moved comes back
+    refused (MOVED, ASK), to be sent again through the cluster client.
 
     redis-py's sync cluster pipeline asks the server which keys each EVALSHA names (COMMAND GETKEYS, a
     round trip per call, 55% of a batch's time, bench/cluster.py); the keys are known here."""
     nodes = client.nodes_manager
     groups: dict[str, tuple[Any, list[int]]] = {}
-    for j, (ks, _) in enumerate(calls):
-        node = nodes.get_node_from_slot(redis.cluster.key_slot(ks[0].encode()))
-        groups.setdefault(node.name, (node, []))[1].append(j)
-    got: list = [None] * len(calls)
+    with reported():  # no node serves the slot: the map is gone with the cluster
+        for j, c in enumerate(commands):
+            key = c[3] if c[0] == "EVALSHA" else c[1]
+            node = nodes.get_node_from_slot(redis.cluster.key_slot(key.encode() if isinstance(key, str) else key))
+            groups.setdefault(node.name, (node, []))[1].append(j)
+    got: list = [None] * len(commands)
     for node, idx in groups.values():
         pipe = node.redis_connection.pipeline(transaction=False)
         for j in idx:
-            ks, args = calls[j]
-            pipe.execute_command("EVALSHA", sha, len(ks), *ks, *args)
+            pipe.execute_command(*commands[j])
         try:
             answers = pipe.execute(raise_on_error=False)
         except redis.ConnectionError:
-            client.nodes_manager.initialize()  # the node is gone (a failover?): map the slots again
+            with reported():
+                nodes.initialize()  # the node is gone (a failover?): map the slots again
             raise
         for j, answer in zip(idx, answers, strict=True):
             got[j] = answer
     return got
-
-
-def _settle(out: list, todo: list[int], got: list, limit: float) -> tuple[list[int], bool]:
-    """Place each answer at its call's index and raise any other error (a script's own, as a pipeline
-    would); the calls a node refused before running them, to send again, and whether the script must be
-    loaded first. Past ``limit`` (monotonic seconds) a refusal is raised instead."""
-    refused: list[tuple[int, Exception]] = []
-    for i, answer in zip(todo, got, strict=True):
-        if isinstance(answer, _REFUSED):
-            refused.append((i, answer))
-        elif isinstance(answer, Exception):
-            raise answer
-        else:
-            out[i] = answer
-    if refused and time.monotonic() > limit:
-        raise refused[0][1]
-    return [i for i, _ in refused], any(isinstance(e, redis.exceptions.NoScriptError) for _, e in refused)
-
-
-def run_scripts(store: Store, name: str, calls: list[tuple[list[str], list]], *, hot: bool = True) -> list:
-    """Run one Lua script for each (keys, args) in a single round trip (EVALSHA pipeline).
-
-    Calls a node refused before running them (a script cache emptied by a restart, a Redis Cluster slot
-    being moved) are sent again until they run or the client's timeout has passed; none runs twice."""
-    client = store.hot if hot else store.bulk
-    script = store.scripts[name]
-    limit = time.monotonic() + (store.settings.decision_deadline_ms / 1000 if hot else store.bulk_timeout)
-    out: list = [None] * len(calls)
-    todo, first = list(range(len(calls))), True
-    while todo:
-        subset = [calls[i] for i in todo]
-        if store.cluster and first:  # a call refused there goes through the cluster client (redirections)
-            got = _by_node(client, script.sha, subset)
-        elif store.cluster:
-            got = _pipeline_calls(client, script.sha, subset).execute(raise_on_error=False)
-        else:
-            got = pipelined(client, _evalshas(script.sha, subset))
-        first = False
-        todo, load = _settle(out, todo, got, limit)
-        if load:
-            client.script_load(script.script)  # the server restarted or flushed its script cache
-        elif todo:
-            time.sleep(0.02)
-    store.answered_at = time.monotonic()  # an answer is as good as a ping: the store is alive
-    return out
-
-
-async def arun_scripts(
-    store: Store, client: redis.asyncio.Redis, name: str, calls: list[tuple[list[str], list]]
-) -> list:
-    """``run_scripts`` on an asyncio client (the caller bounds it by its deadline; the store timeout at most)."""
-    script = store.scripts[name]
-    limit = time.monotonic() + store.bulk_timeout
-    out: list = [None] * len(calls)
-    todo = list(range(len(calls)))
-    while todo:
-        subset = [calls[i] for i in todo]
-        if isinstance(client, redis.asyncio.RedisCluster):
-            got = await _pipeline_calls(client, script.sha, subset).execute(raise_on_error=False)
-        else:
-            got = await apipelined(client, _evalshas(script.sha, subset))
-        todo, load = _settle(out, todo, got, limit)
-        if load:
-            await client.script_load(script.script)
-        elif todo:
-            await asyncio.sleep(0.02)
-    store.answered_at = time.monotonic()
-    return out

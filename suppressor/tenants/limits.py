@@ -6,12 +6,18 @@ from __future__ import annotations
 import redis.asyncio
 
 from suppressor.storage import keys
-from suppressor.storage.store import Store, script_source
+from suppressor.storage.store import Store, arun, evalsha
 
 
-async def take(client: redis.asyncio.Redis, tenant: str, key_id: str, rate: float, burst: float) -> int:
-    """Take a token from the bucket of the key ``key_id``: 0 if the request may go, else the ms to wait."""
-    return int(await client.eval(script_source("take_token"), 1, keys.rate_bucket(tenant, key_id), rate, burst))
+async def take(
+    store: Store, client: redis.asyncio.Redis, tenant: str, key_id: str, rate: float, burst: float, budget: float
+) -> int:
+    """Take a token from the bucket of the key ``key_id`` within ``budget`` seconds: 0 if the request may
+    go, else the ms to wait."""
+    [wait_ms] = await arun(
+        store, client, evalsha(store, "take_token", [([keys.rate_bucket(tenant, key_id)], [rate, burst])]), budget
+    )
+    return int(wait_ms)
 
 
 def set_limit(store: Store, tenant: str, rate: float, burst: float) -> None:

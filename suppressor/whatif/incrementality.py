@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from suppressor.domain import MONEY_EVENTS, format_duration
+from suppressor.decisions import decide
+from suppressor.domain import MONEY_EVENTS, Signature, format_duration
 from suppressor.policy import document as policies
 from suppressor.storage import keys
 from suppressor.storage.store import Store
@@ -30,6 +31,7 @@ from suppressor.whatif.history import SENT, _records, amount, iso, read_events
 from suppressor.whatif.lift import Z, mean_and_variance, newcombe, wilson
 
 OUTCOMES = frozenset({"visited", "converted", "purchased", "service_visit", "attended", "replied"})
+HARMS = frozenset({"unsubscribed", "complained"})
 NO_CAMPAIGN = "(no campaign)"
 
 
@@ -41,8 +43,10 @@ class Exposure:
     withheld: bool
     campaign: str
     message_id: str
+    message: Signature | None = None  # its channel, kind and topics, where known
     outcome: bool = False
     revenue: float = 0.0
+    harm: bool = False  # an unsubscribe or complaint followed a delivered one within the window
 
 
 @dataclass
@@ -78,8 +82,11 @@ class _Arm:
         }
 
 
-def exposures(records: list[tuple[dict, int]], events: dict[str, list[dict]]) -> dict[str, list[Exposure]]:
-    """Every customer's exposures (from their events and the logged verdicts, one per message)."""
+def exposures(
+    records: list[tuple[dict, int]], events: dict[str, list[dict]], released: set[str] | frozenset[str] = frozenset()
+) -> dict[str, list[Exposure]]:
+    """Every customer's exposures (from their events and the logged verdicts, one per message; a logged send
+    the caller ``released`` did not go out, and is none)."""
     out: dict[str, dict[str, Exposure]] = defaultdict(dict)
     for cid, evs in events.items():
         for e in evs:
@@ -87,21 +94,41 @@ def exposures(records: list[tuple[dict, int]], events: dict[str, list[dict]]) ->
                 mine = out[cid].get(e["message_id"])
                 if mine is None or e["_ms"] < mine.at_ms:
                     out[cid][e["message_id"]] = Exposure(
-                        e["_ms"], e["type"] == "withheld", e.get("campaign_id") or NO_CAMPAIGN, e["message_id"]
+                        e["_ms"],
+                        e["type"] == "withheld",
+                        e.get("campaign_id") or NO_CAMPAIGN,
+                        e["message_id"],
+                        _signature(e.get("channel"), e.get("kind"), e.get("topics")),
                     )
     for rec, at in records:
         req = rec["request"]
         cid, mid = str(req.get("customer_id")), str(req["message"].get("message_id"))
         withheld = any(r.get("code") == "control" for r in rec.get("reasons") or [])
+        if rec.get("decision_id") in released:
+            continue
         if (withheld or rec.get("action") in SENT) and cid in events and mid not in out[cid]:
-            out[cid][mid] = Exposure(at, withheld, req["message"].get("campaign_id") or NO_CAMPAIGN, mid)
+            msg = req["message"]
+            sig = _signature(rec.get("channel") or msg.get("channel"), msg.get("kind"), msg.get("topics"))
+            out[cid][mid] = Exposure(at, withheld, msg.get("campaign_id") or NO_CAMPAIGN, mid, sig)
     return {cid: sorted(xs.values(), key=lambda x: x.at_ms) for cid, xs in out.items()}
 
 
+def _signature(channel: object, kind: object, topics: object) -> Signature | None:
+    if not isinstance(channel, str) or not isinstance(kind, str):
+        return None
+    return Signature.of(channel, kind, [t for t in topics if isinstance(t, str)] if isinstance(topics, list) else [])
+
+
 def credit(xs: list[Exposure], evs: list[dict], window_ms: int) -> None:
-    """Mark each exposure followed by an outcome within ``window_ms`` (and the revenue that came)."""
+    """Mark each exposure followed by an outcome within ``window_ms`` (and the revenue that came), and each
+    delivered one followed by an unsubscribe or complaint (its harm)."""
     for e in evs:
         typ = e["type"]
+        if typ in HARMS:
+            for x in xs:
+                if not x.withheld and x.at_ms < e["_ms"] <= x.at_ms + window_ms:
+                    x.harm = True
+            continue
         if typ not in OUTCOMES and typ != "clicked":
             continue
         for x in xs:
@@ -175,7 +202,8 @@ def _arms(
     customers = _customers(store, tenant, max_customers)
     events = read_events(store, tenant, customers, None if since is None else lo)  # what came before counts for nothing
     arms: dict[str, tuple[_Arm, _Arm]] = defaultdict(lambda: (_Arm(), _Arm()))
-    for cid, xs in exposures(_records(store, tenant, since, until), events).items():
+    gone = decide.released(store, tenant, customers)
+    for cid, xs in exposures(_records(store, tenant, since, until), events, gone).items():
         credit(xs, events.get(cid, []), window * 1000)
         for x in xs:
             if lo <= x.at_ms <= hi:

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from suppressor.domain import Strict
+from suppressor.errors import Refused
 from suppressor.policy.document import Policy, parse_duration
 
 
@@ -55,18 +56,29 @@ class SimulateRequest(Window):
 class TradeoffRequest(Window):
     """The body of POST /v1/policy:tradeoff."""
 
-    param: Literal["relevance_threshold", "cap_scale"] = "relevance_threshold"
-    values: list[Annotated[float, Field(ge=0.0, le=100.0)]] | None = Field(
+    param: Literal["relevance_threshold", "uplift_threshold", "value_threshold", "cap_scale"] | None = Field(
+        default=None,
+        description="what to sweep: a threshold, or cap_scale (every cap's max times the value); default: the "
+        "threshold of the policy's objective",
+    )
+    values: list[Annotated[float, Field(ge=-1e9, le=1e9)]] | None = Field(
         default=None,
         min_length=1,
         max_length=40,
-        description="points to try (default: score deciles, or cap multipliers)",
+        description="points to try (default: deciles of the logged score, uplift or value, or cap multipliers); "
+        "each must be a value the policy accepts for the parameter",
     )
     changes: dict[str, Any] | None = Field(default=None, description="changes applied before sweeping")
     max_decisions: int = Field(default=5_000, ge=1, le=500_000)
 
-    @model_validator(mode="after")
-    def _range(self) -> TradeoffRequest:
-        if self.param == "relevance_threshold" and any(v > 1 for v in self.values or ()):
-            raise ValueError("values: a relevance threshold is between 0 and 1")
-        return self
+
+# what each swept parameter may be (the policy's own bounds; cap_scale multiplies every cap's max)
+SWEEP_RANGES = {"relevance_threshold": (0.0, 1.0), "uplift_threshold": (-1.0, 1.0), "cap_scale": (0.0, 100.0)}
+
+
+def check_sweep(param: str, values: list[float]) -> None:
+    """Refuse (``Refused`` on ``values``) a point the swept parameter cannot take."""
+    low, high = SWEEP_RANGES.get(param, (-1e9, 1e9))
+    bad = [(i, v) for i, v in enumerate(values) if not low <= v <= high]
+    if bad:
+        raise Refused([("values", f"values[{i}] = {v:g}: {param} is between {low:g} and {high:g}") for i, v in bad])

@@ -14,7 +14,7 @@ from suppressor.decisions.decide import channel_args, in_holdout, request_params
 from suppressor.model.exported import ExportedModel
 from suppressor.policy.document import VersionedPolicy
 from suppressor.storage import keys
-from suppressor.storage.store import Store, run_scripts
+from suppressor.storage.store import Store, evalsha, run
 from suppressor.whatif.history import ENGAGED, History, Logged
 
 CUSTOMERS_PER_CALL = 50
@@ -182,7 +182,7 @@ def replay(
             calls, owners = pending.result()
             if i + CUSTOMERS_PER_CALL < len(cids):
                 pending = helper.submit(build, i + CUSTOMERS_PER_CALL)
-            collected.append(helper.submit(collect, owners, run_scripts(store, "replay", calls, hot=False)))
+            collected.append(helper.submit(collect, owners, run(store, evalsha(store, "replay", calls))))
         for done in collected:
             done.result()
     return out

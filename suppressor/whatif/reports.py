@@ -8,18 +8,29 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from suppressor import rules
+from suppressor.errors import Refused
 from suppressor.model import exported as models
 from suppressor.model.exported import ExportedModel
 from suppressor.policy import document as policies
-from suppressor.policy.document import VersionedPolicy
+from suppressor.policy.document import Objective, VersionedPolicy
 from suppressor.storage.store import Store
 from suppressor.whatif.estimate import Estimator, intervals, summarize
 from suppressor.whatif.history import ATTRIBUTION_DAYS, History, iso, load_history
+from suppressor.whatif.questions import check_sweep
 from suppressor.whatif.replay import replay
 
-SWEEPABLE = ("relevance_threshold", "cap_scale")
+THRESHOLDS = ("relevance_threshold", "uplift_threshold", "value_threshold")  # each objective's, in Objective order
+SWEEPABLE = (*THRESHOLDS, "cap_scale")
+# the logged decision field each threshold is weighed against (its sweep's points are its deciles)
+MEASURES = {"relevance_threshold": "score", "uplift_threshold": "uplift", "value_threshold": "value"}
+
+
+def threshold_of(policy: VersionedPolicy) -> str:
+    """The threshold the policy's objective decides by (what the studio and a tradeoff sweep by default)."""
+    return THRESHOLDS[list(Objective).index(policy.objective)]
 
 
 def _pct(a: float, b: float) -> float | None:
@@ -141,13 +152,17 @@ def simulate(
 def vary(base: VersionedPolicy, param: str, value: float) -> VersionedPolicy:
     """``base`` with one swept parameter set (campaign overrides kept)."""
     doc = base.model_dump(mode="json")
-    if param == "relevance_threshold":
-        doc["relevance_threshold"] = value
+    if param in THRESHOLDS:  # a threshold weighs only under its own objective: the point decides by it
+        doc[param] = value
+        doc["objective"] = list(Objective)[THRESHOLDS.index(param)].value
     elif param == "cap_scale":
         doc["caps"] = [_scaled(c, value) for c in doc["caps"]]
     else:
         raise ValueError(f"cannot sweep {param!r}; choose one of {', '.join(SWEEPABLE)}")
-    return VersionedPolicy.model_validate(doc)
+    try:
+        return VersionedPolicy.model_validate(doc)
+    except ValidationError as exc:
+        raise Refused([("values", f"{param} = {value:g}: {e['msg']}") for e in exc.errors()]) from None
 
 
 def _scaled(cap: dict, value: float) -> dict:
@@ -161,34 +176,48 @@ def _scaled(cap: dict, value: float) -> dict:
     }
 
 
-def default_values(p: Prepared, param: str) -> list[float]:
-    """Sweep points: thresholds at score deciles of the logged decisions, or cap multipliers."""
+def default_values(store: Store, p: Prepared, param: str) -> list[float]:
+    """Sweep points: a threshold at the deciles of what it is weighed against in the logged decisions (the
+    score, the uplift or the value), or cap multipliers."""
     if param == "cap_scale":
         return [0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0]
-    scores = [d.record["score"] for d in p.history.decisions if d.record.get("score") is not None]
-    qs = np.quantile(scores, np.linspace(0, 0.9, 10)).tolist() if scores else []
-    return sorted({0.0, round(p.current.relevance_threshold, 4), *(round(q, 4) for q in qs)})
+    field = MEASURES[param]
+    seen = [d.record[field] for d in p.history.decisions if d.record.get(field) is not None]
+    if not seen and p.history.decisions:  # logged before the objective weighed it: as its objective sees them
+        short = {"uplift": "up", "value": "val"}.get(field, field)
+        seen = [
+            v[short]
+            for v in replay(store, p.history, [vary(p.current, param, 0.0)], p.model)[0]
+            if v.get(short) is not None
+        ]
+    qs = np.quantile(seen, np.linspace(0, 0.9, 10)).tolist() if seen else []
+    return sorted({0.0, round(getattr(p.current, param), 4), *(round(q, 4) for q in qs)})
 
 
 def tradeoff(
     store: Store,
     tenant: str,
-    param: str = "relevance_threshold",
+    param: str | None = None,
     values: list[float] | None = None,
     prepared: Prepared | None = None,
     **load: Any,
 ) -> dict:
-    """Sends vs expected engagement vs expected unsubscribes as one parameter sweeps, vs the current policy."""
+    """Sends vs expected engagement vs expected unsubscribes as one parameter sweeps (by default the threshold
+    of the policy's objective), vs the current policy."""
+    p = prepared or prepare(store, tenant, **load)
+    param = param or threshold_of(p.current)
     if param not in SWEEPABLE:
         raise ValueError(f"cannot sweep {param!r}; choose one of {', '.join(SWEEPABLE)}")
-    p = prepared or prepare(store, tenant, **load)
-    values = sorted(set(values)) if values else default_values(p, param)
+    check_sweep(param, values or [])
+    values = sorted(set(values)) if values else default_values(store, p, param)
     h = p.history
     pols = [p.current, *(vary(p.current, param, v) for v in values)]
     verdicts = replay(store, h, pols, p.model) if h.decisions else [[] for _ in pols]
     est = Estimator.fit(h, verdicts[0])
     cur, cur_rows = summarize(h, verdicts[0], est)
-    current_value = p.current.relevance_threshold if param == "relevance_threshold" else 1.0
+    current_value = getattr(p.current, param) if param in THRESHOLDS else 1.0
+    # a threshold of another objective than the current policy's: no point of the sweep is the current policy
+    same = param not in THRESHOLDS or threshold_of(p.current) == param
     points = []
     for value, vs in zip(values, verdicts[1:], strict=True):
         s, rows = summarize(h, vs, est)
@@ -196,7 +225,7 @@ def tradeoff(
         points.append(
             {
                 "value": value,
-                "current": value == current_value,
+                "current": same and value == current_value,
                 "sends": s["sends"],
                 "sends_pct": _pct(s["sends"], cur["sends"]),
                 "engagement": s["engagement"],

@@ -3,10 +3,17 @@ refused (422, the JSON path named) on every route, before any of it is read, and
 
 import json
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from suppressor.api.bodies import json_fault
+from suppressor.api import synthetic
+from suppressor.api.bodies import event_rows, json_fault
+from suppressor.customers.events import incoming
+from suppressor.domain import EventBatch, EventType
 from tests.factories import auth
 
 UNSOUND = [
@@ -174,3 +181,135 @@ def test_a_body_sent_in_chunks_is_checked_whole(client, key):
     r = client.post("/v1/events", content=iter(parts), headers=h)
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "events[0].properties.n", r.text
     assert client.get("/v1/customers/ann", headers=auth(key)).status_code == 404
+
+
+# ---- event batches: msgspec's fast path gives what pydantic gives, or leaves the batch to pydantic
+
+RECENT = (datetime.now(UTC) - timedelta(days=2)).replace(microsecond=0)
+TIMESTAMPS = [
+    RECENT.strftime("%Y-%m-%dT%H:%M:%SZ"),
+    RECENT.isoformat(),  # +00:00
+    (RECENT - timedelta(hours=3)).astimezone(timezone(timedelta(hours=-6))).isoformat(),
+    RECENT.strftime("%Y-%m-%dT%H:%M:%S.250Z"),
+    RECENT.strftime("%Y-%m-%d %H:%M:%SZ"),
+    RECENT.strftime("%Y-%m-%dx%H:%M:%SZ"),
+    RECENT.strftime("%Y-%m-%dT%H:%M:%S"),  # no zone
+    RECENT.strftime("%Y-%m-%d"),
+    (RECENT + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M:%SZ"),  # the future
+    "1969-12-31T23:59:59Z",
+    "1970-01-01T00:00:00Z",
+    "2026-02-30T10:00:00Z",
+    1764000000,
+]
+IDS = ["e-1", "c-7", "acme|42", "ann@example.com", "é" * 128, "😀" * 128, "x" * 129, "", ".", "..", "a\tb", "a b", " x"]
+CHANNELS = [None, "email", "sms", "push_2", "Email", "email\n", "a" * 33, "", 5]
+TOPIC_POOL = ["segment:suv", "offer:lease", "b", "a", " a", "a ", "x" * 100, "", " ", "\u00a0x", "t\tx", "x" * 101]
+PROPERTIES = [{}, {"scope": "topics"}, {"currency": "USD"}, None, {"amount": 34999.5}, {"currency": "usd"}, []]
+
+
+def _pydantic_rows(raw: bytes):
+    try:
+        return [incoming(e) for e in EventBatch.model_validate_json(raw).events]
+    except ValidationError:
+        return None
+
+
+def _event(sound: bool):
+    """Events as sent: all of them sound (``sound``), or each value drawn from sound and unsound ones."""
+
+    def pick(pool: list, good: int | None = None):
+        return st.sampled_from(pool[:good] if sound else pool)
+
+    @st.composite
+    def draw_event(draw):
+        e = {
+            "event_id": draw(pick(IDS, 6) if sound else pick(IDS) | st.text(max_size=6)),
+            "customer_id": draw(pick(IDS, 6)),
+            "type": draw(pick([*(t.value for t in EventType), "Opened", ""], len(EventType))),
+            "ts": draw(pick(TIMESTAMPS, 4)),
+        }
+        for name, pool, good in (
+            ("channel", CHANNELS, 4),
+            ("message_id", [None, *IDS], 7),
+            ("campaign_id", [None, "spring"], 2),
+            ("kind", [None, "sales", "value", "Sales"], 3),
+            ("properties", PROPERTIES, 3),
+        ):
+            value = draw(pick(["absent", *pool], good + 1))
+            if value != "absent":
+                e[name] = value
+        if draw(st.booleans()):
+            e["topics"] = draw(st.lists(pick(TOPIC_POOL, 7), max_size=5 if sound else 52))
+        if not sound and draw(st.integers(0, 20)) == 0:
+            e["extra"] = 1
+        return e
+
+    return draw_event()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_event(sound=True), min_size=1, max_size=4))
+def test_sound_events_are_read_as_pydantic_reads_them(evs):
+    raw = json.dumps({"events": evs}, ensure_ascii=False).encode()
+    expected = _pydantic_rows(raw)
+    assert expected is not None and event_rows(raw) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_event(sound=False), min_size=0, max_size=3))
+def test_any_batch_is_read_as_pydantic_reads_it_or_left_to_pydantic(evs):
+    raw = json.dumps({"events": evs}, ensure_ascii=False).encode()
+    fast = event_rows(raw)
+    assert fast is None or fast == _pydantic_rows(raw)
+
+
+def test_the_dealerships_events_are_stored_as_pydantic_stores_them():
+    evs = synthetic.generate(40, weeks=4, seed=3).events
+    assert any(e.get("properties") for e in evs) and len(evs) > 500
+    raw = json.dumps({"events": evs}).encode()
+    assert event_rows(raw) == _pydantic_rows(raw)
+    sent = {
+        "event_id": "e-1",
+        "customer_id": "c-1",
+        "type": "delivered",
+        "ts": "2026-01-02T03:04:05Z",
+        "channel": "sms",
+        "message_id": "m-1",
+        "topics": ["segment:suv", "offer:lease", "segment:suv"],
+    }
+    [row] = event_rows(json.dumps({"events": [sent]}).encode())
+    assert row == (
+        "e-1",
+        1767323045.0,
+        "delivered",
+        "sms",
+        "m-1",
+        b'{"event_id":"e-1","type":"delivered","ts":"2026-01-02T03:04:05Z","channel":"sms","message_id":"m-1",'
+        b'"topics":["offer:lease","segment:suv"],"properties":{}}',
+        "c-1",
+        None,
+    )
+
+
+def test_a_refused_batch_is_answered_by_pydantic_naming_the_field(client, key):
+    ok = {"event_id": "e-ok", "customer_id": "c-1", "type": "opened", "ts": TIMESTAMPS[0], "channel": "email"}
+    for bad, field in (
+        ({"type": "bought"}, "events[1].type"),
+        ({"ts": TIMESTAMPS[8]}, "events[1].ts"),
+        ({"event_id": "a\tb"}, "events[1].event_id"),
+        ({"topics": ["x" * 101]}, "events[1].topics[0]"),
+        ({"properties": {"amount": 5}}, "events[1]"),
+    ):
+        r = client.post("/v1/events", json={"events": [ok, {**ok, "event_id": "e-2", **bad}]}, headers=auth(key))
+        assert r.status_code == 422, r.text
+        assert r.json()["errors"][0]["field"] == field
+    assert client.post("/v1/events", json={"events": [ok]}, headers=auth(key)).json()["accepted"] == 1
+
+
+def test_the_fast_path_reads_every_field_of_an_event():
+    # a field the fast path does not know sends every batch that has it to pydantic (right, but slow)
+    from suppressor.api.bodies import _Event, _Stored
+    from suppressor.domain import Event
+
+    assert _Event.__struct_fields__ == tuple(Event.model_fields)
+    assert _Stored.__struct_fields__ == tuple(f for f in Event.model_fields if f != "customer_id")

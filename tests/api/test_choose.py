@@ -1,6 +1,9 @@
 """POST /v1/decisions:choose and :choose-batch over HTTP."""
 
-from tests.factories import auth, message
+import pytest
+
+from suppressor.model import exported as models
+from tests.factories import auth, message, tiny_uplift_model
 
 
 def choice(cid, *mids, **kw):
@@ -41,3 +44,25 @@ def test_choose_batch_answers_in_order(client, key):
     items[1]["candidates"][1]["kind"] = "service"  # a second sales ask would be the balance rule's business
     out = client.post("/v1/decisions:choose-batch", json={"items": items}, headers=auth(key)).json()["results"]
     assert [(c["customer_id"], c["chosen"]) for c in out] == [("c-1", ["a-1"]), ("c-2", ["b-2", "b-1"])]
+
+
+@pytest.mark.parametrize(("objective", "winner"), [("engagement", "m-a"), ("uplift", "m-b"), ("value", "m-b")])
+def test_a_choice_ranks_by_the_policy_objective(client, key, store, objective, winner):
+    """m-a is likelier to be answered (score 0.73 against 0.5); m-b adds more (uplift about 10 points against 1.2):
+    the engagement objective picks m-a, uplift and value pick m-b, whichever comes first."""
+    model = tiny_uplift_model("v1", topic_b=4.0)
+    model.item_bias[1] = 2.0  # topic:a: engagement score sigmoid(mean(0, 2)) = 0.73
+    models.save(store, "acme", model)
+    models.activate(store, "acme", "v1")
+    policy = {"objective": objective, "relevance_threshold": 0.0, "unsubscribe_cost": 1}
+    client.put("/v1/policy", json=policy, headers=auth(key))
+    for order in (("m-a", "m-b"), ("m-b", "m-a")):
+        body = {"customer_id": f"c-{order[0]}", "candidates": [message(m, [m[-1]]) for m in order], "dry_run": True}
+        out = client.post("/v1/decisions:choose", json=body, headers=auth(key)).json()
+        assert out["chosen"] == [winner], out
+        got = {d["message_id"]: d for d in out["results"]}
+        assert got["m-b"]["uplift"] > got["m-a"]["uplift"] + 0.05 and got["m-a"]["score"] > got["m-b"]["score"]
+        loser = got["m-b" if winner == "m-a" else "m-a"]
+        said = loser["reasons"][-1]["message"]
+        measure = {"engagement": "x score", "uplift": "x uplift", "value": "x value"}[objective]
+        assert loser["reasons"][-1]["code"] == "outranked" and measure in said, said

@@ -147,3 +147,25 @@ def test_chart_renders_and_saving_a_threshold_changes_the_next_decision(browser,
     assert d["action"] == "suppress" and d["policy_version"] == 3
     assert d["reasons"][-1]["code"] == "irrelevant" and f"threshold {new:.3f}" in d["reasons"][-1]["message"]
     assert errors == []
+
+
+def test_the_studio_tunes_the_threshold_of_the_policy_objective(browser, server, governed):
+    """Under objective uplift the studio's knob is the uplift threshold: the curve sweeps it, saving sets it."""
+    h = auth(governed.key)
+    before = httpx.patch(f"{server}/v1/policy", headers=h, json={"objective": "uplift"}).json()
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{server}/studio")
+    page.fill("#api-key", governed.key)
+    page.click("#connect")
+    page.wait_for_selector("#status:has-text('loaded')", timeout=90_000)
+    assert page.inner_text("#knob-name") == "uplift threshold"
+    summary = page.inner_text("#policy-summary")
+    assert "objective\tuplift" in summary and "uplift threshold\t0.000" in summary
+    page.fill("#threshold-value", "0.02")
+    page.click("#save")
+    page.wait_for_selector("#status:has-text('uplift threshold 0.020')", timeout=30_000)
+    after = httpx.get(f"{server}/v1/policy", headers=h).json()
+    assert after["uplift_threshold"] == 0.02 and after["relevance_threshold"] == before["relevance_threshold"]
+    assert errors == []

@@ -47,15 +47,15 @@ def test_uplift_ranks_persuadables_first_and_the_response_score_does_not(method)
     trial, _ = planted()
     model = fit_all(trial, UpliftConfig(**{**FAST.__dict__, "methods": (method,)}))[1][method]
     test, kinds = planted(n=2000, seed=1)
-    uplift = by_kind(model.score(test.attributes), kinds)
+    uplift = by_kind(model.score(test.attributes, test.message), kinds)
     assert max(uplift, key=uplift.get) == "persuadable"
     assert uplift["persuadable"] == pytest.approx(0.40, abs=0.1)  # calibrated heads: the planted 0.45 - 0.05
     for k in ("sure_thing", "lost_cause", "annoyed"):  # planted 0; Platt on few epochs leaves some bias
         assert abs(uplift[k]) < 0.15 and uplift[k] < uplift["persuadable"] - 0.2
     # the chance to engage when sent, what a response model ranks by, puts the sure things first
-    response = by_kind(model.heads["treated"].probability(model.rows(test.attributes)), kinds)
+    response = by_kind(model.sent(test.attributes, test.message), kinds)
     assert max(response, key=response.get) == "sure_thing"
-    top = np.argsort(-model.score(test.attributes))[:400]
+    top = np.argsort(-model.score(test.attributes, test.message))[:400]
     assert np.mean([kinds[i] == "persuadable" for i in top]) > 0.9
     assert model.metrics["qini"] > 0.05  # a random ranking's is 0
     assert model.metrics["harm"].startswith("absent")
@@ -70,7 +70,7 @@ def test_the_method_is_chosen_by_qini_on_held_out_customers_then_trained_on_ever
     # the final fit moved the arrays but kept the calibration it was measured with
     assert chosen.heads["treated"].calibration == best.heads["treated"].calibration
     assert not np.array_equal(chosen.heads["treated"].user_emb, best.heads["treated"].user_emb)
-    uplift = by_kind(chosen.score(trial.attributes), kinds)
+    uplift = by_kind(chosen.score(trial.attributes, trial.message), kinds)
     assert max(uplift, key=uplift.get) == "persuadable"
     unrefined = fit_uplift(trial, UpliftConfig(**{**FAST.__dict__, "final_fit": False}))
     np.testing.assert_array_equal(unrefined.heads["treated"].user_emb, best.heads["treated"].user_emb)
@@ -80,17 +80,18 @@ def test_harm_head_finds_who_unsubscribes_when_sent():
     trial, _ = planted(harm=True)
     model = fit_uplift(trial, FAST)
     test, kinds = planted(n=2000, seed=1)
-    harm = by_kind(model.harm(test.attributes), kinds)
+    harm = by_kind(model.harm(test.attributes, test.message), kinds)
     assert max(harm, key=harm.get) == "annoyed" and harm["annoyed"] == pytest.approx(0.3, abs=0.1)
     assert model.metrics["harm"] == "fitted"
-    assert UpliftModel.from_mapping(model.to_mapping()).harm(test.attributes[:5]) == pytest.approx(
-        model.harm(test.attributes[:5]), abs=1e-6
+    assert UpliftModel.from_mapping(model.to_mapping()).harm(test.attributes[:5], test.message) == pytest.approx(
+        model.harm(test.attributes[:5], test.message), abs=1e-6
     )
 
 
 def test_harm_head_on_the_synthetic_world_ranks_who_it_would_anger():
     """A randomized e-mail of one sales message in api/synthetic.py's world: its own outcome function decides
-    engagement, unsubscribes and complaints (likelier the worse the message fits); the control arm gets nothing."""
+    engagement, unsubscribes and complaints (likelier the worse the message fits); the control arm gets nothing
+    (its outcomes come on their own)."""
     world = synthetic.generate(n_customers=3000, weeks=1, sends_per_week=0.1, seed=5)
     m = next(x for x in world.messages if x.kind == "sales")
     treated = world.rng.random(len(world.customers)) < 0.5
@@ -102,7 +103,8 @@ def test_harm_head_on_the_synthetic_world_ranks_who_it_would_anger():
             else []
         )
         kinds = {e["type"] for e in evs}
-        engaged.append(bool(kinds & {"opened", "clicked"}))
+        # an outcome comes of the e-mail, or on its own (a visit) for 5% of either arm
+        engaged.append(bool(kinds & {"opened", "clicked"}) or world.rng.random() < 0.05)
         harm.append(bool(kinds & {"unsubscribed", "complained"}))
         truth.append(max(0.0, -world.logit(c, m, "email")))
     trial = Trial(
@@ -116,7 +118,7 @@ def test_harm_head_on_the_synthetic_world_ranks_who_it_would_anger():
     assert 30 < sum(harm) < 1000
     model = fit_uplift(trial, FAST)
     assert model.metrics["harm"] == "fitted"
-    risk = model.harm([c.attributes for c in world.customers])
+    risk = model.harm([c.attributes for c in world.customers], trial.message)
     truth = np.array(truth)
     # the customers the world would anger most are ranked above those it would anger least
     assert auc(risk, truth > np.quantile(truth, 0.5)) > 0.6
@@ -125,12 +127,12 @@ def test_harm_head_on_the_synthetic_world_ranks_who_it_would_anger():
 def test_too_few_controls_means_no_uplift_and_the_export_says_why():
     trial, _ = planted(n=1000)
     model = fit_uplift(trial, UpliftConfig(min_control=800))
-    assert model.absent and "control customers (min_control is 800)" in model.absent
+    assert model.absent and "control exposures (min_control is 800)" in model.absent
     assert model.heads == {} and model.metrics["n_control"] == int((~trial.treated).sum())
     again = UpliftModel.from_mapping(model.to_mapping())
     assert again.absent == model.absent
     with pytest.raises(ValueError, match="has no uplift"):
-        again.score(trial.attributes[:3])
+        again.score(trial.attributes[:3], trial.message)
 
 
 def test_export_round_trips_and_scores_with_numpy():
@@ -138,9 +140,11 @@ def test_export_round_trips_and_scores_with_numpy():
     model = fit_uplift(trial, FAST)
     again = UpliftModel.from_mapping({k.encode(): v for k, v in model.to_mapping().items()})
     assert again.method == model.method and again.user_features == model.user_features
-    np.testing.assert_allclose(again.score(trial.attributes[:50]), model.score(trial.attributes[:50]), atol=1e-6)
+    np.testing.assert_allclose(
+        again.score(trial.attributes[:50], trial.message), model.score(trial.attributes[:50], trial.message), atol=1e-6
+    )
     # unknown attributes and customers with none score as the arms' averages, not an error
-    assert np.isfinite(again.score([{}, {"segment": "never-seen"}])).all()
+    assert np.isfinite(again.score([{}, {"segment": "never-seen"}], trial.message)).all()
 
 
 def test_bad_input_is_refused_in_words():
@@ -150,14 +154,21 @@ def test_bad_input_is_refused_in_words():
     with pytest.raises(ValueError, match="unknown uplift method 'magic'"):
         fit_uplift(trial, UpliftConfig(**{**FAST.__dict__, "methods": ("magic",)}))
     fields = fit_uplift(trial, FAST).to_mapping()
-    del fields["control.item"]
-    with pytest.raises(ValueError, match="missing arrays control.item"):
+    del fields["control.item_emb"]
+    with pytest.raises(ValueError, match="missing arrays control.item_emb"):
         UpliftModel.from_mapping(fields)
 
 
 def _broken(model: UpliftModel, **head_changes) -> UpliftModel:
     heads = {k: Head(**{**h.__dict__, **(head_changes if k == "treated" else {})}) for k, h in model.heads.items()}
-    return UpliftModel(**{**{k: v for k, v in model.__dict__.items() if k != "user_index"}, "heads": heads})
+    return UpliftModel(
+        **{
+            **{
+                k: v for k, v in model.__dict__.items() if k not in ("user_index", "item_index", "_packed", "_measured")
+            },
+            "heads": heads,
+        }
+    )
 
 
 def test_validation_rejects_non_finite_values_wrong_shapes_and_missing_heads():
@@ -166,15 +177,17 @@ def test_validation_rejects_non_finite_values_wrong_shapes_and_missing_heads():
     bad_emb[0, 0] = np.nan
     with pytest.raises(ValueError, match="treated.user_emb has non-finite values"):
         _broken(model, user_emb=bad_emb).validate()
-    with pytest.raises(ValueError, match="treated.item shape"):
-        _broken(model, item=model.heads["treated"].item[:-1]).validate()
+    with pytest.raises(ValueError, match="treated.item_emb shape"):
+        _broken(model, item_emb=model.heads["treated"].item_emb[:-1]).validate()
     with pytest.raises(ValueError, match="user_bias shape"):
         _broken(model, user_bias=model.heads["treated"].user_bias[:-1]).validate()
     with pytest.raises(ValueError, match="calibration"):
         _broken(model, calibration={"a": float("inf"), "b": 0.0}).validate()
     partial = UpliftModel(
         **{
-            **{k: v for k, v in model.__dict__.items() if k != "user_index"},
+            **{
+                k: v for k, v in model.__dict__.items() if k not in ("user_index", "item_index", "_packed", "_measured")
+            },
             "heads": {"treated": model.heads["treated"]},
         }
     )

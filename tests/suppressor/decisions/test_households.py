@@ -219,16 +219,16 @@ def test_a_store_failing_between_the_customer_and_the_household_step_lets_no_ret
     use(store, caps=[DM_ONCE], offers=False)
     member(store, "ann")
     member(store, "bob")
-    real = decide_mod.arun_scripts
+    real = decide_mod.arun
 
-    async def household_fails_once(st, client, name, calls):
-        if name == "household" and not failed:
-            failed.append(name)
+    async def household_fails_once(st, client, commands, budget):
+        if commands[0][1] == st.scripts["household"].sha and not failed:
+            failed.append(commands)
             raise redis.ConnectionError("the store went away between the two steps")
-        return await real(st, client, name, calls)
+        return await real(st, client, commands, budget)
 
     failed: list = []
-    monkeypatch.setattr(decide_mod, "arun_scripts", household_fails_once)
+    monkeypatch.setattr(decide_mod, "arun", household_fails_once)
     first = one(decider, req("ann", channel="direct_mail", offer=TRADE_IN, mid="mailer"))
     assert failed and first.reasons[-1].code == "degraded"
     assert one(decider, req("bob", channel="direct_mail", offer=TRADE_IN, mid="mailer")).action == "send"

@@ -13,7 +13,7 @@ from tests.factories import NOW, one, req
 
 def test_a_reader_flush_waits_for_the_background_write_under_way(store):
     log = DecisionLog(store, interval=3600)
-    owner, name = decision_log, "bulk_commands"  # what the flush writes with
+    owner, name = decision_log, "run"  # what the flush writes with
     original = getattr(owner, name)
     started, release = threading.Event(), threading.Event()
 

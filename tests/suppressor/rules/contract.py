@@ -24,7 +24,7 @@ from suppressor.model import exported as models
 from suppressor.policy import document as policies
 from suppressor.storage.store import aclose_clients, script_source
 from suppressor.tenants.state import TenantStateCache
-from tests.factories import NOW, quiet_policy, tiny_model
+from tests.factories import NOW, quiet_policy, tiny_model, tiny_uplift_model
 
 EMAIL_SMS_PUSH = {"email": True, "sms": True, "push": True}
 
@@ -50,7 +50,7 @@ class Case:
     prior: dict[str, Any] | None = None  # the sends before, if their message differs (over ``message``)
     customer_id: str = "c-1"
     setup: Callable[..., None] | None = None  # (store, tenant, customer id): state to plant before deciding
-    model: bool = False
+    model: bool | str = False  # True: ``tiny_model``; "uplift": ``tiny_uplift_model``
     at: datetime = NOW
     channel: str | None = None  # the channel the verdict names, when it matters
     not_before: datetime | None = None
@@ -141,7 +141,7 @@ async def decide_case(store, hot, bulk, tenant: str, case: Case):
     cid = case.customer_id
     profiles.put(store, tenant, cid, CustomerIn(**case.customer), None)
     if case.model:
-        models.save(store, tenant, tiny_model("v1"))
+        models.save(store, tenant, tiny_uplift_model("v1") if case.model == "uplift" else tiny_model("v1"))
         models.activate(store, tenant, "v1")
     if case.setup is not None:
         case.setup(store, tenant, cid)

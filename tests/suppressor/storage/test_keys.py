@@ -34,6 +34,14 @@ def test_customer_keys_are_pinned_and_share_one_slot():
         keys.verdicts(t, c),
         keys.verdicts_expiry(t, c),
     ]
+    assert keys.ingest_keys(t, c) == [
+        keys.events(t, c),
+        keys.events_by_time(t, c),
+        keys.profile(t, c),
+        keys.state(t, c),
+        keys.pending(t, c),
+        keys.blocked_topics(t, c),
+    ]
     slots = {key_slot(k.encode()) for k in keys.customer_keys("acme", "c-42")}
     assert len(slots) == 1
 

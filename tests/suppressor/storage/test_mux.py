@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from suppressor.storage.mux import Multiplexer
-from suppressor.storage.store import aclose_clients, apipelined
+from suppressor.storage.store import aclose_clients, arun
 from tests.faults import RedisServer, redis_server_or_skip
 
 
@@ -22,15 +22,15 @@ def test_concurrent_callers_share_one_connection_and_each_gets_its_own_replies(s
         cmds = [("ECHO", f"{i}-{j}") for j in range(rng.randint(1, 5))] + [("CLIENT", "ID")]
         if i % 3 == 0:  # a third give up at once or a little later: their replies must go nowhere
             try:
-                return await asyncio.wait_for(apipelined(hot, cmds), rng.choice([0, 0.0005, 0.002]))
+                return await asyncio.wait_for(arun(store, hot, cmds, 5), rng.choice([0, 0.0005, 0.002]))
             except TimeoutError:
                 return None
-        return cmds, await apipelined(hot, cmds)
+        return cmds, await arun(store, hot, cmds, 5)
 
     async def run():
         try:
             got = await asyncio.gather(*(one(i) for i in range(600)))
-            after = await apipelined(hot, [("ECHO", "last"), ("CLIENT", "ID")])
+            after = await arun(store, hot, [("ECHO", "last"), ("CLIENT", "ID")], 5)
             return got, after
         finally:
             await aclose_clients(hot, bulk)

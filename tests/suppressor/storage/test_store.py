@@ -12,7 +12,7 @@ from suppressor.customers import events, profiles
 from suppressor.domain import CustomerIn, Event
 from suppressor.model import exported as models
 from suppressor.settings import Settings
-from suppressor.storage.store import Memory, Store, aclose_clients, arun_scripts, memory_problems, read_memory
+from suppressor.storage.store import Memory, Store, aclose_clients, arun, evalsha, memory_problems, read_memory, run
 from suppressor.tenants import apikeys
 from tests import cluster
 from tests.factories import iso, tiny_model
@@ -57,8 +57,9 @@ def test_a_pipeline_cut_short_by_its_deadline_leaves_no_stray_replies(store):
         for round_ in range(5):
             calls = [([f"k{round_}-{i}"], [f"{round_}-{i}"]) for i in range(20_000)]
             with suppress(TimeoutError):
-                await asyncio.wait_for(arun_scripts(store, hot, "echo", calls), 0.002 * (round_ + 1))
-            answers.append(await arun_scripts(store, hot, "echo", [(["a"], ["a"]), (["b"], ["b"]), (["c"], ["c"])]))
+                await asyncio.wait_for(arun(store, hot, evalsha(store, "echo", calls), 5), 0.002 * (round_ + 1))
+            last = evalsha(store, "echo", [(["a"], ["a"]), (["b"], ["b"]), (["c"], ["c"])])
+            answers.append(await arun(store, hot, last, 5))
         await aclose_clients(hot, bulk)
         return answers
 
@@ -66,6 +67,45 @@ def test_a_pipeline_cut_short_by_its_deadline_leaves_no_stray_replies(store):
         assert asyncio.run(run()) == [[b"a", b"b", b"c"]] * 5
     finally:
         del store.scripts["echo"]
+
+
+def test_commands_and_scripts_run_in_one_trip_after_a_script_cache_flush_and_a_scripts_error_comes_last(any_store):
+    """``run`` and ``arun`` take commands and ``evalsha``'s alike, each reply in order: a flushed
+    script cache (a restarted server) is loaded again, and a script's own error is raised once every
+    command of the trip has run. On a plain store and on a cluster (keys on two slots)."""
+    st = any_store
+    st.scripts["echo"] = st.hot.register_script("return ARGV[1]")
+    st.scripts["fails"] = st.hot.register_script("return redis.error_reply('refused by the script')")
+    hot, bulk = st.async_clients()
+
+    def trip(tag: str) -> list[tuple]:
+        return [
+            ("HSET", f"{{a}}{tag}", "f", "1"),
+            *evalsha(st, "echo", [([f"{{a}}{tag}"], [f"{tag}-a"]), ([f"{{b}}{tag}"], [f"{tag}-b"])]),
+            ("HGET", f"{{a}}{tag}", "f"),
+        ]
+
+    async def asynchronous() -> list:
+        try:
+            st.bulk.script_flush()
+            got = [await arun(st, client, trip(f"async-{i}"), 5) for i, client in enumerate((hot, bulk))]
+            with pytest.raises(redis.ResponseError, match="refused by the script"):
+                await arun(st, hot, [*evalsha(st, "fails", [(["{a}x"], [])]), ("HSET", "{b}after-async", "f", "v")], 5)
+            return got
+        finally:
+            await aclose_clients(hot, bulk)
+
+    try:
+        st.bulk.script_flush()
+        assert run(st, trip("sync")) == [1, b"sync-a", b"sync-b", b"1"]
+        assert asyncio.run(asynchronous()) == [
+            [1, f"async-{i}-a".encode(), f"async-{i}-b".encode(), b"1"] for i in (0, 1)
+        ]
+        with pytest.raises(redis.ResponseError, match="refused by the script"):
+            run(st, [*evalsha(st, "fails", [(["{a}x"], [])]), ("HSET", "{b}after", "f", "v")])
+        assert st.bulk.hget("{b}after", "f") == b"v" and st.bulk.hget("{b}after-async", "f") == b"v"
+    finally:
+        del st.scripts["echo"], st.scripts["fails"]
 
 
 def test_the_deadline_gives_up_on_a_store_that_does_not_answer_and_waits_for_a_busy_one(store, monkeypatch):

@@ -158,7 +158,7 @@ def test_scaling_caps_up_sends_more(store, governed):
 
 
 def test_default_sweep_points_cover_the_logged_scores_and_the_current_threshold(store, governed):
-    values = reports.default_values(reports.prepare(store, T), "relevance_threshold")
+    values = reports.default_values(store, reports.prepare(store, T), "relevance_threshold")
     assert values[0] == 0.0 and 0.05 in values and 8 <= len(values) <= 12
 
 

@@ -1,6 +1,6 @@
 """An SMTP relay that asks for a verdict per recipient: any sender that speaks SMTP (Mautic, listmonk,
 Postal, a CRM's own mailer) is governed without code. Who may hand it mail, and how much, is
-``smtp_access``; what it does with a message is here.
+``access``; what it does with a message is here.
 
 The message says what it is in headers: ``X-Suppressor-Message-Id`` (else its ``Message-ID``),
 ``X-Suppressor-Kind`` (else the gateway's default), ``X-Suppressor-Topics`` (comma-separated),
@@ -46,10 +46,10 @@ from suppressor.decisions.log import DecisionLog
 from suppressor.domain import Action, Decision, DecisionRequest
 from suppressor.settings import Settings
 from suppressor.storage import keys
-from suppressor.storage.store import Store, aclose_clients, acommands
+from suppressor.storage.store import Store, aclose_clients, arun
 from suppressor.tenants.state import TenantStateCache
 
-from .smtp_access import TOO_MANY_RECIPIENTS, Door, GatewaySMTP
+from .access import TOO_MANY_RECIPIENTS, Door, GatewaySMTP
 
 log = logging.getLogger("suppressor.smtp")
 HEADER = b"x-suppressor-"
@@ -235,14 +235,13 @@ class Gateway:
         wanted = (
             [] if named else list(dict.fromkeys(("email", a) for p in todo if (a := contacts.loose_email(p.address))))
         )
-        got = await self.store.bounded(
-            acommands(
-                hot,
-                [
-                    ("HMGET", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in todo)),
-                    *contacts.find_commands(self.tenant, wanted),
-                ],
-            ),
+        got = await arun(
+            self.store,
+            hot,
+            [
+                ("HMGET", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in todo)),
+                *contacts.find_commands(self.tenant, wanted),
+            ],
             budget,
         )
         found = contacts.held(wanted, got[1:])
@@ -308,8 +307,10 @@ class Gateway:
             return []
         hot, _ = self.clients()
         key, now_ms = keys.smtp_relayed(self.tenant, mkey), int(time.time() * 1000)
-        *won, _expiry = await self.store.bounded(
-            acommands(hot, [*(("HSETNX", key, p.key, now_ms) for p in sends), ("PEXPIRE", key, self.remember_ms)]),
+        *won, _expiry = await arun(
+            self.store,
+            hot,
+            [*(("HSETNX", key, p.key, now_ms) for p in sends), ("PEXPIRE", key, self.remember_ms)],
             budget,
         )
         won = won[: len(sends)]  # the HSETNX replies (the last is PEXPIRE's)
@@ -329,8 +330,10 @@ class Gateway:
             log.warning("smtp relay %s:%s failed: %r", *self.relay, exc)
             try:
                 hot, _ = self.clients()
-                await self.store.bounded(
-                    acommands(hot, [("HDEL", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in sends))]),
+                await arun(
+                    self.store,
+                    hot,
+                    [("HDEL", keys.smtp_relayed(self.tenant, mkey), *(p.key for p in sends))],
                     self.store.bulk_timeout,
                 )
             except FAILED as err:

@@ -25,8 +25,8 @@ from cryptography.x509.oid import NameOID
 from pydantic import SecretStr
 
 from suppressor.api.cli import _host_port
-from suppressor.api.smtp_access import NEEDS_TLS, Door
-from suppressor.api.smtp_gateway import run
+from suppressor.api.smtp.access import NEEDS_TLS, Door
+from suppressor.api.smtp.gateway import run
 from tests.faults import env_for, free_port
 from tests.mail import Postfix, Sink, postfix_or_skip, wire
 

@@ -12,7 +12,7 @@ from email.message import EmailMessage
 
 import pytest
 
-from suppressor.api.smtp_gateway import digest, run, strip_headers
+from suppressor.api.smtp.gateway import digest, run, strip_headers
 from suppressor.customers import profiles
 from suppressor.domain import CustomerIn
 from suppressor.policy import document as policy
@@ -328,7 +328,7 @@ def test_a_dead_store_is_the_tenants_failure_mode(private_store, sink, mode):
 
 
 def test_a_fault_of_ours_is_a_451_never_a_5xx(store, sink, gateway, monkeypatch):
-    from suppressor.api.smtp_gateway import Gateway
+    from suppressor.api.smtp.gateway import Gateway
 
     async def broken(self, *args):
         raise RuntimeError("a bug at 10.1.2.3:6379")
