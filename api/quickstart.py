@@ -52,7 +52,18 @@ ARMS = (
         "the same, deferred to each customer's learned hour (send_time within 1d)",
         {"send_time": {"optimize": True, "within": "1d", "channels": ["email", "sms", "push"]}},
     ),
+    Arm(
+        "uplift",
+        "objective uplift: sent where the message adds at least 2 points of outcome chance",
+        {"objective": "uplift", "uplift_threshold": 0.02},
+    ),
+    Arm(
+        "value",
+        "objective value: sent where it adds more revenue than the unsubscribe it may cause costs",
+        {"objective": "value"},
+    ),
 )
+HISTORY_CONTROL = 0.1  # the dealership's past campaigns withheld this share at random: the uplift learns from it
 RESPONSE_NAMES = {
     "sure_thing": "sure things",
     "persuadable": "persuadables",
@@ -107,7 +118,9 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
         say(f"tenant '{TENANT}', API key: {api_key}\n")
 
         now = datetime.now(UTC).replace(microsecond=0)
-        dealer = synthetic.generate(customers, weeks=weeks, seed=seed, end=now - timedelta(days=GOVERNED_DAYS + 1))
+        dealer = synthetic.generate(
+            customers, weeks=weeks, seed=seed, end=now - timedelta(days=GOVERNED_DAYS + 1), control=HISTORY_CONTROL
+        )
         mix = Counter(c.response for c in dealer.customers)
         say(
             f"[1/5] synthetic dealership: {len(dealer.customers)} customers, {len(dealer.messages)} campaign "
@@ -122,6 +135,7 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
         synthetic.load(store, TENANT, dealer)
         say(f"      ingested through the API's code path in {clock.lap('ingest'):.0f} s")
 
+        _policy(store)  # first: training reads its incrementality window (what an outcome counts for)
         say("[2/5] training the LightFM hybrid")
         from suppressor.training.fit import TrainConfig, train_tenant
 
@@ -133,7 +147,6 @@ def run(customers: int = 3000, weeks: int = 16, serve: bool = True, port: int = 
         )
         clock.lap("training")
 
-        _policy(store)
         states = TenantStateCache(store, settings.model_refresh_seconds)
         log = DecisionLog(store)
         decider = Decider(store, states, log)
@@ -238,6 +251,20 @@ def _governed(store: Store, dealer: synthetic.Dealership, now: datetime, clock: 
         say(
             f"      {arm.name:<11} {g['customers']:>9} {g['sends_per_customer']:>6.1f}  {bought:<24} {revenue:<30} "
             f"{g['unsubscribed']['rate']:.1%} ({_pts(diff['unsubscribed'])})"
+        )
+
+    # whom each arm's messages went to, by planted response: what the objectives change
+    truth = {c.customer_id: c.response for c in dealer.customers}
+    went: dict[str, Counter] = {a.name: Counter() for a in ARMS}
+    for x in dealer.exposures:
+        if not x.withheld and arms.get(x.customer_id) in went:
+            went[arms[x.customer_id]][truth[x.customer_id]] += 1
+    say("      whom each arm's messages went to (planted response):")
+    for arm in ARMS:
+        n = sum(went[arm.name].values()) or 1
+        say(
+            f"      {arm.name:<11} "
+            + ", ".join(f"{went[arm.name][r] / n:.0%} {RESPONSE_NAMES[r]}" for r in synthetic.RESPONSES)
         )
 
     # what each message adds, per campaign (an arm's kind of message) and per planted response, in one read

@@ -359,10 +359,16 @@ def catalog(rng: np.random.Generator, n_sales: int = 40) -> list[Message]:
 
 
 def generate(
-    n_customers: int = 2000, weeks: int = 16, sends_per_week: float = 2.5, seed: int = 42, end: datetime | None = None
+    n_customers: int = 2000,
+    weeks: int = 16,
+    sends_per_week: float = 2.5,
+    seed: int = 42,
+    end: datetime | None = None,
+    control: float = 0.0,
 ) -> Dealership:
     """Customers, a message catalog and ``weeks`` of simulated behavior ending at ``end``: the
-    dealership sends at random, and stops writing to whoever unsubscribed."""
+    dealership sends at random, and stops writing to whoever unsubscribed; ``control``: the share of
+    its sends it withheld at random (a ``withheld`` event each: a past campaign's control group)."""
     rng = np.random.default_rng(seed)
     end = end or datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     start = end - timedelta(weeks=weeks)
@@ -385,6 +391,9 @@ def generate(
             m, ch = messages[picks[k]], channels[chans[k]]
             at = datetime.fromtimestamp(ts, UTC)
             mid = f"{m.message_id}-{ch}-w{int((ts - t0) // (7 * DAY))}"  # one campaign send per week
+            if control and rng.random() < control:  # withheld: no message, only their own schedule
+                mine.append(_event(f"{c.customer_id}-{k}-h", c.customer_id, "withheld", at, ch, mid, m.kind, m.topics))
+                continue
             evs = _outcome(d, c, m, ch, at, f"{c.customer_id}-{k}", mid, recent=d.recent(c.customer_id, ts))
             d.delivered[c.customer_id].append(ts)
             lost_at = min(lost_at, _unsubscribed_at(evs))
