@@ -164,7 +164,7 @@ def killed_and_restarted(settings: Settings, key: str, kill, start, settle: floa
             restarted = clock()
             await asyncio.to_thread(start)
             back = clock()
-            return await load + await decision_load(url, key, back + 2.0, clock=clock), killed, restarted, back
+            return await load + await decision_load(url, key, back + settle + 1.0, clock=clock), killed, restarted, back
 
         answers, killed, restarted, back = asyncio.run(run())
     assert all(a.status == 200 for a in answers), [
