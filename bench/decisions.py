@@ -38,7 +38,7 @@ from world import TENANT, build
 from suppressor.api import synthetic
 from suppressor.settings import Settings
 from suppressor.storage import keys as K
-from suppressor.storage.store import Store, _evalshas, pipelined
+from suppressor.storage.store import Store
 
 # the floor's script: what every decision reads at least (the profile, the vectors, the sends
 # ledger), then a one-word verdict
@@ -107,7 +107,10 @@ def floor(store: Store, items: list[dict]) -> float:
     calls = [
         (K.decision_keys(TENANT, r["customer_id"]), [orjson.dumps(r), r["message"]["channel"], vector]) for r in items
     ]
-    verdicts = pipelined(store.bulk, _evalshas(sha, calls))
+    pipe = store.bulk.pipeline(transaction=False)
+    for ks, args in calls:
+        pipe.evalsha(sha, len(ks), *ks, *args)
+    verdicts = pipe.execute()
     orjson.dumps(
         {
             "results": [

@@ -114,12 +114,54 @@ def static_params(policy: Policy, model: ExportedModel | None) -> str:
     return json.dumps(_static_body(policy, model))[1:-1]
 
 
-def static_args(policy: Policy, model: ExportedModel | None) -> tuple[bytes, list[bytes]]:
-    """``static_params`` as the live script takes them: the JSON fragment without the ``LAZY`` groups,
-    and each group as its own JSON text, in ``LAZY`` order."""
+def static_args(policy: Policy, model: ExportedModel | None) -> tuple[bytes, ...]:
+    """``static_params`` as the live script takes them (once per call): the JSON object without the
+    ``LAZY`` groups, then each group as its own JSON text, in ``LAZY`` order."""
     body = _static_body(policy, model)
     groups = [orjson.dumps(body.pop(name)) for name in LAZY]
-    return orjson.dumps(body)[1:-1], groups
+    return (orjson.dumps(body), *groups)
+
+
+# Decisions per decide call on one Redis (lua/decide_many.lua): the static parameters are sent and decoded
+# once per call, and a call stays short enough (about 2 ms) not to hold up the single decisions beside it
+GROUP = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One decision's part of a decide call: its keys, its static arguments (``static_args``, shared by
+    every decision under the same policy and model) and its own (request parameters, candidate pairs)."""
+
+    keys: list[str]
+    static: tuple[bytes, ...]
+    args: list
+
+
+def decide_commands(store: Store, calls: list[Call]) -> list[tuple]:
+    """The EVALSHA commands that decide ``calls`` in order, up to ``GROUP`` decisions a command (one on a
+    Redis Cluster, where a command's keys share a slot); each one answers a list, a decision's answer each."""
+    sha = store.scripts["decide"].sha
+    size = 1 if store.cluster else GROUP
+    out = []
+    for start in range(0, len(calls), size):
+        index: dict[int, int] = {}
+        statics: list = []
+        ks: list[str] = []
+        body: list = []
+        for c in calls[start : start + size]:
+            s = index.get(id(c.static))
+            if s is None:
+                s = index[id(c.static)] = len(index) + 1
+                statics += c.static
+            ks += c.keys
+            body += [s, len(c.keys), c.args[0], (len(c.args) - 1) // 2, *c.args[1:]]
+        out.append(("EVALSHA", sha, len(ks), *ks, len(index), *statics, *body))
+    return out
+
+
+def answers(replies: list) -> list:
+    """Each decision's answer from ``decide_commands``' replies, in order."""
+    return [one for reply in replies for one in reply]
 
 
 def request_params(req: DecisionRequest, did: str, now_ms: int, retention_ms: int) -> dict:
@@ -214,7 +256,7 @@ class _Batch:
     policies: list[Policy]
     now: datetime
     ids: list[str]
-    calls: list[tuple[list[str], list]]
+    calls: list[Call]
     # by request index, when a substitute is needed: the customer it is chosen for
     customers: dict[int, content.Customer] = field(default_factory=dict)
     remember: list[tuple[list[str], list]] = field(default_factory=list)  # substitutes offered (rotation)
@@ -315,7 +357,7 @@ class Decider:
         st = self.store
         try:
             if raw is None:
-                raw = await arun(st, client, evalsha(st, "decide", batch.calls), left())
+                raw = answers(await arun(st, client, decide_commands(st, batch.calls), left()))
             verdicts = self._parse(batch, raw)
             asks = self._household_asks(batch, verdicts)
             if asks:  # members of a household: the household's word, on its own slot
@@ -356,12 +398,12 @@ class Decider:
             self.store,
             client,
             parts,
-            lambda p: asyncio.to_thread(lambda: evalsha(self.store, "decide", self._fill_calls(p).calls)),
+            lambda p: asyncio.to_thread(lambda: decide_commands(self.store, self._fill_calls(p).calls)),
             left,
         )
         try:
             async for raw in stream:
-                out += await self._arun(parts[done], client, left, False, raw)
+                out += await self._arun(parts[done], client, left, False, answers(raw))
                 done += 1
         except (TimeoutError, redis.RedisError) as exc:
             for p in parts[done:]:
@@ -422,7 +464,7 @@ class Decider:
         now_ms: int,
         memo: dict,
         hold: dict | None = None,
-    ) -> tuple[list[str], list]:
+    ) -> Call:
         model, msg = state.model, req.message
         # keyed by tenant: every tenant's policy starts at version 1 (one tenant's caps must never reach another)
         skey = (
@@ -436,18 +478,16 @@ class Decider:
             if len(self._static) > 1000:
                 self._static.clear()
             static = self._static[skey] = static_args(policy, model)
-        core, groups = static
         dynamic = request_params(req, did, now_ms, self.store.settings.customer_ttl_days * 86_400_000)
         dynamic["holdout"] = in_holdout(tenant, req.customer_id, policy.holdout_fraction)
         dynamic["policy_version"] = state.policy.version
         if hold is not None:
             dynamic["hold"] = hold
         args: list = [
-            b"{" + core + b"," + orjson.dumps(dynamic)[1:],
-            *groups,
+            orjson.dumps(dynamic),
             *channel_args(req, model, policy.declared_channels, memo.setdefault(skey, {})),
         ]
-        return keys.decision_keys(tenant, req.customer_id), args
+        return Call(keys.decision_keys(tenant, req.customer_id), static, args)
 
     @staticmethod
     def _parse(batch: _Batch, raw: list) -> list[tuple[dict, bytes, bool]]:

@@ -1,9 +1,11 @@
--- One pre-send verdict, atomically, on the customer's slot: every rule and the ledger update.
+-- One pre-send verdict, atomically, on the customer's slot: every rule and the ledger update. A function
+-- (`decide`) that lua/decide_many.lua runs for each decision of a call, and a what-if replay (lua/replay.lua)
+-- for each logged one.
 -- KEYS: 1 profile, 2 vectors, 3 sends ledger, 4 offers, 5 state, 6 pending deliveries, 7 blocked topics,
 --       8 standing verdicts (message_id -> verdict JSON), 9 their expiry (message_id by ms)
--- ARGV[1]: the parameters, as JSON (a replay hands them over as a table): named and documented in
---   suppressor/decisions/decide.py (`static_params` for the policy and model, `request_params` per call);
---   live, the larger policy groups named in LAZY come apart, as ARGV[2 .. 1 + #LAZY] (JSON each);
+-- ARGV[1]: the parameters, a table: named and documented in suppressor/decisions/decide.py
+--   (`static_params` for the policy and model, `request_params` per call), the static ones behind its
+--   metatable (never changed here: a call and a replay hand the same ones to every decision);
 --   then pairs: candidate channel, packed float32 item vector for it ('' = unknown to the model)
 -- Returns { JSON verdict (with "dfr": true when the message stood deferred before), packed user vector when a substitute is needed (else ''), 1 if the verdict
 -- is one given earlier for this message (asked again while it stands: nothing recorded) else 0 },
@@ -13,22 +15,7 @@
 -- The rules are units of their own (suppressor/rules/<name>.py and .lua), put in below (the
 -- @rules marker) with their table RULES, in order. Each reads the verdict under way (D) and may add reasons
 -- (`fire`), suppress (`stop`) or defer (`defer_to`); each reason code it fires is declared in its unit.
--- decoding JSON is the costliest step of a call (~27 us for a whole policy): a group is decoded
--- when a rule first reads it, and most verdicts end before most rules run (LAZY, from the units)
--- @lazy
-local P, first_pair = ARGV[1], 2
-if type(P) ~= 'table' then
-  P, first_pair = cjson.decode(ARGV[1]), 2 + #LAZY
-  local texts = {}
-  for n, name in ipairs(LAZY) do texts[name] = ARGV[1 + n] end
-  setmetatable(P, { __index = function(t, k)
-    local text = texts[k]
-    if text == nil then return nil end
-    local v = cjson.decode(text)
-    rawset(t, k, v)
-    return v
-  end })
-end
+local P = ARGV[1]
 local now, dim = P.now, P.dim
 local requested, kind = P.channel, P.kind
 
@@ -59,7 +46,7 @@ local preferred, stage, svc_open = prof[2], prof[3], prof[4] == '1'
 local svc_due, veh_born = tonumber(prof[7]), tonumber(prof[8])  -- the vehicles' next service, the oldest's birth
 
 -- the customer's lead stage may change any parameter (Policy.stages); P itself is never changed
--- (a replay hands the same table to every decision)
+-- (its static part is shared by every decision of a call and of a replay)
 local S = stage and P.by_stage[stage]
 if S then
   local Q = setmetatable({}, getmetatable(P))  -- groups not read yet still decode on demand
@@ -92,7 +79,7 @@ elseif P.model ~= '' then
 end
 local user = user_raw and { struct.unpack(fmt, user_raw) } or nil
 local scores, candidates, items = {}, {}, {}
-for i = first_pair, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   candidates[#candidates + 1] = ARGV[i]
   items[ARGV[i]] = ARGV[i + 1]
 end
@@ -139,24 +126,38 @@ local function lift(ch)
   return r
 end
 
--- the sends ledger in the longest window any rule looks at: {did, ch, kind, ts}
-local ledger = {}
-local raw_ledger = redis.call('ZRANGEBYSCORE', KEYS[3], now - P.ledger_ms, '+inf', 'WITHSCORES')
-for i = 1, #raw_ledger, 2 do
-  -- members are "decision|channel|kind": the decision part is ours (no customer id), channels and kinds hold no '|'
-  local did, ch, k = string.match(raw_ledger[i], '^([^|]*)|([^|]*)|(.*)$')
-  ledger[#ledger + 1] = { did = did, ch = ch, kind = k, ts = tonumber(raw_ledger[i + 1]) }
+-- the sends ledger in the longest window any rule looks at, read when a rule first asks: {ch, kind, ts}.
+-- Members are "decision|channel|kind|ms" (the decision part is ours, no customer id; channels and kinds
+-- hold no '|'): read without their scores, which cost more to hand to Lua than the rest of the read.
+-- A member written before the time was put in it ("decision|channel|kind") has it only as its score.
+local ledger = nil
+local function sends()
+  if ledger then return ledger end
+  ledger = {}
+  for _, m in ipairs(redis.call('ZRANGEBYSCORE', KEYS[3], now - P.ledger_ms, '+inf')) do
+    local a = string.find(m, '|', 1, true)
+    local b = string.find(m, '|', a + 1, true)
+    local c = string.find(m, '|', b + 1, true)
+    local s = { ch = string.sub(m, a + 1, b - 1) }
+    if c then
+      s.kind, s.ts = string.sub(m, b + 1, c - 1), tonumber(string.sub(m, c + 1))
+    else
+      s.kind, s.ts = string.sub(m, b + 1), tonumber(redis.call('ZSCORE', KEYS[3], m))
+    end
+    ledger[#ledger + 1] = s
+  end
+  return ledger
 end
 local function last_send(ch)
   local t = nil
-  for _, s in ipairs(ledger) do
+  for _, s in ipairs(sends()) do
     if (ch == nil or s.ch == ch) and (t == nil or s.ts > t) then t = s.ts end
   end
   return t
 end
 local function counts(ch_filter, kind_filter, since)
   local n = 0
-  for _, s in ipairs(ledger) do
+  for _, s in ipairs(sends()) do
     if s.ts > since and (ch_filter == 'any' or s.ch == ch_filter) and (kind_filter == nil or s.kind == kind_filter) then
       n = n + 1
     end
@@ -234,7 +235,7 @@ local wrote = false
 if (action == 'send' or action == 'reroute') and not P.dry
     and (not P.is_transactional or P.transactional.count_toward_caps) then
   wrote = true
-  redis.call('ZADD', KEYS[3], now, P.seq .. '|' .. channel .. '|' .. kind)
+  redis.call('ZADD', KEYS[3], now, P.seq .. '|' .. channel .. '|' .. kind .. '|' .. now)
   redis.call('PEXPIRE', KEYS[3], math.min(P.ledger_ms + 86400000, P.retention_ms))
   if P.offer and not P.is_transactional then
     redis.call('HSET', KEYS[4], P.offer.key, cjson.encode({ terms = P.offer.terms, tj = P.offer.terms_json, ch = channel,

@@ -115,14 +115,15 @@ def ledger_window(policy: Policy) -> int:
 
 
 def assemble(head: str) -> str:
-    """lua/decide.lua with the lazy list and the rules put in: ``-- @lazy`` becomes ``local LAZY =
-    {...}``, ``-- @rules`` the fragments in order and ``local RULES = {...}``."""
+    """A script holding lua/decide.lua with the lazy list and the rules put in: ``-- @rules`` (once) becomes
+    the fragments in order and ``local RULES = {...}``, ``-- @lazy`` (at most once: where the parameters
+    are decoded) ``local LAZY = {...}``."""
     groups = ", ".join(f"'{g}'" for g in lazy())
     rules = script_rules()
     body = "\n".join(f"-- rules/{r.name}.lua\n{r.lua().rstrip()}\n" for r in rules)
     table = "local RULES = { " + ", ".join(f"rule_{r.name}" for r in rules) + " }"
-    for marker in ("lazy", "rules"):
-        assert len(re.findall(rf"^-- @{marker}$", head, re.M)) == 1, f"lua/decide.lua lost its -- @{marker} line"
+    assert len(re.findall(r"^-- @rules$", head, re.M)) == 1, "lua/decide.lua lost its -- @rules line"
+    assert len(re.findall(r"^-- @lazy$", head, re.M)) <= 1, "-- @lazy more than once"
     head = re.sub(r"^-- @lazy$", lambda _: f"local LAZY = {{ {groups} }}", head, flags=re.M)
     return re.sub(r"^-- @rules$", lambda _: f"{body}\n{table}", head, flags=re.M)
 

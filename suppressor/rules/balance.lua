@@ -5,7 +5,7 @@ local function rule_balance()
   local since = now - B.window_ms
   local total, sales, value_after_last_sales = 0, 0, 0
   local last_sales_ts = nil
-  for _, s in ipairs(ledger) do
+  for _, s in ipairs(sends()) do
     if s.ts > since then
       total = total + 1
       if s.kind == 'sales' then
@@ -15,7 +15,7 @@ local function rule_balance()
     end
   end
   if last_sales_ts then
-    for _, s in ipairs(ledger) do
+    for _, s in ipairs(sends()) do
       if s.ts > last_sales_ts and s.kind ~= 'sales' then value_after_last_sales = value_after_last_sales + 1 end
     end
   end

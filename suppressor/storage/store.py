@@ -490,19 +490,18 @@ def _lua(name: str) -> str:
 
 @functools.cache
 def script_source(name: str) -> str:
-    """A script's Lua text: decide and household start with lua/offers.lua (the offer comparison both
-    use), decide with its rules put in (``rules.assemble``); `replay` embeds the production decide and ingest scripts verbatim (decide
-    takes its parameters as JSON, or as the table a replay has already decoded)."""
+    """A script's Lua text: decide is lua/decide_many.lua with lua/decide.lua as its ``decide`` function
+    (the rules put in by ``rules.assemble``) and lua/offers.lua (the offer comparison) before it; household
+    starts with offers too; `replay` embeds the same decide function and the ingest script verbatim (so a
+    replay and a live decision cannot disagree)."""
+    decide = f"{_lua('offers')}local function decide(KEYS, ARGV)\n{_lua('decide')}\nend\n"
     if name == "decide":
-        return _lua("offers") + rules.assemble(_lua("decide"))
+        return rules.assemble(decide + _lua("decide_many"))
     if name == "household":
         return _lua("offers") + _lua(name)
     if name != "replay":
         return _lua(name)
-    return (
-        f"local function decide(KEYS, ARGV)\n{_lua('offers')}{rules.assemble(_lua('decide'))}\nend\n"
-        f"local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}"
-    )
+    return rules.assemble(f"{decide}local function ingest(KEYS, ARGV)\n{_lua('ingest')}\nend\n{_lua('replay')}")
 
 
 def embedded_server_binary() -> str:

@@ -1,10 +1,23 @@
 """Caps: a full cap suppresses with the count that filled it; a cap's reserved last slots go only to
 high priorities."""
 
+from datetime import timedelta
+
 from suppressor.rules import caps
+from suppressor.storage import keys
+from tests.factories import NOW
 from tests.suppressor.rules.contract import Case, RuleContract
 
 TWO_A_WEEK = {"caps": [{"channel": "any", "max": 2, "window": "7d"}]}
+
+
+def sends_before_the_time_was_in_the_member(store, tenant, cid):
+    """Two sends in the ledger as they were written before its members carried their time
+    ("decision|channel|kind", the time only as the score): a store upgraded in place keeps them."""
+    at = int((NOW - timedelta(days=1)).timestamp() * 1000)
+    store.bulk.zadd(keys.sends(tenant, cid), {"d_old1|email|sales": at, "d_old2|sms|value": at + 1})
+
+
 KEEP_ONE = {"caps": [{"channel": "any", "max": 3, "window": "7d", "reserve": {"slots": 1, "min_priority": 50}}]}
 
 
@@ -20,6 +33,14 @@ class TestCaps(RuleContract):
             says="2 of 2 sends on any channel in 7d",
         ),
         Case("a second send in a week", "send", None, policy=TWO_A_WEEK, sends=1),
+        Case(
+            "sends written before the ledger's members carried their time still count",
+            "suppress",
+            "frequency_cap",
+            policy=TWO_A_WEEK,
+            setup=sends_before_the_time_was_in_the_member,
+            says="2 of 2 sends on any channel in 7d",
+        ),
         Case(
             "the sales cap counts only sales",
             "send",
