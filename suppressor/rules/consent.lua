@@ -23,8 +23,10 @@ local function rule_consent()
     end
   end
   if P.is_transactional then return end
-  for _, t in ipairs(P.topics) do
-    if redis.call('SISMEMBER', KEYS[7], t) == 1 then
+  if #P.topics == 0 then return end
+  local blocked = redis.call('SMISMEMBER', KEYS[7], unpack(P.topics))  -- one read for every topic
+  for i, t in ipairs(P.topics) do
+    if blocked[i] == 1 then
       fire({ code = 'consent', topic = t })
       stop('suppress')
       return
