@@ -34,7 +34,7 @@ for line in string.gmatch(ARGV[2 + H.ns], '[^\n]+') do
   else
     local eid, ts, mid, ch = string.match(line, '^e\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$')
     nb = nb + 1
-    items[#items + 1] = { eid = eid, ts = ts, mid = mid, ch = ch, body = bodies[nb] }
+    items[#items + 1] = { eid = eid, ts = ts, mid = mid, ch = ch, body = bodies[nb], type = cjson.decode(bodies[nb]).type }
   end
 end
 
@@ -48,7 +48,7 @@ local function into(k, evs)
   local argv = { H.max, H.ttl, #evs }
   for _, e in ipairs(evs) do
     local n = #argv
-    argv[n + 1], argv[n + 2], argv[n + 3] = e.eid, e.ts, cjson.decode(e.body).type
+    argv[n + 1], argv[n + 2], argv[n + 3] = e.eid, e.ts, e.type  -- decoded once, not once per policy
     argv[n + 4], argv[n + 5], argv[n + 6] = e.ch, e.mid, e.body
   end
   return ingest({ k.ev, k.evt, k.profile, k.state, k.pending, k.blocked }, argv)
