@@ -28,6 +28,7 @@ from server import start as start_server  # bench/server.py (scripts run from be
 from world import POLICY, TENANT, build
 
 from suppressor.settings import Settings
+from suppressor.storage import keys
 from suppressor.storage.store import Store
 from suppressor.whatif import lift, reports
 from suppressor.whatif.questions import TradeoffRequest
@@ -102,6 +103,13 @@ def main() -> int:
             flush=True,
         )
         store = Store(Settings(data_dir=data, redis_url=None))
+        logged = store.bulk.xlen(keys.decision_log(TENANT))
+        if logged > world.decisions:  # the studio's sample is the latest decisions: another bench's, then
+            store.close()
+            raise SystemExit(
+                f"{data} holds {logged - world.decisions:,} decisions logged by another benchmark after the world's "
+                "governed campaigns: the replays would be of those; run this on a fresh --data"
+            )
         try:
             prepared = timed(store, "load the log and the customers' events", lambda: reports.prepare(store, TENANT), 0)
             n = len(prepared.history.decisions)

@@ -272,3 +272,20 @@ def p99(xs: list[float]) -> float:
         return 0.0
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(0.99 * len(xs)))]
+
+
+# a full store (noeviction past maxmemory)
+def fill(admin: redis.Redis) -> None:
+    """Write filler until the store refuses (noeviction), then hold it past its maxmemory: a small write
+    would still fit beside a refused big one."""
+    for i in itertools.count():
+        try:
+            admin.set(f"filler:{i}", b"x" * 20_000)
+        except redis.exceptions.OutOfMemoryError:
+            break
+    admin.config_set("maxmemory", admin.info("memory")["used_memory"] - 64 * 1024)
+
+
+def snapshot(admin: redis.Redis) -> dict[bytes, bytes]:
+    """Every key's serialized value (but the filler): what any write would change."""
+    return {k: admin.dump(k) for k in admin.scan_iter(count=1000) if not k.startswith(b"filler:")}

@@ -138,10 +138,10 @@ class Call:
 
 
 def decide_commands(store: Store, calls: list[Call]) -> list[tuple]:
-    """The EVALSHA commands that decide ``calls`` in order, up to ``GROUP`` decisions a command (one on a
-    Redis Cluster, where a command's keys share a slot); each one answers a list, a decision's answer each."""
+    """The EVALSHA commands that decide ``calls`` in order, up to ``GROUP`` decisions a command (one where a
+    command's keys must share a slot: ``Store.slot_per_call``); each one answers a list, a decision's answer each."""
     sha = store.scripts["decide"].sha
-    size = 1 if store.cluster else GROUP
+    size = 1 if store.slot_per_call else GROUP
     out = []
     for start in range(0, len(calls), size):
         index: dict[int, int] = {}

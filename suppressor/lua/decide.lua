@@ -226,9 +226,9 @@ end
 
 -- record. A full store (noeviction past maxmemory) refuses a script's first write when it may grow
 -- memory (Redis 6.2 and 7 alike), and then refuses the whole script; once a script has written,
--- the rest goes through. So every write below starts with ZADD or HSET, and the sweeps of what
+-- the rest goes through. So every decision's first write is a ZADD or an HSET, and the sweeps of what
 -- lapsed (deletions) come last: a full store refuses the verdict whole (the caller's failure mode),
--- never records half of it past the limit.
+-- never records half of it past the limit, nor the decisions after it in the same call.
 local action, channel = D.action, D.channel
 local wrote = false
 -- the send counts against every cap from now on (released if the caller does not send)
@@ -257,25 +257,28 @@ local verdict = cjson.encode({ action = action, channel = channel, considered = 
                                mv = P.model, sub = D.need_vector, ['until'] = v_until,
                                hh = (not P.is_transactional and not P.holdout) and prof[6] or nil })
 -- a deferred message is marked in the state hash ('dfr|' .. message id), so the service can tell the
--- tenant's index of due deferrals (suppressor/customers/deferred.py) when it is decided again
-local was_deferred = 0
-if not P.dry then
-  local mark = 'dfr|' .. P.mid
-  was_deferred = redis.call('HDEL', KEYS[5], mark)
-  if action == 'defer' then
-    redis.call('HSET', KEYS[5], mark, D.not_before)
-    if redis.call('PTTL', KEYS[5]) < 0 then  -- no TTL yet: a month past the deferral (within the retention)
-      redis.call('PEXPIRE', KEYS[5], math.min(D.not_before - now + 31 * 86400000, P.retention_ms))
-    end
-  end
-end
-if was_deferred == 1 then verdict = string.sub(verdict, 1, -2) .. ',"dfr":true}' end
+-- tenant's index of due deferrals (suppressor/customers/deferred.py) when it is decided again. The mark
+-- is read first and changed after the verdict is written: a deletion as a decision's first write would
+-- let a full store take every later decision of the call (lua/decide_many.lua) past its limit.
+local mark = 'dfr|' .. P.mid
+local was_deferred = not P.dry and redis.call('HEXISTS', KEYS[5], mark) == 1
+if was_deferred then verdict = string.sub(verdict, 1, -2) .. ',"dfr":true}' end
 if not P.dry and v_until > now then
   wrote = true
   redis.call('HSET', KEYS[8], P.mid, verdict)
   redis.call('ZADD', KEYS[9], v_until, P.mid)
   redis.call('PEXPIRE', KEYS[8], math.min(P.verdict_window_ms + 60000, P.retention_ms))
   redis.call('PEXPIRE', KEYS[9], math.min(P.verdict_window_ms + 60000, P.retention_ms))
+end
+if not P.dry and action == 'defer' then
+  wrote = true
+  redis.call('HSET', KEYS[5], mark, D.not_before)
+  if redis.call('PTTL', KEYS[5]) < 0 then  -- no TTL yet: a month past the deferral (within the retention)
+    redis.call('PEXPIRE', KEYS[5], math.min(D.not_before - now + 31 * 86400000, P.retention_ms))
+  end
+elseif was_deferred then
+  if not wrote then redis.call('HSET', KEYS[5], mark, 0) end  -- a write a full store refuses comes first
+  redis.call('HDEL', KEYS[5], mark)
 end
 if wrote then  -- the sweeps: lapsed verdicts, sends older than any rule looks at
   local expired = redis.call('ZRANGEBYSCORE', KEYS[9], '-inf', now, 'LIMIT', 0, 100)

