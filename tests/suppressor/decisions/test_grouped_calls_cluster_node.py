@@ -13,6 +13,7 @@ from suppressor.policy import document as policies
 from suppressor.settings import Settings
 from suppressor.storage.store import Store
 from suppressor.tenants.state import TenantStateCache
+from tests import cluster
 from tests.factories import NOW, codes, quiet_policy, req
 from tests.faults import RedisServer, redis_server_or_skip
 
@@ -22,6 +23,9 @@ def test_a_one_node_cluster_first_seen_down_still_decides_a_batch(tmp_path):
     server = RedisServer(
         tmp_path / "node", config=("--cluster-enabled", "yes", "--cluster-config-file", str(tmp_path / "nodes.conf"))
     )
+    # a cluster node also listens on its port + 10000 (the bus): a port whose bus is free, below 55536
+    [server.port] = cluster.free_ports(1)
+    server.url = f"redis://127.0.0.1:{server.port}/0"
     st = Store(Settings(redis_url=server.url, data_dir=tmp_path / "data", model_refresh_seconds=0.0))
     try:
         assert not st.cluster  # it did not answer: taken for a plain Redis
