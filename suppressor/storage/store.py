@@ -79,14 +79,11 @@ class Store:
         self.restarts = 0  # embedded servers brought back by the monitor
         self.memory = Memory()  # what the monitor last read of the store's memory and eviction policy
         self.url = redis_url if redis_url is not None else settings.redis_url
-        node = (
-            None if not self.url or settings.redis_cluster or _is_cluster_url(self.url) else _cluster_enabled(self.url)
-        )
-        self.cluster = bool(self.url and (settings.redis_cluster or _is_cluster_url(self.url) or node))
-        # True while a script call may name only one customer's slot: on a cluster, and on a server not yet
-        # seen answering (a one-node cluster behind a plain URL refuses a call across slots); the monitor
-        # sets it when it first reaches a plain Redis (``Monitor.learn_kind``)
-        self.slot_per_call = self.cluster or (self.url is not None and node is None)
+        named = bool(self.url and (settings.redis_cluster or _is_cluster_url(self.url)))
+        # whether the server at a plain URL is a cluster node; None while it has not answered (the monitor
+        # asks again when it first reaches it)
+        self.node: bool | None = _cluster_enabled(self.url) if self.url and not named else named
+        self.cluster = named or bool(self.node)
         if self.cluster and self.url:  # a cluster store always has a URL
             self.url = _plain_url(self.url)
         if self.url:
@@ -104,6 +101,12 @@ class Store:
         )
         self.scripts = {name: self.hot.register_script(script_source(name)) for name in SCRIPTS}
         self._monitor: Monitor | None = None
+
+    @property
+    def slot_per_call(self) -> bool:
+        """True while a script call may name only one customer's slot: on a cluster, and on a server not yet
+        seen answering (a one-node cluster behind a plain URL refuses a call across slots)."""
+        return self.cluster or (self.url is not None and self.node is not False)
 
     def _client(self, cls: Any, **options: Any) -> Any:
         if self.cluster:
@@ -423,20 +426,12 @@ class Monitor(Periodic):
         st.answered_at = time.monotonic()
         st.ping_seconds = st.answered_at - t0
         st.up = True
-        if st.slot_per_call and not st.cluster:
-            self.learn_kind()
+        if st.node is None:  # first reached after the store was made: what it is, once
+            with contextlib.suppress(redis.RedisError):  # asked again at the next ping
+                st.node = _cluster_node(self._probe)
         if st.answered_at - self._memory_at >= st.settings.store_memory_check_seconds:
             self._read_memory()
         return 1
-
-    def learn_kind(self) -> None:
-        """A server first reached after the store was made: a plain Redis takes script calls across
-        customers' slots from now on (a cluster node keeps one slot a call)."""
-        try:
-            node = bool(self._probe.info("cluster").get("cluster_enabled"))
-        except redis.RedisError:
-            return
-        self.store.slot_per_call = node
 
     def _read_memory(self) -> None:
         st = self.store
@@ -555,12 +550,16 @@ def _is_cluster_url(url: str) -> bool:
     return url.split("://", 1)[0] in ("redis+cluster", "rediss+cluster")
 
 
+def _cluster_node(client: Any) -> bool:
+    """True when the server a plain client talks to is a cluster node (its keys would answer MOVED)."""
+    return bool(client.info("cluster").get("cluster_enabled"))
+
+
 def _cluster_enabled(url: str) -> bool | None:
-    """True when the server at a plain redis:// URL is a cluster node (its keys would answer MOVED to a
-    plain client); False when it is not; None when it does not answer now."""
+    """``_cluster_node`` of the server at a plain redis:// URL; None when it does not answer now."""
     try:
         with redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2) as probe:
-            return bool(probe.info("cluster").get("cluster_enabled"))
+            return _cluster_node(probe)
     except redis.RedisError:
         return None
 

